@@ -1,0 +1,1 @@
+//! libwasi_parallel: a wasi-parallel runtime on wasmi.
