@@ -1,1 +1,2 @@
 //! libwasi_parallel: a wasi-parallel runtime on wasmi.
+pub mod parallel;
