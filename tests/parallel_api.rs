@@ -28,7 +28,12 @@ fn saxpy_run(g: &mut Guest, dev: u32, n: usize, block: u32) -> (Vec<f32>, Vec<f3
     let by = g.buffer_with(dev, &f32s_to_bytes(&y), READ);
     let bo = g.create_buffer(dev, (n * 4) as u32, WRITE).unwrap();
     let iters = (n as u32).div_ceil(block);
-    assert_eq!(g.exec(dev, &wat("saxpy"), iters, block, &[bx, by], &[bo]), 0, "{:?}", g.ctx().last_error());
+    assert_eq!(
+        g.exec(dev, &wat("saxpy"), iters, block, &[bx, by], &[bo]),
+        0,
+        "{:?}",
+        g.ctx().last_error()
+    );
     (x, y, g.read_buffer(bo, n * 4).unwrap())
 }
 
@@ -79,12 +84,18 @@ fn create_buffer_errors() {
     assert_eq!(g.create_buffer(dev, 16, 3), Err(INVALID_ARGUMENT));
     assert_eq!(g.create_buffer(dev, 16, -1), Err(INVALID_ARGUMENT));
     let len = g.mem().len() as i32;
-    assert_eq!(g.call("create_buffer", &[dev as i32, 16, READ, len]), OUT_OF_BOUNDS);
+    assert_eq!(
+        g.call("create_buffer", &[dev as i32, 16, READ, len]),
+        OUT_OF_BOUNDS
+    );
     // a buffer handle is not a device handle
     let b = g.create_buffer(dev, 16, READ_WRITE).unwrap();
     assert_eq!(g.create_buffer(b, 16, READ), Err(INVALID_HANDLE));
     // limits
-    assert_eq!(g.create_buffer(dev, (1 << 20) + 1, READ), Err(RESOURCE_EXHAUSTED));
+    assert_eq!(
+        g.create_buffer(dev, (1 << 20) + 1, READ),
+        Err(RESOURCE_EXHAUSTED)
+    );
     assert!(g.ctx().last_error().unwrap().contains("resource_exhausted"));
     g.create_buffer(dev, 1000, READ).unwrap();
     g.create_buffer(dev, 0, READ).unwrap();
@@ -117,8 +128,14 @@ fn write_and_read_buffer_paths() {
     assert_eq!(g.read_buffer(b, 64).unwrap(), want);
     // guest ranges outside memory
     let len = g.mem().len() as i32;
-    assert_eq!(g.call("write_buffer", &[len - 10, 20, b as i32]), OUT_OF_BOUNDS);
-    assert_eq!(g.call("read_buffer", &[b as i32, len - 10, 20]), OUT_OF_BOUNDS);
+    assert_eq!(
+        g.call("write_buffer", &[len - 10, 20, b as i32]),
+        OUT_OF_BOUNDS
+    );
+    assert_eq!(
+        g.call("read_buffer", &[b as i32, len - 10, 20]),
+        OUT_OF_BOUNDS
+    );
     assert_eq!(g.call("read_buffer", &[b as i32, -4, 8]), OUT_OF_BOUNDS);
     assert_eq!(g.read_buffer(b, 64).unwrap(), want);
     // bad handles
@@ -147,7 +164,15 @@ fn foreign_handles_never_resolve() {
     assert_eq!(b.exec(db, &k, 1, 3, &[], &[bb]), 0);
     assert_eq!(a.read_buffer(ba, 20).unwrap(), b"secret of instance a");
     // forged handles
-    for forged in [0u32, 1, 2, 3, u32::MAX, da.wrapping_add(1), ba.wrapping_add(1)] {
+    for forged in [
+        0u32,
+        1,
+        2,
+        3,
+        u32::MAX,
+        da.wrapping_add(1),
+        ba.wrapping_add(1),
+    ] {
         if forged == da || forged == ba {
             continue;
         }
@@ -185,30 +210,87 @@ fn parallel_exec_argument_errors() {
     let kl = k.len() as i32;
     let call = |g: &mut Guest, a: [i32; 9]| g.call("parallel_exec", &a);
     // bad device handle
-    assert_eq!(call(&mut g, [out as i32, KERNEL, kl, 1, 3, 0, 0, OUT_HANDLES, 1]), INVALID_HANDLE);
+    assert_eq!(
+        call(&mut g, [out as i32, KERNEL, kl, 1, 3, 0, 0, OUT_HANDLES, 1]),
+        INVALID_HANDLE
+    );
     // kernel bytes outside memory
-    assert_eq!(call(&mut g, [dev as i32, len - 10, kl, 1, 3, 0, 0, OUT_HANDLES, 1]), OUT_OF_BOUNDS);
+    assert_eq!(
+        call(
+            &mut g,
+            [dev as i32, len - 10, kl, 1, 3, 0, 0, OUT_HANDLES, 1]
+        ),
+        OUT_OF_BOUNDS
+    );
     // handle arrays outside memory
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, kl, 1, 3, len - 2, 1, OUT_HANDLES, 1]), OUT_OF_BOUNDS);
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, kl, 1, 3, 0, 0, OUT_HANDLES, -1]), OUT_OF_BOUNDS);
+    assert_eq!(
+        call(
+            &mut g,
+            [dev as i32, KERNEL, kl, 1, 3, len - 2, 1, OUT_HANDLES, 1]
+        ),
+        OUT_OF_BOUNDS
+    );
+    assert_eq!(
+        call(
+            &mut g,
+            [dev as i32, KERNEL, kl, 1, 3, 0, 0, OUT_HANDLES, -1]
+        ),
+        OUT_OF_BOUNDS
+    );
     // a bad buffer handle in the list
     g.poke(IN_HANDLES, &0xdead_beefu32.to_le_bytes());
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, kl, 1, 3, IN_HANDLES, 1, OUT_HANDLES, 1]), INVALID_HANDLE);
+    assert_eq!(
+        call(
+            &mut g,
+            [dev as i32, KERNEL, kl, 1, 3, IN_HANDLES, 1, OUT_HANDLES, 1]
+        ),
+        INVALID_HANDLE
+    );
     // a device handle in the buffer list
     g.poke(IN_HANDLES, &dev.to_le_bytes());
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, kl, 1, 3, IN_HANDLES, 1, OUT_HANDLES, 1]), INVALID_HANDLE);
+    assert_eq!(
+        call(
+            &mut g,
+            [dev as i32, KERNEL, kl, 1, 3, IN_HANDLES, 1, OUT_HANDLES, 1]
+        ),
+        INVALID_HANDLE
+    );
     // kernel larger than the limit
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, 4097, 1, 3, 0, 0, OUT_HANDLES, 1]), RESOURCE_EXHAUSTED);
+    assert_eq!(
+        call(
+            &mut g,
+            [dev as i32, KERNEL, 4097, 1, 3, 0, 0, OUT_HANDLES, 1]
+        ),
+        RESOURCE_EXHAUSTED
+    );
     // buffer count does not match the kernel's params
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, kl, 1, 3, 0, 0, OUT_HANDLES, 0]), INVALID_KERNEL);
+    assert_eq!(
+        call(&mut g, [dev as i32, KERNEL, kl, 1, 3, 0, 0, OUT_HANDLES, 0]),
+        INVALID_KERNEL
+    );
     assert!(g.ctx().last_error().unwrap().contains("buffer"));
     g.poke(IN_HANDLES, &out.to_le_bytes());
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, kl, 1, 3, IN_HANDLES, 1, OUT_HANDLES, 1]), INVALID_KERNEL);
+    assert_eq!(
+        call(
+            &mut g,
+            [dev as i32, KERNEL, kl, 1, 3, IN_HANDLES, 1, OUT_HANDLES, 1]
+        ),
+        INVALID_KERNEL
+    );
     // garbage kernel bytes
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, 10, 1, 3, 0, 0, OUT_HANDLES, 1]), INVALID_KERNEL);
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, 0, 1, 3, 0, 0, OUT_HANDLES, 1]), INVALID_KERNEL);
+    assert_eq!(
+        call(&mut g, [dev as i32, KERNEL, 10, 1, 3, 0, 0, OUT_HANDLES, 1]),
+        INVALID_KERNEL
+    );
+    assert_eq!(
+        call(&mut g, [dev as i32, KERNEL, 0, 1, 3, 0, 0, OUT_HANDLES, 1]),
+        INVALID_KERNEL
+    );
     // after all that, a good call works
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, kl, 8, 3, 0, 0, OUT_HANDLES, 1]), 0);
+    assert_eq!(
+        call(&mut g, [dev as i32, KERNEL, kl, 8, 3, 0, 0, OUT_HANDLES, 1]),
+        0
+    );
     let got = bytes_to_u32s(&g.read_buffer(out, 32).unwrap());
     assert_eq!(got, (1..=8).collect::<Vec<u32>>());
 }
@@ -249,8 +331,16 @@ fn invalid_kernels_are_rejected() {
     ];
     for (i, src) in bad.iter().enumerate() {
         let bytes = wat::parse_str(src).unwrap();
-        assert_eq!(g.exec(dev, &bytes, 1, 1, &[], &[out]), INVALID_KERNEL, "case {i}: {src}");
-        assert!(g.ctx().last_error().unwrap().starts_with("parallel_exec: invalid_kernel"));
+        assert_eq!(
+            g.exec(dev, &bytes, 1, 1, &[], &[out]),
+            INVALID_KERNEL,
+            "case {i}: {src}"
+        );
+        assert!(g
+            .ctx()
+            .last_error()
+            .unwrap()
+            .starts_with("parallel_exec: invalid_kernel"));
     }
     // invalid code: a body that pops from an empty stack
     let k = wat::parse_str(
@@ -261,7 +351,10 @@ fn invalid_kernels_are_rejected() {
     assert_eq!(g.exec(dev, &k, 1, 1, &[], &[out]), INVALID_KERNEL);
     assert!(g.ctx().last_error().unwrap().contains("validate"));
     // a component or junk
-    assert_eq!(g.exec(dev, b"\0asm\x0d\0\x01\0", 1, 1, &[], &[out]), INVALID_KERNEL);
+    assert_eq!(
+        g.exec(dev, b"\0asm\x0d\0\x01\0", 1, 1, &[], &[out]),
+        INVALID_KERNEL
+    );
 }
 
 #[test]
@@ -287,7 +380,10 @@ fn traps_return_kernel_trap_and_keep_the_message() {
             let out = g.create_buffer(dev, 4 * 64, WRITE).unwrap();
             assert_eq!(g.exec(dev, &k, 64, mode, &[], &[out]), KERNEL_TRAP);
             let msg = g.ctx().last_error().unwrap().to_lowercase();
-            assert!(msg.contains("kernel_trap") && msg.contains("iteration 5"), "{msg}");
+            assert!(
+                msg.contains("kernel_trap") && msg.contains("iteration 5"),
+                "{msg}"
+            );
             assert!(msg.contains(needle), "{msg}");
             // everything keeps working afterwards
             assert_eq!(g.exec(dev, &k, 5, mode, &[], &[out]), 0);
@@ -389,7 +485,10 @@ fn workers_private_regions_are_private() {
     let out = g.create_buffer(dev, 4 * n, WRITE).unwrap();
     assert_eq!(g.exec(dev, &wat("privacy"), n, 3000, &[], &[out]), 0);
     let got = bytes_to_u32s(&g.read_buffer(out, 4 * n as usize).unwrap());
-    assert!(got.iter().all(|v| *v == 0), "an iteration saw another worker's private write");
+    assert!(
+        got.iter().all(|v| *v == 0),
+        "an iteration saw another worker's private write"
+    );
     let st = g.ctx().stats();
     assert!(st.recent_calls.back().unwrap().workers > 1);
 }
@@ -433,13 +532,26 @@ fn clang_histogram_uses_private_shadow_stacks() {
             let mut g = Guest::new(&rt);
             let dev = g.get_device(hint).unwrap();
             let input = g.buffer_with(dev, &data, READ);
-            let out = g.create_buffer(dev, (iters * 256 * 4) as u32, WRITE).unwrap();
-            assert_eq!(g.exec(dev, &k, iters as u32, block as u32, &[input], &[out]), 0, "{:?}", g.ctx().last_error());
+            let out = g
+                .create_buffer(dev, (iters * 256 * 4) as u32, WRITE)
+                .unwrap();
+            assert_eq!(
+                g.exec(dev, &k, iters as u32, block as u32, &[input], &[out]),
+                0,
+                "{:?}",
+                g.ctx().last_error()
+            );
             let got = bytes_to_u32s(&g.read_buffer(out, iters * 256 * 4).unwrap());
             assert_eq!(got, want);
             // a second call reuses the workers and gives the same result
-            assert_eq!(g.exec(dev, &k, iters as u32, block as u32, &[input], &[out]), 0);
-            assert_eq!(bytes_to_u32s(&g.read_buffer(out, iters * 256 * 4).unwrap()), want);
+            assert_eq!(
+                g.exec(dev, &k, iters as u32, block as u32, &[input], &[out]),
+                0
+            );
+            assert_eq!(
+                bytes_to_u32s(&g.read_buffer(out, iters * 256 * 4).unwrap()),
+                want
+            );
         }
     }
 }
@@ -480,7 +592,11 @@ fn kernel_cache_hits_do_not_recompile() {
     assert_eq!(st.cache_hits, 4);
     assert_eq!(st.calls, 5);
     assert_eq!(st.iterations, 40);
-    assert!(st.recent_calls.iter().skip(1).all(|c| c.cache_hit && c.compile_time.is_zero()));
+    assert!(st
+        .recent_calls
+        .iter()
+        .skip(1)
+        .all(|c| c.cache_hit && c.compile_time.is_zero()));
     // another instance on the same runtime hits the cache too
     let mut h = Guest::new(&rt);
     let dev = h.get_device(SEQUENTIAL).unwrap();
@@ -561,9 +677,18 @@ fn context_validation_without_wasmi() {
     assert_eq!(ctx.write_buffer(&mut mem, 100, 16, buf), 0);
     assert_eq!(ctx.read_buffer(&mut mem, buf, 200, 16), 0);
     assert_eq!(&mem[200..216], b"0123456789abcdef");
-    assert_eq!(ctx.read_buffer(&mut mem, buf, 65530, 16), Errno::OutOfBounds.code());
-    assert_eq!(ctx.read_buffer(&mut mem, buf, 0, 17), Errno::OutOfBounds.code());
-    assert_eq!(ctx.get_device(&mut mem, 9, 0), Errno::InvalidArgument.code());
+    assert_eq!(
+        ctx.read_buffer(&mut mem, buf, 65530, 16),
+        Errno::OutOfBounds.code()
+    );
+    assert_eq!(
+        ctx.read_buffer(&mut mem, buf, 0, 17),
+        Errno::OutOfBounds.code()
+    );
+    assert_eq!(
+        ctx.get_device(&mut mem, 9, 0),
+        Errno::InvalidArgument.code()
+    );
     assert!(ctx.last_error().unwrap().contains("invalid_argument"));
     assert_eq!(
         ctx.parallel_exec(&mut mem, dev, 0, 8, 1, 1, 0, 0, 0, 0),
