@@ -94,7 +94,12 @@ fn main() {
         "compute kernel ({iters} iterations x {steps} steps): SEQUENTIAL {:.1} ms",
         s.as_secs_f64() * 1e3
     );
-    println!("load average: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
+    println!(
+        "load average: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
     let mut one = None;
     let mut threads = 1;
     while threads <= cores.max(2) {

@@ -773,3 +773,32 @@ fn unsupported_gpu_kernel_falls_back_to_cpu() {
     assert_eq!(g.exec(gpu, &wat("trap"), 4, 3, &[], &[out]), UNSUPPORTED);
     assert!(g.ctx().last_error().unwrap().contains("unsupported"));
 }
+
+#[test]
+fn workers_are_cached_per_kernel_and_buffer_set() {
+    let rt = runtime_threads(2);
+    let mut g = Guest::new(&rt);
+    let dev = g.get_device(CPU).unwrap();
+    let a = g.create_buffer(dev, 4 * 64, WRITE).unwrap();
+    let b = g.create_buffer(dev, 4 * 64, WRITE).unwrap();
+    let k = wat("compute");
+    for round in 0..3 {
+        for (buf, steps) in [(a, 3u32), (b, 4)] {
+            assert_eq!(g.exec(dev, &k, 64, steps, &[], &[buf]), 0);
+            let rec = g.ctx().stats().recent_calls.back().unwrap().clone();
+            assert_eq!(rec.reused_workers, round > 0, "round {round}");
+        }
+    }
+    // the block size and iteration count may change without rebuilding
+    assert_eq!(g.exec(dev, &k, 10, 9, &[], &[a]), 0);
+    assert!(g.ctx().stats().recent_calls.back().unwrap().reused_workers);
+    let got = bytes_to_u32s(&g.read_buffer(a, 40).unwrap());
+    assert_eq!(got, (0..10).map(|i| compute_ref(i, 9)).collect::<Vec<_>>());
+    let got = bytes_to_u32s(&g.read_buffer(b, 4 * 64).unwrap());
+    assert_eq!(got, (0..64).map(|i| compute_ref(i, 4)).collect::<Vec<_>>());
+    // a trap drops the set; the next call rebuilds it and works
+    let t = wat("trap");
+    assert_eq!(g.exec(dev, &t, 64, 0, &[], &[a]), 5);
+    assert_eq!(g.exec(dev, &t, 64, 3, &[], &[a]), 0);
+    assert!(!g.ctx().stats().recent_calls.back().unwrap().reused_workers);
+}
