@@ -185,13 +185,18 @@ fn engine_config(o: &RunOptions) -> Config {
         max_memory_pages: o.max_memory_pages,
         ..Config::default()
     };
-    wasi_parallel::parallel::apply_cli_options(
-        &mut c.parallel,
-        &o.device,
-        o.threads,
-        o.kernel_fuel,
-        o.gpu_fallback,
-    );
+    use wasi_parallel::parallel::{DeviceKind, DevicePolicy};
+    c.parallel.device_policy = match o.device.as_str() {
+        "sequential" => DevicePolicy::Force(DeviceKind::Sequential),
+        "cpu" => DevicePolicy::Force(DeviceKind::Cpu),
+        "gpu" => DevicePolicy::Force(DeviceKind::DiscreteGpu),
+        _ => DevicePolicy::Auto,
+    };
+    if let Some(n) = o.threads {
+        c.parallel.threads = n;
+    }
+    c.parallel.kernel_fuel = o.kernel_fuel;
+    c.parallel.gpu_fallback = o.gpu_fallback;
     c
 }
 
@@ -223,7 +228,7 @@ fn run(o: RunOptions) -> ExitCode {
         Some(name) => invoke(&mut inst, name, &o.args),
     };
     if o.stats {
-        eprintln!("{}", inst.parallel().stats_report());
+        eprint!("{}", inst.parallel().stats().summary());
     }
     status
 }
@@ -341,7 +346,7 @@ fn devices() -> ExitCode {
         Err(e) => return fail(EXIT_LOAD, e),
     };
     for d in engine.parallel().devices() {
-        println!("{d}");
+        println!("{}\t{}\t{}", d.index, d.kind.name(), d.name);
     }
     ExitCode::SUCCESS
 }
