@@ -72,7 +72,7 @@ extern "C" {
 #define WP_BLOCK     wp_block_size
 
 /* One buffer parameter pair: `T *name, uint32_t name_len` (length in bytes). */
-#define WP_BUF(T, name) T *name, uint32_t name##_len
+#define WP_BUF(T, name) T *name, __attribute__((unused)) uint32_t name##_len
 
 #if defined(__wasm__)
 #define WP_KERNEL_ATTRS __attribute__((export_name("kernel"), visibility("default")))
@@ -87,26 +87,38 @@ extern "C" {
  * WP_KERNEL_NOBUF() declares a kernel without buffers.
  */
 #define WP_KERNEL(...)                                                        \
-    WP_KERNEL_ATTRS void WP_KERNEL_NAME(uint32_t WP_ITER, uint32_t WP_NUM_ITERS, \
-                                        uint32_t WP_BLOCK, __VA_ARGS__)
-#define WP_KERNEL_NOBUF()                                                     \
-    WP_KERNEL_ATTRS void WP_KERNEL_NAME(uint32_t WP_ITER, uint32_t WP_NUM_ITERS, \
-                                        uint32_t WP_BLOCK)
+    WP_KERNEL_ATTRS void WP_KERNEL_NAME(WP_KERNEL_LEADING_PARAMS, __VA_ARGS__)
+#define WP_KERNEL_NOBUF() WP_KERNEL_ATTRS void WP_KERNEL_NAME(WP_KERNEL_LEADING_PARAMS)
+#define WP_KERNEL_LEADING_PARAMS                                              \
+    __attribute__((unused)) uint32_t WP_ITER,                                 \
+        __attribute__((unused)) uint32_t WP_NUM_ITERS,                        \
+        __attribute__((unused)) uint32_t WP_BLOCK
 
 /*
  * The usual work split: iteration `iter` handles elements
  * [iter * block, min((iter + 1) * block, total)). Sets *begin == *end when
- * the iteration has nothing to do. Overflow-safe for 32-bit counts.
+ * the iteration has nothing to do (also for block == 0). 32-bit arithmetic
+ * only (no i64 in the kernel), overflow-safe.
  */
 static inline void wp_block_range(uint32_t iter, uint32_t block, uint32_t total,
                                   uint32_t *begin, uint32_t *end)
 {
-    uint64_t b = (uint64_t)iter * block;
-    uint64_t e = b + block;
-    if (b > total) b = total;
-    if (e > total) e = total;
-    *begin = (uint32_t)b;
-    *end = (uint32_t)e;
+    if (block == 0 || iter > total / block) {
+        *begin = *end = total;
+        return;
+    }
+    uint32_t b = iter * block; /* <= total, no overflow */
+    *begin = b;
+    *end = (total - b < block) ? total : b + block;
+}
+
+/* Whether count_a * count_b elements of elem_size bytes fit in len bytes
+ * (32-bit arithmetic, no overflow). */
+static inline int wp_fits(uint32_t count_a, uint32_t count_b, uint32_t elem_size, uint32_t len)
+{
+    if (count_a == 0 || count_b == 0) return 1;
+    if (elem_size == 0) return 1;
+    return count_b <= len / elem_size / count_a;
 }
 
 /* Stop the iteration with a trap (the parallel_exec call returns kernel_trap). */
@@ -123,6 +135,9 @@ static inline void wp_block_range(uint32_t iter, uint32_t block, uint32_t total,
 __attribute__((weak, no_builtin("memset"))) void *memset(void *dst, int c, size_t n)
 {
     unsigned char *d = (unsigned char *)dst;
+    for (; n && ((uintptr_t)d & 3); n--) *d++ = (unsigned char)c;
+    uint32_t w = (unsigned char)c * 0x01010101u;
+    for (; n >= 4; n -= 4, d += 4) *(uint32_t *)d = w;
     while (n--) *d++ = (unsigned char)c;
     return dst;
 }
