@@ -1,1 +1,3 @@
 //! libwasi_parallel: a wasi-parallel runtime on wasmi.
+
+pub mod embed;

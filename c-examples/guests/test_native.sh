@@ -39,7 +39,7 @@ for mode in 1t omp; do
         if ! ASAN_OPTIONS=detect_leaks=0 OMP_NUM_THREADS=4 "$out/native/$g-$mode" "$@" > "$out/native/last.txt" 2>&1; then
             echo "FAIL [$mode] $g $*"; cat "$out/native/last.txt"; fail=1
         else
-            echo "[$mode] $g $*: $(tr "\n" " " < "$out/native/last.txt")"
+            echo "[$mode] $g $*: $(grep -E '^[a-z]+: ' "$out/native/last.txt" | tr '\n' ' ')"
         fi
     done
 done
