@@ -61,4 +61,9 @@ for g in saxpy mandelbrot histogram matmul demo; do
     $CLANG $GUEST_FLAGS $sysroot -I"$root/include" -I"$here" -I"$out" "$here/$g.c" -lm -o "$out/$g.wasm"
 done
 
-echo "built in $out:" $(cd "$out" && ls *.wasm)
+echo "built in $out:" $(cd "$out" && ls *.wasm | tr "\n" " ")
+
+# check the kernels against the kernel ABI (needs wabt's wasm-objdump)
+if command -v wasm-objdump >/dev/null 2>&1; then
+    "$here/check_kernels.sh" "$out"
+fi
