@@ -183,14 +183,14 @@ static inline const char *wp_strerror(wp_errno_t e)
 {
     switch (e) {
     case WP_SUCCESS: return "success";
-    case WP_INVALID_ARGUMENT: return "invalid argument (enum value out of range or malformed argument)";
-    case WP_INVALID_HANDLE: return "invalid handle (unknown, stale or foreign device/buffer)";
-    case WP_OUT_OF_BOUNDS: return "out of bounds (guest pointer range or length larger than the buffer)";
-    case WP_INVALID_KERNEL: return "invalid kernel (module does not validate or does not follow the kernel ABI)";
-    case WP_KERNEL_TRAP: return "kernel trapped (or ran out of fuel)";
-    case WP_RESOURCE_EXHAUSTED: return "resource exhausted (host limit or device memory)";
-    case WP_DEVICE_ERROR: return "device error";
-    case WP_UNSUPPORTED: return "unsupported by the device (fallback switched off)";
+    case WP_INVALID_ARGUMENT: return "invalid argument: an enum value out of range or a malformed argument";
+    case WP_INVALID_HANDLE: return "invalid handle: unknown, stale or foreign device/buffer handle";
+    case WP_OUT_OF_BOUNDS: return "out of bounds: guest pointer range outside memory or length larger than the buffer";
+    case WP_INVALID_KERNEL: return "invalid kernel: the module does not validate or does not follow the kernel ABI";
+    case WP_KERNEL_TRAP: return "kernel trap: an iteration trapped or ran out of fuel";
+    case WP_RESOURCE_EXHAUSTED: return "resource exhausted: a host limit or device memory was exceeded";
+    case WP_DEVICE_ERROR: return "device error: the device failed";
+    case WP_UNSUPPORTED: return "unsupported: the device cannot run this kernel and fallback is off";
     default: return "unknown error code";
     }
 }
@@ -232,17 +232,22 @@ static inline int wp_parse_device_kind(const char *s, wp_device_kind_t *out)
 
 /**
  * WP_TRY(call): evaluate a wasi-parallel call; on an error, print
- * "<file>:<line>: <call> failed: <code> <name> (<description>)" to stderr
- * and exit with status 2. Needs <stdio.h> and <stdlib.h>. Define WP_TRY
- * yourself before including this header for other behaviour.
+ * "<file>:<line>: <call> failed: error <code> (<name>): <description>" to
+ * stderr and exit with status 2. Needs <stdio.h> and <stdlib.h>. Define
+ * WP_TRY yourself before including this header for other behaviour.
  */
+#ifdef __FILE_NAME__
+#define WP_TRY_FILE_ __FILE_NAME__
+#else
+#define WP_TRY_FILE_ __FILE__
+#endif
 #ifndef WP_TRY
 #define WP_TRY(call)                                                          \
     do {                                                                      \
         wp_errno_t wp_try_err_ = (call);                                      \
         if (wp_try_err_ != WP_SUCCESS) {                                      \
-            fprintf(stderr, "%s:%d: %s failed: error %d %s (%s)\n", __FILE__, \
-                    __LINE__, #call, (int)wp_try_err_,                        \
+            fprintf(stderr, "%s:%d: %s failed: error %d (%s): %s\n",          \
+                    WP_TRY_FILE_, __LINE__, #call, (int)wp_try_err_,          \
                     wp_errno_name(wp_try_err_), wp_strerror(wp_try_err_));    \
             exit(2);                                                          \
         }                                                                     \
