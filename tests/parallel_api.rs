@@ -802,3 +802,97 @@ fn workers_are_cached_per_kernel_and_buffer_set() {
     assert_eq!(g.exec(dev, &t, 64, 3, &[], &[a]), 0);
     assert!(!g.ctx().stats().recent_calls.back().unwrap().reused_workers);
 }
+
+#[test]
+fn edge_layouts_zero_region_zero_sized_and_odd_sizes() {
+    let rt = runtime_threads(2);
+    // R = 0 and no buffers: a memory of 0 pages
+    let k0 = wat::parse_str(
+        r#"(module (memory (import "" "m") 0)
+            (func (export "kernel") (param i32 i32 i32)
+              (if (i32.ne (memory.size) (i32.const 0)) (then unreachable))))"#,
+    )
+    .unwrap();
+    // R = 0 with one buffer: the buffer starts at 0
+    let k1 = wat::parse_str(
+        r#"(module (memory (import "" "m") 0)
+            (func (export "kernel") (param i32 i32 i32 i32 i32)
+              (i32.store (i32.add (local.get 3) (i32.shl (local.get 0) (i32.const 2)))
+                (i32.add (local.get 3) (local.get 4)))))"#,
+    )
+    .unwrap();
+    // three buffers, one of size 0, odd sizes: last byte of each is writable
+    let k3 = wat::parse_str(
+        r#"(module (memory (import "" "m") 1)
+            (func (export "kernel") (param i32 i32 i32 i32 i32 i32 i32 i32 i32)
+              (if (i32.ne (local.get 5) (i32.add (local.get 3) (i32.const 4096))) (then unreachable))
+              (if (i32.ne (local.get 7) (local.get 5)) (then unreachable))
+              (i32.store8 (i32.sub (i32.add (local.get 3) (local.get 4)) (i32.const 1)) (i32.const 7))
+              (i32.store8 (i32.sub (i32.add (local.get 7) (local.get 8)) (i32.const 1)) (i32.const 9))))"#,
+    )
+    .unwrap();
+    for hint in [SEQUENTIAL, CPU] {
+        let mut g = Guest::new(&rt);
+        let dev = g.get_device(hint).unwrap();
+        assert_eq!(
+            g.exec(dev, &k0, 4, 0, &[], &[]),
+            0,
+            "{:?}",
+            g.ctx().last_error()
+        );
+        let b = g.create_buffer(dev, 4 * 8, WRITE).unwrap();
+        assert_eq!(
+            g.exec(dev, &k1, 8, 0, &[], &[b]),
+            0,
+            "{:?}",
+            g.ctx().last_error()
+        );
+        assert_eq!(bytes_to_u32s(&g.read_buffer(b, 32).unwrap()), vec![32; 8]);
+        let a = g.create_buffer(dev, 4095, READ_WRITE).unwrap();
+        let z = g.create_buffer(dev, 0, READ_WRITE).unwrap();
+        let c = g.create_buffer(dev, 4097, READ_WRITE).unwrap();
+        // z has size 0 and takes no room: c starts right after a's page
+        assert_eq!(
+            g.exec(dev, &k3, 2, 0, &[a], &[z, c]),
+            0,
+            "{:?}",
+            g.ctx().last_error()
+        );
+        assert_eq!(g.read_buffer(a, 4095).unwrap()[4094], 7);
+        assert_eq!(g.read_buffer(c, 4097).unwrap()[4096], 9);
+        assert_eq!(g.read_buffer(z, 0).unwrap(), Vec::<u8>::new());
+    }
+}
+
+#[test]
+fn trapping_start_function_is_a_kernel_trap() {
+    let rt = runtime_threads(2);
+    let k = wat::parse_str(
+        r#"(module (memory (import "" "m") 1)
+            (func $s unreachable) (start $s)
+            (func (export "kernel") (param i32 i32 i32)))"#,
+    )
+    .unwrap();
+    for hint in [SEQUENTIAL, CPU] {
+        let mut g = Guest::new(&rt);
+        let dev = g.get_device(hint).unwrap();
+        assert_eq!(g.exec(dev, &k, 4, 0, &[], &[]), KERNEL_TRAP);
+        assert!(g.ctx().last_error().unwrap().contains("instantiation"));
+    }
+}
+
+#[test]
+fn a_kernel_cannot_grow_its_memory() {
+    let rt = runtime_threads(2);
+    let k = wat::parse_str(
+        r#"(module (memory (import "" "m") 1 1 shared)
+            (func (export "kernel") (param i32 i32 i32 i32 i32)
+              (i32.store (local.get 3) (memory.grow (i32.const 1)))))"#,
+    )
+    .unwrap();
+    let mut g = Guest::new(&rt);
+    let dev = g.get_device(CPU).unwrap();
+    let b = g.create_buffer(dev, 4, WRITE).unwrap();
+    assert_eq!(g.exec(dev, &k, 1, 0, &[], &[b]), 0);
+    assert_eq!(bytes_to_u32s(&g.read_buffer(b, 4).unwrap()), vec![u32::MAX]);
+}

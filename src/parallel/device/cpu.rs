@@ -242,10 +242,20 @@ impl CallState<'_> {
         }
     }
 
+    /// [`Self::work_inner`], turning a panic (a bug, never expected) into a
+    /// `device_error` instead of unwinding through the guest's host call.
+    fn work(&self, slot: &mut Option<Worker>) {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work_inner(slot)));
+        if r.is_err() {
+            *slot = None;
+            self.fail(ParError::device_error("a CPU worker panicked"));
+        }
+    }
+
     /// Runs chunks of iterations on `slot`'s worker (building it if needed)
     /// until none are left or some iteration failed. On failure the worker
     /// is discarded.
-    fn work(&self, slot: &mut Option<Worker>) {
+    fn work_inner(&self, slot: &mut Option<Worker>) {
         if slot.is_none() {
             let t = Instant::now();
             match Worker::build(
