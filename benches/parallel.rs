@@ -48,9 +48,9 @@ fn cpu_time() -> Duration {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
-/// Median wall time of a compute-bound call, and the CPU time / wall time of
-/// that call (how many cores it really got).
-fn compute(hint: i32, threads: usize, iterations: u32, steps: u32) -> (Duration, f64) {
+/// Median wall time of a compute-bound call, the CPU time / wall time of
+/// that call (how many cores it really got) and its CPU time.
+fn compute(hint: i32, threads: usize, iterations: u32, steps: u32) -> (Duration, f64, Duration) {
     let rt = runtime_threads(threads);
     let mut g = Guest::new(&rt);
     let dev = g.get_device(hint).unwrap();
@@ -60,20 +60,23 @@ fn compute(hint: i32, threads: usize, iterations: u32, steps: u32) -> (Duration,
     assert_eq!(g.exec(dev, &k, iterations, steps, &[], &[out]), 0);
     let mut samples = Vec::new();
     let mut cores_used = Vec::new();
+    let mut cpu = Vec::new();
     for _ in 0..3 {
         let c = cpu_time();
         let t = Instant::now();
         assert_eq!(g.exec(dev, &k, iterations, steps, &[], &[out]), 0);
         let wall = t.elapsed();
         samples.push(wall);
-        cores_used.push((cpu_time() - c).as_secs_f64() / wall.as_secs_f64());
+        let used = cpu_time() - c;
+        cpu.push(used);
+        cores_used.push(used.as_secs_f64() / wall.as_secs_f64());
     }
     let got = bytes_to_u32s(&g.read_buffer(out, iterations as usize * 4).unwrap());
     for (i, v) in got.iter().enumerate().step_by(7) {
         assert_eq!(*v, compute_ref(i as u32, steps));
     }
     cores_used.sort_by(f64::total_cmp);
-    (median(samples), cores_used[1])
+    (median(samples), cores_used[1], median(cpu))
 }
 
 fn main() {
@@ -89,7 +92,7 @@ fn main() {
         cpu.as_secs_f64() * 1e6
     );
     let (iters, steps) = (64u32, 400_000u32);
-    let (s, _) = compute(SEQUENTIAL, 1, iters, steps);
+    let (s, _, _) = compute(SEQUENTIAL, 1, iters, steps);
     println!(
         "compute kernel ({iters} iterations x {steps} steps): SEQUENTIAL {:.1} ms",
         s.as_secs_f64() * 1e3
@@ -103,12 +106,13 @@ fn main() {
     let mut one = None;
     let mut threads = 1;
     while threads <= cores.max(2) {
-        let (t, used) = compute(CPU, threads, iters, steps);
+        let (t, used, cpu) = compute(CPU, threads, iters, steps);
         let base = *one.get_or_insert(t);
         println!(
-            "compute kernel: CPU {threads} thread(s) {:.1} ms, speedup vs 1 thread {:.2}x (cores actually used: {used:.2})",
+            "compute kernel: CPU {threads} thread(s) {:.1} ms, speedup vs 1 thread {:.2}x (CPU time {:.1} ms, cores actually used {used:.2})",
             t.as_secs_f64() * 1e3,
-            base.as_secs_f64() / t.as_secs_f64()
+            base.as_secs_f64() / t.as_secs_f64(),
+            cpu.as_secs_f64() * 1e3
         );
         threads *= 2;
     }
