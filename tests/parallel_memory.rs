@@ -22,6 +22,14 @@ fn rss_shmem_kib() -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+fn rss_anon_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines()
+        .find(|l| l.starts_with("RssAnon:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
 fn count_mappings_of_buffers() -> usize {
     std::fs::read_to_string("/proc/self/maps")
         .map(|m| {
@@ -70,4 +78,30 @@ fn shared_buffers_cost_b_not_w_times_b() {
     );
     // each worker maps the buffer: the memfd appears once per worker window
     assert!(count_mappings_of_buffers() >= workers);
+
+    // A kernel declaring a big own region (R = 64 MiB) that it does not
+    // touch costs next to nothing per worker: wasmi's zero-fill of a new
+    // memory lands on scratch pages, the region gets fresh zero pages.
+    let before = rss_anon_kib().unwrap();
+    let big_r = wat::parse_str(
+        r#"(module (memory (import "" "memory") 1024)
+            (func (export "kernel") (param i32 i32 i32 i32 i32)
+              (i32.store (i32.add (local.get 3) (i32.shl (local.get 0) (i32.const 2)))
+                (i32.mul (local.get 0) (i32.const 3)))))"#,
+    )
+    .unwrap();
+    let out = g.create_buffer(dev, 4 * 64, WRITE).unwrap();
+    assert_eq!(g.exec(dev, &big_r, 64, 1, &[], &[out]), 0);
+    let got = bytes_to_u32s(&g.read_buffer(out, 4 * 64).unwrap());
+    assert_eq!(got, (0..64).map(|i| i * 3).collect::<Vec<u32>>());
+    assert_eq!(
+        g.ctx().stats().recent_calls.back().unwrap().workers,
+        workers
+    );
+    let grown = rss_anon_kib().unwrap().saturating_sub(before);
+    eprintln!("RssAnon grew by {grown} KiB for {workers} workers with R = 64 MiB");
+    assert!(
+        grown < 32 << 10,
+        "untouched private regions cost {grown} KiB"
+    );
 }
