@@ -896,3 +896,35 @@ fn a_kernel_cannot_grow_its_memory() {
     assert_eq!(g.exec(dev, &k, 1, 0, &[], &[b]), 0);
     assert_eq!(bytes_to_u32s(&g.read_buffer(b, 4).unwrap()), vec![u32::MAX]);
 }
+
+#[test]
+fn a_trap_on_cpu_stops_the_other_workers_early() {
+    // iteration 5 traps at once; the other iterations each spin a while, so
+    // without the stop flag all 20000 would run.
+    let k = wat::parse_str(
+        r#"(module (memory (import "" "memory") 1)
+            (func (export "kernel") (param $id i32) (param i32 i32) (param $o i32) (param i32)
+              (local $k i32)
+              (if (i32.eq (local.get $id) (i32.const 5)) (then unreachable))
+              (block $d (loop $l
+                (br_if $d (i32.ge_u (local.get $k) (i32.const 20000)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br $l)))
+              (i32.store (i32.add (local.get $o) (i32.shl (local.get $id) (i32.const 2))) (i32.const 1))))"#,
+    )
+    .unwrap();
+    let rt = runtime_threads(4);
+    let mut g = Guest::new(&rt);
+    let dev = g.get_device(CPU).unwrap();
+    let n = 20000u32;
+    let out = g.create_buffer(dev, 4 * n, WRITE).unwrap();
+    assert_eq!(g.exec(dev, &k, n, 0, &[], &[out]), KERNEL_TRAP);
+    let ran = bytes_to_u32s(&g.read_buffer(out, 4 * n as usize).unwrap())
+        .iter()
+        .filter(|v| **v == 1)
+        .count();
+    assert!(
+        ran < n as usize / 2,
+        "{ran} of {n} iterations ran after the trap"
+    );
+}
