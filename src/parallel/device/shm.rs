@@ -237,10 +237,13 @@ pub fn build_window<M>(
     // owned by `window`, which the caller keeps alive longer than anything
     // `make_memory` builds from this slice (documented contract of this
     // function; `Worker` declares its store before its window). No other
-    // Rust reference to this virtual range exists; buffer pages are shared
-    // with other windows only physically, like memory shared with another
-    // process, and the host touches them only through pread/pwrite while no
-    // worker runs.
+    // Rust reference to this virtual range exists. The remapping below
+    // changes which physical pages back parts of the range: it happens
+    // before wasmi reads anything (wasmi has only zero-filled the slice, and
+    // reads it only when the kernel is instantiated and run, afterwards) and
+    // every page stays mapped throughout. Buffer pages are shared with other
+    // windows only physically, like memory shared with another process; the
+    // host touches them only through pread/pwrite while no worker runs.
     let bytes: &'static mut [u8] =
         unsafe { std::slice::from_raw_parts_mut(window.ptr, window.len) };
     let memory = make_memory(Some(bytes))?;
