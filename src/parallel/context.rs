@@ -1,0 +1,467 @@
+//! The per-instance state of wasi-parallel, and the one place where every
+//! guest pointer, length, enum value and handle is validated.
+//!
+//! Each method takes the guest's memory as `&mut [u8]` plus the raw `i32`
+//! arguments of the import and returns the raw `par_errno`, so it can be
+//! tested without wasmi and is shared by every device. Errors are values:
+//! nothing here panics on guest input or traps the guest; the message of the
+//! last error is kept for the host.
+
+use super::device::{DeviceBuffer, DeviceKind, DeviceSession, ExecRequest};
+use super::errno::{Errno, ParError, ParResult};
+use super::handles::{BufferAccess, BufferEntry, Entry, HandleTable};
+use super::kernel::cache::CacheOutcome;
+use super::kernel::layout::Layout;
+use super::stats::{CallRecord, ParallelStats};
+use super::{DevicePolicy, ParallelRuntime};
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The wasi-parallel state of one guest instance.
+pub struct ParallelContext {
+    runtime: Arc<ParallelRuntime>,
+    handles: HandleTable,
+    device_handles: Vec<Option<u32>>,
+    sessions: Vec<DeviceSession>,
+    buffer_bytes: u64,
+    buffer_count: usize,
+    last_error: Option<String>,
+    stats: ParallelStats,
+}
+
+/// The byte range `[ptr, ptr+len)` of guest memory, or `out_of_bounds`.
+fn guest_range(mem_len: usize, ptr: i32, len: u64, what: &str) -> ParResult<Range<usize>> {
+    let start = ptr as u32 as u64;
+    let end = start + len;
+    if end > mem_len as u64 {
+        return Err(ParError::out_of_bounds(format!(
+            "{what} [{start}, {end}) is outside guest memory of {mem_len} bytes"
+        )));
+    }
+    Ok(start as usize..end as usize)
+}
+
+fn write_u32(mem: &mut [u8], ptr: i32, value: u32, what: &str) -> ParResult<()> {
+    let r = guest_range(mem.len(), ptr, 4, what)?;
+    mem[r].copy_from_slice(&value.to_le_bytes());
+    Ok(())
+}
+
+impl ParallelContext {
+    /// A fresh context (no handles) on `runtime`.
+    pub fn new(runtime: Arc<ParallelRuntime>) -> ParallelContext {
+        let n = runtime.devices.len();
+        ParallelContext {
+            runtime,
+            handles: HandleTable::default(),
+            device_handles: vec![None; n],
+            sessions: (0..n).map(|_| None).collect(),
+            buffer_bytes: 0,
+            buffer_count: 0,
+            last_error: None,
+            stats: ParallelStats::default(),
+        }
+    }
+
+    /// The runtime this context runs on.
+    pub fn runtime(&self) -> &Arc<ParallelRuntime> {
+        &self.runtime
+    }
+
+    /// The message of the last error, if any call failed so far.
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+
+    /// A snapshot of this instance's statistics.
+    pub fn stats(&self) -> ParallelStats {
+        self.stats.clone()
+    }
+
+    /// Replaces the last error message (used by the import glue).
+    pub fn set_last_error(&mut self, message: String) {
+        self.last_error = Some(message);
+    }
+
+    /// Turns a result into the raw code, keeping the message of an error.
+    fn finish(&mut self, what: &str, r: ParResult<()>) -> i32 {
+        match r {
+            Ok(()) => Errno::Success.code(),
+            Err(e) => {
+                let code = e.errno.code();
+                self.last_error = Some(format!("{what}: {}: {}", e.errno, e.message));
+                code
+            }
+        }
+    }
+
+    /// `get_device(hint, out_device)`.
+    pub fn get_device(&mut self, mem: &mut [u8], hint: i32, out_device: i32) -> i32 {
+        let r = self.get_device_inner(mem, hint, out_device);
+        self.finish("get_device", r)
+    }
+
+    fn get_device_inner(&mut self, mem: &mut [u8], hint: i32, out: i32) -> ParResult<()> {
+        let hint = DeviceKind::from_raw(hint).ok_or_else(|| {
+            ParError::invalid_argument(format!("device_kind {hint} is not 0..=3"))
+        })?;
+        guest_range(mem.len(), out, 4, "out_device")?;
+        let wanted = match self.runtime.config.device_policy {
+            DevicePolicy::Auto => hint,
+            DevicePolicy::Force(kind) => kind,
+        };
+        let index = self.runtime.pick_device(wanted);
+        let handle = match self.device_handles[index] {
+            Some(h) => h,
+            None => {
+                let h = self.handles.insert(Entry::Device(index));
+                self.device_handles[index] = Some(h);
+                h
+            }
+        };
+        write_u32(mem, out, handle, "out_device")
+    }
+
+    /// `create_buffer(device, size, access, out_buffer)`.
+    pub fn create_buffer(
+        &mut self,
+        mem: &mut [u8],
+        device: i32,
+        size: i32,
+        access: i32,
+        out_buffer: i32,
+    ) -> i32 {
+        let r = self.create_buffer_inner(mem, device, size, access, out_buffer);
+        self.finish("create_buffer", r)
+    }
+
+    fn create_buffer_inner(
+        &mut self,
+        mem: &mut [u8],
+        device: i32,
+        size: i32,
+        access: i32,
+        out: i32,
+    ) -> ParResult<()> {
+        let index = self.handles.device(device as u32).ok_or_else(|| {
+            ParError::invalid_handle(format!(
+                "{} is not a device handle of this instance",
+                device as u32
+            ))
+        })?;
+        let access = BufferAccess::from_raw(access).ok_or_else(|| {
+            ParError::invalid_argument(format!("buffer_access_kind {access} is not 0..=2"))
+        })?;
+        guest_range(mem.len(), out, 4, "out_buffer")?;
+        let size = size as u32 as u64;
+        let cfg = &self.runtime.config;
+        if self.buffer_count >= cfg.max_buffers {
+            return Err(ParError::resource_exhausted(format!(
+                "at most {} buffers per instance",
+                cfg.max_buffers
+            )));
+        }
+        if self.buffer_bytes + size > cfg.max_buffer_bytes {
+            return Err(ParError::resource_exhausted(format!(
+                "buffers of this instance would take {} bytes, the limit is {}",
+                self.buffer_bytes + size,
+                cfg.max_buffer_bytes
+            )));
+        }
+        let storage = self.runtime.devices[index].create_buffer(size)?;
+        let h = self.handles.insert(Entry::Buffer(BufferEntry {
+            device: index,
+            access,
+            storage,
+        }));
+        self.buffer_count += 1;
+        self.buffer_bytes += size;
+        self.stats.buffers += 1;
+        self.stats.buffer_bytes += size;
+        write_u32(mem, out, h, "out_buffer")
+    }
+
+    fn buffer_entry(&self, handle: i32) -> ParResult<&BufferEntry> {
+        self.handles.buffer(handle as u32).ok_or_else(|| {
+            ParError::invalid_handle(format!(
+                "{} is not a buffer handle of this instance",
+                handle as u32
+            ))
+        })
+    }
+
+    /// `write_buffer(data_ptr, data_len, buffer)`.
+    pub fn write_buffer(
+        &mut self,
+        mem: &mut [u8],
+        data_ptr: i32,
+        data_len: i32,
+        buffer: i32,
+    ) -> i32 {
+        let r = self.write_buffer_inner(mem, data_ptr, data_len, buffer);
+        self.finish("write_buffer", r)
+    }
+
+    fn write_buffer_inner(&mut self, mem: &[u8], ptr: i32, len: i32, buffer: i32) -> ParResult<()> {
+        let b = self.buffer_entry(buffer)?;
+        let len = len as u32 as u64;
+        if len > b.storage.size() {
+            return Err(ParError::out_of_bounds(format!(
+                "data_len {len} is larger than the buffer ({} bytes)",
+                b.storage.size()
+            )));
+        }
+        let r = guest_range(mem.len(), ptr, len, "data")?;
+        self.runtime.devices[b.device].write(&*b.storage, &mem[r])
+    }
+
+    /// `read_buffer(buffer, data_ptr, data_len)`.
+    pub fn read_buffer(
+        &mut self,
+        mem: &mut [u8],
+        buffer: i32,
+        data_ptr: i32,
+        data_len: i32,
+    ) -> i32 {
+        let r = self.read_buffer_inner(mem, buffer, data_ptr, data_len);
+        self.finish("read_buffer", r)
+    }
+
+    fn read_buffer_inner(
+        &mut self,
+        mem: &mut [u8],
+        buffer: i32,
+        ptr: i32,
+        len: i32,
+    ) -> ParResult<()> {
+        let b = self.buffer_entry(buffer)?;
+        let len = len as u32 as u64;
+        if len > b.storage.size() {
+            return Err(ParError::out_of_bounds(format!(
+                "data_len {len} is larger than the buffer ({} bytes)",
+                b.storage.size()
+            )));
+        }
+        let r = guest_range(mem.len(), ptr, len, "data")?;
+        self.runtime.devices[b.device].read(&*b.storage, &mut mem[r])
+    }
+
+    /// `parallel_exec(device, kernel_ptr, kernel_len, num_iterations, block_size,
+    /// in_buffers_ptr, in_buffers_len, out_buffers_ptr, out_buffers_len)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn parallel_exec(
+        &mut self,
+        mem: &mut [u8],
+        device: i32,
+        kernel_ptr: i32,
+        kernel_len: i32,
+        num_iterations: i32,
+        block_size: i32,
+        in_buffers_ptr: i32,
+        in_buffers_len: i32,
+        out_buffers_ptr: i32,
+        out_buffers_len: i32,
+    ) -> i32 {
+        let r = self.parallel_exec_inner(
+            mem,
+            device,
+            kernel_ptr,
+            kernel_len,
+            num_iterations as u32,
+            block_size as u32,
+            in_buffers_ptr,
+            in_buffers_len,
+            out_buffers_ptr,
+            out_buffers_len,
+        );
+        self.finish("parallel_exec", r)
+    }
+
+    fn read_handles(
+        mem: &[u8],
+        ptr: i32,
+        len: i32,
+        what: &str,
+        out: &mut Vec<u32>,
+    ) -> ParResult<()> {
+        let r = guest_range(mem.len(), ptr, (len as u32 as u64) * 4, what)?;
+        out.extend(
+            mem[r]
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        );
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn parallel_exec_inner(
+        &mut self,
+        mem: &[u8],
+        device: i32,
+        kernel_ptr: i32,
+        kernel_len: i32,
+        num_iterations: u32,
+        block_size: u32,
+        in_ptr: i32,
+        in_len: i32,
+        out_ptr: i32,
+        out_len: i32,
+    ) -> ParResult<()> {
+        let runtime = self.runtime.clone();
+        let index = self.handles.device(device as u32).ok_or_else(|| {
+            ParError::invalid_handle(format!(
+                "{} is not a device handle of this instance",
+                device as u32
+            ))
+        })?;
+        let kernel_len = kernel_len as u32 as u64;
+        let kr = guest_range(mem.len(), kernel_ptr, kernel_len, "kernel")?;
+        if kernel_len > runtime.config.max_kernel_size as u64 {
+            return Err(ParError::resource_exhausted(format!(
+                "kernel of {kernel_len} bytes exceeds the limit of {}",
+                runtime.config.max_kernel_size
+            )));
+        }
+        let mut ids = Vec::new();
+        Self::read_handles(mem, in_ptr, in_len, "in_buffers", &mut ids)?;
+        Self::read_handles(mem, out_ptr, out_len, "out_buffers", &mut ids)?;
+        let mut buffers: Vec<&BufferEntry> = Vec::with_capacity(ids.len());
+        for &h in &ids {
+            let b = self.handles.buffer(h).ok_or_else(|| {
+                ParError::invalid_handle(format!("{h} is not a buffer handle of this instance"))
+            })?;
+            if b.device != index {
+                return Err(ParError::invalid_handle(format!(
+                    "buffer {h} belongs to device {}, not to device {}",
+                    runtime.devices[b.device].info().name,
+                    runtime.devices[index].info().name
+                )));
+            }
+            buffers.push(b);
+        }
+
+        let t = Instant::now();
+        let loaded = runtime.cache.get_or_compile(&runtime.engine, &mem[kr]);
+        let compile_time = t.elapsed();
+        let (kernel, outcome) = loaded?;
+        let cache_hit = outcome == CacheOutcome::Hit;
+        if cache_hit {
+            self.stats.cache_hits += 1;
+        } else {
+            self.stats.cache_misses += 1;
+            self.stats.compile_time += compile_time;
+        }
+        kernel.check_buffer_count(buffers.len())?;
+        let keyed: Vec<(*const BufferEntry, u64)> = buffers
+            .iter()
+            .map(|b| (*b as *const BufferEntry, b.storage.size()))
+            .collect();
+        let layout = Layout::compute(kernel.private_size, &keyed)?;
+
+        let mut record = CallRecord {
+            device: runtime.devices[index].info().kind,
+            device_index: index,
+            num_iterations,
+            cache_hit,
+            compile_time: if cache_hit {
+                Duration::ZERO
+            } else {
+                compile_time
+            },
+            run_time: Duration::ZERO,
+            workers: 0,
+            fallback: None,
+            errno: Errno::Success,
+        };
+        if num_iterations == 0 {
+            self.stats.record(record, 0, &runtime.infos);
+            return Ok(());
+        }
+
+        let storages: Vec<&dyn DeviceBuffer> = buffers.iter().map(|b| &*b.storage).collect();
+        let req = ExecRequest {
+            kernel: &kernel,
+            num_iterations,
+            block_size,
+            buffers: &storages,
+            layout: &layout,
+            fuel: runtime.config.kernel_fuel,
+        };
+        let t = Instant::now();
+        let mut result = runtime.devices[index].exec(&mut self.sessions[index], &req);
+        if let Err(e) = &result {
+            let dev = runtime.devices[index].info();
+            if e.errno == Errno::Unsupported && dev.kind.is_gpu() && runtime.config.gpu_fallback {
+                let reason = format!("{} cannot run this kernel: {}", dev.name, e.message);
+                record.fallback = Some(reason);
+                record.device = runtime.devices[runtime.cpu].info().kind;
+                record.device_index = runtime.cpu;
+                result = Self::fallback_exec(
+                    &runtime,
+                    &mut self.sessions[runtime.cpu],
+                    index,
+                    &buffers,
+                    &req,
+                );
+            }
+        }
+        record.run_time = t.elapsed();
+        match &result {
+            Ok(s) => {
+                record.workers = s.workers;
+                self.stats.setup_time += s.setup_time;
+            }
+            Err(e) => record.errno = e.errno,
+        }
+        let ran = if result.is_ok() {
+            num_iterations as u64
+        } else {
+            0
+        };
+        self.stats.record(record, ran, &runtime.infos);
+        result.map(|_| ())
+    }
+
+    /// Runs `req` on the CPU device over copies of `buffers` (which live on
+    /// device `from`), then copies every buffer kernels may write back.
+    fn fallback_exec(
+        runtime: &ParallelRuntime,
+        session: &mut DeviceSession,
+        from: usize,
+        buffers: &[&BufferEntry],
+        req: &ExecRequest<'_>,
+    ) -> ParResult<super::device::ExecStats> {
+        let src = &runtime.devices[from];
+        let cpu = &runtime.devices[runtime.cpu];
+        let mut temps: Vec<Box<dyn DeviceBuffer>> = Vec::new();
+        let mut scratch = Vec::new();
+        for p in &req.layout.placements {
+            let b = buffers[p.first_occurrence];
+            let t = cpu.create_buffer(p.len)?;
+            scratch.resize(p.len as usize, 0);
+            src.read(&*b.storage, &mut scratch)?;
+            cpu.write(&*t, &scratch)?;
+            temps.push(t);
+        }
+        let occ: Vec<&dyn DeviceBuffer> =
+            req.layout.occurrence.iter().map(|&p| &*temps[p]).collect();
+        let stats = cpu.exec(
+            session,
+            &ExecRequest {
+                buffers: &occ,
+                ..*req
+            },
+        )?;
+        for (p, t) in req.layout.placements.iter().zip(&temps) {
+            let b = buffers[p.first_occurrence];
+            if b.access == BufferAccess::Read {
+                continue;
+            }
+            scratch.resize(p.len as usize, 0);
+            cpu.read(&**t, &mut scratch)?;
+            src.write(&*b.storage, &scratch)?;
+        }
+        Ok(stats)
+    }
+}

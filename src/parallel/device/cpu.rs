@@ -1,0 +1,387 @@
+//! The CPU device (a rayon thread pool) and, with one worker on the calling
+//! thread, the SEQUENTIAL device.
+//!
+//! - A buffer is a memfd (zero-filled, page-rounded).
+//! - A worker is one wasmi `Store` + `Instance` of the kernel over its own
+//!   window: private `[0, R)` (the kernel's data segments, its shadow stack)
+//!   followed by the call's buffers mapped shared, so buffers cost their size
+//!   once however many workers there are.
+//! - Workers are reused for every iteration of a call and kept in the
+//!   instance's session for the next call while the kernel and the buffer
+//!   list stay the same (a trap discards them: the kernel's private state may
+//!   be inconsistent after a trap).
+//! - Iterations are handed out dynamically in chunks from an atomic counter;
+//!   the first trap stops the others and its message is returned.
+
+use super::shm::{build_window, Memfd, Window};
+use super::{Device, DeviceBuffer, DeviceInfo, DeviceKind, DeviceSession, ExecRequest, ExecStats};
+use crate::parallel::errno::{ParError, ParResult};
+use crate::parallel::kernel::layout::Layout;
+use crate::parallel::kernel::Kernel;
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wasmi::{Func, Instance, Memory, MemoryType, Store, Val};
+
+/// A buffer of a CPU-family device.
+#[derive(Debug)]
+pub struct CpuBuffer {
+    id: u64,
+    size: u64,
+    device: usize,
+    memfd: Arc<Memfd>,
+}
+
+impl DeviceBuffer for CpuBuffer {
+    fn size(&self) -> u64 {
+        self.size
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The CPU device, or the SEQUENTIAL device when it has no pool.
+pub struct CpuDevice {
+    info: DeviceInfo,
+    pool: Option<rayon::ThreadPool>,
+    threads: usize,
+}
+
+impl CpuDevice {
+    /// The SEQUENTIAL device (one worker, on the calling thread).
+    pub fn sequential(index: usize) -> CpuDevice {
+        CpuDevice {
+            info: DeviceInfo {
+                kind: DeviceKind::Sequential,
+                name: "sequential".to_string(),
+                index,
+            },
+            pool: None,
+            threads: 1,
+        }
+    }
+
+    /// The CPU device with `threads` workers (0 = available cores).
+    pub fn new(index: usize, threads: usize) -> ParResult<CpuDevice> {
+        let threads = if threads == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        } else {
+            threads
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("wasi-parallel-cpu-{i}"))
+            .build()
+            .map_err(|e| {
+                ParError::device_error(format!("cannot start the CPU thread pool: {e}"))
+            })?;
+        Ok(CpuDevice {
+            info: DeviceInfo {
+                kind: DeviceKind::Cpu,
+                name: format!("cpu ({threads} threads)"),
+                index,
+            },
+            pool: Some(pool),
+            threads,
+        })
+    }
+
+    /// Number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    fn buffer<'a>(&self, b: &'a dyn DeviceBuffer) -> ParResult<&'a CpuBuffer> {
+        match b.as_any().downcast_ref::<CpuBuffer>() {
+            Some(c) if c.device == self.info.index => Ok(c),
+            _ => Err(ParError::invalid_handle("buffer belongs to another device")),
+        }
+    }
+}
+
+/// One worker: a store and instance of the kernel over its own window.
+/// Field order matters: the store (which holds the `&'static mut` slice of the
+/// window) is dropped before the window is unmapped.
+struct Worker {
+    store: Store<()>,
+    func: Func,
+    params: Vec<Val>,
+    _window: Option<Window>,
+}
+
+// The worker is built and used on whichever pool thread picks it up.
+const _: fn() = || {
+    fn assert_send<T: Send>() {}
+    assert_send::<Worker>();
+};
+
+impl Worker {
+    fn build(
+        kernel: &Kernel,
+        layout: &Layout,
+        memfds: &[&Memfd],
+        block_size: u32,
+        num_iterations: u32,
+    ) -> ParResult<Worker> {
+        let engine = kernel.module.engine().clone();
+        let pages = layout.total_pages() as u32;
+        let (window, (mut store, memory)) = build_window(layout, memfds, |bytes| {
+            let mut store = Store::new(&engine, ());
+            let ty = MemoryType::new(pages, Some(pages));
+            let memory = match bytes {
+                Some(b) => Memory::new_static(&mut store, ty, b),
+                None => Memory::new(&mut store, ty),
+            }
+            .map_err(|e| ParError::device_error(format!("cannot create kernel memory: {e}")))?;
+            Ok((store, memory))
+        })?;
+        // When fuel metering is on, instantiation (data segments, a start
+        // function) gets an unlimited budget; each iteration resets it. When
+        // it is off this is an error we ignore.
+        let _ = store.set_fuel(u64::MAX);
+        let instance = Instance::new(&mut store, &kernel.module, &[memory.into()])
+            .map_err(|e| ParError::kernel_trap(format!("kernel instantiation failed: {e}")))?;
+        let func = instance
+            .get_func(&store, "kernel")
+            .ok_or_else(|| ParError::invalid_kernel("kernel exports no function `kernel`"))?;
+        let mut params = Vec::with_capacity(3 + 2 * layout.occurrence.len());
+        params.push(Val::I32(0));
+        params.push(Val::I32(num_iterations as i32));
+        params.push(Val::I32(block_size as i32));
+        for (ptr, len) in layout.params() {
+            params.push(Val::I32(ptr as i32));
+            params.push(Val::I32(len as i32));
+        }
+        Ok(Worker {
+            store,
+            func,
+            params,
+            _window: window,
+        })
+    }
+
+    fn run(&mut self, iteration: u32, fuel: Option<u64>) -> Result<(), String> {
+        self.params[0] = Val::I32(iteration as i32);
+        if let Some(f) = fuel {
+            self.store
+                .set_fuel(f)
+                .map_err(|e| format!("cannot set kernel fuel: {e}"))?;
+        }
+        self.func
+            .call(&mut self.store, &self.params, &mut [])
+            .map_err(|e| {
+                if e.as_trap_code() == Some(wasmi::TrapCode::OutOfFuel) {
+                    format!(
+                        "iteration {iteration} ran out of fuel (budget {} per iteration)",
+                        fuel.unwrap_or(0)
+                    )
+                } else {
+                    format!("iteration {iteration} trapped: {e}")
+                }
+            })
+    }
+}
+
+/// What identifies reusable workers: same kernel, same buffers in the same
+/// order (so the same layout and mappings).
+#[derive(PartialEq, Eq, Clone, Debug)]
+struct SessionKey {
+    kernel: u64,
+    buffers: Vec<u64>,
+}
+
+struct CpuSession {
+    key: Option<SessionKey>,
+    workers: Vec<Option<Worker>>,
+}
+
+impl CpuSession {
+    fn from(session: &mut DeviceSession) -> &mut CpuSession {
+        let fresh = !matches!(session, Some(s) if s.is::<CpuSession>());
+        if fresh {
+            *session = Some(Box::new(CpuSession {
+                key: None,
+                workers: Vec::new(),
+            }));
+        }
+        session
+            .as_mut()
+            .and_then(|s| s.downcast_mut::<CpuSession>())
+            .expect("session just set")
+    }
+}
+
+/// Shared state of one call's workers.
+struct CallState<'a> {
+    kernel: &'a Kernel,
+    layout: &'a Layout,
+    memfds: &'a [&'a Memfd],
+    block_size: u32,
+    num_iterations: u32,
+    fuel: Option<u64>,
+    next: AtomicU32,
+    chunk: u32,
+    stop: AtomicBool,
+    error: Mutex<Option<ParError>>,
+    setup_nanos: AtomicU64,
+}
+
+impl CallState<'_> {
+    fn fail(&self, e: ParError) {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+    }
+
+    /// Runs chunks of iterations on `slot`'s worker (building it if needed)
+    /// until none are left or some iteration failed. On failure the worker
+    /// is discarded.
+    fn work(&self, slot: &mut Option<Worker>) {
+        if slot.is_none() {
+            let t = Instant::now();
+            match Worker::build(
+                self.kernel,
+                self.layout,
+                self.memfds,
+                self.block_size,
+                self.num_iterations,
+            ) {
+                Ok(w) => *slot = Some(w),
+                Err(e) => return self.fail(e),
+            }
+            self.setup_nanos
+                .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
+        let worker = slot.as_mut().expect("built");
+        worker.params[1] = Val::I32(self.num_iterations as i32);
+        worker.params[2] = Val::I32(self.block_size as i32);
+        let n = self.num_iterations;
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let start = self.next.fetch_add(self.chunk, Ordering::Relaxed);
+            if start >= n {
+                return;
+            }
+            let end = start.saturating_add(self.chunk).min(n);
+            for i in start..end {
+                if let Err(msg) = worker.run(i, self.fuel) {
+                    *slot = None;
+                    return self.fail(ParError::kernel_trap(msg));
+                }
+                if self.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Device for CpuDevice {
+    fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    fn create_buffer(&self, size: u64) -> ParResult<Box<dyn DeviceBuffer>> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let memfd = Memfd::new(size)?;
+        Ok(Box::new(CpuBuffer {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            size,
+            device: self.info.index,
+            memfd: Arc::new(memfd),
+        }))
+    }
+
+    fn write(&self, buffer: &dyn DeviceBuffer, data: &[u8]) -> ParResult<()> {
+        let b = self.buffer(buffer)?;
+        if data.len() as u64 > b.size {
+            return Err(ParError::out_of_bounds("data longer than the buffer"));
+        }
+        b.memfd.write_at(data, 0)
+    }
+
+    fn read(&self, buffer: &dyn DeviceBuffer, out: &mut [u8]) -> ParResult<()> {
+        let b = self.buffer(buffer)?;
+        if out.len() as u64 > b.size {
+            return Err(ParError::out_of_bounds("read longer than the buffer"));
+        }
+        b.memfd.read_at(out, 0)
+    }
+
+    fn exec(&self, session: &mut DeviceSession, req: &ExecRequest<'_>) -> ParResult<ExecStats> {
+        let mut buffers = Vec::with_capacity(req.buffers.len());
+        for b in req.buffers {
+            buffers.push(self.buffer(*b)?);
+        }
+        let memfds: Vec<&Memfd> = req
+            .layout
+            .placements
+            .iter()
+            .map(|p| &*buffers[p.first_occurrence].memfd)
+            .collect();
+        let key = SessionKey {
+            kernel: req.kernel.id,
+            buffers: buffers.iter().map(|b| b.id).collect(),
+        };
+        let session = CpuSession::from(session);
+        let reused = session.key.as_ref() == Some(&key);
+        if !reused {
+            session.workers.clear();
+            session.key = Some(key);
+        }
+        let n = req.num_iterations;
+        if n == 0 {
+            return Ok(ExecStats::default());
+        }
+        let nworkers = (self.threads as u64).min(n as u64) as usize;
+        if session.workers.len() < nworkers {
+            session.workers.resize_with(nworkers, || None);
+        }
+        let chunk = (n / (nworkers as u32 * 8)).max(1);
+        let state = CallState {
+            kernel: req.kernel,
+            layout: req.layout,
+            memfds: &memfds,
+            block_size: req.block_size,
+            num_iterations: n,
+            fuel: req.fuel,
+            next: AtomicU32::new(0),
+            chunk,
+            stop: AtomicBool::new(false),
+            error: Mutex::new(None),
+            setup_nanos: AtomicU64::new(0),
+        };
+        match (&self.pool, nworkers) {
+            (Some(pool), w) if w > 1 => {
+                let state = &state;
+                pool.scope(|s| {
+                    for slot in session.workers[..nworkers].iter_mut() {
+                        s.spawn(move |_| state.work(slot));
+                    }
+                });
+            }
+            // One worker: run on the calling thread (no hand-off cost).
+            _ => state.work(&mut session.workers[0]),
+        }
+        if let Some(e) = state.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            // A trapped kernel may have left its private state (e.g. the
+            // shadow stack pointer) inconsistent: start afresh next time.
+            session.workers.clear();
+            session.key = None;
+            return Err(e);
+        }
+        Ok(ExecStats {
+            workers: nworkers,
+            setup_time: Duration::from_nanos(state.setup_nanos.load(Ordering::Relaxed)),
+            reused_workers: reused,
+        })
+    }
+}

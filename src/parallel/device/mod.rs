@@ -1,0 +1,126 @@
+//! Devices: where kernels run and where buffers live.
+//!
+//! A device owns its buffers' storage (resident between calls) and runs
+//! kernels over them. SEQUENTIAL and CPU share one implementation
+//! ([`cpu::CpuDevice`]); a GPU device (Vulkan) implements the same trait and
+//! may answer `exec` with an `unsupported` error, after which the runtime
+//! falls back to the CPU device when the configuration allows it.
+
+pub mod cpu;
+pub mod sequential;
+pub(crate) mod shm;
+
+use super::errno::ParResult;
+use super::kernel::layout::Layout;
+use super::kernel::Kernel;
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The `device_kind` enum of the ABI (witx tag order).
+#[repr(i32)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum DeviceKind {
+    /// Iterations one after another on the calling thread.
+    Sequential = 0,
+    /// Iterations on a CPU thread pool.
+    Cpu = 1,
+    /// A discrete GPU.
+    DiscreteGpu = 2,
+    /// An integrated GPU.
+    IntegratedGpu = 3,
+}
+
+impl DeviceKind {
+    /// The kind for an ABI value, if valid.
+    pub fn from_raw(v: i32) -> Option<DeviceKind> {
+        Some(match v {
+            0 => DeviceKind::Sequential,
+            1 => DeviceKind::Cpu,
+            2 => DeviceKind::DiscreteGpu,
+            3 => DeviceKind::IntegratedGpu,
+            _ => return None,
+        })
+    }
+
+    /// Whether this is one of the GPU kinds.
+    pub fn is_gpu(self) -> bool {
+        matches!(self, DeviceKind::DiscreteGpu | DeviceKind::IntegratedGpu)
+    }
+
+    /// Lower-case name (`sequential`, `cpu`, `discrete_gpu`, `integrated_gpu`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceKind::Sequential => "sequential",
+            DeviceKind::Cpu => "cpu",
+            DeviceKind::DiscreteGpu => "discrete_gpu",
+            DeviceKind::IntegratedGpu => "integrated_gpu",
+        }
+    }
+}
+
+/// Description of a device of the runtime.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Its kind.
+    pub kind: DeviceKind,
+    /// A name for people (e.g. "cpu (4 threads)", the GPU's name).
+    pub name: String,
+    /// Its index in [`crate::parallel::ParallelRuntime::devices`].
+    pub index: usize,
+}
+
+/// A buffer's storage on a device. Created zero-filled.
+pub trait DeviceBuffer: Send + Sync {
+    /// Size in bytes.
+    fn size(&self) -> u64;
+    /// For the owning device to get its concrete type back.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// Per-(instance, device) state a device may keep between calls, e.g. cached
+/// workers. Owned by the [`crate::parallel::ParallelContext`].
+pub type DeviceSession = Option<Box<dyn Any + Send>>;
+
+/// One `parallel_exec` request, already validated by the context.
+pub struct ExecRequest<'a> {
+    /// The compiled kernel; its buffer count matches `buffers.len()`.
+    pub kernel: &'a Arc<Kernel>,
+    /// Number of iterations (> 0).
+    pub num_iterations: u32,
+    /// Passed to the kernel unchanged.
+    pub block_size: u32,
+    /// Every occurrence, inputs then outputs; all of this device.
+    pub buffers: &'a [&'a dyn DeviceBuffer],
+    /// Where the buffers live in the kernel's memory (ABI section 2).
+    pub layout: &'a Layout,
+    /// Fuel budget per iteration, if any.
+    pub fuel: Option<u64>,
+}
+
+/// What a device reports about one exec.
+#[derive(Clone, Debug, Default)]
+pub struct ExecStats {
+    /// Workers (threads) that ran iterations.
+    pub workers: usize,
+    /// Time spent preparing workers (instantiation, mapping).
+    pub setup_time: Duration,
+    /// Whether cached workers were reused.
+    pub reused_workers: bool,
+}
+
+/// A device. Shared by all instances of a runtime, so `Send + Sync`.
+pub trait Device: Send + Sync {
+    /// Its description.
+    fn info(&self) -> &DeviceInfo;
+    /// A zero-filled buffer of `size` bytes.
+    fn create_buffer(&self, size: u64) -> ParResult<Box<dyn DeviceBuffer>>;
+    /// Copies `data` (at most the buffer's size) into the start of `buffer`.
+    fn write(&self, buffer: &dyn DeviceBuffer, data: &[u8]) -> ParResult<()>;
+    /// Copies the first `out.len()` bytes (at most the buffer's size) of `buffer` into `out`.
+    fn read(&self, buffer: &dyn DeviceBuffer, out: &mut [u8]) -> ParResult<()>;
+    /// Runs `req.num_iterations` iterations of the kernel. Errors: `kernel_trap`
+    /// (with the trap message), `resource_exhausted`, `device_error`, or
+    /// `unsupported` (the runtime may fall back to the CPU device).
+    fn exec(&self, session: &mut DeviceSession, req: &ExecRequest<'_>) -> ParResult<ExecStats>;
+}

@@ -1,0 +1,253 @@
+//! Shared buffer pages for the CPU devices (Linux): one memfd per buffer and
+//! one virtual window per worker, `[0, R)` private anonymous pages followed by
+//! the call's buffers mapped `MAP_SHARED | MAP_FIXED` from their memfds.
+//!
+//! Rules kept here (see the project notes on shared buffers):
+//! - a memfd is sized to whole pages at creation and never shrinks, so a
+//!   mapping of it never has a hole (a hole would be SIGBUS in the host, as
+//!   wasmi bounds-checks only against the memory's length);
+//! - every page of a window is mapped at all times (reserve first, then
+//!   replace ranges with `MAP_FIXED`, which is atomic per call);
+//! - the host reads/writes buffer bytes with `pread`/`pwrite` on the memfd,
+//!   only while no worker executes (the caller holds the instance exclusively).
+
+use crate::parallel::errno::{ParError, ParResult};
+use crate::parallel::kernel::layout::{round_up, Layout};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// Host page size assumed by the layout rule (buffers are 4096-aligned).
+pub const PAGE: u64 = 4096;
+/// Size of the scratch memfd mapped over the buffer range while wasmi
+/// zero-fills a new memory (so the fill never touches real buffer pages and
+/// does not allocate `B` bytes of private memory per worker).
+const SCRATCH: u64 = 1 << 20;
+
+fn os_err(what: &str) -> ParError {
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::ENOMEM) | Some(libc::ENOSPC) | Some(libc::EMFILE) | Some(libc::ENFILE) => {
+            ParError::resource_exhausted(format!("{what}: {e}"))
+        }
+        _ => ParError::device_error(format!("{what}: {e}")),
+    }
+}
+
+/// An anonymous in-memory file holding one buffer's bytes (zero-filled).
+#[derive(Debug)]
+pub struct Memfd {
+    fd: OwnedFd,
+    /// Size in bytes, rounded up to whole pages.
+    pub mapped_len: u64,
+}
+
+impl Memfd {
+    /// A new zero-filled memfd of `size` bytes rounded up to whole pages.
+    pub fn new(size: u64) -> ParResult<Memfd> {
+        let name = c"wasi-parallel-buffer";
+        // SAFETY: `name` is a valid NUL-terminated string; the call has no
+        // other preconditions.
+        let raw = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+        if raw < 0 {
+            return Err(os_err("memfd_create"));
+        }
+        // SAFETY: `raw` is a freshly created, valid descriptor we now own.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let mapped_len = round_up(size, PAGE);
+        // SAFETY: `fd` is a valid memfd; ftruncate only changes its size.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), mapped_len as libc::off_t) } != 0 {
+            return Err(os_err("ftruncate"));
+        }
+        Ok(Memfd { fd, mapped_len })
+    }
+
+    /// Writes `data` at `offset` (which the caller bounds-checked).
+    pub fn write_at(&self, data: &[u8], offset: u64) -> ParResult<()> {
+        let mut done = 0usize;
+        while done < data.len() {
+            let rest = &data[done..];
+            // SAFETY: `rest` is a valid readable slice of `rest.len()` bytes.
+            let n = unsafe {
+                libc::pwrite(
+                    self.fd.as_raw_fd(),
+                    rest.as_ptr().cast(),
+                    rest.len(),
+                    (offset + done as u64) as libc::off_t,
+                )
+            };
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(os_err("pwrite to buffer"));
+            }
+            if n == 0 {
+                return Err(ParError::device_error("pwrite to buffer wrote nothing"));
+            }
+            done += n as usize;
+        }
+        Ok(())
+    }
+
+    /// Reads `out.len()` bytes from `offset` (which the caller bounds-checked).
+    pub fn read_at(&self, out: &mut [u8], offset: u64) -> ParResult<()> {
+        let mut done = 0usize;
+        while done < out.len() {
+            let rest = &mut out[done..];
+            // SAFETY: `rest` is a valid writable slice of `rest.len()` bytes.
+            let n = unsafe {
+                libc::pread(
+                    self.fd.as_raw_fd(),
+                    rest.as_mut_ptr().cast(),
+                    rest.len(),
+                    (offset + done as u64) as libc::off_t,
+                )
+            };
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(os_err("pread from buffer"));
+            }
+            if n == 0 {
+                return Err(ParError::device_error("pread from buffer hit end of file"));
+            }
+            done += n as usize;
+        }
+        Ok(())
+    }
+}
+
+/// A worker's virtual window of `len` bytes. Unmapped on drop; the owner must
+/// drop whatever refers to it (the wasmi `Store`) first.
+#[derive(Debug)]
+pub struct Window {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the window is plain memory owned by this value; moving the owner to
+// another thread moves the only handle to it.
+unsafe impl Send for Window {}
+
+impl Window {
+    /// Reserves `len` (> 0, page multiple) bytes of private zero pages.
+    fn reserve(len: u64) -> ParResult<Window> {
+        // SAFETY: a fresh anonymous mapping at an address the kernel picks;
+        // it aliases nothing.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(os_err("mmap of a worker window"));
+        }
+        Ok(Window {
+            ptr: ptr.cast(),
+            len: len as usize,
+        })
+    }
+
+    /// Replaces `[offset, offset+len)` of the window with `fd`'s pages from 0
+    /// (shared), or with fresh private zero pages when `fd` is `None`.
+    fn map_fixed(&self, offset: u64, len: u64, fd: Option<&Memfd>) -> ParResult<()> {
+        if len == 0 {
+            return Ok(());
+        }
+        assert!(offset + len <= self.len as u64 && offset % PAGE == 0);
+        if let Some(fd) = fd {
+            assert!(len <= fd.mapped_len);
+        }
+        let (flags, raw) = match fd {
+            Some(fd) => (libc::MAP_SHARED | libc::MAP_FIXED, fd.fd.as_raw_fd()),
+            None => (
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE,
+                -1,
+            ),
+        };
+        // SAFETY: the target range lies inside this window (asserted above),
+        // which we own, so MAP_FIXED replaces only our own pages; for a memfd
+        // the mapped length does not exceed its size, so no page is a hole.
+        let p = unsafe {
+            libc::mmap(
+                self.ptr.add(offset as usize).cast(),
+                len as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                raw,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(os_err("mmap into a worker window"));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` is the mapping `reserve` created; every user of
+        // it (the wasmi store) was dropped before, as documented.
+        unsafe {
+            libc::munmap(self.ptr.cast(), self.len);
+        }
+    }
+}
+
+/// Builds a worker window for `layout` whose buffer range is backed by
+/// `buffers` (one memfd per placement), calling `make_memory` with the
+/// window's bytes while the buffer range is covered by scratch pages (wasmi
+/// zero-fills the whole slice when it creates a static memory). Returns the
+/// window (which must outlive what `make_memory` built) and its result.
+///
+/// A layout of total size 0 gets no window: `make_memory` receives `None`.
+pub fn build_window<M>(
+    layout: &Layout,
+    buffers: &[&Memfd],
+    make_memory: impl FnOnce(Option<&'static mut [u8]>) -> ParResult<M>,
+) -> ParResult<(Option<Window>, M)> {
+    let total = layout.total_size;
+    if total == 0 {
+        return Ok((None, make_memory(None)?));
+    }
+    let window = Window::reserve(total)?;
+    let r = layout.private_size;
+    if total > r {
+        let scratch = Memfd::new(SCRATCH.min(total - r))?;
+        let mut off = r;
+        while off < total {
+            let len = scratch.mapped_len.min(total - off);
+            window.map_fixed(off, len, Some(&scratch))?;
+            off += len;
+        }
+        // The mappings keep the scratch pages alive until replaced below.
+    }
+    // SAFETY: the window is `total` bytes, mapped readable and writable, and
+    // owned by `window`, which the caller keeps alive longer than anything
+    // `make_memory` builds from this slice (documented contract of this
+    // function; `Worker` declares its store before its window). No other
+    // Rust reference to this virtual range exists; buffer pages are shared
+    // with other windows only physically, like memory shared with another
+    // process, and the host touches them only through pread/pwrite while no
+    // worker runs.
+    let bytes: &'static mut [u8] =
+        unsafe { std::slice::from_raw_parts_mut(window.ptr, window.len) };
+    let memory = make_memory(Some(bytes))?;
+    let mut end = r;
+    for (p, fd) in layout.placements.iter().zip(buffers) {
+        let len = round_up(p.len, PAGE);
+        window.map_fixed(p.offset, len, Some(fd))?;
+        end = p.offset + len;
+    }
+    if total > r {
+        // Replace the scratch pages after the last buffer with private ones.
+        window.map_fixed(end, total - end, None)?;
+    }
+    Ok((Some(window), memory))
+}

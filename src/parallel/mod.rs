@@ -1,0 +1,200 @@
+//! wasi-parallel: the host side of the `wasi_ephemeral_parallel` imports.
+//!
+//! - [`ParallelConfig`]: threads, device policy, kernel fuel, GPU fallback, limits.
+//! - [`ParallelRuntime`]: engine-wide (share it with `Arc`): the devices, the
+//!   wasmi engine kernels are compiled with, and the bounded kernel cache.
+//! - [`ParallelContext`]: per guest instance: handle tables, last error,
+//!   statistics, cached workers; the one place where guest arguments are
+//!   validated.
+//! - [`api::add_to_linker`]: defines the five imports on a `wasmi::Linker`.
+//!
+//! The contract (signatures, enums, error codes, kernel ABI, memory layout)
+//! is the project's ABI document; the module docs of [`kernel::layout`],
+//! [`kernel::loader`] and [`device::cpu`] say how it is implemented.
+
+pub mod api;
+pub mod context;
+pub mod device;
+pub mod errno;
+pub mod handles;
+pub mod kernel;
+pub mod stats;
+
+pub use context::ParallelContext;
+pub use device::{Device, DeviceInfo, DeviceKind};
+pub use errno::{Errno, ParError, ParResult};
+pub use handles::BufferAccess;
+pub use stats::ParallelStats;
+
+use device::cpu::CpuDevice;
+use kernel::cache::KernelCache;
+use std::sync::Arc;
+
+/// Which device `get_device` hands out.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum DevicePolicy {
+    /// Honour the guest's hint (a missing GPU falls back to the CPU device).
+    #[default]
+    Auto,
+    /// Always this kind, whatever the hint (a missing GPU: the CPU device).
+    Force(DeviceKind),
+}
+
+/// Configuration of a [`ParallelRuntime`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParallelConfig {
+    /// Worker threads of the CPU device; 0 = the available cores (default).
+    pub threads: usize,
+    /// Which device `get_device` returns (default: honour the hint).
+    pub device_policy: DevicePolicy,
+    /// Fuel budget of each kernel iteration; an iteration that exceeds it
+    /// traps (`kernel_trap`). Default: `None` (unlimited, no metering cost).
+    pub kernel_fuel: Option<u64>,
+    /// Run a kernel the GPU cannot run on the CPU device instead of
+    /// returning `unsupported` (default: true).
+    pub gpu_fallback: bool,
+    /// Most bytes of buffers one instance may create (default 1 GiB).
+    pub max_buffer_bytes: u64,
+    /// Most buffers one instance may create (default 4096).
+    pub max_buffers: usize,
+    /// Largest kernel module in bytes (default 16 MiB).
+    pub max_kernel_size: usize,
+    /// Compiled kernels kept in the cache (default 64; least recently used
+    /// evicted).
+    pub kernel_cache_entries: usize,
+}
+
+impl Default for ParallelConfig {
+    fn default() -> Self {
+        ParallelConfig {
+            threads: 0,
+            device_policy: DevicePolicy::Auto,
+            kernel_fuel: None,
+            gpu_fallback: true,
+            max_buffer_bytes: 1 << 30,
+            max_buffers: 4096,
+            max_kernel_size: 16 << 20,
+            kernel_cache_entries: 64,
+        }
+    }
+}
+
+/// The engine-wide wasi-parallel runtime: devices, kernel engine, kernel cache.
+pub struct ParallelRuntime {
+    config: ParallelConfig,
+    engine: wasmi::Engine,
+    devices: Vec<Arc<dyn Device>>,
+    infos: Vec<DeviceInfo>,
+    sequential: usize,
+    cpu: usize,
+    cache: KernelCache,
+}
+
+impl std::fmt::Debug for ParallelRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParallelRuntime")
+            .field("config", &self.config)
+            .field("devices", &self.infos)
+            .finish()
+    }
+}
+
+impl ParallelRuntime {
+    /// A runtime with the SEQUENTIAL and CPU devices.
+    pub fn new(config: ParallelConfig) -> ParResult<ParallelRuntime> {
+        Self::with_devices(config, |_| Vec::new())
+    }
+
+    /// A runtime with the SEQUENTIAL and CPU devices plus those `extra`
+    /// returns (e.g. Vulkan devices); `extra` gets the index the first of
+    /// them will have and must number them consecutively from there.
+    pub fn with_devices(
+        config: ParallelConfig,
+        extra: impl FnOnce(usize) -> Vec<Arc<dyn Device>>,
+    ) -> ParResult<ParallelRuntime> {
+        let mut wasmi_config = wasmi::Config::default();
+        wasmi_config.consume_fuel(config.kernel_fuel.is_some());
+        wasmi_config.compilation_mode(wasmi::CompilationMode::Eager);
+        let engine = wasmi::Engine::new(&wasmi_config);
+        let mut devices: Vec<Arc<dyn Device>> = vec![
+            Arc::new(device::sequential::new_sequential_device(0)),
+            Arc::new(CpuDevice::new(1, config.threads)?),
+        ];
+        devices.extend(extra(devices.len()));
+        let infos: Vec<DeviceInfo> = devices.iter().map(|d| d.info().clone()).collect();
+        for (i, info) in infos.iter().enumerate() {
+            if info.index != i {
+                return Err(ParError::device_error(format!(
+                    "device {} reports index {} but is number {i}",
+                    info.name, info.index
+                )));
+            }
+        }
+        Ok(ParallelRuntime {
+            cache: KernelCache::new(config.kernel_cache_entries),
+            config,
+            engine,
+            devices,
+            infos,
+            sequential: 0,
+            cpu: 1,
+        })
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &ParallelConfig {
+        &self.config
+    }
+
+    /// The devices, in index order.
+    pub fn devices(&self) -> Vec<DeviceInfo> {
+        self.infos.clone()
+    }
+
+    /// The device with `index`.
+    pub fn device(&self, index: usize) -> Option<&Arc<dyn Device>> {
+        self.devices.get(index)
+    }
+
+    /// The wasmi engine kernels are compiled with.
+    pub fn kernel_engine(&self) -> &wasmi::Engine {
+        &self.engine
+    }
+
+    /// The kernel cache.
+    pub fn kernel_cache(&self) -> &KernelCache {
+        &self.cache
+    }
+
+    /// Number of CPU worker threads.
+    pub fn cpu_threads(&self) -> usize {
+        match self.config.threads {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            n => n,
+        }
+    }
+
+    /// The device `get_device` returns for `kind`: that kind if present; for
+    /// a GPU kind the other GPU kind, then the CPU device.
+    pub fn pick_device(&self, kind: DeviceKind) -> usize {
+        match kind {
+            DeviceKind::Sequential => self.sequential,
+            DeviceKind::Cpu => self.cpu,
+            gpu => {
+                let exact = self.infos.iter().find(|d| d.kind == gpu);
+                let any = self.infos.iter().find(|d| d.kind.is_gpu());
+                exact.or(any).map(|d| d.index).unwrap_or(self.cpu)
+            }
+        }
+    }
+}
+
+// The runtime is shared by all instances and threads.
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ParallelRuntime>();
+    fn assert_send<T: Send>() {}
+    assert_send::<ParallelContext>();
+};

@@ -1,0 +1,155 @@
+//! Per-instance statistics of the parallel subsystem (`--stats`, the C API).
+
+use super::device::{DeviceInfo, DeviceKind};
+use super::errno::Errno;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// How many recent calls and fallback reasons are kept.
+pub const RECENT_CALLS: usize = 256;
+
+/// Usage of one device by one instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceUsage {
+    /// The device.
+    pub device: DeviceInfo,
+    /// `parallel_exec` calls it ran (including ones that trapped).
+    pub calls: u64,
+    /// Iterations it ran (of calls that succeeded).
+    pub iterations: u64,
+    /// Time spent in its `exec`.
+    pub run_time: Duration,
+}
+
+/// One `parallel_exec` call that reached a device (or had zero iterations).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallRecord {
+    /// The device that ran it (after any fallback).
+    pub device: DeviceKind,
+    /// Its index in the runtime.
+    pub device_index: usize,
+    /// Number of iterations asked for.
+    pub num_iterations: u32,
+    /// Whether the kernel came from the cache.
+    pub cache_hit: bool,
+    /// Time spent loading/compiling the kernel (zero on a hit).
+    pub compile_time: Duration,
+    /// Time spent running (device `exec`, including worker setup).
+    pub run_time: Duration,
+    /// Workers that ran iterations.
+    pub workers: usize,
+    /// Why the call fell back to the CPU device, if it did.
+    pub fallback: Option<String>,
+    /// The code returned to the guest.
+    pub errno: Errno,
+}
+
+/// Statistics of one instance.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ParallelStats {
+    /// `parallel_exec` calls, all outcomes included.
+    pub calls: u64,
+    /// Calls that returned an error.
+    pub failed_calls: u64,
+    /// Iterations run by successful calls.
+    pub iterations: u64,
+    /// Per device: calls, iterations, time.
+    pub per_device: Vec<DeviceUsage>,
+    /// Kernel cache hits.
+    pub cache_hits: u64,
+    /// Kernel cache misses (compilations).
+    pub cache_misses: u64,
+    /// Time spent loading/compiling kernels.
+    pub compile_time: Duration,
+    /// Time spent running kernels (including worker setup).
+    pub run_time: Duration,
+    /// Time spent building workers (part of `run_time`).
+    pub setup_time: Duration,
+    /// Calls that fell back from a GPU to the CPU device.
+    pub fallbacks: u64,
+    /// The reasons of the most recent fallbacks.
+    pub fallback_reasons: VecDeque<String>,
+    /// The most recent calls (at most [`RECENT_CALLS`]).
+    pub recent_calls: VecDeque<CallRecord>,
+    /// Buffers created.
+    pub buffers: u64,
+    /// Bytes of buffers created.
+    pub buffer_bytes: u64,
+}
+
+impl ParallelStats {
+    pub(crate) fn record(&mut self, rec: CallRecord, iterations_run: u64, devices: &[DeviceInfo]) {
+        self.calls += 1;
+        if rec.errno != Errno::Success {
+            self.failed_calls += 1;
+        }
+        self.iterations += iterations_run;
+        self.run_time += rec.run_time;
+        if let Some(reason) = &rec.fallback {
+            self.fallbacks += 1;
+            if self.fallback_reasons.len() == RECENT_CALLS {
+                self.fallback_reasons.pop_front();
+            }
+            self.fallback_reasons.push_back(reason.clone());
+        }
+        if let Some(info) = devices.get(rec.device_index) {
+            let usage = match self
+                .per_device
+                .iter_mut()
+                .position(|u| u.device.index == info.index)
+            {
+                Some(i) => &mut self.per_device[i],
+                None => {
+                    self.per_device.push(DeviceUsage {
+                        device: info.clone(),
+                        calls: 0,
+                        iterations: 0,
+                        run_time: Duration::ZERO,
+                    });
+                    self.per_device.last_mut().expect("pushed")
+                }
+            };
+            usage.calls += 1;
+            usage.iterations += iterations_run;
+            usage.run_time += rec.run_time;
+        }
+        if self.recent_calls.len() == RECENT_CALLS {
+            self.recent_calls.pop_front();
+        }
+        self.recent_calls.push_back(rec);
+    }
+
+    /// A multi-line summary for people (what `--stats` prints).
+    pub fn summary(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "wasi-parallel: {} calls ({} failed), {} iterations, kernel cache {} hits / {} misses, compile {:.3} ms, run {:.3} ms (setup {:.3} ms), {} fallbacks",
+            self.calls,
+            self.failed_calls,
+            self.iterations,
+            self.cache_hits,
+            self.cache_misses,
+            self.compile_time.as_secs_f64() * 1e3,
+            self.run_time.as_secs_f64() * 1e3,
+            self.setup_time.as_secs_f64() * 1e3,
+            self.fallbacks
+        );
+        for u in &self.per_device {
+            let _ = writeln!(
+                s,
+                "  device {} [{}]: {} calls, {} iterations, {:.3} ms",
+                u.device.index,
+                u.device.name,
+                u.calls,
+                u.iterations,
+                u.run_time.as_secs_f64() * 1e3
+            );
+        }
+        for r in &self.fallback_reasons {
+            let _ = writeln!(s, "  fallback: {r}");
+        }
+        s
+    }
+}
