@@ -318,9 +318,11 @@ pub(crate) fn analyze(bytes: &[u8]) -> Result<KernelModule<'_>, Unsupported> {
                     state[c as usize] = 1;
                     stack.push((c, 0));
                 }
-                1 => return Err(Unsupported::new(format!(
+                1 => {
+                    return Err(Unsupported::new(format!(
                     "recursion (function {c} calls itself directly or indirectly) is not supported"
-                ))),
+                )))
+                }
                 _ => {}
             }
         } else {
