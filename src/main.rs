@@ -357,6 +357,10 @@ fn embed(args: &[String]) -> ExitCode {
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
+            "--help" | "-h" => {
+                println!("usage: wasi-parallel embed KERNEL.wasm [--name SYMBOL] > kernel.h");
+                return ExitCode::SUCCESS;
+            }
             "--name" => {
                 i += 1;
                 match args.get(i) {

@@ -139,11 +139,11 @@ fn private_region_and_data_and_global() {
 }
 
 #[test]
-fn layout_two_follows_the_layout_rule() {
+fn layout_report_follows_the_layout_rule() {
     each_device(|g, dev| {
         let a = g.create_buffer(dev, 100, READ).unwrap();
         let out = g.create_buffer(dev, 20, WRITE).unwrap();
-        assert_eq!(g.exec(dev, &wat("layout_two"), 1, 1, &[a], &[out]), 0);
+        assert_eq!(g.exec(dev, &wat("layout_report"), 1, 1, &[a], &[out]), 0);
         // a at R, out at the end of a rounded up to 4096; 2 pages in all
         let got = bytes_to_u32s(&g.read_buffer(out, 20).unwrap());
         assert_eq!(got, vec![0x10000, 100, 0x11000, 20, 2]);
