@@ -666,7 +666,7 @@ fn guest_without_memory_export_gets_an_error_not_a_trap() {
 #[test]
 fn context_validation_without_wasmi() {
     // The validation layer works on plain bytes.
-    let rt = Arc::new(ParallelRuntime::new(ParallelConfig::default()).unwrap());
+    let rt = runtime(ParallelConfig::default());
     let mut ctx = ParallelContext::new(rt);
     let mut mem = vec![0u8; 65536];
     assert_eq!(ctx.get_device(&mut mem, 1, 0), 0);
@@ -927,4 +927,21 @@ fn a_trap_on_cpu_stops_the_other_workers_early() {
         ran < n as usize / 2,
         "{ran} of {n} iterations ran after the trap"
     );
+}
+
+#[test]
+fn gpu_hints_get_a_gpu_when_the_runtime_has_one() {
+    // the full runtime, with whatever Vulkan devices this machine has
+    let rt = Arc::new(ParallelRuntime::new(ParallelConfig::default()).unwrap());
+    let devices = rt.devices();
+    let mut g = Guest::new(&rt);
+    let cpu = g.get_device(CPU).unwrap();
+    let gpu = g.get_device(DISCRETE_GPU).unwrap();
+    let has_gpu = devices.iter().any(|d| d.kind.is_gpu());
+    assert_eq!(gpu == cpu, !has_gpu, "devices: {devices:?}");
+    assert_eq!(devices[0].kind, DeviceKind::Sequential);
+    assert_eq!(devices[1].kind, DeviceKind::Cpu);
+    for (i, d) in devices.iter().enumerate() {
+        assert_eq!(d.index, i);
+    }
 }

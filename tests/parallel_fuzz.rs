@@ -34,12 +34,15 @@ impl Rng {
 #[test]
 fn random_calls_never_panic() {
     let rt = Arc::new(
-        ParallelRuntime::new(ParallelConfig {
-            threads: 2,
-            kernel_fuel: Some(100_000),
-            max_buffer_bytes: 8 << 20,
-            ..ParallelConfig::default()
-        })
+        ParallelRuntime::with_devices(
+            ParallelConfig {
+                threads: 2,
+                kernel_fuel: Some(100_000),
+                max_buffer_bytes: 8 << 20,
+                ..ParallelConfig::default()
+            },
+            |_| Vec::new(),
+        )
         .unwrap(),
     );
     let mut ctx = ParallelContext::new(rt);
