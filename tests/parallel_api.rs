@@ -945,3 +945,75 @@ fn gpu_hints_get_a_gpu_when_the_runtime_has_one() {
         assert_eq!(d.index, i);
     }
 }
+
+#[test]
+fn buffers_that_do_not_fit_a_32_bit_memory_are_resource_exhausted() {
+    let rt = runtime_threads(2);
+    let k = wat::parse_str(
+        r#"(module (memory (import "" "memory") 65535)
+            (func (export "kernel") (param i32 i32 i32 i32 i32)))"#,
+    )
+    .unwrap();
+    for hint in [SEQUENTIAL, CPU] {
+        let mut g = Guest::new(&rt);
+        let dev = g.get_device(hint).unwrap();
+        let small = g.create_buffer(dev, 65536, READ).unwrap();
+        let big = g.create_buffer(dev, 65537, READ).unwrap();
+        assert_eq!(g.exec(dev, &k, 1, 0, &[big], &[]), RESOURCE_EXHAUSTED);
+        assert!(g.ctx().last_error().unwrap().contains("32-bit"));
+        // exactly 4 GiB fits (the window is only reserved, not touched)
+        assert_eq!(
+            g.exec(dev, &k, 1, 0, &[small], &[]),
+            0,
+            "{:?}",
+            g.ctx().last_error()
+        );
+    }
+}
+
+struct BrokenDevice(DeviceInfo);
+impl Device for BrokenDevice {
+    fn info(&self) -> &DeviceInfo {
+        &self.0
+    }
+    fn create_buffer(&self, size: u64) -> ParResult<Box<dyn DeviceBuffer>> {
+        Ok(Box::new(FakeGpuBuffer(Mutex::new(vec![0; size as usize]))))
+    }
+    fn write(&self, _: &dyn DeviceBuffer, _: &[u8]) -> ParResult<()> {
+        Err(ParError::device_error("device lost"))
+    }
+    fn read(&self, _: &dyn DeviceBuffer, _: &mut [u8]) -> ParResult<()> {
+        Err(ParError::device_error("device lost"))
+    }
+    fn exec(&self, _: &mut DeviceSession, _: &ExecRequest<'_>) -> ParResult<ExecStats> {
+        Err(ParError::device_error("device lost"))
+    }
+}
+
+#[test]
+fn device_errors_reach_the_guest_as_device_error() {
+    let rt = Arc::new(
+        ParallelRuntime::with_devices(ParallelConfig::default(), |index| {
+            vec![Arc::new(BrokenDevice(DeviceInfo {
+                kind: DeviceKind::IntegratedGpu,
+                name: "broken".into(),
+                index,
+            })) as Arc<dyn Device>]
+        })
+        .unwrap(),
+    );
+    let mut g = Guest::new(&rt);
+    let dev = g.get_device(INTEGRATED_GPU).unwrap();
+    let b = g.create_buffer(dev, 64, READ_WRITE).unwrap();
+    const DEVICE_ERROR: i32 = 7;
+    assert_eq!(g.write_buffer(b, &[1, 2, 3]), DEVICE_ERROR);
+    assert_eq!(g.read_buffer(b, 3), Err(DEVICE_ERROR));
+    assert_eq!(g.exec(dev, &wat("trap"), 4, 3, &[], &[b]), DEVICE_ERROR);
+    assert!(g.ctx().last_error().unwrap().contains("device lost"));
+    // no fallback for a device error: only `unsupported` falls back
+    assert_eq!(g.ctx().stats().fallbacks, 0);
+    // the CPU device of the same runtime still works
+    let cpu = g.get_device(CPU).unwrap();
+    let c = g.create_buffer(cpu, 16, READ_WRITE).unwrap();
+    assert_eq!(g.exec(cpu, &wat("trap"), 4, 3, &[], &[c]), 0);
+}

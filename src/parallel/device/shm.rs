@@ -20,9 +20,11 @@ pub const PAGE: u64 = 4096;
 /// Bounds of the scratch memfd mapped over a new window while wasmi
 /// zero-fills it (so the fill touches neither real buffer pages nor fresh
 /// private pages: the private region then costs only what the kernel
-/// touches). Sized to the window / 64 so a window needs at most ~64 mappings.
+/// touches). Sized to the window / 512 (so at most ~512 mappings per window)
+/// and small enough to stay in cache; mapped with `MAP_POPULATE` so the fill
+/// takes no page faults (a 4 GiB window fills ~4x faster than with faults).
 const SCRATCH_MIN: u64 = 1 << 20;
-const SCRATCH_MAX: u64 = 64 << 20;
+const SCRATCH_MAX: u64 = 8 << 20;
 
 fn os_err(what: &str) -> ParError {
     let e = std::io::Error::last_os_error();
@@ -157,7 +159,13 @@ impl Window {
 
     /// Replaces `[offset, offset+len)` of the window with `fd`'s pages from 0
     /// (shared), or with fresh private zero pages when `fd` is `None`.
-    fn map_fixed(&self, offset: u64, len: u64, fd: Option<&Memfd>) -> ParResult<()> {
+    fn map_fixed(
+        &self,
+        offset: u64,
+        len: u64,
+        fd: Option<&Memfd>,
+        populate: bool,
+    ) -> ParResult<()> {
         if len == 0 {
             return Ok(());
         }
@@ -165,6 +173,7 @@ impl Window {
         if let Some(fd) = fd {
             assert!(len <= fd.mapped_len);
         }
+        let populate = if populate { libc::MAP_POPULATE } else { 0 };
         let (flags, raw) = match fd {
             Some(fd) => (libc::MAP_SHARED | libc::MAP_FIXED, fd.fd.as_raw_fd()),
             None => (
@@ -180,7 +189,7 @@ impl Window {
                 self.ptr.add(offset as usize).cast(),
                 len as usize,
                 libc::PROT_READ | libc::PROT_WRITE,
-                flags,
+                flags | populate,
                 raw,
                 0,
             )
@@ -223,12 +232,12 @@ pub fn build_window<M>(
     let window = Window::reserve(total)?;
     let r = layout.private_size;
     {
-        let size = round_up((total / 64).clamp(SCRATCH_MIN, SCRATCH_MAX), PAGE).min(total);
+        let size = round_up((total / 512).clamp(SCRATCH_MIN, SCRATCH_MAX), PAGE).min(total);
         let scratch = Memfd::new(size)?;
         let mut off = 0;
         while off < total {
             let len = scratch.mapped_len.min(total - off);
-            window.map_fixed(off, len, Some(&scratch))?;
+            window.map_fixed(off, len, Some(&scratch), true)?;
             off += len;
         }
         // The mappings keep the scratch pages alive until replaced below.
@@ -248,14 +257,14 @@ pub fn build_window<M>(
         unsafe { std::slice::from_raw_parts_mut(window.ptr, window.len) };
     let memory = make_memory(Some(bytes))?;
     // Fresh private zero pages for the kernel's own region.
-    window.map_fixed(0, r, None)?;
+    window.map_fixed(0, r, None, false)?;
     let mut end = r;
     for (p, fd) in layout.placements.iter().zip(buffers) {
         let len = round_up(p.len, PAGE);
-        window.map_fixed(p.offset, len, Some(fd))?;
+        window.map_fixed(p.offset, len, Some(fd), false)?;
         end = p.offset + len;
     }
     // Replace the scratch pages after the last buffer with private ones.
-    window.map_fixed(end, total - end, None)?;
+    window.map_fixed(end, total - end, None, false)?;
     Ok((Some(window), memory))
 }
