@@ -48,7 +48,7 @@ fn cpu_time() -> Duration {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
-/// Median wall time of a compute-bound call, the CPU time / wall time of
+/// Best wall time of 5 compute-bound calls, the CPU time / wall time of
 /// that call (how many cores it really got) and its CPU time.
 fn compute(hint: i32, threads: usize, iterations: u32, steps: u32) -> (Duration, f64, Duration) {
     let rt = runtime_threads(threads);
@@ -61,7 +61,7 @@ fn compute(hint: i32, threads: usize, iterations: u32, steps: u32) -> (Duration,
     let mut samples = Vec::new();
     let mut cores_used = Vec::new();
     let mut cpu = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..5 {
         let c = cpu_time();
         let t = Instant::now();
         assert_eq!(g.exec(dev, &k, iterations, steps, &[], &[out]), 0);
@@ -75,8 +75,9 @@ fn compute(hint: i32, threads: usize, iterations: u32, steps: u32) -> (Duration,
     for (i, v) in got.iter().enumerate().step_by(7) {
         assert_eq!(*v, compute_ref(i as u32, steps));
     }
-    cores_used.sort_by(f64::total_cmp);
-    (median(samples), cores_used[1], median(cpu))
+    // The fastest run is the best estimate on a machine others share.
+    let best = (0..samples.len()).min_by_key(|i| samples[*i]).unwrap();
+    (samples[best], cores_used[best], cpu[best])
 }
 
 /// First call (compile + build workers), a call with a new buffer set

@@ -367,7 +367,7 @@ impl Device for CpuDevice {
         if workers.len() < nworkers {
             workers.resize_with(nworkers, || None);
         }
-        let chunk = (n as u64 / (nworkers as u64 * 8)).max(1);
+        let chunk = (n as u64 / (nworkers as u64 * 32)).max(1);
         let state = CallState {
             kernel: req.kernel,
             layout: req.layout,
