@@ -531,8 +531,7 @@ const TRAPS: &str = r#"
 
 #[test]
 fn traps_have_kinds_and_exits_are_values() {
-    // A small budget: wasmi 2.0's fuel-metered loop recurses in unoptimised
-    // (debug) builds, so a large budget overflows the test thread's stack.
+    // A small budget keeps the `spin` loop short.
     let e = engine_with(|cfg| ok(c!(wp_config_set_fuel(cfg, 1_000))));
     let m = module(e, TRAPS).unwrap();
     let inst = instance(m, null()).unwrap();
