@@ -386,7 +386,8 @@ fn embed(args: &[String]) -> ExitCode {
             format!("{} is not a binary wasm module", path.display()),
         );
     }
-    let symbol = name.unwrap_or_else(|| wasi_parallel::embed::default_symbol(&path.to_string_lossy()));
+    let symbol =
+        name.unwrap_or_else(|| wasi_parallel::embed::default_symbol(&path.to_string_lossy()));
     print!(
         "{}",
         wasi_parallel::embed::kernel_to_c_header(&bytes, &symbol)

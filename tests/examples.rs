@@ -12,9 +12,7 @@ fn build_examples() -> Option<PathBuf> {
     require_tool("wasm-objdump")?;
     let out = scratch("examples");
     let st = std::process::Command::new("sh")
-        .arg(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("c-examples/guests/build.sh"),
-        )
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("c-examples/guests/build.sh"))
         .arg(&out)
         .env("WASI_PARALLEL", env!("CARGO_BIN_EXE_wasi-parallel"))
         .status()
@@ -118,7 +116,12 @@ fn abi_conformance_guest_passes_on_every_device() {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&o.stdout);
-        assert_eq!(o.status.code(), Some(0), "{opts:?} {hint}:\n{stdout}{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{opts:?} {hint}:\n{stdout}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         assert!(!stdout.contains("not ok"), "{stdout}");
         assert!(stdout.matches("\nok ").count() >= 60, "{stdout}");
     }
