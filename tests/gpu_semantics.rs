@@ -137,7 +137,7 @@ fn globals_are_private_memory_size_and_data_segments() {
     (i32.store offset=20 (local.get $o) (memory.size))
     (i32.store offset=24 (local.get $o) (i32.load offset=9 (i32.and (local.get $i) (i32.const 3))))
     (i32.store8 offset=28 (local.get $o) (i32.load8_u offset=70000 (i32.rem_u (local.get $i) (i32.const 5))))
-    (i32.store offset=29 (local.get $o) (local.get $b))))"#,
+    (i32.store16 offset=29 (local.get $o) (local.get $b))))"#,
     );
     spirv_val(&w);
     let Some(rt) = rt() else { return };
