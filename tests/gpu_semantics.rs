@@ -1,6 +1,7 @@
 //! Memory, control flow, calls, globals, data segments, traps and fuel on
 //! Vulkan, compared with the interpreter (or checked for the trap), plus a
 //! seeded random kernel generator.
+#![cfg(feature = "vulkan")]
 
 mod gpu_util;
 use gpu_util::*;
