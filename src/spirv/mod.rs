@@ -54,8 +54,10 @@
 //!   segments) is fine. A kernel that keeps a shadow stack (a mutable `i32`
 //!   global that it writes, initialised to a 16-byte aligned address in
 //!   `[1024, R]`, clang's `__stack_pointer` pattern) is rejected as
-//!   unsupported; any other store into `[0, R)` traps at run time with
-//!   [`trap::PRIVATE_WRITE`].
+//!   unsupported; any other store into `[0, R)` (a C `static` counter, say)
+//!   stops the invocation with [`trap::PRIVATE_WRITE`], which the device
+//!   reports as `unsupported` with the buffers untouched, so the runtime
+//!   reruns the call on the CPU device.
 //! - Floats: every float arithmetic result is decorated `NoContraction` (no
 //!   FMA fusion); `DenormPreserve` and `SignedZeroInfNanPreserve` execution
 //!   modes are added when [`TranslateOptions`] says the device supports them.
@@ -123,7 +125,7 @@ pub mod trap {
     /// The per-invocation loop budget ran out.
     pub const FUEL: u32 = 6;
     /// A store into the kernel's own region `[0, R)`, which is shared by all
-    /// invocations on a GPU.
+    /// invocations on a GPU (reported as `unsupported`, not as a trap).
     pub const PRIVATE_WRITE: u32 = 7;
     /// Not a trap of the kernel: the driver left a loop early (llvmpipe
     /// stops all loops of an invocation after 65535 iterations in total).

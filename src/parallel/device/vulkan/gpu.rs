@@ -645,8 +645,9 @@ impl Gpu {
                 u32::from_le_bytes([ctl[4], ctl[5], ctl[6], ctl[7]]),
             )
         };
-        if code == spirv::trap::DRIVER_LOOP_LIMIT {
-            // The buffers were not touched yet: the call can run elsewhere.
+        if code == spirv::trap::DRIVER_LOOP_LIMIT || code == spirv::trap::PRIVATE_WRITE {
+            // Not the kernel's fault but this device's limit; the buffers
+            // were not touched yet, so the call can run elsewhere.
             return Err(ParError::unsupported(format!(
                 "iteration {iteration}: {}",
                 spirv::trap::describe(code)
