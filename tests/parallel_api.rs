@@ -28,7 +28,12 @@ fn saxpy_run(g: &mut Guest, dev: u32, n: usize, block: u32) -> (Vec<f32>, Vec<f3
     let by = g.buffer_with(dev, &f32s_to_bytes(&y), READ);
     let bo = g.create_buffer(dev, (n * 4) as u32, WRITE).unwrap();
     let iters = (n as u32).div_ceil(block);
-    assert_eq!(g.exec(dev, &wat("saxpy"), iters, block, &[bx, by], &[bo]), 0, "{:?}", g.ctx().last_error());
+    assert_eq!(
+        g.exec(dev, &wat("saxpy"), iters, block, &[bx, by], &[bo]),
+        0,
+        "{:?}",
+        g.ctx().last_error()
+    );
     (x, y, g.read_buffer(bo, n * 4).unwrap())
 }
 
@@ -84,12 +89,18 @@ fn create_buffer_errors() {
     assert_eq!(g.create_buffer(dev, 16, 3), Err(INVALID_ARGUMENT));
     assert_eq!(g.create_buffer(dev, 16, -1), Err(INVALID_ARGUMENT));
     let len = g.mem().len() as i32;
-    assert_eq!(g.call("create_buffer", &[dev as i32, 16, READ, len]), OUT_OF_BOUNDS);
+    assert_eq!(
+        g.call("create_buffer", &[dev as i32, 16, READ, len]),
+        OUT_OF_BOUNDS
+    );
     // a buffer handle is not a device handle
     let b = g.create_buffer(dev, 16, READ_WRITE).unwrap();
     assert_eq!(g.create_buffer(b, 16, READ), Err(INVALID_HANDLE));
     // limits
-    assert_eq!(g.create_buffer(dev, (1 << 20) + 1, READ), Err(RESOURCE_EXHAUSTED));
+    assert_eq!(
+        g.create_buffer(dev, (1 << 20) + 1, READ),
+        Err(RESOURCE_EXHAUSTED)
+    );
     assert!(g.ctx().last_error().unwrap().contains("resource_exhausted"));
     g.create_buffer(dev, 1000, READ).unwrap();
     g.create_buffer(dev, 0, READ).unwrap();
@@ -122,8 +133,14 @@ fn write_and_read_buffer_paths() {
     assert_eq!(g.read_buffer(b, 64).unwrap(), want);
     // guest ranges outside memory
     let len = g.mem().len() as i32;
-    assert_eq!(g.call("write_buffer", &[len - 10, 20, b as i32]), OUT_OF_BOUNDS);
-    assert_eq!(g.call("read_buffer", &[b as i32, len - 10, 20]), OUT_OF_BOUNDS);
+    assert_eq!(
+        g.call("write_buffer", &[len - 10, 20, b as i32]),
+        OUT_OF_BOUNDS
+    );
+    assert_eq!(
+        g.call("read_buffer", &[b as i32, len - 10, 20]),
+        OUT_OF_BOUNDS
+    );
     assert_eq!(g.call("read_buffer", &[b as i32, -4, 8]), OUT_OF_BOUNDS);
     assert_eq!(g.read_buffer(b, 64).unwrap(), want);
     // bad handles
@@ -152,7 +169,15 @@ fn foreign_handles_never_resolve() {
     assert_eq!(b.exec(db, &k, 1, 3, &[], &[bb]), 0);
     assert_eq!(a.read_buffer(ba, 20).unwrap(), b"secret of instance a");
     // forged handles
-    for forged in [0u32, 1, 2, 3, u32::MAX, da.wrapping_add(1), ba.wrapping_add(1)] {
+    for forged in [
+        0u32,
+        1,
+        2,
+        3,
+        u32::MAX,
+        da.wrapping_add(1),
+        ba.wrapping_add(1),
+    ] {
         if forged == da || forged == ba {
             continue;
         }
@@ -190,30 +215,87 @@ fn parallel_exec_argument_errors() {
     let kl = k.len() as i32;
     let call = |g: &mut Guest, a: [i32; 9]| g.call("parallel_exec", &a);
     // bad device handle
-    assert_eq!(call(&mut g, [out as i32, KERNEL, kl, 1, 3, 0, 0, OUT_HANDLES, 1]), INVALID_HANDLE);
+    assert_eq!(
+        call(&mut g, [out as i32, KERNEL, kl, 1, 3, 0, 0, OUT_HANDLES, 1]),
+        INVALID_HANDLE
+    );
     // kernel bytes outside memory
-    assert_eq!(call(&mut g, [dev as i32, len - 10, kl, 1, 3, 0, 0, OUT_HANDLES, 1]), OUT_OF_BOUNDS);
+    assert_eq!(
+        call(
+            &mut g,
+            [dev as i32, len - 10, kl, 1, 3, 0, 0, OUT_HANDLES, 1]
+        ),
+        OUT_OF_BOUNDS
+    );
     // handle arrays outside memory
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, kl, 1, 3, len - 2, 1, OUT_HANDLES, 1]), OUT_OF_BOUNDS);
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, kl, 1, 3, 0, 0, OUT_HANDLES, -1]), OUT_OF_BOUNDS);
+    assert_eq!(
+        call(
+            &mut g,
+            [dev as i32, KERNEL, kl, 1, 3, len - 2, 1, OUT_HANDLES, 1]
+        ),
+        OUT_OF_BOUNDS
+    );
+    assert_eq!(
+        call(
+            &mut g,
+            [dev as i32, KERNEL, kl, 1, 3, 0, 0, OUT_HANDLES, -1]
+        ),
+        OUT_OF_BOUNDS
+    );
     // a bad buffer handle in the list
     g.poke(IN_HANDLES, &0xdead_beefu32.to_le_bytes());
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, kl, 1, 3, IN_HANDLES, 1, OUT_HANDLES, 1]), INVALID_HANDLE);
+    assert_eq!(
+        call(
+            &mut g,
+            [dev as i32, KERNEL, kl, 1, 3, IN_HANDLES, 1, OUT_HANDLES, 1]
+        ),
+        INVALID_HANDLE
+    );
     // a device handle in the buffer list
     g.poke(IN_HANDLES, &dev.to_le_bytes());
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, kl, 1, 3, IN_HANDLES, 1, OUT_HANDLES, 1]), INVALID_HANDLE);
+    assert_eq!(
+        call(
+            &mut g,
+            [dev as i32, KERNEL, kl, 1, 3, IN_HANDLES, 1, OUT_HANDLES, 1]
+        ),
+        INVALID_HANDLE
+    );
     // kernel larger than the limit
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, 4097, 1, 3, 0, 0, OUT_HANDLES, 1]), RESOURCE_EXHAUSTED);
+    assert_eq!(
+        call(
+            &mut g,
+            [dev as i32, KERNEL, 4097, 1, 3, 0, 0, OUT_HANDLES, 1]
+        ),
+        RESOURCE_EXHAUSTED
+    );
     // buffer count does not match the kernel's params
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, kl, 1, 3, 0, 0, OUT_HANDLES, 0]), INVALID_KERNEL);
+    assert_eq!(
+        call(&mut g, [dev as i32, KERNEL, kl, 1, 3, 0, 0, OUT_HANDLES, 0]),
+        INVALID_KERNEL
+    );
     assert!(g.ctx().last_error().unwrap().contains("buffer"));
     g.poke(IN_HANDLES, &out.to_le_bytes());
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, kl, 1, 3, IN_HANDLES, 1, OUT_HANDLES, 1]), INVALID_KERNEL);
+    assert_eq!(
+        call(
+            &mut g,
+            [dev as i32, KERNEL, kl, 1, 3, IN_HANDLES, 1, OUT_HANDLES, 1]
+        ),
+        INVALID_KERNEL
+    );
     // garbage kernel bytes
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, 10, 1, 3, 0, 0, OUT_HANDLES, 1]), INVALID_KERNEL);
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, 0, 1, 3, 0, 0, OUT_HANDLES, 1]), INVALID_KERNEL);
+    assert_eq!(
+        call(&mut g, [dev as i32, KERNEL, 10, 1, 3, 0, 0, OUT_HANDLES, 1]),
+        INVALID_KERNEL
+    );
+    assert_eq!(
+        call(&mut g, [dev as i32, KERNEL, 0, 1, 3, 0, 0, OUT_HANDLES, 1]),
+        INVALID_KERNEL
+    );
     // after all that, a good call works
-    assert_eq!(call(&mut g, [dev as i32, KERNEL, kl, 8, 3, 0, 0, OUT_HANDLES, 1]), 0);
+    assert_eq!(
+        call(&mut g, [dev as i32, KERNEL, kl, 8, 3, 0, 0, OUT_HANDLES, 1]),
+        0
+    );
     let got = bytes_to_u32s(&g.read_buffer(out, 32).unwrap());
     assert_eq!(got, (1..=8).collect::<Vec<u32>>());
 }
@@ -254,8 +336,16 @@ fn invalid_kernels_are_rejected() {
     ];
     for (i, src) in bad.iter().enumerate() {
         let bytes = wat::parse_str(src).unwrap();
-        assert_eq!(g.exec(dev, &bytes, 1, 1, &[], &[out]), INVALID_KERNEL, "case {i}: {src}");
-        assert!(g.ctx().last_error().unwrap().starts_with("parallel_exec: invalid_kernel"));
+        assert_eq!(
+            g.exec(dev, &bytes, 1, 1, &[], &[out]),
+            INVALID_KERNEL,
+            "case {i}: {src}"
+        );
+        assert!(g
+            .ctx()
+            .last_error()
+            .unwrap()
+            .starts_with("parallel_exec: invalid_kernel"));
     }
     // invalid code: a body that pops from an empty stack
     let k = wat::parse_str(
@@ -266,7 +356,10 @@ fn invalid_kernels_are_rejected() {
     assert_eq!(g.exec(dev, &k, 1, 1, &[], &[out]), INVALID_KERNEL);
     assert!(g.ctx().last_error().unwrap().contains("validate"));
     // a component or junk
-    assert_eq!(g.exec(dev, b"\0asm\x0d\0\x01\0", 1, 1, &[], &[out]), INVALID_KERNEL);
+    assert_eq!(
+        g.exec(dev, b"\0asm\x0d\0\x01\0", 1, 1, &[], &[out]),
+        INVALID_KERNEL
+    );
 }
 
 #[test]
@@ -292,7 +385,10 @@ fn traps_return_kernel_trap_and_keep_the_message() {
             let out = g.create_buffer(dev, 4 * 64, WRITE).unwrap();
             assert_eq!(g.exec(dev, &k, 64, mode, &[], &[out]), KERNEL_TRAP);
             let msg = g.ctx().last_error().unwrap().to_lowercase();
-            assert!(msg.contains("kernel_trap") && msg.contains("iteration 5"), "{msg}");
+            assert!(
+                msg.contains("kernel_trap") && msg.contains("iteration 5"),
+                "{msg}"
+            );
             assert!(msg.contains(needle), "{msg}");
             // everything keeps working afterwards
             assert_eq!(g.exec(dev, &k, 5, mode, &[], &[out]), 0);
@@ -394,7 +490,10 @@ fn workers_private_regions_are_private() {
     let out = g.create_buffer(dev, 4 * n, WRITE).unwrap();
     assert_eq!(g.exec(dev, &wat("privacy"), n, 3000, &[], &[out]), 0);
     let got = bytes_to_u32s(&g.read_buffer(out, 4 * n as usize).unwrap());
-    assert!(got.iter().all(|v| *v == 0), "an iteration saw another worker's private write");
+    assert!(
+        got.iter().all(|v| *v == 0),
+        "an iteration saw another worker's private write"
+    );
     let st = g.ctx().stats();
     assert!(st.recent_calls.back().unwrap().workers > 1);
 }
@@ -438,13 +537,26 @@ fn clang_histogram_uses_private_shadow_stacks() {
             let mut g = Guest::new(&rt);
             let dev = g.get_device(hint).unwrap();
             let input = g.buffer_with(dev, &data, READ);
-            let out = g.create_buffer(dev, (iters * 256 * 4) as u32, WRITE).unwrap();
-            assert_eq!(g.exec(dev, &k, iters as u32, block as u32, &[input], &[out]), 0, "{:?}", g.ctx().last_error());
+            let out = g
+                .create_buffer(dev, (iters * 256 * 4) as u32, WRITE)
+                .unwrap();
+            assert_eq!(
+                g.exec(dev, &k, iters as u32, block as u32, &[input], &[out]),
+                0,
+                "{:?}",
+                g.ctx().last_error()
+            );
             let got = bytes_to_u32s(&g.read_buffer(out, iters * 256 * 4).unwrap());
             assert_eq!(got, want);
             // a second call reuses the workers and gives the same result
-            assert_eq!(g.exec(dev, &k, iters as u32, block as u32, &[input], &[out]), 0);
-            assert_eq!(bytes_to_u32s(&g.read_buffer(out, iters * 256 * 4).unwrap()), want);
+            assert_eq!(
+                g.exec(dev, &k, iters as u32, block as u32, &[input], &[out]),
+                0
+            );
+            assert_eq!(
+                bytes_to_u32s(&g.read_buffer(out, iters * 256 * 4).unwrap()),
+                want
+            );
         }
     }
 }
@@ -485,7 +597,11 @@ fn kernel_cache_hits_do_not_recompile() {
     assert_eq!(st.cache_hits, 4);
     assert_eq!(st.calls, 5);
     assert_eq!(st.iterations, 40);
-    assert!(st.recent_calls.iter().skip(1).all(|c| c.cache_hit && c.compile_time.is_zero()));
+    assert!(st
+        .recent_calls
+        .iter()
+        .skip(1)
+        .all(|c| c.cache_hit && c.compile_time.is_zero()));
     // another instance on the same runtime hits the cache too
     let mut h = Guest::new(&rt);
     let dev = h.get_device(SEQUENTIAL).unwrap();
@@ -567,9 +683,18 @@ fn context_validation_without_wasmi() {
     assert_eq!(ctx.write_buffer(&mut mem, 100, 16, buf), 0);
     assert_eq!(ctx.read_buffer(&mut mem, buf, 200, 16), 0);
     assert_eq!(&mem[200..216], b"0123456789abcdef");
-    assert_eq!(ctx.read_buffer(&mut mem, buf, 65530, 16), Errno::OutOfBounds.code());
-    assert_eq!(ctx.read_buffer(&mut mem, buf, 0, 17), Errno::OutOfBounds.code());
-    assert_eq!(ctx.get_device(&mut mem, 9, 0), Errno::InvalidArgument.code());
+    assert_eq!(
+        ctx.read_buffer(&mut mem, buf, 65530, 16),
+        Errno::OutOfBounds.code()
+    );
+    assert_eq!(
+        ctx.read_buffer(&mut mem, buf, 0, 17),
+        Errno::OutOfBounds.code()
+    );
+    assert_eq!(
+        ctx.get_device(&mut mem, 9, 0),
+        Errno::InvalidArgument.code()
+    );
     assert!(ctx.last_error().unwrap().contains("invalid_argument"));
     assert_eq!(
         ctx.parallel_exec(&mut mem, dev, 0, 8, 1, 1, 0, 0, 0, 0),
@@ -653,4 +778,159 @@ fn unsupported_gpu_kernel_falls_back_to_cpu() {
     let out = g.create_buffer(gpu, 64, WRITE).unwrap();
     assert_eq!(g.exec(gpu, &wat("trap"), 4, 3, &[], &[out]), UNSUPPORTED);
     assert!(g.ctx().last_error().unwrap().contains("unsupported"));
+}
+
+#[test]
+fn workers_are_cached_per_kernel_and_buffer_set() {
+    let rt = runtime_threads(2);
+    let mut g = Guest::new(&rt);
+    let dev = g.get_device(CPU).unwrap();
+    let a = g.create_buffer(dev, 4 * 64, WRITE).unwrap();
+    let b = g.create_buffer(dev, 4 * 64, WRITE).unwrap();
+    let k = wat("compute");
+    for round in 0..3 {
+        for (buf, steps) in [(a, 3u32), (b, 4)] {
+            assert_eq!(g.exec(dev, &k, 64, steps, &[], &[buf]), 0);
+            let rec = g.ctx().stats().recent_calls.back().unwrap().clone();
+            assert_eq!(rec.reused_workers, round > 0, "round {round}");
+        }
+    }
+    // the block size and iteration count may change without rebuilding
+    assert_eq!(g.exec(dev, &k, 10, 9, &[], &[a]), 0);
+    assert!(g.ctx().stats().recent_calls.back().unwrap().reused_workers);
+    let got = bytes_to_u32s(&g.read_buffer(a, 40).unwrap());
+    assert_eq!(got, (0..10).map(|i| compute_ref(i, 9)).collect::<Vec<_>>());
+    let got = bytes_to_u32s(&g.read_buffer(b, 4 * 64).unwrap());
+    assert_eq!(got, (0..64).map(|i| compute_ref(i, 4)).collect::<Vec<_>>());
+    // a trap drops the set; the next call rebuilds it and works
+    let t = wat("trap");
+    assert_eq!(g.exec(dev, &t, 64, 0, &[], &[a]), 5);
+    assert_eq!(g.exec(dev, &t, 64, 3, &[], &[a]), 0);
+    assert!(!g.ctx().stats().recent_calls.back().unwrap().reused_workers);
+}
+
+#[test]
+fn edge_layouts_zero_region_zero_sized_and_odd_sizes() {
+    let rt = runtime_threads(2);
+    // R = 0 and no buffers: a memory of 0 pages
+    let k0 = wat::parse_str(
+        r#"(module (memory (import "" "m") 0)
+            (func (export "kernel") (param i32 i32 i32)
+              (if (i32.ne (memory.size) (i32.const 0)) (then unreachable))))"#,
+    )
+    .unwrap();
+    // R = 0 with one buffer: the buffer starts at 0
+    let k1 = wat::parse_str(
+        r#"(module (memory (import "" "m") 0)
+            (func (export "kernel") (param i32 i32 i32 i32 i32)
+              (i32.store (i32.add (local.get 3) (i32.shl (local.get 0) (i32.const 2)))
+                (i32.add (local.get 3) (local.get 4)))))"#,
+    )
+    .unwrap();
+    // three buffers, one of size 0, odd sizes: last byte of each is writable
+    let k3 = wat::parse_str(
+        r#"(module (memory (import "" "m") 1)
+            (func (export "kernel") (param i32 i32 i32 i32 i32 i32 i32 i32 i32)
+              (if (i32.ne (local.get 5) (i32.add (local.get 3) (i32.const 4096))) (then unreachable))
+              (if (i32.ne (local.get 7) (local.get 5)) (then unreachable))
+              (i32.store8 (i32.sub (i32.add (local.get 3) (local.get 4)) (i32.const 1)) (i32.const 7))
+              (i32.store8 (i32.sub (i32.add (local.get 7) (local.get 8)) (i32.const 1)) (i32.const 9))))"#,
+    )
+    .unwrap();
+    for hint in [SEQUENTIAL, CPU] {
+        let mut g = Guest::new(&rt);
+        let dev = g.get_device(hint).unwrap();
+        assert_eq!(
+            g.exec(dev, &k0, 4, 0, &[], &[]),
+            0,
+            "{:?}",
+            g.ctx().last_error()
+        );
+        let b = g.create_buffer(dev, 4 * 8, WRITE).unwrap();
+        assert_eq!(
+            g.exec(dev, &k1, 8, 0, &[], &[b]),
+            0,
+            "{:?}",
+            g.ctx().last_error()
+        );
+        assert_eq!(bytes_to_u32s(&g.read_buffer(b, 32).unwrap()), vec![32; 8]);
+        let a = g.create_buffer(dev, 4095, READ_WRITE).unwrap();
+        let z = g.create_buffer(dev, 0, READ_WRITE).unwrap();
+        let c = g.create_buffer(dev, 4097, READ_WRITE).unwrap();
+        // z has size 0 and takes no room: c starts right after a's page
+        assert_eq!(
+            g.exec(dev, &k3, 2, 0, &[a], &[z, c]),
+            0,
+            "{:?}",
+            g.ctx().last_error()
+        );
+        assert_eq!(g.read_buffer(a, 4095).unwrap()[4094], 7);
+        assert_eq!(g.read_buffer(c, 4097).unwrap()[4096], 9);
+        assert_eq!(g.read_buffer(z, 0).unwrap(), Vec::<u8>::new());
+    }
+}
+
+#[test]
+fn trapping_start_function_is_a_kernel_trap() {
+    let rt = runtime_threads(2);
+    let k = wat::parse_str(
+        r#"(module (memory (import "" "m") 1)
+            (func $s unreachable) (start $s)
+            (func (export "kernel") (param i32 i32 i32)))"#,
+    )
+    .unwrap();
+    for hint in [SEQUENTIAL, CPU] {
+        let mut g = Guest::new(&rt);
+        let dev = g.get_device(hint).unwrap();
+        assert_eq!(g.exec(dev, &k, 4, 0, &[], &[]), KERNEL_TRAP);
+        assert!(g.ctx().last_error().unwrap().contains("instantiation"));
+    }
+}
+
+#[test]
+fn a_kernel_cannot_grow_its_memory() {
+    let rt = runtime_threads(2);
+    let k = wat::parse_str(
+        r#"(module (memory (import "" "m") 1 1 shared)
+            (func (export "kernel") (param i32 i32 i32 i32 i32)
+              (i32.store (local.get 3) (memory.grow (i32.const 1)))))"#,
+    )
+    .unwrap();
+    let mut g = Guest::new(&rt);
+    let dev = g.get_device(CPU).unwrap();
+    let b = g.create_buffer(dev, 4, WRITE).unwrap();
+    assert_eq!(g.exec(dev, &k, 1, 0, &[], &[b]), 0);
+    assert_eq!(bytes_to_u32s(&g.read_buffer(b, 4).unwrap()), vec![u32::MAX]);
+}
+
+#[test]
+fn a_trap_on_cpu_stops_the_other_workers_early() {
+    // iteration 5 traps at once; the other iterations each spin a while, so
+    // without the stop flag all 20000 would run.
+    let k = wat::parse_str(
+        r#"(module (memory (import "" "memory") 1)
+            (func (export "kernel") (param $id i32) (param i32 i32) (param $o i32) (param i32)
+              (local $k i32)
+              (if (i32.eq (local.get $id) (i32.const 5)) (then unreachable))
+              (block $d (loop $l
+                (br_if $d (i32.ge_u (local.get $k) (i32.const 20000)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br $l)))
+              (i32.store (i32.add (local.get $o) (i32.shl (local.get $id) (i32.const 2))) (i32.const 1))))"#,
+    )
+    .unwrap();
+    let rt = runtime_threads(4);
+    let mut g = Guest::new(&rt);
+    let dev = g.get_device(CPU).unwrap();
+    let n = 20000u32;
+    let out = g.create_buffer(dev, 4 * n, WRITE).unwrap();
+    assert_eq!(g.exec(dev, &k, n, 0, &[], &[out]), KERNEL_TRAP);
+    let ran = bytes_to_u32s(&g.read_buffer(out, 4 * n as usize).unwrap())
+        .iter()
+        .filter(|v| **v == 1)
+        .count();
+    assert!(
+        ran < n as usize / 2,
+        "{ran} of {n} iterations ran after the trap"
+    );
 }

@@ -371,6 +371,7 @@ impl ParallelContext {
             },
             run_time: Duration::ZERO,
             workers: 0,
+            reused_workers: false,
             fallback: None,
             errno: Errno::Success,
         };
@@ -410,6 +411,7 @@ impl ParallelContext {
         match &result {
             Ok(s) => {
                 record.workers = s.workers;
+                record.reused_workers = s.reused_workers;
                 self.stats.setup_time += s.setup_time;
             }
             Err(e) => record.errno = e.errno,

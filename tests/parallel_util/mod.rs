@@ -92,7 +92,9 @@ impl Guest {
             let pages = (need - have).div_ceil(65536) as u64;
             self.memory.grow(&mut self.store, pages).unwrap();
         }
-        self.memory.write(&mut self.store, at as usize, bytes).unwrap();
+        self.memory
+            .write(&mut self.store, at as usize, bytes)
+            .unwrap();
     }
 
     pub fn peek_u32(&self, at: i32) -> u32 {
@@ -205,7 +207,9 @@ pub fn compute_ref(id: u32, steps: u32) -> u32 {
 
 /// Deterministic pseudo-random bytes.
 pub fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
             s ^= s << 13;

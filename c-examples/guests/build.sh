@@ -1,0 +1,43 @@
+#!/bin/sh
+# Build the example guests and their kernels with plain clang commands.
+#   c-examples/guests/build.sh OUTDIR
+# Produces OUTDIR/<name>_kernel.wasm, OUTDIR/<name>_kernel.h (embedded bytes)
+# and OUTDIR/<name>.wasm for saxpy, mandelbrot, histogram, matmul and demo.
+# Needs clang (>= 14) with the wasm32 target, wasm-ld, and wasi-libc
+# (Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32).
+# Environment: CLANG (default clang), WASI_SYSROOT (passed as --sysroot when
+# set), WASI_PARALLEL (the wasi-parallel CLI used for `embed`, see embed.sh;
+# otherwise target/{release,debug}/wasi-parallel if it has `embed`, else od + awk).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+out=${1:?usage: build.sh OUTDIR}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+CLANG=${CLANG:-clang}
+sysroot=${WASI_SYSROOT:+--sysroot=$WASI_SYSROOT}
+
+# Kernels: freestanding wasm32 modules importing one memory (R = 64 KiB:
+# a 32 KiB shadow stack at the bottom, then static data) and exporting `kernel`.
+KERNEL_FLAGS="--target=wasm32 -nostdlib -O2 -Wall -Wextra \
+  -Wl,--no-entry -Wl,--import-memory -Wl,--export=kernel \
+  -Wl,--stack-first -Wl,-z,stack-size=32768 -Wl,--initial-memory=65536"
+GUEST_FLAGS="--target=wasm32-wasi -O2 -Wall -Wextra"
+
+for k in saxpy mandelbrot histogram matmul; do
+    $CLANG $KERNEL_FLAGS -I"$root/include" "$here/${k}_kernel.c" -o "$out/${k}_kernel.wasm"
+    "$here/embed.sh" "$out/${k}_kernel.wasm" "${k}_kernel" > "$out/${k}_kernel.h"
+done
+
+for g in saxpy mandelbrot histogram matmul demo; do
+    $CLANG $GUEST_FLAGS $sysroot -I"$root/include" -I"$here" -I"$out" "$here/$g.c" -lm -o "$out/$g.wasm"
+done
+
+echo "built in $out:" $(cd "$out" && ls *.wasm | tr "\n" " ")
+
+# check the kernels against the kernel ABI (needs wabt's wasm-objdump)
+if command -v wasm-objdump >/dev/null 2>&1; then
+    "$here/check_kernels.sh" "$out"
+fi
