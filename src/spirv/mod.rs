@@ -22,13 +22,13 @@
 //!   the containing words so they never clobber bytes that other invocations
 //!   write.
 //! - binding [`BINDING_PARAMS`]: read-only `array<u32>`, see [`param`].
-//! - binding [`BINDING_CONTROL`]: `array<atomic<u32>>`: word 0 the trap code
-//!   (first trap wins, 0 = none, see [`trap`]), word 1 the iteration id that
-//!   set it.
+//! - binding [`BINDING_CONTROL`]: `array<atomic<u32>>`: word 0 the largest
+//!   trap code raised (0 = none, see [`trap`]), word 1 the smallest
+//!   iteration id that trapped (the host initialises it to `u32::MAX`).
 //!
-//! The shader runs with a workgroup size of [`WORKGROUP_SIZE`] along x; the
-//! iteration id of an invocation is
-//! `param[ITERATION_BASE] + gid.x + gid.y * num_workgroups.x * WORKGROUP_SIZE`,
+//! The shader runs with a workgroup size of [`TranslateOptions::workgroup_size`]
+//! (default [`WORKGROUP_SIZE`]) along x; the iteration id of an invocation is
+//! `param[ITERATION_BASE] + gid.x + gid.y * num_workgroups.x * workgroup_size`,
 //! invocations at or past `param[NUM_ITERATIONS]` return at once. So a
 //! dispatch may use the y dimension and the host may split a call into
 //! several dispatches.
@@ -42,9 +42,16 @@
 //! - Driver loop limits: llvmpipe (lavapipe) silently leaves every loop of
 //!   an invocation once 65535 loop iterations (its "loop limiter", counted
 //!   over all loops, wasm blocks that are branch targets included) ran.
-//!   Each wasm loop records whether it ended normally; if not, the
+//!   Each wasm loop records whether it ended normally (and has an extra exit
+//!   on `param[ZERO] != 0`, never taken, so compilers cannot prove the
+//!   check after the loop dead); if not, the
 //!   invocation stops with [`trap::DRIVER_LOOP_LIMIT`] and the device turns
 //!   the call into `unsupported` (the runtime falls back to the CPU device).
+//!   KNOWN GAP: with nested loops the cut was seen to go undetected on
+//!   lavapipe (the mandelbrot example: wrong pixels, no trap), so the
+//!   Vulkan device rejects kernels with loops nested more than one deep on
+//!   CPU-type devices ([`TranslateOptions::max_loop_depth`]) and they run on
+//!   the CPU device instead. Root cause not found yet.
 //! - Fuel: every iteration of a wasm `loop` body costs one unit of the
 //!   per-invocation budget `param[FUEL]` (a `u32`; the host passes
 //!   `u32::MAX` for "unlimited"). Running out traps with [`trap::FUEL`].
@@ -78,7 +85,7 @@ pub use analyze::DataSegment;
 
 use std::fmt;
 
-/// Workgroup size (x) of every generated shader.
+/// Default workgroup size (x) of generated shaders.
 pub const WORKGROUP_SIZE: u32 = 64;
 
 /// Descriptor binding of the memory arena (`array<u32>`).
@@ -102,6 +109,9 @@ pub mod param {
     pub const MEMORY_SIZE: usize = 3;
     /// Per-invocation budget of loop iterations (`u32::MAX`: practically unlimited).
     pub const FUEL: usize = 4;
+    /// Must be 0. Read as an opaque "never" condition (see the driver loop
+    /// limit in the module documentation).
+    pub const ZERO: usize = 5;
     /// First `(ptr, len)` word; buffer `i` has its pair at `PAIRS + 2*i`.
     pub const PAIRS: usize = 8;
     /// Number of words of the params binding for `n` buffers.
@@ -164,6 +174,12 @@ pub struct TranslateOptions {
     pub signed_zero_inf_nan_f32: bool,
     /// Add `SignedZeroInfNanPreserve 64` (needs `shaderSignedZeroInfNanPreserveFloat64`).
     pub signed_zero_inf_nan_f64: bool,
+    /// Workgroup size along x (at least 1).
+    pub workgroup_size: u32,
+    /// Deepest loop nesting allowed (`None`: any). Kernels beyond it are
+    /// unsupported (the Vulkan device sets 1 on llvmpipe; see the module
+    /// documentation).
+    pub max_loop_depth: Option<u32>,
 }
 
 impl Default for TranslateOptions {
@@ -176,6 +192,8 @@ impl Default for TranslateOptions {
             denorm_preserve_f64: true,
             signed_zero_inf_nan_f32: true,
             signed_zero_inf_nan_f64: true,
+            workgroup_size: WORKGROUP_SIZE,
+            max_loop_depth: None,
         }
     }
 }
@@ -229,7 +247,7 @@ pub fn translate_kernel(
     opts: &TranslateOptions,
 ) -> Result<Translation, Unsupported> {
     let module = analyze::analyze(kernel_wasm)?;
-    let built = codegen::build(&module)?;
+    let built = codegen::build(&module, opts.workgroup_size.max(1), opts.max_loop_depth)?;
     let emitted = codegen::emit_spirv(built)?;
     if emitted.uses_int64 && !opts.int64 {
         return Err(Unsupported::new(if emitted.uses_float64 {

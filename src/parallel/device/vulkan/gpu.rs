@@ -137,7 +137,7 @@ pub struct Gpu {
 
 impl Gpu {
     /// Creates the logical device and its allocators.
-    pub fn new(physical: Arc<PhysicalDevice>) -> Result<Gpu, String> {
+    pub fn new(physical: Arc<PhysicalDevice>, llvmpipe_nested_loops: bool) -> Result<Gpu, String> {
         static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
         let family = physical
             .queue_family_properties()
@@ -158,6 +158,18 @@ impl Gpu {
             denorm_preserve_f64: has(props.shader_denorm_preserve_float64),
             signed_zero_inf_nan_f32: has(props.shader_signed_zero_inf_nan_preserve_float32),
             signed_zero_inf_nan_f64: has(props.shader_signed_zero_inf_nan_preserve_float64),
+            workgroup_size: spirv::WORKGROUP_SIZE,
+            // llvmpipe's loop limiter (65535 iterations per invocation) cuts
+            // loops silently; in nested loops the cut was seen to escape
+            // detection, so such kernels run on the CPU device there.
+            max_loop_depth: if props.device_type
+                == vulkano::device::physical::PhysicalDeviceType::Cpu
+                && !llvmpipe_nested_loops
+            {
+                Some(1)
+            } else {
+                None
+            },
         };
         let (device, mut queues) = VkDevice::new(
             physical.clone(),
@@ -570,7 +582,7 @@ impl Gpu {
                 "copy buffer in"
             )?;
         }
-        let control = self.upload(&[0u8; 8])?;
+        let control = self.upload(&[0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])?;
         let fuel = run
             .fuel
             .map(|f| f.min(u32::MAX as u64) as u32)
@@ -588,8 +600,8 @@ impl Gpu {
         let pipeline = kernel.pipeline.clone();
         let set_layout = pipeline.layout().set_layouts()[0].clone();
         vk!(b.bind_pipeline_compute(pipeline.clone()), "bind pipeline")?;
-        // Dispatches: up to 65535 x 1024 groups of WORKGROUP_SIZE each.
-        let wg = spirv::WORKGROUP_SIZE as u64;
+        // Dispatches: up to 65535 x 1024 groups of workgroup_size each.
+        let wg = self.options.workgroup_size.max(1) as u64;
         let per_dispatch = self.max_groups[0] as u64 * self.max_groups[1] as u64 * wg;
         let n = run.num_iterations as u64;
         let mut base = 0u64;
