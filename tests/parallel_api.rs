@@ -51,7 +51,12 @@ fn saxpy_on_sequential_and_cpu_matches_reference() {
 
 #[test]
 fn get_device_errors_and_hints() {
-    let rt = runtime_threads(2);
+    // No GPU device here (the Vulkan device is switched off).
+    let rt = runtime(ParallelConfig {
+        threads: 2,
+        vulkan_device: Some("none".into()),
+        ..ParallelConfig::default()
+    });
     let mut g = Guest::new(&rt);
     assert_eq!(g.get_device(4), Err(INVALID_ARGUMENT));
     assert!(g.ctx().last_error().unwrap().contains("device_kind"));
@@ -630,6 +635,7 @@ fn device_policy_force_overrides_the_hint() {
     let rt = runtime(ParallelConfig {
         threads: 2,
         device_policy: DevicePolicy::Force(DeviceKind::DiscreteGpu),
+        vulkan_device: Some("none".into()),
         ..ParallelConfig::default()
     });
     let mut g = Guest::new(&rt);

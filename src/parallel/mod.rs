@@ -62,10 +62,16 @@ pub struct ParallelConfig {
     /// Compiled kernels kept in the cache (default 64; least recently used
     /// evicted).
     pub kernel_cache_entries: usize,
-    /// Which Vulkan device to use: an index into the ranked list or a name
-    /// substring (default: none, then the environment variable
-    /// `WASI_PARALLEL_VULKAN_DEVICE`, else all devices found).
+    /// Which Vulkan device to use: an index into the ranked list, a name
+    /// substring, or `none` for no GPU device (default: unset, then the
+    /// environment variable `WASI_PARALLEL_VULKAN_DEVICE`, else all devices
+    /// found).
     pub vulkan_device: Option<String>,
+    /// Let llvmpipe (lavapipe) run kernels with nested loops although a
+    /// loop cut short by its loop limiter may then go undetected (default
+    /// false: such kernels fall back to the CPU device there). For tests
+    /// whose kernels stay far below 65535 loop iterations per invocation.
+    pub vulkan_llvmpipe_nested_loops: bool,
 }
 
 impl Default for ParallelConfig {
@@ -80,6 +86,7 @@ impl Default for ParallelConfig {
             max_kernel_size: 16 << 20,
             kernel_cache_entries: 64,
             vulkan_device: None,
+            vulkan_llvmpipe_nested_loops: false,
         }
     }
 }
@@ -113,8 +120,9 @@ impl ParallelRuntime {
         #[cfg(feature = "vulkan")]
         {
             let selector = config.vulkan_device.clone();
+            let nested = config.vulkan_llvmpipe_nested_loops;
             Self::with_devices(config, |first| {
-                device::vulkan::discover(first, selector.as_deref())
+                device::vulkan::discover_with(first, selector.as_deref(), nested)
             })
         }
         #[cfg(not(feature = "vulkan"))]

@@ -17,7 +17,7 @@
 
 use super::analyze::{KernelModule, Ty};
 use super::{param, trap, Unsupported, BINDING_ARENA, BINDING_ARENA_ATOMIC, BINDING_CONTROL};
-use super::{BINDING_PARAMS, ENTRY_POINT, WORKGROUP_SIZE};
+use super::{BINDING_PARAMS, ENTRY_POINT};
 use naga::{
     AddressSpace, ArraySize, AtomicFunction, BinaryOperator as Bo, Binding, Block, BuiltIn,
     Expression, Function, FunctionArgument, FunctionResult, GlobalVariable, Handle, Literal,
@@ -50,6 +50,12 @@ struct Globals {
     fuel: Handle<GlobalVariable>,
     trapped: Handle<GlobalVariable>,
     iteration: Handle<GlobalVariable>,
+    /// `!param[ZERO]` = `u32::MAX` at run time, which the decremented fuel
+    /// never equals; opaque to compilers, so `fuel == sentinel` gives every
+    /// loop an exit (loop-variant, so it cannot be unswitched) that the
+    /// compiler cannot rule out, and the driver-loop-limit check after the
+    /// loop survives optimization.
+    sentinel: Handle<GlobalVariable>,
 }
 
 #[derive(Clone, Copy)]
@@ -69,6 +75,8 @@ struct Shared {
     h: Helpers,
     wasm_globals: Vec<(Handle<GlobalVariable>, Ty)>,
     fn_map: Vec<Option<Handle<Function>>>,
+    /// Deepest nesting of wasm loops reachable from each translated function.
+    fn_loop_depth: Vec<u32>,
     region_size: u64,
 }
 
@@ -374,7 +382,10 @@ fn u32_arg(t: &Types, name: &str) -> FunctionArgument {
     }
 }
 
-/// `trap(code)`: first trap wins the control word; marks the invocation trapped.
+/// `trap(code)`: the control word keeps the largest code (deterministic,
+/// and the driver-limit code, the largest, wins, so such a call is always
+/// retried elsewhere); word 1 keeps the smallest trapping iteration. Marks
+/// the invocation trapped.
 fn build_trap(sh_t: Types, g: Globals) -> Function {
     let mut fb = FB::new("trap", sh_t);
     fb.f.arguments.push(u32_arg(&sh_t, "code"));
@@ -382,28 +393,10 @@ fn build_trap(sh_t: Types, g: Globals) -> Function {
     let zero = fb.u32(0);
     let one = fb.u32(1);
     let ctl0 = fb.index(g.control, zero);
-    let res = fb.special(Expression::AtomicResult {
-        ty: sh_t.cas,
-        comparison: true,
-    });
-    fb.stmt(Statement::Atomic {
-        pointer: ctl0,
-        fun: AtomicFunction::Exchange {
-            compare: Some(zero),
-        },
-        value: code,
-        result: Some(res),
-    });
-    let exchanged = fb.expr(Expression::AccessIndex {
-        base: res,
-        index: 1,
-    });
-    fb.open();
+    fb.atomic(ctl0, AtomicFunction::Max, code);
     let it = fb.load_global(g.iteration);
     let ctl1 = fb.index(g.control, one);
-    fb.store(ctl1, it);
-    let accept = fb.close();
-    fb.if_(exchanged, accept, Block::new());
+    fb.atomic(ctl1, AtomicFunction::Min, it);
     let t = fb.bool(true);
     fb.store_global(g.trapped, t);
     fb.finish()
@@ -559,7 +552,11 @@ fn build_st(t: Types, g: Globals, bytes: u32) -> Function {
 }
 
 /// Builds the whole naga module.
-pub(crate) fn build(km: &KernelModule<'_>) -> Result<Built, Unsupported> {
+pub(crate) fn build(
+    km: &KernelModule<'_>,
+    workgroup_size: u32,
+    max_loop_depth: Option<u32>,
+) -> Result<Built, Unsupported> {
     let mut module = Module::default();
     let u32_t = scalar_ty(&mut module, Scalar::U32);
     let t = Types {
@@ -677,6 +674,14 @@ pub(crate) fn build(km: &KernelModule<'_>) -> Result<Built, Unsupported> {
             u32_t,
             z,
         ),
+        sentinel: add_global(
+            &mut module,
+            "sentinel",
+            AddressSpace::Private,
+            None,
+            u32_t,
+            z,
+        ),
     };
     let mut wasm_globals = Vec::new();
     for (i, gl) in km.globals.iter().enumerate() {
@@ -714,6 +719,7 @@ pub(crate) fn build(km: &KernelModule<'_>) -> Result<Built, Unsupported> {
         h,
         wasm_globals,
         fn_map: vec![None; km.funcs.len()],
+        fn_loop_depth: vec![0; km.funcs.len()],
         region_size: km.region_size,
     };
     let mut uses_i64 = km.uses_i64;
@@ -723,18 +729,29 @@ pub(crate) fn build(km: &KernelModule<'_>) -> Result<Built, Unsupported> {
         tr.run()?;
         uses_i64 |= tr.uses_i64;
         uses_f64 |= tr.uses_f64;
+        let depth = tr.max_loop_depth;
         let f = tr.fb.finish();
         let handle = module.functions.append(f, Span::UNDEFINED);
         sh.fn_map[fi as usize] = Some(handle);
+        sh.fn_loop_depth[fi as usize] = depth;
     }
     let kernel = sh.fn_map[km.kernel as usize]
         .ok_or_else(|| Unsupported::new("internal: kernel function not translated"))?;
-    let entry = build_entry(&sh, kernel, km.num_buffers);
+    if let Some(max) = max_loop_depth {
+        let depth = sh.fn_loop_depth[km.kernel as usize];
+        if depth > max {
+            return Err(Unsupported::new(format!(
+                "loops nested {depth} deep; this device allows {max} (llvmpipe's loop limiter \
+                 cannot be detected reliably in nested loops)"
+            )));
+        }
+    }
+    let entry = build_entry(&sh, kernel, km.num_buffers, workgroup_size);
     module.entry_points.push(naga::EntryPoint {
         name: ENTRY_POINT.to_string(),
         stage: naga::ShaderStage::Compute,
         early_depth_test: None,
-        workgroup_size: [WORKGROUP_SIZE, 1, 1],
+        workgroup_size: [workgroup_size, 1, 1],
         workgroup_size_overrides: None,
         function: entry,
         mesh_info: None,
@@ -748,7 +765,12 @@ pub(crate) fn build(km: &KernelModule<'_>) -> Result<Built, Unsupported> {
     })
 }
 
-fn build_entry(sh: &Shared, kernel: Handle<Function>, num_buffers: usize) -> Function {
+fn build_entry(
+    sh: &Shared,
+    kernel: Handle<Function>,
+    num_buffers: usize,
+    workgroup_size: u32,
+) -> Function {
     let t = sh.t;
     let g = sh.g;
     let mut fb = FB::new(ENTRY_POINT, t);
@@ -776,7 +798,7 @@ fn build_entry(sh: &Shared, kernel: Handle<Function>, num_buffers: usize) -> Fun
         base: nwg,
         index: 0,
     });
-    let wg = fb.u32(WORKGROUP_SIZE);
+    let wg = fb.u32(workgroup_size);
     let row = fb.bin(Bo::Multiply, nx, wg);
     let yr = fb.bin(Bo::Multiply, y, row);
     let linear = fb.bin(Bo::Add, x, yr);
@@ -799,6 +821,9 @@ fn build_entry(sh: &Shared, kernel: Handle<Function>, num_buffers: usize) -> Fun
     fb.store_global(g.mem_size, ms);
     let fuel = param(&mut fb, param::FUEL);
     fb.store_global(g.fuel, fuel);
+    let zero_word = param(&mut fb, param::ZERO);
+    let sentinel = fb.un(Uo::BitwiseNot, zero_word);
+    fb.store_global(g.sentinel, sentinel);
     let block = param(&mut fb, param::BLOCK_SIZE);
     let mut args = vec![iter, n, block];
     for i in 0..2 * num_buffers {
@@ -828,6 +853,8 @@ struct Frame {
     then_end_reachable: bool,
     needs_check: bool,
     branched_to: bool,
+    /// Loops only: set when the body falls through (see `open_frame`).
+    fell: Option<H>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -848,6 +875,8 @@ struct FnTranslator<'s, 'a> {
     targeted: Vec<bool>,
     uses_i64: bool,
     uses_f64: bool,
+    loop_depth: u32,
+    max_loop_depth: u32,
 }
 
 fn unsupported_op(op: &Operator<'_>) -> Unsupported {
@@ -922,6 +951,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             targeted,
             uses_i64: false,
             uses_f64: false,
+            loop_depth: 0,
+            max_loop_depth: 0,
         })
     }
 
@@ -998,6 +1029,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             then_end_reachable: false,
             needs_check: false,
             branched_to: false,
+            fell: None,
         });
         let mut ops = wf.body.get_operators_reader().map_err(wasm_err)?;
         while !ops.eof() {
@@ -1044,6 +1076,19 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 );
             }
         }
+        let mut fell = None;
+        if kind == Kind::Loop && materialized {
+            // `fell` tells a normal exit (falling through the end of the
+            // body) from a driver cutting the loop short: llvmpipe
+            // (lavapipe) leaves every loop of an invocation once 65535 loop
+            // iterations ran in total, silently. Branches out of the loop
+            // set `pending` instead.
+            let t = self.sh.t.bool;
+            let f = self.fb.bool(false);
+            let var = self.fb.local(format!("fell{}", self.construct), t, Some(f));
+            self.fb.store(var, f);
+            fell = Some(var);
+        }
         if materialized {
             self.fb.open();
         }
@@ -1051,6 +1096,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             self.fb.open();
         }
         if kind == Kind::Loop && materialized {
+            self.loop_depth += 1;
+            self.max_loop_depth = self.max_loop_depth.max(self.loop_depth);
             // Fuel: one unit per iteration of the loop body.
             let fuel = self.fb.load_global(self.sh.g.fuel);
             let z = self.fb.u32(0);
@@ -1059,6 +1106,12 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             let one = self.fb.u32(1);
             let less = self.fb.bin(Bo::Subtract, fuel, one);
             self.fb.store_global(self.sh.g.fuel, less);
+            let sentinel = self.fb.load_global(self.sh.g.sentinel);
+            let never = self.fb.bin(Bo::Equal, less, sentinel);
+            self.fb.open();
+            self.fb.stmt(Statement::Break);
+            let accept = self.fb.close();
+            self.fb.if_(never, accept, Block::new());
         }
         self.ctrl.push(Frame {
             kind,
@@ -1072,6 +1125,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             then_end_reachable: false,
             needs_check: false,
             branched_to: false,
+            fell,
         });
         Ok(())
     }
@@ -1173,6 +1227,10 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         } else {
             if reachable {
                 self.store_results(idx)?;
+                if let Some(fell) = self.ctrl[idx].fell {
+                    let t = self.fb.bool(true);
+                    self.fb.store(fell, t);
+                }
                 self.fb.stmt(Statement::Break);
             }
             reachable_after = reachable || (kind == Kind::Block && self.ctrl[idx].branched_to);
@@ -1184,6 +1242,20 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 continuing: Block::new(),
                 break_if: None,
             });
+        }
+        if self.ctrl[idx].fell.is_some() {
+            self.loop_depth -= 1;
+        }
+        if let Some(fell) = self.ctrl[idx].fell {
+            // Left the loop without falling through and without a pending
+            // branch: the driver cut it short.
+            let f = self.fb.load(fell);
+            let nf = self.fb.un(Uo::LogicalNot, f);
+            let p = self.fb.load(self.pending);
+            let none = self.fb.u32(NONE);
+            let np = self.fb.bin(Bo::Equal, p, none);
+            let cut = self.fb.bin(Bo::LogicalAnd, nf, np);
+            self.trap_if(cut, trap::DRIVER_LOOP_LIMIT);
         }
         let frame = self
             .ctrl
@@ -1896,6 +1968,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             .copied()
             .flatten()
             .ok_or_else(|| Unsupported::new("internal: callee not translated before its caller"))?;
+        let nested = self.loop_depth + self.sh.fn_loop_depth[callee as usize];
+        self.max_loop_depth = self.max_loop_depth.max(nested);
         let cf = &self.km.funcs[callee as usize];
         let n = cf.params.len();
         let result = cf.result;

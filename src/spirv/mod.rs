@@ -22,13 +22,13 @@
 //!   the containing words so they never clobber bytes that other invocations
 //!   write.
 //! - binding [`BINDING_PARAMS`]: read-only `array<u32>`, see [`param`].
-//! - binding [`BINDING_CONTROL`]: `array<atomic<u32>>`: word 0 the trap code
-//!   (first trap wins, 0 = none, see [`trap`]), word 1 the iteration id that
-//!   set it.
+//! - binding [`BINDING_CONTROL`]: `array<atomic<u32>>`: word 0 the largest
+//!   trap code raised (0 = none, see [`trap`]), word 1 the smallest
+//!   iteration id that trapped (the host initialises it to `u32::MAX`).
 //!
-//! The shader runs with a workgroup size of [`WORKGROUP_SIZE`] along x; the
-//! iteration id of an invocation is
-//! `param[ITERATION_BASE] + gid.x + gid.y * num_workgroups.x * WORKGROUP_SIZE`,
+//! The shader runs with a workgroup size of [`TranslateOptions::workgroup_size`]
+//! (default [`WORKGROUP_SIZE`]) along x; the iteration id of an invocation is
+//! `param[ITERATION_BASE] + gid.x + gid.y * num_workgroups.x * workgroup_size`,
 //! invocations at or past `param[NUM_ITERATIONS]` return at once. So a
 //! dispatch may use the y dimension and the host may split a call into
 //! several dispatches.
@@ -39,6 +39,19 @@
 //!   fuel exhaustion, a store into `[0, R)`) write a code to the control word
 //!   and make the invocation return at once: nothing after the trapping
 //!   instruction runs.
+//! - Driver loop limits: llvmpipe (lavapipe) silently leaves every loop of
+//!   an invocation once 65535 loop iterations (its "loop limiter", counted
+//!   over all loops, wasm blocks that are branch targets included) ran.
+//!   Each wasm loop records whether it ended normally (and has an extra exit
+//!   on `param[ZERO] != 0`, never taken, so compilers cannot prove the
+//!   check after the loop dead); if not, the
+//!   invocation stops with [`trap::DRIVER_LOOP_LIMIT`] and the device turns
+//!   the call into `unsupported` (the runtime falls back to the CPU device).
+//!   KNOWN GAP: with nested loops the cut was seen to go undetected on
+//!   lavapipe (the mandelbrot example: wrong pixels, no trap), so the
+//!   Vulkan device rejects kernels with loops nested more than one deep on
+//!   CPU-type devices ([`TranslateOptions::max_loop_depth`]) and they run on
+//!   the CPU device instead. Root cause not found yet.
 //! - Fuel: every iteration of a wasm `loop` body costs one unit of the
 //!   per-invocation budget `param[FUEL]` (a `u32`; the host passes
 //!   `u32::MAX` for "unlimited"). Running out traps with [`trap::FUEL`].
@@ -46,9 +59,12 @@
 //! - `[0, R)` is shared by all invocations on the GPU, while the CPU device
 //!   gives each worker a private copy. Reading it (constant tables, data
 //!   segments) is fine. A kernel that keeps a shadow stack (a mutable `i32`
-//!   global pointing into `[0, R)` that it writes) is rejected as
-//!   unsupported; any other store into `[0, R)` traps at run time with
-//!   [`trap::PRIVATE_WRITE`].
+//!   global that it writes, initialised to a 16-byte aligned address in
+//!   `[1024, R]`, clang's `__stack_pointer` pattern) is rejected as
+//!   unsupported; any other store into `[0, R)` (a C `static` counter, say)
+//!   stops the invocation with [`trap::PRIVATE_WRITE`], which the device
+//!   reports as `unsupported` with the buffers untouched, so the runtime
+//!   reruns the call on the CPU device.
 //! - Floats: every float arithmetic result is decorated `NoContraction` (no
 //!   FMA fusion); `DenormPreserve` and `SignedZeroInfNanPreserve` execution
 //!   modes are added when [`TranslateOptions`] says the device supports them.
@@ -69,7 +85,7 @@ pub use analyze::DataSegment;
 
 use std::fmt;
 
-/// Workgroup size (x) of every generated shader.
+/// Default workgroup size (x) of generated shaders.
 pub const WORKGROUP_SIZE: u32 = 64;
 
 /// Descriptor binding of the memory arena (`array<u32>`).
@@ -93,6 +109,9 @@ pub mod param {
     pub const MEMORY_SIZE: usize = 3;
     /// Per-invocation budget of loop iterations (`u32::MAX`: practically unlimited).
     pub const FUEL: usize = 4;
+    /// Must be 0. Read as an opaque "never" condition (see the driver loop
+    /// limit in the module documentation).
+    pub const ZERO: usize = 5;
     /// First `(ptr, len)` word; buffer `i` has its pair at `PAIRS + 2*i`.
     pub const PAIRS: usize = 8;
     /// Number of words of the params binding for `n` buffers.
@@ -116,8 +135,13 @@ pub mod trap {
     /// The per-invocation loop budget ran out.
     pub const FUEL: u32 = 6;
     /// A store into the kernel's own region `[0, R)`, which is shared by all
-    /// invocations on a GPU.
+    /// invocations on a GPU (reported as `unsupported`, not as a trap).
     pub const PRIVATE_WRITE: u32 = 7;
+    /// Not a trap of the kernel: the driver left a loop early (llvmpipe
+    /// stops all loops of an invocation after 65535 iterations in total).
+    /// The device reports the call as unsupported, leaving the buffers
+    /// untouched, so the runtime can run it on the CPU device.
+    pub const DRIVER_LOOP_LIMIT: u32 = 8;
 
     /// A human-readable description of a trap code.
     pub fn describe(code: u32) -> &'static str {
@@ -129,6 +153,7 @@ pub mod trap {
             BAD_CONVERSION => "invalid conversion to integer",
             FUEL => "kernel fuel exhausted",
             PRIVATE_WRITE => "store into the kernel's own memory region [0, R), which is shared between GPU invocations",
+            DRIVER_LOOP_LIMIT => "the driver cut a loop short (llvmpipe: 65535 loop iterations per invocation)",
             _ => "unknown trap",
         }
     }
@@ -149,6 +174,12 @@ pub struct TranslateOptions {
     pub signed_zero_inf_nan_f32: bool,
     /// Add `SignedZeroInfNanPreserve 64` (needs `shaderSignedZeroInfNanPreserveFloat64`).
     pub signed_zero_inf_nan_f64: bool,
+    /// Workgroup size along x (at least 1).
+    pub workgroup_size: u32,
+    /// Deepest loop nesting allowed (`None`: any). Kernels beyond it are
+    /// unsupported (the Vulkan device sets 1 on llvmpipe; see the module
+    /// documentation).
+    pub max_loop_depth: Option<u32>,
 }
 
 impl Default for TranslateOptions {
@@ -161,6 +192,8 @@ impl Default for TranslateOptions {
             denorm_preserve_f64: true,
             signed_zero_inf_nan_f32: true,
             signed_zero_inf_nan_f64: true,
+            workgroup_size: WORKGROUP_SIZE,
+            max_loop_depth: None,
         }
     }
 }
@@ -214,7 +247,7 @@ pub fn translate_kernel(
     opts: &TranslateOptions,
 ) -> Result<Translation, Unsupported> {
     let module = analyze::analyze(kernel_wasm)?;
-    let built = codegen::build(&module)?;
+    let built = codegen::build(&module, opts.workgroup_size.max(1), opts.max_loop_depth)?;
     let emitted = codegen::emit_spirv(built)?;
     if emitted.uses_int64 && !opts.int64 {
         return Err(Unsupported::new(if emitted.uses_float64 {

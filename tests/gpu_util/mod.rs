@@ -18,9 +18,16 @@ pub struct Rt {
 }
 
 fn make(fuel: Option<u64>) -> Option<Rt> {
+    make_with(fuel, true)
+}
+
+fn make_with(fuel: Option<u64>, nested: bool) -> Option<Rt> {
     let rt = ParallelRuntime::new(ParallelConfig {
         threads: 2,
         kernel_fuel: fuel,
+        // The translator tests' kernels stay far below llvmpipe's loop
+        // limit, so nested loops are safe to test there.
+        vulkan_llvmpipe_nested_loops: nested,
         ..Default::default()
     })
     .expect("runtime");
@@ -49,6 +56,12 @@ fn make(fuel: Option<u64>) -> Option<Rt> {
 pub fn rt() -> Option<&'static Rt> {
     static RT: OnceLock<Option<Rt>> = OnceLock::new();
     RT.get_or_init(|| make(None)).as_ref()
+}
+
+/// The runtime as users get it (nested loops fall back on llvmpipe).
+pub fn rt_default() -> Option<&'static Rt> {
+    static RT: OnceLock<Option<Rt>> = OnceLock::new();
+    RT.get_or_init(|| make_with(None, false)).as_ref()
 }
 
 /// A runtime whose kernels have a fuel budget.
