@@ -77,6 +77,8 @@ impl CpuDevice {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("wasi-parallel-cpu-{i}"))
+            // Like a main thread: the interpreter runs kernels on these.
+            .stack_size(8 << 20)
             .build()
             .map_err(|e| {
                 ParError::device_error(format!("cannot start the CPU thread pool: {e}"))
