@@ -771,8 +771,8 @@ pub(crate) fn build(
         let depth = sh.fn_loop_depth[km.kernel as usize];
         if depth > max {
             return Err(Unsupported::new(format!(
-                "loops nested {depth} deep; this device allows {max} (llvmpipe's loop limiter \
-                 cannot be detected reliably in nested loops)"
+                "loops nested {depth} deep; this device allows {max} \
+                 (vulkan_llvmpipe_nested_loops is off)"
             )));
         }
     }
