@@ -67,10 +67,12 @@ pub struct ParallelConfig {
     /// environment variable `WASI_PARALLEL_VULKAN_DEVICE`, else all devices
     /// found).
     pub vulkan_device: Option<String>,
-    /// Let llvmpipe (lavapipe) run kernels with nested loops although a
-    /// loop cut short by its loop limiter may then go undetected (default
-    /// false: such kernels fall back to the CPU device there). For tests
-    /// whose kernels stay far below 65535 loop iterations per invocation.
+    /// Let llvmpipe (lavapipe) run kernels with loops nested more than one
+    /// deep (default true). Its loop limiter (65535 loop iterations per SIMD
+    /// vector of invocations, all loops together) is detected in every loop
+    /// and such a call becomes `unsupported` (then the CPU device reruns
+    /// it); `false` restores the older conservative gate that sends every
+    /// kernel with nested loops to the CPU device on CPU-type Vulkan devices.
     pub vulkan_llvmpipe_nested_loops: bool,
 }
 
@@ -86,7 +88,7 @@ impl Default for ParallelConfig {
             max_kernel_size: 16 << 20,
             kernel_cache_entries: 64,
             vulkan_device: None,
-            vulkan_llvmpipe_nested_loops: false,
+            vulkan_llvmpipe_nested_loops: true,
         }
     }
 }

@@ -56,6 +56,14 @@ struct Globals {
     /// compiler cannot rule out, and the driver-loop-limit check after the
     /// loop survives optimization.
     sentinel: Handle<GlobalVariable>,
+    /// Workgroup memory, one `u32` per invocation of the workgroup: the
+    /// "loop ended normally" flag (see `open_frame`). Memory rather than a
+    /// variable: llvmpipe's loop limiter leaves a loop along no edge of the
+    /// IR, so SSA values merged at the loop exit (phis) keep whatever a
+    /// previous instance of the loop left in their registers.
+    loop_flags: Handle<GlobalVariable>,
+    /// `LocalInvocationIndex`: this invocation's slot in `loop_flags`.
+    lane: Handle<GlobalVariable>,
 }
 
 #[derive(Clone, Copy)]
@@ -600,6 +608,19 @@ pub(crate) fn build(
         )
     };
     let arr_u32 = arr(&mut module, u32_t);
+    let flags_ty = module.types.insert(
+        Type {
+            name: None,
+            inner: TypeInner::Array {
+                base: u32_t,
+                size: ArraySize::Constant(
+                    std::num::NonZeroU32::new(workgroup_size.max(1)).expect("nonzero"),
+                ),
+                stride: 4,
+            },
+        },
+        Span::UNDEFINED,
+    );
     let arr_atomic = arr(&mut module, atomic_u32);
     let rw = AddressSpace::Storage {
         access: StorageAccess::LOAD | StorageAccess::STORE,
@@ -682,6 +703,15 @@ pub(crate) fn build(
             u32_t,
             z,
         ),
+        loop_flags: add_global(
+            &mut module,
+            "loop_flags",
+            AddressSpace::WorkGroup,
+            None,
+            flags_ty,
+            None,
+        ),
+        lane: add_global(&mut module, "lane", AddressSpace::Private, None, u32_t, z),
     };
     let mut wasm_globals = Vec::new();
     for (i, gl) in km.globals.iter().enumerate() {
@@ -741,8 +771,8 @@ pub(crate) fn build(
         let depth = sh.fn_loop_depth[km.kernel as usize];
         if depth > max {
             return Err(Unsupported::new(format!(
-                "loops nested {depth} deep; this device allows {max} (llvmpipe's loop limiter \
-                 cannot be detected reliably in nested loops)"
+                "loops nested {depth} deep; this device allows {max} \
+                 (vulkan_llvmpipe_nested_loops is off)"
             )));
         }
     }
@@ -784,6 +814,11 @@ fn build_entry(
             binding: Some(Binding::BuiltIn(b)),
         });
     }
+    fb.f.arguments.push(FunctionArgument {
+        name: Some("lane".to_string()),
+        ty: t.u32,
+        binding: Some(Binding::BuiltIn(BuiltIn::LocalInvocationIndex)),
+    });
     let gid = fb.arg(0);
     let nwg = fb.arg(1);
     let x = fb.expr(Expression::AccessIndex {
@@ -824,6 +859,12 @@ fn build_entry(
     let zero_word = param(&mut fb, param::ZERO);
     let sentinel = fb.un(Uo::BitwiseNot, zero_word);
     fb.store_global(g.sentinel, sentinel);
+    let lane = fb.arg(2);
+    fb.store_global(g.lane, lane);
+    let lane = fb.load_global(g.lane);
+    let slot = fb.index(g.loop_flags, lane);
+    let z = fb.u32(0);
+    fb.store(slot, z);
     let block = param(&mut fb, param::BLOCK_SIZE);
     let mut args = vec![iter, n, block];
     for i in 0..2 * num_buffers {
@@ -1083,10 +1124,9 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             // (lavapipe) leaves every loop of an invocation once 65535 loop
             // iterations ran in total, silently. Branches out of the loop
             // set `pending` instead.
-            let t = self.sh.t.bool;
-            let f = self.fb.bool(false);
-            let var = self.fb.local(format!("fell{}", self.construct), t, Some(f));
-            self.fb.store(var, f);
+            let var = self.flag_slot();
+            let z = self.fb.u32(0);
+            self.fb.store(var, z);
             fell = Some(var);
         }
         if materialized {
@@ -1227,9 +1267,10 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         } else {
             if reachable {
                 self.store_results(idx)?;
-                if let Some(fell) = self.ctrl[idx].fell {
-                    let t = self.fb.bool(true);
-                    self.fb.store(fell, t);
+                if self.ctrl[idx].fell.is_some() {
+                    let slot = self.flag_slot();
+                    let one = self.fb.u32(1);
+                    self.fb.store(slot, one);
                 }
                 self.fb.stmt(Statement::Break);
             }
@@ -1246,11 +1287,17 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         if self.ctrl[idx].fell.is_some() {
             self.loop_depth -= 1;
         }
-        if let Some(fell) = self.ctrl[idx].fell {
+        if self.ctrl[idx].fell.is_some() {
             // Left the loop without falling through and without a pending
-            // branch: the driver cut it short.
-            let f = self.fb.load(fell);
-            let nf = self.fb.un(Uo::LogicalNot, f);
+            // branch: the driver cut it short. The flag goes back to 0 at
+            // once, so a 1 is only ever seen by the check of the loop that
+            // wrote it (an enclosing loop cut right after an inner loop
+            // ended normally must not see the inner loop's 1).
+            let slot = self.flag_slot();
+            let f = self.fb.load(slot);
+            let z = self.fb.u32(0);
+            self.fb.store(slot, z);
+            let nf = self.fb.bin(Bo::Equal, f, z);
             let p = self.fb.load(self.pending);
             let none = self.fb.u32(NONE);
             let np = self.fb.bin(Bo::Equal, p, none);
@@ -1271,6 +1318,12 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         }
         self.unreachable = !reachable_after;
         Ok(())
+    }
+
+    /// Pointer to this invocation's "loop ended normally" word.
+    fn flag_slot(&mut self) -> H {
+        let lane = self.fb.load_global(self.sh.g.lane);
+        self.fb.index(self.sh.g.loop_flags, lane)
     }
 
     /// After a materialized construct `idx` (already popped) that a pending
@@ -2414,6 +2467,10 @@ pub(crate) fn emit_spirv(built: Built) -> Result<Emitted, Unsupported> {
     opts.flags = naga::back::spv::WriterFlags::empty();
     opts.force_loop_bounding = false;
     opts.emit_int_div_checks = false;
+    // The only workgroup memory is the loop flags, which every invocation
+    // initialises itself: no zeroing (it would add a barrier).
+    opts.zero_initialize_workgroup_memory =
+        naga::back::spv::ZeroInitializeWorkgroupMemoryMode::None;
     opts.bounds_check_policies = naga::proc::BoundsCheckPolicies::default();
     let pipeline = naga::back::spv::PipelineOptions {
         shader_stage: naga::ShaderStage::Compute,

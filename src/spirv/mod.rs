@@ -39,19 +39,24 @@
 //!   fuel exhaustion, a store into `[0, R)`) write a code to the control word
 //!   and make the invocation return at once: nothing after the trapping
 //!   instruction runs.
-//! - Driver loop limits: llvmpipe (lavapipe) silently leaves every loop of
-//!   an invocation once 65535 loop iterations (its "loop limiter", counted
-//!   over all loops, wasm blocks that are branch targets included) ran.
-//!   Each wasm loop records whether it ended normally (and has an extra exit
-//!   on `param[ZERO] != 0`, never taken, so compilers cannot prove the
-//!   check after the loop dead); if not, the
-//!   invocation stops with [`trap::DRIVER_LOOP_LIMIT`] and the device turns
-//!   the call into `unsupported` (the runtime falls back to the CPU device).
-//!   KNOWN GAP: with nested loops the cut was seen to go undetected on
-//!   lavapipe (the mandelbrot example: wrong pixels, no trap), so the
-//!   Vulkan device rejects kernels with loops nested more than one deep on
-//!   CPU-type devices ([`TranslateOptions::max_loop_depth`]) and they run on
-//!   the CPU device instead. Root cause not found yet.
+//! - Driver loop limits: llvmpipe (lavapipe) keeps one loop limiter per
+//!   SIMD vector of invocations (8 lanes at 256 bits), set to 65535 when
+//!   the shader starts and decremented at every loop back-edge test of
+//!   every loop (sequential and nested loops share it; materialized wasm
+//!   blocks are loops too). Once it reaches 0 every loop is left after its
+//!   current iteration, along no edge of the IR. Each wasm loop therefore
+//!   writes 1 to this invocation's word of a workgroup-memory array
+//!   (`loop_flags[LocalInvocationIndex]`) when it ends normally, and right
+//!   after the loop reads and resets the word: 0 without a pending branch
+//!   means the driver cut the loop, and the invocation stops with
+//!   [`trap::DRIVER_LOOP_LIMIT`], which the device turns into `unsupported`
+//!   (the runtime reruns the call on the CPU device). The flag must be
+//!   memory: as a local variable it became a phi at the loop exit whose
+//!   register still held `true` from the previous instance of an inner
+//!   loop, so cuts in nested loops went undetected (the mandelbrot example
+//!   gave wrong pixels). Each loop also has an extra exit on
+//!   `param[ZERO] != 0` (never taken) so compilers cannot fold the check.
+//!   [`TranslateOptions::max_loop_depth`] remains as an opt-out gate.
 //! - Fuel: every iteration of a wasm `loop` body costs one unit of the
 //!   per-invocation budget `param[FUEL]` (a `u32`; the host passes
 //!   `u32::MAX` for "unlimited"). Running out traps with [`trap::FUEL`].
@@ -177,8 +182,9 @@ pub struct TranslateOptions {
     /// Workgroup size along x (at least 1).
     pub workgroup_size: u32,
     /// Deepest loop nesting allowed (`None`: any). Kernels beyond it are
-    /// unsupported (the Vulkan device sets 1 on llvmpipe; see the module
-    /// documentation).
+    /// unsupported (the Vulkan device sets 1 on llvmpipe only when
+    /// `ParallelConfig::vulkan_llvmpipe_nested_loops` is off; see the
+    /// module documentation).
     pub max_loop_depth: Option<u32>,
 }
 

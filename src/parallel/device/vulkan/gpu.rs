@@ -159,9 +159,10 @@ impl Gpu {
             signed_zero_inf_nan_f32: has(props.shader_signed_zero_inf_nan_preserve_float32),
             signed_zero_inf_nan_f64: has(props.shader_signed_zero_inf_nan_preserve_float64),
             workgroup_size: spirv::WORKGROUP_SIZE,
-            // llvmpipe's loop limiter (65535 iterations per invocation) cuts
-            // loops silently; in nested loops the cut was seen to escape
-            // detection, so such kernels run on the CPU device there.
+            // llvmpipe's loop limiter (65535 loop iterations per SIMD vector)
+            // cuts loops silently; the translator detects every cut (see
+            // `spirv` module docs). The depth gate is only the opt-out
+            // `ParallelConfig::vulkan_llvmpipe_nested_loops = false`.
             max_loop_depth: if props.device_type
                 == vulkano::device::physical::PhysicalDeviceType::Cpu
                 && !llvmpipe_nested_loops

@@ -138,7 +138,7 @@ pub fn discovery_note() -> Option<&'static str> {
 /// (else the environment variable [`DEVICE_ENV`]) picks one device. Never
 /// fails: problems leave the list empty and are kept in [`discovery_note`].
 pub fn discover(first_index: usize, selector: Option<&str>) -> Vec<Arc<dyn Device>> {
-    discover_with(first_index, selector, false)
+    discover_with(first_index, selector, true)
 }
 
 /// [`discover`], optionally letting llvmpipe run nested loops (see
@@ -202,7 +202,7 @@ impl VulkanDevice {
             },
             candidate,
             gpu: OnceLock::new(),
-            llvmpipe_nested_loops: false,
+            llvmpipe_nested_loops: true,
         }
     }
 
