@@ -99,10 +99,25 @@ pub(crate) fn to_binary(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
             "invalid module: neither binary wasm (no \\0asm magic) nor WAT text",
         ));
     }
+    parse_wat(text)
+}
+
+#[cfg(feature = "wat")]
+fn parse_wat(text: &str) -> Result<std::borrow::Cow<'static, [u8]>> {
     wat::parse_str(text)
         .map(std::borrow::Cow::Owned)
         .map_err(|e| {
             let msg = e.to_string().replace('\n', " ");
             Error::new(ErrorCode::InvalidModule, format!("invalid WAT: {msg}"))
         })
+}
+
+/// Built without the `wat` cargo feature (embedded footprint): text is
+/// recognised, and refused with a message that says why.
+#[cfg(not(feature = "wat"))]
+fn parse_wat(_text: &str) -> Result<std::borrow::Cow<'static, [u8]>> {
+    Err(Error::new(
+        ErrorCode::InvalidModule,
+        "invalid module: WAT text is not supported by this build (cargo feature `wat` is off); pass binary wasm",
+    ))
 }

@@ -32,6 +32,14 @@ fn os_err(what: &str) -> ParError {
     }
 }
 
+/// A size that this host cannot map (only on 32-bit hosts: `usize`/`off_t`).
+fn too_big_for_host(what: &str, len: u64) -> ParError {
+    ParError::resource_exhausted(format!(
+        "{what} of {len} bytes does not fit this host's {}-bit address space",
+        usize::BITS
+    ))
+}
+
 /// An anonymous in-memory file holding one buffer's bytes (zero-filled).
 #[derive(Debug)]
 pub struct Memfd {
@@ -53,8 +61,16 @@ impl Memfd {
         // SAFETY: `raw` is a freshly created, valid descriptor we now own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let mapped_len = round_up(size, PAGE);
+        // On 32-bit hosts `off_t` is 32 bits: a size that does not fit would
+        // wrap (4 GiB - 1 rounds up to 4 GiB, truncated to 0), leaving a
+        // memfd shorter than `mapped_len` (SIGBUS when mapped). Such a buffer
+        // cannot be mapped in a 32-bit address space anyway.
+        let len = libc::off_t::try_from(mapped_len)
+            .ok()
+            .filter(|_| usize::try_from(mapped_len).is_ok())
+            .ok_or_else(|| too_big_for_host("buffer", mapped_len))?;
         // SAFETY: `fd` is a valid memfd; ftruncate only changes its size.
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), mapped_len as libc::off_t) } != 0 {
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), len) } != 0 {
             return Err(os_err("ftruncate"));
         }
         Ok(Memfd { fd, mapped_len })
@@ -71,7 +87,7 @@ impl Memfd {
                     self.fd.as_raw_fd(),
                     rest.as_ptr().cast(),
                     rest.len(),
-                    (offset + done as u64) as libc::off_t,
+                    file_offset(offset + done as u64)?,
                 )
             };
             if n < 0 {
@@ -99,7 +115,7 @@ impl Memfd {
                     self.fd.as_raw_fd(),
                     rest.as_mut_ptr().cast(),
                     rest.len(),
-                    (offset + done as u64) as libc::off_t,
+                    file_offset(offset + done as u64)?,
                 )
             };
             if n < 0 {
@@ -117,6 +133,11 @@ impl Memfd {
     }
 }
 
+/// `offset` as an `off_t` (32 bits on 32-bit hosts; never wraps).
+fn file_offset(offset: u64) -> ParResult<libc::off_t> {
+    libc::off_t::try_from(offset).map_err(|_| too_big_for_host("buffer offset", offset))
+}
+
 /// A worker's virtual window of `len` bytes. Unmapped on drop; the owner must
 /// drop whatever refers to it (the wasmi `Store`) first.
 #[derive(Debug)]
@@ -132,12 +153,15 @@ unsafe impl Send for Window {}
 impl Window {
     /// Reserves `len` (> 0, page multiple) bytes of private zero pages.
     fn reserve(len: u64) -> ParResult<Window> {
+        // A 32-bit host cannot map a window of 4 GiB (`len as usize` would
+        // wrap to 0); larger than its address space is resource exhaustion.
+        let len = usize::try_from(len).map_err(|_| too_big_for_host("kernel memory window", len))?;
         // SAFETY: a fresh anonymous mapping at an address the kernel picks;
         // it aliases nothing.
         let ptr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                len as usize,
+                len,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                 -1,
@@ -149,7 +173,7 @@ impl Window {
         }
         Ok(Window {
             ptr: ptr.cast(),
-            len: len as usize,
+            len,
         })
     }
 
