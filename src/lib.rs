@@ -16,3 +16,7 @@ pub mod runtime;
 pub use error::{Error, ErrorCode, Result, TrapKind};
 pub use runtime::{Config, Engine, Instance, InstanceConfig, Module, Natives, Stdio, WasiConfig};
 pub use wasmi::{Val, ValType};
+
+/// The wasm -> SPIR-V kernel translator (GPU device).
+#[cfg(feature = "vulkan")]
+pub mod spirv;

@@ -357,6 +357,10 @@ fn embed(args: &[String]) -> ExitCode {
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
+            "--help" | "-h" => {
+                println!("usage: wasi-parallel embed KERNEL.wasm [--name SYMBOL] > kernel.h");
+                return ExitCode::SUCCESS;
+            }
             "--name" => {
                 i += 1;
                 match args.get(i) {
@@ -382,27 +386,10 @@ fn embed(args: &[String]) -> ExitCode {
             format!("{} is not a binary wasm module", path.display()),
         );
     }
-    let symbol = name.unwrap_or_else(|| symbol_for_path(&path));
+    let symbol = name.unwrap_or_else(|| wasi_parallel::embed::default_symbol(&path.to_string_lossy()));
     print!(
         "{}",
         wasi_parallel::embed::kernel_to_c_header(&bytes, &symbol)
     );
     ExitCode::SUCCESS
-}
-
-/// A C identifier from a file name: `kernels/saxpy-f32.wasm` -> `saxpy_f32_wasm`.
-fn symbol_for_path(path: &std::path::Path) -> String {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut sym: String = stem
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    if sym.is_empty() || sym.starts_with(|c: char| c.is_ascii_digit()) {
-        sym.insert(0, '_');
-    }
-    sym.push_str("_wasm");
-    sym
 }

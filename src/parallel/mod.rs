@@ -62,6 +62,10 @@ pub struct ParallelConfig {
     /// Compiled kernels kept in the cache (default 64; least recently used
     /// evicted).
     pub kernel_cache_entries: usize,
+    /// Which Vulkan device to use: an index into the ranked list or a name
+    /// substring (default: none, then the environment variable
+    /// `WASI_PARALLEL_VULKAN_DEVICE`, else all devices found).
+    pub vulkan_device: Option<String>,
 }
 
 impl Default for ParallelConfig {
@@ -75,6 +79,7 @@ impl Default for ParallelConfig {
             max_buffers: 4096,
             max_kernel_size: 16 << 20,
             kernel_cache_entries: 64,
+            vulkan_device: None,
         }
     }
 }
@@ -100,8 +105,19 @@ impl std::fmt::Debug for ParallelRuntime {
 }
 
 impl ParallelRuntime {
-    /// A runtime with the SEQUENTIAL and CPU devices.
+    /// A runtime with the SEQUENTIAL and CPU devices, plus the Vulkan
+    /// devices found (feature `vulkan`; none when there is no loader or
+    /// driver; [`ParallelConfig::vulkan_device`] or the environment variable
+    /// `WASI_PARALLEL_VULKAN_DEVICE` picks one).
     pub fn new(config: ParallelConfig) -> ParResult<ParallelRuntime> {
+        #[cfg(feature = "vulkan")]
+        {
+            let selector = config.vulkan_device.clone();
+            Self::with_devices(config, |first| {
+                device::vulkan::discover(first, selector.as_deref())
+            })
+        }
+        #[cfg(not(feature = "vulkan"))]
         Self::with_devices(config, |_| Vec::new())
     }
 

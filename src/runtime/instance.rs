@@ -34,6 +34,14 @@ pub struct Instance {
     instance: wasmi::Instance,
 }
 
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance")
+            .field("module", &self.module)
+            .finish()
+    }
+}
+
 impl Instance {
     /// Instantiates `module` with WASI, wasi-parallel and the given natives.
     ///

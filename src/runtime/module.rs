@@ -83,6 +83,15 @@ impl Module {
 }
 
 /// Turns WAT text into binary wasm; binary input passes through unchanged.
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module")
+            .field("imports", &self.inner.imports().len())
+            .field("exports", &self.inner.exports().count())
+            .finish()
+    }
+}
+
 pub(crate) fn to_binary(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
     if bytes.starts_with(b"\0asm") {
         return Ok(std::borrow::Cow::Borrowed(bytes));

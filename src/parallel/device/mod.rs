@@ -9,6 +9,8 @@
 pub mod cpu;
 pub mod sequential;
 pub(crate) mod shm;
+#[cfg(feature = "vulkan")]
+pub mod vulkan;
 
 use super::errno::ParResult;
 use super::kernel::layout::Layout;

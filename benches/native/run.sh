@@ -1,0 +1,24 @@
+#!/bin/sh
+# Build and run the native reference benchmarks (benches/native/bench.c):
+# the example kernels of c-examples/guests compiled natively with -O2, timed
+# on 1 thread and with OpenMP, at the guests' default sizes.
+#   benches/native/run.sh [reps]        (default 5; best of reps is printed)
+# Environment: CC (default gcc; clang needs libomp-dev for -fopenmp),
+# OMP_NUM_THREADS (default: all cores), BUILD (default build/bench-native).
+# Output lines: `name native_1t_ms native_omp_ms`; '#' lines are comments.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+guests="$root/c-examples/guests"
+build=${BUILD:-$root/build/bench-native}
+CC=${CC:-gcc}
+mkdir -p "$build"
+CFLAGS="-O2 -Wall -I$root/include -I$guests"
+objs=""
+for k in saxpy mandelbrot histogram matmul; do
+    $CC $CFLAGS -DWP_KERNEL_NAME=${k}_kernel -c "$guests/${k}_kernel.c" -o "$build/${k}_kernel.o"
+    objs="$objs $build/${k}_kernel.o"
+done
+$CC $CFLAGS -fopenmp "$here/bench.c" $objs -o "$build/bench"
+echo "# $(uname -m), $(nproc) cores, $($CC --version | head -n 1)"
+"$build/bench" "${1:-5}"

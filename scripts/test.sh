@@ -1,0 +1,27 @@
+#!/bin/sh
+# Sets up and runs every test of the project. CI runs exactly this (with
+# CI=true, which turns a missing Vulkan device or tool into a failure).
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+step() { printf '\n==== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
+
+step "setup"
+scripts/setup.sh
+
+step "format check"
+cargo fmt --all -- --check
+
+step "cargo test (all features)"
+cargo test --workspace
+
+step "cargo test --no-default-features (no Vulkan)"
+cargo test --no-default-features --tests
+
+for s in c-examples/run.sh scripts/test-cross.sh scripts/sanitize.sh; do
+    if [ -x "$s" ]; then
+        step "$s"
+        "$s"
+    fi
+done
+step "all tests passed"

@@ -1,0 +1,672 @@
+//! One Vulkan logical device: buffers, the pipeline cache and dispatch.
+
+use crate::parallel::device::DeviceBuffer;
+use crate::parallel::errno::{ParError, ParResult};
+use crate::parallel::kernel::layout::Layout;
+use crate::spirv::{self, param, TranslateOptions, Translation, Unsupported};
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use vulkano::buffer::{Buffer, BufferCreateInfo, BufferUsage, Subbuffer};
+use vulkano::command_buffer::allocator::StandardCommandBufferAllocator;
+use vulkano::command_buffer::{
+    AutoCommandBufferBuilder, BufferCopy, CommandBufferUsage, CopyBufferInfo,
+    PrimaryAutoCommandBuffer, PrimaryCommandBufferAbstract,
+};
+use vulkano::descriptor_set::allocator::StandardDescriptorSetAllocator;
+use vulkano::descriptor_set::{DescriptorSet, WriteDescriptorSet};
+use vulkano::device::physical::PhysicalDevice;
+use vulkano::device::{
+    Device as VkDevice, DeviceCreateInfo, DeviceExtensions, DeviceFeatures, Queue, QueueCreateInfo,
+    QueueFlags,
+};
+use vulkano::memory::allocator::{AllocationCreateInfo, MemoryTypeFilter, StandardMemoryAllocator};
+use vulkano::pipeline::compute::ComputePipelineCreateInfo;
+use vulkano::pipeline::layout::PipelineDescriptorSetLayoutCreateInfo;
+use vulkano::pipeline::{
+    ComputePipeline, Pipeline, PipelineBindPoint, PipelineLayout, PipelineShaderStageCreateInfo,
+};
+use vulkano::shader::{ShaderModule, ShaderModuleCreateInfo};
+use vulkano::sync::GpuFuture;
+
+/// Most pipelines kept per device.
+const PIPELINE_CACHE_ENTRIES: usize = 64;
+
+fn dev_err(what: &'static str) -> impl Fn(&dyn std::fmt::Display) -> ParError {
+    move |e| ParError::device_error(format!("Vulkan: {what}: {e}"))
+}
+
+macro_rules! vk {
+    ($e:expr, $what:expr) => {
+        $e.map_err(|e| dev_err($what)(&e))
+    };
+}
+
+/// A buffer on a [`Gpu`]: device memory, resident between calls.
+pub struct VulkanBuffer {
+    /// The storage, its size rounded up to a multiple of 4 (at least 4).
+    pub storage: Subbuffer<[u8]>,
+    size: u64,
+    device_id: usize,
+}
+
+impl DeviceBuffer for VulkanBuffer {
+    fn size(&self) -> u64 {
+        self.size
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A compiled kernel: its pipeline and what the host must set up.
+pub struct CompiledKernel {
+    bytes: Arc<[u8]>,
+    pipeline: Arc<ComputePipeline>,
+    translation: Translation,
+}
+
+/// One exec request in this device's terms.
+pub struct Run<'a> {
+    /// The kernel module bytes (what the translator reads).
+    pub kernel_bytes: &'a [u8],
+    /// Content hash of the bytes (cache key, with the buffer count).
+    pub kernel_hash: u64,
+    /// Iterations.
+    pub num_iterations: u32,
+    /// Block size, passed through.
+    pub block_size: u32,
+    /// Every occurrence, inputs then outputs.
+    pub buffers: &'a [&'a VulkanBuffer],
+    /// Placement of the buffers (the shared layout rule).
+    pub layout: &'a Layout,
+    /// Per-invocation budget of loop iterations.
+    pub fuel: Option<u64>,
+}
+
+/// What an exec reports.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// Translation and pipeline creation time (zero on a cache hit).
+    pub setup_time: Duration,
+    /// Whether the pipeline came from the cache.
+    pub pipeline_cached: bool,
+    /// Time from submission to completion (copies + dispatches).
+    pub gpu_time: Duration,
+}
+
+/// Why an exec failed.
+#[derive(Debug)]
+pub enum ExecError {
+    /// A runtime error (unsupported, device error, resource exhausted).
+    Par(ParError),
+    /// An invocation trapped.
+    Trap {
+        /// The trap code ([`spirv::trap`]).
+        code: u32,
+        /// The iteration that set it.
+        iteration: u32,
+        /// Description of the code.
+        what: &'static str,
+    },
+}
+
+impl From<ParError> for ExecError {
+    fn from(e: ParError) -> Self {
+        ExecError::Par(e)
+    }
+}
+
+/// A Vulkan logical device with everything needed to run kernels.
+pub struct Gpu {
+    device: Arc<VkDevice>,
+    queue: Arc<Queue>,
+    memory: Arc<StandardMemoryAllocator>,
+    command_buffers: Arc<StandardCommandBufferAllocator>,
+    descriptor_sets: Arc<StandardDescriptorSetAllocator>,
+    options: TranslateOptions,
+    max_groups: [u32; 2],
+    max_storage_range: u64,
+    id: usize,
+    pipelines: Mutex<HashMap<(u64, usize), Vec<Arc<CompiledKernel>>>>,
+    /// The arena of the last exec, reused when large enough; the lock also
+    /// serializes execs on this device.
+    arena: Mutex<Option<Subbuffer<[u8]>>>,
+}
+
+impl Gpu {
+    /// Creates the logical device and its allocators.
+    pub fn new(physical: Arc<PhysicalDevice>) -> Result<Gpu, String> {
+        static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+        let family = physical
+            .queue_family_properties()
+            .iter()
+            .position(|q| q.queue_flags.intersects(QueueFlags::COMPUTE))
+            .ok_or("no compute queue")? as u32;
+        let supported = physical.supported_features();
+        let props = physical.properties();
+        let api12 = physical.api_version() >= vulkano::Version::V1_2;
+        let float_controls_ext =
+            !api12 && physical.supported_extensions().khr_shader_float_controls;
+        let float_controls = api12 || float_controls_ext;
+        let has = |p: Option<bool>| float_controls && p.unwrap_or(false);
+        let options = TranslateOptions {
+            int64: supported.shader_int64,
+            float64: supported.shader_float64,
+            denorm_preserve_f32: has(props.shader_denorm_preserve_float32),
+            denorm_preserve_f64: has(props.shader_denorm_preserve_float64),
+            signed_zero_inf_nan_f32: has(props.shader_signed_zero_inf_nan_preserve_float32),
+            signed_zero_inf_nan_f64: has(props.shader_signed_zero_inf_nan_preserve_float64),
+        };
+        let (device, mut queues) = VkDevice::new(
+            physical.clone(),
+            DeviceCreateInfo {
+                queue_create_infos: vec![QueueCreateInfo {
+                    queue_family_index: family,
+                    ..Default::default()
+                }],
+                enabled_features: DeviceFeatures {
+                    shader_int64: supported.shader_int64,
+                    shader_float64: supported.shader_float64,
+                    ..DeviceFeatures::empty()
+                },
+                enabled_extensions: DeviceExtensions {
+                    khr_shader_float_controls: float_controls_ext,
+                    ..DeviceExtensions::empty()
+                },
+                ..Default::default()
+            },
+        )
+        .map_err(|e| format!("cannot create the Vulkan device: {e}"))?;
+        let queue = queues.next().ok_or("the driver returned no queue")?;
+        let wg = props.max_compute_work_group_count;
+        Ok(Gpu {
+            memory: Arc::new(StandardMemoryAllocator::new_default(device.clone())),
+            command_buffers: Arc::new(StandardCommandBufferAllocator::new(
+                device.clone(),
+                Default::default(),
+            )),
+            descriptor_sets: Arc::new(StandardDescriptorSetAllocator::new(
+                device.clone(),
+                Default::default(),
+            )),
+            device,
+            queue,
+            options,
+            max_groups: [wg[0].clamp(1, 65535), wg[1].clamp(1, 1024)],
+            max_storage_range: props.max_storage_buffer_range as u64,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            pipelines: Mutex::new(HashMap::new()),
+            arena: Mutex::new(None),
+        })
+    }
+
+    /// What the translator may use on this device.
+    pub fn translate_options(&self) -> TranslateOptions {
+        self.options
+    }
+
+    /// The driver's device name.
+    pub fn name(&self) -> String {
+        self.device
+            .physical_device()
+            .properties()
+            .device_name
+            .clone()
+    }
+
+    /// The buffer as one of this device's, or `invalid_handle`.
+    pub fn own<'b>(&self, b: &'b dyn DeviceBuffer) -> ParResult<&'b VulkanBuffer> {
+        b.as_any()
+            .downcast_ref::<VulkanBuffer>()
+            .filter(|v| v.device_id == self.id)
+            .ok_or_else(|| {
+                ParError::invalid_handle("the buffer does not belong to this Vulkan device")
+            })
+    }
+
+    fn device_buffer(&self, bytes: u64, usage: BufferUsage) -> ParResult<Subbuffer<[u8]>> {
+        let len = bytes.max(4).div_ceil(4) * 4;
+        Buffer::new_slice::<u8>(
+            self.memory.clone(),
+            BufferCreateInfo {
+                usage,
+                ..Default::default()
+            },
+            AllocationCreateInfo {
+                memory_type_filter: MemoryTypeFilter::PREFER_DEVICE,
+                ..Default::default()
+            },
+            len,
+        )
+        .map_err(|e| {
+            ParError::resource_exhausted(format!("Vulkan: cannot allocate {len} bytes: {e}"))
+        })
+    }
+
+    fn host_buffer(&self, len: u64, upload: bool) -> ParResult<Subbuffer<[u8]>> {
+        Buffer::new_slice::<u8>(
+            self.memory.clone(),
+            BufferCreateInfo {
+                usage: if upload {
+                    BufferUsage::TRANSFER_SRC | BufferUsage::STORAGE_BUFFER
+                } else {
+                    BufferUsage::TRANSFER_DST
+                },
+                ..Default::default()
+            },
+            AllocationCreateInfo {
+                memory_type_filter: MemoryTypeFilter::PREFER_HOST
+                    | if upload {
+                        MemoryTypeFilter::HOST_SEQUENTIAL_WRITE
+                    } else {
+                        MemoryTypeFilter::HOST_RANDOM_ACCESS
+                    },
+                ..Default::default()
+            },
+            len.max(4),
+        )
+        .map_err(|e| {
+            ParError::resource_exhausted(format!("Vulkan: cannot allocate a staging buffer: {e}"))
+        })
+    }
+
+    fn upload(&self, data: &[u8]) -> ParResult<Subbuffer<[u8]>> {
+        let staging = self.host_buffer(data.len() as u64, true)?;
+        {
+            let mut w = vk!(staging.write(), "map staging buffer")?;
+            w[..data.len()].copy_from_slice(data);
+        }
+        Ok(staging)
+    }
+
+    fn builder(&self) -> ParResult<AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>> {
+        vk!(
+            AutoCommandBufferBuilder::primary(
+                self.command_buffers.clone(),
+                self.queue.queue_family_index(),
+                CommandBufferUsage::OneTimeSubmit,
+            ),
+            "command buffer"
+        )
+    }
+
+    fn submit(&self, b: AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>) -> ParResult<()> {
+        let cb = vk!(b.build(), "build command buffer")?;
+        let fut = vk!(cb.execute(self.queue.clone()), "submit")?;
+        let fence = vk!(fut.then_signal_fence_and_flush(), "flush")?;
+        vk!(fence.wait(None), "wait")
+    }
+
+    /// A zero-filled buffer of `size` bytes.
+    pub fn create_buffer(&self, size: u64) -> ParResult<VulkanBuffer> {
+        let storage = self.device_buffer(
+            size,
+            BufferUsage::STORAGE_BUFFER | BufferUsage::TRANSFER_SRC | BufferUsage::TRANSFER_DST,
+        )?;
+        let mut b = self.builder()?;
+        vk!(
+            b.fill_buffer(storage.clone().reinterpret::<[u32]>(), 0),
+            "fill"
+        )?;
+        self.submit(b)?;
+        Ok(VulkanBuffer {
+            storage,
+            size,
+            device_id: self.id,
+        })
+    }
+
+    /// Copies `data` into the start of `buffer`.
+    pub fn write(&self, buffer: &VulkanBuffer, data: &[u8]) -> ParResult<()> {
+        if data.len() as u64 > buffer.size {
+            return Err(ParError::out_of_bounds("write longer than the buffer"));
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let staging = self.upload(data)?;
+        let mut b = self.builder()?;
+        vk!(
+            b.copy_buffer(CopyBufferInfo {
+                regions: [BufferCopy {
+                    size: data.len() as u64,
+                    ..Default::default()
+                }]
+                .into_iter()
+                .collect(),
+                ..CopyBufferInfo::buffers(staging, buffer.storage.clone())
+            }),
+            "copy"
+        )?;
+        self.submit(b)
+    }
+
+    /// Copies the first `out.len()` bytes of `buffer` into `out`.
+    pub fn read(&self, buffer: &VulkanBuffer, out: &mut [u8]) -> ParResult<()> {
+        if out.len() as u64 > buffer.size {
+            return Err(ParError::out_of_bounds("read longer than the buffer"));
+        }
+        if out.is_empty() {
+            return Ok(());
+        }
+        let staging = self.host_buffer(out.len() as u64, false)?;
+        let mut b = self.builder()?;
+        vk!(
+            b.copy_buffer(CopyBufferInfo {
+                regions: [BufferCopy {
+                    size: out.len() as u64,
+                    ..Default::default()
+                }]
+                .into_iter()
+                .collect(),
+                ..CopyBufferInfo::buffers(buffer.storage.clone(), staging.clone())
+            }),
+            "copy"
+        )?;
+        self.submit(b)?;
+        let r = vk!(staging.read(), "map staging buffer")?;
+        out.copy_from_slice(&r[..out.len()]);
+        Ok(())
+    }
+
+    /// Translates and builds a pipeline (cached by hash + buffer count, the
+    /// bytes compared on a hit). `Ok(None)`-like misses are built here.
+    pub fn compile(
+        &self,
+        bytes: &[u8],
+        hash: u64,
+        num_buffers: usize,
+    ) -> ParResult<(Arc<CompiledKernel>, bool)> {
+        let key = (hash, num_buffers);
+        {
+            let cache = self
+                .pipelines
+                .lock()
+                .map_err(|_| ParError::device_error("poisoned lock"))?;
+            if let Some(hit) = cache
+                .get(&key)
+                .and_then(|v| v.iter().find(|c| &*c.bytes == bytes))
+            {
+                return Ok((hit.clone(), true));
+            }
+        }
+        let translation = spirv::translate_kernel(bytes, &self.options)
+            .map_err(|Unsupported { reason }| ParError::unsupported(reason))?;
+        if translation.num_buffers != num_buffers {
+            return Err(ParError::invalid_kernel(format!(
+                "function `kernel` takes {} buffer pairs but the call passes {num_buffers} buffers",
+                translation.num_buffers
+            )));
+        }
+        // SAFETY: the words come from naga's SPIR-V writer after naga's
+        // validator accepted the module, and our post-pass only adds
+        // decorations and execution modes of the declared extension; the
+        // translator's tests run `spirv-val --target-env vulkan1.1` on such
+        // output.
+        let module = unsafe {
+            ShaderModule::new(
+                self.device.clone(),
+                ShaderModuleCreateInfo::new(&translation.words),
+            )
+        }
+        .map_err(|e| ParError::unsupported(format!("the driver rejected the shader: {e}")))?;
+        let entry = module
+            .entry_point(spirv::ENTRY_POINT)
+            .ok_or_else(|| ParError::device_error("generated shader lacks its entry point"))?;
+        let stage = PipelineShaderStageCreateInfo::new(entry);
+        let layout_info = PipelineDescriptorSetLayoutCreateInfo::from_stages([&stage])
+            .into_pipeline_layout_create_info(self.device.clone())
+            .map_err(|e| ParError::device_error(format!("pipeline layout: {e:?}")))?;
+        let layout = vk!(
+            PipelineLayout::new(self.device.clone(), layout_info),
+            "pipeline layout"
+        )?;
+        let pipeline = ComputePipeline::new(
+            self.device.clone(),
+            None,
+            ComputePipelineCreateInfo::stage_layout(stage, layout),
+        )
+        .map_err(|e| ParError::unsupported(format!("the driver cannot build the pipeline: {e}")))?;
+        let compiled = Arc::new(CompiledKernel {
+            bytes: bytes.into(),
+            pipeline,
+            translation,
+        });
+        let mut cache = self
+            .pipelines
+            .lock()
+            .map_err(|_| ParError::device_error("poisoned lock"))?;
+        if cache.values().map(Vec::len).sum::<usize>() >= PIPELINE_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.entry(key).or_default().push(compiled.clone());
+        Ok((compiled, false))
+    }
+
+    /// Runs a kernel: assemble the arena, dispatch, copy the buffers back.
+    pub fn exec(&self, run: &Run<'_>) -> Result<RunOutcome, ExecError> {
+        let t0 = Instant::now();
+        let (kernel, cached) =
+            self.compile(run.kernel_bytes, run.kernel_hash, run.buffers.len())?;
+        let setup_time = if cached { Duration::ZERO } else { t0.elapsed() };
+        let tr = &kernel.translation;
+        let layout = run.layout;
+        if layout.private_size != tr.region_size {
+            return Err(ParError::invalid_kernel("layout and kernel disagree on R").into());
+        }
+        let total = layout.total_size;
+        if total > self.max_storage_range || total >= 1 << 32 {
+            return Err(ParError::unsupported(format!(
+                "the kernel's memory ({total} bytes) exceeds this device's maxStorageBufferRange ({})",
+                self.max_storage_range
+            ))
+            .into());
+        }
+        if run.num_iterations == 0 {
+            return Ok(RunOutcome {
+                setup_time,
+                pipeline_cached: cached,
+                gpu_time: Duration::ZERO,
+            });
+        }
+        let mut arena_slot = self
+            .arena
+            .lock()
+            .map_err(|_| ParError::device_error("poisoned lock"))?;
+        let arena_len = total.max(4).div_ceil(4) * 4;
+        let arena = match arena_slot.as_ref() {
+            Some(a) if a.size() >= arena_len => a.clone(),
+            _ => {
+                let a = self.device_buffer(
+                    arena_len,
+                    BufferUsage::STORAGE_BUFFER
+                        | BufferUsage::TRANSFER_SRC
+                        | BufferUsage::TRANSFER_DST,
+                )?;
+                *arena_slot = Some(a.clone());
+                a
+            }
+        }
+        .slice(0..arena_len);
+
+        let mut b = self.builder()?;
+        // Zero everything no buffer covers: [0, R), the gaps, the tail.
+        let mut covered: Vec<(u64, u64)> = layout
+            .placements
+            .iter()
+            .filter(|p| p.len > 0)
+            .map(|p| (p.offset, p.offset + p.len))
+            .collect();
+        covered.sort();
+        let mut cursor = 0u64;
+        let mut zero_ranges = Vec::new();
+        for &(s, e) in &covered {
+            if s > cursor {
+                zero_ranges.push((cursor, s));
+            }
+            cursor = cursor.max(e);
+        }
+        if cursor < arena_len {
+            zero_ranges.push((cursor, arena_len));
+        }
+        for (s, e) in zero_ranges {
+            // Buffer offsets are 4096-aligned, R and the total 65536-aligned;
+            // round inward/outward to words (the bytes in between belong to
+            // a buffer copied afterwards).
+            let s4 = s / 4 * 4;
+            let e4 = e.div_ceil(4) * 4;
+            if e4 > s4 {
+                vk!(
+                    b.fill_buffer(arena.clone().slice(s4..e4).reinterpret::<[u32]>(), 0),
+                    "fill"
+                )?;
+            }
+        }
+        // Data segments.
+        let mut keep_alive = Vec::new();
+        if !tr.data_segments.is_empty() {
+            let mut image = Vec::new();
+            let mut regions = Vec::new();
+            for seg in tr.data_segments.iter().filter(|s| !s.bytes.is_empty()) {
+                regions.push(BufferCopy {
+                    src_offset: image.len() as u64,
+                    dst_offset: seg.offset as u64,
+                    size: seg.bytes.len() as u64,
+                    ..Default::default()
+                });
+                image.extend_from_slice(&seg.bytes);
+            }
+            if !regions.is_empty() {
+                let staging = self.upload(&image)?;
+                // Later segments overwrite earlier ones: one copy each, in order.
+                for r in regions {
+                    vk!(
+                        b.copy_buffer(CopyBufferInfo {
+                            regions: [r].into_iter().collect(),
+                            ..CopyBufferInfo::buffers(staging.clone(), arena.clone())
+                        }),
+                        "copy data segment"
+                    )?;
+                }
+                keep_alive.push(staging);
+            }
+        }
+        // The call's buffers.
+        for p in layout.placements.iter().filter(|p| p.len > 0) {
+            let src = &run.buffers[p.first_occurrence].storage;
+            vk!(
+                b.copy_buffer(CopyBufferInfo {
+                    regions: [BufferCopy {
+                        dst_offset: p.offset,
+                        size: p.len,
+                        ..Default::default()
+                    }]
+                    .into_iter()
+                    .collect(),
+                    ..CopyBufferInfo::buffers(src.clone(), arena.clone())
+                }),
+                "copy buffer in"
+            )?;
+        }
+        let control = self.upload(&[0u8; 8])?;
+        let fuel = run
+            .fuel
+            .map(|f| f.min(u32::MAX as u64) as u32)
+            .unwrap_or(u32::MAX);
+        let mut words = vec![0u32; param::words(run.buffers.len())];
+        words[param::NUM_ITERATIONS] = run.num_iterations;
+        words[param::BLOCK_SIZE] = run.block_size;
+        words[param::MEMORY_SIZE] = total as u32;
+        words[param::FUEL] = fuel;
+        for (k, &pi) in layout.occurrence.iter().enumerate() {
+            let p = &layout.placements[pi];
+            words[param::PAIRS + 2 * k] = p.offset as u32;
+            words[param::PAIRS + 2 * k + 1] = p.len as u32;
+        }
+        let pipeline = kernel.pipeline.clone();
+        let set_layout = pipeline.layout().set_layouts()[0].clone();
+        vk!(b.bind_pipeline_compute(pipeline.clone()), "bind pipeline")?;
+        // Dispatches: up to 65535 x 1024 groups of WORKGROUP_SIZE each.
+        let wg = spirv::WORKGROUP_SIZE as u64;
+        let per_dispatch = self.max_groups[0] as u64 * self.max_groups[1] as u64 * wg;
+        let n = run.num_iterations as u64;
+        let mut base = 0u64;
+        while base < n {
+            let remaining = n - base;
+            let groups = remaining.min(per_dispatch).div_ceil(wg);
+            let x = groups.min(self.max_groups[0] as u64);
+            let y = groups.div_ceil(x);
+            words[param::ITERATION_BASE] = base as u32;
+            let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+            let params = self.upload(&bytes)?;
+            let set = vk!(
+                DescriptorSet::new(
+                    self.descriptor_sets.clone(),
+                    set_layout.clone(),
+                    [
+                        WriteDescriptorSet::buffer(spirv::BINDING_ARENA, arena.clone()),
+                        WriteDescriptorSet::buffer(spirv::BINDING_ARENA_ATOMIC, arena.clone()),
+                        WriteDescriptorSet::buffer(spirv::BINDING_PARAMS, params.clone()),
+                        WriteDescriptorSet::buffer(spirv::BINDING_CONTROL, control.clone()),
+                    ],
+                    [],
+                ),
+                "descriptor set"
+            )?;
+            vk!(
+                b.bind_descriptor_sets(
+                    PipelineBindPoint::Compute,
+                    pipeline.layout().clone(),
+                    0,
+                    set
+                ),
+                "bind descriptor set"
+            )?;
+            // SAFETY: the shader only indexes the arena after checking the
+            // address against param MEMORY_SIZE (= the arena's bound size),
+            // the params words it reads exist (their number follows from the
+            // kernel's buffer count), and the control buffer has its 2 words.
+            // Non-terminating loops are bounded by the fuel budget.
+            vk!(unsafe { b.dispatch([x as u32, y as u32, 1]) }, "dispatch")?;
+            keep_alive.push(params);
+            base += x * y * wg;
+        }
+        for p in layout.placements.iter().filter(|p| p.len > 0) {
+            let dst = &run.buffers[p.first_occurrence].storage;
+            vk!(
+                b.copy_buffer(CopyBufferInfo {
+                    regions: [BufferCopy {
+                        src_offset: p.offset,
+                        size: p.len,
+                        ..Default::default()
+                    }]
+                    .into_iter()
+                    .collect(),
+                    ..CopyBufferInfo::buffers(arena.clone(), dst.clone())
+                }),
+                "copy buffer out"
+            )?;
+        }
+        let t1 = Instant::now();
+        self.submit(b)?;
+        let gpu_time = t1.elapsed();
+        drop(keep_alive);
+        let ctl = vk!(control.read(), "read control")?;
+        let code = u32::from_le_bytes([ctl[0], ctl[1], ctl[2], ctl[3]]);
+        let iteration = u32::from_le_bytes([ctl[4], ctl[5], ctl[6], ctl[7]]);
+        if code != 0 {
+            return Err(ExecError::Trap {
+                code,
+                iteration,
+                what: spirv::trap::describe(code),
+            });
+        }
+        Ok(RunOutcome {
+            setup_time,
+            pipeline_cached: cached,
+            gpu_time,
+        })
+    }
+}

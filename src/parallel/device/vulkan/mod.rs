@@ -1,0 +1,249 @@
+//! The GPU device: kernels translated to SPIR-V ([`crate::spirv`]) and run
+//! through Vulkan (vulkano, `libvulkan` loaded at run time).
+//!
+//! - Discovery ([`discover`]): no loader, no driver or no usable device means
+//!   no GPU device (GPU hints then fall back to the CPU device); never a
+//!   crash or a link error. Devices are ranked discrete, integrated,
+//!   virtual, other, CPU-type (lavapipe counts as a GPU device here: it runs
+//!   the same SPIR-V). The configuration or the environment variable
+//!   [`DEVICE_ENV`] may pick one by index (in ranked order) or by a
+//!   case-insensitive substring of its name.
+//! - The logical device is created on first use ([`gpu::Gpu`]).
+//! - Buffers live in device memory and stay resident across calls;
+//!   `write`/`read` move only the bytes asked for, through a staging buffer.
+//! - An exec assembles the kernel's memory in one device "arena" buffer with
+//!   device-side copies: `[0, R)` zeroed with the data segments applied, the
+//!   call's buffers at the offsets of [`crate::parallel::kernel::layout`];
+//!   after the dispatches the buffers are copied back. See [`crate::spirv`]
+//!   for the shader interface.
+//! - Pipelines are cached by kernel hash and buffer count (bytes compared on
+//!   a hit). Generated SPIR-V passed naga's validator before it reaches the
+//!   driver; the tests also run `spirv-val` on it.
+//! - Kernels the translator rejects give `unsupported` with the reason, so the
+//!   runtime can fall back to the CPU device.
+
+pub mod gpu;
+
+use super::{Device, DeviceBuffer, DeviceInfo, DeviceKind, DeviceSession, ExecRequest, ExecStats};
+use crate::parallel::errno::{ParError, ParResult};
+use std::sync::{Arc, OnceLock};
+use vulkano::device::physical::{PhysicalDevice, PhysicalDeviceType};
+use vulkano::instance::{Instance, InstanceCreateFlags, InstanceCreateInfo};
+use vulkano::VulkanLibrary;
+
+/// Environment variable selecting the Vulkan device (index or name substring).
+pub const DEVICE_ENV: &str = "WASI_PARALLEL_VULKAN_DEVICE";
+
+/// A Vulkan physical device found by [`enumerate`].
+#[derive(Clone)]
+pub struct Candidate {
+    /// The physical device.
+    pub physical: Arc<PhysicalDevice>,
+    /// Its name as the driver reports it.
+    pub name: String,
+    /// Its Vulkan type.
+    pub device_type: PhysicalDeviceType,
+}
+
+fn rank(t: PhysicalDeviceType) -> u8 {
+    match t {
+        PhysicalDeviceType::DiscreteGpu => 0,
+        PhysicalDeviceType::IntegratedGpu => 1,
+        PhysicalDeviceType::VirtualGpu => 2,
+        PhysicalDeviceType::Cpu => 4,
+        _ => 3,
+    }
+}
+
+/// The Vulkan devices with a compute queue, best first; `Err` says why there
+/// are none (no loader, no driver, ...).
+pub fn enumerate() -> Result<Vec<Candidate>, String> {
+    let library = VulkanLibrary::new().map_err(|e| format!("no Vulkan loader: {e}"))?;
+    let instance = Instance::new(
+        library.clone(),
+        InstanceCreateInfo {
+            flags: InstanceCreateFlags::ENUMERATE_PORTABILITY,
+            enabled_extensions: vulkano::instance::InstanceExtensions {
+                khr_portability_enumeration: library
+                    .supported_extensions()
+                    .khr_portability_enumeration,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .map_err(|e| format!("cannot create a Vulkan instance (no driver?): {e}"))?;
+    let devices = instance
+        .enumerate_physical_devices()
+        .map_err(|e| format!("cannot enumerate Vulkan devices: {e}"))?;
+    let mut out: Vec<Candidate> = devices
+        .filter(|p| {
+            p.queue_family_properties().iter().any(|q| {
+                q.queue_flags
+                    .intersects(vulkano::device::QueueFlags::COMPUTE)
+            })
+        })
+        .map(|p| Candidate {
+            name: p.properties().device_name.clone(),
+            device_type: p.properties().device_type,
+            physical: p,
+        })
+        .collect();
+    out.sort_by_key(|c| rank(c.device_type));
+    if out.is_empty() {
+        return Err("no Vulkan device with a compute queue".into());
+    }
+    Ok(out)
+}
+
+/// Applies a selector (an index into the ranked list, or a case-insensitive
+/// name substring) to the candidates.
+pub fn select(
+    candidates: Vec<Candidate>,
+    selector: Option<&str>,
+) -> Result<Vec<Candidate>, String> {
+    let Some(sel) = selector.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(candidates);
+    };
+    if let Ok(i) = sel.parse::<usize>() {
+        return candidates
+            .into_iter()
+            .nth(i)
+            .map(|c| vec![c])
+            .ok_or_else(|| format!("no Vulkan device number {i}"));
+    }
+    let lower = sel.to_lowercase();
+    let found: Vec<Candidate> = candidates
+        .into_iter()
+        .filter(|c| c.name.to_lowercase().contains(&lower))
+        .take(1)
+        .collect();
+    if found.is_empty() {
+        return Err(format!("no Vulkan device named like {sel:?}"));
+    }
+    Ok(found)
+}
+
+static DISCOVERY_NOTE: OnceLock<String> = OnceLock::new();
+
+/// Why discovery found no GPU device, if it did not (for logs and `devices`).
+pub fn discovery_note() -> Option<&'static str> {
+    DISCOVERY_NOTE.get().map(String::as_str)
+}
+
+/// The GPU devices of a runtime, numbered from `first_index`. `selector`
+/// (else the environment variable [`DEVICE_ENV`]) picks one device. Never
+/// fails: problems leave the list empty and are kept in [`discovery_note`].
+pub fn discover(first_index: usize, selector: Option<&str>) -> Vec<Arc<dyn Device>> {
+    let env = std::env::var(DEVICE_ENV).ok();
+    let selector = selector.or(env.as_deref());
+    let found = enumerate().and_then(|c| select(c, selector));
+    match found {
+        Ok(cands) => cands
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| Arc::new(VulkanDevice::new(first_index + i, c)) as Arc<dyn Device>)
+            .collect(),
+        Err(note) => {
+            let _ = DISCOVERY_NOTE.set(note);
+            Vec::new()
+        }
+    }
+}
+
+/// The runtime's view of one Vulkan device; the logical device is created
+/// on first use.
+pub struct VulkanDevice {
+    info: DeviceInfo,
+    candidate: Candidate,
+    gpu: OnceLock<Result<gpu::Gpu, String>>,
+}
+
+impl VulkanDevice {
+    /// A device with runtime index `index`.
+    pub fn new(index: usize, candidate: Candidate) -> VulkanDevice {
+        let kind = match candidate.device_type {
+            PhysicalDeviceType::DiscreteGpu => DeviceKind::DiscreteGpu,
+            // Integrated, virtual, CPU-type (lavapipe) and other devices all
+            // answer the GPU hints when no better device is there.
+            _ => DeviceKind::IntegratedGpu,
+        };
+        let type_name = match candidate.device_type {
+            PhysicalDeviceType::DiscreteGpu => "discrete GPU",
+            PhysicalDeviceType::IntegratedGpu => "integrated GPU",
+            PhysicalDeviceType::VirtualGpu => "virtual GPU",
+            PhysicalDeviceType::Cpu => "CPU-type",
+            _ => "other",
+        };
+        VulkanDevice {
+            info: DeviceInfo {
+                kind,
+                name: format!("vulkan: {} ({type_name})", candidate.name),
+                index,
+            },
+            candidate,
+            gpu: OnceLock::new(),
+        }
+    }
+
+    /// The logical device, created on first call.
+    pub fn gpu(&self) -> ParResult<&gpu::Gpu> {
+        self.gpu
+            .get_or_init(|| gpu::Gpu::new(self.candidate.physical.clone()))
+            .as_ref()
+            .map_err(|e| ParError::device_error(format!("{}: {e}", self.info.name)))
+    }
+}
+
+impl Device for VulkanDevice {
+    fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    fn create_buffer(&self, size: u64) -> ParResult<Box<dyn DeviceBuffer>> {
+        Ok(Box::new(self.gpu()?.create_buffer(size)?))
+    }
+
+    fn write(&self, buffer: &dyn DeviceBuffer, data: &[u8]) -> ParResult<()> {
+        let gpu = self.gpu()?;
+        gpu.write(gpu.own(buffer)?, data)
+    }
+
+    fn read(&self, buffer: &dyn DeviceBuffer, out: &mut [u8]) -> ParResult<()> {
+        let gpu = self.gpu()?;
+        gpu.read(gpu.own(buffer)?, out)
+    }
+
+    fn exec(&self, _session: &mut DeviceSession, req: &ExecRequest<'_>) -> ParResult<ExecStats> {
+        let gpu = self.gpu()?;
+        let mut bufs = Vec::with_capacity(req.buffers.len());
+        for b in req.buffers {
+            bufs.push(gpu.own(*b)?);
+        }
+        let run = gpu::Run {
+            kernel_bytes: &req.kernel.bytes,
+            kernel_hash: req.kernel.hash,
+            num_iterations: req.num_iterations,
+            block_size: req.block_size,
+            buffers: &bufs,
+            layout: req.layout,
+            fuel: req.fuel,
+        };
+        let out = gpu.exec(&run).map_err(|e| match e {
+            gpu::ExecError::Par(p) => p,
+            gpu::ExecError::Trap {
+                code,
+                iteration,
+                what,
+            } => ParError::kernel_trap(format!(
+                "iteration {iteration} trapped on {}: {what} (code {code})",
+                self.info.name
+            )),
+        })?;
+        Ok(ExecStats {
+            workers: 1,
+            setup_time: out.setup_time,
+            reused_workers: out.pipeline_cached,
+        })
+    }
+}

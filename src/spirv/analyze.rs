@@ -1,0 +1,384 @@
+//! Decoding a kernel module and checking what the translator needs to know
+//! before generating code: the ABI shape (section 2), globals, data segments
+//! and the direct call graph (no recursion; callees translated first).
+
+use super::Unsupported;
+use wasmparser::{
+    BlockType, DataKind, ExternalKind, FuncType, FunctionBody, Operator, Parser, Payload, TypeRef,
+    ValType, Validator, WasmFeatures,
+};
+
+/// An active data segment of the kernel, to be written at `offset` of `[0, R)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataSegment {
+    /// Byte offset inside the kernel's region.
+    pub offset: u32,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A scalar wasm value type the translator supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ty {
+    I32,
+    I64,
+    F32,
+    F64,
+}
+
+impl Ty {
+    pub(crate) fn from_val(v: ValType) -> Result<Ty, Unsupported> {
+        match v {
+            ValType::I32 => Ok(Ty::I32),
+            ValType::I64 => Ok(Ty::I64),
+            ValType::F32 => Ok(Ty::F32),
+            ValType::F64 => Ok(Ty::F64),
+            other => Err(Unsupported::new(format!(
+                "value type {other} is not supported"
+            ))),
+        }
+    }
+    pub(crate) fn is_64(self) -> bool {
+        matches!(self, Ty::I64 | Ty::F64)
+    }
+}
+
+/// A module-level global: type, mutability, initial value as raw bits.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Global {
+    pub ty: Ty,
+    pub mutable: bool,
+    pub init_bits: u64,
+}
+
+/// A defined function: its signature and body.
+pub(crate) struct Func<'a> {
+    pub params: Vec<Ty>,
+    pub result: Option<Ty>,
+    pub body: FunctionBody<'a>,
+}
+
+/// Everything codegen needs about a kernel module.
+pub(crate) struct KernelModule<'a> {
+    pub types: Vec<FuncType>,
+    pub funcs: Vec<Func<'a>>,
+    pub globals: Vec<Global>,
+    /// Index of the exported `kernel` function.
+    pub kernel: u32,
+    /// Functions reachable from `kernel`, callees before callers.
+    pub order: Vec<u32>,
+    pub region_size: u64,
+    pub data_segments: Vec<DataSegment>,
+    pub num_buffers: usize,
+    /// Whether any i64 / f64 appears in a signature, local or global.
+    pub uses_i64: bool,
+    pub uses_f64: bool,
+}
+
+fn features() -> WasmFeatures {
+    WasmFeatures::MUTABLE_GLOBAL
+        | WasmFeatures::SATURATING_FLOAT_TO_INT
+        | WasmFeatures::SIGN_EXTENSION
+        | WasmFeatures::MULTI_VALUE
+        | WasmFeatures::BULK_MEMORY
+        | WasmFeatures::REFERENCE_TYPES
+        | WasmFeatures::THREADS
+        | WasmFeatures::FLOATS
+        | WasmFeatures::GC_TYPES
+}
+
+fn wasm_err(e: wasmparser::BinaryReaderError) -> Unsupported {
+    Unsupported::new(format!("invalid kernel module: {e}"))
+}
+
+/// Evaluates a constant expression made of a single `*.const`.
+fn const_bits(expr: &wasmparser::ConstExpr<'_>) -> Result<u64, Unsupported> {
+    let mut reader = expr.get_operators_reader();
+    let op = reader.read().map_err(wasm_err)?;
+    let bits = match op {
+        Operator::I32Const { value } => value as u32 as u64,
+        Operator::I64Const { value } => value as u64,
+        Operator::F32Const { value } => value.bits() as u64,
+        Operator::F64Const { value } => value.bits(),
+        other => {
+            return Err(Unsupported::new(format!(
+                "constant expression {other:?} is not supported"
+            )))
+        }
+    };
+    match reader.read().map_err(wasm_err)? {
+        Operator::End => Ok(bits),
+        _ => Err(Unsupported::new(
+            "extended constant expressions are not supported",
+        )),
+    }
+}
+
+pub(crate) fn analyze(bytes: &[u8]) -> Result<KernelModule<'_>, Unsupported> {
+    Validator::new_with_features(features())
+        .validate_all(bytes)
+        .map_err(wasm_err)?;
+
+    let mut types: Vec<FuncType> = Vec::new();
+    let mut func_type_idx: Vec<u32> = Vec::new();
+    let mut bodies: Vec<FunctionBody<'_>> = Vec::new();
+    let mut globals = Vec::new();
+    let mut memory_min: Option<u64> = None;
+    let mut kernel = None;
+    let mut data_segments = Vec::new();
+
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.map_err(wasm_err)? {
+            Payload::TypeSection(r) => {
+                for t in r.into_iter_err_on_gc_types() {
+                    types.push(t.map_err(wasm_err)?);
+                }
+            }
+            Payload::ImportSection(r) => {
+                for imp in r {
+                    let imp = imp.map_err(wasm_err)?;
+                    match imp.ty {
+                        TypeRef::Memory(m) if memory_min.is_none() => {
+                            if m.memory64 {
+                                return Err(Unsupported::new("64-bit memories are not supported"));
+                            }
+                            memory_min = Some(m.initial);
+                        }
+                        _ => {
+                            return Err(Unsupported::new(format!(
+                                "the kernel imports {}::{} but may import only one memory",
+                                imp.module, imp.name
+                            )))
+                        }
+                    }
+                }
+            }
+            Payload::FunctionSection(r) => {
+                for f in r {
+                    func_type_idx.push(f.map_err(wasm_err)?);
+                }
+            }
+            Payload::MemorySection(r) => {
+                if r.count() > 0 {
+                    return Err(Unsupported::new(
+                        "the kernel defines a memory; it must import exactly one",
+                    ));
+                }
+            }
+            Payload::GlobalSection(r) => {
+                for g in r {
+                    let g = g.map_err(wasm_err)?;
+                    globals.push(Global {
+                        ty: Ty::from_val(g.ty.content_type)?,
+                        mutable: g.ty.mutable,
+                        init_bits: const_bits(&g.init_expr)?,
+                    });
+                }
+            }
+            Payload::ExportSection(r) => {
+                for e in r {
+                    let e = e.map_err(wasm_err)?;
+                    if e.name == "kernel" && e.kind == ExternalKind::Func {
+                        kernel = Some(e.index);
+                    }
+                }
+            }
+            Payload::StartSection { .. } => {
+                return Err(Unsupported::new(
+                    "kernels with a start function are not supported",
+                ))
+            }
+            Payload::DataSection(r) => {
+                for d in r {
+                    let d = d.map_err(wasm_err)?;
+                    if let DataKind::Active { offset_expr, .. } = d.kind {
+                        let offset = const_bits(&offset_expr)? as u32;
+                        data_segments.push(DataSegment {
+                            offset,
+                            bytes: d.data.to_vec(),
+                        });
+                    }
+                }
+            }
+            Payload::CodeSectionEntry(body) => bodies.push(body),
+            _ => {}
+        }
+    }
+
+    let memory_min =
+        memory_min.ok_or_else(|| Unsupported::new("the kernel must import exactly one memory"))?;
+    let region_size = memory_min
+        .checked_mul(65536)
+        .filter(|&r| r <= 1 << 32)
+        .ok_or_else(|| Unsupported::new("the kernel's memory is larger than 4 GiB"))?;
+    for seg in &data_segments {
+        if seg.offset as u64 + seg.bytes.len() as u64 > region_size {
+            return Err(Unsupported::new(
+                "a data segment lies outside the kernel's memory",
+            ));
+        }
+    }
+    let kernel = kernel.ok_or_else(|| Unsupported::new("the kernel does not export `kernel`"))?;
+
+    let mut funcs = Vec::with_capacity(bodies.len());
+    let mut uses_i64 = false;
+    let mut uses_f64 = false;
+    let mut note = |t: Ty| {
+        uses_i64 |= t == Ty::I64;
+        uses_f64 |= t == Ty::F64;
+    };
+    for g in &globals {
+        note(g.ty);
+    }
+    for (i, body) in bodies.into_iter().enumerate() {
+        let ty = &types[func_type_idx[i] as usize];
+        let params = ty
+            .params()
+            .iter()
+            .map(|&v| Ty::from_val(v))
+            .collect::<Result<Vec<_>, _>>()?;
+        let result = match ty.results() {
+            [] => None,
+            [r] => Some(Ty::from_val(*r)?),
+            _ => {
+                return Err(Unsupported::new(
+                    "functions with several results are not supported",
+                ))
+            }
+        };
+        params.iter().copied().for_each(&mut note);
+        result.into_iter().for_each(&mut note);
+        for l in body.get_locals_reader().map_err(wasm_err)? {
+            let (_, v) = l.map_err(wasm_err)?;
+            note(Ty::from_val(v)?);
+        }
+        funcs.push(Func {
+            params,
+            result,
+            body,
+        });
+    }
+
+    let kf = funcs
+        .get(kernel as usize)
+        .ok_or_else(|| Unsupported::new("`kernel` must be a function defined by the module"))?;
+    if kf.result.is_some() || kf.params.len() < 3 || kf.params.len() % 2 != 1 {
+        return Err(Unsupported::new(
+            "`kernel` must take (iteration_id, num_iterations, block_size, ptr, len, ...) and return nothing",
+        ));
+    }
+    if kf.params.iter().any(|&t| t != Ty::I32) {
+        return Err(Unsupported::new("`kernel` parameters must all be i32"));
+    }
+    let num_buffers = (kf.params.len() - 3) / 2;
+
+    // Direct call graph, scanning every reachable body once. Also looks for
+    // a shadow stack pointer (a mutable i32 global that is written and whose
+    // initial value points into [0, R)).
+    let mut callees: Vec<Vec<u32>> = vec![Vec::new(); funcs.len()];
+    let mut set_globals = vec![false; globals.len()];
+    for (i, f) in funcs.iter().enumerate() {
+        let mut ops = f.body.get_operators_reader().map_err(wasm_err)?;
+        while !ops.eof() {
+            match ops.read().map_err(wasm_err)? {
+                Operator::Call { function_index } => {
+                    if !callees[i].contains(&function_index) {
+                        callees[i].push(function_index)
+                    }
+                }
+                Operator::GlobalSet { global_index } => set_globals[global_index as usize] = true,
+                Operator::Block { blockty }
+                | Operator::Loop { blockty }
+                | Operator::If { blockty } => {
+                    if let BlockType::FuncType(t) = blockty {
+                        for &v in types[t as usize].results() {
+                            note(Ty::from_val(v)?);
+                        }
+                    }
+                    if let BlockType::Type(v) = blockty {
+                        note(Ty::from_val(v)?);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let _ = note;
+
+    // Post-order DFS from the kernel with cycle detection.
+    let mut order = Vec::new();
+    let mut state = vec![0u8; funcs.len()]; // 0 new, 1 on stack, 2 done
+    let mut stack: Vec<(u32, usize)> = vec![(kernel, 0)];
+    state[kernel as usize] = 1;
+    while let Some(&mut (f, ref mut next)) = stack.last_mut() {
+        if let Some(&c) = callees[f as usize].get(*next) {
+            *next += 1;
+            match state[c as usize] {
+                0 => {
+                    state[c as usize] = 1;
+                    stack.push((c, 0));
+                }
+                1 => {
+                    return Err(Unsupported::new(format!(
+                    "recursion (function {c} calls itself directly or indirectly) is not supported"
+                )))
+                }
+                _ => {}
+            }
+        } else {
+            state[f as usize] = 2;
+            order.push(f);
+            stack.pop();
+        }
+    }
+
+    for (g, glob) in globals.iter().enumerate() {
+        let reachable_set = order.iter().any(|&f| {
+            funcs[f as usize]
+                .body
+                .get_operators_reader()
+                .map(|mut r| {
+                    let mut found = false;
+                    while !r.eof() {
+                        match r.read() {
+                            Ok(Operator::GlobalSet { global_index })
+                                if global_index as usize == g =>
+                            {
+                                found = true;
+                                break;
+                            }
+                            Ok(_) => {}
+                            Err(_) => break,
+                        }
+                    }
+                    found
+                })
+                .unwrap_or(false)
+        });
+        if set_globals[g]
+            && reachable_set
+            && glob.ty == Ty::I32
+            && glob.mutable
+            && glob.init_bits > 0
+            && glob.init_bits <= region_size
+        {
+            return Err(Unsupported::new(format!(
+                "global {g} looks like a shadow stack pointer into [0, R): the kernel keeps data on a \
+                 stack in its own memory region, which GPU invocations would share"
+            )));
+        }
+    }
+
+    Ok(KernelModule {
+        types,
+        funcs,
+        globals,
+        kernel,
+        order,
+        region_size,
+        data_segments,
+        num_buffers,
+        uses_i64,
+        uses_f64,
+    })
+}

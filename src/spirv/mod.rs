@@ -1,0 +1,253 @@
+//! The wasm → SPIR-V translator for the Vulkan device.
+//!
+//! [`translate_kernel`] takes the bytes of a kernel module (ABI section 2) and
+//! produces a Vulkan compute shader. It is a pure function: no Vulkan, no
+//! driver, so it can be unit-tested, fuzzed and checked with `spirv-val`
+//! anywhere.
+//!
+//! # Route
+//! wasm (decoded and validated by `wasmparser`) → naga IR (built by hand in
+//! [`codegen`]) → `naga::valid::Validator` → `naga::back::spv` → a post-pass
+//! over the words ([`postpass`]) adding what naga cannot express
+//! (`NoContraction`, float-controls execution modes).
+//!
+//! # The shader interface (shared with `parallel::device::vulkan`)
+//! Descriptor set 0:
+//! - binding [`BINDING_ARENA`]: storage buffer `array<u32>`: the kernel's whole
+//!   linear memory: `[0, R)` its own region (data segments applied by the
+//!   host), then the call's buffers at the offsets of the layout rule. A wasm
+//!   address is a plain byte offset into it.
+//! - binding [`BINDING_ARENA_ATOMIC`]: the same buffer again, viewed as
+//!   `array<atomic<u32>>`; sub-word and unaligned stores use atomic And/Or on
+//!   the containing words so they never clobber bytes that other invocations
+//!   write.
+//! - binding [`BINDING_PARAMS`]: read-only `array<u32>`, see [`param`].
+//! - binding [`BINDING_CONTROL`]: `array<atomic<u32>>`: word 0 the trap code
+//!   (first trap wins, 0 = none, see [`trap`]), word 1 the iteration id that
+//!   set it.
+//!
+//! The shader runs with a workgroup size of [`WORKGROUP_SIZE`] along x; the
+//! iteration id of an invocation is
+//! `param[ITERATION_BASE] + gid.x + gid.y * num_workgroups.x * WORKGROUP_SIZE`,
+//! invocations at or past `param[NUM_ITERATIONS]` return at once. So a
+//! dispatch may use the y dimension and the host may split a call into
+//! several dispatches.
+//!
+//! # Semantics and limits
+//! - Traps (out-of-bounds access against `param[MEMORY_SIZE]`, integer
+//!   division by zero and `INT_MIN / -1`, `unreachable`, trapping float→int,
+//!   fuel exhaustion, a store into `[0, R)`) write a code to the control word
+//!   and make the invocation return at once: nothing after the trapping
+//!   instruction runs.
+//! - Fuel: every iteration of a wasm `loop` body costs one unit of the
+//!   per-invocation budget `param[FUEL]` (a `u32`; the host passes
+//!   `u32::MAX` for "unlimited"). Running out traps with [`trap::FUEL`].
+//! - Globals are private per invocation (each starts from its initial value).
+//! - `[0, R)` is shared by all invocations on the GPU, while the CPU device
+//!   gives each worker a private copy. Reading it (constant tables, data
+//!   segments) is fine. A kernel that keeps a shadow stack (a mutable `i32`
+//!   global pointing into `[0, R)` that it writes) is rejected as
+//!   unsupported; any other store into `[0, R)` traps at run time with
+//!   [`trap::PRIVATE_WRITE`].
+//! - Floats: every float arithmetic result is decorated `NoContraction` (no
+//!   FMA fusion); `DenormPreserve` and `SignedZeroInfNanPreserve` execution
+//!   modes are added when [`TranslateOptions`] says the device supports them.
+//!   NaN payloads may differ from the interpreter (wasm leaves them
+//!   nondeterministic); `sqrt` and division are exactly rounded only where
+//!   the driver makes them so (lavapipe on x86 does).
+//! - Unsupported: `call_indirect`, recursion, `memory.grow`, bulk memory,
+//!   SIMD, reference types, multi-value function results, block parameters,
+//!   start functions, and 64-bit types when the options exclude them.
+
+#![cfg(feature = "vulkan")]
+
+mod analyze;
+mod codegen;
+mod postpass;
+
+pub use analyze::DataSegment;
+
+use std::fmt;
+
+/// Workgroup size (x) of every generated shader.
+pub const WORKGROUP_SIZE: u32 = 64;
+
+/// Descriptor binding of the memory arena (`array<u32>`).
+pub const BINDING_ARENA: u32 = 0;
+/// Descriptor binding of the same arena viewed as `array<atomic<u32>>`.
+pub const BINDING_ARENA_ATOMIC: u32 = 1;
+/// Descriptor binding of the parameter words (read-only `array<u32>`).
+pub const BINDING_PARAMS: u32 = 2;
+/// Descriptor binding of the control words (trap code, trapping iteration).
+pub const BINDING_CONTROL: u32 = 3;
+
+/// Indices of the words of the params binding.
+pub mod param {
+    /// Total number of iterations of the call.
+    pub const NUM_ITERATIONS: usize = 0;
+    /// The call's block size, passed through to the kernel.
+    pub const BLOCK_SIZE: usize = 1;
+    /// Iteration id of the first invocation of this dispatch.
+    pub const ITERATION_BASE: usize = 2;
+    /// Size of the kernel's linear memory (the arena) in bytes.
+    pub const MEMORY_SIZE: usize = 3;
+    /// Per-invocation budget of loop iterations (`u32::MAX`: practically unlimited).
+    pub const FUEL: usize = 4;
+    /// First `(ptr, len)` word; buffer `i` has its pair at `PAIRS + 2*i`.
+    pub const PAIRS: usize = 8;
+    /// Number of words of the params binding for `n` buffers.
+    pub const fn words(num_buffers: usize) -> usize {
+        PAIRS + 2 * num_buffers
+    }
+}
+
+/// Trap codes written to control word 0 (0 means no trap).
+pub mod trap {
+    /// `unreachable` executed.
+    pub const UNREACHABLE: u32 = 1;
+    /// A load or store outside the linear memory.
+    pub const OUT_OF_BOUNDS: u32 = 2;
+    /// Integer division or remainder by zero.
+    pub const DIV_BY_ZERO: u32 = 3;
+    /// Signed integer overflow (`INT_MIN / -1`).
+    pub const INT_OVERFLOW: u32 = 4;
+    /// Trapping float → int conversion of NaN or an out-of-range value.
+    pub const BAD_CONVERSION: u32 = 5;
+    /// The per-invocation loop budget ran out.
+    pub const FUEL: u32 = 6;
+    /// A store into the kernel's own region `[0, R)`, which is shared by all
+    /// invocations on a GPU.
+    pub const PRIVATE_WRITE: u32 = 7;
+
+    /// A human-readable description of a trap code.
+    pub fn describe(code: u32) -> &'static str {
+        match code {
+            UNREACHABLE => "unreachable executed",
+            OUT_OF_BOUNDS => "out-of-bounds memory access",
+            DIV_BY_ZERO => "integer division by zero",
+            INT_OVERFLOW => "integer overflow",
+            BAD_CONVERSION => "invalid conversion to integer",
+            FUEL => "kernel fuel exhausted",
+            PRIVATE_WRITE => "store into the kernel's own memory region [0, R), which is shared between GPU invocations",
+            _ => "unknown trap",
+        }
+    }
+}
+
+/// What the target device supports; decides what the translator may emit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TranslateOptions {
+    /// The device supports 64-bit integers (`shaderInt64`).
+    pub int64: bool,
+    /// The device supports 64-bit floats (`shaderFloat64`).
+    pub float64: bool,
+    /// Add `DenormPreserve 32` (needs `shaderDenormPreserveFloat32`).
+    pub denorm_preserve_f32: bool,
+    /// Add `DenormPreserve 64` (needs `shaderDenormPreserveFloat64`).
+    pub denorm_preserve_f64: bool,
+    /// Add `SignedZeroInfNanPreserve 32` (needs `shaderSignedZeroInfNanPreserveFloat32`).
+    pub signed_zero_inf_nan_f32: bool,
+    /// Add `SignedZeroInfNanPreserve 64` (needs `shaderSignedZeroInfNanPreserveFloat64`).
+    pub signed_zero_inf_nan_f64: bool,
+}
+
+impl Default for TranslateOptions {
+    /// Everything on: what lavapipe offers.
+    fn default() -> Self {
+        TranslateOptions {
+            int64: true,
+            float64: true,
+            denorm_preserve_f32: true,
+            denorm_preserve_f64: true,
+            signed_zero_inf_nan_f32: true,
+            signed_zero_inf_nan_f64: true,
+        }
+    }
+}
+
+/// Why a kernel cannot run on the GPU; the caller falls back to the CPU device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unsupported {
+    /// Human-readable reason.
+    pub reason: String,
+}
+
+impl Unsupported {
+    pub(crate) fn new(reason: impl Into<String>) -> Self {
+        Unsupported {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "kernel not supported on the GPU: {}", self.reason)
+    }
+}
+
+impl std::error::Error for Unsupported {}
+
+/// The result of translating a kernel.
+#[derive(Clone, Debug)]
+pub struct Translation {
+    /// The SPIR-V module (entry point [`ENTRY_POINT`], compute).
+    pub words: Vec<u32>,
+    /// `R`: the imported memory's declared minimum size in bytes.
+    pub region_size: u64,
+    /// Active data segments, to be written into `[0, R)` of the arena.
+    pub data_segments: Vec<DataSegment>,
+    /// Number of `(ptr, len)` pairs the kernel takes.
+    pub num_buffers: usize,
+    /// Whether the shader uses 64-bit integers.
+    pub uses_int64: bool,
+    /// Whether the shader uses 64-bit floats.
+    pub uses_float64: bool,
+}
+
+/// Name of the compute entry point of every generated shader.
+pub const ENTRY_POINT: &str = "main";
+
+/// Translates a kernel module; see the module documentation.
+pub fn translate_kernel(
+    kernel_wasm: &[u8],
+    opts: &TranslateOptions,
+) -> Result<Translation, Unsupported> {
+    let module = analyze::analyze(kernel_wasm)?;
+    let built = codegen::build(&module)?;
+    let emitted = codegen::emit_spirv(built)?;
+    if emitted.uses_int64 && !opts.int64 {
+        return Err(Unsupported::new(if emitted.uses_float64 {
+            "the kernel uses f64, which the translator lowers with 64-bit integers, but the device lacks shaderInt64"
+        } else {
+            "the kernel uses i64 but the device lacks 64-bit integers (shaderInt64)"
+        }));
+    }
+    if emitted.uses_float64 && !opts.float64 {
+        return Err(Unsupported::new(
+            "the kernel uses f64 but the device lacks 64-bit floats (shaderFloat64)",
+        ));
+    }
+    let words = postpass::apply(emitted.words, opts, emitted.uses_float64)?;
+    Ok(Translation {
+        words,
+        region_size: module.region_size,
+        data_segments: module.data_segments.clone(),
+        num_buffers: module.num_buffers,
+        uses_int64: emitted.uses_int64,
+        uses_float64: emitted.uses_float64,
+    })
+}
+
+/// Translates a kernel module to SPIR-V words only.
+pub fn translate(kernel_wasm: &[u8], opts: &TranslateOptions) -> Result<Vec<u32>, Unsupported> {
+    translate_kernel(kernel_wasm, opts).map(|t| t.words)
+}
+
+/// SPIR-V words as little-endian bytes (the `.spv` file format).
+pub fn words_to_bytes(words: &[u32]) -> Vec<u8> {
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,196 @@
+//! Translator tests that need no Vulkan device: every output goes through
+//! `spirv-val`; unsupported constructs are rejected with a reason.
+
+use super::*;
+use std::io::Write;
+use std::process::Command;
+
+/// Runs `spirv-val --target-env vulkan1.1` on the words. Returns `None` when
+/// the binary is missing (a failure under `CI=true`).
+pub(crate) fn spirv_val(words: &[u32]) -> Option<Result<(), String>> {
+    let mut file = match tempfile::NamedTempFile::new() {
+        Ok(f) => f,
+        Err(e) => return Some(Err(format!("tempfile: {e}"))),
+    };
+    if let Err(e) = file.write_all(&words_to_bytes(words)) {
+        return Some(Err(format!("write: {e}")));
+    }
+    let out = match Command::new("spirv-val")
+        .args(["--target-env", "vulkan1.1"])
+        .arg(file.path())
+        .output()
+    {
+        Ok(o) => o,
+        Err(_) => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("spirv-val is missing and CI=true: install spirv-tools");
+            }
+            eprintln!("note: spirv-val not found; SPIR-V validation skipped");
+            return None;
+        }
+    };
+    if out.status.success() {
+        Some(Ok(()))
+    } else {
+        Some(Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )))
+    }
+}
+
+fn translate_wat(wat: &str) -> Result<Translation, Unsupported> {
+    let wasm = wat::parse_str(wat).expect("test WAT must parse");
+    translate_kernel(&wasm, &TranslateOptions::default())
+}
+
+fn assert_valid(wat: &str) -> Translation {
+    let t = translate_wat(wat).unwrap_or_else(|e| panic!("translation failed: {e}"));
+    if let Some(Err(msg)) = spirv_val(&t.words) {
+        panic!("spirv-val rejected the output: {msg}");
+    }
+    t
+}
+
+const COPY: &str = r#"(module
+  (import "env" "memory" (memory 1))
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
+        (param $p0 i32) (param $l0 i32) (param $p1 i32) (param $l1 i32)
+    (i32.store (i32.add (local.get $p1) (i32.shl (local.get $i) (i32.const 2)))
+      (i32.mul (i32.const 3)
+        (i32.load (i32.add (local.get $p0) (i32.shl (local.get $i) (i32.const 2))))))))"#;
+
+#[test]
+fn simple_kernel_validates() {
+    let t = assert_valid(COPY);
+    assert_eq!(t.num_buffers, 2);
+    assert_eq!(t.region_size, 65536);
+    assert!(!t.uses_int64 && !t.uses_float64);
+}
+
+#[test]
+fn control_flow_validates() {
+    assert_valid(
+        r#"(module
+  (import "" "memory" (memory 1 1 shared))
+  (func $f (param i32) (result i32)
+    (block $out (result i32)
+      (loop $l
+        (br_if $out (i32.const 7) (i32.eqz (local.get 0)))
+        (block $a
+          (block $b
+            (br_table $a $b $l $a (i32.and (local.get 0) (i32.const 3)))))
+        (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+        (br $l))
+      (i32.const 1)))
+  (func (export "kernel") (param i32 i32 i32 i32 i32)
+    (i32.store (local.get 3) (call $f (local.get 0)))))"#,
+    );
+}
+
+#[test]
+fn unsupported_constructs_have_reasons() {
+    let cases = [
+        (
+            r#"(module (import "" "memory" (memory 1)) (table 1 funcref)
+              (type $t (func))
+              (func (export "kernel") (param i32 i32 i32) (call_indirect (type $t) (i32.const 0))))"#,
+            "call_indirect",
+        ),
+        (
+            r#"(module (import "" "memory" (memory 1))
+              (func $r (param i32) (call $r (local.get 0)))
+              (func (export "kernel") (param i32 i32 i32) (call $r (local.get 0))))"#,
+            "recursion",
+        ),
+        (
+            r#"(module (import "" "memory" (memory 1))
+              (func (export "kernel") (param i32 i32 i32) (drop (memory.grow (i32.const 1)))))"#,
+            "memory.grow",
+        ),
+        (
+            r#"(module (import "" "memory" (memory 2))
+              (global $sp (mut i32) (i32.const 65536))
+              (func (export "kernel") (param i32 i32 i32)
+                (global.set $sp (i32.sub (global.get $sp) (i32.const 16)))
+                (i32.store (global.get $sp) (local.get 0))
+                (global.set $sp (i32.add (global.get $sp) (i32.const 16)))))"#,
+            "shadow stack",
+        ),
+        (
+            r#"(module (memory 1)
+              (func (export "kernel") (param i32 i32 i32)))"#,
+            "must import exactly one",
+        ),
+        (
+            r#"(module (import "" "memory" (memory 1))
+              (func (export "kernel") (param i32 i32 i32 i32)))"#,
+            "`kernel` must take",
+        ),
+    ];
+    for (wat, needle) in cases {
+        match translate_wat(wat) {
+            Ok(_) => panic!("expected Unsupported containing {needle:?}"),
+            Err(e) => assert!(
+                e.reason.contains(needle),
+                "reason {:?} should mention {needle:?}",
+                e.reason
+            ),
+        }
+    }
+    assert!(translate(b"not wasm", &TranslateOptions::default()).is_err());
+}
+
+#[test]
+fn i64_needs_the_device_feature() {
+    let wat = r#"(module (import "" "memory" (memory 1))
+      (func (export "kernel") (param i32 i32 i32 i32 i32)
+        (i64.store (local.get 3) (i64.mul (i64.extend_i32_u (local.get 0)) (i64.const 3)))))"#;
+    let wasm = wat::parse_str(wat).unwrap();
+    let no64 = TranslateOptions {
+        int64: false,
+        float64: false,
+        ..TranslateOptions::default()
+    };
+    let e = translate_kernel(&wasm, &no64).unwrap_err();
+    assert!(e.reason.contains("shaderInt64"), "{}", e.reason);
+    let t = assert_valid(wat);
+    assert!(t.uses_int64);
+    // A 32-bit kernel translates without 64-bit features.
+    let w32 = wat::parse_str(COPY).unwrap();
+    assert!(translate_kernel(&w32, &no64).is_ok());
+}
+
+#[test]
+fn no_contraction_and_float_controls_are_added() {
+    let t = assert_valid(
+        r#"(module (import "" "memory" (memory 1))
+      (func (export "kernel") (param i32 i32 i32 i32 i32)
+        (f32.store (local.get 3) (f32.add (f32.mul (f32.load (local.get 3)) (f32.const 2)) (f32.const 1)))))"#,
+    );
+    let w = &t.words;
+    let decorated = w
+        .windows(3)
+        .filter(|x| x[0] == (3 << 16) | 71 && x[2] == 42)
+        .count();
+    assert!(decorated >= 2, "expected NoContraction decorations");
+    assert!(w.windows(2).any(|x| x[0] == (2 << 16) | 17 && x[1] == 4464));
+}
+
+#[test]
+fn data_segments_are_reported() {
+    let t = assert_valid(
+        r#"(module (import "" "memory" (memory 1))
+      (data (i32.const 16) "\01\02\03")
+      (func (export "kernel") (param i32 i32 i32 i32 i32)
+        (i32.store (local.get 3) (i32.load8_u offset=17 (i32.const 0)))))"#,
+    );
+    assert_eq!(
+        t.data_segments,
+        vec![DataSegment {
+            offset: 16,
+            bytes: vec![1, 2, 3]
+        }]
+    );
+}

@@ -1,0 +1,62 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// True when running under CI: tools the tests need must then be present.
+pub fn in_ci() -> bool {
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
+}
+
+/// Returns `None` (after printing why) when `tool` is missing outside CI;
+/// panics when it is missing in CI, so CI can never silently skip.
+pub fn require_tool(tool: &str) -> Option<()> {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if found {
+        Some(())
+    } else if in_ci() {
+        panic!("{tool} is required in CI (run scripts/setup.sh)");
+    } else {
+        eprintln!("note: {tool} not found, skipping this test (run scripts/setup.sh)");
+        None
+    }
+}
+
+/// A scratch directory under the target dir, fresh for `name`.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Compiles a C guest with `clang --target=wasm32-wasi -O2`.
+pub fn build_wasi_guest(src: &Path, out: &Path) -> Option<()> {
+    require_tool("clang")?;
+    let st = Command::new("clang")
+        .args(["--target=wasm32-wasi", "-O2", "-o"])
+        .arg(out)
+        .arg(src)
+        .status()
+        .expect("run clang");
+    assert!(st.success(), "clang failed for {}", src.display());
+    Some(())
+}
+
+pub fn guest_src(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/guests")
+        .join(name)
+}
+
+pub fn cli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wasi-parallel"))
+}

@@ -1,0 +1,88 @@
+//! The example guests (C guests offloading C kernels) built with clang and
+//! run through the CLI on every device: each guest checks its own result
+//! against a plain C computation, and every device must leave the same
+//! checksum.
+
+mod common;
+use common::*;
+use std::path::PathBuf;
+
+fn build_examples() -> Option<PathBuf> {
+    require_tool("clang")?;
+    require_tool("wasm-objdump")?;
+    let out = scratch("examples");
+    let st = std::process::Command::new("sh")
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("c-examples/guests/build.sh"),
+        )
+        .arg(&out)
+        .env("WASI_PARALLEL", env!("CARGO_BIN_EXE_wasi-parallel"))
+        .status()
+        .unwrap();
+    assert!(st.success(), "c-examples/guests/build.sh failed");
+    Some(out)
+}
+
+fn checksum_of(stdout: &str) -> String {
+    let at = stdout
+        .find("checksum=")
+        .unwrap_or_else(|| panic!("no checksum in {stdout}"));
+    stdout[at..].split_whitespace().next().unwrap().to_string()
+}
+
+fn run(guest: &PathBuf, device_opts: &[&str], args: &[&str]) -> String {
+    let out = cli()
+        .arg("run")
+        .arg("--dir")
+        .arg(format!("{}::/out", guest.parent().unwrap().display()))
+        .args(device_opts)
+        .arg(guest)
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{} {:?}: {stdout}{}",
+        guest.display(),
+        device_opts,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("OK"), "{stdout}");
+    stdout
+}
+
+#[test]
+fn example_guests_agree_on_every_device() {
+    let Some(dir) = build_examples() else { return };
+    // Smaller sizes than the guests' defaults keep the debug-build test quick.
+    let cases: [(&str, &[&str]); 5] = [
+        ("saxpy", &["65536", "cpu"]),
+        ("mandelbrot", &["128", "cpu", "1", "/out/mandelbrot.ppm"]),
+        ("histogram", &["262144", "cpu"]),
+        ("matmul", &["64", "cpu"]),
+        ("demo", &[]),
+    ];
+    let devices: [&[&str]; 5] = [
+        &["--device", "sequential"],
+        &["--device", "cpu", "--threads", "1"],
+        &["--device", "cpu", "--threads", "2"],
+        &["--device", "cpu", "--threads", "4"],
+        &["--device", "gpu"],
+    ];
+    for (name, args) in cases {
+        let guest = dir.join(format!("{name}.wasm"));
+        let mut sums = Vec::new();
+        for d in devices {
+            sums.push((d, checksum_of(&run(&guest, d, args))));
+        }
+        if name == "mandelbrot" {
+            let ppm = std::fs::read(dir.join("mandelbrot.ppm")).unwrap();
+            assert!(ppm.starts_with(b"P6\n128 "), "not a 128-wide PPM image");
+        }
+        for (d, s) in &sums[1..] {
+            assert_eq!(s, &sums[0].1, "{name}: {d:?} differs from sequential");
+        }
+    }
+}
