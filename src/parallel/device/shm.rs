@@ -155,7 +155,8 @@ impl Window {
     fn reserve(len: u64) -> ParResult<Window> {
         // A 32-bit host cannot map a window of 4 GiB (`len as usize` would
         // wrap to 0); larger than its address space is resource exhaustion.
-        let len = usize::try_from(len).map_err(|_| too_big_for_host("kernel memory window", len))?;
+        let len =
+            usize::try_from(len).map_err(|_| too_big_for_host("kernel memory window", len))?;
         // SAFETY: a fresh anonymous mapping at an address the kernel picks;
         // it aliases nothing.
         let ptr = unsafe {
