@@ -8,8 +8,9 @@
 #
 # usage: scripts/footprint.sh [TARGET...]     (default: x86_64 aarch64)
 # environment:
-#   FOOT_FEATURES  feature sets to compare (default: "default wat", i.e. the
-#                  crate defaults (vulkan + wat) and without vulkan)
+#   FOOT_FEATURES  feature sets to compare (default: "default wat none": the
+#                  crate defaults (vulkan + wat), without vulkan, and without
+#                  vulkan and wat (binary wasm only; runs square_guest.wasm))
 #   FOOT_OUT       work directory (default: target/footprint)
 # Prints a Markdown table on stdout. Peak RSS is /usr/bin/time's "maximum
 # resident set size"; on a non-native target it is measured under qemu user
@@ -19,7 +20,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(x86_64 aarch64)
-featsets=${FOOT_FEATURES:-default wat}
+featsets=${FOOT_FEATURES:-default wat none}
 out=${FOOT_OUT:-$root/target/footprint}
 guest=$root/c-examples/embedded/square_guest.wat
 mkdir -p "$out"
@@ -43,14 +44,16 @@ for t in "${targets[@]}"; do
     tb=$(date +%s)
     FEATURES=$fs scripts/cross-build.sh "$rt" "$prefix" >&2
     build_s=$(( $(date +%s) - tb ))
+    g=$guest; case ",$fs," in *,wat,*|,default,) ;; *) g=${guest%.wat}.wasm ;; esac
     host=$prefix/embedded_host
     $cc -O2 -ffunction-sections -fdata-sections -I"$prefix/include" c-examples/embedded_host.c \
       "$prefix/lib/libwasi_parallel.a" -Wl,--gc-sections -lpthread -ldl -lm -o "$host"
     $strip "$host"
+    [ "$("${run[@]}" "$host" "$g" 2 4096 64 1)" = ok ] || { echo "footprint.sh: $host failed" >&2; exit 1; }
     # Peak RSS: best of 3 runs (kB).
     rss=""
     for _ in 1 2 3; do
-      r=$( { /usr/bin/time -f %M "${run[@]}" "$host" "$guest" 2 4096 64 1 >/dev/null; } 2>&1 | tail -n 1)
+      r=$( { /usr/bin/time -f %M "${run[@]}" "$host" "$g" 2 4096 64 1 >/dev/null; } 2>&1 | tail -n 1)
       { [ -z "$rss" ] || [ "$r" -lt "$rss" ]; } && rss=$r
     done
     a=$(stat -c %s "$prefix/lib/libwasi_parallel.a")

@@ -38,6 +38,7 @@ if [ "${need_qemu:-0}" = 1 ]; then
   if apt-cache show qemu-user >/dev/null 2>&1; then missing+=(qemu-user); else missing+=(qemu-user-static); fi
 fi
 command -v cmake >/dev/null || missing+=(cmake)
+command -v file >/dev/null || missing+=(file)
 
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo

@@ -90,12 +90,22 @@ for t in $targets; do
   else
     log "$t: no C API yet (include/wasi_parallel.h or c-examples/embedded_host.c missing): C host skipped"
   fi
-  if [ "$t" = aarch64 ] && [ -f c-examples/CMakeLists.txt ] && [ -d "$prefix/lib/cmake" ]; then
+  # 6. All of c-examples/ against the installed CMake package, configured with
+  #    the toolchain file; ctest runs them under qemu (CMAKE_CROSSCOMPILING_EMULATOR).
+  if [ -f c-examples/CMakeLists.txt ] && [ -d "$prefix/lib/cmake" ]; then
     cb=$out/$t/c-examples
-    cmake -S c-examples -B "$cb" -DCMAKE_BUILD_TYPE=Release \
-      -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/$tc" -DCMAKE_PREFIX_PATH="$prefix" >&2 &&
-      cmake --build "$cb" >&2 &&
-      (cd "$cb" && ctest --output-on-failure >&2) || fail "$t: c-examples (CMake + ctest under qemu)"
+    rm -rf "$cb"
+    if cmake -S c-examples -B "$cb" -DCMAKE_BUILD_TYPE=Release \
+         -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/$tc" -DCMAKE_PREFIX_PATH="$prefix" >&2 &&
+       cmake --build "$cb" >&2 &&
+       file "$cb/embedded_host" | grep -q "$( [ $t = aarch64 ] && echo aarch64 || echo ARM)" &&
+       (cd "$cb" && ctest --output-on-failure >&2); then
+      log "ok: $t: c-examples (CMake toolchain file, ctest under $qemu)"
+    else
+      fail "$t: c-examples (CMake toolchain file + ctest under qemu)"
+    fi
+  else
+    log "$t: no CMake package or c-examples/CMakeLists.txt: CMake examples skipped"
   fi
 done
 log "done in $(( $(date +%s) - t0 )) s, $failures failure(s)"

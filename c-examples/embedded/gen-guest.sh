@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates square_guest.wat (committed) from square_guest.wat.in and
+# Regenerates square_guest.wat and square_guest.wasm (committed) from square_guest.wat.in and
 # square_kernel.wat: the kernel is assembled with wat2wasm (Debian `wabt`) and
 # its bytes embedded as a WAT data string. Only needed after editing either.
 set -euo pipefail
@@ -13,4 +13,6 @@ s = open('square_guest.wat.in').read()
 s = s.replace('@KERNEL_LEN@', str(len(b))).replace('@KERNEL_BYTES@', ''.join('\\%02x' % x for x in b))
 open('square_guest.wat', 'w').write(s)
 PY
-echo "square_guest.wat: kernel of $(stat -c %s "$tmp") bytes embedded"
+# Binary form too, for builds without the `wat` feature.
+wat2wasm square_guest.wat -o square_guest.wasm
+echo "square_guest.wat/.wasm: kernel of $(stat -c %s "$tmp") bytes embedded"
