@@ -276,3 +276,48 @@ pub fn build_window<M>(
     }
     Ok((Some(window), memory))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parallel::errno::Errno;
+
+    #[test]
+    fn memfd_is_page_rounded_and_zero_filled() {
+        let m = Memfd::new(10).unwrap();
+        assert_eq!(m.mapped_len, PAGE);
+        let mut out = [1u8; 10];
+        m.read_at(&mut out, 0).unwrap();
+        assert_eq!(out, [0u8; 10]);
+    }
+
+    /// The largest buffer a guest can ask for (u32::MAX bytes) rounds up to
+    /// 4 GiB. On a 32-bit host that must be `resource_exhausted`, not a
+    /// memfd truncated to 0 bytes (`off_t` wrap) whose mapping would SIGBUS.
+    #[test]
+    fn largest_buffer_is_exact_or_refused() {
+        match Memfd::new(u32::MAX as u64) {
+            Ok(m) => {
+                assert!(usize::BITS == 64);
+                assert_eq!(m.mapped_len, 1 << 32);
+                let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                // SAFETY: a valid descriptor and a stat buffer we own.
+                assert_eq!(unsafe { libc::fstat(m.fd.as_raw_fd(), &mut st) }, 0);
+                assert_eq!(st.st_size as u64, 1 << 32);
+            }
+            Err(e) => {
+                assert!(usize::BITS == 32, "{e:?}");
+                assert_eq!(e.errno, Errno::ResourceExhausted);
+            }
+        }
+    }
+
+    /// A 4 GiB window (a full 32-bit kernel memory) cannot exist on a 32-bit
+    /// host: `resource_exhausted`, never a 0-byte mmap from `len as usize`.
+    #[cfg(target_pointer_width = "32")]
+    #[test]
+    fn window_beyond_the_address_space_is_refused() {
+        let e = Window::reserve(1 << 32).unwrap_err();
+        assert_eq!(e.errno, Errno::ResourceExhausted);
+    }
+}
