@@ -51,8 +51,16 @@ profdir=$profile; [ "$profile" = dev ] && profdir=debug
 cd "$root"
 echo "cross-build.sh: cargo build --profile $profile --target $target ${feat_args[*]}" >&2
 start=$(date +%s)
-what=(--lib); [ "${NO_BIN:-0}" = 1 ] || what+=(--bin wasi-parallel)
-cargo build --locked --profile "$profile" --target "$target" "${feat_args[@]}" "${what[@]}"
+# One library kind per cargo call: when rustc emits rlib + staticlib + cdylib
+# together (the crate's list) it silently skips LTO for all of them
+# (rust-lang/rust#51009); alone, the staticlib and cdylib get the release
+# profile's fat LTO (BENCHMARKS.md, "Footprint").
+# The CLI first: building it also builds the library with the crate's list of
+# kinds, which would leave the staticlib/cdylib calls below out of date.
+cargo_args=(--locked --profile "$profile" --target "$target" "${feat_args[@]}")
+[ "${NO_BIN:-0}" = 1 ] || cargo build "${cargo_args[@]}" --bin wasi-parallel
+cargo rustc "${cargo_args[@]}" --lib --crate-type staticlib
+cargo rustc "${cargo_args[@]}" --lib --crate-type cdylib
 echo "cross-build.sh: cargo took $(( $(date +%s) - start )) s" >&2
 
 out=target/$target/$profdir

@@ -8,9 +8,9 @@
 #
 # usage: scripts/footprint.sh [TARGET...]     (default: x86_64 aarch64)
 # environment:
-#   FOOT_FEATURES  feature sets to compare (default: "default wat none": the
-#                  crate defaults (vulkan + wat), without vulkan, and without
-#                  vulkan and wat (binary wasm only; runs square_guest.wasm))
+#   FOOT_FEATURES  feature sets to compare (default: "default wat": the crate
+#                  defaults (vulkan + wat) and without vulkan; add "none" for
+#                  neither vulkan nor wat (binary wasm only; runs square_guest.wasm))
 #   FOOT_OUT       work directory (default: target/footprint)
 # Prints a Markdown table on stdout. Peak RSS is /usr/bin/time's "maximum
 # resident set size"; on a non-native target it is measured under qemu user
@@ -20,7 +20,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(x86_64 aarch64)
-featsets=${FOOT_FEATURES:-default wat none}
+featsets=${FOOT_FEATURES:-default wat}
 out=${FOOT_OUT:-$root/target/footprint}
 guest=$root/c-examples/embedded/square_guest.wat
 mkdir -p "$out"
