@@ -113,6 +113,7 @@ fn a_file_that_is_not_wasm_fails_with_one_line() {
 }
 
 #[test]
+#[cfg(feature = "wat")] // the module is WAT text
 fn invoke_parses_args_by_type_and_prints_results() {
     let dir = scratch("cli_invoke");
     let f = dir.join("m.wat");
@@ -165,6 +166,7 @@ fn invoke_parses_args_by_type_and_prints_results() {
 }
 
 #[test]
+#[cfg(feature = "wat")] // the module is WAT text
 fn options_parse_and_devices_are_listed() {
     let out = cli().arg("devices").output().unwrap();
     assert!(out.status.success());

@@ -5,6 +5,9 @@
 //! `spirv-val`.
 #![cfg(feature = "vulkan")]
 
+// The translator and the Vulkan device exist only with the `vulkan` feature.
+#![cfg(feature = "vulkan")]
+
 mod gpu_util;
 use gpu_util::*;
 

@@ -1,5 +1,9 @@
 //! The interpreter core through the Rust API: loading, linking, calling,
 //! traps, exits, fuel, memory limits, natives.
+//!
+//! The modules here are WAT text: built only with the `wat` feature (on by
+//! default; `--no-default-features` builds leave the text parser out).
+#![cfg(feature = "wat")]
 
 use std::sync::Arc;
 

@@ -53,7 +53,9 @@ impl Instance {
         let wasi = config.wasi.build()?;
         let mut limits = StoreLimitsBuilder::new().instances(1).memories(1).tables(4);
         if let Some(pages) = engine.config().max_memory_pages {
-            limits = limits.memory_size(pages as usize * 65536);
+            // Saturating: 65536 pages * 64 KiB overflows a 32-bit usize (it
+            // wrapped to a limit of 0 bytes on armv7).
+            limits = limits.memory_size((pages as usize).saturating_mul(65536));
         }
         let state = HostState {
             wasi,

@@ -108,10 +108,52 @@ pub(crate) fn to_binary(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
             "invalid module: neither binary wasm (no \\0asm magic) nor WAT text",
         ));
     }
+    parse_wat(text)
+}
+
+#[cfg(feature = "wat")]
+fn parse_wat(text: &str) -> Result<std::borrow::Cow<'static, [u8]>> {
     wat::parse_str(text)
         .map(std::borrow::Cow::Owned)
         .map_err(|e| {
             let msg = e.to_string().replace('\n', " ");
             Error::new(ErrorCode::InvalidModule, format!("invalid WAT: {msg}"))
         })
+}
+
+/// Built without the `wat` cargo feature (embedded footprint): text is
+/// recognised, and refused with a message that says why.
+#[cfg(not(feature = "wat"))]
+fn parse_wat(_text: &str) -> Result<std::borrow::Cow<'static, [u8]>> {
+    Err(Error::new(
+        ErrorCode::InvalidModule,
+        "invalid module: WAT text is not supported by this build (cargo feature `wat` is off); pass binary wasm",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_binary;
+
+    const TEXT: &[u8] = b"(module (func (export \"f\")))";
+
+    #[test]
+    fn binary_passes_through() {
+        let wasm = b"\0asm\x01\0\0\0";
+        assert_eq!(&*to_binary(wasm).unwrap(), &wasm[..]);
+    }
+
+    #[cfg(feature = "wat")]
+    #[test]
+    fn wat_text_is_assembled() {
+        assert!(to_binary(TEXT).unwrap().starts_with(b"\0asm"));
+    }
+
+    #[cfg(not(feature = "wat"))]
+    #[test]
+    fn wat_text_is_refused_without_the_feature() {
+        let e = to_binary(TEXT).unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::InvalidModule);
+        assert!(e.to_string().contains("cargo feature `wat`"), "{e}");
+    }
 }

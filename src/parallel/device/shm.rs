@@ -36,6 +36,14 @@ fn os_err(what: &str) -> ParError {
     }
 }
 
+/// A size that this host cannot map (only on 32-bit hosts: `usize`/`off_t`).
+fn too_big_for_host(what: &str, len: u64) -> ParError {
+    ParError::resource_exhausted(format!(
+        "{what} of {len} bytes does not fit this host's {}-bit address space",
+        usize::BITS
+    ))
+}
+
 /// An anonymous in-memory file holding one buffer's bytes (zero-filled).
 #[derive(Debug)]
 pub struct Memfd {
@@ -57,8 +65,16 @@ impl Memfd {
         // SAFETY: `raw` is a freshly created, valid descriptor we now own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let mapped_len = round_up(size, PAGE);
+        // On 32-bit hosts `off_t` is 32 bits: a size that does not fit would
+        // wrap (4 GiB - 1 rounds up to 4 GiB, truncated to 0), leaving a
+        // memfd shorter than `mapped_len` (SIGBUS when mapped). Such a buffer
+        // cannot be mapped in a 32-bit address space anyway.
+        let len = libc::off_t::try_from(mapped_len)
+            .ok()
+            .filter(|_| usize::try_from(mapped_len).is_ok())
+            .ok_or_else(|| too_big_for_host("buffer", mapped_len))?;
         // SAFETY: `fd` is a valid memfd; ftruncate only changes its size.
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), mapped_len as libc::off_t) } != 0 {
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), len) } != 0 {
             return Err(os_err("ftruncate"));
         }
         Ok(Memfd { fd, mapped_len })
@@ -75,7 +91,7 @@ impl Memfd {
                     self.fd.as_raw_fd(),
                     rest.as_ptr().cast(),
                     rest.len(),
-                    (offset + done as u64) as libc::off_t,
+                    file_offset(offset + done as u64)?,
                 )
             };
             if n < 0 {
@@ -103,7 +119,7 @@ impl Memfd {
                     self.fd.as_raw_fd(),
                     rest.as_mut_ptr().cast(),
                     rest.len(),
-                    (offset + done as u64) as libc::off_t,
+                    file_offset(offset + done as u64)?,
                 )
             };
             if n < 0 {
@@ -121,6 +137,11 @@ impl Memfd {
     }
 }
 
+/// `offset` as an `off_t` (32 bits on 32-bit hosts; never wraps).
+fn file_offset(offset: u64) -> ParResult<libc::off_t> {
+    libc::off_t::try_from(offset).map_err(|_| too_big_for_host("buffer offset", offset))
+}
+
 /// A worker's virtual window of `len` bytes. Unmapped on drop; the owner must
 /// drop whatever refers to it (the wasmi `Store`) first.
 #[derive(Debug)]
@@ -136,12 +157,16 @@ unsafe impl Send for Window {}
 impl Window {
     /// Reserves `len` (> 0, page multiple) bytes of private zero pages.
     fn reserve(len: u64) -> ParResult<Window> {
+        // A 32-bit host cannot map a window of 4 GiB (`len as usize` would
+        // wrap to 0); larger than its address space is resource exhaustion.
+        let len =
+            usize::try_from(len).map_err(|_| too_big_for_host("kernel memory window", len))?;
         // SAFETY: a fresh anonymous mapping at an address the kernel picks;
         // it aliases nothing.
         let ptr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                len as usize,
+                len,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                 -1,
@@ -153,7 +178,7 @@ impl Window {
         }
         Ok(Window {
             ptr: ptr.cast(),
-            len: len as usize,
+            len,
         })
     }
 
@@ -267,4 +292,49 @@ pub fn build_window<M>(
     // Replace the scratch pages after the last buffer with private ones.
     window.map_fixed(end, total - end, None, false)?;
     Ok((Some(window), memory))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parallel::errno::Errno;
+
+    #[test]
+    fn memfd_is_page_rounded_and_zero_filled() {
+        let m = Memfd::new(10).unwrap();
+        assert_eq!(m.mapped_len, PAGE);
+        let mut out = [1u8; 10];
+        m.read_at(&mut out, 0).unwrap();
+        assert_eq!(out, [0u8; 10]);
+    }
+
+    /// The largest buffer a guest can ask for (u32::MAX bytes) rounds up to
+    /// 4 GiB. On a 32-bit host that must be `resource_exhausted`, not a
+    /// memfd truncated to 0 bytes (`off_t` wrap) whose mapping would SIGBUS.
+    #[test]
+    fn largest_buffer_is_exact_or_refused() {
+        match Memfd::new(u32::MAX as u64) {
+            Ok(m) => {
+                assert!(usize::BITS == 64);
+                assert_eq!(m.mapped_len, 1 << 32);
+                let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                // SAFETY: a valid descriptor and a stat buffer we own.
+                assert_eq!(unsafe { libc::fstat(m.fd.as_raw_fd(), &mut st) }, 0);
+                assert_eq!(st.st_size as u64, 1 << 32);
+            }
+            Err(e) => {
+                assert!(usize::BITS == 32, "{e:?}");
+                assert_eq!(e.errno, Errno::ResourceExhausted);
+            }
+        }
+    }
+
+    /// A 4 GiB window (a full 32-bit kernel memory) cannot exist on a 32-bit
+    /// host: `resource_exhausted`, never a 0-byte mmap from `len as usize`.
+    #[cfg(target_pointer_width = "32")]
+    #[test]
+    fn window_beyond_the_address_space_is_refused() {
+        let e = Window::reserve(1 << 32).unwrap_err();
+        assert_eq!(e.errno, Errno::ResourceExhausted);
+    }
 }

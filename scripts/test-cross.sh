@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Proof on the target ISA: cross-builds libwasi_parallel (+ CLI) for aarch64
+# and armv7, links the C host examples with the cross compilers and runs
+# everything under qemu user mode with the Debian cross sysroots.
+#
+# usage: scripts/test-cross.sh            # aarch64 (full) + armv7 (build + one example)
+#        TARGETS=aarch64 scripts/test-cross.sh
+# environment:
+#   TARGETS         subset of "aarch64 armv7" (default both)
+#   CROSS_FEATURES  cargo features of the cross builds (default: wat, i.e.
+#                   without vulkan: boards without a GPU, and half the build
+#                   time; "default" for the crate's defaults)
+#   CROSS_PROFILE   cargo profile (default: release, what ships)
+#   SKIP_SETUP=1    do not run scripts/setup-cross.sh (tools already there)
+#   CROSS_OUT       work directory (default: target/cross)
+# Exit status 0 only when every check passed.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+targets=${TARGETS:-aarch64 armv7}
+out=${CROSS_OUT:-$root/target/cross}
+export FEATURES=${CROSS_FEATURES:-wat}
+export PROFILE=${CROSS_PROFILE:-release}
+guest=$root/c-examples/embedded/square_guest.wat
+failures=0
+t0=$(date +%s)
+
+log() { echo "test-cross: $*" >&2; }
+fail() { log "FAIL: $*"; failures=$((failures + 1)); }
+
+[ "${SKIP_SETUP:-0}" = 1 ] || scripts/setup-cross.sh $targets
+
+# expect NAME EXPECTED_STDOUT CMD...: runs CMD, compares its stdout.
+expect() {
+  local name=$1 want=$2; shift 2
+  local got rc=0
+  got=$("$@" 2>"$out/last.stderr") || rc=$?
+  if [ $rc -ne 0 ] || [ "$got" != "$want" ]; then
+    fail "$name: exit $rc, stdout '$got' (want '$want'); stderr: $(tail -c 600 "$out/last.stderr")"
+  else
+    log "ok: $name"
+  fi
+}
+
+mkdir -p "$out"
+for t in $targets; do
+  case "$t" in
+    aarch64) rt=aarch64-unknown-linux-gnu; triple=aarch64-linux-gnu; qemu=qemu-aarch64; tc=aarch64-linux-gnu.cmake ;;
+    armv7) rt=armv7-unknown-linux-gnueabihf; triple=arm-linux-gnueabihf; qemu=qemu-arm; tc=armv7-linux-gnueabihf.cmake ;;
+    *) log "unknown target $t"; exit 2 ;;
+  esac
+  command -v $qemu >/dev/null || qemu=$qemu-static
+  run=($qemu -L /usr/$triple)
+  prefix=$out/$t/prefix
+  tb=$(date +%s)
+  scripts/cross-build.sh "$rt" "$prefix"
+  log "$t: cross-build took $(( $(date +%s) - tb )) s"
+  file "$prefix/lib/libwasi_parallel.so" "$prefix/bin/wasi-parallel" >&2 || true
+
+  cli=("${run[@]}" "$prefix/bin/wasi-parallel")
+  # 1. A guest offloading one kernel to the CPU device with 4 worker threads
+  #    (100000 elements, 391 iterations); the guest checks every result and
+  #    returns 0. --stats must report the CPU device with 4 threads.
+  expect "$t: CLI, CPU device, 4 threads" 0 \
+    "${cli[@]}" run --threads 4 --stats --invoke run "$guest" 100000 256 1
+  grep -q "cpu (4 threads)\]: 1 calls, 391 iterations" "$out/last.stderr" ||
+    fail "$t: --stats does not show the CPU device with 4 threads: $(cat "$out/last.stderr")"
+  # 2. _start path (WASI proc_exit) with 2 threads.
+  expect "$t: CLI, _start, 2 threads" "" "${cli[@]}" run --threads 2 "$guest"
+  if [ "$t" = aarch64 ]; then
+    # 3. Every device hint: SEQUENTIAL, CPU, and the GPU kinds (fall back to
+    #    the CPU device when built without vulkan or no GPU is present).
+    for hint in 0 2 3; do
+      expect "$t: CLI, device hint $hint" 0 "${cli[@]}" run --threads 2 --invoke run "$guest" 4096 64 $hint
+    done
+    # 4. A long-running guest loop and 1M-element kernel call: the interpreter's
+    #    tail-call dispatch must not grow the native stack on this ISA.
+    expect "$t: CLI, 1M elements (deep interpreter loops)" 0 \
+      "${cli[@]}" run --threads 3 --invoke run "$guest" 1048576 4096 1
+  fi
+
+  # 5. C hosts linked against the cross-built static library.
+  if [ -f include/wasi_parallel.h ] && [ -f c-examples/embedded_host.c ]; then
+    cc=$triple-gcc
+    host=$out/$t/embedded_host
+    $cc -O2 -std=c11 -Wall -Werror -I"$prefix/include" c-examples/embedded_host.c \
+      "$prefix/lib/libwasi_parallel.a" -lpthread -ldl -lm -o "$host"
+    expect "$t: C host (static lib), CPU device, 4 threads" "ok" \
+      "${run[@]}" "$host" "$guest" 4
+  else
+    log "$t: no C API yet (include/wasi_parallel.h or c-examples/embedded_host.c missing): C host skipped"
+  fi
+  # 6. All of c-examples/ against the installed CMake package, configured with
+  #    the toolchain file; ctest runs them under qemu (CMAKE_CROSSCOMPILING_EMULATOR).
+  if [ -f c-examples/CMakeLists.txt ] && [ -d "$prefix/lib/cmake" ]; then
+    cb=$out/$t/c-examples
+    rm -rf "$cb"
+    if cmake -S c-examples -B "$cb" -DCMAKE_BUILD_TYPE=Release \
+         -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/$tc" -DCMAKE_PREFIX_PATH="$prefix" >&2 &&
+       cmake --build "$cb" >&2 &&
+       file "$cb/embedded_host" | grep -q "$( [ $t = aarch64 ] && echo aarch64 || echo ARM)" &&
+       (cd "$cb" && ctest --output-on-failure >&2); then
+      log "ok: $t: c-examples (CMake toolchain file, ctest under $qemu)"
+    else
+      fail "$t: c-examples (CMake toolchain file + ctest under qemu)"
+    fi
+  else
+    log "$t: no CMake package or c-examples/CMakeLists.txt: CMake examples skipped"
+  fi
+done
+log "done in $(( $(date +%s) - t0 )) s, $failures failure(s)"
+[ $failures -eq 0 ]
