@@ -142,9 +142,16 @@ fn read_u32(mem: &[u8], at: i32) -> u32 {
 }
 
 fn check(ctx: &ParallelContext, what: &str, code: i32, want: Option<i32>) {
-    assert!(common::is_documented(code), "{what}: undocumented code {code}");
+    assert!(
+        common::is_documented(code),
+        "{what}: undocumented code {code}"
+    );
     // No GPU in this runtime, and the CPU devices fail only for the OS.
-    assert!(code != 7 && code != 8, "{what}: code {code}: {:?}", ctx.last_error());
+    assert!(
+        code != 7 && code != 8,
+        "{what}: code {code}: {:?}",
+        ctx.last_error()
+    );
     if let Some(w) = want {
         assert_eq!(code, w, "{what}: {:?}", ctx.last_error());
     }
@@ -183,7 +190,10 @@ fuzz_target!(|calls: Vec<Call>| {
                         m.devices.push(h);
                         m.all.push(h);
                     }
-                    assert!(m.buffers.iter().all(|b| b.handle != h), "device handle reused");
+                    assert!(
+                        m.buffers.iter().all(|b| b.handle != h),
+                        "device handle reused"
+                    );
                 }
             }
             Call::CreateBuffer {
@@ -223,7 +233,11 @@ fuzz_target!(|calls: Vec<Call>| {
                     });
                 }
             }
-            Call::WriteBuffer { ptr: p, len: l, buffer } => {
+            Call::WriteBuffer {
+                ptr: p,
+                len: l,
+                buffer,
+            } => {
                 let h = m.resolve(buffer);
                 let (p, l) = (ptr(p), len(l));
                 let n = l as u32 as u64;
@@ -242,7 +256,11 @@ fuzz_target!(|calls: Vec<Call>| {
                     }
                 }
             }
-            Call::ReadBuffer { buffer, ptr: p, len: l } => {
+            Call::ReadBuffer {
+                buffer,
+                ptr: p,
+                len: l,
+            } => {
                 let h = m.resolve(buffer);
                 let (p, l) = (ptr(p), len(l));
                 let n = l as u32 as u64;
@@ -261,7 +279,11 @@ fuzz_target!(|calls: Vec<Call>| {
                     if let Some(c) = &m.buffer(h).unwrap().contents {
                         assert_eq!(got, &c[..n as usize], "read_buffer returned other bytes");
                     }
-                    assert_eq!(&mem[..at], &before[..at], "read_buffer wrote before its range");
+                    assert_eq!(
+                        &mem[..at],
+                        &before[..at],
+                        "read_buffer wrote before its range"
+                    );
                     assert_eq!(
                         &mem[at + n as usize..],
                         &before[at + n as usize..],

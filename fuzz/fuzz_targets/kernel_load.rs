@@ -39,9 +39,15 @@ fn run(kernel: &[u8], hint: i32, nbuf: usize, iters: u32, fill: &[u8]) -> (i32, 
         );
         let h = u32::from_le_bytes(mem[4..8].try_into().unwrap());
         for (j, b) in mem[DATA..DATA + BUF_SIZE].iter_mut().enumerate() {
-            *b = fill.get((i * BUF_SIZE + j) % fill.len().max(1)).copied().unwrap_or(j as u8);
+            *b = fill
+                .get((i * BUF_SIZE + j) % fill.len().max(1))
+                .copied()
+                .unwrap_or(j as u8);
         }
-        assert_eq!(ctx.write_buffer(&mut mem, DATA as i32, BUF_SIZE as i32, h as i32), 0);
+        assert_eq!(
+            ctx.write_buffer(&mut mem, DATA as i32, BUF_SIZE as i32, h as i32),
+            0
+        );
         let at = HANDLES as usize + 4 * i;
         mem[at..at + 4].copy_from_slice(&h.to_le_bytes());
         handles.push(h);
@@ -64,7 +70,10 @@ fn run(kernel: &[u8], hint: i32, nbuf: usize, iters: u32, fill: &[u8]) -> (i32, 
     let msg = ctx.last_error().unwrap_or("").to_string();
     let mut out = Vec::new();
     for h in handles {
-        assert_eq!(ctx.read_buffer(&mut mem, h as i32, DATA as i32, BUF_SIZE as i32), 0);
+        assert_eq!(
+            ctx.read_buffer(&mut mem, h as i32, DATA as i32, BUF_SIZE as i32),
+            0
+        );
         out.extend_from_slice(&mem[DATA..DATA + BUF_SIZE]);
     }
     (code, out, msg)
