@@ -12,7 +12,9 @@ fn build_examples() -> Option<PathBuf> {
     require_tool("wasm-objdump")?;
     let out = scratch("examples");
     let st = std::process::Command::new("sh")
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("c-examples/guests/build.sh"))
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("c-examples/guests/build.sh"),
+        )
         .arg(&out)
         .env("WASI_PARALLEL", env!("CARGO_BIN_EXE_wasi-parallel"))
         .status()
