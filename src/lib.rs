@@ -6,8 +6,9 @@
 //!
 //! - [`runtime`]: engine, modules, instances, natives, WASI.
 //! - [`parallel`]: the wasi-parallel host API, kernels and devices.
-//! - `capi`: the C API (`include/wasi_parallel.h`).
+//! - [`capi`]: the C API (`include/wasi_parallel.h`).
 
+pub mod capi;
 pub mod embed;
 pub mod error;
 pub mod parallel;

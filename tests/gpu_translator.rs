@@ -3,6 +3,7 @@
 //! (lavapipe in CI) over edge values, and the buffers must agree bit for
 //! bit (any NaN equals any NaN). Every kernel's SPIR-V also goes through
 //! `spirv-val`.
+#![cfg(feature = "vulkan")]
 
 mod gpu_util;
 use gpu_util::*;

@@ -62,9 +62,10 @@ pub struct ParallelConfig {
     /// Compiled kernels kept in the cache (default 64; least recently used
     /// evicted).
     pub kernel_cache_entries: usize,
-    /// Which Vulkan device to use: an index into the ranked list or a name
-    /// substring (default: none, then the environment variable
-    /// `WASI_PARALLEL_VULKAN_DEVICE`, else all devices found).
+    /// Which Vulkan device to use: an index into the ranked list, a name
+    /// substring, or `none` for no GPU device (default: unset, then the
+    /// environment variable `WASI_PARALLEL_VULKAN_DEVICE`, else all devices
+    /// found).
     pub vulkan_device: Option<String>,
 }
 

@@ -828,6 +828,8 @@ struct Frame {
     then_end_reachable: bool,
     needs_check: bool,
     branched_to: bool,
+    /// Loops only: set when the body falls through (see `open_frame`).
+    fell: Option<H>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -998,6 +1000,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             then_end_reachable: false,
             needs_check: false,
             branched_to: false,
+            fell: None,
         });
         let mut ops = wf.body.get_operators_reader().map_err(wasm_err)?;
         while !ops.eof() {
@@ -1044,6 +1047,19 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 );
             }
         }
+        let mut fell = None;
+        if kind == Kind::Loop && materialized {
+            // `fell` tells a normal exit (falling through the end of the
+            // body) from a driver cutting the loop short: llvmpipe
+            // (lavapipe) leaves every loop of an invocation once 65535 loop
+            // iterations ran in total, silently. Branches out of the loop
+            // set `pending` instead.
+            let t = self.sh.t.bool;
+            let f = self.fb.bool(false);
+            let var = self.fb.local(format!("fell{}", self.construct), t, Some(f));
+            self.fb.store(var, f);
+            fell = Some(var);
+        }
         if materialized {
             self.fb.open();
         }
@@ -1072,6 +1088,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             then_end_reachable: false,
             needs_check: false,
             branched_to: false,
+            fell,
         });
         Ok(())
     }
@@ -1173,6 +1190,10 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         } else {
             if reachable {
                 self.store_results(idx)?;
+                if let Some(fell) = self.ctrl[idx].fell {
+                    let t = self.fb.bool(true);
+                    self.fb.store(fell, t);
+                }
                 self.fb.stmt(Statement::Break);
             }
             reachable_after = reachable || (kind == Kind::Block && self.ctrl[idx].branched_to);
@@ -1184,6 +1205,17 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 continuing: Block::new(),
                 break_if: None,
             });
+        }
+        if let Some(fell) = self.ctrl[idx].fell {
+            // Left the loop without falling through and without a pending
+            // branch: the driver cut it short.
+            let f = self.fb.load(fell);
+            let nf = self.fb.un(Uo::LogicalNot, f);
+            let p = self.fb.load(self.pending);
+            let none = self.fb.u32(NONE);
+            let np = self.fb.bin(Bo::Equal, p, none);
+            let cut = self.fb.bin(Bo::LogicalAnd, nf, np);
+            self.trap_if(cut, trap::DRIVER_LOOP_LIMIT);
         }
         let frame = self
             .ctrl

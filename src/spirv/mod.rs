@@ -39,6 +39,12 @@
 //!   fuel exhaustion, a store into `[0, R)`) write a code to the control word
 //!   and make the invocation return at once: nothing after the trapping
 //!   instruction runs.
+//! - Driver loop limits: llvmpipe (lavapipe) silently leaves every loop of
+//!   an invocation once 65535 loop iterations (its "loop limiter", counted
+//!   over all loops, wasm blocks that are branch targets included) ran.
+//!   Each wasm loop records whether it ended normally; if not, the
+//!   invocation stops with [`trap::DRIVER_LOOP_LIMIT`] and the device turns
+//!   the call into `unsupported` (the runtime falls back to the CPU device).
 //! - Fuel: every iteration of a wasm `loop` body costs one unit of the
 //!   per-invocation budget `param[FUEL]` (a `u32`; the host passes
 //!   `u32::MAX` for "unlimited"). Running out traps with [`trap::FUEL`].
@@ -46,9 +52,12 @@
 //! - `[0, R)` is shared by all invocations on the GPU, while the CPU device
 //!   gives each worker a private copy. Reading it (constant tables, data
 //!   segments) is fine. A kernel that keeps a shadow stack (a mutable `i32`
-//!   global pointing into `[0, R)` that it writes) is rejected as
-//!   unsupported; any other store into `[0, R)` traps at run time with
-//!   [`trap::PRIVATE_WRITE`].
+//!   global that it writes, initialised to a 16-byte aligned address in
+//!   `[1024, R]`, clang's `__stack_pointer` pattern) is rejected as
+//!   unsupported; any other store into `[0, R)` (a C `static` counter, say)
+//!   stops the invocation with [`trap::PRIVATE_WRITE`], which the device
+//!   reports as `unsupported` with the buffers untouched, so the runtime
+//!   reruns the call on the CPU device.
 //! - Floats: every float arithmetic result is decorated `NoContraction` (no
 //!   FMA fusion); `DenormPreserve` and `SignedZeroInfNanPreserve` execution
 //!   modes are added when [`TranslateOptions`] says the device supports them.
@@ -116,8 +125,13 @@ pub mod trap {
     /// The per-invocation loop budget ran out.
     pub const FUEL: u32 = 6;
     /// A store into the kernel's own region `[0, R)`, which is shared by all
-    /// invocations on a GPU.
+    /// invocations on a GPU (reported as `unsupported`, not as a trap).
     pub const PRIVATE_WRITE: u32 = 7;
+    /// Not a trap of the kernel: the driver left a loop early (llvmpipe
+    /// stops all loops of an invocation after 65535 iterations in total).
+    /// The device reports the call as unsupported, leaving the buffers
+    /// untouched, so the runtime can run it on the CPU device.
+    pub const DRIVER_LOOP_LIMIT: u32 = 8;
 
     /// A human-readable description of a trap code.
     pub fn describe(code: u32) -> &'static str {
@@ -129,6 +143,7 @@ pub mod trap {
             BAD_CONVERSION => "invalid conversion to integer",
             FUEL => "kernel fuel exhausted",
             PRIVATE_WRITE => "store into the kernel's own memory region [0, R), which is shared between GPU invocations",
+            DRIVER_LOOP_LIMIT => "the driver cut a loop short (llvmpipe: 65535 loop iterations per invocation)",
             _ => "unknown trap",
         }
     }

@@ -17,10 +17,12 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// Host page size assumed by the layout rule (buffers are 4096-aligned).
 pub const PAGE: u64 = 4096;
-/// Size of the scratch memfd mapped over the buffer range while wasmi
-/// zero-fills a new memory (so the fill never touches real buffer pages and
-/// does not allocate `B` bytes of private memory per worker).
-const SCRATCH: u64 = 1 << 20;
+/// Bounds of the scratch memfd mapped over a new window while wasmi
+/// zero-fills it (so the fill touches neither real buffer pages nor fresh
+/// private pages: the private region then costs only what the kernel
+/// touches). Sized to the window / 64 so a window needs at most ~64 mappings.
+const SCRATCH_MIN: u64 = 1 << 20;
+const SCRATCH_MAX: u64 = 64 << 20;
 
 fn os_err(what: &str) -> ParError {
     let e = std::io::Error::last_os_error();
@@ -202,8 +204,10 @@ impl Drop for Window {
 
 /// Builds a worker window for `layout` whose buffer range is backed by
 /// `buffers` (one memfd per placement), calling `make_memory` with the
-/// window's bytes while the buffer range is covered by scratch pages (wasmi
-/// zero-fills the whole slice when it creates a static memory). Returns the
+/// window's bytes while the whole window is covered by scratch pages (wasmi
+/// zero-fills the whole slice when it creates a static memory); afterwards
+/// `[0, R)` and the tail get fresh private zero pages and each buffer its
+/// memfd, so every page is mapped at every moment. Returns the
 /// window (which must outlive what `make_memory` built) and its result.
 ///
 /// A layout of total size 0 gets no window: `make_memory` receives `None`.
@@ -218,9 +222,10 @@ pub fn build_window<M>(
     }
     let window = Window::reserve(total)?;
     let r = layout.private_size;
-    if total > r {
-        let scratch = Memfd::new(SCRATCH.min(total - r))?;
-        let mut off = r;
+    {
+        let size = round_up((total / 64).clamp(SCRATCH_MIN, SCRATCH_MAX), PAGE).min(total);
+        let scratch = Memfd::new(size)?;
+        let mut off = 0;
         while off < total {
             let len = scratch.mapped_len.min(total - off);
             window.map_fixed(off, len, Some(&scratch))?;
@@ -232,22 +237,25 @@ pub fn build_window<M>(
     // owned by `window`, which the caller keeps alive longer than anything
     // `make_memory` builds from this slice (documented contract of this
     // function; `Worker` declares its store before its window). No other
-    // Rust reference to this virtual range exists; buffer pages are shared
-    // with other windows only physically, like memory shared with another
-    // process, and the host touches them only through pread/pwrite while no
-    // worker runs.
+    // Rust reference to this virtual range exists. The remapping below
+    // changes which physical pages back parts of the range: it happens
+    // before wasmi reads anything (wasmi has only zero-filled the slice, and
+    // reads it only when the kernel is instantiated and run, afterwards) and
+    // every page stays mapped throughout. Buffer pages are shared with other
+    // windows only physically, like memory shared with another process; the
+    // host touches them only through pread/pwrite while no worker runs.
     let bytes: &'static mut [u8] =
         unsafe { std::slice::from_raw_parts_mut(window.ptr, window.len) };
     let memory = make_memory(Some(bytes))?;
+    // Fresh private zero pages for the kernel's own region.
+    window.map_fixed(0, r, None)?;
     let mut end = r;
     for (p, fd) in layout.placements.iter().zip(buffers) {
         let len = round_up(p.len, PAGE);
         window.map_fixed(p.offset, len, Some(fd))?;
         end = p.offset + len;
     }
-    if total > r {
-        // Replace the scratch pages after the last buffer with private ones.
-        window.map_fixed(end, total - end, None)?;
-    }
+    // Replace the scratch pages after the last buffer with private ones.
+    window.map_fixed(end, total - end, None)?;
     Ok((Some(window), memory))
 }

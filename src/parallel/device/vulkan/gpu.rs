@@ -601,20 +601,22 @@ impl Gpu {
             words[param::ITERATION_BASE] = base as u32;
             let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
             let params = self.upload(&bytes)?;
-            let set = vk!(
-                DescriptorSet::new(
-                    self.descriptor_sets.clone(),
-                    set_layout.clone(),
-                    [
-                        WriteDescriptorSet::buffer(spirv::BINDING_ARENA, arena.clone()),
-                        WriteDescriptorSet::buffer(spirv::BINDING_ARENA_ATOMIC, arena.clone()),
-                        WriteDescriptorSet::buffer(spirv::BINDING_PARAMS, params.clone()),
-                        WriteDescriptorSet::buffer(spirv::BINDING_CONTROL, control.clone()),
-                    ],
-                    [],
-                ),
-                "descriptor set"
-            )?;
+            // Unused bindings were compacted out of the shader: bind only
+            // what its layout declares.
+            let writes = [
+                (spirv::BINDING_ARENA, &arena),
+                (spirv::BINDING_ARENA_ATOMIC, &arena),
+                (spirv::BINDING_PARAMS, &params),
+                (spirv::BINDING_CONTROL, &control),
+            ]
+            .into_iter()
+            .filter(|(binding, _)| set_layout.bindings().contains_key(binding))
+            .map(|(binding, buf)| WriteDescriptorSet::buffer(binding, buf.clone()));
+            let set =
+                DescriptorSet::new(self.descriptor_sets.clone(), set_layout.clone(), writes, [])
+                    .map_err(|e| {
+                        ParError::device_error(format!("Vulkan: descriptor set: {e:?}"))
+                    })?;
             vk!(
                 b.bind_descriptor_sets(
                     PipelineBindPoint::Compute,
@@ -633,6 +635,29 @@ impl Gpu {
             keep_alive.push(params);
             base += x * y * wg;
         }
+        let t1 = Instant::now();
+        self.submit(b)?;
+        drop(keep_alive);
+        let (code, iteration) = {
+            let ctl = vk!(control.read(), "read control")?;
+            (
+                u32::from_le_bytes([ctl[0], ctl[1], ctl[2], ctl[3]]),
+                u32::from_le_bytes([ctl[4], ctl[5], ctl[6], ctl[7]]),
+            )
+        };
+        if code == spirv::trap::DRIVER_LOOP_LIMIT || code == spirv::trap::PRIVATE_WRITE {
+            // Not the kernel's fault but this device's limit; the buffers
+            // were not touched yet, so the call can run elsewhere.
+            return Err(ParError::unsupported(format!(
+                "iteration {iteration}: {}",
+                spirv::trap::describe(code)
+            ))
+            .into());
+        }
+        // Copy the buffers back (also after a trap: their contents are
+        // unspecified then, as on the other devices).
+        let mut b = self.builder()?;
+        let mut copies = 0;
         for p in layout.placements.iter().filter(|p| p.len > 0) {
             let dst = &run.buffers[p.first_occurrence].storage;
             vk!(
@@ -648,14 +673,12 @@ impl Gpu {
                 }),
                 "copy buffer out"
             )?;
+            copies += 1;
         }
-        let t1 = Instant::now();
-        self.submit(b)?;
+        if copies > 0 {
+            self.submit(b)?;
+        }
         let gpu_time = t1.elapsed();
-        drop(keep_alive);
-        let ctl = vk!(control.read(), "read control")?;
-        let code = u32::from_le_bytes([ctl[0], ctl[1], ctl[2], ctl[3]]);
-        let iteration = u32::from_le_bytes([ctl[4], ctl[5], ctl[6], ctl[7]]);
         if code != 0 {
             return Err(ExecError::Trap {
                 code,

@@ -96,8 +96,8 @@ pub fn enumerate() -> Result<Vec<Candidate>, String> {
     Ok(out)
 }
 
-/// Applies a selector (an index into the ranked list, or a case-insensitive
-/// name substring) to the candidates.
+/// Applies a selector (an index into the ranked list, a case-insensitive
+/// name substring, or `none`/`off` for no Vulkan device) to the candidates.
 pub fn select(
     candidates: Vec<Candidate>,
     selector: Option<&str>,
@@ -105,6 +105,9 @@ pub fn select(
     let Some(sel) = selector.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(candidates);
     };
+    if sel.eq_ignore_ascii_case("none") || sel.eq_ignore_ascii_case("off") {
+        return Err("Vulkan devices switched off by configuration".into());
+    }
     if let Ok(i) = sel.parse::<usize>() {
         return candidates
             .into_iter()
