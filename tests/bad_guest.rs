@@ -76,8 +76,10 @@ fn kernels() -> Vec<(&'static str, Vec<u8>)> {
         ),
         (
             "data_outside_region",
-            w(r#"(module (memory (import "" "m") 1) (data (i32.const 65530) "0123456789")
-                   (func (export "kernel") (param i32 i32 i32)))"#),
+            w(
+                r#"(module (memory (import "" "m") 1) (data (i32.const 65530) "0123456789")
+                   (func (export "kernel") (param i32 i32 i32)))"#,
+            ),
         ),
         (
             "invalid_code",
@@ -96,7 +98,7 @@ fn kernels() -> Vec<(&'static str, Vec<u8>)> {
             "store_past_memory",
             w(r#"(module (memory (import "" "m") 1)
                    (func (export "kernel") (param i32 i32 i32 i32 i32)
-                     (i32.store (i32.add (local.get 3) (local.get 4)) (i32.const 1))))"#),
+                     (i32.store (i32.const -4) (i32.const 1))))"#),
         ),
     ]
 }
@@ -181,39 +183,140 @@ fn guest(kernels: &[(&'static str, Vec<u8>)]) -> (String, Vec<(&'static str, i32
     use Step::*;
     let steps = vec![
         // get_device
-        Check("get_device hint 4", INVALID_ARGUMENT, gd("(i32.const 4)", DEV)),
-        Check("get_device hint -1", INVALID_ARGUMENT, gd("(i32.const -1)", DEV)),
-        Check("get_device out past memory", OUT_OF_BOUNDS, gd("(local.get $hint)", MEM - 3)),
-        Check("get_device out at -4", OUT_OF_BOUNDS, gd("(local.get $hint)", -4)),
+        Check(
+            "get_device hint 4",
+            INVALID_ARGUMENT,
+            gd("(i32.const 4)", DEV),
+        ),
+        Check(
+            "get_device hint -1",
+            INVALID_ARGUMENT,
+            gd("(i32.const -1)", DEV),
+        ),
+        Check(
+            "get_device out past memory",
+            OUT_OF_BOUNDS,
+            gd("(local.get $hint)", MEM - 3),
+        ),
+        Check(
+            "get_device out at -4",
+            OUT_OF_BOUNDS,
+            gd("(local.get $hint)", -4),
+        ),
         Check("get_device", SUCCESS, gd("(local.get $hint)", DEV)),
         Check("get_device other", SUCCESS, gd("(local.get $other)", OTHER)),
         // create_buffer
-        Check("create_buffer forged device", INVALID_HANDLE, cb("(i32.add (i32.load (i32.const 0)) (i32.const 12345))".into(), 16, 0, OUT)),
-        Check("create_buffer device 0", INVALID_HANDLE, cb("(i32.const 0)".into(), 16, 0, OUT)),
-        Check("create_buffer access 3", INVALID_ARGUMENT, cb(dev(), 16, 3, OUT)),
-        Check("create_buffer access -1", INVALID_ARGUMENT, cb(dev(), 16, -1, OUT)),
-        Check("create_buffer out past memory", OUT_OF_BOUNDS, cb(dev(), 16, 0, MEM - 2)),
-        Check("create_buffer 4 GiB", RESOURCE_EXHAUSTED, cb(dev(), -1, 2, OUT)),
-        Check("create_buffer 2 GiB", RESOURCE_EXHAUSTED, cb(dev(), i32::MIN, 2, OUT)),
+        Check(
+            "create_buffer forged device",
+            INVALID_HANDLE,
+            cb(
+                "(i32.add (i32.load (i32.const 0)) (i32.const 12345))".into(),
+                16,
+                0,
+                OUT,
+            ),
+        ),
+        Check(
+            "create_buffer device 0",
+            INVALID_HANDLE,
+            cb("(i32.const 0)".into(), 16, 0, OUT),
+        ),
+        Check(
+            "create_buffer access 3",
+            INVALID_ARGUMENT,
+            cb(dev(), 16, 3, OUT),
+        ),
+        Check(
+            "create_buffer access -1",
+            INVALID_ARGUMENT,
+            cb(dev(), 16, -1, OUT),
+        ),
+        Check(
+            "create_buffer out past memory",
+            OUT_OF_BOUNDS,
+            cb(dev(), 16, 0, MEM - 2),
+        ),
+        Check(
+            "create_buffer 4 GiB",
+            RESOURCE_EXHAUSTED,
+            cb(dev(), -1, 2, OUT),
+        ),
+        Check(
+            "create_buffer 2 GiB",
+            RESOURCE_EXHAUSTED,
+            cb(dev(), i32::MIN, 2, OUT),
+        ),
         Check("create_buffer a", SUCCESS, cb(dev(), BYTES, 0, A)),
         Check("create_buffer b", SUCCESS, cb(dev(), BYTES, 0, B)),
         Check("create_buffer c", SUCCESS, cb(dev(), BYTES, 1, C)),
-        Check("create_buffer on other device", SUCCESS, cb(load(OTHER), BYTES, 2, X)),
-        Check("create_buffer with a buffer as device", INVALID_HANDLE, cb(load(A), 16, 0, OUT)),
+        Check(
+            "create_buffer on other device",
+            SUCCESS,
+            cb(load(OTHER), BYTES, 2, X),
+        ),
+        Check(
+            "create_buffer with a buffer as device",
+            INVALID_HANDLE,
+            cb(load(A), 16, 0, OUT),
+        ),
         // write_buffer / read_buffer
-        Check("write_buffer data past memory", OUT_OF_BOUNDS, wb(MEM - 10, 16, load(A))),
-        Check("write_buffer data at -8", OUT_OF_BOUNDS, wb(-8, 16, load(A))),
-        Check("write_buffer longer than buffer", OUT_OF_BOUNDS, wb(DATA_A, BYTES + 1, load(A))),
-        Check("write_buffer len 2^31-1", OUT_OF_BOUNDS, wb(DATA_A, i32::MAX, load(A))),
+        Check(
+            "write_buffer data past memory",
+            OUT_OF_BOUNDS,
+            wb(MEM - 10, 16, load(A)),
+        ),
+        Check(
+            "write_buffer data at -8",
+            OUT_OF_BOUNDS,
+            wb(-8, 16, load(A)),
+        ),
+        Check(
+            "write_buffer longer than buffer",
+            OUT_OF_BOUNDS,
+            wb(DATA_A, BYTES + 1, load(A)),
+        ),
+        Check(
+            "write_buffer len 2^31-1",
+            OUT_OF_BOUNDS,
+            wb(DATA_A, i32::MAX, load(A)),
+        ),
         Check("write_buffer len -1", OUT_OF_BOUNDS, wb(0, -1, load(A))),
-        Check("write_buffer forged buffer", INVALID_HANDLE, wb(DATA_A, 4, "(i32.const 0x7eadbeef)".into())),
-        Check("write_buffer device as buffer", INVALID_HANDLE, wb(DATA_A, 4, dev())),
-        Check("write_buffer foreign buffer", INVALID_HANDLE, wb(DATA_A, 4, "(local.get $foreign)".into())),
-        Check("read_buffer data past memory", OUT_OF_BOUNDS, rb(load(A), MEM - 1, 2)),
-        Check("read_buffer longer than buffer", OUT_OF_BOUNDS, rb(load(A), READ_TO, BYTES + 4)),
+        Check(
+            "write_buffer forged buffer",
+            INVALID_HANDLE,
+            wb(DATA_A, 4, "(i32.const 0x7eadbeef)".into()),
+        ),
+        Check(
+            "write_buffer device as buffer",
+            INVALID_HANDLE,
+            wb(DATA_A, 4, dev()),
+        ),
+        Check(
+            "write_buffer foreign buffer",
+            INVALID_HANDLE,
+            wb(DATA_A, 4, "(local.get $foreign)".into()),
+        ),
+        Check(
+            "read_buffer data past memory",
+            OUT_OF_BOUNDS,
+            rb(load(A), MEM - 1, 2),
+        ),
+        Check(
+            "read_buffer longer than buffer",
+            OUT_OF_BOUNDS,
+            rb(load(A), READ_TO, BYTES + 4),
+        ),
         Check("read_buffer len -1", OUT_OF_BOUNDS, rb(load(A), 0, -1)),
-        Check("read_buffer forged buffer", INVALID_HANDLE, rb("(i32.const 1)".into(), READ_TO, 4)),
-        Check("read_buffer foreign buffer", INVALID_HANDLE, rb("(local.get $foreign)".into(), READ_TO, 4)),
+        Check(
+            "read_buffer forged buffer",
+            INVALID_HANDLE,
+            rb("(i32.const 1)".into(), READ_TO, 4),
+        ),
+        Check(
+            "read_buffer foreign buffer",
+            INVALID_HANDLE,
+            rb("(local.get $foreign)".into(), READ_TO, 4),
+        ),
         Check("write_buffer a", SUCCESS, wb(DATA_A, BYTES, load(A))),
         Check("write_buffer b", SUCCESS, wb(DATA_B, BYTES, load(B))),
         Do(store(LIST_IN, load(A))),
@@ -233,36 +336,140 @@ fn guest(kernels: &[(&'static str, Vec<u8>)]) -> (String, Vec<(&'static str, i32
             let (p, l) = kern("vector_add");
             pe(load(A), p, l, 4, 4, LIST_IN, 2, LIST_OUT, 1)
         }),
-        Check("exec kernel past memory", OUT_OF_BOUNDS, pe(dev(), MEM - 8, 16, 4, 4, LIST_IN, 2, LIST_OUT, 1)),
-        Check("exec kernel len -1", OUT_OF_BOUNDS, pe(dev(), KERNELS, -1, 4, 4, LIST_IN, 2, LIST_OUT, 1)),
-        Check("exec in list past memory", OUT_OF_BOUNDS, exec("vector_add", 4, 4, MEM - 4, 2, LIST_OUT, 1)),
-        Check("exec in list len 2^30", OUT_OF_BOUNDS, exec("vector_add", 4, 4, LIST_IN, 1 << 30, LIST_OUT, 1)),
-        Check("exec out list len -1", OUT_OF_BOUNDS, exec("vector_add", 4, 4, LIST_IN, 2, LIST_OUT, -1)),
-        Check("exec forged buffer in list", INVALID_HANDLE, exec("vector_add", 4, 4, LIST_FORGED, 2, LIST_OUT, 1)),
-        Check("exec foreign buffer in list", INVALID_HANDLE, exec("vector_add", 4, 4, LIST_FOREIGN, 2, LIST_OUT, 1)),
-        Check("exec buffer of another device", INVALID_HANDLE, exec("vector_add", 4, 4, LIST_IN, 2, LIST_OTHER, 1)),
+        Check(
+            "exec kernel past memory",
+            OUT_OF_BOUNDS,
+            pe(dev(), MEM - 8, 16, 4, 4, LIST_IN, 2, LIST_OUT, 1),
+        ),
+        Check(
+            "exec kernel len -1",
+            OUT_OF_BOUNDS,
+            pe(dev(), KERNELS, -1, 4, 4, LIST_IN, 2, LIST_OUT, 1),
+        ),
+        Check(
+            "exec in list past memory",
+            OUT_OF_BOUNDS,
+            exec("vector_add", 4, 4, MEM - 4, 2, LIST_OUT, 1),
+        ),
+        Check(
+            "exec in list len 2^30",
+            OUT_OF_BOUNDS,
+            exec("vector_add", 4, 4, LIST_IN, 1 << 30, LIST_OUT, 1),
+        ),
+        Check(
+            "exec out list len -1",
+            OUT_OF_BOUNDS,
+            exec("vector_add", 4, 4, LIST_IN, 2, LIST_OUT, -1),
+        ),
+        Check(
+            "exec forged buffer in list",
+            INVALID_HANDLE,
+            exec("vector_add", 4, 4, LIST_FORGED, 2, LIST_OUT, 1),
+        ),
+        Check(
+            "exec foreign buffer in list",
+            INVALID_HANDLE,
+            exec("vector_add", 4, 4, LIST_FOREIGN, 2, LIST_OUT, 1),
+        ),
+        Check(
+            "exec buffer of another device",
+            INVALID_HANDLE,
+            exec("vector_add", 4, 4, LIST_IN, 2, LIST_OTHER, 1),
+        ),
         // parallel_exec: malformed kernels
-        Check("exec empty kernel", INVALID_KERNEL, pe(dev(), KERNELS, 0, 4, 4, 0, 0, 0, 0)),
-        Check("exec garbage kernel", INVALID_KERNEL, exec("garbage", 4, 4, LIST_IN, 2, LIST_OUT, 1)),
-        Check("exec not wasm", INVALID_KERNEL, exec("not_wasm", 4, 4, LIST_IN, 2, LIST_OUT, 1)),
-        Check("exec kernel importing a function", INVALID_KERNEL, exec("imports_func", 1, 1, 0, 0, 0, 0)),
-        Check("exec kernel with 2 params", INVALID_KERNEL, exec("two_params", 1, 1, 0, 0, 0, 0)),
-        Check("exec kernel with a result", INVALID_KERNEL, exec("returns", 1, 1, 0, 0, 0, 0)),
-        Check("exec kernel without memory import", INVALID_KERNEL, exec("no_memory", 1, 1, 0, 0, 0, 0)),
-        Check("exec kernel data outside region", INVALID_KERNEL, exec("data_outside_region", 1, 1, 0, 0, 0, 0)),
-        Check("exec kernel failing validation", INVALID_KERNEL, exec("invalid_code", 1, 1, 0, 0, 0, 0)),
-        Check("exec wrong buffer count", INVALID_KERNEL, exec("vector_add", 4, 4, LIST_IN, 1, LIST_OUT, 1)),
+        Check(
+            "exec empty kernel",
+            INVALID_KERNEL,
+            pe(dev(), KERNELS, 0, 4, 4, 0, 0, 0, 0),
+        ),
+        Check(
+            "exec garbage kernel",
+            INVALID_KERNEL,
+            exec("garbage", 4, 4, LIST_IN, 2, LIST_OUT, 1),
+        ),
+        Check(
+            "exec not wasm",
+            INVALID_KERNEL,
+            exec("not_wasm", 4, 4, LIST_IN, 2, LIST_OUT, 1),
+        ),
+        Check(
+            "exec kernel importing a function",
+            INVALID_KERNEL,
+            exec("imports_func", 1, 1, 0, 0, 0, 0),
+        ),
+        Check(
+            "exec kernel with 2 params",
+            INVALID_KERNEL,
+            exec("two_params", 1, 1, 0, 0, 0, 0),
+        ),
+        Check(
+            "exec kernel with a result",
+            INVALID_KERNEL,
+            exec("returns", 1, 1, 0, 0, 0, 0),
+        ),
+        Check(
+            "exec kernel without memory import",
+            INVALID_KERNEL,
+            exec("no_memory", 1, 1, 0, 0, 0, 0),
+        ),
+        Check(
+            "exec kernel data outside region",
+            INVALID_KERNEL,
+            exec("data_outside_region", 1, 1, 0, 0, 0, 0),
+        ),
+        Check(
+            "exec kernel failing validation",
+            INVALID_KERNEL,
+            exec("invalid_code", 1, 1, 0, 0, 0, 0),
+        ),
+        Check(
+            "exec wrong buffer count",
+            INVALID_KERNEL,
+            exec("vector_add", 4, 4, LIST_IN, 1, LIST_OUT, 1),
+        ),
         // parallel_exec: kernels that trap or never end
-        Check("exec trapping kernel (unreachable)", KERNEL_TRAP, exec("trap", 8, 0, LIST_OUT, 1, 0, 0)),
-        Check("exec trapping kernel (out of bounds)", KERNEL_TRAP, exec("trap", 8, 1, LIST_OUT, 1, 0, 0)),
-        Check("exec trapping kernel (div by zero)", KERNEL_TRAP, exec("div_by_zero", 3, 1, 0, 0, 0, 0)),
-        Check("exec kernel storing past memory", KERNEL_TRAP, exec("store_past_memory", 2, 1, LIST_OUT, 1, 0, 0)),
-        Check("exec endless kernel", KERNEL_TRAP, exec("spin", 2, 1, 0, 0, 0, 0)),
+        Check(
+            "exec trapping kernel (unreachable)",
+            KERNEL_TRAP,
+            exec("trap", 8, 0, LIST_OUT, 1, 0, 0),
+        ),
+        Check(
+            "exec trapping kernel (out of bounds)",
+            KERNEL_TRAP,
+            exec("trap", 8, 1, LIST_OUT, 1, 0, 0),
+        ),
+        Check(
+            "exec trapping kernel (div by zero)",
+            KERNEL_TRAP,
+            exec("div_by_zero", 3, 1, 0, 0, 0, 0),
+        ),
+        Check(
+            "exec kernel storing past memory",
+            KERNEL_TRAP,
+            exec("store_past_memory", 2, 1, LIST_OUT, 1, 0, 0),
+        ),
+        Check(
+            "exec endless kernel",
+            KERNEL_TRAP,
+            exec("spin", 2, 1, 0, 0, 0, 0),
+        ),
         // and then the real work, which must still be right
-        Check("exec zero iterations", SUCCESS, exec("vector_add", 0, 4, LIST_IN, 2, LIST_OUT, 1)),
-        Check("exec vector_add", SUCCESS, exec("vector_add", N / 4, 4, LIST_IN, 2, LIST_OUT, 1)),
+        Check(
+            "exec zero iterations",
+            SUCCESS,
+            exec("vector_add", 0, 4, LIST_IN, 2, LIST_OUT, 1),
+        ),
+        Check(
+            "exec vector_add",
+            SUCCESS,
+            exec("vector_add", N / 4, 4, LIST_IN, 2, LIST_OUT, 1),
+        ),
         Check("read_buffer c", SUCCESS, rb(load(C), READ_TO, BYTES)),
-        Check("read_buffer a", SUCCESS, rb(load(A), READ_TO + BYTES, BYTES)),
+        Check(
+            "read_buffer a",
+            SUCCESS,
+            rb(load(A), READ_TO + BYTES, BYTES),
+        ),
     ];
     let mut body = String::new();
     let mut expected = Vec::new();
@@ -321,7 +528,9 @@ fn run_on(hint: DeviceKind, other: DeviceKind, expect_gpu: bool) {
     let (text, expected) = guest(&ks);
     let module = Module::new(&engine, text.as_bytes()).unwrap();
     let mut other_instance = Instance::new(&module, &InstanceConfig::default()).unwrap();
-    let foreign = other_instance.call("make_buffer", &[]).unwrap()[0].i32().unwrap();
+    let foreign = other_instance.call("make_buffer", &[]).unwrap()[0]
+        .i32()
+        .unwrap();
     let mut inst = Instance::new(&module, &InstanceConfig::default()).unwrap();
     inst.call(
         "run",

@@ -113,13 +113,21 @@ fn kernel_size_limit() {
     // A length past guest memory is out_of_bounds, whatever the limit.
     let len = g.mem().len() as i32;
     assert_eq!(
-        g.call("parallel_exec", &[dev as i32, len - 4, 16, 1, 1, 0, 0, 0, 0]),
+        g.call(
+            "parallel_exec",
+            &[dev as i32, len - 4, 16, 1, 1, 0, 0, 0, 0]
+        ),
         OUT_OF_BOUNDS
     );
     // Small enough kernels still run.
     let k0 = wat("empty");
     assert!(k0.len() < k.len());
-    assert_eq!(g.exec(dev, &k0, 4, 1, &[], &[]), 0, "{:?}", g.ctx().last_error());
+    assert_eq!(
+        g.exec(dev, &k0, 4, 1, &[], &[]),
+        0,
+        "{:?}",
+        g.ctx().last_error()
+    );
 }
 
 #[test]
@@ -154,7 +162,10 @@ fn kernel_fuel_stops_an_endless_kernel_on_every_cpu_device() {
     let mut g = Guest::new(&rt);
     for hint in [SEQUENTIAL, CPU] {
         let dev = g.get_device(hint).unwrap();
-        assert_eq!(g.exec(dev, &wat("spin_forever"), 8, 1, &[], &[]), KERNEL_TRAP);
+        assert_eq!(
+            g.exec(dev, &wat("spin_forever"), 8, 1, &[], &[]),
+            KERNEL_TRAP
+        );
         assert!(g.ctx().last_error().unwrap().contains("kernel_trap"));
         // and the instance still works
         assert_eq!(g.exec(dev, &wat("empty"), 8, 1, &[], &[]), 0);
@@ -196,7 +207,10 @@ fn context_directly_refuses_oversized_requests() {
     let mut mem = vec![0u8; 65536];
     assert_eq!(ctx.get_device(&mut mem, 1, 0), 0);
     let dev = i32::from_le_bytes(mem[0..4].try_into().unwrap());
-    assert_eq!(ctx.create_buffer(&mut mem, dev, -1, 2, 4), RESOURCE_EXHAUSTED);
+    assert_eq!(
+        ctx.create_buffer(&mut mem, dev, -1, 2, 4),
+        RESOURCE_EXHAUSTED
+    );
     assert_eq!(ctx.stats().buffers, 0);
     // a kernel length of 4 GiB - 1
     assert_eq!(

@@ -14,7 +14,7 @@ use parallel_util::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasi_parallel::parallel::ParallelConfig;
+use wasi_parallel::parallel::{ParallelConfig, ParallelRuntime};
 
 const KERNEL_TRAP: i32 = 5;
 const VARIANTS: u32 = 6;
@@ -64,12 +64,16 @@ impl Rng {
 
 #[test]
 fn threads_instances_kernels_on_every_device() {
-    let rt = runtime(ParallelConfig {
-        threads: 2,
-        kernel_fuel: Some(200_000),
-        kernel_cache_entries: 3,
-        ..ParallelConfig::default()
-    });
+    // With the Vulkan devices (the shared test helper leaves them out).
+    let rt = Arc::new(
+        ParallelRuntime::new(ParallelConfig {
+            threads: 2,
+            kernel_fuel: Some(200_000),
+            kernel_cache_entries: 3,
+            ..ParallelConfig::default()
+        })
+        .expect("runtime"),
+    );
     let mut hints = vec![SEQUENTIAL, CPU];
     if rt.devices().iter().any(|d| d.kind.is_gpu()) {
         hints.push(DISCRETE_GPU);
@@ -116,12 +120,22 @@ fn threads_instances_kernels_on_every_device() {
                                 let bb = g.buffer_with(dev, &u32s_to_bytes(&b), READ);
                                 let bc = g.create_buffer(dev, (n * 4) as u32, WRITE).unwrap();
                                 let iters = (n as u32).div_ceil(block);
-                                let r = g.exec(dev, &kernels[k as usize], iters, block, &[ba, bb], &[bc]);
+                                let r = g.exec(
+                                    dev,
+                                    &kernels[k as usize],
+                                    iters,
+                                    block,
+                                    &[ba, bb],
+                                    &[bc],
+                                );
                                 assert_eq!(r, 0, "{:?}", g.ctx().last_error());
                                 let got = bytes_to_u32s(&g.read_buffer(bc, n * 4).unwrap());
                                 for j in 0..n {
                                     let want = a[j].wrapping_add(b[j]).wrapping_add(k);
-                                    assert_eq!(got[j], want, "thread {t}, hint {hint}, k {k}, j {j}");
+                                    assert_eq!(
+                                        got[j], want,
+                                        "thread {t}, hint {hint}, k {k}, j {j}"
+                                    );
                                 }
                                 runs.fetch_add(1, Ordering::Relaxed);
                             }
@@ -135,7 +149,10 @@ fn threads_instances_kernels_on_every_device() {
         h.join().expect("stress thread panicked");
     }
     let (r, tr) = (runs.load(Ordering::Relaxed), traps.load(Ordering::Relaxed));
-    eprintln!("stress: {r} checked runs, {tr} expected traps in {:.1} s", secs());
+    eprintln!(
+        "stress: {r} checked runs, {tr} expected traps in {:.1} s",
+        secs()
+    );
     assert!(r > 0);
     assert!(rt.kernel_cache().len() <= 3);
 }
