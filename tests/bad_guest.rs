@@ -511,7 +511,10 @@ fn run_on(hint: DeviceKind, other: DeviceKind, expect_gpu: bool) {
         fuel: Some(10_000_000_000),
         parallel: ParallelConfig {
             threads: 2,
-            kernel_fuel: Some(1_000_000),
+            // Below lavapipe's 65535 loop iterations per invocation, so the
+            // endless kernel runs out of fuel on the GPU too (above it, the
+            // GPU answers `unsupported`: tests/regressions.rs).
+            kernel_fuel: Some(50_000),
             // No GPU fallback: a kernel the GPU cannot run must say so
             // (none of these should need it).
             gpu_fallback: !expect_gpu,
