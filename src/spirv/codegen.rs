@@ -1142,7 +1142,22 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             let fuel = self.fb.load_global(self.sh.g.fuel);
             let z = self.fb.u32(0);
             let out = self.fb.bin(Bo::Equal, fuel, z);
-            self.trap_if(out, trap::FUEL);
+            // `if out { trap(FUEL); break }`: leave by the loop's own exit
+            // rather than by `return`, so that the loop has an exit edge even
+            // when the wasm loop has none (`(loop $l (br $l))`). Without one,
+            // the code after the loop is unreachable, the driver drops it,
+            // and llvmpipe's loop limiter (which leaves the loop silently
+            // after 65535 iterations) made an endless kernel return success
+            // instead of `DRIVER_LOOP_LIMIT`. After the break, `fell` is
+            // false and nothing is pending, so the post-loop check below
+            // runs `trap(DRIVER_LOOP_LIMIT)`, which loses to the FUEL code
+            // already written (first trap wins) and returns.
+            self.fb.open();
+            let c = self.fb.u32(trap::FUEL);
+            self.fb.call(self.sh.h.trap, vec![c], false);
+            self.fb.stmt(Statement::Break);
+            let accept = self.fb.close();
+            self.fb.if_(out, accept, Block::new());
             let one = self.fb.u32(1);
             let less = self.fb.bin(Bo::Subtract, fuel, one);
             self.fb.store_global(self.sh.g.fuel, less);
