@@ -1316,7 +1316,14 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             let p = self.fb.load(self.pending);
             let none = self.fb.u32(NONE);
             let np = self.fb.bin(Bo::Equal, p, none);
-            let cut = self.fb.bin(Bo::LogicalAnd, nf, np);
+            // An invocation that already trapped (fuel, a bad access) left
+            // the loop by its own break: that is not a cut, and the larger
+            // DRIVER_LOOP_LIMIT code must not replace its trap code.
+            let tr = self.fb.load_global(self.sh.g.trapped);
+            let no = self.fb.bool(false);
+            let live = self.fb.bin(Bo::Equal, tr, no);
+            let unexplained = self.fb.bin(Bo::LogicalAnd, nf, np);
+            let cut = self.fb.bin(Bo::LogicalAnd, unexplained, live);
             self.trap_if(cut, trap::DRIVER_LOOP_LIMIT);
         }
         let frame = self
