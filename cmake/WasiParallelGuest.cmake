@@ -1,6 +1,7 @@
 # WasiParallelGuest.cmake - build wasi-parallel guests and C kernels with clang.
 #
-#   include(WasiParallelGuest)        # or find_package(wasi_parallel), which includes it
+#   include(WasiParallelGuest)   # from the source tree (cmake/) or the installed package dir;
+#                                # the package config file can include() it next to itself
 #
 #   wasi_parallel_add_kernel(saxpy_kernel SOURCES saxpy_kernel.c)
 #   wasi_parallel_add_guest(saxpy SOURCES saxpy.c KERNELS saxpy_kernel)

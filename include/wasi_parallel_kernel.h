@@ -74,10 +74,16 @@ extern "C" {
 /* One buffer parameter pair: `T *name, uint32_t name_len` (length in bytes). */
 #define WP_BUF(T, name) T *name, __attribute__((unused)) uint32_t name##_len
 
-#if defined(__wasm__)
-#define WP_KERNEL_ATTRS __attribute__((export_name("kernel"), visibility("default")))
+#ifdef __cplusplus
+#define WP_KERNEL_LINKAGE extern "C"
 #else
-#define WP_KERNEL_ATTRS
+#define WP_KERNEL_LINKAGE
+#endif
+#if defined(__wasm__)
+#define WP_KERNEL_ATTRS                                                       \
+    WP_KERNEL_LINKAGE __attribute__((export_name("kernel"), visibility("default")))
+#else
+#define WP_KERNEL_ATTRS WP_KERNEL_LINKAGE
 #endif
 
 /*
@@ -141,8 +147,8 @@ __attribute__((weak, no_builtin("memset"))) void *memset(void *dst, int c, size_
     while (n--) *d++ = (unsigned char)c;
     return dst;
 }
-__attribute__((weak, no_builtin("memcpy"))) void *memcpy(void *restrict dst,
-                                                          const void *restrict src, size_t n)
+__attribute__((weak, no_builtin("memcpy"))) void *memcpy(void *__restrict dst,
+                                                          const void *__restrict src, size_t n)
 {
     unsigned char *d = (unsigned char *)dst;
     const unsigned char *s = (const unsigned char *)src;

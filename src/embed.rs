@@ -46,7 +46,11 @@ pub fn kernel_to_c_header(bytes: &[u8], symbol: &str) -> String {
         out.push('\n');
     }
     out.push_str("};\n");
-    let _ = writeln!(out, "static const unsigned int {symbol}_len = {};", bytes.len());
+    let _ = writeln!(
+        out,
+        "static const unsigned int {symbol}_len = {};",
+        bytes.len()
+    );
     out.push_str("#endif\n");
     out
 }
@@ -58,7 +62,13 @@ pub fn kernel_to_c_header(bytes: &[u8], symbol: &str) -> String {
 pub fn c_identifier(name: &str) -> String {
     let mut id: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if id.is_empty() {
         id.push_str("kernel_wasm");
@@ -114,7 +124,10 @@ mod tests {
         let bytes: Vec<u8> = (0..=255u8).chain(0..=40u8).collect();
         let h = kernel_to_c_header(&bytes, "k");
         assert_eq!(parse_array(&h), bytes);
-        assert!(h.contains(&format!("static const unsigned int k_len = {};", bytes.len())));
+        assert!(h.contains(&format!(
+            "static const unsigned int k_len = {};",
+            bytes.len()
+        )));
         // 297 bytes at 12 per line: 24 full lines and one of 9
         let array_lines = h.lines().filter(|l| l.starts_with("    0x")).count();
         assert_eq!(array_lines, 25);

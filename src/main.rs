@@ -31,6 +31,10 @@ run options:
   --fuel N             fuel budget of the guest's own code
   --kernel-fuel N      fuel budget of each kernel iteration
   --max-memory-pages N guest linear memory limit in 64 KiB pages
+  --max-buffer-bytes N total bytes of buffers one instance may create (default 1 GiB)
+  --max-buffers N      buffers one instance may create (default 4096)
+  --max-kernel-size N  largest kernel module in bytes (default 16 MiB)
+  --kernel-cache N     compiled kernels kept in the cache (default 64)
   --no-gpu-fallback    kernels the GPU cannot run fail with `unsupported`
                        instead of running on the CPU device
   --stats              print per-call device, times and fallbacks on stderr
@@ -47,6 +51,10 @@ struct RunOptions {
     fuel: Option<u64>,
     kernel_fuel: Option<u64>,
     max_memory_pages: Option<u32>,
+    max_buffer_bytes: Option<u64>,
+    max_buffers: Option<usize>,
+    max_kernel_size: Option<usize>,
+    kernel_cache: Option<usize>,
     gpu_fallback: bool,
     stats: bool,
     module: PathBuf,
@@ -100,6 +108,10 @@ fn parse_run(args: &[String]) -> Result<RunOptions, String> {
         fuel: None,
         kernel_fuel: None,
         max_memory_pages: None,
+        max_buffer_bytes: None,
+        max_buffers: None,
+        max_kernel_size: None,
+        kernel_cache: None,
         gpu_fallback: true,
         stats: false,
         module: PathBuf::new(),
@@ -163,6 +175,20 @@ fn parse_run(args: &[String]) -> Result<RunOptions, String> {
             "--max-memory-pages" => {
                 o.max_memory_pages = Some(parse_num("--max-memory-pages", &value()?)?)
             }
+            "--max-buffer-bytes" => {
+                o.max_buffer_bytes = Some(parse_num("--max-buffer-bytes", &value()?)?)
+            }
+            "--max-buffers" => o.max_buffers = Some(parse_num("--max-buffers", &value()?)?),
+            "--max-kernel-size" => {
+                o.max_kernel_size = Some(parse_num("--max-kernel-size", &value()?)?)
+            }
+            "--kernel-cache" => {
+                let n: usize = parse_num("--kernel-cache", &value()?)?;
+                if n == 0 {
+                    return Err("--kernel-cache must be at least 1".into());
+                }
+                o.kernel_cache = Some(n);
+            }
             "--no-gpu-fallback" => o.gpu_fallback = false,
             "--stats" => o.stats = true,
             "--" => {
@@ -196,6 +222,18 @@ fn engine_config(o: &RunOptions) -> Config {
         c.parallel.threads = n;
     }
     c.parallel.kernel_fuel = o.kernel_fuel;
+    if let Some(n) = o.max_buffer_bytes {
+        c.parallel.max_buffer_bytes = n;
+    }
+    if let Some(n) = o.max_buffers {
+        c.parallel.max_buffers = n;
+    }
+    if let Some(n) = o.max_kernel_size {
+        c.parallel.max_kernel_size = n;
+    }
+    if let Some(n) = o.kernel_cache {
+        c.parallel.kernel_cache_entries = n;
+    }
     c.parallel.gpu_fallback = o.gpu_fallback;
     c
 }
@@ -386,7 +424,8 @@ fn embed(args: &[String]) -> ExitCode {
             format!("{} is not a binary wasm module", path.display()),
         );
     }
-    let symbol = name.unwrap_or_else(|| wasi_parallel::embed::default_symbol(&path.to_string_lossy()));
+    let symbol =
+        name.unwrap_or_else(|| wasi_parallel::embed::default_symbol(&path.to_string_lossy()));
     print!(
         "{}",
         wasi_parallel::embed::kernel_to_c_header(&bytes, &symbol)

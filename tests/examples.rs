@@ -12,9 +12,7 @@ fn build_examples() -> Option<PathBuf> {
     require_tool("wasm-objdump")?;
     let out = scratch("examples");
     let st = std::process::Command::new("sh")
-        .arg(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("c-examples/guests/build.sh"),
-        )
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("c-examples/guests/build.sh"))
         .arg(&out)
         .env("WASI_PARALLEL", env!("CARGO_BIN_EXE_wasi-parallel"))
         .status()
@@ -84,5 +82,47 @@ fn example_guests_agree_on_every_device() {
         for (d, s) in &sums[1..] {
             assert_eq!(s, &sums[0].1, "{name}: {d:?} differs from sequential");
         }
+    }
+}
+
+/// The guest-side conformance test of the ABI (every import, every error
+/// code a guest can provoke, layout, isolation, recovery), on every device.
+#[test]
+fn abi_conformance_guest_passes_on_every_device() {
+    if require_tool("clang").is_none() || require_tool("wat2wasm").is_none() {
+        return;
+    }
+    let out = scratch("conformance");
+    let st = std::process::Command::new("sh")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/build.sh"))
+        .arg(&out)
+        .env("WASI_PARALLEL", env!("CARGO_BIN_EXE_wasi-parallel"))
+        .status()
+        .unwrap();
+    assert!(st.success(), "tests/guests/build.sh failed");
+    let guest = out.join("abi_conformance.wasm");
+    for (opts, hint) in [
+        (&["--device", "auto"][..], "cpu"),
+        (&["--device", "auto"][..], "sequential"),
+        (&["--device", "auto"][..], "gpu"),
+        (&["--device", "cpu", "--threads", "3"][..], "cpu"),
+    ] {
+        let o = cli()
+            .arg("run")
+            .args(opts)
+            .args(["--kernel-fuel", "1000000"])
+            .arg(&guest)
+            .args([hint, "fuel"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{opts:?} {hint}:\n{stdout}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(!stdout.contains("not ok"), "{stdout}");
+        assert!(stdout.matches("\nok ").count() >= 60, "{stdout}");
     }
 }

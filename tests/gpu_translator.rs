@@ -3,7 +3,7 @@
 //! (lavapipe in CI) over edge values, and the buffers must agree bit for
 //! bit (any NaN equals any NaN). Every kernel's SPIR-V also goes through
 //! `spirv-val`.
-
+#![cfg(feature = "vulkan")]
 // The translator and the Vulkan device exist only with the `vulkan` feature.
 #![cfg(feature = "vulkan")]
 
@@ -587,4 +587,31 @@ fn conversions() {
         &i64_edges(),
         ALL,
     );
+}
+
+#[test]
+fn no_fma_contraction() {
+    // a*b + c rounded twice, as wasm requires; an FMA would round once.
+    let w = wat::parse_str(
+        r#"(module (import "env" "memory" (memory 1))
+  (func (export "kernel") (param $i i32) (param $n i32) (param $bs i32)
+    (param $pa i32) (param $la i32) (param $po i32) (param $lo i32)
+    (local $a f32) (local $b f32) (local $o i32)
+    (local.set $a (f32.load (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 3)))))
+    (local.set $b (f32.load offset=4 (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 3)))))
+    (local.set $o (i32.add (local.get $po) (i32.mul (local.get $i) (i32.const 24))))
+    (f32.store (local.get $o) (f32.add (f32.mul (local.get $a) (local.get $b)) (f32.const 0.1)))
+    (f32.store offset=4 (local.get $o) (f32.sub (f32.mul (local.get $a) (local.get $a)) (f32.mul (local.get $b) (local.get $b))))
+    (f32.store offset=8 (local.get $o) (f32.add (f32.mul (f32.mul (f32.const 2) (local.get $a)) (local.get $b)) (local.get $a)))
+    (f64.store offset=16 (local.get $o) (f64.add (f64.mul (f64.promote_f32 (local.get $a)) (f64.promote_f32 (local.get $b))) (f64.const 0.3)))))"#,
+    )
+    .unwrap();
+    spirv_val(&w);
+    let Some(rt) = rt() else { return };
+    let n = 4096u32;
+    let mut r = Rng(99);
+    let input: Vec<u8> = (0..2 * n)
+        .flat_map(|_| ((r.next() % 2_000_000) as f32 / 1_000_000.0 - 1.0).to_le_bytes())
+        .collect();
+    compare(rt, &w, n, 1, &[input, vec![0; n as usize * 24]], &[]);
 }

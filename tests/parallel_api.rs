@@ -51,7 +51,12 @@ fn saxpy_on_sequential_and_cpu_matches_reference() {
 
 #[test]
 fn get_device_errors_and_hints() {
-    let rt = runtime_threads(2);
+    // No GPU device here (the Vulkan device is switched off).
+    let rt = runtime(ParallelConfig {
+        threads: 2,
+        vulkan_device: Some("none".into()),
+        ..ParallelConfig::default()
+    });
     let mut g = Guest::new(&rt);
     assert_eq!(g.get_device(4), Err(INVALID_ARGUMENT));
     assert!(g.ctx().last_error().unwrap().contains("device_kind"));
@@ -630,6 +635,7 @@ fn device_policy_force_overrides_the_hint() {
     let rt = runtime(ParallelConfig {
         threads: 2,
         device_policy: DevicePolicy::Force(DeviceKind::DiscreteGpu),
+        vulkan_device: Some("none".into()),
         ..ParallelConfig::default()
     });
     let mut g = Guest::new(&rt);
@@ -666,7 +672,7 @@ fn guest_without_memory_export_gets_an_error_not_a_trap() {
 #[test]
 fn context_validation_without_wasmi() {
     // The validation layer works on plain bytes.
-    let rt = Arc::new(ParallelRuntime::new(ParallelConfig::default()).unwrap());
+    let rt = runtime(ParallelConfig::default());
     let mut ctx = ParallelContext::new(rt);
     let mut mem = vec![0u8; 65536];
     assert_eq!(ctx.get_device(&mut mem, 1, 0), 0);
@@ -772,4 +778,248 @@ fn unsupported_gpu_kernel_falls_back_to_cpu() {
     let out = g.create_buffer(gpu, 64, WRITE).unwrap();
     assert_eq!(g.exec(gpu, &wat("trap"), 4, 3, &[], &[out]), UNSUPPORTED);
     assert!(g.ctx().last_error().unwrap().contains("unsupported"));
+}
+
+#[test]
+fn workers_are_cached_per_kernel_and_buffer_set() {
+    let rt = runtime_threads(2);
+    let mut g = Guest::new(&rt);
+    let dev = g.get_device(CPU).unwrap();
+    let a = g.create_buffer(dev, 4 * 64, WRITE).unwrap();
+    let b = g.create_buffer(dev, 4 * 64, WRITE).unwrap();
+    let k = wat("compute");
+    for round in 0..3 {
+        for (buf, steps) in [(a, 3u32), (b, 4)] {
+            assert_eq!(g.exec(dev, &k, 64, steps, &[], &[buf]), 0);
+            let rec = g.ctx().stats().recent_calls.back().unwrap().clone();
+            assert_eq!(rec.reused_workers, round > 0, "round {round}");
+        }
+    }
+    // the block size and iteration count may change without rebuilding
+    assert_eq!(g.exec(dev, &k, 10, 9, &[], &[a]), 0);
+    assert!(g.ctx().stats().recent_calls.back().unwrap().reused_workers);
+    let got = bytes_to_u32s(&g.read_buffer(a, 40).unwrap());
+    assert_eq!(got, (0..10).map(|i| compute_ref(i, 9)).collect::<Vec<_>>());
+    let got = bytes_to_u32s(&g.read_buffer(b, 4 * 64).unwrap());
+    assert_eq!(got, (0..64).map(|i| compute_ref(i, 4)).collect::<Vec<_>>());
+    // a trap drops the set; the next call rebuilds it and works
+    let t = wat("trap");
+    assert_eq!(g.exec(dev, &t, 64, 0, &[], &[a]), 5);
+    assert_eq!(g.exec(dev, &t, 64, 3, &[], &[a]), 0);
+    assert!(!g.ctx().stats().recent_calls.back().unwrap().reused_workers);
+}
+
+#[test]
+fn edge_layouts_zero_region_zero_sized_and_odd_sizes() {
+    let rt = runtime_threads(2);
+    // R = 0 and no buffers: a memory of 0 pages
+    let k0 = wat::parse_str(
+        r#"(module (memory (import "" "m") 0)
+            (func (export "kernel") (param i32 i32 i32)
+              (if (i32.ne (memory.size) (i32.const 0)) (then unreachable))))"#,
+    )
+    .unwrap();
+    // R = 0 with one buffer: the buffer starts at 0
+    let k1 = wat::parse_str(
+        r#"(module (memory (import "" "m") 0)
+            (func (export "kernel") (param i32 i32 i32 i32 i32)
+              (i32.store (i32.add (local.get 3) (i32.shl (local.get 0) (i32.const 2)))
+                (i32.add (local.get 3) (local.get 4)))))"#,
+    )
+    .unwrap();
+    // three buffers, one of size 0, odd sizes: last byte of each is writable
+    let k3 = wat::parse_str(
+        r#"(module (memory (import "" "m") 1)
+            (func (export "kernel") (param i32 i32 i32 i32 i32 i32 i32 i32 i32)
+              (if (i32.ne (local.get 5) (i32.add (local.get 3) (i32.const 4096))) (then unreachable))
+              (if (i32.ne (local.get 7) (local.get 5)) (then unreachable))
+              (i32.store8 (i32.sub (i32.add (local.get 3) (local.get 4)) (i32.const 1)) (i32.const 7))
+              (i32.store8 (i32.sub (i32.add (local.get 7) (local.get 8)) (i32.const 1)) (i32.const 9))))"#,
+    )
+    .unwrap();
+    for hint in [SEQUENTIAL, CPU] {
+        let mut g = Guest::new(&rt);
+        let dev = g.get_device(hint).unwrap();
+        assert_eq!(
+            g.exec(dev, &k0, 4, 0, &[], &[]),
+            0,
+            "{:?}",
+            g.ctx().last_error()
+        );
+        let b = g.create_buffer(dev, 4 * 8, WRITE).unwrap();
+        assert_eq!(
+            g.exec(dev, &k1, 8, 0, &[], &[b]),
+            0,
+            "{:?}",
+            g.ctx().last_error()
+        );
+        assert_eq!(bytes_to_u32s(&g.read_buffer(b, 32).unwrap()), vec![32; 8]);
+        let a = g.create_buffer(dev, 4095, READ_WRITE).unwrap();
+        let z = g.create_buffer(dev, 0, READ_WRITE).unwrap();
+        let c = g.create_buffer(dev, 4097, READ_WRITE).unwrap();
+        // z has size 0 and takes no room: c starts right after a's page
+        assert_eq!(
+            g.exec(dev, &k3, 2, 0, &[a], &[z, c]),
+            0,
+            "{:?}",
+            g.ctx().last_error()
+        );
+        assert_eq!(g.read_buffer(a, 4095).unwrap()[4094], 7);
+        assert_eq!(g.read_buffer(c, 4097).unwrap()[4096], 9);
+        assert_eq!(g.read_buffer(z, 0).unwrap(), Vec::<u8>::new());
+    }
+}
+
+#[test]
+fn trapping_start_function_is_a_kernel_trap() {
+    let rt = runtime_threads(2);
+    let k = wat::parse_str(
+        r#"(module (memory (import "" "m") 1)
+            (func $s unreachable) (start $s)
+            (func (export "kernel") (param i32 i32 i32)))"#,
+    )
+    .unwrap();
+    for hint in [SEQUENTIAL, CPU] {
+        let mut g = Guest::new(&rt);
+        let dev = g.get_device(hint).unwrap();
+        assert_eq!(g.exec(dev, &k, 4, 0, &[], &[]), KERNEL_TRAP);
+        assert!(g.ctx().last_error().unwrap().contains("instantiation"));
+    }
+}
+
+#[test]
+fn a_kernel_cannot_grow_its_memory() {
+    let rt = runtime_threads(2);
+    let k = wat::parse_str(
+        r#"(module (memory (import "" "m") 1 1 shared)
+            (func (export "kernel") (param i32 i32 i32 i32 i32)
+              (i32.store (local.get 3) (memory.grow (i32.const 1)))))"#,
+    )
+    .unwrap();
+    let mut g = Guest::new(&rt);
+    let dev = g.get_device(CPU).unwrap();
+    let b = g.create_buffer(dev, 4, WRITE).unwrap();
+    assert_eq!(g.exec(dev, &k, 1, 0, &[], &[b]), 0);
+    assert_eq!(bytes_to_u32s(&g.read_buffer(b, 4).unwrap()), vec![u32::MAX]);
+}
+
+#[test]
+fn a_trap_on_cpu_stops_the_other_workers_early() {
+    // iteration 5 traps at once; the other iterations each spin a while, so
+    // without the stop flag all 20000 would run.
+    let k = wat::parse_str(
+        r#"(module (memory (import "" "memory") 1)
+            (func (export "kernel") (param $id i32) (param i32 i32) (param $o i32) (param i32)
+              (local $k i32)
+              (if (i32.eq (local.get $id) (i32.const 5)) (then unreachable))
+              (block $d (loop $l
+                (br_if $d (i32.ge_u (local.get $k) (i32.const 20000)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br $l)))
+              (i32.store (i32.add (local.get $o) (i32.shl (local.get $id) (i32.const 2))) (i32.const 1))))"#,
+    )
+    .unwrap();
+    let rt = runtime_threads(4);
+    let mut g = Guest::new(&rt);
+    let dev = g.get_device(CPU).unwrap();
+    let n = 20000u32;
+    let out = g.create_buffer(dev, 4 * n, WRITE).unwrap();
+    assert_eq!(g.exec(dev, &k, n, 0, &[], &[out]), KERNEL_TRAP);
+    let ran = bytes_to_u32s(&g.read_buffer(out, 4 * n as usize).unwrap())
+        .iter()
+        .filter(|v| **v == 1)
+        .count();
+    assert!(
+        ran < n as usize / 2,
+        "{ran} of {n} iterations ran after the trap"
+    );
+}
+
+#[test]
+fn gpu_hints_get_a_gpu_when_the_runtime_has_one() {
+    // the full runtime, with whatever Vulkan devices this machine has
+    let rt = Arc::new(ParallelRuntime::new(ParallelConfig::default()).unwrap());
+    let devices = rt.devices();
+    let mut g = Guest::new(&rt);
+    let cpu = g.get_device(CPU).unwrap();
+    let gpu = g.get_device(DISCRETE_GPU).unwrap();
+    let has_gpu = devices.iter().any(|d| d.kind.is_gpu());
+    assert_eq!(gpu == cpu, !has_gpu, "devices: {devices:?}");
+    assert_eq!(devices[0].kind, DeviceKind::Sequential);
+    assert_eq!(devices[1].kind, DeviceKind::Cpu);
+    for (i, d) in devices.iter().enumerate() {
+        assert_eq!(d.index, i);
+    }
+}
+
+#[test]
+fn buffers_that_do_not_fit_a_32_bit_memory_are_resource_exhausted() {
+    let rt = runtime_threads(2);
+    let k = wat::parse_str(
+        r#"(module (memory (import "" "memory") 65535)
+            (func (export "kernel") (param i32 i32 i32 i32 i32)))"#,
+    )
+    .unwrap();
+    for hint in [SEQUENTIAL, CPU] {
+        let mut g = Guest::new(&rt);
+        let dev = g.get_device(hint).unwrap();
+        let small = g.create_buffer(dev, 65536, READ).unwrap();
+        let big = g.create_buffer(dev, 65537, READ).unwrap();
+        assert_eq!(g.exec(dev, &k, 1, 0, &[big], &[]), RESOURCE_EXHAUSTED);
+        assert!(g.ctx().last_error().unwrap().contains("32-bit"));
+        // exactly 4 GiB fits (the window is only reserved, not touched)
+        assert_eq!(
+            g.exec(dev, &k, 1, 0, &[small], &[]),
+            0,
+            "{:?}",
+            g.ctx().last_error()
+        );
+    }
+}
+
+struct BrokenDevice(DeviceInfo);
+impl Device for BrokenDevice {
+    fn info(&self) -> &DeviceInfo {
+        &self.0
+    }
+    fn create_buffer(&self, size: u64) -> ParResult<Box<dyn DeviceBuffer>> {
+        Ok(Box::new(FakeGpuBuffer(Mutex::new(vec![0; size as usize]))))
+    }
+    fn write(&self, _: &dyn DeviceBuffer, _: &[u8]) -> ParResult<()> {
+        Err(ParError::device_error("device lost"))
+    }
+    fn read(&self, _: &dyn DeviceBuffer, _: &mut [u8]) -> ParResult<()> {
+        Err(ParError::device_error("device lost"))
+    }
+    fn exec(&self, _: &mut DeviceSession, _: &ExecRequest<'_>) -> ParResult<ExecStats> {
+        Err(ParError::device_error("device lost"))
+    }
+}
+
+#[test]
+fn device_errors_reach_the_guest_as_device_error() {
+    let rt = Arc::new(
+        ParallelRuntime::with_devices(ParallelConfig::default(), |index| {
+            vec![Arc::new(BrokenDevice(DeviceInfo {
+                kind: DeviceKind::IntegratedGpu,
+                name: "broken".into(),
+                index,
+            })) as Arc<dyn Device>]
+        })
+        .unwrap(),
+    );
+    let mut g = Guest::new(&rt);
+    let dev = g.get_device(INTEGRATED_GPU).unwrap();
+    let b = g.create_buffer(dev, 64, READ_WRITE).unwrap();
+    const DEVICE_ERROR: i32 = 7;
+    assert_eq!(g.write_buffer(b, &[1, 2, 3]), DEVICE_ERROR);
+    assert_eq!(g.read_buffer(b, 3), Err(DEVICE_ERROR));
+    assert_eq!(g.exec(dev, &wat("trap"), 4, 3, &[], &[b]), DEVICE_ERROR);
+    assert!(g.ctx().last_error().unwrap().contains("device lost"));
+    // no fallback for a device error: only `unsupported` falls back
+    assert_eq!(g.ctx().stats().fallbacks, 0);
+    // the CPU device of the same runtime still works
+    let cpu = g.get_device(CPU).unwrap();
+    let c = g.create_buffer(cpu, 16, READ_WRITE).unwrap();
+    assert_eq!(g.exec(cpu, &wat("trap"), 4, 3, &[], &[c]), 0);
 }

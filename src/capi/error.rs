@@ -318,3 +318,51 @@ mod tests {
         wp_error_delete(e);
     }
 }
+
+#[cfg(test)]
+mod numbering {
+    use super::*;
+
+    /// The C enums mirror the Rust ones value for value (the match above
+    /// keeps the variants in step; this keeps the numbers in step).
+    #[test]
+    fn c_codes_equal_rust_codes() {
+        use ErrorCode::*;
+        for c in [
+            Ok,
+            InvalidArgument,
+            InvalidModule,
+            Link,
+            Trap,
+            Exit,
+            NotFound,
+            TypeMismatch,
+            OutOfBounds,
+            Io,
+            ResourceExhausted,
+            Wasi,
+            Internal,
+        ] {
+            assert_eq!(wp_error_code_t::from(c) as i32, c as i32, "{c:?}");
+        }
+        use TrapKind as T;
+        for k in [
+            T::None,
+            T::Unreachable,
+            T::MemoryOutOfBounds,
+            T::TableOutOfBounds,
+            T::IndirectCallToNull,
+            T::IntegerDivisionByZero,
+            T::IntegerOverflow,
+            T::BadConversionToInteger,
+            T::StackOverflow,
+            T::BadSignature,
+            T::OutOfFuel,
+            T::GrowthOperationLimited,
+            T::Host,
+            T::OutOfSystemMemory,
+        ] {
+            assert_eq!(wp_trap_kind_t::from(k) as i32, k as i32, "{k:?}");
+        }
+    }
+}

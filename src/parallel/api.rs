@@ -7,6 +7,7 @@
 
 use super::context::ParallelContext;
 use super::errno::Errno;
+use std::panic::AssertUnwindSafe;
 use wasmi::{Caller, Extern, Linker};
 
 /// The import module name.
@@ -21,7 +22,25 @@ fn with_memory<T>(
     match caller.get_export("memory") {
         Some(Extern::Memory(memory)) => {
             let (bytes, data) = memory.data_and_store_mut(caller);
-            f(get(data), bytes)
+            let ctx = get(data);
+            // A bug in the host must not unwind through the interpreter into
+            // the embedder: report it to the guest as `device_error`. The
+            // context stays usable (its tables are only changed by complete
+            // operations).
+            match std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut *ctx, bytes))) {
+                Ok(code) => code,
+                Err(panic) => {
+                    let msg = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    ctx.set_last_error(format!(
+                        "{what}: device_error: internal error (host panic): {msg}"
+                    ));
+                    Errno::DeviceError.code()
+                }
+            }
         }
         _ => {
             let ctx = get(caller.data_mut());

@@ -79,6 +79,11 @@ impl ParallelContext {
         self.stats.clone()
     }
 
+    /// Clears the statistics.
+    pub fn reset_stats(&mut self) {
+        self.stats = ParallelStats::default();
+    }
+
     /// Replaces the last error message (used by the import glue).
     pub fn set_last_error(&mut self, message: String) {
         self.last_error = Some(message);
@@ -371,6 +376,7 @@ impl ParallelContext {
             },
             run_time: Duration::ZERO,
             workers: 0,
+            reused_workers: false,
             fallback: None,
             errno: Errno::Success,
         };
@@ -397,19 +403,16 @@ impl ParallelContext {
                 record.fallback = Some(reason);
                 record.device = runtime.devices[runtime.cpu].info().kind;
                 record.device_index = runtime.cpu;
-                result = Self::fallback_exec(
-                    &runtime,
-                    &mut self.sessions[runtime.cpu],
-                    index,
-                    &buffers,
-                    &req,
-                );
+                // A throwaway session: the temporary buffers are new every
+                // time, so cached workers would only pin their pages.
+                result = Self::fallback_exec(&runtime, &mut None, index, &buffers, &req);
             }
         }
         record.run_time = t.elapsed();
         match &result {
             Ok(s) => {
                 record.workers = s.workers;
+                record.reused_workers = s.reused_workers;
                 self.stats.setup_time += s.setup_time;
             }
             Err(e) => record.errno = e.errno,
@@ -424,7 +427,7 @@ impl ParallelContext {
     }
 
     /// Runs `req` on the CPU device over copies of `buffers` (which live on
-    /// device `from`), then copies every buffer kernels may write back.
+    /// device `from`), then copies back every buffer not declared `read`.
     fn fallback_exec(
         runtime: &ParallelRuntime,
         session: &mut DeviceSession,

@@ -62,10 +62,18 @@ pub struct ParallelConfig {
     /// Compiled kernels kept in the cache (default 64; least recently used
     /// evicted).
     pub kernel_cache_entries: usize,
-    /// Which Vulkan device to use: an index into the ranked list or a name
-    /// substring (default: none, then the environment variable
-    /// `WASI_PARALLEL_VULKAN_DEVICE`, else all devices found).
+    /// Which Vulkan device to use: an index into the ranked list, a name
+    /// substring, or `none` for no GPU device (default: unset, then the
+    /// environment variable `WASI_PARALLEL_VULKAN_DEVICE`, else all devices
+    /// found).
     pub vulkan_device: Option<String>,
+    /// Let llvmpipe (lavapipe) run kernels with loops nested more than one
+    /// deep (default true). Its loop limiter (65535 loop iterations per SIMD
+    /// vector of invocations, all loops together) is detected in every loop
+    /// and such a call becomes `unsupported` (then the CPU device reruns
+    /// it); `false` restores the older conservative gate that sends every
+    /// kernel with nested loops to the CPU device on CPU-type Vulkan devices.
+    pub vulkan_llvmpipe_nested_loops: bool,
 }
 
 impl Default for ParallelConfig {
@@ -80,6 +88,7 @@ impl Default for ParallelConfig {
             max_kernel_size: 16 << 20,
             kernel_cache_entries: 64,
             vulkan_device: None,
+            vulkan_llvmpipe_nested_loops: true,
         }
     }
 }
@@ -113,8 +122,9 @@ impl ParallelRuntime {
         #[cfg(feature = "vulkan")]
         {
             let selector = config.vulkan_device.clone();
+            let nested = config.vulkan_llvmpipe_nested_loops;
             Self::with_devices(config, |first| {
-                device::vulkan::discover(first, selector.as_deref())
+                device::vulkan::discover_with(first, selector.as_deref(), nested)
             })
         }
         #[cfg(not(feature = "vulkan"))]

@@ -38,6 +38,8 @@ pub struct CallRecord {
     pub run_time: Duration,
     /// Workers that ran iterations.
     pub workers: usize,
+    /// Whether workers cached from an earlier call were reused.
+    pub reused_workers: bool,
     /// Why the call fell back to the CPU device, if it did.
     pub fallback: Option<String>,
     /// The code returned to the guest.

@@ -359,7 +359,8 @@ pub(crate) fn analyze(bytes: &[u8]) -> Result<KernelModule<'_>, Unsupported> {
             && reachable_set
             && glob.ty == Ty::I32
             && glob.mutable
-            && glob.init_bits > 0
+            && glob.init_bits >= 1024
+            && glob.init_bits % 16 == 0
             && glob.init_bits <= region_size
         {
             return Err(Unsupported::new(format!(

@@ -17,7 +17,7 @@
 
 use super::analyze::{KernelModule, Ty};
 use super::{param, trap, Unsupported, BINDING_ARENA, BINDING_ARENA_ATOMIC, BINDING_CONTROL};
-use super::{BINDING_PARAMS, ENTRY_POINT, WORKGROUP_SIZE};
+use super::{BINDING_PARAMS, ENTRY_POINT};
 use naga::{
     AddressSpace, ArraySize, AtomicFunction, BinaryOperator as Bo, Binding, Block, BuiltIn,
     Expression, Function, FunctionArgument, FunctionResult, GlobalVariable, Handle, Literal,
@@ -50,6 +50,20 @@ struct Globals {
     fuel: Handle<GlobalVariable>,
     trapped: Handle<GlobalVariable>,
     iteration: Handle<GlobalVariable>,
+    /// `!param[ZERO]` = `u32::MAX` at run time, which the decremented fuel
+    /// never equals; opaque to compilers, so `fuel == sentinel` gives every
+    /// loop an exit (loop-variant, so it cannot be unswitched) that the
+    /// compiler cannot rule out, and the driver-loop-limit check after the
+    /// loop survives optimization.
+    sentinel: Handle<GlobalVariable>,
+    /// Workgroup memory, one `u32` per invocation of the workgroup: the
+    /// "loop ended normally" flag (see `open_frame`). Memory rather than a
+    /// variable: llvmpipe's loop limiter leaves a loop along no edge of the
+    /// IR, so SSA values merged at the loop exit (phis) keep whatever a
+    /// previous instance of the loop left in their registers.
+    loop_flags: Handle<GlobalVariable>,
+    /// `LocalInvocationIndex`: this invocation's slot in `loop_flags`.
+    lane: Handle<GlobalVariable>,
 }
 
 #[derive(Clone, Copy)]
@@ -69,6 +83,8 @@ struct Shared {
     h: Helpers,
     wasm_globals: Vec<(Handle<GlobalVariable>, Ty)>,
     fn_map: Vec<Option<Handle<Function>>>,
+    /// Deepest nesting of wasm loops reachable from each translated function.
+    fn_loop_depth: Vec<u32>,
     region_size: u64,
 }
 
@@ -374,7 +390,10 @@ fn u32_arg(t: &Types, name: &str) -> FunctionArgument {
     }
 }
 
-/// `trap(code)`: first trap wins the control word; marks the invocation trapped.
+/// `trap(code)`: the control word keeps the largest code (deterministic,
+/// and the driver-limit code, the largest, wins, so such a call is always
+/// retried elsewhere); word 1 keeps the smallest trapping iteration. Marks
+/// the invocation trapped.
 fn build_trap(sh_t: Types, g: Globals) -> Function {
     let mut fb = FB::new("trap", sh_t);
     fb.f.arguments.push(u32_arg(&sh_t, "code"));
@@ -382,28 +401,10 @@ fn build_trap(sh_t: Types, g: Globals) -> Function {
     let zero = fb.u32(0);
     let one = fb.u32(1);
     let ctl0 = fb.index(g.control, zero);
-    let res = fb.special(Expression::AtomicResult {
-        ty: sh_t.cas,
-        comparison: true,
-    });
-    fb.stmt(Statement::Atomic {
-        pointer: ctl0,
-        fun: AtomicFunction::Exchange {
-            compare: Some(zero),
-        },
-        value: code,
-        result: Some(res),
-    });
-    let exchanged = fb.expr(Expression::AccessIndex {
-        base: res,
-        index: 1,
-    });
-    fb.open();
+    fb.atomic(ctl0, AtomicFunction::Max, code);
     let it = fb.load_global(g.iteration);
     let ctl1 = fb.index(g.control, one);
-    fb.store(ctl1, it);
-    let accept = fb.close();
-    fb.if_(exchanged, accept, Block::new());
+    fb.atomic(ctl1, AtomicFunction::Min, it);
     let t = fb.bool(true);
     fb.store_global(g.trapped, t);
     fb.finish()
@@ -559,7 +560,11 @@ fn build_st(t: Types, g: Globals, bytes: u32) -> Function {
 }
 
 /// Builds the whole naga module.
-pub(crate) fn build(km: &KernelModule<'_>) -> Result<Built, Unsupported> {
+pub(crate) fn build(
+    km: &KernelModule<'_>,
+    workgroup_size: u32,
+    max_loop_depth: Option<u32>,
+) -> Result<Built, Unsupported> {
     let mut module = Module::default();
     let u32_t = scalar_ty(&mut module, Scalar::U32);
     let t = Types {
@@ -603,6 +608,19 @@ pub(crate) fn build(km: &KernelModule<'_>) -> Result<Built, Unsupported> {
         )
     };
     let arr_u32 = arr(&mut module, u32_t);
+    let flags_ty = module.types.insert(
+        Type {
+            name: None,
+            inner: TypeInner::Array {
+                base: u32_t,
+                size: ArraySize::Constant(
+                    std::num::NonZeroU32::new(workgroup_size.max(1)).expect("nonzero"),
+                ),
+                stride: 4,
+            },
+        },
+        Span::UNDEFINED,
+    );
     let arr_atomic = arr(&mut module, atomic_u32);
     let rw = AddressSpace::Storage {
         access: StorageAccess::LOAD | StorageAccess::STORE,
@@ -677,6 +695,23 @@ pub(crate) fn build(km: &KernelModule<'_>) -> Result<Built, Unsupported> {
             u32_t,
             z,
         ),
+        sentinel: add_global(
+            &mut module,
+            "sentinel",
+            AddressSpace::Private,
+            None,
+            u32_t,
+            z,
+        ),
+        loop_flags: add_global(
+            &mut module,
+            "loop_flags",
+            AddressSpace::WorkGroup,
+            None,
+            flags_ty,
+            None,
+        ),
+        lane: add_global(&mut module, "lane", AddressSpace::Private, None, u32_t, z),
     };
     let mut wasm_globals = Vec::new();
     for (i, gl) in km.globals.iter().enumerate() {
@@ -714,6 +749,7 @@ pub(crate) fn build(km: &KernelModule<'_>) -> Result<Built, Unsupported> {
         h,
         wasm_globals,
         fn_map: vec![None; km.funcs.len()],
+        fn_loop_depth: vec![0; km.funcs.len()],
         region_size: km.region_size,
     };
     let mut uses_i64 = km.uses_i64;
@@ -723,18 +759,29 @@ pub(crate) fn build(km: &KernelModule<'_>) -> Result<Built, Unsupported> {
         tr.run()?;
         uses_i64 |= tr.uses_i64;
         uses_f64 |= tr.uses_f64;
+        let depth = tr.max_loop_depth;
         let f = tr.fb.finish();
         let handle = module.functions.append(f, Span::UNDEFINED);
         sh.fn_map[fi as usize] = Some(handle);
+        sh.fn_loop_depth[fi as usize] = depth;
     }
     let kernel = sh.fn_map[km.kernel as usize]
         .ok_or_else(|| Unsupported::new("internal: kernel function not translated"))?;
-    let entry = build_entry(&sh, kernel, km.num_buffers);
+    if let Some(max) = max_loop_depth {
+        let depth = sh.fn_loop_depth[km.kernel as usize];
+        if depth > max {
+            return Err(Unsupported::new(format!(
+                "loops nested {depth} deep; this device allows {max} \
+                 (vulkan_llvmpipe_nested_loops is off)"
+            )));
+        }
+    }
+    let entry = build_entry(&sh, kernel, km.num_buffers, workgroup_size);
     module.entry_points.push(naga::EntryPoint {
         name: ENTRY_POINT.to_string(),
         stage: naga::ShaderStage::Compute,
         early_depth_test: None,
-        workgroup_size: [WORKGROUP_SIZE, 1, 1],
+        workgroup_size: [workgroup_size, 1, 1],
         workgroup_size_overrides: None,
         function: entry,
         mesh_info: None,
@@ -748,7 +795,12 @@ pub(crate) fn build(km: &KernelModule<'_>) -> Result<Built, Unsupported> {
     })
 }
 
-fn build_entry(sh: &Shared, kernel: Handle<Function>, num_buffers: usize) -> Function {
+fn build_entry(
+    sh: &Shared,
+    kernel: Handle<Function>,
+    num_buffers: usize,
+    workgroup_size: u32,
+) -> Function {
     let t = sh.t;
     let g = sh.g;
     let mut fb = FB::new(ENTRY_POINT, t);
@@ -762,6 +814,11 @@ fn build_entry(sh: &Shared, kernel: Handle<Function>, num_buffers: usize) -> Fun
             binding: Some(Binding::BuiltIn(b)),
         });
     }
+    fb.f.arguments.push(FunctionArgument {
+        name: Some("lane".to_string()),
+        ty: t.u32,
+        binding: Some(Binding::BuiltIn(BuiltIn::LocalInvocationIndex)),
+    });
     let gid = fb.arg(0);
     let nwg = fb.arg(1);
     let x = fb.expr(Expression::AccessIndex {
@@ -776,7 +833,7 @@ fn build_entry(sh: &Shared, kernel: Handle<Function>, num_buffers: usize) -> Fun
         base: nwg,
         index: 0,
     });
-    let wg = fb.u32(WORKGROUP_SIZE);
+    let wg = fb.u32(workgroup_size);
     let row = fb.bin(Bo::Multiply, nx, wg);
     let yr = fb.bin(Bo::Multiply, y, row);
     let linear = fb.bin(Bo::Add, x, yr);
@@ -799,6 +856,15 @@ fn build_entry(sh: &Shared, kernel: Handle<Function>, num_buffers: usize) -> Fun
     fb.store_global(g.mem_size, ms);
     let fuel = param(&mut fb, param::FUEL);
     fb.store_global(g.fuel, fuel);
+    let zero_word = param(&mut fb, param::ZERO);
+    let sentinel = fb.un(Uo::BitwiseNot, zero_word);
+    fb.store_global(g.sentinel, sentinel);
+    let lane = fb.arg(2);
+    fb.store_global(g.lane, lane);
+    let lane = fb.load_global(g.lane);
+    let slot = fb.index(g.loop_flags, lane);
+    let z = fb.u32(0);
+    fb.store(slot, z);
     let block = param(&mut fb, param::BLOCK_SIZE);
     let mut args = vec![iter, n, block];
     for i in 0..2 * num_buffers {
@@ -828,6 +894,8 @@ struct Frame {
     then_end_reachable: bool,
     needs_check: bool,
     branched_to: bool,
+    /// Loops only: set when the body falls through (see `open_frame`).
+    fell: Option<H>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -848,6 +916,8 @@ struct FnTranslator<'s, 'a> {
     targeted: Vec<bool>,
     uses_i64: bool,
     uses_f64: bool,
+    loop_depth: u32,
+    max_loop_depth: u32,
 }
 
 fn unsupported_op(op: &Operator<'_>) -> Unsupported {
@@ -922,6 +992,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             targeted,
             uses_i64: false,
             uses_f64: false,
+            loop_depth: 0,
+            max_loop_depth: 0,
         })
     }
 
@@ -998,6 +1070,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             then_end_reachable: false,
             needs_check: false,
             branched_to: false,
+            fell: None,
         });
         let mut ops = wf.body.get_operators_reader().map_err(wasm_err)?;
         while !ops.eof() {
@@ -1044,6 +1117,18 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 );
             }
         }
+        let mut fell = None;
+        if kind == Kind::Loop && materialized {
+            // `fell` tells a normal exit (falling through the end of the
+            // body) from a driver cutting the loop short: llvmpipe
+            // (lavapipe) leaves every loop of an invocation once 65535 loop
+            // iterations ran in total, silently. Branches out of the loop
+            // set `pending` instead.
+            let var = self.flag_slot();
+            let z = self.fb.u32(0);
+            self.fb.store(var, z);
+            fell = Some(var);
+        }
         if materialized {
             self.fb.open();
         }
@@ -1051,14 +1136,37 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             self.fb.open();
         }
         if kind == Kind::Loop && materialized {
+            self.loop_depth += 1;
+            self.max_loop_depth = self.max_loop_depth.max(self.loop_depth);
             // Fuel: one unit per iteration of the loop body.
             let fuel = self.fb.load_global(self.sh.g.fuel);
             let z = self.fb.u32(0);
             let out = self.fb.bin(Bo::Equal, fuel, z);
-            self.trap_if(out, trap::FUEL);
+            // `if out { trap(FUEL); break }`: leave by the loop's own exit
+            // rather than by `return`, so that the loop has an exit edge even
+            // when the wasm loop has none (`(loop $l (br $l))`). Without one,
+            // the code after the loop is unreachable, the driver drops it,
+            // and llvmpipe's loop limiter (which leaves the loop silently
+            // after 65535 iterations) made an endless kernel return success
+            // instead of `DRIVER_LOOP_LIMIT`. After the break, `fell` is
+            // false and nothing is pending, so the post-loop check below
+            // runs `trap(DRIVER_LOOP_LIMIT)`, which loses to the FUEL code
+            // already written (first trap wins) and returns.
+            self.fb.open();
+            let c = self.fb.u32(trap::FUEL);
+            self.fb.call(self.sh.h.trap, vec![c], false);
+            self.fb.stmt(Statement::Break);
+            let accept = self.fb.close();
+            self.fb.if_(out, accept, Block::new());
             let one = self.fb.u32(1);
             let less = self.fb.bin(Bo::Subtract, fuel, one);
             self.fb.store_global(self.sh.g.fuel, less);
+            let sentinel = self.fb.load_global(self.sh.g.sentinel);
+            let never = self.fb.bin(Bo::Equal, less, sentinel);
+            self.fb.open();
+            self.fb.stmt(Statement::Break);
+            let accept = self.fb.close();
+            self.fb.if_(never, accept, Block::new());
         }
         self.ctrl.push(Frame {
             kind,
@@ -1072,6 +1180,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             then_end_reachable: false,
             needs_check: false,
             branched_to: false,
+            fell,
         });
         Ok(())
     }
@@ -1173,6 +1282,11 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         } else {
             if reachable {
                 self.store_results(idx)?;
+                if self.ctrl[idx].fell.is_some() {
+                    let slot = self.flag_slot();
+                    let one = self.fb.u32(1);
+                    self.fb.store(slot, one);
+                }
                 self.fb.stmt(Statement::Break);
             }
             reachable_after = reachable || (kind == Kind::Block && self.ctrl[idx].branched_to);
@@ -1184,6 +1298,26 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 continuing: Block::new(),
                 break_if: None,
             });
+        }
+        if self.ctrl[idx].fell.is_some() {
+            self.loop_depth -= 1;
+        }
+        if self.ctrl[idx].fell.is_some() {
+            // Left the loop without falling through and without a pending
+            // branch: the driver cut it short. The flag goes back to 0 at
+            // once, so a 1 is only ever seen by the check of the loop that
+            // wrote it (an enclosing loop cut right after an inner loop
+            // ended normally must not see the inner loop's 1).
+            let slot = self.flag_slot();
+            let f = self.fb.load(slot);
+            let z = self.fb.u32(0);
+            self.fb.store(slot, z);
+            let nf = self.fb.bin(Bo::Equal, f, z);
+            let p = self.fb.load(self.pending);
+            let none = self.fb.u32(NONE);
+            let np = self.fb.bin(Bo::Equal, p, none);
+            let cut = self.fb.bin(Bo::LogicalAnd, nf, np);
+            self.trap_if(cut, trap::DRIVER_LOOP_LIMIT);
         }
         let frame = self
             .ctrl
@@ -1199,6 +1333,12 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         }
         self.unreachable = !reachable_after;
         Ok(())
+    }
+
+    /// Pointer to this invocation's "loop ended normally" word.
+    fn flag_slot(&mut self) -> H {
+        let lane = self.fb.load_global(self.sh.g.lane);
+        self.fb.index(self.sh.g.loop_flags, lane)
     }
 
     /// After a materialized construct `idx` (already popped) that a pending
@@ -1896,6 +2036,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             .copied()
             .flatten()
             .ok_or_else(|| Unsupported::new("internal: callee not translated before its caller"))?;
+        let nested = self.loop_depth + self.sh.fn_loop_depth[callee as usize];
+        self.max_loop_depth = self.max_loop_depth.max(nested);
         let cf = &self.km.funcs[callee as usize];
         let n = cf.params.len();
         let result = cf.result;
@@ -2340,6 +2482,10 @@ pub(crate) fn emit_spirv(built: Built) -> Result<Emitted, Unsupported> {
     opts.flags = naga::back::spv::WriterFlags::empty();
     opts.force_loop_bounding = false;
     opts.emit_int_div_checks = false;
+    // The only workgroup memory is the loop flags, which every invocation
+    // initialises itself: no zeroing (it would add a barrier).
+    opts.zero_initialize_workgroup_memory =
+        naga::back::spv::ZeroInitializeWorkgroupMemoryMode::None;
     opts.bounds_check_policies = naga::proc::BoundsCheckPolicies::default();
     let pipeline = naga::back::spv::PipelineOptions {
         shader_stage: naga::ShaderStage::Compute,

@@ -22,13 +22,13 @@
 //!   the containing words so they never clobber bytes that other invocations
 //!   write.
 //! - binding [`BINDING_PARAMS`]: read-only `array<u32>`, see [`param`].
-//! - binding [`BINDING_CONTROL`]: `array<atomic<u32>>`: word 0 the trap code
-//!   (first trap wins, 0 = none, see [`trap`]), word 1 the iteration id that
-//!   set it.
+//! - binding [`BINDING_CONTROL`]: `array<atomic<u32>>`: word 0 the largest
+//!   trap code raised (0 = none, see [`trap`]), word 1 the smallest
+//!   iteration id that trapped (the host initialises it to `u32::MAX`).
 //!
-//! The shader runs with a workgroup size of [`WORKGROUP_SIZE`] along x; the
-//! iteration id of an invocation is
-//! `param[ITERATION_BASE] + gid.x + gid.y * num_workgroups.x * WORKGROUP_SIZE`,
+//! The shader runs with a workgroup size of [`TranslateOptions::workgroup_size`]
+//! (default [`WORKGROUP_SIZE`]) along x; the iteration id of an invocation is
+//! `param[ITERATION_BASE] + gid.x + gid.y * num_workgroups.x * workgroup_size`,
 //! invocations at or past `param[NUM_ITERATIONS]` return at once. So a
 //! dispatch may use the y dimension and the host may split a call into
 //! several dispatches.
@@ -39,6 +39,24 @@
 //!   fuel exhaustion, a store into `[0, R)`) write a code to the control word
 //!   and make the invocation return at once: nothing after the trapping
 //!   instruction runs.
+//! - Driver loop limits: llvmpipe (lavapipe) keeps one loop limiter per
+//!   SIMD vector of invocations (8 lanes at 256 bits), set to 65535 when
+//!   the shader starts and decremented at every loop back-edge test of
+//!   every loop (sequential and nested loops share it; materialized wasm
+//!   blocks are loops too). Once it reaches 0 every loop is left after its
+//!   current iteration, along no edge of the IR. Each wasm loop therefore
+//!   writes 1 to this invocation's word of a workgroup-memory array
+//!   (`loop_flags[LocalInvocationIndex]`) when it ends normally, and right
+//!   after the loop reads and resets the word: 0 without a pending branch
+//!   means the driver cut the loop, and the invocation stops with
+//!   [`trap::DRIVER_LOOP_LIMIT`], which the device turns into `unsupported`
+//!   (the runtime reruns the call on the CPU device). The flag must be
+//!   memory: as a local variable it became a phi at the loop exit whose
+//!   register still held `true` from the previous instance of an inner
+//!   loop, so cuts in nested loops went undetected (the mandelbrot example
+//!   gave wrong pixels). Each loop also has an extra exit on
+//!   `param[ZERO] != 0` (never taken) so compilers cannot fold the check.
+//!   [`TranslateOptions::max_loop_depth`] remains as an opt-out gate.
 //! - Fuel: every iteration of a wasm `loop` body costs one unit of the
 //!   per-invocation budget `param[FUEL]` (a `u32`; the host passes
 //!   `u32::MAX` for "unlimited"). Running out traps with [`trap::FUEL`].
@@ -46,9 +64,12 @@
 //! - `[0, R)` is shared by all invocations on the GPU, while the CPU device
 //!   gives each worker a private copy. Reading it (constant tables, data
 //!   segments) is fine. A kernel that keeps a shadow stack (a mutable `i32`
-//!   global pointing into `[0, R)` that it writes) is rejected as
-//!   unsupported; any other store into `[0, R)` traps at run time with
-//!   [`trap::PRIVATE_WRITE`].
+//!   global that it writes, initialised to a 16-byte aligned address in
+//!   `[1024, R]`, clang's `__stack_pointer` pattern) is rejected as
+//!   unsupported; any other store into `[0, R)` (a C `static` counter, say)
+//!   stops the invocation with [`trap::PRIVATE_WRITE`], which the device
+//!   reports as `unsupported` with the buffers untouched, so the runtime
+//!   reruns the call on the CPU device.
 //! - Floats: every float arithmetic result is decorated `NoContraction` (no
 //!   FMA fusion); `DenormPreserve` and `SignedZeroInfNanPreserve` execution
 //!   modes are added when [`TranslateOptions`] says the device supports them.
@@ -69,7 +90,7 @@ pub use analyze::DataSegment;
 
 use std::fmt;
 
-/// Workgroup size (x) of every generated shader.
+/// Default workgroup size (x) of generated shaders.
 pub const WORKGROUP_SIZE: u32 = 64;
 
 /// Descriptor binding of the memory arena (`array<u32>`).
@@ -93,6 +114,9 @@ pub mod param {
     pub const MEMORY_SIZE: usize = 3;
     /// Per-invocation budget of loop iterations (`u32::MAX`: practically unlimited).
     pub const FUEL: usize = 4;
+    /// Must be 0. Read as an opaque "never" condition (see the driver loop
+    /// limit in the module documentation).
+    pub const ZERO: usize = 5;
     /// First `(ptr, len)` word; buffer `i` has its pair at `PAIRS + 2*i`.
     pub const PAIRS: usize = 8;
     /// Number of words of the params binding for `n` buffers.
@@ -116,8 +140,13 @@ pub mod trap {
     /// The per-invocation loop budget ran out.
     pub const FUEL: u32 = 6;
     /// A store into the kernel's own region `[0, R)`, which is shared by all
-    /// invocations on a GPU.
+    /// invocations on a GPU (reported as `unsupported`, not as a trap).
     pub const PRIVATE_WRITE: u32 = 7;
+    /// Not a trap of the kernel: the driver left a loop early (llvmpipe
+    /// stops all loops of an invocation after 65535 iterations in total).
+    /// The device reports the call as unsupported, leaving the buffers
+    /// untouched, so the runtime can run it on the CPU device.
+    pub const DRIVER_LOOP_LIMIT: u32 = 8;
 
     /// A human-readable description of a trap code.
     pub fn describe(code: u32) -> &'static str {
@@ -129,6 +158,7 @@ pub mod trap {
             BAD_CONVERSION => "invalid conversion to integer",
             FUEL => "kernel fuel exhausted",
             PRIVATE_WRITE => "store into the kernel's own memory region [0, R), which is shared between GPU invocations",
+            DRIVER_LOOP_LIMIT => "the driver cut a loop short (llvmpipe: 65535 loop iterations per invocation)",
             _ => "unknown trap",
         }
     }
@@ -149,6 +179,13 @@ pub struct TranslateOptions {
     pub signed_zero_inf_nan_f32: bool,
     /// Add `SignedZeroInfNanPreserve 64` (needs `shaderSignedZeroInfNanPreserveFloat64`).
     pub signed_zero_inf_nan_f64: bool,
+    /// Workgroup size along x (at least 1).
+    pub workgroup_size: u32,
+    /// Deepest loop nesting allowed (`None`: any). Kernels beyond it are
+    /// unsupported (the Vulkan device sets 1 on llvmpipe only when
+    /// `ParallelConfig::vulkan_llvmpipe_nested_loops` is off; see the
+    /// module documentation).
+    pub max_loop_depth: Option<u32>,
 }
 
 impl Default for TranslateOptions {
@@ -161,6 +198,8 @@ impl Default for TranslateOptions {
             denorm_preserve_f64: true,
             signed_zero_inf_nan_f32: true,
             signed_zero_inf_nan_f64: true,
+            workgroup_size: WORKGROUP_SIZE,
+            max_loop_depth: None,
         }
     }
 }
@@ -214,7 +253,7 @@ pub fn translate_kernel(
     opts: &TranslateOptions,
 ) -> Result<Translation, Unsupported> {
     let module = analyze::analyze(kernel_wasm)?;
-    let built = codegen::build(&module)?;
+    let built = codegen::build(&module, opts.workgroup_size.max(1), opts.max_loop_depth)?;
     let emitted = codegen::emit_spirv(built)?;
     if emitted.uses_int64 && !opts.int64 {
         return Err(Unsupported::new(if emitted.uses_float64 {

@@ -18,9 +18,16 @@ pub struct Rt {
 }
 
 fn make(fuel: Option<u64>) -> Option<Rt> {
+    make_with(fuel, true)
+}
+
+fn make_with(fuel: Option<u64>, nested: bool) -> Option<Rt> {
     let rt = ParallelRuntime::new(ParallelConfig {
         threads: 2,
         kernel_fuel: fuel,
+        // Nested loops run on llvmpipe (every loop-limiter cut is detected
+        // and reported as unsupported); `false` is the opt-out depth gate.
+        vulkan_llvmpipe_nested_loops: nested,
         ..Default::default()
     })
     .expect("runtime");
@@ -49,6 +56,13 @@ fn make(fuel: Option<u64>) -> Option<Rt> {
 pub fn rt() -> Option<&'static Rt> {
     static RT: OnceLock<Option<Rt>> = OnceLock::new();
     RT.get_or_init(|| make(None)).as_ref()
+}
+
+/// The runtime as users get it (the default configuration).
+pub fn rt_default() -> Option<&'static Rt> {
+    static RT: OnceLock<Option<Rt>> = OnceLock::new();
+    RT.get_or_init(|| make_with(None, ParallelConfig::default().vulkan_llvmpipe_nested_loops))
+        .as_ref()
 }
 
 /// A runtime whose kernels have a fuel budget.
@@ -229,4 +243,10 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+}
+
+/// A runtime with the opt-out depth gate (`vulkan_llvmpipe_nested_loops =
+/// false`).
+pub fn rt_gated() -> Option<Rt> {
+    make_with(None, false)
 }

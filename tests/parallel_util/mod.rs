@@ -34,8 +34,10 @@ const GUEST: &str = r#"
               (local.get 5) (local.get 6) (local.get 7) (local.get 8))))
 "#;
 
+/// A runtime with only the SEQUENTIAL and CPU devices (these tests are about
+/// them; GPU devices are covered by their own tests).
 pub fn runtime(config: ParallelConfig) -> Arc<ParallelRuntime> {
-    Arc::new(ParallelRuntime::new(config).expect("runtime"))
+    Arc::new(ParallelRuntime::with_devices(config, |_| Vec::new()).expect("runtime"))
 }
 
 pub fn runtime_threads(threads: usize) -> Arc<ParallelRuntime> {

@@ -1,4 +1,4 @@
-;; spin: never returns. No buffers. With a per-iteration kernel fuel budget the
+;; spin_forever: never returns. No buffers. With a per-iteration kernel fuel budget the
 ;; call must return kernel_trap (5) instead of hanging.
 (module
   (memory (import "" "memory") 1 1 shared)

@@ -7,9 +7,11 @@
 //!   followed by the call's buffers mapped shared, so buffers cost their size
 //!   once however many workers there are.
 //! - Workers are reused for every iteration of a call and kept in the
-//!   instance's session for the next call while the kernel and the buffer
-//!   list stay the same (a trap discards them: the kernel's private state may
-//!   be inconsistent after a trap).
+//!   instance's session for later calls with the same kernel and buffer list
+//!   (up to 4 such sets per instance, least recently used dropped). A trap
+//!   discards them: the kernel's private state may be inconsistent after it.
+//!   So a kernel's private region and globals persist across the iterations
+//!   a worker runs and across calls; kernels must not rely on either.
 //! - Iterations are handed out dynamically in chunks from an atomic counter;
 //!   the first trap stops the others and its message is returned.
 
@@ -19,7 +21,7 @@ use crate::parallel::errno::{ParError, ParResult};
 use crate::parallel::kernel::layout::Layout;
 use crate::parallel::kernel::Kernel;
 use std::any::Any;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmi::{Func, Instance, Memory, MemoryType, Store, Val};
@@ -75,6 +77,8 @@ impl CpuDevice {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("wasi-parallel-cpu-{i}"))
+            // Like a main thread: the interpreter runs kernels on these.
+            .stack_size(8 << 20)
             .build()
             .map_err(|e| {
                 ParError::device_error(format!("cannot start the CPU thread pool: {e}"))
@@ -194,19 +198,20 @@ struct SessionKey {
     buffers: Vec<u64>,
 }
 
+/// How many worker sets (kernel + buffer list combinations) an instance
+/// keeps, most recently used first.
+const WORKER_SETS: usize = 4;
+
 struct CpuSession {
-    key: Option<SessionKey>,
-    workers: Vec<Option<Worker>>,
+    /// `sets[0]` is the one in use; each holds workers for one key.
+    sets: Vec<(SessionKey, Vec<Option<Worker>>)>,
 }
 
 impl CpuSession {
     fn from(session: &mut DeviceSession) -> &mut CpuSession {
         let fresh = !matches!(session, Some(s) if s.is::<CpuSession>());
         if fresh {
-            *session = Some(Box::new(CpuSession {
-                key: None,
-                workers: Vec::new(),
-            }));
+            *session = Some(Box::new(CpuSession { sets: Vec::new() }));
         }
         session
             .as_mut()
@@ -223,8 +228,8 @@ struct CallState<'a> {
     block_size: u32,
     num_iterations: u32,
     fuel: Option<u64>,
-    next: AtomicU32,
-    chunk: u32,
+    next: AtomicU64,
+    chunk: u64,
     stop: AtomicBool,
     error: Mutex<Option<ParError>>,
     setup_nanos: AtomicU64,
@@ -239,10 +244,20 @@ impl CallState<'_> {
         }
     }
 
+    /// [`Self::work_inner`], turning a panic (a bug, never expected) into a
+    /// `device_error` instead of unwinding through the guest's host call.
+    fn work(&self, slot: &mut Option<Worker>) {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work_inner(slot)));
+        if r.is_err() {
+            *slot = None;
+            self.fail(ParError::device_error("a CPU worker panicked"));
+        }
+    }
+
     /// Runs chunks of iterations on `slot`'s worker (building it if needed)
     /// until none are left or some iteration failed. On failure the worker
     /// is discarded.
-    fn work(&self, slot: &mut Option<Worker>) {
+    fn work_inner(&self, slot: &mut Option<Worker>) {
         if slot.is_none() {
             let t = Instant::now();
             match Worker::build(
@@ -261,18 +276,19 @@ impl CallState<'_> {
         let worker = slot.as_mut().expect("built");
         worker.params[1] = Val::I32(self.num_iterations as i32);
         worker.params[2] = Val::I32(self.block_size as i32);
-        let n = self.num_iterations;
+        let n = self.num_iterations as u64;
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 return;
             }
+            // 64-bit counter: overshooting past `n` can never wrap around.
             let start = self.next.fetch_add(self.chunk, Ordering::Relaxed);
             if start >= n {
                 return;
             }
-            let end = start.saturating_add(self.chunk).min(n);
+            let end = (start + self.chunk).min(n);
             for i in start..end {
-                if let Err(msg) = worker.run(i, self.fuel) {
+                if let Err(msg) = worker.run(i as u32, self.fuel) {
                     *slot = None;
                     return self.fail(ParError::kernel_trap(msg));
                 }
@@ -331,21 +347,29 @@ impl Device for CpuDevice {
             kernel: req.kernel.id,
             buffers: buffers.iter().map(|b| b.id).collect(),
         };
-        let session = CpuSession::from(session);
-        let reused = session.key.as_ref() == Some(&key);
-        if !reused {
-            session.workers.clear();
-            session.key = Some(key);
-        }
         let n = req.num_iterations;
         if n == 0 {
             return Ok(ExecStats::default());
         }
+        let session = CpuSession::from(session);
+        let reused = match session.sets.iter().position(|(k, _)| *k == key) {
+            Some(i) => {
+                let set = session.sets.remove(i);
+                session.sets.insert(0, set);
+                true
+            }
+            None => {
+                session.sets.truncate(WORKER_SETS - 1);
+                session.sets.insert(0, (key, Vec::new()));
+                false
+            }
+        };
+        let workers = &mut session.sets[0].1;
         let nworkers = (self.threads as u64).min(n as u64) as usize;
-        if session.workers.len() < nworkers {
-            session.workers.resize_with(nworkers, || None);
+        if workers.len() < nworkers {
+            workers.resize_with(nworkers, || None);
         }
-        let chunk = (n / (nworkers as u32 * 8)).max(1);
+        let chunk = (n as u64 / (nworkers as u64 * 32)).max(1);
         let state = CallState {
             kernel: req.kernel,
             layout: req.layout,
@@ -353,7 +377,7 @@ impl Device for CpuDevice {
             block_size: req.block_size,
             num_iterations: n,
             fuel: req.fuel,
-            next: AtomicU32::new(0),
+            next: AtomicU64::new(0),
             chunk,
             stop: AtomicBool::new(false),
             error: Mutex::new(None),
@@ -363,19 +387,18 @@ impl Device for CpuDevice {
             (Some(pool), w) if w > 1 => {
                 let state = &state;
                 pool.scope(|s| {
-                    for slot in session.workers[..nworkers].iter_mut() {
+                    for slot in workers[..nworkers].iter_mut() {
                         s.spawn(move |_| state.work(slot));
                     }
                 });
             }
             // One worker: run on the calling thread (no hand-off cost).
-            _ => state.work(&mut session.workers[0]),
+            _ => state.work(&mut workers[0]),
         }
         if let Some(e) = state.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
             // A trapped kernel may have left its private state (e.g. the
             // shadow stack pointer) inconsistent: start afresh next time.
-            session.workers.clear();
-            session.key = None;
+            session.sets.remove(0);
             return Err(e);
         }
         Ok(ExecStats {

@@ -137,7 +137,7 @@ pub struct Gpu {
 
 impl Gpu {
     /// Creates the logical device and its allocators.
-    pub fn new(physical: Arc<PhysicalDevice>) -> Result<Gpu, String> {
+    pub fn new(physical: Arc<PhysicalDevice>, llvmpipe_nested_loops: bool) -> Result<Gpu, String> {
         static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
         let family = physical
             .queue_family_properties()
@@ -158,6 +158,19 @@ impl Gpu {
             denorm_preserve_f64: has(props.shader_denorm_preserve_float64),
             signed_zero_inf_nan_f32: has(props.shader_signed_zero_inf_nan_preserve_float32),
             signed_zero_inf_nan_f64: has(props.shader_signed_zero_inf_nan_preserve_float64),
+            workgroup_size: spirv::WORKGROUP_SIZE,
+            // llvmpipe's loop limiter (65535 loop iterations per SIMD vector)
+            // cuts loops silently; the translator detects every cut (see
+            // `spirv` module docs). The depth gate is only the opt-out
+            // `ParallelConfig::vulkan_llvmpipe_nested_loops = false`.
+            max_loop_depth: if props.device_type
+                == vulkano::device::physical::PhysicalDeviceType::Cpu
+                && !llvmpipe_nested_loops
+            {
+                Some(1)
+            } else {
+                None
+            },
         };
         let (device, mut queues) = VkDevice::new(
             physical.clone(),
@@ -570,7 +583,7 @@ impl Gpu {
                 "copy buffer in"
             )?;
         }
-        let control = self.upload(&[0u8; 8])?;
+        let control = self.upload(&[0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])?;
         let fuel = run
             .fuel
             .map(|f| f.min(u32::MAX as u64) as u32)
@@ -588,8 +601,8 @@ impl Gpu {
         let pipeline = kernel.pipeline.clone();
         let set_layout = pipeline.layout().set_layouts()[0].clone();
         vk!(b.bind_pipeline_compute(pipeline.clone()), "bind pipeline")?;
-        // Dispatches: up to 65535 x 1024 groups of WORKGROUP_SIZE each.
-        let wg = spirv::WORKGROUP_SIZE as u64;
+        // Dispatches: up to 65535 x 1024 groups of workgroup_size each.
+        let wg = self.options.workgroup_size.max(1) as u64;
         let per_dispatch = self.max_groups[0] as u64 * self.max_groups[1] as u64 * wg;
         let n = run.num_iterations as u64;
         let mut base = 0u64;
@@ -601,20 +614,22 @@ impl Gpu {
             words[param::ITERATION_BASE] = base as u32;
             let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
             let params = self.upload(&bytes)?;
-            let set = vk!(
-                DescriptorSet::new(
-                    self.descriptor_sets.clone(),
-                    set_layout.clone(),
-                    [
-                        WriteDescriptorSet::buffer(spirv::BINDING_ARENA, arena.clone()),
-                        WriteDescriptorSet::buffer(spirv::BINDING_ARENA_ATOMIC, arena.clone()),
-                        WriteDescriptorSet::buffer(spirv::BINDING_PARAMS, params.clone()),
-                        WriteDescriptorSet::buffer(spirv::BINDING_CONTROL, control.clone()),
-                    ],
-                    [],
-                ),
-                "descriptor set"
-            )?;
+            // Unused bindings were compacted out of the shader: bind only
+            // what its layout declares.
+            let writes = [
+                (spirv::BINDING_ARENA, &arena),
+                (spirv::BINDING_ARENA_ATOMIC, &arena),
+                (spirv::BINDING_PARAMS, &params),
+                (spirv::BINDING_CONTROL, &control),
+            ]
+            .into_iter()
+            .filter(|(binding, _)| set_layout.bindings().contains_key(binding))
+            .map(|(binding, buf)| WriteDescriptorSet::buffer(binding, buf.clone()));
+            let set =
+                DescriptorSet::new(self.descriptor_sets.clone(), set_layout.clone(), writes, [])
+                    .map_err(|e| {
+                        ParError::device_error(format!("Vulkan: descriptor set: {e:?}"))
+                    })?;
             vk!(
                 b.bind_descriptor_sets(
                     PipelineBindPoint::Compute,
@@ -633,6 +648,29 @@ impl Gpu {
             keep_alive.push(params);
             base += x * y * wg;
         }
+        let t1 = Instant::now();
+        self.submit(b)?;
+        drop(keep_alive);
+        let (code, iteration) = {
+            let ctl = vk!(control.read(), "read control")?;
+            (
+                u32::from_le_bytes([ctl[0], ctl[1], ctl[2], ctl[3]]),
+                u32::from_le_bytes([ctl[4], ctl[5], ctl[6], ctl[7]]),
+            )
+        };
+        if code == spirv::trap::DRIVER_LOOP_LIMIT || code == spirv::trap::PRIVATE_WRITE {
+            // Not the kernel's fault but this device's limit; the buffers
+            // were not touched yet, so the call can run elsewhere.
+            return Err(ParError::unsupported(format!(
+                "iteration {iteration}: {}",
+                spirv::trap::describe(code)
+            ))
+            .into());
+        }
+        // Copy the buffers back (also after a trap: their contents are
+        // unspecified then, as on the other devices).
+        let mut b = self.builder()?;
+        let mut copies = 0;
         for p in layout.placements.iter().filter(|p| p.len > 0) {
             let dst = &run.buffers[p.first_occurrence].storage;
             vk!(
@@ -648,14 +686,12 @@ impl Gpu {
                 }),
                 "copy buffer out"
             )?;
+            copies += 1;
         }
-        let t1 = Instant::now();
-        self.submit(b)?;
+        if copies > 0 {
+            self.submit(b)?;
+        }
         let gpu_time = t1.elapsed();
-        drop(keep_alive);
-        let ctl = vk!(control.read(), "read control")?;
-        let code = u32::from_le_bytes([ctl[0], ctl[1], ctl[2], ctl[3]]);
-        let iteration = u32::from_le_bytes([ctl[4], ctl[5], ctl[6], ctl[7]]);
         if code != 0 {
             return Err(ExecError::Trap {
                 code,

@@ -96,8 +96,8 @@ pub fn enumerate() -> Result<Vec<Candidate>, String> {
     Ok(out)
 }
 
-/// Applies a selector (an index into the ranked list, or a case-insensitive
-/// name substring) to the candidates.
+/// Applies a selector (an index into the ranked list, a case-insensitive
+/// name substring, or `none`/`off` for no Vulkan device) to the candidates.
 pub fn select(
     candidates: Vec<Candidate>,
     selector: Option<&str>,
@@ -105,6 +105,9 @@ pub fn select(
     let Some(sel) = selector.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(candidates);
     };
+    if sel.eq_ignore_ascii_case("none") || sel.eq_ignore_ascii_case("off") {
+        return Err("Vulkan devices switched off by configuration".into());
+    }
     if let Ok(i) = sel.parse::<usize>() {
         return candidates
             .into_iter()
@@ -135,6 +138,16 @@ pub fn discovery_note() -> Option<&'static str> {
 /// (else the environment variable [`DEVICE_ENV`]) picks one device. Never
 /// fails: problems leave the list empty and are kept in [`discovery_note`].
 pub fn discover(first_index: usize, selector: Option<&str>) -> Vec<Arc<dyn Device>> {
+    discover_with(first_index, selector, true)
+}
+
+/// [`discover`], optionally letting llvmpipe run nested loops (see
+/// `ParallelConfig::vulkan_llvmpipe_nested_loops`).
+pub fn discover_with(
+    first_index: usize,
+    selector: Option<&str>,
+    llvmpipe_nested_loops: bool,
+) -> Vec<Arc<dyn Device>> {
     let env = std::env::var(DEVICE_ENV).ok();
     let selector = selector.or(env.as_deref());
     let found = enumerate().and_then(|c| select(c, selector));
@@ -142,7 +155,11 @@ pub fn discover(first_index: usize, selector: Option<&str>) -> Vec<Arc<dyn Devic
         Ok(cands) => cands
             .into_iter()
             .enumerate()
-            .map(|(i, c)| Arc::new(VulkanDevice::new(first_index + i, c)) as Arc<dyn Device>)
+            .map(|(i, c)| {
+                let mut d = VulkanDevice::new(first_index + i, c);
+                d.llvmpipe_nested_loops = llvmpipe_nested_loops;
+                Arc::new(d) as Arc<dyn Device>
+            })
             .collect(),
         Err(note) => {
             let _ = DISCOVERY_NOTE.set(note);
@@ -157,6 +174,8 @@ pub struct VulkanDevice {
     info: DeviceInfo,
     candidate: Candidate,
     gpu: OnceLock<Result<gpu::Gpu, String>>,
+    /// See `ParallelConfig::vulkan_llvmpipe_nested_loops`.
+    pub llvmpipe_nested_loops: bool,
 }
 
 impl VulkanDevice {
@@ -183,13 +202,16 @@ impl VulkanDevice {
             },
             candidate,
             gpu: OnceLock::new(),
+            llvmpipe_nested_loops: true,
         }
     }
 
     /// The logical device, created on first call.
     pub fn gpu(&self) -> ParResult<&gpu::Gpu> {
         self.gpu
-            .get_or_init(|| gpu::Gpu::new(self.candidate.physical.clone()))
+            .get_or_init(|| {
+                gpu::Gpu::new(self.candidate.physical.clone(), self.llvmpipe_nested_loops)
+            })
             .as_ref()
             .map_err(|e| ParError::device_error(format!("{}: {e}", self.info.name)))
     }

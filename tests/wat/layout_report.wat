@@ -1,4 +1,4 @@
-;; layout: reports what the kernel sees. Two buffers (a, out); iteration 0 writes
+;; layout_report: reports what the kernel sees. Two buffers (a, out); iteration 0 writes
 ;; out[0..5] = [ptr_a, len_a, ptr_out, len_out, memory.size in pages].
 ;; The runtime must give ptr_a, ptr_out >= R (= 65536 here) and both % 16 == 0,
 ;; and the same (ptr, len) to both pairs when one buffer is listed twice.

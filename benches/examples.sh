@@ -1,0 +1,41 @@
+#!/bin/sh
+# Times every example kernel (c-examples/guests) on every device, as the
+# guest sees it (best of REPS calls of parallel_exec, kernel cached after the
+# first), next to the same kernels compiled natively (gcc -O2, 1 thread and
+# OpenMP). Prints a Markdown table for BENCHMARKS.md.
+#   benches/examples.sh [REPS=5]
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+reps=${1:-5}
+cargo build --release --bin wasi-parallel >/dev/null 2>&1
+cli=target/release/wasi-parallel
+out=build/bench-guests
+WASI_PARALLEL=$cli c-examples/guests/build.sh "$out" >/dev/null
+native=$(benches/native/run.sh "$reps" | grep -v '^#' || true)
+nproc=$(nproc)
+
+ms() { # guest, device options...: exec_ms of the run
+    g=$1; shift
+    "$cli" run --dir "$out::/out" "$@" "$out/$g.wasm" $args 2>/dev/null \
+        | sed -n 's/.*exec_ms=\([0-9.]*\).*/\1/p'
+}
+
+echo "| kernel | native 1t | native OpenMP ($nproc t) | SEQUENTIAL | CPU 1t | CPU 2t | CPU ${nproc}t | Vulkan |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+for k in saxpy mandelbrot histogram matmul; do
+    case $k in
+        saxpy) args="1048576 cpu $reps" ;;
+        mandelbrot) args="512 cpu $reps /out/mandelbrot.ppm" ;;
+        histogram) args="4194304 cpu $reps" ;;
+        matmul) args="256 cpu $reps" ;;
+    esac
+    n1=$(echo "$native" | awk -v k=$k '$1==k {print $2}')
+    nomp=$(echo "$native" | awk -v k=$k '$1==k {print $3}')
+    seq=$(ms $k --device sequential)
+    c1=$(ms $k --device cpu --threads 1)
+    c2=$(ms $k --device cpu --threads 2)
+    cn=$(ms $k --device cpu --threads "$nproc")
+    gpu=$(ms $k --device gpu)
+    echo "| $k | $n1 | $nomp | $seq | $c1 | $c2 | $cn | $gpu |"
+done

@@ -1,0 +1,143 @@
+//! Vulkan device vs the wasmi interpreter (SEQUENTIAL and CPU devices) on a
+//! compute-bound kernel and on nstream. `cargo bench --bench gpu_vs_interpreter`.
+//! Times are per `exec` (the buffers are already on the device; for Vulkan
+//! this includes assembling the arena and copying results back on the
+//! device, not host transfers), median of a few runs after a warm-up.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasi_parallel::parallel::device::{DeviceBuffer, ExecRequest};
+use wasi_parallel::parallel::kernel::layout::Layout;
+use wasi_parallel::parallel::kernel::Kernel;
+use wasi_parallel::parallel::{ParallelConfig, ParallelRuntime};
+
+const COMPUTE: &str = r#"(module (import "env" "memory" (memory 1))
+  ;; out[i] = iterate x <- x*x*0.25 + c (f32), 1000 steps, c from the id
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32) (param $po i32) (param $lo i32)
+    (local $x f32) (local $c f32) (local $k i32)
+    (local.set $c (f32.mul (f32.convert_i32_u (i32.and (local.get $i) (i32.const 1023))) (f32.const 0.001)))
+    (loop $l
+      (local.set $x (f32.add (f32.mul (f32.mul (local.get $x) (local.get $x)) (f32.const 0.25)) (local.get $c)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $k) (i32.const 1000))))
+    (f32.store (i32.add (local.get $po) (i32.shl (local.get $i) (i32.const 2))) (local.get $x))))"#;
+
+const NSTREAM: &str = r#"(module (import "env" "memory" (memory 1))
+  ;; a[j] += b[j] + s*c[j] for j in the block of iteration i
+  (func (export "kernel") (param $i i32) (param $n i32) (param $bs i32)
+        (param $pa i32) (param $la i32) (param $pb i32) (param $lb i32) (param $pc i32) (param $lc i32)
+    (local $j i32) (local $end i32) (local $o i32)
+    (local.set $j (i32.mul (local.get $i) (local.get $bs)))
+    (local.set $end (i32.add (local.get $j) (local.get $bs)))
+    (loop $l
+      (local.set $o (i32.shl (local.get $j) (i32.const 2)))
+      (f32.store (i32.add (local.get $pa) (local.get $o))
+        (f32.add (f32.load (i32.add (local.get $pa) (local.get $o)))
+          (f32.add (f32.load (i32.add (local.get $pb) (local.get $o)))
+            (f32.mul (f32.const 3) (f32.load (i32.add (local.get $pc) (local.get $o)))))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $j) (local.get $end))))))"#;
+
+fn time_exec(
+    rt: &ParallelRuntime,
+    dev: usize,
+    wasm: &[u8],
+    n: u32,
+    block: u32,
+    sizes: &[u64],
+    runs: usize,
+) -> Result<Duration, String> {
+    let kernel =
+        Arc::new(Kernel::compile(rt.kernel_engine(), wasm, 42).map_err(|e| e.to_string())?);
+    let device = rt.device(dev).ok_or("no device")?;
+    let bufs: Vec<Box<dyn DeviceBuffer>> = sizes
+        .iter()
+        .map(|&s| {
+            let b = device.create_buffer(s)?;
+            device.write(&*b, &vec![1u8; s as usize])?;
+            Ok(b)
+        })
+        .collect::<Result<_, wasi_parallel::parallel::ParError>>()
+        .map_err(|e| e.to_string())?;
+    let occ: Vec<&dyn DeviceBuffer> = bufs.iter().map(|b| &**b).collect();
+    let keyed: Vec<(usize, u64)> = sizes.iter().copied().enumerate().collect();
+    let layout = Layout::compute(kernel.private_size, &keyed).map_err(|e| e.to_string())?;
+    let mut session = None;
+    let mut times = Vec::new();
+    for r in 0..runs + 1 {
+        let t = Instant::now();
+        device
+            .exec(
+                &mut session,
+                &ExecRequest {
+                    kernel: &kernel,
+                    num_iterations: n,
+                    block_size: block,
+                    buffers: &occ,
+                    layout: &layout,
+                    fuel: None,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+        if r > 0 {
+            times.push(t.elapsed());
+        }
+    }
+    times.sort();
+    Ok(times[times.len() / 2])
+}
+
+fn main() {
+    let rt = ParallelRuntime::new(ParallelConfig::default()).expect("runtime");
+    let devices = rt.devices();
+    for d in &devices {
+        println!("device {}: {} ({:?})", d.index, d.name, d.kind);
+    }
+    let compute = wat::parse_str(COMPUTE).unwrap();
+    let nstream = wat::parse_str(NSTREAM).unwrap();
+    let n_compute = 1 << 16;
+    let elems: u32 = 1 << 22;
+    let block = 256;
+    println!(
+        "\n{:<34} {:>12} {:>12}",
+        "kernel / device", "time", "throughput"
+    );
+    for d in &devices {
+        let runs = if d.index == 0 { 1 } else { 3 };
+        match time_exec(
+            &rt,
+            d.index,
+            &compute,
+            n_compute,
+            1,
+            &[n_compute as u64 * 4],
+            runs,
+        ) {
+            Ok(t) => println!(
+                "{:<34} {:>10.1}ms {:>8.1} Mflop/s",
+                format!("compute 64Ki x 1000 / {}", d.name),
+                t.as_secs_f64() * 1e3,
+                n_compute as f64 * 1000.0 * 3.0 / t.as_secs_f64() / 1e6
+            ),
+            Err(e) => println!("compute / {}: {e}", d.name),
+        }
+        let bytes = elems as u64 * 4;
+        match time_exec(
+            &rt,
+            d.index,
+            &nstream,
+            elems / block,
+            block,
+            &[bytes, bytes, bytes],
+            runs,
+        ) {
+            Ok(t) => println!(
+                "{:<34} {:>10.1}ms {:>8.1} GB/s",
+                format!("nstream 4Mi f32 / {}", d.name),
+                t.as_secs_f64() * 1e3,
+                (bytes * 4) as f64 / t.as_secs_f64() / 1e9
+            ),
+            Err(e) => println!("nstream / {}: {e}", d.name),
+        }
+    }
+}

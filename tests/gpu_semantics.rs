@@ -1,0 +1,726 @@
+//! Memory, control flow, calls, globals, data segments, traps and fuel on
+//! Vulkan, compared with the interpreter (or checked for the trap), plus a
+//! seeded random kernel generator.
+#![cfg(feature = "vulkan")]
+
+mod gpu_util;
+use gpu_util::*;
+use wasi_parallel::parallel::Errno;
+
+fn wasm(wat: &str) -> Vec<u8> {
+    wat::parse_str(wat).unwrap_or_else(|e| panic!("{e}\n{wat}"))
+}
+
+fn bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut r = Rng(seed | 1);
+    (0..n).map(|_| r.next() as u8).collect()
+}
+
+const HDR: &str = r#"(import "env" "memory" (memory 1))"#;
+
+#[test]
+fn sub_word_and_unaligned_stores_do_not_clobber_neighbours() {
+    // Adjacent invocations write neighbouring bytes / halves / unaligned words.
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
+        (param $pa i32) (param $la i32) (param $p8 i32) (param $l8 i32)
+        (param $p16 i32) (param $l16 i32) (param $p32 i32) (param $l32 i32) (param $p64 i32) (param $l64 i32)
+    (i32.store8 (i32.add (local.get $p8) (local.get $i))
+      (i32.load8_u (i32.add (local.get $pa) (local.get $i))))
+    (i32.store16 offset=1 (i32.add (local.get $p16) (i32.shl (local.get $i) (i32.const 1)))
+      (i32.load16_s offset=1 (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 1)))))
+    (i32.store offset=3 (i32.add (local.get $p32) (i32.shl (local.get $i) (i32.const 2)))
+      (i32.load offset=1 (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 2)))))
+    (i64.store offset=5 (i32.add (local.get $p64) (i32.shl (local.get $i) (i32.const 3)))
+      (i64.add (i64.load offset=3 (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 3))))
+               (i64.load8_s offset=2 (local.get $pa))))
+    (i64.store8 offset=7 (local.get $p64) (i64.load16_u offset=5 (local.get $pa)))))"#
+    ));
+    spirv_val(&w);
+    let Some(rt) = rt() else { return };
+    let n = 1000u32;
+    compare(
+        rt,
+        &w,
+        n,
+        1,
+        &[
+            bytes(8 * 1000 + 16, 3),
+            bytes(1000, 4),
+            bytes(2003, 5),
+            bytes(4008, 6),
+            bytes(8016, 7),
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn control_flow_multi_level_exits_br_table_and_results() {
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func $classify (param $x i32) (result i32)
+    (block $d (block $c (block $b (block $a
+      (br_table $a $b $c $b $d (i32.and (local.get $x) (i32.const 7))))
+      (return (i32.const 10)))
+      (return (i32.const 20)))
+      (return (i32.mul (local.get $x) (i32.const 3))))
+    (i32.const 40))
+  (func $nested (param $x i32) (result i32)
+    (local $i i32) (local $j i32) (local $acc i32)
+    (block $done
+      (loop $outer
+        (local.set $j (i32.const 0))
+        (block $inner_done
+          (loop $inner
+            (local.set $acc (i32.add (local.get $acc) (i32.xor (local.get $i) (local.get $j))))
+            ;; exit both loops from the inner one
+            (br_if $done (i32.gt_u (local.get $acc) (i32.add (local.get $x) (i32.const 500))))
+            ;; continue the outer loop from the inner one
+            (if (i32.eq (local.get $j) (i32.and (local.get $x) (i32.const 3)))
+              (then (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $outer)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br_if $inner (i32.lt_u (local.get $j) (i32.const 9)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $outer (i32.lt_u (local.get $i) (i32.const 40)))))
+    (local.get $acc))
+  (func $ifs (param $x i32) (result i32)
+    (if (result i32) (i32.and (local.get $x) (i32.const 1))
+      (then (block (result i32)
+        (br_if 0 (i32.const 5) (i32.and (local.get $x) (i32.const 2)))
+        (drop) (i32.const 6)))
+      (else (select (i32.const 7) (i32.const 8) (i32.and (local.get $x) (i32.const 4))))))
+  (func $early (param $x i32) (result i32)
+    (local $k i32)
+    (loop $l
+      (if (i32.ge_u (local.get $k) (local.get $x)) (then (return (i32.mul (local.get $k) (i32.const 2)))))
+      (local.set $k (i32.add (local.get $k) (i32.const 3)))
+      (br $l))
+    (unreachable))
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32) (param $po i32) (param $lo i32)
+    (local $o i32)
+    (local.set $o (i32.add (local.get $po) (i32.shl (local.get $i) (i32.const 4))))
+    (i32.store (local.get $o) (call $classify (local.get $i)))
+    (i32.store offset=4 (local.get $o) (call $nested (local.get $i)))
+    (i32.store offset=8 (local.get $o) (call $ifs (local.get $i)))
+    (i32.store offset=12 (local.get $o) (call $early (i32.rem_u (local.get $i) (i32.const 50))))))"#
+    ));
+    spirv_val(&w);
+    let Some(rt) = rt() else { return };
+    compare(rt, &w, 300, 1, &[vec![0; 300 * 16]], &[]);
+}
+
+#[test]
+fn globals_are_private_memory_size_and_data_segments() {
+    let w = wasm(
+        r#"(module (import "env" "memory" (memory 2))
+  (global $g (mut i32) (i32.const 100))
+  (global $f (mut f64) (f64.const -0.5))
+  (global $k i64 (i64.const 0x123456789))
+  (data (i32.const 8) "\01\02\03\04\05\06\07\08\09")
+  (data (i32.const 70000) "hello")
+  (func $bump (param $x i32)
+    (global.set $g (i32.add (global.get $g) (local.get $x)))
+    (global.set $f (f64.mul (global.get $f) (f64.const 3))))
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32) (param $po i32) (param $lo i32)
+    (local $o i32)
+    (local.set $o (i32.add (local.get $po) (i32.mul (local.get $i) (i32.const 32))))
+    ;; CPU workers keep globals between iterations, GPU invocations start
+    ;; fresh: only state set in this iteration is compared.
+    (global.set $g (i32.const 100))
+    (global.set $f (f64.const -0.5))
+    (call $bump (local.get $i))
+    (call $bump (i32.const 1))
+    (i32.store (local.get $o) (global.get $g))
+    (f64.store offset=4 (local.get $o) (global.get $f))
+    (i64.store offset=12 (local.get $o) (global.get $k))
+    (i32.store offset=20 (local.get $o) (memory.size))
+    (i32.store offset=24 (local.get $o) (i32.load offset=9 (i32.and (local.get $i) (i32.const 3))))
+    (i32.store8 offset=28 (local.get $o) (i32.load8_u offset=70000 (i32.rem_u (local.get $i) (i32.const 5))))
+    (i32.store16 offset=29 (local.get $o) (local.get $b))))"#,
+    );
+    spirv_val(&w);
+    let Some(rt) = rt() else { return };
+    let out = compare(rt, &w, 200, 77, &[vec![0; 200 * 32]], &[]);
+    // The interpreter itself must show per-invocation globals.
+    assert_eq!(u32::from_le_bytes(out[0][32..36].try_into().unwrap()), 102);
+}
+
+#[test]
+fn duplicate_buffers_are_mapped_once() {
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
+        (param $p0 i32) (param $l0 i32) (param $p1 i32) (param $l1 i32) (param $p2 i32) (param $l2 i32)
+    (i32.store (i32.add (local.get $p2) (i32.shl (local.get $i) (i32.const 2)))
+      (i32.add (i32.add (local.get $l0) (i32.sub (local.get $p1) (local.get $p0)))
+               (i32.load (i32.add (local.get $p1) (i32.shl (local.get $i) (i32.const 2))))))))"#
+    ));
+    let Some(rt) = rt() else { return };
+    let inputs = [bytes(4096, 9), vec![0u8; 4096]];
+    let aliases = [0, 0, 1];
+    let r = run_aliased(&rt.rt, SEQUENTIAL, &w, 1024, 1, &inputs, &aliases).unwrap();
+    let g = run_aliased(&rt.rt, rt.gpu, &w, 1024, 1, &inputs, &aliases).unwrap();
+    assert_eq!(r, g);
+}
+
+fn expect_trap(rt: &Rt, w: &[u8], n: u32, inputs: &[Vec<u8>]) {
+    for dev in [SEQUENTIAL, rt.gpu] {
+        match run(&rt.rt, dev, w, n, 1, inputs) {
+            Err(e) => assert_eq!(e.errno, Errno::KernelTrap, "device {dev}: {e}"),
+            Ok(_) => panic!("device {dev}: expected a trap"),
+        }
+    }
+}
+
+#[test]
+fn traps() {
+    let Some(rt) = rt() else { return };
+    let body = |e: &str| {
+        wasm(&format!(
+            r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32) (param $p i32) (param $l i32)
+    (local $x i32)
+    (i32.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))) (i32.const 1))
+    (if (i32.eq (local.get $i) (i32.const 37)) (then {e}))))"#
+        ))
+    };
+    let cases = [
+        "(drop (i32.load (i32.const -4)))",
+        "(drop (i32.load offset=4294967295 (i32.const 1)))",
+        "(i64.store (i32.sub (i32.mul (memory.size) (i32.const 65536)) (i32.const 7)) (i64.const 1))",
+        "(drop (i32.load16_u (i32.sub (i32.mul (memory.size) (i32.const 65536)) (i32.const 1))))",
+        "(drop (i32.div_s (local.get $i) (local.get $x)))",
+        "(drop (i32.div_u (local.get $i) (local.get $x)))",
+        "(drop (i32.rem_s (local.get $i) (local.get $x)))",
+        "(drop (i64.div_s (i64.const 0x8000000000000000) (i64.const -1)))",
+        "(drop (i32.div_s (i32.const 0x80000000) (i32.sub (local.get $x) (i32.const 1))))",
+        "(unreachable)",
+        "(drop (i32.trunc_f32_s (f32.const nan)))",
+        "(drop (i32.trunc_f64_u (f64.const -1)))",
+        "(drop (i64.trunc_f32_s (f32.const 9.3e18)))",
+    ];
+    for c in cases {
+        let w = body(c);
+        spirv_val(&w);
+        eprintln!("trap case {c}");
+        expect_trap(rt, &w, 64, &[vec![0; 1024]]);
+    }
+    // A store into [0, R) is private per CPU worker but shared on a GPU:
+    // the GPU reports `unsupported` (so the runtime falls back) and leaves
+    // the buffers untouched.
+    let w = body("(i32.store (i32.const 0) (i32.const 1))");
+    assert!(run(&rt.rt, SEQUENTIAL, &w, 64, 1, &[vec![0; 1024]]).is_ok());
+    let e = run(&rt.rt, rt.gpu, &w, 64, 1, &[vec![0; 1024]]).unwrap_err();
+    assert_eq!(e.errno, Errno::Unsupported);
+    assert!(e.message.contains("[0, R)"), "{}", e.message);
+    // After a trap the device keeps working.
+    let ok = body("(nop)");
+    compare(rt, &ok, 64, 1, &[vec![0; 1024]], &[]);
+}
+
+#[test]
+fn fuel_ends_runaway_kernels() {
+    // Below lavapipe's loop limit (65535 iterations per invocation).
+    let Some(rt) = rt_with_fuel(50_000) else {
+        return;
+    };
+    let spin = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param i32 i32 i32 i32 i32) (loop $l (br $l))))"#
+    ));
+    expect_trap(&rt, &spin, 16, &[vec![0; 64]]);
+    let finite = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param i32 i32) (param $p i32) (param i32)
+    (local $k i32)
+    (loop $l (local.set $k (i32.add (local.get $k) (i32.const 1))) (br_if $l (i32.lt_u (local.get $k) (i32.const 20000))))
+    (i32.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))) (local.get $k))))"#
+    ));
+    let out = run(&rt.rt, rt.gpu, &finite, 16, 1, &[vec![0; 64]]).unwrap();
+    assert_eq!(out[0][..4], 20000u32.to_le_bytes());
+}
+
+#[test]
+fn unsupported_kernels_report_a_reason() {
+    let Some(rt) = rt() else { return };
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param i32 i32 i32 i32 i32) (drop (memory.grow (i32.const 1)))))"#
+    ));
+    let e = run(&rt.rt, rt.gpu, &w, 4, 1, &[vec![0; 16]]).unwrap_err();
+    assert_eq!(e.errno, Errno::Unsupported);
+    assert!(e.message.contains("memory.grow"), "{}", e.message);
+}
+
+#[test]
+fn many_iterations_and_empty_calls() {
+    let Some(rt) = rt() else { return };
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32) (param $p i32) (param $l i32)
+    (i32.store8 (i32.add (local.get $p) (local.get $i)) (i32.add (local.get $i) (local.get $n)))))"#
+    ));
+    let n = 70_000u32 * 64 + 5; // more groups than one dispatch row holds
+    compare(rt, &w, n, 1, &[vec![0; n as usize]], &[]);
+    let out = run(&rt.rt, rt.gpu, &w, 0, 1, &[vec![9; 8]]).unwrap();
+    assert_eq!(out[0], vec![9; 8]);
+}
+
+// ---- random kernels ----------------------------------------------------
+
+/// Generates a random kernel: i32/f32 arithmetic over locals seeded from the
+/// input, nested blocks/loops/ifs with br/br_if/br_table, bounded loops.
+struct Gen {
+    r: Rng,
+    depth: usize,
+    loops: usize,
+}
+
+impl Gen {
+    fn i32_expr(&mut self, d: u32) -> String {
+        if d == 0 || self.r.below(4) == 0 {
+            return match self.r.below(3) {
+                0 => format!("(i32.const {})", self.r.next() as i32 % 1000),
+                1 => format!("(local.get $x{})", self.r.below(4)),
+                _ => "(local.get $i)".into(),
+            };
+        }
+        let a = self.i32_expr(d - 1);
+        let b = self.i32_expr(d - 1);
+        match self.r.below(14) {
+            0 => format!("(i32.add {a} {b})"),
+            1 => format!("(i32.sub {a} {b})"),
+            2 => format!("(i32.mul {a} {b})"),
+            3 => format!("(i32.xor {a} {b})"),
+            4 => format!("(i32.shl {a} {b})"),
+            5 => format!("(i32.shr_s {a} {b})"),
+            6 => format!("(i32.rotr {a} {b})"),
+            7 => format!("(i32.lt_s {a} {b})"),
+            8 => format!("(i32.div_u {a} (i32.or {b} (i32.const 1)))"),
+            9 => format!("(i32.rem_s {a} (i32.or {b} (i32.const 1)))"),
+            10 => format!("(select {a} {b} (i32.and {a} (i32.const 1)))"),
+            11 => format!("(i32.popcnt {a})"),
+            12 => format!("(i32.trunc_sat_f32_s {})", self.f32_expr(d - 1)),
+            _ => format!("(i32.clz {a})"),
+        }
+    }
+
+    fn f32_expr(&mut self, d: u32) -> String {
+        if d == 0 || self.r.below(3) == 0 {
+            return match self.r.below(2) {
+                0 => format!("(f32.convert_i32_s (local.get $x{}))", self.r.below(4)),
+                _ => format!(
+                    "(f32.const {})",
+                    (self.r.next() % 2000) as f32 / 7.0 - 100.0
+                ),
+            };
+        }
+        let a = self.f32_expr(d - 1);
+        let b = self.f32_expr(d - 1);
+        match self.r.below(6) {
+            0 => format!("(f32.add {a} {b})"),
+            1 => format!("(f32.mul {a} {b})"),
+            2 => format!("(f32.sub {a} {b})"),
+            3 => format!("(f32.div {a} {b})"),
+            4 => format!("(f32.min {a} {b})"),
+            _ => format!("(f32.sqrt (f32.abs {a}))"),
+        }
+    }
+
+    fn stmt(&mut self, labels: &mut Vec<bool>, out: &mut String, budget: &mut u32) {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        let choice = self.r.below(if self.depth > 3 { 3 } else { 7 });
+        match choice {
+            0 | 1 => {
+                let v = self.r.below(4);
+                let e = self.i32_expr(3);
+                out.push_str(&format!("(local.set $x{v} {e})\n"));
+            }
+            2 if !labels.is_empty() => {
+                let depth = self.r.below(labels.len() as u64) as usize;
+                let c = self.i32_expr(2);
+                // Branches to loops only where the loop counter bounds them.
+                let target_is_loop = labels[labels.len() - 1 - depth];
+                if target_is_loop {
+                    out.push_str(&format!(
+                        "(br_if {depth} (i32.and (i32.lt_u (local.get $c) (i32.const 4)) {c}))\n"
+                    ));
+                } else if self.r.below(2) == 0 {
+                    out.push_str(&format!("(br_if {depth} {c})\n"));
+                } else {
+                    let k = labels.len();
+                    let ts: Vec<String> = (0..4)
+                        .map(|_| self.r.below(k as u64))
+                        .filter(|&t| !labels[k - 1 - t as usize])
+                        .map(|t| t.to_string())
+                        .collect();
+                    if !ts.is_empty() {
+                        out.push_str(&format!(
+                            "(br_table {} {depth} (i32.and {c} (i32.const 7)))\n",
+                            ts.join(" ")
+                        ));
+                    }
+                }
+            }
+            2 => {}
+            3 => {
+                self.depth += 1;
+                labels.push(false);
+                out.push_str("(block\n");
+                for _ in 0..self.r.below(4) + 1 {
+                    self.stmt(labels, out, budget);
+                }
+                out.push_str(")\n");
+                labels.pop();
+                self.depth -= 1;
+            }
+            4 if self.loops < 3 => {
+                self.loops += 1;
+                self.depth += 1;
+                labels.push(true);
+                out.push_str("(loop\n(local.set $c (i32.add (local.get $c) (i32.const 1)))\n");
+                for _ in 0..self.r.below(4) + 1 {
+                    self.stmt(labels, out, budget);
+                }
+                out.push_str(&format!(
+                    "(br_if 0 (i32.lt_u (local.get $c) (i32.const {})))\n)\n",
+                    self.r.below(6) + 2
+                ));
+                labels.pop();
+                self.depth -= 1;
+            }
+            _ => {
+                self.depth += 1;
+                labels.push(false);
+                let c = self.i32_expr(2);
+                out.push_str(&format!("(if {c} (then\n"));
+                self.stmt(labels, out, budget);
+                self.stmt(labels, out, budget);
+                out.push_str(") (else\n");
+                self.stmt(labels, out, budget);
+                out.push_str("))\n");
+                labels.pop();
+                self.depth -= 1;
+            }
+        }
+    }
+
+    fn kernel(seed: u64) -> String {
+        let mut g = Gen {
+            r: Rng(seed.wrapping_mul(0x9E3779B97F4A7C15) | 1),
+            depth: 0,
+            loops: 0,
+        };
+        let mut body = String::new();
+        let mut budget = 30;
+        let mut labels = Vec::new();
+        while budget > 0 {
+            g.stmt(&mut labels, &mut body, &mut budget);
+        }
+        let f = g.f32_expr(3);
+        format!(
+            r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
+        (param $pa i32) (param $la i32) (param $po i32) (param $lo i32)
+    (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32) (local $c i32) (local $o i32)
+    (local.set $x0 (i32.load (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 2)))))
+    (local.set $x1 (i32.mul (local.get $x0) (i32.const 31)))
+    (local.set $x2 (i32.xor (local.get $i) (i32.const 0x5555)))
+    (local.set $x3 (i32.const 7))
+    {body}
+    (local.set $o (i32.add (local.get $po) (i32.mul (local.get $i) (i32.const 24))))
+    (i32.store (local.get $o) (local.get $x0))
+    (i32.store offset=4 (local.get $o) (local.get $x1))
+    (i32.store offset=8 (local.get $o) (local.get $x2))
+    (i32.store offset=12 (local.get $o) (local.get $x3))
+    (i32.store offset=16 (local.get $o) (local.get $c))
+    (f32.store offset=20 (local.get $o) {f})))"#
+        )
+    }
+}
+
+#[test]
+fn random_kernels_agree_with_the_interpreter() {
+    let rt = rt();
+    for seed in 1..=24u64 {
+        let src = Gen::kernel(seed);
+        let w = wat::parse_str(&src).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{src}"));
+        spirv_val(&w);
+        let Some(rt) = rt else { continue };
+        let n = 256;
+        let input = bytes(n * 4, seed);
+        let r = run(
+            &rt.rt,
+            SEQUENTIAL,
+            &w,
+            n as u32,
+            1,
+            &[input.clone(), vec![0; n * 24]],
+        );
+        let g = run(&rt.rt, rt.gpu, &w, n as u32, 1, &[input, vec![0; n * 24]]);
+        match (r, g) {
+            (Ok(r), Ok(g)) => {
+                for k in 0..n {
+                    let (a, b) = (&r[1][k * 24..k * 24 + 20], &g[1][k * 24..k * 24 + 20]);
+                    assert_eq!(a, b, "seed {seed}, iteration {k}\n{src}");
+                    let fa = &r[1][k * 24 + 20..k * 24 + 24];
+                    let fb = &g[1][k * 24 + 20..k * 24 + 24];
+                    if let Err(m) = same(fa, fb, Elem::F32) {
+                        panic!("seed {seed}, iteration {k}: {m}\n{src}");
+                    }
+                }
+            }
+            (Err(a), Err(b)) => assert_eq!(a.errno, b.errno, "seed {seed}"),
+            (a, b) => panic!(
+                "seed {seed}: interpreter {:?} vs vulkan {:?}\n{src}",
+                a.err(),
+                b.err()
+            ),
+        }
+    }
+}
+
+#[test]
+fn long_loops_are_exact_or_unsupported() {
+    // 200000 iterations: a real GPU runs them; lavapipe's loop limiter
+    // stops at 65535, which must come back as `unsupported` with the
+    // buffers untouched (never as wrong results).
+    let Some(rt) = rt() else { return };
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param i32 i32) (param $p i32) (param i32)
+    (local $k i32) (local $a i32)
+    (loop $l
+      (local.set $a (i32.add (i32.mul (local.get $a) (i32.const 3)) (local.get $k)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $k) (i32.const 200000))))
+    (i32.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))) (local.get $a))))"#
+    ));
+    let input = vec![7u8; 64];
+    let reference = run(&rt.rt, SEQUENTIAL, &w, 16, 1, &[input.clone()]).unwrap();
+    match run(&rt.rt, rt.gpu, &w, 16, 1, &[input]) {
+        Ok(out) => assert_eq!(out, reference),
+        Err(e) => {
+            assert_eq!(e.errno, Errno::Unsupported, "{e}");
+            assert!(e.message.contains("loop"), "{}", e.message);
+        }
+    }
+}
+
+#[test]
+fn project_example_kernels_agree_across_devices() {
+    // The prototype-style WAT kernels and clang-built kernels of the tests
+    // directory: SEQUENTIAL, CPU and Vulkan must agree; a kernel Vulkan
+    // cannot run must say why (the runtime then falls back to the CPU).
+    let Some(rt) = rt_default() else { return };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for sub in ["wat", "kernels"] {
+        if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {
+            for e in rd.flatten() {
+                let p = e.path();
+                let ext = p.extension().and_then(|x| x.to_str()).unwrap_or("");
+                let name = p.file_stem().and_then(|x| x.to_str()).unwrap_or("");
+                // spin never ends without fuel; trap traps by design.
+                // data_and_global's output depends on how iterations are
+                // spread over workers (its own documentation says so).
+                if (ext == "wat" || ext == "wasm")
+                    && !["spin", "trap", "spin_forever", "data_and_global"].contains(&name)
+                {
+                    files.push(p);
+                }
+            }
+        }
+    }
+    files.sort();
+    let mut ran_on_gpu = 0;
+    for f in &files {
+        let w = wat::parse_file(f).unwrap();
+        let Ok(k) =
+            wasi_parallel::parallel::kernel::Kernel::compile(rt.rt.kernel_engine(), &w, hash(&w))
+        else {
+            // Not every file there is a valid kernel (loader error tests).
+            continue;
+        };
+        let inputs: Vec<Vec<u8>> = (0..k.num_buffer_params)
+            .map(|b| bytes(16 * 256 * 4, b as u64 + 11))
+            .collect();
+        let r = run(&rt.rt, SEQUENTIAL, &w, 16, 64, &inputs);
+        let c = run(&rt.rt, CPU, &w, 16, 64, &inputs);
+        let g = run(&rt.rt, rt.gpu, &w, 16, 64, &inputs);
+        match (&r, &g) {
+            (_, Err(e)) if e.errno == Errno::Unsupported => {
+                assert!(!e.message.is_empty());
+                eprintln!("{}: not on Vulkan: {}", f.display(), e.message);
+            }
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a, b, "{}: SEQUENTIAL vs Vulkan", f.display());
+                ran_on_gpu += 1;
+            }
+            (Err(a), Err(b)) => assert_eq!(a.errno, b.errno, "{}", f.display()),
+            _ => panic!(
+                "{}: SEQUENTIAL {:?} vs Vulkan {:?}",
+                f.display(),
+                r.as_ref().err(),
+                g.as_ref().err()
+            ),
+        }
+        if let (Ok(a), Ok(b)) = (&r, &c) {
+            assert_eq!(a, b, "{}: SEQUENTIAL vs CPU", f.display());
+        }
+    }
+    assert!(
+        ran_on_gpu >= 3,
+        "only {ran_on_gpu} example kernels ran on Vulkan"
+    );
+}
+
+#[test]
+fn runaway_kernel_with_large_fuel_never_succeeds() {
+    // Fuel above lavapipe's loop limit: the call must end as a trap (fuel)
+    // or as unsupported (driver limit, then the runtime falls back), never
+    // as a silent success.
+    let Some(rt) = rt_with_fuel(1_000_000) else {
+        return;
+    };
+    let spin = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param i32 i32 i32) (loop $l (br $l))))"#
+    ));
+    let e = run(&rt.rt, rt.gpu, &spin, 4, 1, &[]).unwrap_err();
+    assert!(
+        matches!(e.errno, Errno::KernelTrap | Errno::Unsupported),
+        "{e}"
+    );
+}
+
+#[test]
+fn mandelbrot_example_kernel() {
+    // The clang-built example kernel: nested loops, float compares; large
+    // enough to exceed lavapipe's loop limit per iteration (then
+    // unsupported), small blocks within it.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/tmp/examples/mandelbrot_kernel.wasm");
+    let Ok(w) = std::fs::read(&path) else {
+        eprintln!("note: {} not built; skipped", path.display());
+        return;
+    };
+    let Some(rt) = rt_default() else { return };
+    let (width, height, max_iter) = (128u32, 85u32, 256u32);
+    let mut params = Vec::new();
+    for v in [width, height, max_iter] {
+        params.extend(v.to_le_bytes());
+    }
+    for f in [-2.0f32, -1.2, 3.0 / 128.0, 2.4 / 85.0] {
+        params.extend(f.to_le_bytes());
+    }
+    let out = vec![0u8; (width * height * 4) as usize];
+    for block in [1u32, 4] {
+        let n = height.div_ceil(block);
+        let r = run(
+            &rt.rt,
+            SEQUENTIAL,
+            &w,
+            n,
+            block,
+            &[params.clone(), out.clone()],
+        )
+        .unwrap();
+        match run(&rt.rt, rt.gpu, &w, n, block, &[params.clone(), out.clone()]) {
+            Ok(g) => {
+                let diff = r[1]
+                    .chunks(4)
+                    .zip(g[1].chunks(4))
+                    .filter(|(a, b)| a != b)
+                    .count();
+                for (k, (a, b)) in r[1]
+                    .chunks(4)
+                    .zip(g[1].chunks(4))
+                    .enumerate()
+                    .filter(|(_, (a, b))| a != b)
+                    .take(8)
+                {
+                    eprintln!(
+                        "pixel {k} (row {}, col {}): {:?} vs {:?}",
+                        k / 128,
+                        k % 128,
+                        a,
+                        b
+                    );
+                }
+                assert_eq!(diff, 0, "block {block}: {diff} pixels differ");
+            }
+            Err(e) => {
+                assert_eq!(e.errno, Errno::Unsupported, "{e}");
+                eprintln!("block {block}: unsupported: {}", e.message);
+            }
+        }
+    }
+}
+
+#[test]
+fn nested_loops_beyond_the_driver_limit() {
+    let Some(rt) = rt() else { return };
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param i32 i32) (param $p i32) (param i32)
+    (local $j i32) (local $k i32) (local $a i32)
+    (loop $outer
+      (local.set $k (i32.const 0))
+      (loop $inner
+        (local.set $a (i32.add (i32.mul (local.get $a) (i32.const 3)) (local.get $k)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br_if $inner (i32.lt_u (local.get $k) (i32.add (i32.const 900) (i32.mul (local.get $i) (i32.const 37))))))
+      (i32.store (i32.add (local.get $p) (i32.shl (i32.add (local.get $j) (i32.mul (local.get $i) (i32.const 100))) (i32.const 2))) (local.get $a))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br_if $outer (i32.lt_u (local.get $j) (i32.const 100))))))"#
+    ));
+    let input = vec![0u8; 400 * 8];
+    let reference = run(&rt.rt, SEQUENTIAL, &w, 8, 1, &[input.clone()]).unwrap();
+    match run(&rt.rt, rt.gpu, &w, 8, 1, &[input]) {
+        Ok(out) => assert_eq!(out, reference),
+        Err(e) => {
+            eprintln!("nested: {e}");
+            assert_eq!(e.errno, Errno::Unsupported, "{e}");
+        }
+    }
+}
+
+#[test]
+fn mandelbrot_one_invocation() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/tmp/examples/mandelbrot_kernel.wasm");
+    let Ok(w) = std::fs::read(&path) else { return };
+    let Some(rt) = rt_default() else { return };
+    let (width, height, max_iter) = (128u32, 32u32, 256u32);
+    let mut params = Vec::new();
+    for v in [width, height, max_iter] {
+        params.extend(v.to_le_bytes());
+    }
+    for f in [-2.0f32, -1.2 + 32.0 * 2.4 / 85.0, 3.0 / 128.0, 2.4 / 85.0] {
+        params.extend(f.to_le_bytes());
+    }
+    let out = vec![0u8; (width * height * 4) as usize];
+    let r = run(&rt.rt, SEQUENTIAL, &w, 8, 4, &[params.clone(), out.clone()]).unwrap();
+    let total: u64 = r[1]
+        .chunks(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()) as u64)
+        .sum();
+    eprintln!("total inner iterations {total}");
+    match run(&rt.rt, rt.gpu, &w, 8, 4, &[params.clone(), out.clone()]) {
+        Ok(g) => {
+            let diff = r[1]
+                .chunks(4)
+                .zip(g[1].chunks(4))
+                .filter(|(a, b)| a != b)
+                .count();
+            assert_eq!(diff, 0, "{diff} pixels differ");
+        }
+        Err(e) => eprintln!("one: {e}"),
+    }
+}

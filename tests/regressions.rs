@@ -1,0 +1,60 @@
+//! Regression tests for bugs found by the fuzzers, the bad-guest test and
+//! the stress test (see fuzz/README.md for the list).
+
+mod parallel_util;
+
+use parallel_util::*;
+use std::sync::Arc;
+use wasi_parallel::parallel::{ParallelConfig, ParallelRuntime};
+
+const KERNEL_TRAP: i32 = 5;
+const UNSUPPORTED: i32 = 8;
+
+fn gpu_runtime(fuel: u64, fallback: bool) -> Option<Arc<ParallelRuntime>> {
+    let rt = ParallelRuntime::new(ParallelConfig {
+        threads: 2,
+        kernel_fuel: Some(fuel),
+        gpu_fallback: fallback,
+        ..ParallelConfig::default()
+    })
+    .unwrap();
+    if !rt.devices().iter().any(|d| d.kind.is_gpu()) {
+        eprintln!("note: no Vulkan device; GPU regression skipped");
+        return None;
+    }
+    Some(Arc::new(rt))
+}
+
+/// Found by tests/bad_guest.rs and tests/stress.rs: an endless kernel
+/// (`(loop $l (br $l))`, no buffers) with a kernel fuel above lavapipe's
+/// loop limit (65535 iterations per invocation) returned `success` on the
+/// Vulkan device: the translated loop had no exit edge, so the driver
+/// dropped the "loop cut short" check after it, and llvmpipe's limiter left
+/// the loop silently. Fixed in src/spirv/codegen.rs (fuel exhaustion leaves
+/// the loop by `break`).
+#[test]
+fn endless_kernel_on_gpu_never_succeeds() {
+    for fuel in [1_000u64, 60_000, 70_000, 1_000_000] {
+        for fallback in [false, true] {
+            let Some(rt) = gpu_runtime(fuel, fallback) else {
+                return;
+            };
+            let mut g = Guest::new(&rt);
+            let dev = g.get_device(DISCRETE_GPU).unwrap();
+            for n in [1, 2, 100] {
+                let r = g.exec(dev, &wat("spin_forever"), n, 1, &[], &[]);
+                let want = if fuel > 65535 && !fallback {
+                    UNSUPPORTED
+                } else {
+                    KERNEL_TRAP
+                };
+                assert_eq!(
+                    r,
+                    want,
+                    "fuel {fuel}, fallback {fallback}, n {n}: {:?}",
+                    g.ctx().last_error()
+                );
+            }
+        }
+    }
+}
