@@ -4,8 +4,6 @@
 //! bit (any NaN equals any NaN). Every kernel's SPIR-V also goes through
 //! `spirv-val`.
 #![cfg(feature = "vulkan")]
-// The translator and the Vulkan device exist only with the `vulkan` feature.
-#![cfg(feature = "vulkan")]
 
 mod gpu_util;
 use gpu_util::*;

@@ -182,9 +182,13 @@ fn guest_fuel_and_memory_limits() {
     .unwrap();
     let m = Module::new(
         &e,
-        br#"(module (memory (export "memory") 1)
+        // Assembled here (dev-dependency `wat`): also runs without the `wat` feature.
+        &wat::parse_str(
+            r#"(module (memory (export "memory") 1)
               (func (export "spin") (loop $l (br $l)))
               (func (export "grow") (param i32) (result i32) local.get 0 memory.grow))"#,
+        )
+        .unwrap(),
     )
     .unwrap();
     let mut i = Instance::new(&m, &InstanceConfig::default()).unwrap();
@@ -238,8 +242,9 @@ const LIMIT_GUEST: &str = r#"
 
 fn cli_fill(args: &[&str], size: i32) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("limits.wat");
-    std::fs::write(&path, LIMIT_GUEST).unwrap();
+    // Binary, so the CLI needs no `wat` feature.
+    let path = dir.path().join("limits.wasm");
+    std::fs::write(&path, wat::parse_str(LIMIT_GUEST).unwrap()).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_wasi-parallel"))
         .arg("run")
         .args(args)
