@@ -49,6 +49,8 @@ pub struct CpuDevice {
     info: DeviceInfo,
     pool: Option<rayon::ThreadPool>,
     threads: usize,
+    /// The pool's threads, joined when the device is dropped (see `Drop`).
+    joins: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>>,
 }
 
 impl CpuDevice {
@@ -62,6 +64,7 @@ impl CpuDevice {
             },
             pool: None,
             threads: 1,
+            joins: Arc::default(),
         }
     }
 
@@ -74,11 +77,24 @@ impl CpuDevice {
         } else {
             threads
         };
+        let joins: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>> = Arc::default();
+        let keep = joins.clone();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
-            .thread_name(|i| format!("wasi-parallel-cpu-{i}"))
             // Like a main thread: the interpreter runs kernels on these.
             .stack_size(8 << 20)
+            // rayon detaches its threads; keep their handles so that dropping
+            // the device (the engine) waits until they are gone.
+            .spawn_handler(move |t| {
+                let mut b =
+                    std::thread::Builder::new().name(format!("wasi-parallel-cpu-{}", t.index()));
+                if let Some(size) = t.stack_size() {
+                    b = b.stack_size(size);
+                }
+                let h = b.spawn(move || t.run())?;
+                keep.lock().unwrap_or_else(|p| p.into_inner()).push(h);
+                Ok(())
+            })
             .build()
             .map_err(|e| {
                 ParError::device_error(format!("cannot start the CPU thread pool: {e}"))
@@ -91,6 +107,7 @@ impl CpuDevice {
             },
             pool: Some(pool),
             threads,
+            joins,
         })
     }
 
@@ -103,6 +120,31 @@ impl CpuDevice {
         match b.as_any().downcast_ref::<CpuBuffer>() {
             Some(c) if c.device == self.info.index => Ok(c),
             _ => Err(ParError::invalid_handle("buffer belongs to another device")),
+        }
+    }
+}
+
+impl Drop for CpuDevice {
+    /// Stops the pool and joins its threads, so that deleting an engine
+    /// really releases them: no thread (nor its stack and thread-locals)
+    /// outlives the engine, which matters to an embedder that unloads the
+    /// library, and to leak checkers (valgrind saw them "possibly lost").
+    /// Nothing can be running on the pool here: every exec holds the
+    /// runtime, hence this device, until it returns.
+    fn drop(&mut self) {
+        let Some(pool) = self.pool.take() else {
+            return;
+        };
+        // Dropped on one of its own threads (the last reference released by
+        // a worker): joining would wait for itself; let them end detached.
+        let on_worker = pool.current_thread_index().is_some();
+        drop(pool);
+        if on_worker {
+            return;
+        }
+        let handles = std::mem::take(&mut *self.joins.lock().unwrap_or_else(|p| p.into_inner()));
+        for h in handles {
+            let _ = h.join();
         }
     }
 }

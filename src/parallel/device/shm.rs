@@ -296,7 +296,53 @@ pub fn build_window<M>(
 
 #[cfg(test)]
 mod tests {
+    //! Focused tests of the memory sharing (Miri cannot run this FFI code):
+    //! two windows over the same buffers share the buffer bytes, not the
+    //! private region nor the tail; host reads/writes see the same bytes.
     use super::*;
+    use crate::parallel::kernel::layout::Layout;
+
+    fn window(layout: &Layout, fds: &[&Memfd]) -> (Window, &'static mut [u8]) {
+        let (w, bytes) = build_window(layout, fds, |b| Ok(b.expect("non-empty"))).unwrap();
+        (w.expect("a window"), bytes)
+    }
+
+    #[test]
+    fn windows_share_buffers_but_not_private_pages() {
+        let a = Memfd::new(100).unwrap();
+        let b = Memfd::new(5000).unwrap();
+        let layout = Layout::compute(65536, &[(1, 100), (2, 5000), (1, 100)]).unwrap();
+        let (pa, pb) = (layout.placements[0].offset, layout.placements[1].offset);
+        let total = layout.total_size as usize;
+        {
+            let (_w1, m1) = window(&layout, &[&a, &b]);
+            let (_w2, m2) = window(&layout, &[&a, &b]);
+            assert_eq!(m1.len(), total);
+            // fresh: everything zero
+            assert!(m1.iter().all(|&x| x == 0) && m2.iter().all(|&x| x == 0));
+            // private region and tail are private
+            m1[0] = 7;
+            m1[total - 1] = 9;
+            assert_eq!((m2[0], m2[total - 1]), (0, 0));
+            // buffers are shared, at their placement
+            m1[pa as usize + 99] = 1;
+            m2[pb as usize + 4999] = 2;
+            assert_eq!(m2[pa as usize + 99], 1);
+            assert_eq!(m1[pb as usize + 4999], 2);
+        }
+        // after the windows are gone the memfds keep the bytes
+        let mut out = [0u8; 1];
+        a.read_at(&mut out, 99).unwrap();
+        assert_eq!(out[0], 1);
+        b.read_at(&mut out, 4999).unwrap();
+        assert_eq!(out[0], 2);
+        // and a host write shows in a new window
+        a.write_at(&[42], 0).unwrap();
+        let (_w3, m3) = window(&layout, &[&a, &b]);
+        assert_eq!(m3[pa as usize], 42);
+        assert_eq!(m3[0], 0, "a new window's private region starts zeroed");
+    }
+
     use crate::parallel::errno::Errno;
 
     #[test]
