@@ -37,7 +37,6 @@ struct Types {
     f64: Handle<Type>,
     bool: Handle<Type>,
     vec3u: Handle<Type>,
-    cas: Handle<Type>,
 }
 
 #[derive(Clone, Copy)]
@@ -582,9 +581,6 @@ pub(crate) fn build(
                 },
             },
             Span::UNDEFINED,
-        ),
-        cas: module.generate_predeclared_type(
-            naga::PredeclaredType::AtomicCompareExchangeWeakResult(Scalar::U32),
         ),
     };
     let atomic_u32 = module.types.insert(
