@@ -42,8 +42,10 @@ if [ "${WP_SANITIZE_RUST:-0}" = 1 ]; then
   cp target/sanitize-rust/x86_64-unknown-linux-gnu/debug/libwasi_parallel.a "$work/asan-lib.a"
   asan_lib="$work/asan-lib.a"
 fi
-cargo build --lib --no-default-features --target-dir target/sanitize
-cp target/sanitize/debug/libwasi_parallel.a "$work/libwasi_parallel.a"
+# The default target dir: the dependencies are those `cargo test
+# --no-default-features` already built.
+cargo build --lib --no-default-features
+cp target/debug/libwasi_parallel.a "$work/libwasi_parallel.a"
 lib="$work/libwasi_parallel.a"
 : "${asan_lib:=$lib}"
 
