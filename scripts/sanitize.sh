@@ -37,7 +37,8 @@ need valgrind
 echo "== Rust static library (no vulkan feature)"
 if [ "${WP_SANITIZE_RUST:-0}" = 1 ]; then
   RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=address" \
-    cargo build --lib --no-default-features --target x86_64-unknown-linux-gnu \
+    cargo build --lib --no-default-features --features portable-dispatch \
+    --target x86_64-unknown-linux-gnu \
     --target-dir target/sanitize-rust
   cp target/sanitize-rust/x86_64-unknown-linux-gnu/debug/libwasi_parallel.a "$work/asan-lib.a"
   asan_lib="$work/asan-lib.a"
