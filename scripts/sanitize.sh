@@ -34,10 +34,10 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "sanitize.sh: $1 not found" >
 need "$CC"
 need valgrind
 
-echo "== Rust static library (no vulkan feature)"
+echo "== Rust static library (features: wat; no vulkan)"
 if [ "${WP_SANITIZE_RUST:-0}" = 1 ]; then
   RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=address" \
-    cargo build --lib --no-default-features --features portable-dispatch \
+    cargo build --lib --no-default-features --features wat,portable-dispatch \
     --target x86_64-unknown-linux-gnu \
     --target-dir target/sanitize-rust
   cp target/sanitize-rust/x86_64-unknown-linux-gnu/debug/libwasi_parallel.a "$work/asan-lib.a"
@@ -45,7 +45,7 @@ if [ "${WP_SANITIZE_RUST:-0}" = 1 ]; then
 fi
 # The default target dir: the dependencies are those `cargo test
 # --no-default-features` already built.
-cargo build --lib --no-default-features
+cargo build --lib --no-default-features --features wat
 cp target/debug/libwasi_parallel.a "$work/libwasi_parallel.a"
 lib="$work/libwasi_parallel.a"
 : "${asan_lib:=$lib}"
