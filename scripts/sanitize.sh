@@ -64,7 +64,7 @@ run() { # run NAME CMD...
   name=$1
   shift
   if "$@" >"$work/out.txt" 2>&1; then
-    echo "  ok   $name"
+    echo "  ok   $name: $(tail -n 1 "$work/out.txt")"
   else
     echo "  FAIL $name" >&2
     tail -n 60 "$work/out.txt" >&2
