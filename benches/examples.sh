@@ -21,7 +21,7 @@ ms() { # guest, device options...: exec_ms of the run
         | sed -n 's/.*exec_ms=\([0-9.]*\).*/\1/p'
 }
 
-echo "| kernel | native 1t | native OpenMP ($nproc t) | SEQUENTIAL | CPU 1t | CPU 2t | CPU ${nproc}t | Vulkan |"
+echo "| kernel | native 1t | native OpenMP ($nproc t) | SEQUENTIAL | CPU 1t | CPU 2t | CPU nproc t ($nproc) | Vulkan |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for k in saxpy mandelbrot histogram matmul; do
     case $k in
