@@ -82,12 +82,10 @@ pub(crate) fn bytes<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8]
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
-/// A mutable slice from `(ptr, len)`; `ptr` may be NULL only when `len` is 0.
-pub(crate) fn bytes_mut<'a, T>(p: *mut T, len: usize, what: &str) -> Result<&'a mut [T]> {
-    if len == 0 {
-        return Ok(&mut []);
-    }
-    if p.is_null() {
+/// The checks of [`bytes_mut`] and [`slice`] for a non-empty `(ptr, len)`:
+/// not NULL, and `len` elements of `T` fit in `isize::MAX` bytes.
+fn check_slice<T>(is_null: bool, len: usize, what: &str) -> Result<()> {
+    if is_null {
         return Err(Error::invalid_argument(format!(
             "{what} is NULL but its length is {len}"
         )));
@@ -97,6 +95,15 @@ pub(crate) fn bytes_mut<'a, T>(p: *mut T, len: usize, what: &str) -> Result<&'a 
             "{what}: length {len} is too large"
         )));
     }
+    Ok(())
+}
+
+/// A mutable slice from `(ptr, len)`; `ptr` may be NULL only when `len` is 0.
+pub(crate) fn bytes_mut<'a, T>(p: *mut T, len: usize, what: &str) -> Result<&'a mut [T]> {
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    check_slice::<T>(p.is_null(), len, what)?;
     // SAFETY: not NULL, size bounded; the C caller guarantees `len` writable,
     // initialised elements at `p`, used by nobody else during the call.
     Ok(unsafe { std::slice::from_raw_parts_mut(p, len) })
@@ -107,16 +114,7 @@ pub(crate) fn slice<'a, T>(p: *const T, len: usize, what: &str) -> Result<&'a [T
     if len == 0 {
         return Ok(&[]);
     }
-    if p.is_null() {
-        return Err(Error::invalid_argument(format!(
-            "{what} is NULL but its length is {len}"
-        )));
-    }
-    if len > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
-        return Err(Error::invalid_argument(format!(
-            "{what}: length {len} is too large"
-        )));
-    }
+    check_slice::<T>(p.is_null(), len, what)?;
     // SAFETY: not NULL, size bounded; the C caller guarantees `len` readable
     // elements at `p` for the duration of the call.
     Ok(unsafe { std::slice::from_raw_parts(p, len) })

@@ -208,7 +208,15 @@ impl ParallelContext {
         self.finish("write_buffer", r)
     }
 
-    fn write_buffer_inner(&mut self, mem: &[u8], ptr: i32, len: i32, buffer: i32) -> ParResult<()> {
+    /// The buffer and guest range of a `write_buffer`/`read_buffer`: `len`
+    /// may not exceed the buffer, `[ptr, ptr+len)` must lie in guest memory.
+    fn transfer(
+        &self,
+        mem_len: usize,
+        buffer: i32,
+        ptr: i32,
+        len: i32,
+    ) -> ParResult<(&BufferEntry, Range<usize>)> {
         let b = self.buffer_entry(buffer)?;
         let len = len as u32 as u64;
         if len > b.storage.size() {
@@ -217,7 +225,11 @@ impl ParallelContext {
                 b.storage.size()
             )));
         }
-        let r = guest_range(mem.len(), ptr, len, "data")?;
+        Ok((b, guest_range(mem_len, ptr, len, "data")?))
+    }
+
+    fn write_buffer_inner(&mut self, mem: &[u8], ptr: i32, len: i32, buffer: i32) -> ParResult<()> {
+        let (b, r) = self.transfer(mem.len(), buffer, ptr, len)?;
         self.runtime.devices[b.device].write(&*b.storage, &mem[r])
     }
 
@@ -240,15 +252,7 @@ impl ParallelContext {
         ptr: i32,
         len: i32,
     ) -> ParResult<()> {
-        let b = self.buffer_entry(buffer)?;
-        let len = len as u32 as u64;
-        if len > b.storage.size() {
-            return Err(ParError::out_of_bounds(format!(
-                "data_len {len} is larger than the buffer ({} bytes)",
-                b.storage.size()
-            )));
-        }
-        let r = guest_range(mem.len(), ptr, len, "data")?;
+        let (b, r) = self.transfer(mem.len(), buffer, ptr, len)?;
         self.runtime.devices[b.device].read(&*b.storage, &mut mem[r])
     }
 
