@@ -1,8 +1,9 @@
 //! Vulkan device vs the wasmi interpreter (SEQUENTIAL and CPU devices) on a
 //! compute-bound kernel and on nstream. `cargo bench --bench gpu_vs_interpreter`.
 //! Times are per `exec` (the buffers are already on the device; for Vulkan
-//! this includes assembling the arena and copying results back on the
-//! device, not host transfers), median of a few runs after a warm-up.
+//! this includes assembling the arena and copying written buffers back on
+//! the device, not host transfers; repeated calls on the same buffers skip
+//! copying them in), median of a few runs after a warm-up.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,6 +47,8 @@ fn time_exec(
     block: u32,
     sizes: &[u64],
     runs: usize,
+    fuel: Option<u64>,
+    read_only: &[bool],
 ) -> Result<Duration, String> {
     let kernel =
         Arc::new(Kernel::compile(rt.kernel_engine(), wasm, 42).map_err(|e| e.to_string())?);
@@ -75,7 +78,8 @@ fn time_exec(
                     block_size: block,
                     buffers: &occ,
                     layout: &layout,
-                    fuel: None,
+                    fuel,
+                    read_only,
                 },
             )
             .map_err(|e| e.to_string())?;
@@ -89,6 +93,12 @@ fn time_exec(
 
 fn main() {
     let rt = ParallelRuntime::new(ParallelConfig::default()).expect("runtime");
+    // Kernel fuel needs metering switched on in the runtime's kernel engine.
+    let rt_fuel = ParallelRuntime::new(ParallelConfig {
+        kernel_fuel: Some(1 << 20),
+        ..ParallelConfig::default()
+    })
+    .expect("runtime");
     let devices = rt.devices();
     for d in &devices {
         println!("device {}: {} ({:?})", d.index, d.name, d.kind);
@@ -112,6 +122,8 @@ fn main() {
             1,
             &[n_compute as u64 * 4],
             runs,
+            None,
+            &[],
         ) {
             Ok(t) => println!(
                 "{:<34} {:>10.1}ms {:>8.1} Mflop/s",
@@ -120,6 +132,26 @@ fn main() {
                 n_compute as f64 * 1000.0 * 3.0 / t.as_secs_f64() / 1e6
             ),
             Err(e) => println!("compute / {}: {e}", d.name),
+        }
+        // The same with a kernel fuel limit (loops count iterations).
+        match time_exec(
+            &rt_fuel,
+            d.index,
+            &compute,
+            n_compute,
+            1,
+            &[n_compute as u64 * 4],
+            runs,
+            Some(1 << 20),
+            &[],
+        ) {
+            Ok(t) => println!(
+                "{:<34} {:>10.1}ms {:>8.1} Mflop/s",
+                format!("compute, kernel fuel set / {}", d.name),
+                t.as_secs_f64() * 1e3,
+                n_compute as f64 * 1000.0 * 3.0 / t.as_secs_f64() / 1e6
+            ),
+            Err(e) => println!("compute (fuel) / {}: {e}", d.name),
         }
         let bytes = elems as u64 * 4;
         match time_exec(
@@ -130,6 +162,9 @@ fn main() {
             block,
             &[bytes, bytes, bytes],
             runs,
+            None,
+            // a is read_write, b and c were created `read`.
+            &[false, true, true],
         ) {
             Ok(t) => println!(
                 "{:<34} {:>10.1}ms {:>8.1} GB/s",

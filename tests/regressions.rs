@@ -43,15 +43,18 @@ fn endless_kernel_on_gpu_never_succeeds() {
             let dev = g.get_device(DISCRETE_GPU).unwrap();
             for n in [1, 2, 100] {
                 let r = g.exec(dev, &wat("spin_forever"), n, 1, &[], &[]);
-                let want = if fuel > 65535 && !fallback {
-                    UNSUPPORTED
+                // Above lavapipe's limiter the driver may cut the loop
+                // (unsupported, as fallback is off) or its compiler may
+                // compute the fuel running out without looping (a trap, as
+                // on the CPU device): never success.
+                let ok = if fuel > 65535 && !fallback {
+                    r == UNSUPPORTED || r == KERNEL_TRAP
                 } else {
-                    KERNEL_TRAP
+                    r == KERNEL_TRAP
                 };
-                assert_eq!(
-                    r,
-                    want,
-                    "fuel {fuel}, fallback {fallback}, n {n}: {:?}",
+                assert!(
+                    ok,
+                    "fuel {fuel}, fallback {fallback}, n {n}: {r} {:?}",
                     g.ctx().last_error()
                 );
             }

@@ -5,7 +5,9 @@
 #   benches/native/run.sh [reps]        (default 5; best of reps is printed)
 # Environment: CC (default gcc; clang needs libomp-dev for -fopenmp),
 # OMP_NUM_THREADS (default: all cores), BUILD (default build/bench-native).
-# Output lines: `name native_1t_ms native_omp_ms`; '#' lines are comments.
+# Output lines: `name native_1t_ms native_omp_ms`; '#' lines are comments;
+# the compute twin of benches/gpu_vs_interpreter.rs adds a third column
+# (see benches/native/compute.c).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -20,5 +22,8 @@ for k in saxpy mandelbrot histogram matmul; do
     objs="$objs $build/${k}_kernel.o"
 done
 $CC $CFLAGS -fopenmp "$here/bench.c" $objs -o "$build/bench"
+$CC $CFLAGS -ffp-contract=off -fopenmp "$here/compute.c" -o "$build/compute"
 echo "# $(uname -m), $(nproc) cores, $($CC --version | head -n 1)"
 "$build/bench" "${1:-5}"
+echo "# compute (benches/gpu_vs_interpreter.rs twin): kernel_1t_ms kernel_omp_ms inlined_1t_ms"
+"$build/compute" "${1:-5}"

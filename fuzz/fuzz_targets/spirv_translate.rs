@@ -66,6 +66,7 @@ fuzz_target!(|data: &[u8]| {
         signed_zero_inf_nan_f64: bool::arbitrary(&mut u).unwrap_or(true),
         workgroup_size: [64, 1, 32, 256][u.choose_index(4).unwrap_or(0)],
         max_loop_depth: [None, Some(1), Some(2)][u.choose_index(3).unwrap_or(0)],
+        fuel: bool::arbitrary(&mut u).unwrap_or(true),
         // Fields added later keep their defaults.
         ..TranslateOptions::default()
     };

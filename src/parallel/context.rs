@@ -390,6 +390,10 @@ impl ParallelContext {
         }
 
         let storages: Vec<&dyn DeviceBuffer> = buffers.iter().map(|b| &*b.storage).collect();
+        let read_only: Vec<bool> = buffers
+            .iter()
+            .map(|b| b.access == BufferAccess::Read)
+            .collect();
         let req = ExecRequest {
             kernel: &kernel,
             num_iterations,
@@ -397,6 +401,7 @@ impl ParallelContext {
             buffers: &storages,
             layout: &layout,
             fuel: runtime.config.kernel_fuel,
+            read_only: &read_only,
         };
         let t = Instant::now();
         let mut result = runtime.devices[index].exec(&mut self.sessions[index], &req);

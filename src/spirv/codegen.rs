@@ -49,11 +49,10 @@ struct Globals {
     fuel: Handle<GlobalVariable>,
     trapped: Handle<GlobalVariable>,
     iteration: Handle<GlobalVariable>,
-    /// `!param[ZERO]` = `u32::MAX` at run time, which the decremented fuel
-    /// never equals; opaque to compilers, so `fuel == sentinel` gives every
-    /// loop an exit (loop-variant, so it cannot be unswitched) that the
+    /// `!param[ZERO]` = `u32::MAX` at run time; opaque to compilers, so in
+    /// shaders without fuel `sentinel == 0` gives every loop an exit that the
     /// compiler cannot rule out, and the driver-loop-limit check after the
-    /// loop survives optimization.
+    /// loop survives optimization (with fuel, `fuel == 0` is that exit).
     sentinel: Handle<GlobalVariable>,
     /// Workgroup memory, one `u32` per invocation of the workgroup: the
     /// "loop ended normally" flag (see `open_frame`). Memory rather than a
@@ -85,6 +84,8 @@ struct Shared {
     /// Deepest nesting of wasm loops reachable from each translated function.
     fn_loop_depth: Vec<u32>,
     region_size: u64,
+    /// Whether loops count fuel (see `TranslateOptions::fuel`).
+    fuel: bool,
 }
 
 /// The naga module plus what the code actually used.
@@ -563,6 +564,7 @@ pub(crate) fn build(
     km: &KernelModule<'_>,
     workgroup_size: u32,
     max_loop_depth: Option<u32>,
+    fuel: bool,
 ) -> Result<Built, Unsupported> {
     let mut module = Module::default();
     let u32_t = scalar_ty(&mut module, Scalar::U32);
@@ -747,6 +749,7 @@ pub(crate) fn build(
         fn_map: vec![None; km.funcs.len()],
         fn_loop_depth: vec![0; km.funcs.len()],
         region_size: km.region_size,
+        fuel,
     };
     let mut uses_i64 = km.uses_i64;
     let mut uses_f64 = km.uses_f64;
@@ -1134,35 +1137,34 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         if kind == Kind::Loop && materialized {
             self.loop_depth += 1;
             self.max_loop_depth = self.max_loop_depth.max(self.loop_depth);
-            // Fuel: one unit per iteration of the loop body.
-            let fuel = self.fb.load_global(self.sh.g.fuel);
+            // Every loop gets an exit the compiler cannot rule out (so the
+            // loop has an exit edge even when the wasm loop has none, as in
+            // `(loop $l (br $l))`: without one the code after the loop is
+            // unreachable, the driver drops it, and a loop cut by llvmpipe's
+            // limiter would end the kernel silently). With fuel it is
+            // `fuel == 0`, one unit per iteration of the body; without, the
+            // opaque `sentinel == 0`. The exit only breaks: the check after
+            // the loop tells fuel exhaustion (FUEL) from a driver cut. A trap
+            // call inside the loop body made llvmpipe's code 3x slower.
             let z = self.fb.u32(0);
-            let out = self.fb.bin(Bo::Equal, fuel, z);
-            // `if out { trap(FUEL); break }`: leave by the loop's own exit
-            // rather than by `return`, so that the loop has an exit edge even
-            // when the wasm loop has none (`(loop $l (br $l))`). Without one,
-            // the code after the loop is unreachable, the driver drops it,
-            // and llvmpipe's loop limiter (which leaves the loop silently
-            // after 65535 iterations) made an endless kernel return success
-            // instead of `DRIVER_LOOP_LIMIT`. After the break, `fell` is
-            // false and nothing is pending, so the post-loop check below
-            // runs `trap(DRIVER_LOOP_LIMIT)`, which loses to the FUEL code
-            // already written (first trap wins) and returns.
-            self.fb.open();
-            let c = self.fb.u32(trap::FUEL);
-            self.fb.call(self.sh.h.trap, vec![c], false);
-            self.fb.stmt(Statement::Break);
-            let accept = self.fb.close();
-            self.fb.if_(out, accept, Block::new());
-            let one = self.fb.u32(1);
-            let less = self.fb.bin(Bo::Subtract, fuel, one);
-            self.fb.store_global(self.sh.g.fuel, less);
-            let sentinel = self.fb.load_global(self.sh.g.sentinel);
-            let never = self.fb.bin(Bo::Equal, less, sentinel);
-            self.fb.open();
-            self.fb.stmt(Statement::Break);
-            let accept = self.fb.close();
-            self.fb.if_(never, accept, Block::new());
+            if self.sh.fuel {
+                let fuel = self.fb.load_global(self.sh.g.fuel);
+                let out = self.fb.bin(Bo::Equal, fuel, z);
+                self.fb.open();
+                self.fb.stmt(Statement::Break);
+                let accept = self.fb.close();
+                self.fb.if_(out, accept, Block::new());
+                let one = self.fb.u32(1);
+                let less = self.fb.bin(Bo::Subtract, fuel, one);
+                self.fb.store_global(self.sh.g.fuel, less);
+            } else {
+                let sentinel = self.fb.load_global(self.sh.g.sentinel);
+                let never = self.fb.bin(Bo::Equal, sentinel, z);
+                self.fb.open();
+                self.fb.stmt(Statement::Break);
+                let accept = self.fb.close();
+                self.fb.if_(never, accept, Block::new());
+            }
         }
         self.ctrl.push(Frame {
             kind,
@@ -1289,11 +1291,27 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         }
         if materialized {
             let body = self.fb.close();
-            self.fb.stmt(Statement::Loop {
-                body,
-                continuing: Block::new(),
-                break_if: None,
-            });
+            if kind == Kind::Loop {
+                self.fb.stmt(Statement::Loop {
+                    body,
+                    continuing: Block::new(),
+                    break_if: None,
+                });
+            } else {
+                // A block (or an `if`) that branches target: a switch with
+                // only a default case, so `Break` leaves it. Not a loop:
+                // llvmpipe's limiter counts every pass through a loop,
+                // and SIMD loops cost mask bookkeeping on every driver.
+                let selector = self.fb.u32(0);
+                self.fb.stmt(Statement::Switch {
+                    selector,
+                    cases: vec![SwitchCase {
+                        value: SwitchValue::Default,
+                        body,
+                        fall_through: false,
+                    }],
+                });
+            }
         }
         if self.ctrl[idx].fell.is_some() {
             self.loop_depth -= 1;
@@ -1320,7 +1338,24 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             let live = self.fb.bin(Bo::Equal, tr, no);
             let unexplained = self.fb.bin(Bo::LogicalAnd, nf, np);
             let cut = self.fb.bin(Bo::LogicalAnd, unexplained, live);
-            self.trap_if(cut, trap::DRIVER_LOOP_LIMIT);
+            if self.sh.fuel {
+                // Out of fuel: the fuel exit above. A driver cut happens at a
+                // back-edge, so with no fuel left the next iteration would
+                // have run out too: FUEL either way.
+                let fuel = self.fb.load_global(self.sh.g.fuel);
+                let z = self.fb.u32(0);
+                let empty = self.fb.bin(Bo::Equal, fuel, z);
+                let fuel_code = self.fb.u32(trap::FUEL);
+                let cut_code = self.fb.u32(trap::DRIVER_LOOP_LIMIT);
+                let code = self.fb.sel(empty, fuel_code, cut_code);
+                self.fb.open();
+                self.fb.call(self.sh.h.trap, vec![code], false);
+                self.bail();
+                let accept = self.fb.close();
+                self.fb.if_(cut, accept, Block::new());
+            } else {
+                self.trap_if(cut, trap::DRIVER_LOOP_LIMIT);
+            }
         }
         let frame = self
             .ctrl

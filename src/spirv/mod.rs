@@ -42,8 +42,9 @@
 //! - Driver loop limits: llvmpipe (lavapipe) keeps one loop limiter per
 //!   SIMD vector of invocations (8 lanes at 256 bits), set to 65535 when
 //!   the shader starts and decremented at every loop back-edge test of
-//!   every loop (sequential and nested loops share it; materialized wasm
-//!   blocks are loops too). Once it reaches 0 every loop is left after its
+//!   every loop (sequential and nested loops share it; wasm blocks that
+//!   branches target become one-case switches, not loops, so they do not
+//!   count). Once it reaches 0 every loop is left after its
 //!   current iteration, along no edge of the IR. Each wasm loop therefore
 //!   writes 1 to this invocation's word of a workgroup-memory array
 //!   (`loop_flags[LocalInvocationIndex]`) when it ends normally, and right
@@ -54,12 +55,15 @@
 //!   memory: as a local variable it became a phi at the loop exit whose
 //!   register still held `true` from the previous instance of an inner
 //!   loop, so cuts in nested loops went undetected (the mandelbrot example
-//!   gave wrong pixels). Each loop also has an extra exit on
-//!   `param[ZERO] != 0` (never taken) so compilers cannot fold the check.
+//!   gave wrong pixels). Each loop also has an extra exit the compiler
+//!   cannot rule out (fuel running out, or `param[ZERO] != 0`, never taken)
+//!   so compilers cannot fold the check.
 //!   [`TranslateOptions::max_loop_depth`] remains as an opt-out gate.
-//! - Fuel: every iteration of a wasm `loop` body costs one unit of the
-//!   per-invocation budget `param[FUEL]` (a `u32`; the host passes
-//!   `u32::MAX` for "unlimited"). Running out traps with [`trap::FUEL`].
+//! - Fuel (when [`TranslateOptions::fuel`] is set): every iteration of a
+//!   wasm `loop` body costs one unit of the per-invocation budget
+//!   `param[FUEL]` (a `u32`). Running out leaves the loop and traps with
+//!   [`trap::FUEL`]. Without fuel each loop has the never-taken exit
+//!   `!param[ZERO] == 0` instead, for the same reason as below.
 //! - Globals are private per invocation (each starts from its initial value).
 //! - `[0, R)` is shared by all invocations on the GPU, while the CPU device
 //!   gives each worker a private copy. Reading it (constant tables, data
@@ -186,6 +190,11 @@ pub struct TranslateOptions {
     /// `ParallelConfig::vulkan_llvmpipe_nested_loops` is off; see the
     /// module documentation).
     pub max_loop_depth: Option<u32>,
+    /// Count loop iterations against the per-invocation budget
+    /// `param[FUEL]`. A shader without fuel never traps with [`trap::FUEL`];
+    /// the Vulkan device builds one only for calls without a kernel fuel
+    /// limit (the check costs about a quarter of a tight loop on llvmpipe).
+    pub fuel: bool,
 }
 
 impl Default for TranslateOptions {
@@ -200,6 +209,7 @@ impl Default for TranslateOptions {
             signed_zero_inf_nan_f64: true,
             workgroup_size: WORKGROUP_SIZE,
             max_loop_depth: None,
+            fuel: true,
         }
     }
 }
@@ -253,7 +263,12 @@ pub fn translate_kernel(
     opts: &TranslateOptions,
 ) -> Result<Translation, Unsupported> {
     let module = analyze::analyze(kernel_wasm)?;
-    let built = codegen::build(&module, opts.workgroup_size.max(1), opts.max_loop_depth)?;
+    let built = codegen::build(
+        &module,
+        opts.workgroup_size.max(1),
+        opts.max_loop_depth,
+        opts.fuel,
+    )?;
     let emitted = codegen::emit_spirv(built)?;
     if emitted.uses_int64 && !opts.int64 {
         return Err(Unsupported::new(if emitted.uses_float64 {

@@ -114,6 +114,7 @@ pub fn run_aliased(
             buffers: &occ,
             layout: &layout,
             fuel: rt.config().kernel_fuel,
+            read_only: &[],
         },
     )?;
     let mut out = Vec::new();
@@ -205,8 +206,23 @@ pub fn compare(
 /// Validates the kernel's SPIR-V with spirv-val (fails under CI=true when
 /// spirv-val is missing).
 pub fn spirv_val(wasm: &[u8]) {
+    // Both shader variants the Vulkan device builds: with fuel (calls with a
+    // kernel fuel limit) and without.
+    for fuel in [true, false] {
+        spirv_val_with(
+            wasm,
+            &wasi_parallel::spirv::TranslateOptions {
+                fuel,
+                ..Default::default()
+            },
+        );
+    }
+}
+
+/// `spirv-val --target-env vulkan1.1` on the translation of `wasm` with `opts`.
+pub fn spirv_val_with(wasm: &[u8], opts: &wasi_parallel::spirv::TranslateOptions) {
     use std::io::Write;
-    let t = wasi_parallel::spirv::translate_kernel(wasm, &Default::default())
+    let t = wasi_parallel::spirv::translate_kernel(wasm, opts)
         .unwrap_or_else(|e| panic!("translation failed: {e}"));
     let mut f = tempfile::NamedTempFile::new().unwrap();
     f.write_all(&wasi_parallel::spirv::words_to_bytes(&t.words))
@@ -218,7 +234,8 @@ pub fn spirv_val(wasm: &[u8]) {
     {
         Ok(o) => assert!(
             o.status.success(),
-            "spirv-val: {}{}",
+            "spirv-val (fuel: {}): {}{}",
+            opts.fuel,
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         ),

@@ -98,6 +98,10 @@ pub struct ExecRequest<'a> {
     pub layout: &'a Layout,
     /// Fuel budget per iteration, if any.
     pub fuel: Option<u64>,
+    /// Per occurrence: the buffer was created with `read` access, so a
+    /// kernel's writes to it are unspecified (ABI section 1) and a device
+    /// that copies buffers back need not copy it. Empty: nothing known.
+    pub read_only: &'a [bool],
 }
 
 /// What a device reports about one exec.

@@ -49,6 +49,27 @@ pub struct VulkanBuffer {
     pub storage: Subbuffer<[u8]>,
     size: u64,
     device_id: usize,
+    /// Process-wide unique id (never reused), for the arena's record.
+    uid: u64,
+}
+
+/// The arena of the last exec and, when still true, what it holds.
+#[derive(Default)]
+struct ArenaState {
+    buffer: Option<Subbuffer<[u8]>>,
+    /// Set after a call whose buffers were copied back: the arena's buffer
+    /// ranges equal these buffers' storage (kept so by `write`), so the next
+    /// call with the same kernel and placements skips copying them in.
+    holds: Option<ArenaHolds>,
+}
+
+/// Only the buffer ranges are reused: `[0, R)`, the gaps and the data
+/// segments are written by every exec, so the kernel may differ.
+#[derive(PartialEq)]
+struct ArenaHolds {
+    total: u64,
+    /// `(buffer uid, offset, len)` of every placement, in layout order.
+    placements: Vec<(u64, u64, u64)>,
 }
 
 impl DeviceBuffer for VulkanBuffer {
@@ -83,6 +104,8 @@ pub struct Run<'a> {
     pub layout: &'a Layout,
     /// Per-invocation budget of loop iterations.
     pub fuel: Option<u64>,
+    /// Per occurrence: created with `read` access (not copied back).
+    pub read_only: &'a [bool],
 }
 
 /// What an exec reports.
@@ -129,10 +152,11 @@ pub struct Gpu {
     max_groups: [u32; 2],
     max_storage_range: u64,
     id: usize,
-    pipelines: Mutex<HashMap<(u64, usize), Vec<Arc<CompiledKernel>>>>,
+    /// Keyed by kernel hash, buffer count and whether the shader counts fuel.
+    pipelines: Mutex<HashMap<(u64, usize, bool), Vec<Arc<CompiledKernel>>>>,
     /// The arena of the last exec, reused when large enough; the lock also
-    /// serializes execs on this device.
-    arena: Mutex<Option<Subbuffer<[u8]>>>,
+    /// serializes execs (and writes) on this device.
+    arena: Mutex<ArenaState>,
 }
 
 impl Gpu {
@@ -171,6 +195,8 @@ impl Gpu {
             } else {
                 None
             },
+            // Chosen per call (see `compile`).
+            fuel: true,
         };
         let (device, mut queues) = VkDevice::new(
             physical.clone(),
@@ -211,7 +237,7 @@ impl Gpu {
             max_storage_range: props.max_storage_buffer_range as u64,
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             pipelines: Mutex::new(HashMap::new()),
-            arena: Mutex::new(None),
+            arena: Mutex::new(ArenaState::default()),
         })
     }
 
@@ -324,10 +350,12 @@ impl Gpu {
             "fill"
         )?;
         self.submit(b)?;
+        static NEXT_UID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(VulkanBuffer {
             storage,
             size,
             device_id: self.id,
+            uid: NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -349,10 +377,32 @@ impl Gpu {
                 }]
                 .into_iter()
                 .collect(),
-                ..CopyBufferInfo::buffers(staging, buffer.storage.clone())
+                ..CopyBufferInfo::buffers(staging.clone(), buffer.storage.clone())
             }),
             "copy"
         )?;
+        // Keep the arena's copy of this buffer current too, if it has one.
+        let state = self
+            .arena
+            .lock()
+            .map_err(|_| ParError::device_error("poisoned lock"))?;
+        if let (Some(arena), Some(holds)) = (state.buffer.as_ref(), state.holds.as_ref()) {
+            for &(_, offset, _) in holds.placements.iter().filter(|p| p.0 == buffer.uid) {
+                vk!(
+                    b.copy_buffer(CopyBufferInfo {
+                        regions: [BufferCopy {
+                            dst_offset: offset,
+                            size: data.len() as u64,
+                            ..Default::default()
+                        }]
+                        .into_iter()
+                        .collect(),
+                        ..CopyBufferInfo::buffers(staging.clone(), arena.clone())
+                    }),
+                    "copy"
+                )?;
+            }
+        }
         self.submit(b)
     }
 
@@ -384,15 +434,18 @@ impl Gpu {
         Ok(())
     }
 
-    /// Translates and builds a pipeline (cached by hash + buffer count, the
-    /// bytes compared on a hit). `Ok(None)`-like misses are built here.
+    /// Translates and builds a pipeline (cached by hash, buffer count and
+    /// `fuel`, the bytes compared on a hit). `fuel`: the shader counts loop
+    /// iterations against `param[FUEL]` (calls with a kernel fuel limit);
+    /// without, loops run a little faster.
     pub fn compile(
         &self,
         bytes: &[u8],
         hash: u64,
         num_buffers: usize,
+        fuel: bool,
     ) -> ParResult<(Arc<CompiledKernel>, bool)> {
-        let key = (hash, num_buffers);
+        let key = (hash, num_buffers, fuel);
         {
             let cache = self
                 .pipelines
@@ -405,7 +458,11 @@ impl Gpu {
                 return Ok((hit.clone(), true));
             }
         }
-        let translation = spirv::translate_kernel(bytes, &self.options)
+        let options = TranslateOptions {
+            fuel,
+            ..self.options
+        };
+        let translation = spirv::translate_kernel(bytes, &options)
             .map_err(|Unsupported { reason }| ParError::unsupported(reason))?;
         if translation.num_buffers != num_buffers {
             return Err(ParError::invalid_kernel(format!(
@@ -461,8 +518,12 @@ impl Gpu {
     /// Runs a kernel: assemble the arena, dispatch, copy the buffers back.
     pub fn exec(&self, run: &Run<'_>) -> Result<RunOutcome, ExecError> {
         let t0 = Instant::now();
-        let (kernel, cached) =
-            self.compile(run.kernel_bytes, run.kernel_hash, run.buffers.len())?;
+        let (kernel, cached) = self.compile(
+            run.kernel_bytes,
+            run.kernel_hash,
+            run.buffers.len(),
+            run.fuel.is_some(),
+        )?;
         let setup_time = if cached { Duration::ZERO } else { t0.elapsed() };
         let tr = &kernel.translation;
         let layout = run.layout;
@@ -484,25 +545,38 @@ impl Gpu {
                 gpu_time: Duration::ZERO,
             });
         }
-        let mut arena_slot = self
+        let mut state = self
             .arena
             .lock()
             .map_err(|_| ParError::device_error("poisoned lock"))?;
         let arena_len = total.max(4).div_ceil(4) * 4;
-        let arena = match arena_slot.as_ref() {
+        let arena = match state.buffer.as_ref() {
             Some(a) if a.size() >= arena_len => a.clone(),
             _ => {
+                state.holds = None;
                 let a = self.device_buffer(
                     arena_len,
                     BufferUsage::STORAGE_BUFFER
                         | BufferUsage::TRANSFER_SRC
                         | BufferUsage::TRANSFER_DST,
                 )?;
-                *arena_slot = Some(a.clone());
+                state.buffer = Some(a.clone());
                 a
             }
         }
         .slice(0..arena_len);
+        let holds = ArenaHolds {
+            total,
+            placements: layout
+                .placements
+                .iter()
+                .map(|p| (run.buffers[p.first_occurrence].uid, p.offset, p.len))
+                .collect(),
+        };
+        // The buffers are already in place when the last call had the same
+        // placements (and `write` kept them current). Until this
+        // call's buffers are copied back, the arena holds nothing reusable.
+        let buffers_in_place = state.holds.take().is_some_and(|h| h == holds);
 
         let mut b = self.builder()?;
         // Zero everything no buffer covers: [0, R), the gaps, the tail.
@@ -567,7 +641,11 @@ impl Gpu {
             }
         }
         // The call's buffers.
-        for p in layout.placements.iter().filter(|p| p.len > 0) {
+        for p in layout
+            .placements
+            .iter()
+            .filter(|p| p.len > 0 && !buffers_in_place)
+        {
             let src = &run.buffers[p.first_occurrence].storage;
             vk!(
                 b.copy_buffer(CopyBufferInfo {
@@ -643,7 +721,10 @@ impl Gpu {
             // address against param MEMORY_SIZE (= the arena's bound size),
             // the params words it reads exist (their number follows from the
             // kernel's buffer count), and the control buffer has its 2 words.
-            // Non-terminating loops are bounded by the fuel budget.
+            // A non-terminating loop is memory-safe too: it ends with the
+            // fuel budget (calls with a kernel fuel limit), else llvmpipe's
+            // loop limiter or a real driver's timeout (device lost, which
+            // vulkano reports as an error, not undefined behaviour).
             vk!(unsafe { b.dispatch([x as u32, y as u32, 1]) }, "dispatch")?;
             keep_alive.push(params);
             base += x * y * wg;
@@ -668,10 +749,19 @@ impl Gpu {
             .into());
         }
         // Copy the buffers back (also after a trap: their contents are
-        // unspecified then, as on the other devices).
+        // unspecified then, as on the other devices), except `read` ones:
+        // a kernel's writes to those are unspecified (ABI section 1), so
+        // their storage stays as it was.
         let mut b = self.builder()?;
         let mut copies = 0;
-        for p in layout.placements.iter().filter(|p| p.len > 0) {
+        for p in layout.placements.iter().filter(|p| {
+            p.len > 0
+                && !run
+                    .read_only
+                    .get(p.first_occurrence)
+                    .copied()
+                    .unwrap_or(false)
+        }) {
             let dst = &run.buffers[p.first_occurrence].storage;
             vk!(
                 b.copy_buffer(CopyBufferInfo {
@@ -691,6 +781,7 @@ impl Gpu {
         if copies > 0 {
             self.submit(b)?;
         }
+        state.holds = Some(holds);
         let gpu_time = t1.elapsed();
         if code != 0 {
             return Err(ExecError::Trap {

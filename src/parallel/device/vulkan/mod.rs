@@ -14,7 +14,11 @@
 //! - An exec assembles the kernel's memory in one device "arena" buffer with
 //!   device-side copies: `[0, R)` zeroed with the data segments applied, the
 //!   call's buffers at the offsets of [`crate::parallel::kernel::layout`];
-//!   after the dispatches the buffers are copied back. See [`crate::spirv`]
+//!   after the dispatches the buffers are copied back. The next call with
+//!   the same buffers at the same offsets skips copying them in (the arena
+//!   still holds them; `write` updates both copies). The buffers' own
+//!   storage stays authoritative, so a call that the driver cut short can
+//!   rerun on the CPU device from untouched buffers. See [`crate::spirv`]
 //!   for the shader interface.
 //! - Pipelines are cached by kernel hash and buffer count (bytes compared on
 //!   a hit). Generated SPIR-V passed naga's validator before it reaches the
@@ -250,6 +254,7 @@ impl Device for VulkanDevice {
             buffers: &bufs,
             layout: req.layout,
             fuel: req.fuel,
+            read_only: req.read_only,
         };
         let out = gpu.exec(&run).map_err(|e| match e {
             gpu::ExecError::Par(p) => p,
