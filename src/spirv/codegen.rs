@@ -48,6 +48,9 @@ struct Globals {
     mem_size: Handle<GlobalVariable>,
     fuel: Handle<GlobalVariable>,
     trapped: Handle<GlobalVariable>,
+    /// The code of this invocation's trap (0: none); published to the
+    /// control words once, when the kernel function returns to the entry.
+    trap_code: Handle<GlobalVariable>,
     iteration: Handle<GlobalVariable>,
     /// `!param[ZERO]` = `u32::MAX` at run time; opaque to compilers, so in
     /// shaders without fuel `sentinel == 0` gives every loop an exit that the
@@ -390,24 +393,42 @@ fn u32_arg(t: &Types, name: &str) -> FunctionArgument {
     }
 }
 
-/// `trap(code)`: the control word keeps the largest code (deterministic,
-/// and the driver-limit code, the largest, wins, so such a call is always
-/// retried elsewhere); word 1 keeps the smallest trapping iteration. Marks
-/// the invocation trapped.
+/// `trap(code)`: marks the invocation trapped and keeps its first code in
+/// private memory (the caller then returns; see `publish_trap`). No
+/// atomics here: llvmpipe runs the code of an `if` even when no lane takes
+/// it, and per-lane atomic loops at every memory access cost more than the
+/// access.
 fn build_trap(sh_t: Types, g: Globals) -> Function {
     let mut fb = FB::new("trap", sh_t);
     fb.f.arguments.push(u32_arg(&sh_t, "code"));
     let code = fb.arg(0);
+    let was = fb.load_global(g.trapped);
+    let old = fb.load_global(g.trap_code);
+    let keep = fb.sel(was, old, code);
+    fb.store_global(g.trap_code, keep);
+    let t = fb.bool(true);
+    fb.store_global(g.trapped, t);
+    fb.finish()
+}
+
+/// In the entry, after the kernel function returned: a trapped invocation
+/// publishes its code. Control word 0 keeps the largest code
+/// (deterministic, and the driver-limit code, the largest, wins, so such a
+/// call is always retried elsewhere); word 1 the smallest trapping
+/// iteration.
+fn publish_trap(fb: &mut FB, g: Globals) {
+    let code = fb.load_global(g.trap_code);
     let zero = fb.u32(0);
+    let any = fb.bin(Bo::NotEqual, code, zero);
+    fb.open();
     let one = fb.u32(1);
     let ctl0 = fb.index(g.control, zero);
     fb.atomic(ctl0, AtomicFunction::Max, code);
     let it = fb.load_global(g.iteration);
     let ctl1 = fb.index(g.control, one);
     fb.atomic(ctl1, AtomicFunction::Min, it);
-    let t = fb.bool(true);
-    fb.store_global(g.trapped, t);
-    fb.finish()
+    let accept = fb.close();
+    fb.if_(any, accept, Block::new());
 }
 
 /// Word index and bit shift of a byte address.
@@ -685,6 +706,14 @@ pub(crate) fn build(
             t.bool,
             f,
         ),
+        trap_code: add_global(
+            &mut module,
+            "trap_code",
+            AddressSpace::Private,
+            None,
+            u32_t,
+            z,
+        ),
         iteration: add_global(
             &mut module,
             "iteration",
@@ -870,6 +899,7 @@ fn build_entry(
         args.push(param(&mut fb, param::PAIRS + i));
     }
     fb.call(kernel, args, false);
+    publish_trap(&mut fb, g);
     fb.finish()
 }
 

@@ -16,7 +16,7 @@ use vulkano::command_buffer::{
 };
 use vulkano::descriptor_set::allocator::StandardDescriptorSetAllocator;
 use vulkano::descriptor_set::{DescriptorSet, WriteDescriptorSet};
-use vulkano::device::physical::PhysicalDevice;
+use vulkano::device::physical::{PhysicalDevice, PhysicalDeviceType};
 use vulkano::device::{
     Device as VkDevice, DeviceCreateInfo, DeviceExtensions, DeviceFeatures, Queue, QueueCreateInfo,
     QueueFlags,
@@ -29,6 +29,9 @@ use vulkano::pipeline::{
 };
 use vulkano::shader::{ShaderModule, ShaderModuleCreateInfo};
 use vulkano::sync::GpuFuture;
+
+/// Workgroup size on CPU-type devices (lavapipe); see `Gpu::new`.
+const LLVMPIPE_WORKGROUP_SIZE: u32 = 256;
 
 /// Most pipelines kept per device.
 const PIPELINE_CACHE_ENTRIES: usize = 64;
@@ -182,13 +185,20 @@ impl Gpu {
             denorm_preserve_f64: has(props.shader_denorm_preserve_float64),
             signed_zero_inf_nan_f32: has(props.shader_signed_zero_inf_nan_preserve_float32),
             signed_zero_inf_nan_f64: has(props.shader_signed_zero_inf_nan_preserve_float64),
-            workgroup_size: spirv::WORKGROUP_SIZE,
+            // llvmpipe runs each workgroup as one task with a fixed cost:
+            // 256 invocations per group halved the time of a call of 4Mi
+            // one-element iterations (73 -> 35 ms) and changed nothing for
+            // long iterations. GPUs keep the portable default.
+            workgroup_size: if props.device_type == PhysicalDeviceType::Cpu {
+                LLVMPIPE_WORKGROUP_SIZE
+            } else {
+                spirv::WORKGROUP_SIZE
+            },
             // llvmpipe's loop limiter (65535 loop iterations per SIMD vector)
             // cuts loops silently; the translator detects every cut (see
             // `spirv` module docs). The depth gate is only the opt-out
             // `ParallelConfig::vulkan_llvmpipe_nested_loops = false`.
-            max_loop_depth: if props.device_type
-                == vulkano::device::physical::PhysicalDeviceType::Cpu
+            max_loop_depth: if props.device_type == PhysicalDeviceType::Cpu
                 && !llvmpipe_nested_loops
             {
                 Some(1)
