@@ -770,8 +770,9 @@ fn arena_reuse_follows_writes_layouts_and_driver_cuts() {
       (i32.add (i32.load (i32.add (local.get $pa) (local.get $o)))
                (i32.load (i32.add (local.get $pb) (local.get $o)))))))"#
     ));
-    // Increments a[i], then spins 200000 times: beyond llvmpipe's loop
-    // limiter (cut, reported as unsupported); a real GPU finishes it.
+    // Increments a[i], then spins 10^6 times: beyond llvmpipe's loop
+    // limiter even with unrolled copies (cut, reported as unsupported); a
+    // real GPU finishes it.
     let bump_then_spin = wasm(&format!(
         r#"(module {HDR}
   (func (export "kernel") (param $i i32) (param i32 i32) (param $pa i32) (param i32)
@@ -780,7 +781,7 @@ fn arena_reuse_follows_writes_layouts_and_driver_cuts() {
     (i32.store (local.get $o) (i32.add (i32.load (local.get $o)) (i32.const 1)))
     (loop $l
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br_if $l (i32.lt_u (local.get $k) (i32.const 200000))))))"#
+      (br_if $l (i32.lt_u (local.get $k) (i32.const 1000000))))))"#
     ));
     let n = 1000u32;
     let words = |v: &[u32]| -> Vec<u8> { v.iter().flat_map(|w| w.to_le_bytes()).collect() };
@@ -838,4 +839,114 @@ fn arena_reuse_follows_writes_layouts_and_driver_cuts() {
     check(&read(&*a), &want_a, "a");
     check(&read(&*b), &want_b, "b");
     check(&read(&*c), &want_c, "c");
+}
+
+#[test]
+fn unrolled_loops_leave_from_every_copy() {
+    // Innermost loops are translated as 4 copies of the body per naga loop
+    // iteration: trip counts 0..=12 (every remainder), a `br` out of the
+    // loop to an enclosing block, a `br_table` to the loop, to a block
+    // inside it and out of it, a loop with a result, an early `return`, and
+    // a trap in the middle of a trip, all compared with the interpreter.
+    let Some(rt) = rt() else { return };
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func $count (param $n i32) (result i32)
+    (local $k i32) (local $acc i32)
+    (loop $l (result i32)
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 3)) (local.get $k)))
+      (br_if $l (i32.lt_u (local.get $k) (local.get $n)))
+      (local.get $acc)))
+  (func (export "kernel") (param $i i32) (param i32 i32) (param $p i32) (param i32)
+    (local $k i32) (local $acc i32) (local $o i32) (local $n i32)
+    (local.set $o (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 4))))
+    (local.set $n (i32.rem_u (local.get $i) (i32.const 13)))
+    ;; 1: plain counted loop, early exit to the block when i % 5 == 0 at k == 3
+    (block $out
+      (loop $l
+        (br_if $out (i32.ge_u (local.get $k) (local.get $n)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br_if $out (i32.and (i32.eqz (i32.rem_u (local.get $i) (i32.const 5)))
+                             (i32.eq (local.get $k) (i32.const 3))))
+        (local.set $acc (i32.xor (i32.mul (local.get $acc) (i32.const 31)) (local.get $k)))
+        (br $l)))
+    (i32.store (local.get $o) (i32.add (local.get $acc) (i32.shl (local.get $k) (i32.const 24))))
+    ;; 2: br_table: 0 continue, 1 skip to the end of the body, 2 leave
+    (local.set $k (i32.const 0))
+    (local.set $acc (i32.const 7))
+    (block $done
+      (loop $l
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (block $skip
+          (br_table $l $skip $done
+            (i32.rem_u (i32.add (local.get $k) (local.get $i)) (i32.const 3)))
+          (unreachable))
+        (local.set $acc (i32.add (local.get $acc) (local.get $k)))
+        (br_if $l (i32.lt_u (local.get $k) (i32.add (local.get $n) (i32.const 2))))))
+    (i32.store offset=4 (local.get $o) (i32.add (local.get $acc) (i32.shl (local.get $k) (i32.const 24))))
+    ;; 3: a loop with a result, in a called function
+    (i32.store offset=8 (local.get $o) (call $count (local.get $n)))
+    ;; 4: return from inside the loop when i % 7 == 6 after k == n / 2
+    (i32.store offset=12 (local.get $o) (i32.const -1))
+    (local.set $k (i32.const 0))
+    (loop $l
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (if (i32.and (i32.eq (i32.rem_u (local.get $i) (i32.const 7)) (i32.const 6))
+                   (i32.ge_u (local.get $k) (i32.shr_u (local.get $n) (i32.const 1))))
+        (then (i32.store offset=12 (local.get $o) (local.get $k)) (return)))
+      (br_if $l (i32.lt_u (local.get $k) (local.get $n))))
+    (i32.store offset=12 (local.get $o) (i32.sub (i32.const 0) (local.get $k)))))"#
+    ));
+    spirv_val(&w);
+    let n = 200;
+    compare(rt, &w, n, 1, &[vec![0; n as usize * 16]], &[]);
+
+    // A trap in the third wasm iteration of one invocation (division by
+    // zero at k == 3 for i == 37): reported as a trap, as on the CPU.
+    let t = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param i32 i32) (param $p i32) (param i32)
+    (local $k i32) (local $acc i32)
+    (loop $l
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (local.set $acc (i32.add (local.get $acc)
+        (i32.div_u (i32.const 100)
+          (i32.or (i32.ne (local.get $i) (i32.const 37)) (i32.ne (local.get $k) (i32.const 3))))))
+      (br_if $l (i32.lt_u (local.get $k) (i32.const 10))))
+    (i32.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))) (local.get $acc))))"#
+    ));
+    let e = run(&rt.rt, rt.gpu, &t, 64, 1, &[vec![0; 256]]).unwrap_err();
+    assert_eq!(e.errno, Errno::KernelTrap, "{e}");
+    assert!(e.message.contains("iteration 37"), "{}", e.message);
+    assert!(
+        run(&rt.rt, SEQUENTIAL, &t, 64, 1, &[vec![0; 256]]).is_err(),
+        "the interpreter must trap too"
+    );
+}
+
+#[test]
+fn fuel_runs_out_in_any_copy_of_an_unrolled_loop() {
+    // Budgets 1..=9 against a 6-iteration loop: the fuel runs out in each
+    // copy position of the unrolled body; both devices agree on which
+    // budgets suffice.
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param i32 i32) (param $p i32) (param i32)
+    (local $k i32)
+    (loop $l
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $k) (i32.const 6))))
+    (i32.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))) (local.get $k))))"#
+    ));
+    for fuel in 1..=9u64 {
+        let Some(rt) = rt_with_fuel(fuel) else { return };
+        let gpu = run(&rt.rt, rt.gpu, &w, 8, 1, &[vec![0; 32]]);
+        match &gpu {
+            Ok(out) => assert_eq!(out[0][..4], 6u32.to_le_bytes(), "fuel {fuel}"),
+            Err(e) => assert_eq!(e.errno, Errno::KernelTrap, "fuel {fuel}: {e}"),
+        }
+        // One unit per iteration of the loop body on the GPU: 6 suffice.
+        assert_eq!(gpu.is_ok(), fuel >= 6, "fuel {fuel}: {gpu:?}");
+    }
 }

@@ -67,6 +67,7 @@ fuzz_target!(|data: &[u8]| {
         workgroup_size: [64, 1, 32, 256][u.choose_index(4).unwrap_or(0)],
         max_loop_depth: [None, Some(1), Some(2)][u.choose_index(3).unwrap_or(0)],
         fuel: bool::arbitrary(&mut u).unwrap_or(true),
+        unroll: [4, 1, 2, 8][u.choose_index(4).unwrap_or(0)],
         // Fields added later keep their defaults.
         ..TranslateOptions::default()
     };

@@ -89,6 +89,8 @@ struct Shared {
     region_size: u64,
     /// Whether loops count fuel (see `TranslateOptions::fuel`).
     fuel: bool,
+    /// Copies of the body of small innermost loops (see `TranslateOptions::unroll`).
+    unroll: u32,
 }
 
 /// The naga module plus what the code actually used.
@@ -586,6 +588,7 @@ pub(crate) fn build(
     workgroup_size: u32,
     max_loop_depth: Option<u32>,
     fuel: bool,
+    unroll: u32,
 ) -> Result<Built, Unsupported> {
     let mut module = Module::default();
     let u32_t = scalar_ty(&mut module, Scalar::U32);
@@ -779,6 +782,7 @@ pub(crate) fn build(
         fn_loop_depth: vec![0; km.funcs.len()],
         region_size: km.region_size,
         fuel,
+        unroll: unroll.clamp(1, MAX_UNROLL),
     };
     let mut uses_i64 = km.uses_i64;
     let mut uses_f64 = km.uses_f64;
@@ -925,7 +929,26 @@ struct Frame {
     branched_to: bool,
     /// Loops only: set when the body falls through (see `open_frame`).
     fell: Option<H>,
+    /// Unrolled loops, while translating a copy of the body other than the
+    /// last (see `open_frame`).
+    copy: Option<Copy>,
 }
+
+/// State of an unrolled loop between its copies.
+struct Copy {
+    /// Copies still to translate after this one.
+    remaining: u32,
+    /// First operator of the body, and the construct counter there.
+    start_pc: usize,
+    start_construct: usize,
+    /// Local `bool`: the body fell through its end (the wasm loop is over).
+    exit: H,
+}
+
+/// Most copies of an unrolled loop body.
+pub(crate) const MAX_UNROLL: u32 = 8;
+/// Innermost loops with at most this many operators are unrolled.
+const UNROLL_MAX_OPS: usize = 160;
 
 const NONE: u32 = u32::MAX;
 
@@ -947,6 +970,11 @@ struct FnTranslator<'s, 'a> {
     uses_f64: bool,
     loop_depth: u32,
     max_loop_depth: u32,
+    /// The function's operators and the index of the next one.
+    ops: Vec<Operator<'a>>,
+    pc: usize,
+    /// Per construct: a loop small and innermost enough to unroll.
+    unrollable: Vec<bool>,
 }
 
 fn unsupported_op(op: &Operator<'_>) -> Unsupported {
@@ -1004,7 +1032,12 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         let none = fb.u32(NONE);
         let u32t = sh.t.u32;
         let pending = fb.local("pending".into(), u32t, Some(none));
-        let targeted = prescan(km, func)?;
+        let mut reader = wf.body.get_operators_reader().map_err(wasm_err)?;
+        let mut ops = Vec::new();
+        while !reader.eof() {
+            ops.push(reader.read().map_err(wasm_err)?);
+        }
+        let (targeted, unrollable) = prescan(&ops)?;
         Ok(FnTranslator {
             sh,
             km,
@@ -1023,6 +1056,9 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             uses_f64: false,
             loop_depth: 0,
             max_loop_depth: 0,
+            ops,
+            pc: 0,
+            unrollable,
         })
     }
 
@@ -1100,10 +1136,12 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             needs_check: false,
             branched_to: false,
             fell: None,
+            copy: None,
         });
-        let mut ops = wf.body.get_operators_reader().map_err(wasm_err)?;
-        while !ops.eof() {
-            let op = ops.read().map_err(wasm_err)?;
+        self.pc = 0;
+        while self.pc < self.ops.len() {
+            let op = self.ops[self.pc].clone();
+            self.pc += 1;
             if self.unreachable {
                 match op {
                     Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
@@ -1127,7 +1165,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
 
     fn open_frame(&mut self, kind: Kind, bt: BlockType) -> Result<(), Unsupported> {
         let results = self.block_results(bt)?;
-        let materialized = self.targeted.get(self.construct).copied().unwrap_or(true);
+        let construct = self.construct;
+        let materialized = self.targeted.get(construct).copied().unwrap_or(true);
         self.construct += 1;
         let mut cond = None;
         if kind == Kind::If {
@@ -1158,6 +1197,32 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             self.fb.store(var, z);
             fell = Some(var);
         }
+        // Unrolling: a small innermost loop runs `unroll` copies of its body
+        // per iteration of the naga loop, so llvmpipe's limiter (one count
+        // per back-edge) allows that many times more wasm iterations and
+        // every driver pays its per-iteration overhead less often. Copies
+        // but the last sit in a one-case switch: `br` to the loop leaves
+        // the switch into the next copy, falling through the body's end
+        // sets `exit`, checked after the switch (see `end_copy`).
+        let mut copy = None;
+        let unroll = kind == Kind::Loop
+            && materialized
+            && self.sh.unroll > 1
+            && self.unrollable.get(construct).copied().unwrap_or(false);
+        if unroll {
+            let bool_t = self.sh.t.bool;
+            let f = self.fb.bool(false);
+            let exit = self.fb.local(format!("exit{construct}"), bool_t, Some(f));
+            // Reset on every entry into the loop.
+            let f = self.fb.bool(false);
+            self.fb.store(exit, f);
+            copy = Some(Copy {
+                remaining: self.sh.unroll - 1,
+                start_pc: self.pc,
+                start_construct: self.construct,
+                exit,
+            });
+        }
         if materialized {
             self.fb.open();
         }
@@ -1167,33 +1232,9 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         if kind == Kind::Loop && materialized {
             self.loop_depth += 1;
             self.max_loop_depth = self.max_loop_depth.max(self.loop_depth);
-            // Every loop gets an exit the compiler cannot rule out (so the
-            // loop has an exit edge even when the wasm loop has none, as in
-            // `(loop $l (br $l))`: without one the code after the loop is
-            // unreachable, the driver drops it, and a loop cut by llvmpipe's
-            // limiter would end the kernel silently). With fuel it is
-            // `fuel == 0`, one unit per iteration of the body; without, the
-            // opaque `sentinel == 0`. The exit only breaks: the check after
-            // the loop tells fuel exhaustion (FUEL) from a driver cut. A trap
-            // call inside the loop body made llvmpipe's code 3x slower.
-            let z = self.fb.u32(0);
-            if self.sh.fuel {
-                let fuel = self.fb.load_global(self.sh.g.fuel);
-                let out = self.fb.bin(Bo::Equal, fuel, z);
+            self.loop_entry_check();
+            if unroll {
                 self.fb.open();
-                self.fb.stmt(Statement::Break);
-                let accept = self.fb.close();
-                self.fb.if_(out, accept, Block::new());
-                let one = self.fb.u32(1);
-                let less = self.fb.bin(Bo::Subtract, fuel, one);
-                self.fb.store_global(self.sh.g.fuel, less);
-            } else {
-                let sentinel = self.fb.load_global(self.sh.g.sentinel);
-                let never = self.fb.bin(Bo::Equal, sentinel, z);
-                self.fb.open();
-                self.fb.stmt(Statement::Break);
-                let accept = self.fb.close();
-                self.fb.if_(never, accept, Block::new());
             }
         }
         self.ctrl.push(Frame {
@@ -1209,8 +1250,42 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             needs_check: false,
             branched_to: false,
             fell,
+            copy,
         });
         Ok(())
+    }
+
+    /// At the top of every iteration of a wasm loop body (every copy when
+    /// unrolled): the exit on fuel running out, or the opaque never-taken one.
+    fn loop_entry_check(&mut self) {
+        // Every loop gets an exit the compiler cannot rule out (so the
+        // loop has an exit edge even when the wasm loop has none, as in
+        // `(loop $l (br $l))`: without one the code after the loop is
+        // unreachable, the driver drops it, and a loop cut by llvmpipe's
+        // limiter would end the kernel silently). With fuel it is
+        // `fuel == 0`, one unit per iteration of the body; without, the
+        // opaque `sentinel == 0`. The exit only breaks: the check after
+        // the loop tells fuel exhaustion (FUEL) from a driver cut. A trap
+        // call inside the loop body made llvmpipe's code 3x slower.
+        let z = self.fb.u32(0);
+        if self.sh.fuel {
+            let fuel = self.fb.load_global(self.sh.g.fuel);
+            let out = self.fb.bin(Bo::Equal, fuel, z);
+            self.fb.open();
+            self.fb.stmt(Statement::Break);
+            let accept = self.fb.close();
+            self.fb.if_(out, accept, Block::new());
+            let one = self.fb.u32(1);
+            let less = self.fb.bin(Bo::Subtract, fuel, one);
+            self.fb.store_global(self.sh.g.fuel, less);
+        } else {
+            let sentinel = self.fb.load_global(self.sh.g.sentinel);
+            let never = self.fb.bin(Bo::Equal, sentinel, z);
+            self.fb.open();
+            self.fb.stmt(Statement::Break);
+            let accept = self.fb.close();
+            self.fb.if_(never, accept, Block::new());
+        }
     }
 
     /// Pops the frame's results off the stack into its result variables.
@@ -1274,6 +1349,9 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             self.ctrl.pop();
             self.unreachable = true;
             return Ok(());
+        }
+        if self.ctrl[idx].copy.is_some() {
+            return self.end_copy(idx);
         }
         let materialized = self.ctrl[idx].materialized;
         if !materialized && kind != Kind::If {
@@ -1403,6 +1481,72 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         Ok(())
     }
 
+    /// The `end` of a copy of an unrolled loop body other than the last:
+    /// closes the copy's switch, handles how it was left, and starts the
+    /// next copy at the body's first operator.
+    fn end_copy(&mut self, idx: usize) -> Result<(), Unsupported> {
+        let exit = match &self.ctrl[idx].copy {
+            Some(c) => c.exit,
+            None => return Err(Unsupported::new("internal: end_copy outside a copy")),
+        };
+        if !self.unreachable {
+            // Fell through the body: the wasm loop is over.
+            self.store_results(idx)?;
+            let t = self.fb.bool(true);
+            self.fb.store(exit, t);
+            self.fb.stmt(Statement::Break);
+        }
+        let body = self.fb.close();
+        let selector = self.fb.u32(0);
+        self.fb.stmt(Statement::Switch {
+            selector,
+            cases: vec![SwitchCase {
+                value: SwitchValue::Default,
+                body,
+                fall_through: false,
+            }],
+        });
+        // `if exit { loop ended normally; break }`
+        let e = self.fb.load(exit);
+        self.fb.open();
+        let slot = self.flag_slot();
+        let one = self.fb.u32(1);
+        self.fb.store(slot, one);
+        self.fb.stmt(Statement::Break);
+        let accept = self.fb.close();
+        self.fb.if_(e, accept, Block::new());
+        // `if pending != NONE { break }`: a branch further out (one to
+        // this loop was cleared inside the copy).
+        let p = self.fb.load(self.pending);
+        let none = self.fb.u32(NONE);
+        let some = self.fb.bin(Bo::NotEqual, p, none);
+        self.fb.open();
+        self.fb.stmt(Statement::Break);
+        let accept = self.fb.close();
+        self.fb.if_(some, accept, Block::new());
+        // The next copy: the next wasm iteration.
+        let height = self.ctrl[idx].height;
+        self.stack.truncate(height);
+        self.unreachable = false;
+        if self.sh.fuel {
+            self.loop_entry_check();
+        }
+        let c = self.ctrl[idx]
+            .copy
+            .as_mut()
+            .ok_or_else(|| Unsupported::new("internal: end_copy outside a copy"))?;
+        c.remaining -= 1;
+        self.pc = c.start_pc;
+        self.construct = c.start_construct;
+        if c.remaining > 0 {
+            self.fb.open();
+        } else {
+            // The last copy is the plain loop body.
+            self.ctrl[idx].copy = None;
+        }
+        Ok(())
+    }
+
     /// Pointer to this invocation's "loop ended normally" word.
     fn flag_slot(&mut self) -> H {
         let lane = self.fb.load_global(self.sh.g.lane);
@@ -1435,7 +1579,18 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         let p = self.fb.load(self.pending);
         let some = self.fb.bin(Bo::NotEqual, p, none);
         self.fb.open();
-        if self.ctrl[em].kind == Kind::Loop {
+        if self.ctrl[em].copy.is_some() {
+            // A copy of an unrolled body: arriving at the loop means the
+            // next copy; either way leave the copy's switch (`end_copy`
+            // checks for branches further out).
+            let me = self.fb.u32(em as u32);
+            let here = self.fb.bin(Bo::Equal, p, me);
+            self.fb.open();
+            self.fb.store(self.pending, none);
+            let accept = self.fb.close();
+            self.fb.if_(here, accept, Block::new());
+            self.fb.stmt(Statement::Break);
+        } else if self.ctrl[em].kind == Kind::Loop {
             let me = self.fb.u32(em as u32);
             let here = self.fb.bin(Bo::Equal, p, me);
             self.fb.open();
@@ -1490,11 +1645,15 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             .innermost_materialized()
             .ok_or_else(|| Unsupported::new("internal: branch target not materialized"))?;
         if t == em {
-            self.fb.stmt(if self.ctrl[t].kind == Kind::Loop {
-                Statement::Continue
-            } else {
-                Statement::Break
-            });
+            // In a copy of an unrolled body, `br` to the loop leaves the
+            // copy's switch into the next copy.
+            self.fb.stmt(
+                if self.ctrl[t].kind == Kind::Loop && self.ctrl[t].copy.is_none() {
+                    Statement::Continue
+                } else {
+                    Statement::Break
+                },
+            );
         } else {
             let tv = self.fb.u32(t as u32);
             self.fb.store(self.pending, tv);
@@ -2467,27 +2626,43 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
 }
 
 /// Which constructs (in opening order) are the target of some branch.
-fn prescan(km: &KernelModule<'_>, func: u32) -> Result<Vec<bool>, Unsupported> {
-    let body = &km.funcs[func as usize].body;
-    let mut ops = body.get_operators_reader().map_err(wasm_err)?;
+/// Per construct (block, loop, if, in order): whether a branch targets it
+/// (else it needs no naga construct), and whether it is a loop small and
+/// innermost enough to unroll (no loop inside, at most `UNROLL_MAX_OPS`
+/// operators).
+fn prescan(ops: &[Operator<'_>]) -> Result<(Vec<bool>, Vec<bool>), Unsupported> {
     let mut targeted = Vec::new();
-    let mut labels: Vec<Option<usize>> = vec![None];
-    let mark = |labels: &Vec<Option<usize>>, targeted: &mut Vec<bool>, d: u32| {
-        if let Some(Some(i)) = labels.len().checked_sub(1 + d as usize).map(|k| labels[k]) {
+    let mut unrollable = Vec::new();
+    // Open constructs: (construct index, is a loop, first operator index).
+    let mut labels: Vec<Option<(usize, bool, usize)>> = vec![None];
+    let mark = |labels: &Vec<Option<(usize, bool, usize)>>, targeted: &mut Vec<bool>, d: u32| {
+        if let Some(Some((i, _, _))) = labels.len().checked_sub(1 + d as usize).map(|k| labels[k]) {
             targeted[i] = true;
         }
     };
-    while !ops.eof() {
-        match ops.read().map_err(wasm_err)? {
+    for (pc, op) in ops.iter().enumerate() {
+        match op {
             Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
-                labels.push(Some(targeted.len()));
+                let is_loop = matches!(op, Operator::Loop { .. });
+                if is_loop {
+                    // Loops around this one are not innermost.
+                    for (i, _, _) in labels.iter().flatten().filter(|l| l.1) {
+                        unrollable[*i] = false;
+                    }
+                }
+                labels.push(Some((targeted.len(), is_loop, pc)));
                 targeted.push(false);
+                unrollable.push(is_loop);
             }
             Operator::End => {
-                labels.pop();
+                if let Some(Some((i, true, start))) = labels.pop() {
+                    if pc - start > UNROLL_MAX_OPS {
+                        unrollable[i] = false;
+                    }
+                }
             }
             Operator::Br { relative_depth } | Operator::BrIf { relative_depth } => {
-                mark(&labels, &mut targeted, relative_depth)
+                mark(&labels, &mut targeted, *relative_depth)
             }
             Operator::BrTable { targets } => {
                 mark(&labels, &mut targeted, targets.default());
@@ -2498,7 +2673,7 @@ fn prescan(km: &KernelModule<'_>, func: u32) -> Result<Vec<bool>, Unsupported> {
             _ => {}
         }
     }
-    Ok(targeted)
+    Ok((targeted, unrollable))
 }
 
 /// What the final SPIR-V needs from the device.

@@ -94,6 +94,9 @@ pub use analyze::DataSegment;
 
 use std::fmt;
 
+/// Default copies of small innermost loop bodies ([`TranslateOptions::unroll`]).
+pub const DEFAULT_UNROLL: u32 = 4;
+
 /// Default workgroup size (x) of generated shaders.
 pub const WORKGROUP_SIZE: u32 = 64;
 
@@ -195,6 +198,11 @@ pub struct TranslateOptions {
     /// the Vulkan device builds one only for calls without a kernel fuel
     /// limit (the check costs about a quarter of a tight loop on llvmpipe).
     pub fuel: bool,
+    /// Copies of the body per iteration for small innermost loops (1: no
+    /// unrolling; at most 8). Each copy keeps its own exit, fuel and trap
+    /// checks, so the semantics do not change; llvmpipe's limiter then
+    /// allows that many times more iterations, and loops run faster.
+    pub unroll: u32,
 }
 
 impl Default for TranslateOptions {
@@ -210,6 +218,7 @@ impl Default for TranslateOptions {
             workgroup_size: WORKGROUP_SIZE,
             max_loop_depth: None,
             fuel: true,
+            unroll: DEFAULT_UNROLL,
         }
     }
 }
@@ -268,6 +277,7 @@ pub fn translate_kernel(
         opts.workgroup_size.max(1),
         opts.max_loop_depth,
         opts.fuel,
+        opts.unroll,
     )?;
     let emitted = codegen::emit_spirv(built)?;
     if emitted.uses_int64 && !opts.int64 {

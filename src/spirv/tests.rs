@@ -194,3 +194,62 @@ fn data_segments_are_reported() {
         }]
     );
 }
+
+/// Number of `OpLoopMerge` instructions (one per SPIR-V loop) and the
+/// word count of a translation.
+fn loops_and_size(wat: &str, unroll: u32) -> (usize, usize) {
+    let wasm = wat::parse_str(wat).unwrap();
+    let t = translate_kernel(
+        &wasm,
+        &TranslateOptions {
+            unroll,
+            ..TranslateOptions::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("unroll {unroll}: {e}"));
+    if let Some(Err(msg)) = spirv_val(&t.words) {
+        panic!("unroll {unroll}: spirv-val rejected the output: {msg}");
+    }
+    // Walk the instructions: the high half of the first word is the count.
+    let (mut i, mut loops) = (5, 0);
+    while i < t.words.len() {
+        let w = t.words[i];
+        if w & 0xffff == 246 {
+            loops += 1; // OpLoopMerge
+        }
+        i += (w >> 16).max(1) as usize;
+    }
+    (loops, t.words.len())
+}
+
+#[test]
+fn only_small_innermost_loops_are_unrolled_and_blocks_are_no_loops() {
+    // Two nested loops (the inner one small) inside a targeted block.
+    let wat = r#"(module (import "env" "memory" (memory 1))
+      (func (export "kernel") (param $i i32) (param i32 i32) (param $p i32) (param i32)
+        (local $a i32) (local $b i32) (local $s i32)
+        (block $out
+          (loop $outer
+            (local.set $b (i32.const 0))
+            (loop $inner
+              (local.set $s (i32.add (local.get $s) (i32.mul (local.get $a) (local.get $b))))
+              (local.set $b (i32.add (local.get $b) (i32.const 1)))
+              (br_if $inner (i32.lt_u (local.get $b) (i32.const 10))))
+            (br_if $out (i32.gt_u (local.get $s) (local.get $i)))
+            (local.set $a (i32.add (local.get $a) (i32.const 1)))
+            (br_if $outer (i32.lt_u (local.get $a) (i32.const 10)))))
+        (i32.store (local.get $p) (local.get $s))))"#;
+    let (loops1, size1) = loops_and_size(wat, 1);
+    let (loops4, size4) = loops_and_size(wat, 4);
+    // Two wasm loops, two SPIR-V loops either way: the block is a switch
+    // and the copies of the inner body share one loop.
+    assert_eq!((loops1, loops4), (2, 2));
+    assert!(
+        size4 > size1,
+        "the inner body was not copied: {size1} vs {size4} words"
+    );
+    // The outer loop is not copied: 4 copies of the whole nest would be
+    // far larger than 4 copies of the inner body.
+    let inner_body_words = size4 - size1;
+    assert!(inner_body_words < 3 * size1, "{size1} -> {size4} words");
+}

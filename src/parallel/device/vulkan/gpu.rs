@@ -30,8 +30,18 @@ use vulkano::pipeline::{
 use vulkano::shader::{ShaderModule, ShaderModuleCreateInfo};
 use vulkano::sync::GpuFuture;
 
-/// Workgroup size on CPU-type devices (lavapipe); see `Gpu::new`.
+/// Workgroup size for large calls on CPU-type devices; see [`Gpu::variant`].
 const LLVMPIPE_WORKGROUP_SIZE: u32 = 256;
+
+/// What a pipeline is built for besides the kernel itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Variant {
+    /// The shader counts loop iterations against `param[FUEL]` (calls with
+    /// a kernel fuel limit); without, loops run a little faster.
+    pub fuel: bool,
+    /// Invocations per workgroup.
+    pub workgroup_size: u32,
+}
 
 /// Most pipelines kept per device.
 const PIPELINE_CACHE_ENTRIES: usize = 64;
@@ -155,8 +165,10 @@ pub struct Gpu {
     max_groups: [u32; 2],
     max_storage_range: u64,
     id: usize,
-    /// Keyed by kernel hash, buffer count and whether the shader counts fuel.
-    pipelines: Mutex<HashMap<(u64, usize, bool), Vec<Arc<CompiledKernel>>>>,
+    /// Keyed by kernel hash, buffer count and shader variant.
+    pipelines: Mutex<HashMap<(u64, usize, Variant), Vec<Arc<CompiledKernel>>>>,
+    /// CPU-type device (llvmpipe): see [`Gpu::variant`].
+    cpu_type: bool,
     /// The arena of the last exec, reused when large enough; the lock also
     /// serializes execs (and writes) on this device.
     arena: Mutex<ArenaState>,
@@ -185,15 +197,8 @@ impl Gpu {
             denorm_preserve_f64: has(props.shader_denorm_preserve_float64),
             signed_zero_inf_nan_f32: has(props.shader_signed_zero_inf_nan_preserve_float32),
             signed_zero_inf_nan_f64: has(props.shader_signed_zero_inf_nan_preserve_float64),
-            // llvmpipe runs each workgroup as one task with a fixed cost:
-            // 256 invocations per group halved the time of a call of 4Mi
-            // one-element iterations (73 -> 35 ms) and changed nothing for
-            // long iterations. GPUs keep the portable default.
-            workgroup_size: if props.device_type == PhysicalDeviceType::Cpu {
-                LLVMPIPE_WORKGROUP_SIZE
-            } else {
-                spirv::WORKGROUP_SIZE
-            },
+            // Chosen per call (see `variant`).
+            workgroup_size: spirv::WORKGROUP_SIZE,
             // llvmpipe's loop limiter (65535 loop iterations per SIMD vector)
             // cuts loops silently; the translator detects every cut (see
             // `spirv` module docs). The depth gate is only the opt-out
@@ -205,8 +210,9 @@ impl Gpu {
             } else {
                 None
             },
-            // Chosen per call (see `compile`).
+            // Chosen per call (see `variant`).
             fuel: true,
+            unroll: spirv::DEFAULT_UNROLL,
         };
         let (device, mut queues) = VkDevice::new(
             physical.clone(),
@@ -247,6 +253,7 @@ impl Gpu {
             max_storage_range: props.max_storage_buffer_range as u64,
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             pipelines: Mutex::new(HashMap::new()),
+            cpu_type: props.device_type == PhysicalDeviceType::Cpu,
             arena: Mutex::new(ArenaState::default()),
         })
     }
@@ -444,18 +451,34 @@ impl Gpu {
         Ok(())
     }
 
+    /// The shader variant for a call of `num_iterations` iterations.
+    /// llvmpipe runs each workgroup as one task with a fixed cost: 256
+    /// invocations per group halved the time of 4Mi one-element iterations
+    /// (73 -> 35 ms), but a call of a few hundred long iterations needs
+    /// several groups to use every core, so large calls get 256 and the
+    /// rest (and GPUs) the portable 64.
+    pub fn variant(&self, num_iterations: u32, fuel: bool) -> Variant {
+        let large = num_iterations as u64 >= 16 * LLVMPIPE_WORKGROUP_SIZE as u64;
+        Variant {
+            fuel,
+            workgroup_size: if self.cpu_type && large {
+                LLVMPIPE_WORKGROUP_SIZE
+            } else {
+                spirv::WORKGROUP_SIZE
+            },
+        }
+    }
+
     /// Translates and builds a pipeline (cached by hash, buffer count and
-    /// `fuel`, the bytes compared on a hit). `fuel`: the shader counts loop
-    /// iterations against `param[FUEL]` (calls with a kernel fuel limit);
-    /// without, loops run a little faster.
+    /// variant, the bytes compared on a hit).
     pub fn compile(
         &self,
         bytes: &[u8],
         hash: u64,
         num_buffers: usize,
-        fuel: bool,
+        variant: Variant,
     ) -> ParResult<(Arc<CompiledKernel>, bool)> {
-        let key = (hash, num_buffers, fuel);
+        let key = (hash, num_buffers, variant);
         {
             let cache = self
                 .pipelines
@@ -469,7 +492,8 @@ impl Gpu {
             }
         }
         let options = TranslateOptions {
-            fuel,
+            fuel: variant.fuel,
+            workgroup_size: variant.workgroup_size,
             ..self.options
         };
         let translation = spirv::translate_kernel(bytes, &options)
@@ -528,11 +552,12 @@ impl Gpu {
     /// Runs a kernel: assemble the arena, dispatch, copy the buffers back.
     pub fn exec(&self, run: &Run<'_>) -> Result<RunOutcome, ExecError> {
         let t0 = Instant::now();
+        let variant = self.variant(run.num_iterations, run.fuel.is_some());
         let (kernel, cached) = self.compile(
             run.kernel_bytes,
             run.kernel_hash,
             run.buffers.len(),
-            run.fuel.is_some(),
+            variant,
         )?;
         let setup_time = if cached { Duration::ZERO } else { t0.elapsed() };
         let tr = &kernel.translation;
@@ -690,7 +715,7 @@ impl Gpu {
         let set_layout = pipeline.layout().set_layouts()[0].clone();
         vk!(b.bind_pipeline_compute(pipeline.clone()), "bind pipeline")?;
         // Dispatches: up to 65535 x 1024 groups of workgroup_size each.
-        let wg = self.options.workgroup_size.max(1) as u64;
+        let wg = variant.workgroup_size.max(1) as u64;
         let per_dispatch = self.max_groups[0] as u64 * self.max_groups[1] as u64 * wg;
         let n = run.num_iterations as u64;
         let mut base = 0u64;
