@@ -33,6 +33,14 @@ static inline wp_device_kind_t arg_device(int argc, char **argv, int idx)
     return kind;
 }
 
+/* Whether the hint asks for a GPU. The examples then split the work finer:
+ * a GPU wants many short iterations (thousands of invocations, each within
+ * what a driver allows one invocation to loop), a CPU few long ones. */
+static inline int hint_is_gpu(wp_device_kind_t kind)
+{
+    return kind == WP_DEVICE_DISCRETE_GPU || kind == WP_DEVICE_INTEGRATED_GPU;
+}
+
 static inline double now_ms(void)
 {
     struct timespec ts;
