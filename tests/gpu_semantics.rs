@@ -950,3 +950,54 @@ fn fuel_runs_out_in_any_copy_of_an_unrolled_loop() {
         assert_eq!(gpu.is_ok(), fuel >= 6, "fuel {fuel}: {gpu:?}");
     }
 }
+
+#[test]
+fn loads_at_known_and_unknown_alignments() {
+    // The translator loads a word directly where it can prove the address
+    // is a multiple of 4 (buffer pointers, shifts by 2 or more, sums of
+    // such values, locals that only ever hold such values); everything
+    // else takes the any-alignment path. A local that starts aligned and
+    // later steps by 1, a pointer moved by an odd offset, and masks must
+    // all read the same bytes as the interpreter.
+    let Some(rt) = rt() else { return };
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param i32 i32) (param $pa i32) (param i32) (param $po i32) (param i32)
+    (local $p i32) (local $q i32) (local $k i32) (local $s i32) (local $o i32)
+    (local.set $o (i32.add (local.get $po) (i32.mul (local.get $i) (i32.const 32))))
+    ;; aligned: pointer + i << 2, and a tee of it
+    (i32.store (local.get $o)
+      (i32.load (local.tee $q (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 2))))))
+    ;; aligned base, odd memarg offset
+    (i32.store offset=4 (local.get $o) (i32.load offset=3 (local.get $q)))
+    ;; unaligned: pointer + i (a multiple of 4 only when i is)
+    (i32.store offset=8 (local.get $o) (i32.load (i32.add (local.get $pa) (local.get $i))))
+    ;; masked down to a multiple of 4: aligned again
+    (i32.store offset=12 (local.get $o)
+      (i32.load (i32.and (i32.add (local.get $pa) (i32.add (local.get $i) (i32.const 5))) (i32.const -4))))
+    ;; a local that starts aligned and steps by 1 inside a loop: the
+    ;; translator must notice and drop its assumption
+    (local.set $p (local.get $pa))
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (local.get $p))))
+      (local.set $p (i32.add (local.get $p) (i32.add (i32.const 1) (i32.rem_u (local.get $i) (i32.const 3)))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $k) (i32.const 9))))
+    (i32.store offset=16 (local.get $o) (local.get $s))
+    ;; 64 bits at an aligned and at an unaligned address
+    (i64.store offset=20 (local.get $o)
+      (i64.add (i64.load (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 3))))
+               (i64.load offset=1 (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 3))))))))"#
+    ));
+    spirv_val(&w);
+    let n = 64;
+    let input = bytes(n as usize * 8 + 64, 77);
+    compare(
+        rt,
+        &w,
+        n,
+        1,
+        &[input, vec![0; n as usize * 32]],
+        &[Elem::Bytes, Elem::Bytes],
+    );
+}
