@@ -80,6 +80,19 @@
 //!   NaN payloads may differ from the interpreter (wasm leaves them
 //!   nondeterministic); `sqrt` and division are exactly rounded only where
 //!   the driver makes them so (lavapipe on x86 does).
+//! - Traps are recorded in private variables (first code wins) and
+//!   published to the control words with atomics once, when the kernel
+//!   function returns to the entry point: SIMD drivers (llvmpipe) execute
+//!   masked-off code, so atomics at every bounds check were paid by every
+//!   access.
+//! - Performance shapes (each measured on lavapipe, see BENCHMARKS.md):
+//!   wasm blocks that branches target are one-case switches, not loops;
+//!   small innermost loops are unrolled [`TranslateOptions::unroll`] times
+//!   (copies but the last in a one-case switch, so `br` to the loop enters
+//!   the next copy and a fall-through sets an exit flag); 32/64-bit loads
+//!   whose address is provably a multiple of 4 (buffer pointers, which the
+//!   ABI aligns, shifts by 2 or more, sums, masks, and locals holding only
+//!   such values) read the word directly.
 //! - Unsupported: `call_indirect`, recursion, `memory.grow`, bulk memory,
 //!   SIMD, reference types, multi-value function results, block parameters,
 //!   start functions, and 64-bit types when the options exclude them.

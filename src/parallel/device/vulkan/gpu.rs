@@ -72,7 +72,7 @@ struct ArenaState {
     buffer: Option<Subbuffer<[u8]>>,
     /// Set after a call whose buffers were copied back: the arena's buffer
     /// ranges equal these buffers' storage (kept so by `write`), so the next
-    /// call with the same kernel and placements skips copying them in.
+    /// call with the same placements skips copying them in.
     holds: Option<ArenaHolds>,
 }
 
