@@ -1001,3 +1001,45 @@ fn loads_at_known_and_unknown_alignments() {
         &[Elem::Bytes, Elem::Bytes],
     );
 }
+
+#[test]
+fn alignment_assumptions_dropped_one_per_pass_stay_correct() {
+    // Inside a loop, each local copies the next one, written in reverse
+    // order, and the last gets an odd address: the translator learns one
+    // unaligned local per translation pass and, after a few passes, drops
+    // every assumption. Loads through each local must match the
+    // interpreter on the way.
+    let Some(rt) = rt() else { return };
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param i32 i32) (param $pa i32) (param i32) (param $po i32) (param i32)
+    (local $l1 i32) (local $l2 i32) (local $l3 i32) (local $l4 i32) (local $l5 i32) (local $l6 i32) (local $l7 i32)
+    (local $k i32) (local $s i32)
+    (local.set $l1 (local.get $pa)) (local.set $l2 (local.get $pa)) (local.set $l3 (local.get $pa))
+    (local.set $l4 (local.get $pa)) (local.set $l5 (local.get $pa)) (local.set $l6 (local.get $pa))
+    (local.set $l7 (local.get $pa))
+    (loop $l
+      (local.set $s (i32.add (local.get $s)
+        (i32.add (i32.load (local.get $l1)) (i32.load offset=4 (local.get $l7)))))
+      (local.set $l1 (local.get $l2))
+      (local.set $l2 (local.get $l3))
+      (local.set $l3 (local.get $l4))
+      (local.set $l4 (local.get $l5))
+      (local.set $l5 (local.get $l6))
+      (local.set $l6 (local.get $l7))
+      (local.set $l7 (i32.add (local.get $pa) (i32.add (local.get $i) (local.get $k))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $k) (i32.const 12))))
+    (i32.store (i32.add (local.get $po) (i32.shl (local.get $i) (i32.const 2))) (local.get $s))))"#
+    ));
+    spirv_val(&w);
+    let n = 32;
+    compare(
+        rt,
+        &w,
+        n,
+        1,
+        &[bytes(256, 5), vec![0; n as usize * 4]],
+        &[Elem::Bytes, Elem::Bytes],
+    );
+}

@@ -789,16 +789,23 @@ pub(crate) fn build(
     for &fi in &km.order {
         // Alignment of locals, optimistically: translate, and again with the
         // locals that received a value not known to be a multiple of 4
-        // marked unknown, until no such local is left (at most once per
-        // local; usually twice in all).
+        // marked unknown, until no such local is left (usually twice in
+        // all). After a few passes every local is unknown, so a kernel
+        // built to drop one assumption per pass cannot make this quadratic.
         let mut unaligned = HashSet::new();
+        let mut passes = 0;
         let tr = loop {
             let mut tr = FnTranslator::new(&sh, km, fi, &unaligned)?;
             tr.run()?;
             if tr.violations.is_empty() {
                 break tr;
             }
-            unaligned.extend(tr.violations.iter().copied());
+            passes += 1;
+            if passes >= MAX_ALIGNMENT_PASSES {
+                unaligned.extend(0..tr.locals.len() as u32);
+            } else {
+                unaligned.extend(tr.violations.iter().copied());
+            }
         };
         uses_i64 |= tr.uses_i64;
         uses_f64 |= tr.uses_f64;
@@ -955,6 +962,9 @@ struct Copy {
     /// Local `bool`: the body fell through its end (the wasm loop is over).
     exit: H,
 }
+
+/// Translations of one function while refining which locals are aligned.
+const MAX_ALIGNMENT_PASSES: u32 = 4;
 
 /// Most copies of an unrolled loop body.
 pub(crate) const MAX_UNROLL: u32 = 8;
