@@ -2065,6 +2065,36 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         }
     }
 
+    /// Float division with operands the driver's compiler cannot see as
+    /// constants: lavapipe (Mesa 22.3) lowers a division to a multiplication
+    /// by a reciprocal that its optimizer may treat as inexact, and folded
+    /// `x / 0.0` to 0 (wasm: ±inf) and `0.0 / -x` to +0.0 (wasm: -0.0) when
+    /// the zero was known at compile time (a literal, or a local never
+    /// written); with run-time values the results were right. Both
+    /// operands' bits are XORed with `!sentinel`, which is 0 at run time
+    /// but read from the parameters: the same values, not foldable.
+    fn fdiv(&mut self, t: Ty) -> Result<(), Unsupported> {
+        let b = self.pop()?;
+        let a = self.pop()?;
+        let s = self.fb.load_global(self.sh.g.sentinel);
+        let zero = self.fb.un(Uo::BitwiseNot, s);
+        let zero = if t == Ty::F64 {
+            self.fb.conv(zero, ScalarKind::Uint, 8)
+        } else {
+            zero
+        };
+        let opaque = |this: &mut Self, v: H| {
+            let bits = this.fbits(v, t);
+            let x = this.fb.bin(Bo::ExclusiveOr, bits, zero);
+            this.ffrom(x, t)
+        };
+        let a = opaque(self, a);
+        let b = opaque(self, b);
+        let r = self.fb.bin(Bo::Divide, a, b);
+        self.push(r, t);
+        Ok(())
+    }
+
     fn fbits(&mut self, a: H, t: Ty) -> H {
         self.fb.cast(a, ScalarKind::Uint, Self::width(t))
     }
@@ -2674,13 +2704,13 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             O::F32Add => self.binop(Bo::Add, F32)?,
             O::F32Sub => self.binop(Bo::Subtract, F32)?,
             O::F32Mul => self.binop(Bo::Multiply, F32)?,
-            O::F32Div => self.binop(Bo::Divide, F32)?,
+            O::F32Div => self.fdiv(F32)?,
             O::F32Min => self.fminmax(F32, false)?,
             O::F32Max => self.fminmax(F32, true)?,
             O::F64Add => self.binop(Bo::Add, F64)?,
             O::F64Sub => self.binop(Bo::Subtract, F64)?,
             O::F64Mul => self.binop(Bo::Multiply, F64)?,
-            O::F64Div => self.binop(Bo::Divide, F64)?,
+            O::F64Div => self.fdiv(F64)?,
             O::F64Min => self.fminmax(F64, false)?,
             O::F64Max => self.fminmax(F64, true)?,
 
