@@ -82,6 +82,18 @@ fn example_guests_agree_on_every_device() {
         for (d, s) in &sums[1..] {
             assert_eq!(s, &sums[0].1, "{name}: {d:?} differs from sequential");
         }
+        // Asking for a GPU makes a guest split its work differently (one
+        // row per iteration): same result, on the GPU and sequentially.
+        if args.contains(&"cpu") {
+            let gpu_args: Vec<&str> = args
+                .iter()
+                .map(|a| if *a == "cpu" { "gpu" } else { a })
+                .collect();
+            for d in [&["--device", "gpu"][..], &["--device", "sequential"][..]] {
+                let s = checksum_of(&run(&guest, d, &gpu_args));
+                assert_eq!(s, sums[0].1, "{name} split for a GPU, {d:?}");
+            }
+        }
     }
 }
 
