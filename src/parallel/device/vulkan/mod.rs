@@ -14,7 +14,8 @@
 //! - An exec assembles the kernel's memory in one device "arena" buffer with
 //!   device-side copies: `[0, R)` zeroed with the data segments applied, the
 //!   call's buffers at the offsets of [`crate::parallel::kernel::layout`];
-//!   after the dispatches the buffers are copied back. The next call with
+//!   after the dispatches the buffers are copied back (except those created
+//!   with `read` access, `ExecRequest::read_only`). The next call with
 //!   the same buffers at the same offsets skips copying them in (the arena
 //!   still holds them; `write` updates both copies). The buffers' own
 //!   storage stays authoritative, so a call that the driver cut short can
