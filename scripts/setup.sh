@@ -2,7 +2,8 @@
 # Installs everything the project needs on a fresh Debian machine (as root):
 # C -> wasm32 toolchain for guests and kernels, Vulkan loader + lavapipe,
 # SPIR-V tools, wabt, CMake, libclang (bindgen), valgrind, and the cross
-# toolchains + qemu used by scripts/test-cross.sh (when that script exists).
+# toolchains + qemu used by scripts/test-cross.sh (when that script exists),
+# and clang's sanitizer runtimes (libclang-rt-14-dev) for scripts/sanitize.sh.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 
@@ -11,7 +12,7 @@ SUDO=""
 
 PKGS="clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-dev \
   mesa-vulkan-drivers libvulkan1 vulkan-tools spirv-tools wabt cmake pkg-config \
-  valgrind libomp-14-dev xxd"
+  valgrind libomp-14-dev libclang-rt-14-dev xxd"
 
 missing=""
 for p in $PKGS; do
