@@ -79,7 +79,10 @@
 //!   modes are added when [`TranslateOptions`] says the device supports them.
 //!   NaN payloads may differ from the interpreter (wasm leaves them
 //!   nondeterministic); `sqrt` and division are exactly rounded only where
-//!   the driver makes them so (lavapipe on x86 does).
+//!   the driver makes them so (lavapipe on x86 does). Division operands
+//!   pass through an XOR with a run-time zero: lavapipe folded `x / 0.0`
+//!   to 0 and `0.0 / -x` to +0.0 when the zero was a compile-time
+//!   constant.
 //! - Traps are recorded in private variables (first code wins) and
 //!   published to the control words with atomics once, when the kernel
 //!   function returns to the entry point: SIMD drivers (llvmpipe) execute
