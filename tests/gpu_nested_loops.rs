@@ -201,3 +201,37 @@ fn opt_out_gate_still_sends_nested_loops_to_the_cpu_on_llvmpipe() {
         }
     }
 }
+
+#[test]
+fn a_kernel_cut_at_one_block_size_is_not_retried_at_that_size_or_larger() {
+    // Each invocation loops block_size * 100000 times: with block 4 that
+    // exceeds llvmpipe's limiter even unrolled (cut, unsupported); the
+    // device then declines block sizes >= 4 for this kernel at once, and
+    // still runs block 1 (100000 iterations, unrolled 4x: within it).
+    let Some(rt) = rt() else { return };
+    let w = wat::parse_str(
+        r#"(module (import "env" "memory" (memory 1))
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32) (param $p i32) (param i32)
+    (local $k i32) (local $end i32)
+    (local.set $end (i32.mul (local.get $b) (i32.const 100000)))
+    (loop $l
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $k) (local.get $end))))
+    (i32.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))) (local.get $k))))"#,
+    )
+    .unwrap();
+    let first = run(&rt.rt, rt.gpu, &w, 8, 4, &[vec![0; 32]]);
+    let Err(e) = first else {
+        eprintln!("note: no loop limiter on this device; nothing to decline");
+        return;
+    };
+    assert_eq!(e.errno, Errno::Unsupported, "{e}");
+    assert!(e.message.contains("cut"), "{}", e.message);
+    for block in [4, 8] {
+        let e = run(&rt.rt, rt.gpu, &w, 8, block, &[vec![0; 32]]).unwrap_err();
+        assert_eq!(e.errno, Errno::Unsupported, "{e}");
+        assert!(e.message.contains("not retried"), "{}", e.message);
+    }
+    let out = run(&rt.rt, rt.gpu, &w, 8, 1, &[vec![0; 32]]).unwrap();
+    assert_eq!(out[0][..4], 100000u32.to_le_bytes());
+}

@@ -169,6 +169,13 @@ pub struct Gpu {
     pipelines: Mutex<HashMap<(u64, usize, Variant), Vec<Arc<CompiledKernel>>>>,
     /// CPU-type device (llvmpipe): see [`Gpu::variant`].
     cpu_type: bool,
+    /// Kernels (by content hash) whose calls this device could not finish:
+    /// the smallest block size at which the driver cut a loop short
+    /// (llvmpipe's limiter), or 0 after a store into `[0, R)`. A later call
+    /// with at least that block size (at least as much work per
+    /// invocation, for kernels that split their work by it) is declined at
+    /// once instead of being run until the same cut.
+    declined: Mutex<HashMap<u64, u32>>,
     /// The arena of the last exec, reused when large enough; the lock also
     /// serializes execs (and writes) on this device.
     arena: Mutex<ArenaState>,
@@ -254,6 +261,7 @@ impl Gpu {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             pipelines: Mutex::new(HashMap::new()),
             cpu_type: props.device_type == PhysicalDeviceType::Cpu,
+            declined: Mutex::new(HashMap::new()),
             arena: Mutex::new(ArenaState::default()),
         })
     }
@@ -552,6 +560,24 @@ impl Gpu {
     /// Runs a kernel: assemble the arena, dispatch, copy the buffers back.
     pub fn exec(&self, run: &Run<'_>) -> Result<RunOutcome, ExecError> {
         let t0 = Instant::now();
+        if let Some(&b) = self
+            .declined
+            .lock()
+            .map_err(|_| ParError::device_error("poisoned lock"))?
+            .get(&run.kernel_hash)
+        {
+            if run.block_size >= b {
+                return Err(ParError::unsupported(if b == 0 {
+                    "an earlier call of this kernel stored into its own region [0, R), which GPU invocations share".to_string()
+                } else {
+                    format!(
+                        "an earlier call of this kernel with block size {b} was cut short by the driver (llvmpipe: 65535 loop iterations per invocation); not retried with block size {}",
+                        run.block_size
+                    )
+                })
+                .into());
+            }
+        }
         let variant = self.variant(run.num_iterations, run.fuel.is_some());
         let (kernel, cached) = self.compile(
             run.kernel_bytes,
@@ -777,6 +803,20 @@ impl Gpu {
         if code == spirv::trap::DRIVER_LOOP_LIMIT || code == spirv::trap::PRIVATE_WRITE {
             // Not the kernel's fault but this device's limit; the buffers
             // were not touched yet, so the call can run elsewhere.
+            let at = if code == spirv::trap::PRIVATE_WRITE {
+                0
+            } else {
+                run.block_size
+            };
+            let mut declined = self
+                .declined
+                .lock()
+                .map_err(|_| ParError::device_error("poisoned lock"))?;
+            if declined.len() >= PIPELINE_CACHE_ENTRIES {
+                declined.clear();
+            }
+            let e = declined.entry(run.kernel_hash).or_insert(at);
+            *e = (*e).min(at);
             return Err(ParError::unsupported(format!(
                 "iteration {iteration}: {}",
                 spirv::trap::describe(code)
