@@ -25,7 +25,10 @@
 //!   a hit). Generated SPIR-V passed naga's validator before it reaches the
 //!   driver; the tests also run `spirv-val` on it.
 //! - Kernels the translator rejects give `unsupported` with the reason, so the
-//!   runtime can fall back to the CPU device.
+//!   runtime can fall back to the CPU device. So do calls the driver cut
+//!   short (llvmpipe's loop limiter) or that stored into `[0, R)`; the device
+//!   then declines that kernel at once for calls with at least the block size
+//!   that was cut (any block size after a store into `[0, R)`).
 
 pub mod gpu;
 
