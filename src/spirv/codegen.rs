@@ -336,6 +336,20 @@ impl FB {
     fn ret(&mut self, value: Option<H>) {
         self.stmt(Statement::Return { value });
     }
+    /// `body` in a construct that `Break` leaves and nothing loops: a switch
+    /// with only a default case.
+    fn breakable(&mut self, body: Block) {
+        let selector = self.u32(0);
+        self.stmt(Statement::Switch {
+            selector,
+            cases: vec![SwitchCase {
+                value: SwitchValue::Default,
+                body,
+                fall_through: false,
+            }],
+        });
+    }
+
     fn if_(&mut self, condition: H, accept: Block, reject: Block) {
         self.stmt(Statement::If {
             condition,
@@ -1509,19 +1523,10 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                     break_if: None,
                 });
             } else {
-                // A block (or an `if`) that branches target: a switch with
-                // only a default case, so `Break` leaves it. Not a loop:
+                // A block (or an `if`) that branches target. Not a loop:
                 // llvmpipe's limiter counts every pass through a loop,
                 // and SIMD loops cost mask bookkeeping on every driver.
-                let selector = self.fb.u32(0);
-                self.fb.stmt(Statement::Switch {
-                    selector,
-                    cases: vec![SwitchCase {
-                        value: SwitchValue::Default,
-                        body,
-                        fall_through: false,
-                    }],
-                });
+                self.fb.breakable(body);
             }
         }
         if self.ctrl[idx].fell.is_some() {
@@ -1600,15 +1605,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             self.fb.stmt(Statement::Break);
         }
         let body = self.fb.close();
-        let selector = self.fb.u32(0);
-        self.fb.stmt(Statement::Switch {
-            selector,
-            cases: vec![SwitchCase {
-                value: SwitchValue::Default,
-                body,
-                fall_through: false,
-            }],
-        });
+        self.fb.breakable(body);
         // `if exit { loop ended normally; break }`
         let e = self.fb.load(exit);
         self.fb.open();

@@ -56,6 +56,32 @@ macro_rules! vk {
     };
 }
 
+/// Records a copy of `size` bytes from `src` at `src_offset` to `dst` at
+/// `dst_offset`.
+fn copy(
+    b: &mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+    (src, src_offset): (&Subbuffer<[u8]>, u64),
+    (dst, dst_offset): (&Subbuffer<[u8]>, u64),
+    size: u64,
+    what: &'static str,
+) -> ParResult<()> {
+    vk!(
+        b.copy_buffer(CopyBufferInfo {
+            regions: [BufferCopy {
+                src_offset,
+                dst_offset,
+                size,
+                ..Default::default()
+            }]
+            .into_iter()
+            .collect(),
+            ..CopyBufferInfo::buffers(src.clone(), dst.clone())
+        }),
+        what
+    )
+    .map(|_| ())
+}
+
 /// A buffer on a [`Gpu`]: device memory, resident between calls.
 pub struct VulkanBuffer {
     /// The storage, its size rounded up to a multiple of 4 (at least 4).
@@ -394,18 +420,8 @@ impl Gpu {
         }
         let staging = self.upload(data)?;
         let mut b = self.builder()?;
-        vk!(
-            b.copy_buffer(CopyBufferInfo {
-                regions: [BufferCopy {
-                    size: data.len() as u64,
-                    ..Default::default()
-                }]
-                .into_iter()
-                .collect(),
-                ..CopyBufferInfo::buffers(staging.clone(), buffer.storage.clone())
-            }),
-            "copy"
-        )?;
+        let len = data.len() as u64;
+        copy(&mut b, (&staging, 0), (&buffer.storage, 0), len, "copy")?;
         // Keep the arena's copy of this buffer current too, if it has one.
         let state = self
             .arena
@@ -413,19 +429,7 @@ impl Gpu {
             .map_err(|_| ParError::device_error("poisoned lock"))?;
         if let (Some(arena), Some(holds)) = (state.buffer.as_ref(), state.holds.as_ref()) {
             for &(_, offset, _) in holds.placements.iter().filter(|p| p.0 == buffer.uid) {
-                vk!(
-                    b.copy_buffer(CopyBufferInfo {
-                        regions: [BufferCopy {
-                            dst_offset: offset,
-                            size: data.len() as u64,
-                            ..Default::default()
-                        }]
-                        .into_iter()
-                        .collect(),
-                        ..CopyBufferInfo::buffers(staging.clone(), arena.clone())
-                    }),
-                    "copy"
-                )?;
+                copy(&mut b, (&staging, 0), (arena, offset), len, "copy")?;
             }
         }
         self.submit(b)
@@ -441,18 +445,8 @@ impl Gpu {
         }
         let staging = self.host_buffer(out.len() as u64, false)?;
         let mut b = self.builder()?;
-        vk!(
-            b.copy_buffer(CopyBufferInfo {
-                regions: [BufferCopy {
-                    size: out.len() as u64,
-                    ..Default::default()
-                }]
-                .into_iter()
-                .collect(),
-                ..CopyBufferInfo::buffers(buffer.storage.clone(), staging.clone())
-            }),
-            "copy"
-        )?;
+        let len = out.len() as u64;
+        copy(&mut b, (&buffer.storage, 0), (&staging, 0), len, "copy")?;
         self.submit(b)?;
         let r = vk!(staging.read(), "map staging buffer")?;
         out.copy_from_slice(&r[..out.len()]);
@@ -678,24 +672,23 @@ impl Gpu {
             let mut image = Vec::new();
             let mut regions = Vec::new();
             for seg in tr.data_segments.iter().filter(|s| !s.bytes.is_empty()) {
-                regions.push(BufferCopy {
-                    src_offset: image.len() as u64,
-                    dst_offset: seg.offset as u64,
-                    size: seg.bytes.len() as u64,
-                    ..Default::default()
-                });
+                regions.push((
+                    image.len() as u64,
+                    seg.offset as u64,
+                    seg.bytes.len() as u64,
+                ));
                 image.extend_from_slice(&seg.bytes);
             }
             if !regions.is_empty() {
                 let staging = self.upload(&image)?;
                 // Later segments overwrite earlier ones: one copy each, in order.
-                for r in regions {
-                    vk!(
-                        b.copy_buffer(CopyBufferInfo {
-                            regions: [r].into_iter().collect(),
-                            ..CopyBufferInfo::buffers(staging.clone(), arena.clone())
-                        }),
-                        "copy data segment"
+                for (from, to, len) in regions {
+                    copy(
+                        &mut b,
+                        (&staging, from),
+                        (&arena, to),
+                        len,
+                        "copy data segment",
                     )?;
                 }
                 keep_alive.push(staging);
@@ -708,18 +701,12 @@ impl Gpu {
             .filter(|p| p.len > 0 && !buffers_in_place)
         {
             let src = &run.buffers[p.first_occurrence].storage;
-            vk!(
-                b.copy_buffer(CopyBufferInfo {
-                    regions: [BufferCopy {
-                        dst_offset: p.offset,
-                        size: p.len,
-                        ..Default::default()
-                    }]
-                    .into_iter()
-                    .collect(),
-                    ..CopyBufferInfo::buffers(src.clone(), arena.clone())
-                }),
-                "copy buffer in"
+            copy(
+                &mut b,
+                (src, 0),
+                (&arena, p.offset),
+                p.len,
+                "copy buffer in",
             )?;
         }
         let control = self.upload(&[0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])?;
@@ -838,18 +825,12 @@ impl Gpu {
                     .unwrap_or(false)
         }) {
             let dst = &run.buffers[p.first_occurrence].storage;
-            vk!(
-                b.copy_buffer(CopyBufferInfo {
-                    regions: [BufferCopy {
-                        src_offset: p.offset,
-                        size: p.len,
-                        ..Default::default()
-                    }]
-                    .into_iter()
-                    .collect(),
-                    ..CopyBufferInfo::buffers(arena.clone(), dst.clone())
-                }),
-                "copy buffer out"
+            copy(
+                &mut b,
+                (&arena, p.offset),
+                (dst, 0),
+                p.len,
+                "copy buffer out",
             )?;
             copies += 1;
         }
