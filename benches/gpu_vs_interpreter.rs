@@ -114,44 +114,30 @@ fn main() {
     );
     for d in &devices {
         let runs = if d.index == 0 { 1 } else { 3 };
-        match time_exec(
-            &rt,
-            d.index,
-            &compute,
-            n_compute,
-            1,
-            &[n_compute as u64 * 4],
-            runs,
-            None,
-            &[],
-        ) {
-            Ok(t) => println!(
-                "{:<34} {:>10.1}ms {:>8.1} Mflop/s",
-                format!("compute 64Ki x 1000 / {}", d.name),
-                t.as_secs_f64() * 1e3,
-                n_compute as f64 * 1000.0 * 3.0 / t.as_secs_f64() / 1e6
-            ),
-            Err(e) => println!("compute / {}: {e}", d.name),
-        }
-        // The same with a kernel fuel limit (loops count iterations).
-        match time_exec(
-            &rt_fuel,
-            d.index,
-            &compute,
-            n_compute,
-            1,
-            &[n_compute as u64 * 4],
-            runs,
-            Some(1 << 20),
-            &[],
-        ) {
-            Ok(t) => println!(
-                "{:<34} {:>10.1}ms {:>8.1} Mflop/s",
-                format!("compute, kernel fuel set / {}", d.name),
-                t.as_secs_f64() * 1e3,
-                n_compute as f64 * 1000.0 * 3.0 / t.as_secs_f64() / 1e6
-            ),
-            Err(e) => println!("compute (fuel) / {}: {e}", d.name),
+        // Without and with a kernel fuel limit (then loops count iterations).
+        for (label, rt, fuel) in [
+            ("compute 64Ki x 1000", &rt, None),
+            ("compute, kernel fuel set", &rt_fuel, Some(1 << 20)),
+        ] {
+            match time_exec(
+                rt,
+                d.index,
+                &compute,
+                n_compute,
+                1,
+                &[n_compute as u64 * 4],
+                runs,
+                fuel,
+                &[],
+            ) {
+                Ok(t) => println!(
+                    "{:<34} {:>10.1}ms {:>8.1} Mflop/s",
+                    format!("{label} / {}", d.name),
+                    t.as_secs_f64() * 1e3,
+                    n_compute as f64 * 1000.0 * 3.0 / t.as_secs_f64() / 1e6
+                ),
+                Err(e) => println!("{label} / {}: {e}", d.name),
+            }
         }
         let bytes = elems as u64 * 4;
         match time_exec(
