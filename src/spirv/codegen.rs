@@ -52,10 +52,12 @@ struct Globals {
     /// control words once, when the kernel function returns to the entry.
     trap_code: Handle<GlobalVariable>,
     iteration: Handle<GlobalVariable>,
-    /// `!param[ZERO]` = `u32::MAX` at run time; opaque to compilers, so in
-    /// shaders without fuel `sentinel == 0` gives every loop an exit that the
-    /// compiler cannot rule out, and the driver-loop-limit check after the
-    /// loop survives optimization (with fuel, `fuel == 0` is that exit).
+    /// `!param[ZERO]` = `u32::MAX` at run time, and 0 once the invocation
+    /// trapped; opaque to compilers, so in shaders without fuel
+    /// `sentinel == 0` gives every loop an exit that the compiler cannot rule
+    /// out (and that a trapped invocation takes), and the driver-loop-limit
+    /// check after the loop survives optimization (with fuel, `fuel == 0` is
+    /// that exit).
     sentinel: Handle<GlobalVariable>,
     /// Workgroup memory, one `u32` per invocation of the workgroup: the
     /// "loop ended normally" flag (see `open_frame`). Memory rather than a
@@ -410,10 +412,22 @@ fn u32_arg(t: &Types, name: &str) -> FunctionArgument {
 }
 
 /// `trap(code)`: marks the invocation trapped and keeps its first code in
-/// private memory (the caller then returns; see `publish_trap`). No
+/// private memory (published once by the entry, see `publish_trap`). No
 /// atomics here: llvmpipe runs the code of an `if` even when no lane takes
 /// it, and per-lane atomic loops at every memory access cost more than the
 /// access.
+///
+/// The caller does not return: a trapped invocation runs on with harmless
+/// values (loads from address 0, no stores, divisor 1, conversion of 0.0)
+/// until the next loop iteration check breaks out of every loop (`fuel` and
+/// `sentinel` are set to 0 here: `fuel == 0` and `sentinel == 0` are the
+/// loops' exits with and without fuel), so it soon reaches the end. (An exit
+/// on `trap_code != 0` instead made the compute bench's loop 1.8x slower on
+/// llvmpipe.) Operands made opaque with `!sentinel` are garbage after a
+/// trap, which is fine: so is everything the invocation computes then. A `return` inside an `if` at every check
+/// made Mesa nest all the code after it one level deeper (its lowering of
+/// returns), and llvmpipe silently dropped the code past its nesting limit
+/// (80): a kernel with 40 stores lost the 40th and the rest.
 fn build_trap(sh_t: Types, g: Globals) -> Function {
     let mut fb = FB::new("trap", sh_t);
     fb.f.arguments.push(u32_arg(&sh_t, "code"));
@@ -424,6 +438,9 @@ fn build_trap(sh_t: Types, g: Globals) -> Function {
     fb.store_global(g.trap_code, keep);
     let t = fb.bool(true);
     fb.store_global(g.trapped, t);
+    let z = fb.u32(0);
+    fb.store_global(g.fuel, z);
+    fb.store_global(g.sentinel, z);
     fb.finish()
 }
 
@@ -1221,12 +1238,12 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         self.fb.ret(z);
     }
 
-    /// `if cond { trap(code); return }`.
+    /// `if cond { trap(code) }`; the caller makes its operation harmless
+    /// for `cond` (see `build_trap`: no `return`).
     fn trap_if(&mut self, cond: H, code: u32) {
         self.fb.open();
         let c = self.fb.u32(code);
         self.fb.call(self.sh.h.trap, vec![c], false);
-        self.bail();
         let accept = self.fb.close();
         self.fb.if_(cond, accept, Block::new());
     }
@@ -1381,9 +1398,11 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         // unreachable, the driver drops it, and a loop cut by llvmpipe's
         // limiter would end the kernel silently). With fuel it is
         // `fuel == 0`, one unit per iteration of the body; without, the
-        // opaque `sentinel == 0`. The exit only breaks: the check after
-        // the loop tells fuel exhaustion (FUEL) from a driver cut. A trap
-        // call inside the loop body made llvmpipe's code 3x slower.
+        // opaque `sentinel == 0`. A trap sets both to 0, so either way a
+        // trapped invocation leaves every loop it is in. The exit only
+        // breaks: the check after the loop tells fuel exhaustion (FUEL)
+        // from a driver cut. A trap call inside the loop body made
+        // llvmpipe's code 3x slower.
         let z = self.fb.u32(0);
         if self.sh.fuel {
             let fuel = self.fb.load_global(self.sh.g.fuel);
@@ -1397,11 +1416,11 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             self.fb.store_global(self.sh.g.fuel, less);
         } else {
             let sentinel = self.fb.load_global(self.sh.g.sentinel);
-            let never = self.fb.bin(Bo::Equal, sentinel, z);
+            let trapped = self.fb.bin(Bo::Equal, sentinel, z);
             self.fb.open();
             self.fb.stmt(Statement::Break);
             let accept = self.fb.close();
-            self.fb.if_(never, accept, Block::new());
+            self.fb.if_(trapped, accept, Block::new());
         }
     }
 
@@ -1566,7 +1585,6 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 let code = self.fb.sel(empty, fuel_code, cut_code);
                 self.fb.open();
                 self.fb.call(self.sh.h.trap, vec![code], false);
-                self.bail();
                 let accept = self.fb.close();
                 self.fb.if_(cut, accept, Block::new());
             } else {
@@ -1900,9 +1918,19 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
     }
 
     /// Comparison; `signed` bitcasts integer operands first.
+    ///
+    /// i64 operands are made opaque first (XOR with `!sentinel`, 0 at run
+    /// time): lavapipe (Mesa 22.3) got `i64.lt_s (i64.extend_i32_s x)
+    /// (i64.const 24)` wrong (0 for x = 7; also `le_s`/`ge_s`/`gt_s`) when the
+    /// other operand was a compile-time constant that fits in 32 bits;
+    /// with run-time operands the results were right.
     fn cmp(&mut self, op: Bo, t: Ty, signed: bool) -> Result<(), Unsupported> {
         let mut b = self.pop()?;
         let mut a = self.pop()?;
+        if t == Ty::I64 {
+            a = self.opaque_u64(a);
+            b = self.opaque_u64(b);
+        }
         if signed {
             a = self.sint(a, t);
             b = self.sint(b, t);
@@ -2025,6 +2053,9 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         let z = self.int_lit(t, 0);
         let bz = self.fb.bin(Bo::Equal, b, z);
         self.trap_if(bz, trap::DIV_BY_ZERO);
+        // After a trap the invocation runs on: divide by 1 instead.
+        let one = self.int_lit(t, 1);
+        let b = self.fb.sel(bz, one, b);
         let minus1 = self.int_lit(t, u64::MAX);
         let r = if !signed {
             self.fb.bin(if rem { Bo::Modulo } else { Bo::Divide }, a, b)
@@ -2034,6 +2065,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             let bm1 = self.fb.bin(Bo::Equal, b, minus1);
             let ovf = self.fb.bin(Bo::LogicalAnd, amin, bm1);
             self.trap_if(ovf, trap::INT_OVERFLOW);
+            let b = self.fb.sel(ovf, one, b);
             let sa = self.sint(a, t);
             let sb = self.sint(b, t);
             let q = self.fb.bin(Bo::Divide, sa, sb);
@@ -2041,7 +2073,6 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         } else {
             // a - (a / b') * b' with b' = 1 when b = -1 (the result is 0 then).
             let bm1 = self.fb.bin(Bo::Equal, b, minus1);
-            let one = self.int_lit(t, 1);
             let b2 = self.fb.sel(bm1, one, b);
             let sa = self.sint(a, t);
             let sb = self.sint(b2, t);
@@ -2090,6 +2121,15 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         let r = self.fb.bin(Bo::Divide, a, b);
         self.push(r, t);
         Ok(())
+    }
+
+    /// `v ^ u64(!sentinel)`: the same bits, hidden from the driver's constant
+    /// folding (see [`Self::cmp`]).
+    fn opaque_u64(&mut self, v: H) -> H {
+        let s = self.fb.load_global(self.sh.g.sentinel);
+        let zero = self.fb.un(Uo::BitwiseNot, s);
+        let zero = self.fb.conv(zero, ScalarKind::Uint, 8);
+        self.fb.bin(Bo::ExclusiveOr, v, zero)
     }
 
     fn fbits(&mut self, a: H, t: Ty) -> H {
@@ -2213,6 +2253,9 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             let ok = self.fb.bin(Bo::LogicalAnd, ge_lo, lt_hi);
             let bad = self.fb.un(Uo::LogicalNot, ok);
             self.trap_if(bad, trap::BAD_CONVERSION);
+            // After a trap the invocation runs on: convert 0.0 instead.
+            let zero = self.flit(from, 0.0);
+            let a = self.fb.sel(bad, zero, a);
             let c = self.fb.conv(a, kind, w);
             let r = if signed { self.uint(c, to) } else { c };
             self.push(r, to);
@@ -2257,8 +2300,17 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
 
     // ---- memory ------------------------------------------------------
 
-    /// Effective address with the bounds (and private-region) checks.
-    fn effective(&mut self, base: H, m: &MemArg, size: u32, store: bool) -> Result<H, Unsupported> {
+    /// Effective address with the bounds (and private-region) checks, and
+    /// the condition under which the access must not happen (it trapped).
+    /// For loads the address is already replaced by 0 then (in bounds: the
+    /// arena has at least 8 bytes); stores skip the write on that condition.
+    fn effective(
+        &mut self,
+        base: H,
+        m: &MemArg,
+        size: u32,
+        store: bool,
+    ) -> Result<(H, H), Unsupported> {
         if m.memory != 0 {
             return Err(Unsupported::new("multiple memories are not supported"));
         }
@@ -2281,7 +2333,11 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             oob = self.fb.bin(Bo::LogicalOr, oob, wrapped);
         }
         self.trap_if(oob, trap::OUT_OF_BOUNDS);
-        if store && self.sh.region_size > 0 {
+        if !store {
+            let z = self.fb.u32(0);
+            return Ok((self.fb.sel(oob, z, ea), oob));
+        }
+        if self.sh.region_size > 0 {
             let private = if self.sh.region_size > u32::MAX as u64 {
                 self.fb.bool(true)
             } else {
@@ -2289,8 +2345,9 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 self.fb.bin(Bo::Less, ea, r)
             };
             self.trap_if(private, trap::PRIVATE_WRITE);
+            oob = self.fb.bin(Bo::LogicalOr, oob, private);
         }
-        Ok(ea)
+        Ok((ea, oob))
     }
 
     fn ld(&mut self, f: Handle<naga::Function>, ea: H) -> Result<H, Unsupported> {
@@ -2326,7 +2383,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
     fn load(&mut self, m: &MemArg, bytes: u32, t: Ty, signed: bool) -> Result<(), Unsupported> {
         let base = self.pop()?;
         let aligned = self.address_aligned(base, m);
-        let ea = self.effective(base, m, bytes, false)?;
+        let (ea, _) = self.effective(base, m, bytes, false)?;
         let h = self.sh.h;
         let r = match (bytes, t) {
             (8, _) => {
@@ -2378,12 +2435,22 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
     fn store(&mut self, m: &MemArg, bytes: u32, t: Ty) -> Result<(), Unsupported> {
         let v = self.pop()?;
         let base = self.pop()?;
-        let ea = self.effective(base, m, bytes, true)?;
-        let h = self.sh.h;
+        let (ea, bad) = self.effective(base, m, bytes, true)?;
         let bits = match t {
             Ty::F32 | Ty::F64 => self.fbits(v, t),
             _ => v,
         };
+        // `if bad {} else { store }`: a trapped access writes nothing.
+        self.fb.open();
+        self.store_bits(ea, bits, bytes, t);
+        let reject = self.fb.close();
+        self.fb.if_(bad, Block::new(), reject);
+        Ok(())
+    }
+
+    /// The store helper calls for `bits` at `ea` (checked).
+    fn store_bits(&mut self, ea: H, bits: H, bytes: u32, t: Ty) {
+        let h = self.sh.h;
         if bytes == 8 {
             let lo = self.fb.conv(bits, ScalarKind::Uint, 4);
             let k = self.fb.u64(32);
@@ -2393,7 +2460,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             let ea4 = self.fb.bin(Bo::Add, ea, four);
             self.fb.call(h.st32, vec![ea, lo], false);
             self.fb.call(h.st32, vec![ea4, hi], false);
-            return Ok(());
+            return;
         }
         let v32 = if t.is_64() {
             self.fb.conv(bits, ScalarKind::Uint, 4)
@@ -2409,7 +2476,6 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             _ => h.st32,
         };
         self.fb.call(f, vec![ea, v32], false);
-        Ok(())
     }
 
     fn call(&mut self, callee: u32) -> Result<(), Unsupported> {
@@ -2433,13 +2499,9 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             .drain(self.stack.len() - n..)
             .map(|(h, _)| h)
             .collect();
+        // A trap inside the callee: this function runs on to its end like
+        // after any trap (see `build_trap`).
         let r = self.fb.call(target, args, result.is_some());
-        // A trap inside the callee ends this invocation.
-        let t = self.fb.load_global(self.sh.g.trapped);
-        self.fb.open();
-        self.bail();
-        let accept = self.fb.close();
-        self.fb.if_(t, accept, Block::new());
         if let (Some(r), Some(rt)) = (r, result) {
             self.push(r, rt);
         }

@@ -36,9 +36,18 @@
 //! # Semantics and limits
 //! - Traps (out-of-bounds access against `param[MEMORY_SIZE]`, integer
 //!   division by zero and `INT_MIN / -1`, `unreachable`, trapping float→int,
-//!   fuel exhaustion, a store into `[0, R)`) write a code to the control word
-//!   and make the invocation return at once: nothing after the trapping
-//!   instruction runs.
+//!   fuel exhaustion, a store into `[0, R)`) record a code (published to the
+//!   control word, see below) and the trapping access does not happen: a
+//!   load reads address 0 instead, a store writes nothing, a division
+//!   divides by 1, a conversion converts 0.0. The invocation then runs on
+//!   with such harmless values until the next loop check, which the trap
+//!   makes leave every loop (it sets fuel and the sentinel to 0), so it
+//!   soon ends; its stores after the trap are still bounds-checked. Buffer
+//!   contents are unspecified after a trap (ABI section 2) on every device.
+//!   There is no `return` at the checks: Mesa lowers a `return` inside an
+//!   `if` by nesting all the code after it one level deeper, and llvmpipe
+//!   silently dropped code past its nesting limit of 80 (a kernel with 40
+//!   stores lost the 40th and the rest).
 //! - Driver loop limits: llvmpipe (lavapipe) keeps one loop limiter per
 //!   SIMD vector of invocations (8 lanes at 256 bits), set to 65535 when
 //!   the shader starts and decremented at every loop back-edge test of
@@ -56,14 +65,15 @@
 //!   register still held `true` from the previous instance of an inner
 //!   loop, so cuts in nested loops went undetected (the mandelbrot example
 //!   gave wrong pixels). Each loop also has an extra exit the compiler
-//!   cannot rule out (fuel running out, or `param[ZERO] != 0`, never taken)
-//!   so compilers cannot fold the check.
+//!   cannot rule out (fuel running out, or `!param[ZERO] == 0`, taken only
+//!   after a trap) so compilers cannot fold the check.
 //!   [`TranslateOptions::max_loop_depth`] remains as an opt-out gate.
 //! - Fuel (when [`TranslateOptions::fuel`] is set): every iteration of a
 //!   wasm `loop` body costs one unit of the per-invocation budget
 //!   `param[FUEL]` (a `u32`). Running out leaves the loop and traps with
-//!   [`trap::FUEL`]. Without fuel each loop has the never-taken exit
-//!   `!param[ZERO] == 0` instead, for the same reason as below.
+//!   [`trap::FUEL`]. Without fuel each loop has the exit
+//!   `!param[ZERO] == 0` instead (taken only after a trap), for the reason
+//!   above.
 //! - Globals are private per invocation (each starts from its initial value).
 //! - `[0, R)` is shared by all invocations on the GPU, while the CPU device
 //!   gives each worker a private copy. Reading it (constant tables, data
@@ -82,7 +92,8 @@
 //!   the driver makes them so (lavapipe on x86 does). Division operands
 //!   pass through an XOR with a run-time zero: lavapipe folded `x / 0.0`
 //!   to 0 and `0.0 / -x` to +0.0 when the zero was a compile-time
-//!   constant.
+//!   constant. So do the operands of i64 comparisons: lavapipe answered
+//!   `i64.lt_s (i64.extend_i32_s x) (i64.const 24)` with 0 for `x = 7`.
 //! - Traps are recorded in private variables (first code wins) and
 //!   published to the control words with atomics once, when the kernel
 //!   function returns to the entry point: SIMD drivers (llvmpipe) execute
