@@ -1390,6 +1390,23 @@ fn i64_comparisons_of_extended_values_with_constants() {
             }
         }
     }
+    // Float comparisons of converted sign-extended values with 0 (lavapipe
+    // turned them into such integer comparisons: seed 344).
+    for op in ["ge", "lt", "gt", "le"] {
+        for t in ["f64", "f32"] {
+            for z in ["0", "-0"] {
+                for ext in [
+                    "(i64.extend_i32_s (local.get $x))",
+                    "(i64.extend8_s (i64.extend_i32_u (local.get $x)))",
+                ] {
+                    body.push_str(&format!(
+                        "(i32.store8 offset={at} (local.get $o) ({t}.{op} ({t}.convert_i64_s {ext}) ({t}.const {z})))\n"
+                    ));
+                    at += 1;
+                }
+            }
+        }
+    }
     let w = wasm(&format!(
         r#"(module {HDR}
   (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
@@ -1400,10 +1417,23 @@ fn i64_comparisons_of_extended_values_with_constants() {
     {body}))"#
     ));
     spirv_val(&w);
-    let xs: Vec<u8> = [7i32, 24, 23, 25, -7, -24, 0, -1, i32::MIN, i32::MAX]
-        .iter()
-        .flat_map(|x| x.to_le_bytes())
-        .collect();
+    let xs: Vec<u8> = [
+        7i32,
+        24,
+        23,
+        25,
+        -7,
+        -24,
+        0,
+        -1,
+        i32::MIN,
+        i32::MAX,
+        -99,
+        157,
+    ]
+    .iter()
+    .flat_map(|x| x.to_le_bytes())
+    .collect();
     let n = xs.len() / 4;
     let out = compare(rt, &w, n as u32, 1, &[xs, vec![0; n * at]], &[]);
     // Against Rust: iteration 0 (x = 7), `i64.lt_s (extend_s x) 24` is 1.
@@ -1470,5 +1500,38 @@ fn long_straight_line_kernels_keep_every_access() {
         )
         .expect_err("iteration 5 reads out of bounds");
         assert_eq!(e.errno, Errno::KernelTrap, "device {dev}: {e}");
+    }
+}
+
+#[test]
+fn f64_copysign_inside_an_if() {
+    // lavapipe computed f64.copysign's `(a & !SIGN) | (b & SIGN)` as
+    // `a | b` on the high word when it sat in an `if` before an unaligned
+    // load (random kernel seed 511, reduced; the shape matters: small
+    // changes hide the miscompilation).
+    let Some(rt) = rt() else { return };
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
+        (param $pa i32) (param $la i32) (param $po i32) (param $lo i32)
+    (local $x0 i32) (local $x1 i32) (local $o i32) (local $q i32) (local $y1 i64) (local $z0 f64)
+    (local.set $o (i32.add (local.get $po) (i32.mul (local.get $i) (i32.const 45))))
+    (local.set $x0 (i32.load (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 2)))))
+    (local.set $x1 (i32.mul (local.get $x0) (i32.const 31)))
+    (local.set $z0 (f64.convert_i32_s (local.get $x0)))
+    (if (i32.xor (local.get $i) (i32.wrap_i64 (local.get $y1))) (then
+      (local.set $z0 (f64.copysign (local.get $z0) (f64.convert_i32_s (local.get $x1))))
+      (local.set $x1 (i32.load offset=2 (i32.add (local.get $pa) (i32.and (i32.sub (local.get $q) (local.get $pa)) (i32.const 1012)))))))
+    (f64.store offset=32 (local.get $o) (local.get $z0))))"#
+    ));
+    spirv_val(&w);
+    let n = 256;
+    let input = bytes(n * 4 + 16, 511);
+    let out = compare(rt, &w, n as u32, 1, &[input.clone(), vec![0; n * 45]], &[]);
+    for k in 1..n {
+        let x0 = i32::from_le_bytes(input[k * 4..k * 4 + 4].try_into().unwrap());
+        let want = (x0 as f64).copysign(x0.wrapping_mul(31) as f64);
+        let got = f64::from_le_bytes(out[1][k * 45 + 32..k * 45 + 40].try_into().unwrap());
+        assert_eq!(got.to_bits(), want.to_bits(), "iteration {k}");
     }
 }

@@ -2171,6 +2171,32 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 let v = self.fb.bin(Bo::ExclusiveOr, bits, k);
                 self.ffrom(v, t)
             }
+            _ if t == Ty::F64 => {
+                // On the high words only: lavapipe (Mesa 22.3) computed
+                // `(bits(a) & !SIGN) | (bits(b) & SIGN)` on f64 bits inside
+                // an `if` as `bits(a) | bits(b)` on the high word (random
+                // kernel seed 511); 32-bit masks on the halves are right.
+                let b = self.pop()?;
+                let a = self.pop()?;
+                let ab = self.fbits(a, t);
+                let bb = self.fbits(b, t);
+                let k32 = self.fb.u64(32);
+                let ahi = self.fb.bin(Bo::ShiftRight, ab, k32);
+                let ahi = self.fb.conv(ahi, ScalarKind::Uint, 4);
+                let bhi = self.fb.bin(Bo::ShiftRight, bb, k32);
+                let bhi = self.fb.conv(bhi, ScalarKind::Uint, 4);
+                let km = self.fb.u32(0x7FFF_FFFF);
+                let ks = self.fb.u32(0x8000_0000);
+                let x = self.fb.bin(Bo::And, ahi, km);
+                let y = self.fb.bin(Bo::And, bhi, ks);
+                let hi = self.fb.bin(Bo::InclusiveOr, x, y);
+                let hi = self.fb.conv(hi, ScalarKind::Uint, 8);
+                let hi = self.fb.bin(Bo::ShiftLeft, hi, k32);
+                let lo = self.fb.conv(ab, ScalarKind::Uint, 4);
+                let lo = self.fb.conv(lo, ScalarKind::Uint, 8);
+                let v = self.fb.bin(Bo::InclusiveOr, hi, lo);
+                self.ffrom(v, t)
+            }
             _ => {
                 let b = self.pop()?;
                 let a = self.pop()?;
@@ -2295,7 +2321,24 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         let s = self.sint(a, t);
         let l = self.fb.bin(Bo::ShiftLeft, s, k);
         let r = self.fb.bin(Bo::ShiftRight, l, k);
-        self.uint(r, t)
+        let r = self.uint(r, t);
+        if t == Ty::I64 {
+            // Could be recognised as a sign extension: see `sext64`.
+            self.opaque_u64(r)
+        } else {
+            r
+        }
+    }
+
+    /// A `u32` sign-extended to `u64`, made opaque: lavapipe (Mesa 22.3)
+    /// got comparisons of a sign-extended value with a small constant
+    /// wrong, also ones it derived itself: `f64.ge (f64.convert_i64_s
+    /// (i64.load8_s ..)) (f64.const 0)` was 1 for -99 (only against 0.0).
+    fn sext64(&mut self, a: H) -> H {
+        let s = self.sint(a, Ty::I32);
+        let e = self.fb.conv(s, ScalarKind::Sint, 8);
+        let e = self.uint(e, Ty::I64);
+        self.opaque_u64(e)
     }
 
     // ---- memory ------------------------------------------------------
@@ -2417,9 +2460,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                     Ty::F32 => self.ffrom(v, t),
                     Ty::I64 => {
                         if signed {
-                            let s = self.sint(v, Ty::I32);
-                            let e = self.fb.conv(s, ScalarKind::Sint, 8);
-                            self.uint(e, Ty::I64)
+                            self.sext64(v)
                         } else {
                             self.fb.conv(v, ScalarKind::Uint, 8)
                         }
@@ -2780,9 +2821,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             }
             O::I64ExtendI32S => {
                 let a = self.pop()?;
-                let s = self.sint(a, I32);
-                let e = self.fb.conv(s, ScalarKind::Sint, 8);
-                let r = self.uint(e, I64);
+                let r = self.sext64(a);
                 self.push(r, I64);
             }
             O::I64ExtendI32U => {
