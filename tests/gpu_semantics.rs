@@ -1390,6 +1390,13 @@ fn i64_comparisons_of_extended_values_with_constants() {
             }
         }
     }
+    // Both sides extended, one from a local never written (seed 1358).
+    for op in cmps {
+        body.push_str(&format!(
+            "(i32.store8 offset={at} (local.get $o) ({op} (i64.extend_i32_s (local.get $zero)) (i64.extend_i32_s (local.get $x))))\n"
+        ));
+        at += 1;
+    }
     // Float comparisons of converted sign-extended values with 0 (lavapipe
     // turned them into such integer comparisons: seed 344).
     for op in ["ge", "lt", "gt", "le"] {
@@ -1411,7 +1418,7 @@ fn i64_comparisons_of_extended_values_with_constants() {
         r#"(module {HDR}
   (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
         (param $pa i32) (param $la i32) (param $po i32) (param $lo i32)
-    (local $x i32) (local $o i32)
+    (local $x i32) (local $o i32) (local $zero i32)
     (local.set $x (i32.load (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 2)))))
     (local.set $o (i32.add (local.get $po) (i32.mul (local.get $i) (i32.const {at}))))
     {body}))"#

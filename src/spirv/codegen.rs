@@ -1917,20 +1917,11 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         Ok(())
     }
 
-    /// Comparison; `signed` bitcasts integer operands first.
-    ///
-    /// i64 operands are made opaque first (XOR with `!sentinel`, 0 at run
-    /// time): lavapipe (Mesa 22.3) got `i64.lt_s (i64.extend_i32_s x)
-    /// (i64.const 24)` wrong (0 for x = 7; also `le_s`/`ge_s`/`gt_s`) when the
-    /// other operand was a compile-time constant that fits in 32 bits;
-    /// with run-time operands the results were right.
+    /// Comparison; `signed` bitcasts integer operands first. (i64 values
+    /// that are sign extensions are opaque already, see `sext64`.)
     fn cmp(&mut self, op: Bo, t: Ty, signed: bool) -> Result<(), Unsupported> {
         let mut b = self.pop()?;
         let mut a = self.pop()?;
-        if t == Ty::I64 {
-            a = self.opaque_u64(a);
-            b = self.opaque_u64(b);
-        }
         if signed {
             a = self.sint(a, t);
             b = self.sint(b, t);
@@ -2124,7 +2115,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
     }
 
     /// `v ^ u64(!sentinel)`: the same bits, hidden from the driver's constant
-    /// folding (see [`Self::cmp`]).
+    /// folding (see [`Self::sext64`]).
     fn opaque_u64(&mut self, v: H) -> H {
         let s = self.fb.load_global(self.sh.g.sentinel);
         let zero = self.fb.un(Uo::BitwiseNot, s);
@@ -2332,8 +2323,12 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
 
     /// A `u32` sign-extended to `u64`, made opaque: lavapipe (Mesa 22.3)
     /// got comparisons of a sign-extended value with a small constant
-    /// wrong, also ones it derived itself: `f64.ge (f64.convert_i64_s
-    /// (i64.load8_s ..)) (f64.const 0)` was 1 for -99 (only against 0.0).
+    /// wrong: `i64.lt_s (i64.extend_i32_s x) (i64.const 24)` was 0 for
+    /// x = 7 (seed 176), and ones it derived itself too: `f64.ge
+    /// (f64.convert_i64_s (i64.load8_s ..)) (f64.const 0)` was 1 for -99
+    /// (seed 344). Only at the source: XORing the comparison operands as
+    /// well cancelled out (`x ^ z ^ z`) and exposed the extension again
+    /// (seed 1358).
     fn sext64(&mut self, a: H) -> H {
         let s = self.sint(a, Ty::I32);
         let e = self.fb.conv(s, ScalarKind::Sint, 8);

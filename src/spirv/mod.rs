@@ -92,8 +92,11 @@
 //!   the driver makes them so (lavapipe on x86 does). Division operands
 //!   pass through an XOR with a run-time zero: lavapipe folded `x / 0.0`
 //!   to 0 and `0.0 / -x` to +0.0 when the zero was a compile-time
-//!   constant. So do the operands of i64 comparisons: lavapipe answered
-//!   `i64.lt_s (i64.extend_i32_s x) (i64.const 24)` with 0 for `x = 7`.
+//!   constant. So do sign extensions to i64: lavapipe answered `i64.lt_s (i64.extend_i32_s x) (i64.const
+//!   24)` with 0 for `x = 7`, and `f64.ge (f64.convert_i64_s (i64.load8_s
+//!   ..)) (f64.const 0)` with 1 for -99. `f64.copysign` works on the
+//!   32-bit high words: on 64-bit masks inside an `if` lavapipe computed
+//!   `a | b`.
 //! - Traps are recorded in private variables (first code wins) and
 //!   published to the control words with atomics once, when the kernel
 //!   function returns to the entry point: SIMD drivers (llvmpipe) execute
