@@ -718,7 +718,7 @@ fn random_kernels_agree_with_the_interpreter() {
             .unwrap_or(d)
     };
     let first = env("WP_GPU_SEED_FROM", 1);
-    let seeds = env("WP_GPU_SEEDS", 24);
+    let seeds = env("WP_GPU_SEEDS", 40);
     for seed in first..first + seeds {
         let src = Gen::kernel(seed);
         let w = wat::parse_str(&src).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{src}"));
@@ -1541,4 +1541,69 @@ fn f64_copysign_inside_an_if() {
         let got = f64::from_le_bytes(out[1][k * 45 + 32..k * 45 + 40].try_into().unwrap());
         assert_eq!(got.to_bits(), want.to_bits(), "iteration {k}");
     }
+}
+
+#[test]
+fn no_float_operand_is_a_constant_to_the_driver() {
+    // lavapipe folded `x * 0.0` to 0 and `x + 0.0` to x (wrong for NaN,
+    // ±inf, -0.0) whenever it could prove an operand zero: a literal, a
+    // float local never written, a conversion of an integer it could
+    // compute (seed 2494: `f64.convert_i64_u (i64.mul (i64.const 0) x)`).
+    let Some(rt) = rt() else { return };
+    let ops = [
+        "(f64.mul (local.get $v) (f64.const 0))",
+        "(f64.mul (local.get $v) (local.get $zero))",
+        "(f64.mul (local.get $zero) (local.get $v))",
+        "(f64.mul (local.get $v) (f64.convert_i64_u (i64.mul (i64.const 0) (i64.extend_i32_u (local.get $i)))))",
+        "(f64.add (local.get $v) (f64.const 0))",
+        "(f64.add (local.get $v) (local.get $zero))",
+        "(f64.sub (local.get $v) (local.get $zero))",
+        "(f64.div (local.get $v) (f64.const 0))",
+        "(f64.div (f64.const 0) (local.get $v))",
+        "(f64.mul (local.get $v) (f64.reinterpret_i64 (i64.reinterpret_f64 (f64.const 0))))",
+        "(f64.promote_f32 (f32.mul (f32.demote_f64 (local.get $v)) (f32.const 0)))",
+        "(f64.promote_f32 (f32.add (f32.demote_f64 (local.get $v)) (f32.const 0)))",
+    ];
+    let body: String = ops
+        .iter()
+        .enumerate()
+        .map(|(k, e)| format!("(f64.store offset={} (local.get $o) {e})\n", k * 8))
+        .collect();
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
+        (param $pa i32) (param $la i32) (param $po i32) (param $lo i32)
+    (local $o i32) (local $v f64) (local $zero f64)
+    (local.set $o (i32.add (local.get $po) (i32.mul (local.get $i) (i32.const {}))))
+    (local.set $v (f64.load (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 3)))))
+    {body}))"#,
+        ops.len() * 8
+    ));
+    spirv_val(&w);
+    let vs = [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -0.0,
+        0.0,
+        1.5,
+        -2.0,
+    ];
+    let input: Vec<u8> = vs.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let n = vs.len();
+    let out = compare(
+        rt,
+        &w,
+        n as u32,
+        1,
+        &[input, vec![0; n * ops.len() * 8]],
+        &[Elem::F64, Elem::F64],
+    );
+    // Against Rust: inf * 0 is NaN, -0 + 0 is +0.
+    let at = |k: usize, op: usize| {
+        let o = (k * ops.len() + op) * 8;
+        f64::from_le_bytes(out[1][o..o + 8].try_into().unwrap())
+    };
+    assert!(at(1, 0).is_nan());
+    assert_eq!(at(3, 4).to_bits(), 0.0f64.to_bits());
 }

@@ -59,6 +59,13 @@ struct Globals {
     /// check after the loop survives optimization (with fuel, `fuel == 0` is
     /// that exit).
     sentinel: Handle<GlobalVariable>,
+    /// `param[ZERO]`: 0 at run time, unknown to compilers, never written
+    /// after the entry (so loop-invariant). Float constants, conversions to
+    /// float, float globals and float locals' zero start pass through an
+    /// XOR with it, so the driver's compiler never sees a float constant:
+    /// lavapipe (Mesa 22.3) folds `x * 0.0` to 0 and `x + 0.0` to x (wrong
+    /// for NaN, ±inf and -0.0) whenever it can prove an operand is zero.
+    zero: Handle<GlobalVariable>,
     /// Workgroup memory, one `u32` per invocation of the workgroup: the
     /// "loop ended normally" flag (see `open_frame`). Memory rather than a
     /// variable: llvmpipe's loop limiter leaves a loop along no edge of the
@@ -764,6 +771,7 @@ pub(crate) fn build(
             u32_t,
             z,
         ),
+        zero: add_global(&mut module, "zero", AddressSpace::Private, None, u32_t, z),
         loop_flags: add_global(
             &mut module,
             "loop_flags",
@@ -940,6 +948,7 @@ fn build_entry(
     let zero_word = param(&mut fb, param::ZERO);
     let sentinel = fb.un(Uo::BitwiseNot, zero_word);
     fb.store_global(g.sentinel, sentinel);
+    fb.store_global(g.zero, zero_word);
     let lane = fb.arg(2);
     fb.store_global(g.lane, lane);
     let lane = fb.load_global(g.lane);
@@ -1091,6 +1100,18 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 let nty = fb.ty_of(ty);
                 let z = fb.zero(ty);
                 let ptr = fb.local(format!("l{}", locals.len()), nty, Some(z));
+                if matches!(ty, Ty::F32 | Ty::F64) {
+                    // An opaque 0.0 (see `Globals::zero`).
+                    let bits = fb.load_global(sh.g.zero);
+                    let bits = if ty == Ty::F64 {
+                        fb.conv(bits, ScalarKind::Uint, 8)
+                    } else {
+                        bits
+                    };
+                    let width = if ty == Ty::F64 { 8 } else { 4 };
+                    let v = fb.cast(bits, ScalarKind::Float, width);
+                    fb.store(ptr, v);
+                }
                 locals.push((ptr, ty));
             }
         }
@@ -2084,43 +2105,47 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         }
     }
 
-    /// Float division with operands the driver's compiler cannot see as
-    /// constants: lavapipe (Mesa 22.3) lowers a division to a multiplication
-    /// by a reciprocal that its optimizer may treat as inexact, and folded
-    /// `x / 0.0` to 0 (wasm: ±inf) and `0.0 / -x` to +0.0 (wasm: -0.0) when
-    /// the zero was known at compile time (a literal, or a local never
-    /// written); with run-time values the results were right. Both
-    /// operands' bits are XORed with `!sentinel`, which is 0 at run time
-    /// but read from the parameters: the same values, not foldable.
+    /// Float division. lavapipe (Mesa 22.3) folded `x / 0.0` to 0 (wasm:
+    /// ±inf) and `0.0 / -x` to +0.0 (wasm: -0.0) when the zero was known at
+    /// compile time; no float is, since every float source is opaque (see
+    /// `Globals::zero`). The operands are not XORed again here: a second
+    /// XOR with the same zero cancelled the first and exposed the constant.
     fn fdiv(&mut self, t: Ty) -> Result<(), Unsupported> {
         let b = self.pop()?;
         let a = self.pop()?;
-        let s = self.fb.load_global(self.sh.g.sentinel);
-        let zero = self.fb.un(Uo::BitwiseNot, s);
-        let zero = if t == Ty::F64 {
-            self.fb.conv(zero, ScalarKind::Uint, 8)
-        } else {
-            zero
-        };
-        let opaque = |this: &mut Self, v: H| {
-            let bits = this.fbits(v, t);
-            let x = this.fb.bin(Bo::ExclusiveOr, bits, zero);
-            this.ffrom(x, t)
-        };
-        let a = opaque(self, a);
-        let b = opaque(self, b);
         let r = self.fb.bin(Bo::Divide, a, b);
         self.push(r, t);
         Ok(())
     }
 
-    /// `v ^ u64(!sentinel)`: the same bits, hidden from the driver's constant
+    /// `v ^ u64(zero)`: the same bits, hidden from the driver's constant
     /// folding (see [`Self::sext64`]).
     fn opaque_u64(&mut self, v: H) -> H {
-        let s = self.fb.load_global(self.sh.g.sentinel);
-        let zero = self.fb.un(Uo::BitwiseNot, s);
-        let zero = self.fb.conv(zero, ScalarKind::Uint, 8);
-        self.fb.bin(Bo::ExclusiveOr, v, zero)
+        self.opaque_bits(v, Ty::I64)
+    }
+
+    /// `bits + zero`: like [`Self::opaque_bits`] but with another operation,
+    /// for values that may already be `c ^ zero` (a reinterpreted float
+    /// constant): `c ^ zero ^ zero` would fold back to `c`.
+    fn opaque_bits_add(&mut self, bits: H, t: Ty) -> H {
+        let zero = self.fb.load_global(self.sh.g.zero);
+        let zero = if t.is_64() {
+            self.fb.conv(zero, ScalarKind::Uint, 8)
+        } else {
+            zero
+        };
+        self.fb.bin(Bo::Add, bits, zero)
+    }
+
+    /// `bits ^ zero` at the width of `t` (see `Globals::zero`).
+    fn opaque_bits(&mut self, bits: H, t: Ty) -> H {
+        let zero = self.fb.load_global(self.sh.g.zero);
+        let zero = if t.is_64() {
+            self.fb.conv(zero, ScalarKind::Uint, 8)
+        } else {
+            zero
+        };
+        self.fb.bin(Bo::ExclusiveOr, bits, zero)
     }
 
     fn fbits(&mut self, a: H, t: Ty) -> H {
@@ -2301,6 +2326,11 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         let a = self.pop()?;
         let src = if signed { self.sint(a, from) } else { a };
         let r = self.fb.conv(src, ScalarKind::Float, Self::width(to));
+        // Opaque (see `Globals::zero`): the integer may be one the driver
+        // can compute, such as 0 * x.
+        let bits = self.fbits(r, to);
+        let bits = self.opaque_bits(bits, to);
+        let r = self.ffrom(bits, to);
         self.push(r, to);
         Ok(())
     }
@@ -2641,6 +2671,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                     .ok_or_else(|| Unsupported::new("internal: global index"))?;
                 let v = self.fb.load_global(g);
                 let v = if matches!(t, F32 | F64) {
+                    let v = self.opaque_bits(v, t);
                     self.ffrom(v, t)
                 } else {
                     v
@@ -2676,11 +2707,15 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 self.push(v, I64);
             }
             O::F32Const { value } => {
-                let v = self.fb.f32_bits(value.bits());
+                let v = self.fb.u32(value.bits());
+                let v = self.opaque_bits(v, F32);
+                let v = self.ffrom(v, F32);
                 self.push(v, F32);
             }
             O::F64Const { value } => {
-                let v = self.fb.f64_bits(value.bits());
+                let v = self.fb.u64(value.bits());
+                let v = self.opaque_bits(v, F64);
+                let v = self.ffrom(v, F64);
                 self.push(v, F64);
             }
 
@@ -2886,11 +2921,13 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             }
             O::F32ReinterpretI32 => {
                 let a = self.pop()?;
+                let a = self.opaque_bits_add(a, F32);
                 let r = self.ffrom(a, F32);
                 self.push(r, F32);
             }
             O::F64ReinterpretI64 => {
                 let a = self.pop()?;
+                let a = self.opaque_bits_add(a, F64);
                 let r = self.ffrom(a, F64);
                 self.push(r, F64);
             }
