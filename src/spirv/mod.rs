@@ -89,10 +89,12 @@
 //!   modes are added when [`TranslateOptions`] says the device supports them.
 //!   NaN payloads may differ from the interpreter (wasm leaves them
 //!   nondeterministic); `sqrt` and division are exactly rounded only where
-//!   the driver makes them so (lavapipe on x86 does). Division operands
-//!   pass through an XOR with a run-time zero: lavapipe folded `x / 0.0`
-//!   to 0 and `0.0 / -x` to +0.0 when the zero was a compile-time
-//!   constant. So do sign extensions to i64: lavapipe answered `i64.lt_s (i64.extend_i32_s x) (i64.const
+//!   the driver makes them so (lavapipe on x86 does). No float is a
+//!   compile-time constant to the driver: float constants, conversions to
+//!   float, float globals and float locals' initial zero pass through an
+//!   XOR with a run-time zero (`param[ZERO]`); lavapipe folded `x / 0.0`
+//!   to 0, `0.0 / -x` to +0.0, `x * 0.0` to 0 and `x + 0.0` to x when it
+//!   could prove the zero. So do sign extensions to i64: lavapipe answered `i64.lt_s (i64.extend_i32_s x) (i64.const
 //!   24)` with 0 for `x = 7`, and `f64.ge (f64.convert_i64_s (i64.load8_s
 //!   ..)) (f64.const 0)` with 1 for -99. `f64.copysign` works on the
 //!   32-bit high words: on 64-bit masks inside an `if` lavapipe computed
