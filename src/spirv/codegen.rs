@@ -2128,24 +2128,23 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
     /// for values that may already be `c ^ zero` (a reinterpreted float
     /// constant): `c ^ zero ^ zero` would fold back to `c`.
     fn opaque_bits_add(&mut self, bits: H, t: Ty) -> H {
-        let zero = self.fb.load_global(self.sh.g.zero);
-        let zero = if t.is_64() {
-            self.fb.conv(zero, ScalarKind::Uint, 8)
-        } else {
-            zero
-        };
-        self.fb.bin(Bo::Add, bits, zero)
+        self.with_zero(Bo::Add, bits, t)
     }
 
     /// `bits ^ zero` at the width of `t` (see `Globals::zero`).
     fn opaque_bits(&mut self, bits: H, t: Ty) -> H {
+        self.with_zero(Bo::ExclusiveOr, bits, t)
+    }
+
+    /// `bits op zero`, the run-time zero widened to `t`.
+    fn with_zero(&mut self, op: Bo, bits: H, t: Ty) -> H {
         let zero = self.fb.load_global(self.sh.g.zero);
         let zero = if t.is_64() {
             self.fb.conv(zero, ScalarKind::Uint, 8)
         } else {
             zero
         };
-        self.fb.bin(Bo::ExclusiveOr, bits, zero)
+        self.fb.bin(op, bits, zero)
     }
 
     fn fbits(&mut self, a: H, t: Ty) -> H {
