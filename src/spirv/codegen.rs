@@ -471,6 +471,16 @@ fn publish_trap(fb: &mut FB, g: Globals) {
     fb.if_(any, accept, Block::new());
 }
 
+/// `Globals::zero` as a `u32`, or widened to `u64`.
+fn run_time_zero(fb: &mut FB, g: Globals, wide: bool) -> H {
+    let zero = fb.load_global(g.zero);
+    if wide {
+        fb.conv(zero, ScalarKind::Uint, 8)
+    } else {
+        zero
+    }
+}
+
 /// Word index and bit shift of a byte address.
 fn word_shift(fb: &mut FB, a: H) -> (H, H) {
     let two = fb.u32(2);
@@ -1102,12 +1112,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 let ptr = fb.local(format!("l{}", locals.len()), nty, Some(z));
                 if matches!(ty, Ty::F32 | Ty::F64) {
                     // An opaque 0.0 (see `Globals::zero`).
-                    let bits = fb.load_global(sh.g.zero);
-                    let bits = if ty == Ty::F64 {
-                        fb.conv(bits, ScalarKind::Uint, 8)
-                    } else {
-                        bits
-                    };
+                    let bits = run_time_zero(&mut fb, sh.g, ty.is_64());
                     let width = if ty == Ty::F64 { 8 } else { 4 };
                     let v = fb.cast(bits, ScalarKind::Float, width);
                     fb.store(ptr, v);
@@ -2118,12 +2123,6 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         Ok(())
     }
 
-    /// `v ^ u64(zero)`: the same bits, hidden from the driver's constant
-    /// folding (see [`Self::sext64`]).
-    fn opaque_u64(&mut self, v: H) -> H {
-        self.opaque_bits(v, Ty::I64)
-    }
-
     /// `bits + zero`: like [`Self::opaque_bits`] but with another operation,
     /// for values that may already be `c ^ zero` (a reinterpreted float
     /// constant): `c ^ zero ^ zero` would fold back to `c`.
@@ -2131,19 +2130,15 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         self.with_zero(Bo::Add, bits, t)
     }
 
-    /// `bits ^ zero` at the width of `t` (see `Globals::zero`).
+    /// `bits ^ zero` at the width of `t`: the same bits, hidden from the
+    /// driver's constant folding (see `Globals::zero`, [`Self::sext64`]).
     fn opaque_bits(&mut self, bits: H, t: Ty) -> H {
         self.with_zero(Bo::ExclusiveOr, bits, t)
     }
 
     /// `bits op zero`, the run-time zero widened to `t`.
     fn with_zero(&mut self, op: Bo, bits: H, t: Ty) -> H {
-        let zero = self.fb.load_global(self.sh.g.zero);
-        let zero = if t.is_64() {
-            self.fb.conv(zero, ScalarKind::Uint, 8)
-        } else {
-            zero
-        };
+        let zero = run_time_zero(&mut self.fb, self.sh.g, t.is_64());
         self.fb.bin(op, bits, zero)
     }
 
@@ -2344,7 +2339,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         let r = self.uint(r, t);
         if t == Ty::I64 {
             // Could be recognised as a sign extension: see `sext64`.
-            self.opaque_u64(r)
+            self.opaque_bits(r, Ty::I64)
         } else {
             r
         }
@@ -2362,7 +2357,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         let s = self.sint(a, Ty::I32);
         let e = self.fb.conv(s, ScalarKind::Sint, 8);
         let e = self.uint(e, Ty::I64);
-        self.opaque_u64(e)
+        self.opaque_bits(e, Ty::I64)
     }
 
     // ---- memory ------------------------------------------------------
