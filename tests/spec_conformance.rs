@@ -1,0 +1,191 @@
+//! Spec conformance: the WebAssembly spec test suite's `assert_return`,
+//! `assert_trap` and `invoke` directives run as kernels on every kernel
+//! engine and device (see `tests/spec_harness/` and `docs/conformance.md`).
+//!
+//! A plain `cargo test --test spec_conformance` runs every in-scope file and
+//! fails unless the interpreter passes every assertion that is a kernel
+//! and the Vulkan device passes at least [`VULKAN_TARGET`] of them.
+//! Arguments (after `--`): file names to run only those; `-v` lists every
+//! failure and unsupported case. `SPEC_SIMD=1` adds the SIMD files.
+//! `scripts/spec-conformance.sh` wraps it.
+
+mod spec_harness;
+
+use spec_harness::exec::{engines, Outcome, Runner};
+use spec_harness::kernel::Prepared;
+use spec_harness::plan;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Share of the in-scope assertions the Vulkan device must pass.
+const VULKAN_TARGET: f64 = 0.99;
+
+#[derive(Default, Clone, Copy)]
+struct Count {
+    pass: usize,
+    fail: usize,
+    unsupported: usize,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let verbose = args.iter().any(|a| a == "-v" || a == "--verbose");
+    let wanted: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with('-'))
+        .map(|s| s.trim_end_matches(".wast"))
+        .collect();
+    let mut files: Vec<&str> = spec_harness::FILES.to_vec();
+    if std::env::var("SPEC_SIMD").as_deref() == Ok("1") {
+        files.extend_from_slice(spec_harness::SIMD_FILES);
+    }
+    if !wanted.is_empty() {
+        files.retain(|f| wanted.contains(f));
+        if files.is_empty() {
+            eprintln!("no in-scope spec file matches {wanted:?}");
+            std::process::exit(2);
+        }
+    }
+
+    let runners: Vec<Runner> = engines().iter().filter_map(Runner::new).collect();
+    let mut totals = vec![Count::default(); runners.len()];
+    let mut times = vec![0f64; runners.len()];
+    let mut in_scope = 0usize;
+    let mut harness_unsupported = 0usize;
+    let mut failures: Vec<String> = Vec::new();
+    let mut device_unsupported: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new(); runners.len()];
+    let started = Instant::now();
+
+    println!(
+        "{:<20} {:<24} {:>7} {:>7} {:>11}",
+        "file", "engine/device", "passed", "failed", "unsupported"
+    );
+    for file in &files {
+        let path = spec_harness::suite_dir().join(format!("{file}.wast"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let fp = plan::plan(&text).unwrap_or_else(|e| panic!("{file}.wast: {e}"));
+        let mut counts = vec![Count::default(); runners.len()];
+        let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, why) in &fp.skipped {
+            *skipped.entry(why.clone()).or_default() += 1;
+        }
+        for m in &fp.modules {
+            if m.actions.is_empty() {
+                continue;
+            }
+            let prep = m
+                .bytes
+                .as_ref()
+                .map_err(|e| e.clone())
+                .and_then(|b| Prepared::new(b, &m.actions));
+            let prep = match prep {
+                Ok(p) => p,
+                Err(why) => {
+                    *skipped
+                        .entry(format!("module (line {}): {why}", m.line))
+                        .or_default() += m.actions.len();
+                    continue;
+                }
+            };
+            for (k, r) in prep.actions.iter().enumerate() {
+                if let Err(why) = r {
+                    let _ = k;
+                    *skipped.entry(why.clone()).or_default() += 1;
+                }
+            }
+            let runnable = prep.actions.iter().filter(|r| r.is_ok()).count();
+            in_scope += runnable;
+            for (ri, runner) in runners.iter().enumerate() {
+                let t = Instant::now();
+                let outcomes = runner.run_module(&prep, &m.actions);
+                times[ri] += t.elapsed().as_secs_f64();
+                for (k, o) in outcomes.iter().enumerate() {
+                    if prep.actions[k].is_err() {
+                        continue;
+                    }
+                    match o {
+                        Outcome::Pass => counts[ri].pass += 1,
+                        Outcome::Fail(why) => {
+                            counts[ri].fail += 1;
+                            failures.push(format!(
+                                "FAIL {file}.wast:{} on {}: {why}",
+                                m.actions[k].line, runner.name
+                            ));
+                        }
+                        Outcome::Unsupported(why) => {
+                            counts[ri].unsupported += 1;
+                            let short: String = why.chars().take(160).collect();
+                            *device_unsupported[ri]
+                                .entry(format!("{file}.wast: {short}"))
+                                .or_default() += 1;
+                        }
+                    }
+                }
+            }
+        }
+        let skipped_n: usize = skipped.values().sum();
+        harness_unsupported += skipped_n;
+        for (ri, runner) in runners.iter().enumerate() {
+            let c = counts[ri];
+            println!(
+                "{:<20} {:<24} {:>7} {:>7} {:>11}",
+                file,
+                runner.name,
+                c.pass,
+                c.fail,
+                c.unsupported + skipped_n
+            );
+            totals[ri].pass += c.pass;
+            totals[ri].fail += c.fail;
+            totals[ri].unsupported += c.unsupported;
+        }
+        if verbose {
+            for (why, n) in &skipped {
+                println!("    not a kernel ({n}): {why}");
+            }
+        }
+    }
+
+    let shown = if verbose { usize::MAX } else { 40 };
+    for f in failures.iter().take(shown) {
+        println!("{f}");
+    }
+    if failures.len() > shown {
+        println!("... {} more failures (-v lists all)", failures.len() - shown);
+    }
+    for (ri, runner) in runners.iter().enumerate() {
+        for (why, n) in &device_unsupported[ri] {
+            if verbose || runner.name == "vulkan" {
+                println!("unsupported on {} ({n}): {why}", runner.name);
+            }
+        }
+    }
+    println!(
+        "in scope: {in_scope} assertions; {harness_unsupported} runtime assertions are not kernels (-v lists why); total time {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let mut ok = true;
+    for (ri, runner) in runners.iter().enumerate() {
+        let c = totals[ri];
+        println!(
+            "spec: {} of {} assertions pass on {} ({}; {} failed, {} unsupported; {:.1} s)",
+            c.pass, in_scope, runner.name, runner.device_name, c.fail, c.unsupported, times[ri]
+        );
+        let need = if runner.name.starts_with("vulkan") {
+            (in_scope as f64 * VULKAN_TARGET).ceil() as usize
+        } else {
+            in_scope
+        };
+        if c.pass < need {
+            ok = false;
+            println!(
+                "error: {} passes {} of {} assertions, below its target {}",
+                runner.name, c.pass, in_scope, need
+            );
+        }
+    }
+    if !ok {
+        std::process::exit(1);
+    }
+}

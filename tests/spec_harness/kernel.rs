@@ -1,0 +1,1089 @@
+//! Rewriting a spec module into a wasi-parallel kernel (ABI section 2).
+//!
+//! The kernel imports its memory (`env.memory`, minimum 0 pages, so its own
+//! region `[0, R)` is empty) and takes four buffers, in this order:
+//! - `tab` (input): one record of [`Prepared::rec`] bytes per action: word 0
+//!   the mode (1: expected to return, 2: expected to trap; such actions are
+//!   left out of replays), word 1 the selector (which export it calls or
+//!   reads), the arguments at `16 + 16 * j`;
+//! - `ctl` (input): one byte per action, non-zero: iteration `i` runs action `i`;
+//! - `out` (output): one record of [`Prepared::out_rec`] bytes per action:
+//!   word 0 set to 1 once the call returned, the results at `16 + 16 * j`;
+//! - `mem` (output, only when the module has a memory): the spec module's
+//!   linear memory, one copy per iteration when the module changes state
+//!   (iteration `i` uses copy `i - block_size`), else one shared copy.
+//!
+//! The spec module's memory accesses are redirected into `mem`: every load
+//! and store first calls `$chk(addr, offset + size)`, which returns
+//! `addr + base` when the access fits the spec memory's current size and
+//! `0xFFFF_FFFF` otherwise, so the access itself traps out of bounds on
+//! every device, exactly as the spec wants. `memory.size` and `memory.grow`
+//! work on a page count held in a global (growth limited to the pages the
+//! host placed). The module's data segments become the initial image the
+//! host writes into `mem`; imports from the `spectest` module become
+//! definitions (its globals with their values 666 / 666.6, its print
+//! functions as empty bodies, its table and memory as the module's own).
+//!
+//! Iteration `i` of the `kernel` export (when `ctl[i] != 0`) resets every
+//! mutable global to its initial value, replays every earlier action that
+//! is expected to return (only for modules that change state: globals,
+//! stores, `memory.grow`, tables), then runs action `i` and stores its
+//! results. So iterations are independent and one dispatch runs them all.
+
+use super::plan::{Action, Expect, Target, Val};
+use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
+use wasm_encoder::{
+    BlockType, CodeSection, ConstExpr, ElementSection, EntityType, ExportKind, ExportSection,
+    Function, FunctionSection, GlobalSection, GlobalType, ImportSection, Instruction, MemArg,
+    MemoryType, Module, RefType, TableSection, TableType, TypeSection, ValType,
+};
+use wasmparser::{DataKind, ExternalKind, FuncType, Operator, Parser, Payload, TypeRef};
+
+/// Pages the harness lets `memory.grow` add beyond the declared minimum
+/// (each iteration of a stateful module gets its own copy of this size).
+pub const GROW_PAGES: u64 = 2;
+const PAGE: u64 = 65536;
+
+/// A value type of an action's parameters and results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    I32,
+    I64,
+    F32,
+    F64,
+    V128,
+}
+
+impl Ty {
+    fn from_wasm(v: wasmparser::ValType) -> Option<Ty> {
+        Some(match v {
+            wasmparser::ValType::I32 => Ty::I32,
+            wasmparser::ValType::I64 => Ty::I64,
+            wasmparser::ValType::F32 => Ty::F32,
+            wasmparser::ValType::F64 => Ty::F64,
+            wasmparser::ValType::V128 => Ty::V128,
+            _ => return None,
+        })
+    }
+    fn val(self) -> ValType {
+        match self {
+            Ty::I32 => ValType::I32,
+            Ty::I64 => ValType::I64,
+            Ty::F32 => ValType::F32,
+            Ty::F64 => ValType::F64,
+            Ty::V128 => ValType::V128,
+        }
+    }
+    fn load(self, offset: u64) -> Instruction<'static> {
+        let m = memarg(offset, self.align());
+        match self {
+            Ty::I32 => Instruction::I32Load(m),
+            Ty::I64 => Instruction::I64Load(m),
+            Ty::F32 => Instruction::F32Load(m),
+            Ty::F64 => Instruction::F64Load(m),
+            Ty::V128 => Instruction::V128Load(m),
+        }
+    }
+    fn store(self, offset: u64) -> Instruction<'static> {
+        let m = memarg(offset, self.align());
+        match self {
+            Ty::I32 => Instruction::I32Store(m),
+            Ty::I64 => Instruction::I64Store(m),
+            Ty::F32 => Instruction::F32Store(m),
+            Ty::F64 => Instruction::F64Store(m),
+            Ty::V128 => Instruction::V128Store(m),
+        }
+    }
+    fn align(self) -> u32 {
+        match self {
+            Ty::I32 | Ty::F32 => 2,
+            Ty::I64 | Ty::F64 => 3,
+            Ty::V128 => 4,
+        }
+    }
+    /// Decodes the value of this type at `bytes[..]`.
+    pub fn read(self, b: &[u8]) -> Val {
+        let w = |n: usize| {
+            let mut a = [0u8; 16];
+            a[..n].copy_from_slice(&b[..n]);
+            u128::from_le_bytes(a)
+        };
+        match self {
+            Ty::I32 => Val::I32(w(4) as u32),
+            Ty::I64 => Val::I64(w(8) as u64),
+            Ty::F32 => Val::F32(w(4) as u32),
+            Ty::F64 => Val::F64(w(8) as u64),
+            Ty::V128 => Val::V128(w(16)),
+        }
+    }
+}
+
+fn memarg(offset: u64, align: u32) -> MemArg {
+    MemArg {
+        offset,
+        align,
+        memory_index: 0,
+    }
+}
+
+fn val_bytes(v: Val) -> [u8; 16] {
+    let x: u128 = match v {
+        Val::I32(x) | Val::F32(x) => x as u128,
+        Val::I64(x) | Val::F64(x) => x as u128,
+        Val::V128(x) => x,
+    };
+    x.to_le_bytes()
+}
+
+fn val_ty(v: Val) -> Ty {
+    match v {
+        Val::I32(_) => Ty::I32,
+        Val::I64(_) => Ty::I64,
+        Val::F32(_) => Ty::F32,
+        Val::F64(_) => Ty::F64,
+        Val::V128(_) => Ty::V128,
+    }
+}
+
+/// What one action runs, resolved against the module.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    /// Index into [`Prepared::selectors`].
+    pub sel: usize,
+    pub results: Vec<Ty>,
+    pub trap_expected: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Sel {
+    Func { index: u32, params: Vec<Ty> },
+    Global(u32),
+}
+
+/// The spec module's memory as the kernel sees it.
+#[derive(Clone, Debug)]
+pub struct MemPlan {
+    /// Initial contents of one copy (`alloc_pages` pages: data segments
+    /// applied, zeros elsewhere).
+    pub image: Vec<u8>,
+    /// One copy per iteration (the module changes its memory).
+    pub per_iteration: bool,
+}
+
+/// A spec module analysed and rewritten, ready to build kernels for any
+/// subset of its selectors.
+pub struct Prepared {
+    /// Per action: what it runs, or why it cannot run.
+    pub actions: Vec<Result<Resolved, String>>,
+    /// The distinct exports the actions use.
+    sels: Vec<Sel>,
+    /// Bytes of one `tab` record / one `out` record.
+    pub rec: usize,
+    pub out_rec: usize,
+    /// The `tab` buffer (all actions).
+    pub tab: Vec<u8>,
+    pub mem: Option<MemPlan>,
+    /// Whether iterations replay earlier actions.
+    pub stateful: bool,
+    parts: Parts,
+}
+
+/// Sections of the rewritten module (without the harness' own functions).
+struct Parts {
+    types: TypeSection,
+    num_types: u32,
+    funcs: FunctionSection,
+    num_funcs: u32,
+    tables: TableSection,
+    globals: GlobalSection,
+    num_globals: u32,
+    /// (index, type, initial value bits) of each mutable global.
+    mutable_globals: Vec<(u32, Ty, u128)>,
+    elements: Option<ElementSection>,
+    code: Vec<Function>,
+    mem_min_pages: u64,
+    mem_cap_pages: u64,
+}
+
+const SPECTEST_I: u64 = 666;
+const SPECTEST_F32: u32 = 0x4426_a666; // 666.6f32
+const SPECTEST_F64: u64 = 0x4084_d4cc_cccc_cccd; // 666.6f64
+
+fn unsupported<T>(why: impl Into<String>) -> Result<T, String> {
+    Err(why.into())
+}
+
+/// Evaluates a constant expression to (type, bits) where it is a constant
+/// or reads one of `globals` (the values known so far).
+fn eval_const(e: &wasmparser::ConstExpr<'_>, globals: &[(Ty, u128)]) -> Result<(Ty, u128), String> {
+    let mut r = e.get_operators_reader();
+    let v = match r.read().map_err(|e| e.to_string())? {
+        Operator::I32Const { value } => (Ty::I32, value as u32 as u128),
+        Operator::I64Const { value } => (Ty::I64, value as u64 as u128),
+        Operator::F32Const { value } => (Ty::F32, value.bits() as u128),
+        Operator::F64Const { value } => (Ty::F64, value.bits() as u128),
+        Operator::V128Const { value } => (Ty::V128, u128::from_le_bytes(*value.bytes())),
+        Operator::GlobalGet { global_index } => *globals
+            .get(global_index as usize)
+            .ok_or("constant expression reads an unknown global")?,
+        _ => return unsupported("constant expression that is not a plain constant"),
+    };
+    match r.read().map_err(|e| e.to_string())? {
+        Operator::End => Ok(v),
+        _ => unsupported("extended constant expression"),
+    }
+}
+
+/// Bytes an access reads or writes, and whether a value sits above the
+/// address on the stack (stores and lane loads/stores) and of what type.
+fn access(op: &Operator<'_>) -> Option<(u64, wasmparser::MemArg, Option<Ty>)> {
+    use Operator::*;
+    Some(match *op {
+        I32Load { memarg } | F32Load { memarg } => (4, memarg, None),
+        I64Load { memarg } | F64Load { memarg } => (8, memarg, None),
+        I32Load8S { memarg } | I32Load8U { memarg } | I64Load8S { memarg } | I64Load8U { memarg } => {
+            (1, memarg, None)
+        }
+        I32Load16S { memarg }
+        | I32Load16U { memarg }
+        | I64Load16S { memarg }
+        | I64Load16U { memarg } => (2, memarg, None),
+        I64Load32S { memarg } | I64Load32U { memarg } => (4, memarg, None),
+        I32Store { memarg } => (4, memarg, Some(Ty::I32)),
+        I32Store8 { memarg } => (1, memarg, Some(Ty::I32)),
+        I32Store16 { memarg } => (2, memarg, Some(Ty::I32)),
+        I64Store { memarg } => (8, memarg, Some(Ty::I64)),
+        I64Store8 { memarg } => (1, memarg, Some(Ty::I64)),
+        I64Store16 { memarg } => (2, memarg, Some(Ty::I64)),
+        I64Store32 { memarg } => (4, memarg, Some(Ty::I64)),
+        F32Store { memarg } => (4, memarg, Some(Ty::F32)),
+        F64Store { memarg } => (8, memarg, Some(Ty::F64)),
+        V128Load { memarg } => (16, memarg, None),
+        V128Load8x8S { memarg }
+        | V128Load8x8U { memarg }
+        | V128Load16x4S { memarg }
+        | V128Load16x4U { memarg }
+        | V128Load32x2S { memarg }
+        | V128Load32x2U { memarg }
+        | V128Load64Splat { memarg }
+        | V128Load64Zero { memarg } => (8, memarg, None),
+        V128Load8Splat { memarg } => (1, memarg, None),
+        V128Load16Splat { memarg } => (2, memarg, None),
+        V128Load32Splat { memarg } | V128Load32Zero { memarg } => (4, memarg, None),
+        V128Store { memarg } => (16, memarg, Some(Ty::V128)),
+        V128Load8Lane { memarg, .. } | V128Store8Lane { memarg, .. } => {
+            (1, memarg, Some(Ty::V128))
+        }
+        V128Load16Lane { memarg, .. } | V128Store16Lane { memarg, .. } => {
+            (2, memarg, Some(Ty::V128))
+        }
+        V128Load32Lane { memarg, .. } | V128Store32Lane { memarg, .. } => {
+            (4, memarg, Some(Ty::V128))
+        }
+        V128Load64Lane { memarg, .. } | V128Store64Lane { memarg, .. } => {
+            (8, memarg, Some(Ty::V128))
+        }
+        _ => return None,
+    })
+}
+
+/// Whether an operator changes module state (so actions depend on earlier ones).
+fn changes_state(op: &Operator<'_>) -> bool {
+    matches!(access(op), Some((_, _, Some(_))))
+        && !matches!(
+            op,
+            Operator::V128Load8Lane { .. }
+                | Operator::V128Load16Lane { .. }
+                | Operator::V128Load32Lane { .. }
+                | Operator::V128Load64Lane { .. }
+        )
+        || matches!(
+            op,
+            Operator::GlobalSet { .. }
+                | Operator::MemoryGrow { .. }
+                | Operator::TableSet { .. }
+                | Operator::TableGrow { .. }
+                | Operator::TableFill { .. }
+                | Operator::TableCopy { .. }
+                | Operator::TableInit { .. }
+                | Operator::ElemDrop { .. }
+        )
+}
+
+/// Indices of the harness' globals, after the module's own.
+struct HGlobals {
+    base: u32,
+    pages: u32,
+    bytes: u32,
+    out: u32,
+    tab: u32,
+}
+
+impl HGlobals {
+    fn at(n: u32) -> HGlobals {
+        HGlobals {
+            base: n,
+            pages: n + 1,
+            bytes: n + 2,
+            out: n + 3,
+            tab: n + 4,
+        }
+    }
+}
+
+impl Prepared {
+    /// Analyses `bytes` (a spec module) for `actions`.
+    pub fn new(bytes: &[u8], actions: &[Action]) -> Result<Prepared, String> {
+        let mut re = RoundtripReencoder;
+        let mut types: Vec<FuncType> = Vec::new();
+        let mut type_sec = TypeSection::new();
+        let mut func_types: Vec<u32> = Vec::new();
+        let mut imported_funcs = 0u32;
+        let mut tables = TableSection::new();
+        let mut imported_globals: Vec<(GlobalType, u128, Ty)> = Vec::new();
+        let mut defined_globals: Vec<(GlobalType, ConstExpr, Ty, u128)> = Vec::new();
+        let mut global_vals: Vec<(Ty, u128)> = Vec::new();
+        let mut memory: Option<(u64, Option<u64>)> = None;
+        let mut exports: Vec<(String, ExternalKind, u32)> = Vec::new();
+        let mut elements: Option<ElementSection> = None;
+        let mut data: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut bodies: Vec<wasmparser::FunctionBody<'_>> = Vec::new();
+
+        for payload in Parser::new(0).parse_all(bytes) {
+            match payload.map_err(|e| e.to_string())? {
+                Payload::TypeSection(r) => {
+                    for t in r.clone().into_iter_err_on_gc_types() {
+                        types.push(t.map_err(|e| format!("GC types: {e}"))?);
+                    }
+                    re.parse_type_section(&mut type_sec, r)
+                        .map_err(|e| e.to_string())?;
+                }
+                Payload::ImportSection(r) => {
+                    for imp in r {
+                        let imp = imp.map_err(|e| e.to_string())?;
+                        if imp.module != "spectest" {
+                            return unsupported(format!(
+                                "imports {}.{} from another module instance",
+                                imp.module, imp.name
+                            ));
+                        }
+                        match imp.ty {
+                            TypeRef::Func(t) => {
+                                func_types.push(t);
+                                imported_funcs += 1;
+                            }
+                            TypeRef::Global(g) => {
+                                let ty = Ty::from_wasm(g.content_type)
+                                    .ok_or("imports a reference-typed global")?;
+                                let bits = match ty {
+                                    Ty::I32 | Ty::I64 => SPECTEST_I as u128,
+                                    Ty::F32 => SPECTEST_F32 as u128,
+                                    Ty::F64 => SPECTEST_F64 as u128,
+                                    Ty::V128 => return unsupported("imports a v128 global"),
+                                };
+                                let gt = re.global_type(g).map_err(|e| e.to_string())?;
+                                imported_globals.push((gt, bits, ty));
+                                global_vals.push((ty, bits));
+                            }
+                            TypeRef::Table(t) => {
+                                tables.table(re.table_type(t).map_err(|e| e.to_string())?);
+                            }
+                            TypeRef::Memory(m) => {
+                                if memory.is_some() {
+                                    return unsupported("more than one memory (multi-memory)");
+                                }
+                                memory = Some((m.initial, m.maximum));
+                            }
+                            _ => return unsupported("imports a tag"),
+                        }
+                    }
+                }
+                Payload::FunctionSection(r) => {
+                    for f in r {
+                        func_types.push(f.map_err(|e| e.to_string())?);
+                    }
+                }
+                Payload::TableSection(r) => {
+                    for t in r {
+                        let t = t.map_err(|e| e.to_string())?;
+                        if !matches!(t.init, wasmparser::TableInit::RefNull) {
+                            return unsupported("table with an initialiser expression");
+                        }
+                        tables.table(re.table_type(t.ty).map_err(|e| e.to_string())?);
+                    }
+                }
+                Payload::MemorySection(r) => {
+                    for m in r {
+                        let m = m.map_err(|e| e.to_string())?;
+                        if memory.is_some() {
+                            return unsupported("more than one memory (multi-memory)");
+                        }
+                        if m.memory64 {
+                            return unsupported("a 64-bit memory");
+                        }
+                        if m.page_size_log2.is_some() {
+                            return unsupported("custom page sizes");
+                        }
+                        memory = Some((m.initial, m.maximum));
+                    }
+                }
+                Payload::GlobalSection(r) => {
+                    for g in r {
+                        let g = g.map_err(|e| e.to_string())?;
+                        let ty = Ty::from_wasm(g.ty.content_type)
+                            .ok_or("a reference-typed global")?;
+                        let (_, bits) = eval_const(&g.init_expr, &global_vals)?;
+                        let gt = re.global_type(g.ty).map_err(|e| e.to_string())?;
+                        let ce = re.const_expr(g.init_expr).map_err(|e| e.to_string())?;
+                        defined_globals.push((gt, ce, ty, bits));
+                        global_vals.push((ty, bits));
+                    }
+                }
+                Payload::ExportSection(r) => {
+                    for e in r {
+                        let e = e.map_err(|e| e.to_string())?;
+                        exports.push((e.name.to_string(), e.kind, e.index));
+                    }
+                }
+                Payload::StartSection { .. } => {
+                    return unsupported("a start function (kernels have none)")
+                }
+                Payload::ElementSection(r) => {
+                    let mut es = ElementSection::new();
+                    re.parse_element_section(&mut es, r)
+                        .map_err(|e| e.to_string())?;
+                    elements = Some(es);
+                }
+                Payload::DataCountSection { .. } => {}
+                Payload::DataSection(r) => {
+                    for d in r {
+                        let d = d.map_err(|e| e.to_string())?;
+                        match d.kind {
+                            DataKind::Active {
+                                memory_index: 0,
+                                offset_expr,
+                            } => {
+                                let (_, off) = eval_const(&offset_expr, &global_vals)?;
+                                data.push((off as u64, d.data.to_vec()));
+                            }
+                            _ => return unsupported("passive data segments (bulk memory)"),
+                        }
+                    }
+                }
+                Payload::CodeSectionEntry(body) => bodies.push(body),
+                Payload::TagSection(_) => return unsupported("exception tags"),
+                _ => {}
+            }
+        }
+
+        // Globals: the spectest imports become definitions, then the module's.
+        let mut globals = GlobalSection::new();
+        let mut mutable_globals = Vec::new();
+        let mut gi = 0u32;
+        for (gt, bits, ty) in &imported_globals {
+            globals.global(*gt, &const_of(*ty, *bits));
+            if gt.mutable {
+                mutable_globals.push((gi, *ty, *bits));
+            }
+            gi += 1;
+        }
+        for (gt, ce, ty, bits) in &defined_globals {
+            globals.global(*gt, ce);
+            if gt.mutable {
+                mutable_globals.push((gi, *ty, *bits));
+            }
+            gi += 1;
+        }
+        let num_globals = gi;
+        let hg = HGlobals::at(num_globals);
+
+        let num_types = types.len() as u32;
+        let num_funcs = func_types.len() as u32;
+        let t_chk = num_types;
+        let f_chk = num_funcs;
+        let f_grow = num_funcs + 1;
+
+        // Memory placement.
+        let (mem_min_pages, mem_cap_pages) = match memory {
+            Some((min, max)) => {
+                let cap = (min + GROW_PAGES).min(max.unwrap_or(u64::MAX));
+                (min, cap.max(min))
+            }
+            None => (0, 0),
+        };
+
+        // Function bodies.
+        let mut funcs = FunctionSection::new();
+        let mut code = Vec::new();
+        let mut stateful = false;
+        for (i, &t) in func_types.iter().enumerate() {
+            funcs.function(t);
+            let ft = types
+                .get(t as usize)
+                .ok_or("function of an unknown type")?;
+            if (i as u32) < imported_funcs {
+                let mut f = Function::new([]);
+                for r in ft.results() {
+                    push_zero(&mut f, *r)?;
+                }
+                f.instruction(&Instruction::End);
+                code.push(f);
+                continue;
+            }
+            let body = &bodies[i - imported_funcs as usize];
+            let (f, changes) = rewrite_body(body, ft, &hg, f_chk, f_grow)?;
+            stateful |= changes;
+            code.push(f);
+        }
+        if bodies.len() + imported_funcs as usize != func_types.len() {
+            return unsupported("function and code sections disagree");
+        }
+
+        // Actions.
+        let mut sels: Vec<Sel> = Vec::new();
+        let mut resolved = Vec::new();
+        let mut max_params = 0usize;
+        let mut max_results = 0usize;
+        for a in actions {
+            let r = resolve(a, &exports, &func_types, &types, &global_vals, &mut sels);
+            if let Ok((_, params, results)) = &r {
+                max_params = max_params.max(params.len());
+                max_results = max_results.max(results.len());
+            }
+            resolved.push(r);
+        }
+        let rec = 16 + 16 * max_params;
+        let out_rec = 16 + 16 * max_results;
+        let mut tab = vec![0u8; rec * actions.len().max(1)];
+        let mut out_actions = Vec::new();
+        for (k, (a, r)) in actions.iter().zip(resolved).enumerate() {
+            out_actions.push(r.map(|(sel, _, results)| {
+                let trap_expected = matches!(a.expect, Expect::Trap(..));
+                let base = k * rec;
+                tab[base..base + 4].copy_from_slice(&(1 + trap_expected as u32).to_le_bytes());
+                tab[base + 4..base + 8].copy_from_slice(&(sel as u32).to_le_bytes());
+                for (j, v) in a.args.iter().enumerate() {
+                    let o = base + 16 + 16 * j;
+                    tab[o..o + 16].copy_from_slice(&val_bytes(*v));
+                }
+                Resolved {
+                    sel,
+                    results,
+                    trap_expected,
+                }
+            }));
+        }
+
+        let mem = match memory {
+            None => None,
+            Some(_) => {
+                let mut image = vec![0u8; (mem_cap_pages * PAGE) as usize];
+                for (off, bytes) in &data {
+                    let end = off + bytes.len() as u64;
+                    if end > mem_min_pages * PAGE {
+                        return unsupported("a data segment out of bounds (instantiation traps)");
+                    }
+                    image[*off as usize..end as usize].copy_from_slice(bytes);
+                }
+                Some(MemPlan {
+                    image,
+                    per_iteration: stateful,
+                })
+            }
+        };
+        let _ = t_chk;
+        Ok(Prepared {
+            actions: out_actions,
+            sels,
+            rec,
+            out_rec,
+            tab,
+            mem,
+            stateful,
+            parts: Parts {
+                types: type_sec,
+                num_types,
+                funcs,
+                num_funcs,
+                tables,
+                globals,
+                num_globals,
+                mutable_globals,
+                elements,
+                code,
+                mem_min_pages,
+                mem_cap_pages,
+            },
+        })
+    }
+
+    /// Number of distinct exports the actions use.
+    pub fn num_selectors(&self) -> usize {
+        self.sels.len()
+    }
+
+    /// The kernel module running the actions whose selector is enabled.
+    pub fn kernel(&self, enabled: &[bool]) -> Vec<u8> {
+        let p = &self.parts;
+        let hg = HGlobals::at(p.num_globals);
+        let mut types = p.types.clone();
+        let t_chk = p.num_types;
+        types.ty().function([ValType::I32, ValType::I64], [ValType::I32]);
+        types.ty().function([ValType::I32], [ValType::I32]);
+        types.ty().function([ValType::I32, ValType::I32], []);
+        let n_bufs = if self.mem.is_some() { 4 } else { 3 };
+        types.ty().function(vec![ValType::I32; 3 + 2 * n_bufs], []);
+
+        let mut imports = ImportSection::new();
+        imports.import(
+            "env",
+            "memory",
+            EntityType::Memory(MemoryType {
+                minimum: 0,
+                maximum: None,
+                memory64: false,
+                shared: false,
+                page_size_log2: None,
+            }),
+        );
+
+        let mut funcs = p.funcs.clone();
+        let f_chk = p.num_funcs;
+        let f_grow = f_chk + 1;
+        let f_run = f_chk + 2;
+        let f_kernel = f_chk + 3;
+        for t in 0..4 {
+            funcs.function(t_chk + t);
+        }
+
+        let mut globals = p.globals.clone();
+        for ty in [ValType::I32, ValType::I32, ValType::I64, ValType::I32, ValType::I32] {
+            globals.global(
+                GlobalType {
+                    val_type: ty,
+                    mutable: true,
+                    shared: false,
+                },
+                &if ty == ValType::I64 {
+                    ConstExpr::i64_const(0)
+                } else {
+                    ConstExpr::i32_const(0)
+                },
+            );
+        }
+
+        let mut exports = ExportSection::new();
+        exports.export("kernel", ExportKind::Func, f_kernel);
+
+        let mut code = CodeSection::new();
+        for f in &p.code {
+            code.function(f);
+        }
+        code.function(&chk_fn(&hg));
+        code.function(&grow_fn(&hg, p.mem_cap_pages));
+        code.function(&self.run_fn(&hg, enabled));
+        code.function(&self.kernel_fn(&hg, f_run));
+
+        let mut m = Module::new();
+        m.section(&types);
+        m.section(&imports);
+        m.section(&funcs);
+        if !p.tables.is_empty() {
+            m.section(&p.tables);
+        }
+        m.section(&globals);
+        m.section(&exports);
+        if let Some(e) = &p.elements {
+            m.section(e);
+        }
+        m.section(&code);
+        let _ = f_grow;
+        m.finish()
+    }
+
+    /// `$run(k, store)`: runs action `k` (record `tab + k * rec`), stores
+    /// its results into `out + k * out_rec` when `store != 0`.
+    fn run_fn(&self, hg: &HGlobals, enabled: &[bool]) -> Function {
+        // Locals: 2 params, rec (2), then per type `max_results` result locals.
+        let max_results = (self.out_rec - 16) / 16;
+        let tys = [Ty::I32, Ty::I64, Ty::F32, Ty::F64, Ty::V128];
+        let uses_v128 = self.sels.iter().any(|s| match s {
+            Sel::Func { params, .. } => params.contains(&Ty::V128),
+            Sel::Global(_) => false,
+        }) || self
+            .actions
+            .iter()
+            .flatten()
+            .any(|r| r.results.contains(&Ty::V128));
+        let tys: Vec<Ty> = tys
+            .into_iter()
+            .filter(|t| *t != Ty::V128 || uses_v128)
+            .collect();
+        let mut locals = vec![(1u32, ValType::I32)];
+        for t in &tys {
+            locals.push((max_results as u32, t.val()));
+        }
+        let res_local = |ty: Ty, j: usize| -> u32 {
+            let pos = tys.iter().position(|t| *t == ty).unwrap();
+            3 + (pos * max_results + j) as u32
+        };
+        let mut f = Function::new(locals);
+        use Instruction as I;
+        f.instruction(&I::GlobalGet(hg.tab));
+        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::I32Const(self.rec as i32));
+        f.instruction(&I::I32Mul);
+        f.instruction(&I::I32Add);
+        f.instruction(&I::LocalSet(2));
+        for (s, sel) in self.sels.iter().enumerate() {
+            if !enabled.get(s).copied().unwrap_or(false) {
+                continue;
+            }
+            // The results of this selector (from any action using it).
+            let Some(results) = self
+                .actions
+                .iter()
+                .flatten()
+                .find(|r| r.sel == s)
+                .map(|r| r.results.clone())
+            else {
+                continue;
+            };
+            f.instruction(&I::LocalGet(2));
+            f.instruction(&I::I32Load(memarg(4, 2)));
+            f.instruction(&I::I32Const(s as i32));
+            f.instruction(&I::I32Eq);
+            f.instruction(&I::If(BlockType::Empty));
+            match sel {
+                Sel::Func { index, params } => {
+                    for (j, t) in params.iter().enumerate() {
+                        f.instruction(&I::LocalGet(2));
+                        f.instruction(&t.load(16 + 16 * j as u64));
+                    }
+                    f.instruction(&I::Call(*index));
+                }
+                Sel::Global(g) => {
+                    f.instruction(&I::GlobalGet(*g));
+                }
+            }
+            for (j, t) in results.iter().enumerate().rev() {
+                f.instruction(&I::LocalSet(res_local(*t, j)));
+            }
+            f.instruction(&I::LocalGet(1));
+            f.instruction(&I::If(BlockType::Empty));
+            for (j, t) in results.iter().enumerate() {
+                out_addr(&mut f, hg, self.out_rec);
+                f.instruction(&I::LocalGet(res_local(*t, j)));
+                f.instruction(&t.store(16 + 16 * j as u64));
+            }
+            out_addr(&mut f, hg, self.out_rec);
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::I32Store(memarg(0, 2)));
+            f.instruction(&I::End);
+            f.instruction(&I::End);
+        }
+        f.instruction(&I::End);
+        f
+    }
+
+    /// The `kernel` export.
+    fn kernel_fn(&self, hg: &HGlobals, f_run: u32) -> Function {
+        use Instruction as I;
+        let p = &self.parts;
+        // Params: i 0, n 1, blk 2, tab 3/4, ctl 5/6, out 7/8, mem 9/10.
+        let k = if self.mem.is_some() { 11 } else { 9 };
+        let mut f = Function::new([(1, ValType::I32)]);
+        f.instruction(&I::LocalGet(5));
+        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::I32Add);
+        f.instruction(&I::I32Load8U(memarg(0, 0)));
+        f.instruction(&I::If(BlockType::Empty));
+        f.instruction(&I::LocalGet(3));
+        f.instruction(&I::GlobalSet(hg.tab));
+        f.instruction(&I::LocalGet(7));
+        f.instruction(&I::GlobalSet(hg.out));
+        if let Some(mem) = &self.mem {
+            f.instruction(&I::LocalGet(9));
+            if mem.per_iteration {
+                f.instruction(&I::LocalGet(0));
+                f.instruction(&I::LocalGet(2));
+                f.instruction(&I::I32Sub);
+                f.instruction(&I::I32Const((p.mem_cap_pages * PAGE) as i32));
+                f.instruction(&I::I32Mul);
+                f.instruction(&I::I32Add);
+            }
+            f.instruction(&I::GlobalSet(hg.base));
+            f.instruction(&I::I32Const(p.mem_min_pages as i32));
+            f.instruction(&I::GlobalSet(hg.pages));
+            f.instruction(&I::I64Const((p.mem_min_pages * PAGE) as i64));
+            f.instruction(&I::GlobalSet(hg.bytes));
+        }
+        for &(g, ty, bits) in &p.mutable_globals {
+            push_bits(&mut f, ty, bits);
+            f.instruction(&I::GlobalSet(g));
+        }
+        if self.stateful {
+            // for k in 0..i: if tab[k].mode == 1 { run(k, 0) }
+            f.instruction(&I::Block(BlockType::Empty));
+            f.instruction(&I::Loop(BlockType::Empty));
+            f.instruction(&I::LocalGet(k));
+            f.instruction(&I::LocalGet(0));
+            f.instruction(&I::I32GeU);
+            f.instruction(&I::BrIf(1));
+            f.instruction(&I::LocalGet(3));
+            f.instruction(&I::LocalGet(k));
+            f.instruction(&I::I32Const(self.rec as i32));
+            f.instruction(&I::I32Mul);
+            f.instruction(&I::I32Add);
+            f.instruction(&I::I32Load(memarg(0, 2)));
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::I32Eq);
+            f.instruction(&I::If(BlockType::Empty));
+            f.instruction(&I::LocalGet(k));
+            f.instruction(&I::I32Const(0));
+            f.instruction(&I::Call(f_run));
+            f.instruction(&I::End);
+            f.instruction(&I::LocalGet(k));
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::I32Add);
+            f.instruction(&I::LocalSet(k));
+            f.instruction(&I::Br(0));
+            f.instruction(&I::End);
+            f.instruction(&I::End);
+        }
+        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::I32Const(1));
+        f.instruction(&I::Call(f_run));
+        f.instruction(&I::End);
+        f.instruction(&I::End);
+        f
+    }
+}
+
+fn out_addr(f: &mut Function, hg: &HGlobals, out_rec: usize) {
+    use Instruction as I;
+    f.instruction(&I::GlobalGet(hg.out));
+    f.instruction(&I::LocalGet(0));
+    f.instruction(&I::I32Const(out_rec as i32));
+    f.instruction(&I::I32Mul);
+    f.instruction(&I::I32Add);
+}
+
+/// `$chk(addr, end) -> addr'`.
+fn chk_fn(hg: &HGlobals) -> Function {
+    use Instruction as I;
+    let mut f = Function::new([]);
+    f.instruction(&I::LocalGet(0));
+    f.instruction(&I::I64ExtendI32U);
+    f.instruction(&I::LocalGet(1));
+    f.instruction(&I::I64Add);
+    f.instruction(&I::GlobalGet(hg.bytes));
+    f.instruction(&I::I64GtU);
+    f.instruction(&I::If(BlockType::Result(ValType::I32)));
+    f.instruction(&I::I32Const(-1));
+    f.instruction(&I::Else);
+    f.instruction(&I::LocalGet(0));
+    f.instruction(&I::GlobalGet(hg.base));
+    f.instruction(&I::I32Add);
+    f.instruction(&I::End);
+    f.instruction(&I::End);
+    f
+}
+
+/// `$grow(delta) -> old pages or -1`, up to `cap` pages.
+fn grow_fn(hg: &HGlobals, cap: u64) -> Function {
+    use Instruction as I;
+    let mut f = Function::new([(1, ValType::I64)]);
+    f.instruction(&I::GlobalGet(hg.pages));
+    f.instruction(&I::I64ExtendI32U);
+    f.instruction(&I::LocalGet(0));
+    f.instruction(&I::I64ExtendI32U);
+    f.instruction(&I::I64Add);
+    f.instruction(&I::LocalTee(1));
+    f.instruction(&I::I64Const(cap as i64));
+    f.instruction(&I::I64GtU);
+    f.instruction(&I::If(BlockType::Result(ValType::I32)));
+    f.instruction(&I::I32Const(-1));
+    f.instruction(&I::Else);
+    f.instruction(&I::GlobalGet(hg.pages));
+    f.instruction(&I::LocalGet(1));
+    f.instruction(&I::I32WrapI64);
+    f.instruction(&I::GlobalSet(hg.pages));
+    f.instruction(&I::LocalGet(1));
+    f.instruction(&I::I64Const(16));
+    f.instruction(&I::I64Shl);
+    f.instruction(&I::GlobalSet(hg.bytes));
+    f.instruction(&I::End);
+    f.instruction(&I::End);
+    f
+}
+
+fn const_of(ty: Ty, bits: u128) -> ConstExpr {
+    match ty {
+        Ty::I32 => ConstExpr::i32_const(bits as u32 as i32),
+        Ty::I64 => ConstExpr::i64_const(bits as u64 as i64),
+        Ty::F32 => ConstExpr::f32_const(f32::from_bits(bits as u32).into()),
+        Ty::F64 => ConstExpr::f64_const(f64::from_bits(bits as u64).into()),
+        Ty::V128 => ConstExpr::v128_const(bits as i128),
+    }
+}
+
+/// Pushes a value with exactly these bits (floats through their integer
+/// bits, so no NaN payload is lost).
+fn push_bits(f: &mut Function, ty: Ty, bits: u128) {
+    use Instruction as I;
+    match ty {
+        Ty::I32 => f.instruction(&I::I32Const(bits as u32 as i32)),
+        Ty::I64 => f.instruction(&I::I64Const(bits as u64 as i64)),
+        Ty::F32 => f
+            .instruction(&I::I32Const(bits as u32 as i32))
+            .instruction(&I::F32ReinterpretI32),
+        Ty::F64 => f
+            .instruction(&I::I64Const(bits as u64 as i64))
+            .instruction(&I::F64ReinterpretI64),
+        Ty::V128 => f.instruction(&I::V128Const(bits as i128)),
+    };
+}
+
+fn push_zero(f: &mut Function, v: wasmparser::ValType) -> Result<(), String> {
+    let ty = Ty::from_wasm(v).ok_or("an imported function returning a reference")?;
+    push_bits(f, ty, 0);
+    Ok(())
+}
+
+type ResolvedAction = (usize, Vec<Ty>, Vec<Ty>);
+
+fn resolve(
+    a: &Action,
+    exports: &[(String, ExternalKind, u32)],
+    func_types: &[u32],
+    types: &[FuncType],
+    globals: &[(Ty, u128)],
+    sels: &mut Vec<Sel>,
+) -> Result<ResolvedAction, String> {
+    let (name, want) = match &a.target {
+        Target::Func(n) => (n, ExternalKind::Func),
+        Target::Global(n) => (n, ExternalKind::Global),
+    };
+    let &(_, _, index) = exports
+        .iter()
+        .find(|(n, k, _)| n == name && *k == want)
+        .ok_or_else(|| format!("no export {name:?} of that kind"))?;
+    let (sel, params, results) = match want {
+        ExternalKind::Func => {
+            let ft = &types[func_types[index as usize] as usize];
+            let params = ft
+                .params()
+                .iter()
+                .map(|v| Ty::from_wasm(*v))
+                .collect::<Option<Vec<_>>>()
+                .ok_or("reference-typed parameters")?;
+            let results = ft
+                .results()
+                .iter()
+                .map(|v| Ty::from_wasm(*v))
+                .collect::<Option<Vec<_>>>()
+                .ok_or("reference-typed results")?;
+            if params.len() != a.args.len()
+                || params.iter().zip(&a.args).any(|(t, v)| *t != val_ty(*v))
+            {
+                return Err("arguments do not match the parameters".into());
+            }
+            (Sel::Func { index, params: params.clone() }, params, results)
+        }
+        _ => {
+            let (ty, _) = globals[index as usize];
+            (Sel::Global(index), Vec::new(), vec![ty])
+        }
+    };
+    let s = match sels.iter().position(|s| *s == sel) {
+        Some(s) => s,
+        None => {
+            sels.push(sel);
+            sels.len() - 1
+        }
+    };
+    Ok((s, params, results))
+}
+
+/// Rewrites one function body (memory accesses through `$chk`,
+/// `memory.size`/`memory.grow` on the page global). Also says whether it
+/// changes module state.
+fn rewrite_body(
+    body: &wasmparser::FunctionBody<'_>,
+    ft: &FuncType,
+    hg: &HGlobals,
+    f_chk: u32,
+    f_grow: u32,
+) -> Result<(Function, bool), String> {
+    let mut re = RoundtripReencoder;
+    let mut locals: Vec<(u32, ValType)> = Vec::new();
+    let mut n_locals = ft.params().len() as u32;
+    for l in body.get_locals_reader().map_err(|e| e.to_string())? {
+        let (n, t) = l.map_err(|e| e.to_string())?;
+        locals.push((n, re.val_type(t).map_err(|e| e.to_string())?));
+        n_locals += n;
+    }
+    // Scratch locals for the value a store keeps above its address.
+    let scratch_tys = [Ty::I32, Ty::I64, Ty::F32, Ty::F64, Ty::V128];
+    let mut ops = Vec::new();
+    let mut uses_v128 = false;
+    let mut reader = body.get_operators_reader().map_err(|e| e.to_string())?;
+    while !reader.eof() {
+        let op = reader.read().map_err(|e| e.to_string())?;
+        if let Some((_, _, Some(Ty::V128))) = access(&op) {
+            uses_v128 = true;
+        }
+        ops.push(op);
+    }
+    for t in scratch_tys {
+        if t != Ty::V128 || uses_v128 {
+            locals.push((1, t.val()));
+        }
+    }
+    let scratch = |t: Ty| n_locals + scratch_tys.iter().position(|x| *x == t).unwrap() as u32;
+    let mut f = Function::new(locals);
+    let mut changes = false;
+    for op in ops {
+        changes |= changes_state(&op);
+        if let Some((size, m, above)) = access(&op) {
+            if m.memory != 0 {
+                return unsupported("multi-memory");
+            }
+            if let Some(t) = above {
+                f.instruction(&Instruction::LocalSet(scratch(t)));
+            }
+            f.instruction(&Instruction::I64Const(m.offset.wrapping_add(size) as i64));
+            f.instruction(&Instruction::Call(f_chk));
+            if let Some(t) = above {
+                f.instruction(&Instruction::LocalGet(scratch(t)));
+            }
+            let ins = Instruction::try_from(op).map_err(|e| e.to_string())?;
+            f.instruction(&ins);
+            continue;
+        }
+        match op {
+            Operator::MemorySize { mem: 0 } => {
+                f.instruction(&Instruction::GlobalGet(hg.pages));
+            }
+            Operator::MemoryGrow { mem: 0 } => {
+                f.instruction(&Instruction::Call(f_grow));
+            }
+            Operator::MemorySize { .. } | Operator::MemoryGrow { .. } => {
+                return unsupported("multi-memory")
+            }
+            Operator::MemoryFill { .. }
+            | Operator::MemoryCopy { .. }
+            | Operator::MemoryInit { .. }
+            | Operator::DataDrop { .. } => return unsupported("bulk memory operations"),
+            op => {
+                let ins = Instruction::try_from(op)
+                    .map_err(|e| format!("operator not re-encodable: {e}"))?;
+                f.instruction(&ins);
+            }
+        }
+    }
+    let _ = RefType::FUNCREF;
+    let _: Option<TableType> = None;
+    Ok((f, changes))
+}
