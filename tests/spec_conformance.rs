@@ -78,7 +78,14 @@ fn main() {
                 .bytes
                 .as_ref()
                 .map_err(|e| e.clone())
-                .and_then(|b| Prepared::new(b, &m.actions));
+                .and_then(|b| {
+                    // Proposals the project's interpreter does not implement
+                    // (function references, GC, ...) are not kernels.
+                    wasmi::Module::new(&wasmi::Engine::default(), b).map_err(|e| {
+                        format!("the interpreter does not accept the module: {e}")
+                    })?;
+                    Prepared::new(b, &m.actions)
+                });
             let prep = match prep {
                 Ok(p) => p,
                 Err(why) => {

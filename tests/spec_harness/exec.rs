@@ -56,7 +56,7 @@ fn base_config() -> ParallelConfig {
 /// Every engine/device the suite runs on. Adding an engine is one line
 /// (a configuration selecting it and a device).
 pub fn engines() -> Vec<Engine> {
-    vec![
+    let all = vec![
         Engine {
             name: "interpreter/sequential",
             config: base_config,
@@ -72,7 +72,15 @@ pub fn engines() -> Vec<Engine> {
             config: base_config,
             device: DeviceSel::Gpu,
         },
-    ]
+    ];
+    // SPEC_ENGINES=name,name: only these (for debugging).
+    match std::env::var("SPEC_ENGINES") {
+        Ok(only) => all
+            .into_iter()
+            .filter(|e| only.split(',').any(|o| o == e.name))
+            .collect(),
+        Err(_) => all,
+    }
 }
 
 /// A runtime and the device an engine uses.
@@ -131,8 +139,49 @@ impl Runner {
             .map(|r| r.as_ref().err().map(|e| Outcome::Unsupported(format!("harness: {e}"))))
             .collect();
         let all: Vec<usize> = (0..actions.len()).filter(|k| out[*k].is_none()).collect();
-        let sels = vec![true; prep.num_selectors()];
-        if let Err(why) = self.run_group(prep, actions, &sels, &all, &mut out) {
+        let caps = prep.caps();
+        for (sels, list) in chunks(prep, &all) {
+            self.run_declinable(prep, actions, &sels, &list, &mut out, caps[0]);
+        }
+        // Actions that failed or hit the page limit of a module using
+        // memory.grow: again with more pages.
+        for &cap in &caps[1..] {
+            let again: Vec<usize> = all
+                .iter()
+                .copied()
+                .filter(|&k| match &out[k] {
+                    Some(Outcome::Fail(_)) => true,
+                    Some(Outcome::Unsupported(w)) => w.contains("memory.grow past"),
+                    _ => false,
+                })
+                .collect();
+            if again.is_empty() {
+                break;
+            }
+            for &k in &again {
+                out[k] = None;
+            }
+            for (sels, list) in chunks(prep, &again) {
+                self.run_declinable(prep, actions, &sels, &list, &mut out, cap);
+            }
+        }
+        out.into_iter()
+            .map(|o| o.unwrap_or_else(|| Outcome::Fail("not run (harness bug)".into())))
+            .collect()
+    }
+
+    /// Runs `all` with one kernel; when the device declines it, with one
+    /// kernel per export.
+    fn run_declinable(
+        &self,
+        prep: &Prepared,
+        actions: &[Action],
+        sels: &[bool],
+        all: &[usize],
+        out: &mut [Option<Outcome>],
+        cap: u64,
+    ) {
+        if let Err(why) = self.run_group(prep, actions, sels, all, out, cap) {
             // Declined as a whole: one kernel per export.
             for s in 0..prep.num_selectors() {
                 let mine: Vec<usize> = all
@@ -143,27 +192,17 @@ impl Runner {
                 let Some(&last) = mine.last() else { continue };
                 let mut enabled = vec![false; prep.num_selectors()];
                 enabled[s] = true;
-                if prep.stateful {
-                    for &k in all.iter().filter(|&&k| k < last) {
-                        let r = resolved(prep, k);
-                        if !r.trap_expected {
-                            enabled[r.sel] = true;
-                        }
-                    }
-                }
-                if let Err(why2) = self.run_group(prep, actions, &enabled, &mine, &mut out) {
+                replayed_before(prep, last, &mut enabled);
+                if let Err(why2) = self.run_group(prep, actions, &enabled, &mine, out, cap) {
                     for k in mine {
                         out[k].get_or_insert_with(|| Outcome::Unsupported(why2.clone()));
                     }
                 }
             }
-            for k in all {
+            for &k in all {
                 out[k].get_or_insert_with(|| Outcome::Unsupported(why.clone()));
             }
         }
-        out.into_iter()
-            .map(|o| o.unwrap_or_else(|| Outcome::Fail("not run (harness bug)".into())))
-            .collect()
     }
 
     /// Runs actions `list` with a kernel of the `enabled` selectors. `Err`:
@@ -175,8 +214,12 @@ impl Runner {
         enabled: &[bool],
         list: &[usize],
         out: &mut [Option<Outcome>],
+        cap: u64,
     ) -> Result<(), String> {
-        let bytes = prep.kernel(enabled);
+        let bytes = prep.kernel(enabled, cap);
+        if let Ok(dir) = std::env::var("SPEC_DUMP") {
+            let _ = std::fs::write(format!("{dir}/kernel-{:016x}.wasm", hash(&bytes)), &bytes);
+        }
         let kernel = match Kernel::compile(self.rt.kernel_engine(), &bytes, hash(&bytes)) {
             Ok(k) => Arc::new(k),
             Err(e) => {
@@ -194,7 +237,7 @@ impl Runner {
         let mut retries = 0;
         let mut first = true;
         while !pending.is_empty() {
-            let res = self.dispatch_all(&kernel, prep, &pending);
+            let res = self.dispatch_all(&kernel, prep, &pending, cap);
             match res {
                 Ok(bufs) => {
                     for &k in &pending {
@@ -211,13 +254,13 @@ impl Runner {
                             retries += 1;
                         }
                         None => {
-                            self.one_by_one(&kernel, prep, actions, &pending, out);
+                            self.one_by_one(&kernel, prep, actions, &pending, out, cap);
                             break;
                         }
                     }
                 }
                 Err(_) => {
-                    self.one_by_one(&kernel, prep, actions, &pending, out);
+                    self.one_by_one(&kernel, prep, actions, &pending, out, cap);
                     break;
                 }
             }
@@ -228,7 +271,7 @@ impl Runner {
             .copied()
             .filter(|&k| resolved(prep, k).trap_expected)
             .collect();
-        self.one_by_one(&kernel, prep, actions, &traps, out);
+        self.one_by_one(&kernel, prep, actions, &traps, out, cap);
         Ok(())
     }
 
@@ -239,9 +282,10 @@ impl Runner {
         actions: &[Action],
         list: &[usize],
         out: &mut [Option<Outcome>],
+        cap: u64,
     ) {
         for &k in list {
-            out[k] = Some(match self.dispatch(kernel, prep, &[k]) {
+            out[k] = Some(match self.dispatch(kernel, prep, &[k], cap) {
                 Ok(bufs) => judge(prep, actions, k, &bufs),
                 Err(e) if e.errno == Errno::Unsupported => Outcome::Unsupported(e.message),
                 Err(e) if e.errno == Errno::KernelTrap => trapped(actions, k, &e),
@@ -257,12 +301,13 @@ impl Runner {
         kernel: &Arc<Kernel>,
         prep: &Prepared,
         list: &[usize],
+        cap: u64,
     ) -> Result<Dispatched, ParError> {
         let per_iter = prep
             .mem
             .as_ref()
             .filter(|m| m.per_iteration)
-            .map(|m| m.image.len())
+            .map(|_| prep.copy_bytes(cap))
             .unwrap_or(0);
         let mut all = Dispatched {
             lo: 0,
@@ -274,7 +319,7 @@ impl Runner {
             while end < list.len() && (list[end] - list[start] + 1) * per_iter <= MAX_MEM_BYTES {
                 end += 1;
             }
-            let d = self.dispatch(kernel, prep, &list[start..end])?;
+            let d = self.dispatch(kernel, prep, &list[start..end], cap)?;
             for &k in &list[start..end] {
                 let r = k * prep.out_rec;
                 all.out[r..r + prep.out_rec].copy_from_slice(d.record(prep, k));
@@ -290,6 +335,7 @@ impl Runner {
         kernel: &Arc<Kernel>,
         prep: &Prepared,
         list: &[usize],
+        cap: u64,
     ) -> Result<Dispatched, ParError> {
         let lo = list[0];
         let hi = list[list.len() - 1] + 1;
@@ -300,9 +346,10 @@ impl Runner {
         let mut inputs: Vec<Vec<u8>> = vec![prep.tab.clone(), ctl, vec![0u8; prep.out_rec * hi]];
         if let Some(m) = &prep.mem {
             let copies = if m.per_iteration { hi - lo } else { 1 };
-            let mut mem = Vec::with_capacity(m.image.len() * copies);
-            for _ in 0..copies {
-                mem.extend_from_slice(&m.image);
+            let one = prep.copy_bytes(cap);
+            let mut mem = vec![0u8; one * copies];
+            for c in 0..copies {
+                mem[c * one..c * one + m.image.len()].copy_from_slice(&m.image);
             }
             if mem.is_empty() {
                 mem.push(0);
@@ -324,7 +371,8 @@ impl Runner {
             .collect();
         let layout = Layout::compute(kernel.private_size, &keyed)?;
         let mut session = None;
-        device.exec(
+        let t = std::time::Instant::now();
+        let r = device.exec(
             &mut session,
             &ExecRequest {
                 kernel,
@@ -335,7 +383,16 @@ impl Runner {
                 fuel: None,
                 read_only: &[],
             },
-        )?;
+        );
+        if std::env::var("SPEC_TIMING").is_ok() {
+            eprintln!(
+                "exec {} iterations ({} enabled): {:.1} ms",
+                hi,
+                list.len(),
+                t.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        r?;
         let mut out = vec![0u8; inputs[2].len()];
         device.read(&*bufs[2], &mut out)?;
         Ok(Dispatched { lo: 0, out })
@@ -352,6 +409,53 @@ impl Dispatched {
     fn record(&self, prep: &Prepared, k: usize) -> &[u8] {
         let r = (k - self.lo) * prep.out_rec;
         &self.out[r..r + prep.out_rec]
+    }
+}
+
+/// Exports one kernel calls at most: lavapipe's compile time (LLVM's
+/// coroutine passes) grows faster than linearly with the shader's size.
+const SELECTORS_PER_KERNEL: usize = 64;
+
+/// Splits `all` into groups of actions on at most [`SELECTORS_PER_KERNEL`]
+/// exports, each with the selectors its kernel needs (its own plus those of
+/// the earlier actions it replays).
+fn chunks(prep: &Prepared, all: &[usize]) -> Vec<(Vec<bool>, Vec<usize>)> {
+    let mut order: Vec<usize> = Vec::new();
+    for &k in all {
+        let s = resolved(prep, k).sel;
+        if !order.contains(&s) {
+            order.push(s);
+        }
+    }
+    let mut groups = Vec::new();
+    let per: usize = std::env::var("SPEC_SELECTORS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(SELECTORS_PER_KERNEL);
+    for chunk in order.chunks(per) {
+        let list: Vec<usize> = all
+            .iter()
+            .copied()
+            .filter(|&k| chunk.contains(&resolved(prep, k).sel))
+            .collect();
+        let mut enabled = vec![false; prep.num_selectors()];
+        for &s in chunk {
+            enabled[s] = true;
+        }
+        if let Some(&last) = list.last() {
+            replayed_before(prep, last, &mut enabled);
+        }
+        groups.push((enabled, list));
+    }
+    groups
+}
+
+/// Enables the selectors of the actions before `last` that iterations replay.
+fn replayed_before(prep: &Prepared, last: usize, enabled: &mut [bool]) {
+    for r in prep.actions[..last].iter().flatten() {
+        if r.replayed {
+            enabled[r.sel] = true;
+        }
     }
 }
 
@@ -395,6 +499,12 @@ fn judge(prep: &Prepared, actions: &[Action], k: usize, d: &Dispatched) -> Outco
     let rec = d.record(prep, k);
     let done = u32::from_le_bytes(rec[0..4].try_into().unwrap());
     let r = resolved(prep, k);
+    if u32::from_le_bytes(rec[4..8].try_into().unwrap()) == super::kernel::GROW_LIMIT_HIT {
+        return Outcome::Unsupported(format!(
+            "harness: memory.grow past the {} pages beyond its minimum that a kernel's memory gets",
+            64
+        ));
+    }
     match &actions[k].expect {
         Expect::Trap(_, msg) => {
             if done == 1 {

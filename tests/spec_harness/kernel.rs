@@ -41,7 +41,11 @@ use wasmparser::{DataKind, ExternalKind, FuncType, Operator, Parser, Payload, Ty
 
 /// Pages the harness lets `memory.grow` add beyond the declared minimum
 /// (each iteration of a stateful module gets its own copy of this size).
-pub const GROW_PAGES: u64 = 2;
+pub const GROW_PAGES: u64 = 4;
+/// Word 1 of an `out` record: set when `memory.grow` (in this action or a
+/// replayed one) asked for more than the harness placed but the spec
+/// module's maximum allows: the action is reported as unsupported.
+pub const GROW_LIMIT_HIT: u32 = 0x6707_0001;
 const PAGE: u64 = 65536;
 
 /// A value type of an action's parameters and results.
@@ -152,6 +156,8 @@ pub struct Resolved {
     pub sel: usize,
     pub results: Vec<Ty>,
     pub trap_expected: bool,
+    /// Changes module state, so later iterations replay it.
+    pub replayed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -163,8 +169,8 @@ enum Sel {
 /// The spec module's memory as the kernel sees it.
 #[derive(Clone, Debug)]
 pub struct MemPlan {
-    /// Initial contents of one copy (`alloc_pages` pages: data segments
-    /// applied, zeros elsewhere).
+    /// Initial contents of one copy's first `min` pages (data segments
+    /// applied); the pages up to the kernel's cap are zeros.
     pub image: Vec<u8>,
     /// One copy per iteration (the module changes its memory).
     pub per_iteration: bool,
@@ -185,6 +191,8 @@ pub struct Prepared {
     pub mem: Option<MemPlan>,
     /// Whether iterations replay earlier actions.
     pub stateful: bool,
+    /// Whether the module uses `memory.grow`.
+    pub has_grow: bool,
     parts: Parts,
 }
 
@@ -202,7 +210,8 @@ struct Parts {
     elements: Option<ElementSection>,
     code: Vec<Function>,
     mem_min_pages: u64,
-    mem_cap_pages: u64,
+    /// The spec module's declared maximum (65536 when none).
+    mem_max_pages: u64,
 }
 
 const SPECTEST_I: u64 = 666;
@@ -317,6 +326,7 @@ struct HGlobals {
     bytes: u32,
     out: u32,
     tab: u32,
+    grew_past: u32,
 }
 
 impl HGlobals {
@@ -327,6 +337,7 @@ impl HGlobals {
             bytes: n + 2,
             out: n + 3,
             tab: n + 4,
+            grew_past: n + 5,
         }
     }
 }
@@ -348,6 +359,7 @@ impl Prepared {
         let mut elements: Option<ElementSection> = None;
         let mut data: Vec<(u64, Vec<u8>)> = Vec::new();
         let mut bodies: Vec<wasmparser::FunctionBody<'_>> = Vec::new();
+        let mut elem_funcs: Vec<u32> = Vec::new();
 
         for payload in Parser::new(0).parse_all(bytes) {
             match payload.map_err(|e| e.to_string())? {
@@ -449,6 +461,19 @@ impl Prepared {
                     return unsupported("a start function (kernels have none)")
                 }
                 Payload::ElementSection(r) => {
+                    for e in r.clone() {
+                        match e.map_err(|e| e.to_string())?.items {
+                            wasmparser::ElementItems::Functions(fs) => {
+                                for f in fs {
+                                    elem_funcs.push(f.map_err(|e| e.to_string())?);
+                                }
+                            }
+                            wasmparser::ElementItems::Expressions(..) => {
+                                // ref.func in expressions: any function.
+                                elem_funcs.push(u32::MAX - 1);
+                            }
+                        }
+                    }
                     let mut es = ElementSection::new();
                     re.parse_element_section(&mut es, r)
                         .map_err(|e| e.to_string())?;
@@ -504,18 +529,15 @@ impl Prepared {
         let f_grow = num_funcs + 1;
 
         // Memory placement.
-        let (mem_min_pages, mem_cap_pages) = match memory {
-            Some((min, max)) => {
-                let cap = (min + GROW_PAGES).min(max.unwrap_or(u64::MAX));
-                (min, cap.max(min))
-            }
-            None => (0, 0),
-        };
+        let mem_min_pages = memory.map_or(0, |m| m.0);
 
         // Function bodies.
         let mut funcs = FunctionSection::new();
         let mut code = Vec::new();
-        let mut stateful = false;
+        let mut has_grow = false;
+        // Per function: changes state itself; its callees.
+        let mut changes_fn = vec![false; func_types.len()];
+        let mut callees_fn: Vec<Vec<u32>> = vec![Vec::new(); func_types.len()];
         for (i, &t) in func_types.iter().enumerate() {
             funcs.function(t);
             let ft = types
@@ -531,10 +553,37 @@ impl Prepared {
                 continue;
             }
             let body = &bodies[i - imported_funcs as usize];
-            let (f, changes) = rewrite_body(body, ft, &hg, f_chk, f_grow)?;
-            stateful |= changes;
+            let (f, changes, grows, callees) = rewrite_body(body, ft, &hg, f_chk, f_grow)?;
+            changes_fn[i] = changes;
+            callees_fn[i] = callees;
+            has_grow |= grows;
             code.push(f);
         }
+        // A function changes state when it or a function it calls does;
+        // `call_indirect` may call any function an element segment names.
+        for c in callees_fn.iter_mut() {
+            if c.contains(&u32::MAX) {
+                c.retain(|&x| x != u32::MAX);
+                c.extend_from_slice(&elem_funcs);
+            }
+        }
+        loop {
+            let mut more = false;
+            for i in 0..func_types.len() {
+                if !changes_fn[i]
+                    && callees_fn[i]
+                        .iter()
+                        .any(|&c| changes_fn.get(c as usize).copied().unwrap_or(true))
+                {
+                    changes_fn[i] = true;
+                    more = true;
+                }
+            }
+            if !more {
+                break;
+            }
+        }
+        let stateful = changes_fn.iter().any(|c| *c);
         if bodies.len() + imported_funcs as usize != func_types.len() {
             return unsupported("function and code sections disagree");
         }
@@ -560,7 +609,19 @@ impl Prepared {
             out_actions.push(r.map(|(sel, _, results)| {
                 let trap_expected = matches!(a.expect, Expect::Trap(..));
                 let base = k * rec;
-                tab[base..base + 4].copy_from_slice(&(1 + trap_expected as u32).to_le_bytes());
+                let replayed = match &sels[sel] {
+                    Sel::Func { index, .. } => changes_fn[*index as usize],
+                    Sel::Global(_) => false,
+                };
+                // Mode: 1 replayed by later iterations, 2 expected to trap, 3 neither.
+                let mode: u32 = if trap_expected {
+                    2
+                } else if replayed {
+                    1
+                } else {
+                    3
+                };
+                tab[base..base + 4].copy_from_slice(&mode.to_le_bytes());
                 tab[base + 4..base + 8].copy_from_slice(&(sel as u32).to_le_bytes());
                 for (j, v) in a.args.iter().enumerate() {
                     let o = base + 16 + 16 * j;
@@ -570,6 +631,7 @@ impl Prepared {
                     sel,
                     results,
                     trap_expected,
+                    replayed: replayed && !trap_expected,
                 }
             }));
         }
@@ -577,7 +639,7 @@ impl Prepared {
         let mem = match memory {
             None => None,
             Some(_) => {
-                let mut image = vec![0u8; (mem_cap_pages * PAGE) as usize];
+                let mut image = vec![0u8; (mem_min_pages * PAGE) as usize];
                 for (off, bytes) in &data {
                     let end = off + bytes.len() as u64;
                     if end > mem_min_pages * PAGE {
@@ -600,6 +662,7 @@ impl Prepared {
             tab,
             mem,
             stateful,
+            has_grow,
             parts: Parts {
                 types: type_sec,
                 num_types,
@@ -612,7 +675,7 @@ impl Prepared {
                 elements,
                 code,
                 mem_min_pages,
-                mem_cap_pages,
+                mem_max_pages: memory.and_then(|m| m.1).unwrap_or(65536).min(65536),
             },
         })
     }
@@ -622,8 +685,29 @@ impl Prepared {
         self.sels.len()
     }
 
-    /// The kernel module running the actions whose selector is enabled.
-    pub fn kernel(&self, enabled: &[bool]) -> Vec<u8> {
+    /// The page counts a kernel's copy of the spec memory may have, first
+    /// the smallest (`memory.grow` past one retries with the next).
+    pub fn caps(&self) -> Vec<u64> {
+        let p = &self.parts;
+        if !self.has_grow {
+            return vec![p.mem_min_pages];
+        }
+        let mut caps: Vec<u64> = [GROW_PAGES, 16, 64]
+            .iter()
+            .map(|g| (p.mem_min_pages + g).min(p.mem_max_pages).max(p.mem_min_pages))
+            .collect();
+        caps.dedup();
+        caps
+    }
+
+    /// Bytes of one copy of the spec memory under `cap` pages.
+    pub fn copy_bytes(&self, cap: u64) -> usize {
+        (cap * PAGE) as usize
+    }
+
+    /// The kernel module running the actions whose selector is enabled,
+    /// with `cap` pages for each copy of the spec memory.
+    pub fn kernel(&self, enabled: &[bool], cap: u64) -> Vec<u8> {
         let p = &self.parts;
         let hg = HGlobals::at(p.num_globals);
         let mut types = p.types.clone();
@@ -657,7 +741,14 @@ impl Prepared {
         }
 
         let mut globals = p.globals.clone();
-        for ty in [ValType::I32, ValType::I32, ValType::I64, ValType::I32, ValType::I32] {
+        for ty in [
+            ValType::I32,
+            ValType::I32,
+            ValType::I64,
+            ValType::I32,
+            ValType::I32,
+            ValType::I32,
+        ] {
             globals.global(
                 GlobalType {
                     val_type: ty,
@@ -680,9 +771,9 @@ impl Prepared {
             code.function(f);
         }
         code.function(&chk_fn(&hg));
-        code.function(&grow_fn(&hg, p.mem_cap_pages));
+        code.function(&grow_fn(&hg, cap, p.mem_max_pages));
         code.function(&self.run_fn(&hg, enabled));
-        code.function(&self.kernel_fn(&hg, f_run));
+        code.function(&self.kernel_fn(&hg, f_run, cap));
 
         let mut m = Module::new();
         m.section(&types);
@@ -702,11 +793,16 @@ impl Prepared {
     }
 
     /// `$run(k, store)`: runs action `k` (record `tab + k * rec`), stores
-    /// its results into `out + k * out_rec` when `store != 0`.
+    /// its results into `out + k * out_rec` when `store != 0`. Arguments
+    /// are read and results written once, as 64-bit words (v128 apart),
+    /// outside the per-export code: the less code per export, the faster
+    /// lavapipe compiles the kernel.
     fn run_fn(&self, hg: &HGlobals, enabled: &[bool]) -> Function {
-        // Locals: 2 params, rec (2), then per type `max_results` result locals.
+        use Instruction as I;
         let max_results = (self.out_rec - 16) / 16;
-        let tys = [Ty::I32, Ty::I64, Ty::F32, Ty::F64, Ty::V128];
+        let max_params = (self.rec - 16) / 16;
+        // Locals after (k, store): rec, args as i64, results as i64, then
+        // one v128 argument and result local per slot when v128 is used.
         let uses_v128 = self.sels.iter().any(|s| match s {
             Sel::Func { params, .. } => params.contains(&Ty::V128),
             Sel::Global(_) => false,
@@ -715,26 +811,29 @@ impl Prepared {
             .iter()
             .flatten()
             .any(|r| r.results.contains(&Ty::V128));
-        let tys: Vec<Ty> = tys
-            .into_iter()
-            .filter(|t| *t != Ty::V128 || uses_v128)
-            .collect();
-        let mut locals = vec![(1u32, ValType::I32)];
-        for t in &tys {
-            locals.push((max_results as u32, t.val()));
+        let rec = 2u32;
+        let arg = |j: usize| 3 + j as u32;
+        let res = |j: usize| 3 + (max_params + j) as u32;
+        let varg = |j: usize| 3 + (max_params + max_results + j) as u32;
+        let vres = |j: usize| 3 + (2 * max_params + max_results + j) as u32;
+        let mut locals = vec![(1u32, ValType::I32), ((max_params + max_results) as u32, ValType::I64)];
+        if uses_v128 {
+            locals.push(((max_params + max_results) as u32, ValType::V128));
         }
-        let res_local = |ty: Ty, j: usize| -> u32 {
-            let pos = tys.iter().position(|t| *t == ty).unwrap();
-            3 + (pos * max_results + j) as u32
-        };
         let mut f = Function::new(locals);
-        use Instruction as I;
         f.instruction(&I::GlobalGet(hg.tab));
         f.instruction(&I::LocalGet(0));
         f.instruction(&I::I32Const(self.rec as i32));
         f.instruction(&I::I32Mul);
         f.instruction(&I::I32Add);
-        f.instruction(&I::LocalSet(2));
+        f.instruction(&I::LocalSet(rec));
+        for j in 0..max_params {
+            f.instruction(&I::LocalGet(rec));
+            f.instruction(&I::I64Load(memarg(16 + 16 * j as u64, 3)));
+            f.instruction(&I::LocalSet(arg(j)));
+        }
+        // Result types per slot (all exports of this kernel).
+        let mut v128_results = vec![false; max_results];
         for (s, sel) in self.sels.iter().enumerate() {
             if !enabled.get(s).copied().unwrap_or(false) {
                 continue;
@@ -749,7 +848,7 @@ impl Prepared {
             else {
                 continue;
             };
-            f.instruction(&I::LocalGet(2));
+            f.instruction(&I::LocalGet(rec));
             f.instruction(&I::I32Load(memarg(4, 2)));
             f.instruction(&I::I32Const(s as i32));
             f.instruction(&I::I32Eq);
@@ -757,8 +856,28 @@ impl Prepared {
             match sel {
                 Sel::Func { index, params } => {
                     for (j, t) in params.iter().enumerate() {
-                        f.instruction(&I::LocalGet(2));
-                        f.instruction(&t.load(16 + 16 * j as u64));
+                        match t {
+                            Ty::I32 => {
+                                f.instruction(&I::LocalGet(arg(j)));
+                                f.instruction(&I::I32WrapI64);
+                            }
+                            Ty::I64 => {
+                                f.instruction(&I::LocalGet(arg(j)));
+                            }
+                            Ty::F32 => {
+                                f.instruction(&I::LocalGet(arg(j)));
+                                f.instruction(&I::I32WrapI64);
+                                f.instruction(&I::F32ReinterpretI32);
+                            }
+                            Ty::F64 => {
+                                f.instruction(&I::LocalGet(arg(j)));
+                                f.instruction(&I::F64ReinterpretI64);
+                            }
+                            Ty::V128 => {
+                                f.instruction(&I::LocalGet(rec));
+                                f.instruction(&I::V128Load(memarg(16 + 16 * j as u64, 4)));
+                            }
+                        }
                     }
                     f.instruction(&I::Call(*index));
                 }
@@ -767,27 +886,51 @@ impl Prepared {
                 }
             }
             for (j, t) in results.iter().enumerate().rev() {
-                f.instruction(&I::LocalSet(res_local(*t, j)));
+                match t {
+                    Ty::I32 => {
+                        f.instruction(&I::I64ExtendI32U);
+                    }
+                    Ty::I64 => {}
+                    Ty::F32 => {
+                        f.instruction(&I::I32ReinterpretF32);
+                        f.instruction(&I::I64ExtendI32U);
+                    }
+                    Ty::F64 => {
+                        f.instruction(&I::I64ReinterpretF64);
+                    }
+                    Ty::V128 => {
+                        v128_results[j] = true;
+                        f.instruction(&I::LocalSet(vres(j)));
+                        continue;
+                    }
+                }
+                f.instruction(&I::LocalSet(res(j)));
             }
-            f.instruction(&I::LocalGet(1));
-            f.instruction(&I::If(BlockType::Empty));
-            for (j, t) in results.iter().enumerate() {
-                out_addr(&mut f, hg, self.out_rec);
-                f.instruction(&I::LocalGet(res_local(*t, j)));
-                f.instruction(&t.store(16 + 16 * j as u64));
-            }
-            out_addr(&mut f, hg, self.out_rec);
-            f.instruction(&I::I32Const(1));
-            f.instruction(&I::I32Store(memarg(0, 2)));
-            f.instruction(&I::End);
             f.instruction(&I::End);
         }
+        let _ = varg;
+        f.instruction(&I::LocalGet(1));
+        f.instruction(&I::If(BlockType::Empty));
+        for j in 0..max_results {
+            out_addr(&mut f, hg, self.out_rec);
+            if v128_results[j] {
+                f.instruction(&I::LocalGet(vres(j)));
+                f.instruction(&I::V128Store(memarg(16 + 16 * j as u64, 4)));
+            } else {
+                f.instruction(&I::LocalGet(res(j)));
+                f.instruction(&I::I64Store(memarg(16 + 16 * j as u64, 3)));
+            }
+        }
+        out_addr(&mut f, hg, self.out_rec);
+        f.instruction(&I::I32Const(1));
+        f.instruction(&I::I32Store(memarg(0, 2)));
+        f.instruction(&I::End);
         f.instruction(&I::End);
         f
     }
 
     /// The `kernel` export.
-    fn kernel_fn(&self, hg: &HGlobals, f_run: u32) -> Function {
+    fn kernel_fn(&self, hg: &HGlobals, f_run: u32, cap: u64) -> Function {
         use Instruction as I;
         let p = &self.parts;
         // Params: i 0, n 1, blk 2, tab 3/4, ctl 5/6, out 7/8, mem 9/10.
@@ -808,7 +951,7 @@ impl Prepared {
                 f.instruction(&I::LocalGet(0));
                 f.instruction(&I::LocalGet(2));
                 f.instruction(&I::I32Sub);
-                f.instruction(&I::I32Const((p.mem_cap_pages * PAGE) as i32));
+                f.instruction(&I::I32Const((cap * PAGE) as i32));
                 f.instruction(&I::I32Mul);
                 f.instruction(&I::I32Add);
             }
@@ -818,6 +961,8 @@ impl Prepared {
             f.instruction(&I::I64Const((p.mem_min_pages * PAGE) as i64));
             f.instruction(&I::GlobalSet(hg.bytes));
         }
+        f.instruction(&I::I32Const(0));
+        f.instruction(&I::GlobalSet(hg.grew_past));
         for &(g, ty, bits) in &p.mutable_globals {
             push_bits(&mut f, ty, bits);
             f.instruction(&I::GlobalSet(g));
@@ -854,6 +999,19 @@ impl Prepared {
         f.instruction(&I::LocalGet(0));
         f.instruction(&I::I32Const(1));
         f.instruction(&I::Call(f_run));
+        if self.mem.is_some() {
+            // out[i].word1 = GROW_LIMIT_HIT when the harness' page limit was hit.
+            f.instruction(&I::GlobalGet(hg.grew_past));
+            f.instruction(&I::If(BlockType::Empty));
+            f.instruction(&I::LocalGet(7));
+            f.instruction(&I::LocalGet(0));
+            f.instruction(&I::I32Const(self.out_rec as i32));
+            f.instruction(&I::I32Mul);
+            f.instruction(&I::I32Add);
+            f.instruction(&I::I32Const(GROW_LIMIT_HIT as i32));
+            f.instruction(&I::I32Store(memarg(4, 2)));
+            f.instruction(&I::End);
+        }
         f.instruction(&I::End);
         f.instruction(&I::End);
         f
@@ -890,8 +1048,9 @@ fn chk_fn(hg: &HGlobals) -> Function {
     f
 }
 
-/// `$grow(delta) -> old pages or -1`, up to `cap` pages.
-fn grow_fn(hg: &HGlobals, cap: u64) -> Function {
+/// `$grow(delta) -> old pages or -1`, up to `cap` pages; a request within
+/// the module's maximum `max` but past `cap` also sets `$grew_past`.
+fn grow_fn(hg: &HGlobals, cap: u64, max: u64) -> Function {
     use Instruction as I;
     let mut f = Function::new([(1, ValType::I64)]);
     f.instruction(&I::GlobalGet(hg.pages));
@@ -903,6 +1062,13 @@ fn grow_fn(hg: &HGlobals, cap: u64) -> Function {
     f.instruction(&I::I64Const(cap as i64));
     f.instruction(&I::I64GtU);
     f.instruction(&I::If(BlockType::Result(ValType::I32)));
+    f.instruction(&I::LocalGet(1));
+    f.instruction(&I::I64Const(max as i64));
+    f.instruction(&I::I64LeU);
+    f.instruction(&I::If(BlockType::Empty));
+    f.instruction(&I::I32Const(1));
+    f.instruction(&I::GlobalSet(hg.grew_past));
+    f.instruction(&I::End);
     f.instruction(&I::I32Const(-1));
     f.instruction(&I::Else);
     f.instruction(&I::GlobalGet(hg.pages));
@@ -1015,7 +1181,7 @@ fn rewrite_body(
     hg: &HGlobals,
     f_chk: u32,
     f_grow: u32,
-) -> Result<(Function, bool), String> {
+) -> Result<(Function, bool, bool, Vec<u32>), String> {
     let mut re = RoundtripReencoder;
     let mut locals: Vec<(u32, ValType)> = Vec::new();
     let mut n_locals = ft.params().len() as u32;
@@ -1044,8 +1210,21 @@ fn rewrite_body(
     let scratch = |t: Ty| n_locals + scratch_tys.iter().position(|x| *x == t).unwrap() as u32;
     let mut f = Function::new(locals);
     let mut changes = false;
+    let mut grows = false;
+    let mut callees = Vec::new();
     for op in ops {
+        grows |= matches!(op, Operator::MemoryGrow { .. });
         changes |= changes_state(&op);
+        match op {
+            Operator::Call { function_index } | Operator::ReturnCall { function_index } => {
+                callees.push(function_index)
+            }
+            // Any function of a table may be called (see `u32::MAX` below).
+            Operator::CallIndirect { .. } | Operator::ReturnCallIndirect { .. } => {
+                callees.push(u32::MAX)
+            }
+            _ => {}
+        }
         if let Some((size, m, above)) = access(&op) {
             if m.memory != 0 {
                 return unsupported("multi-memory");
@@ -1085,5 +1264,5 @@ fn rewrite_body(
     }
     let _ = RefType::FUNCREF;
     let _: Option<TableType> = None;
-    Ok((f, changes))
+    Ok((f, changes, grows, callees))
 }

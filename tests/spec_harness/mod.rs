@@ -15,7 +15,7 @@ pub const FILES: &[&str] = &[
     "conversions", "float_exprs", "float_literals", "float_memory", "float_misc", "int_exprs",
     "int_literals", "const", "br_table", "br", "br_if", "block", "loop", "if", "select", "return",
     "nop", "unreachable", "call", "call_indirect", "fac", "forward", "local_get", "local_set",
-    "local_tee", "local_init", "global", "labels", "switch", "stack", "traps", "unwind",
+    "local_tee", "global", "labels", "switch", "stack", "traps", "unwind",
     "left-to-right", "func", "endianness", "load", "store", "address", "align", "memory",
     "memory_trap", "memory_size", "memory_grow", "memory_redundancy",
 ];
