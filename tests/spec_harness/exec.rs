@@ -90,6 +90,7 @@ pub struct Runner {
     pub device_name: String,
     rt: ParallelRuntime,
     dev: usize,
+    device: DeviceSel,
 }
 
 /// Most bytes of `mem` copies one dispatch may use.
@@ -128,6 +129,7 @@ impl Runner {
             device_name: info.name.clone(),
             rt,
             dev: info.index,
+            device: e.device,
         })
     }
 
@@ -136,7 +138,11 @@ impl Runner {
         let mut out: Vec<Option<Outcome>> = prep
             .actions
             .iter()
-            .map(|r| r.as_ref().err().map(|e| Outcome::Unsupported(format!("harness: {e}"))))
+            .map(|r| {
+                r.as_ref()
+                    .err()
+                    .map(|e| Outcome::Unsupported(format!("harness: {e}")))
+            })
             .collect();
         let all: Vec<usize> = (0..actions.len()).filter(|k| out[*k].is_none()).collect();
         let caps = prep.caps();
@@ -181,28 +187,58 @@ impl Runner {
         out: &mut [Option<Outcome>],
         cap: u64,
     ) {
-        if let Err(why) = self.run_group(prep, actions, sels, all, out, cap) {
-            // Declined as a whole: one kernel per export.
-            for s in 0..prep.num_selectors() {
-                let mine: Vec<usize> = all
-                    .iter()
-                    .copied()
-                    .filter(|&k| resolved(prep, k).sel == s)
-                    .collect();
-                let Some(&last) = mine.last() else { continue };
-                let mut enabled = vec![false; prep.num_selectors()];
-                enabled[s] = true;
-                replayed_before(prep, last, &mut enabled);
-                if let Err(why2) = self.run_group(prep, actions, &enabled, &mine, out, cap) {
-                    for k in mine {
-                        out[k].get_or_insert_with(|| Outcome::Unsupported(why2.clone()));
-                    }
-                }
+        if all.is_empty() {
+            return;
+        }
+        let declined = match self.translates(&prep.kernel(sels, cap)) {
+            Err(why) => Err(why),
+            Ok(()) => self.run_group(prep, actions, sels, all, out, cap),
+        };
+        let Err(why) = declined else { return };
+        // Declined: halve the exports until each part runs or is one
+        // export the device cannot run.
+        let mut own: Vec<usize> = Vec::new();
+        for &k in all {
+            let s = resolved(prep, k).sel;
+            if !own.contains(&s) {
+                own.push(s);
             }
+        }
+        if own.len() <= 1 {
             for &k in all {
                 out[k].get_or_insert_with(|| Outcome::Unsupported(why.clone()));
             }
+            return;
         }
+        let (a, b) = own.split_at(own.len() / 2);
+        for half in [a, b] {
+            let list: Vec<usize> = all
+                .iter()
+                .copied()
+                .filter(|&k| half.contains(&resolved(prep, k).sel))
+                .collect();
+            let mut enabled = vec![false; prep.num_selectors()];
+            for &s in half {
+                enabled[s] = true;
+            }
+            if let Some(&last) = list.last() {
+                replayed_before(prep, last, &mut enabled);
+            }
+            self.run_declinable(prep, actions, &enabled, &list, out, cap);
+        }
+    }
+
+    /// For the Vulkan device: whether the translator takes the kernel (a
+    /// cheap check before the driver compiles it).
+    fn translates(&self, bytes: &[u8]) -> Result<(), String> {
+        #[cfg(feature = "vulkan")]
+        if matches!(self.device, DeviceSel::Gpu) {
+            return wasi_parallel::spirv::translate_kernel(bytes, &Default::default())
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+        }
+        let _ = bytes;
+        Ok(())
     }
 
     /// Runs actions `list` with a kernel of the `enabled` selectors. `Err`:

@@ -250,9 +250,10 @@ fn access(op: &Operator<'_>) -> Option<(u64, wasmparser::MemArg, Option<Ty>)> {
     Some(match *op {
         I32Load { memarg } | F32Load { memarg } => (4, memarg, None),
         I64Load { memarg } | F64Load { memarg } => (8, memarg, None),
-        I32Load8S { memarg } | I32Load8U { memarg } | I64Load8S { memarg } | I64Load8U { memarg } => {
-            (1, memarg, None)
-        }
+        I32Load8S { memarg }
+        | I32Load8U { memarg }
+        | I64Load8S { memarg }
+        | I64Load8U { memarg } => (1, memarg, None),
         I32Load16S { memarg }
         | I32Load16U { memarg }
         | I64Load16S { memarg }
@@ -280,9 +281,7 @@ fn access(op: &Operator<'_>) -> Option<(u64, wasmparser::MemArg, Option<Ty>)> {
         V128Load16Splat { memarg } => (2, memarg, None),
         V128Load32Splat { memarg } | V128Load32Zero { memarg } => (4, memarg, None),
         V128Store { memarg } => (16, memarg, Some(Ty::V128)),
-        V128Load8Lane { memarg, .. } | V128Store8Lane { memarg, .. } => {
-            (1, memarg, Some(Ty::V128))
-        }
+        V128Load8Lane { memarg, .. } | V128Store8Lane { memarg, .. } => (1, memarg, Some(Ty::V128)),
         V128Load16Lane { memarg, .. } | V128Store16Lane { memarg, .. } => {
             (2, memarg, Some(Ty::V128))
         }
@@ -442,8 +441,8 @@ impl Prepared {
                 Payload::GlobalSection(r) => {
                     for g in r {
                         let g = g.map_err(|e| e.to_string())?;
-                        let ty = Ty::from_wasm(g.ty.content_type)
-                            .ok_or("a reference-typed global")?;
+                        let ty =
+                            Ty::from_wasm(g.ty.content_type).ok_or("a reference-typed global")?;
                         let (_, bits) = eval_const(&g.init_expr, &global_vals)?;
                         let gt = re.global_type(g.ty).map_err(|e| e.to_string())?;
                         let ce = re.const_expr(g.init_expr).map_err(|e| e.to_string())?;
@@ -540,9 +539,7 @@ impl Prepared {
         let mut callees_fn: Vec<Vec<u32>> = vec![Vec::new(); func_types.len()];
         for (i, &t) in func_types.iter().enumerate() {
             funcs.function(t);
-            let ft = types
-                .get(t as usize)
-                .ok_or("function of an unknown type")?;
+            let ft = types.get(t as usize).ok_or("function of an unknown type")?;
             if (i as u32) < imported_funcs {
                 let mut f = Function::new([]);
                 for r in ft.results() {
@@ -694,7 +691,11 @@ impl Prepared {
         }
         let mut caps: Vec<u64> = [GROW_PAGES, 16, 64]
             .iter()
-            .map(|g| (p.mem_min_pages + g).min(p.mem_max_pages).max(p.mem_min_pages))
+            .map(|g| {
+                (p.mem_min_pages + g)
+                    .min(p.mem_max_pages)
+                    .max(p.mem_min_pages)
+            })
             .collect();
         caps.dedup();
         caps
@@ -712,7 +713,9 @@ impl Prepared {
         let hg = HGlobals::at(p.num_globals);
         let mut types = p.types.clone();
         let t_chk = p.num_types;
-        types.ty().function([ValType::I32, ValType::I64], [ValType::I32]);
+        types
+            .ty()
+            .function([ValType::I32, ValType::I64], [ValType::I32]);
         types.ty().function([ValType::I32], [ValType::I32]);
         types.ty().function([ValType::I32, ValType::I32], []);
         let n_bufs = if self.mem.is_some() { 4 } else { 3 };
@@ -816,7 +819,10 @@ impl Prepared {
         let res = |j: usize| 3 + (max_params + j) as u32;
         let varg = |j: usize| 3 + (max_params + max_results + j) as u32;
         let vres = |j: usize| 3 + (2 * max_params + max_results + j) as u32;
-        let mut locals = vec![(1u32, ValType::I32), ((max_params + max_results) as u32, ValType::I64)];
+        let mut locals = vec![
+            (1u32, ValType::I32),
+            ((max_params + max_results) as u32, ValType::I64),
+        ];
         if uses_v128 {
             locals.push(((max_params + max_results) as u32, ValType::V128));
         }
@@ -1155,7 +1161,14 @@ fn resolve(
             {
                 return Err("arguments do not match the parameters".into());
             }
-            (Sel::Func { index, params: params.clone() }, params, results)
+            (
+                Sel::Func {
+                    index,
+                    params: params.clone(),
+                },
+                params,
+                results,
+            )
         }
         _ => {
             let (ty, _) = globals[index as usize];

@@ -221,7 +221,8 @@ pub fn plan(text: &str) -> Result<FilePlan, String> {
             }
             WastDirective::AssertExhaustion { .. } => out.skipped.push((
                 line,
-                "assert_exhaustion: call stack exhaustion (unbounded recursion) is not a kernel".into(),
+                "assert_exhaustion: call stack exhaustion (unbounded recursion) is not a kernel"
+                    .into(),
             )),
             WastDirective::AssertMalformed { .. }
             | WastDirective::AssertMalformedCustom { .. }
