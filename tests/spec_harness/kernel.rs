@@ -200,7 +200,11 @@ pub struct Prepared {
 struct Parts {
     types: TypeSection,
     num_types: u32,
-    funcs: FunctionSection,
+    /// Type index of each function.
+    func_types: Vec<u32>,
+    /// Direct callees of each function (all functions of element segments
+    /// where it uses `call_indirect`; `u32::MAX - 1`: any function).
+    callees: Vec<Vec<u32>>,
     num_funcs: u32,
     tables: TableSection,
     globals: GlobalSection,
@@ -531,14 +535,12 @@ impl Prepared {
         let mem_min_pages = memory.map_or(0, |m| m.0);
 
         // Function bodies.
-        let mut funcs = FunctionSection::new();
         let mut code = Vec::new();
         let mut has_grow = false;
         // Per function: changes state itself; its callees.
         let mut changes_fn = vec![false; func_types.len()];
         let mut callees_fn: Vec<Vec<u32>> = vec![Vec::new(); func_types.len()];
         for (i, &t) in func_types.iter().enumerate() {
-            funcs.function(t);
             let ft = types.get(t as usize).ok_or("function of an unknown type")?;
             if (i as u32) < imported_funcs {
                 let mut f = Function::new([]);
@@ -663,7 +665,8 @@ impl Prepared {
             parts: Parts {
                 types: type_sec,
                 num_types,
-                funcs,
+                func_types: func_types.clone(),
+                callees: callees_fn.clone(),
                 num_funcs,
                 tables,
                 globals,
@@ -720,6 +723,12 @@ impl Prepared {
         types.ty().function([ValType::I32, ValType::I32], []);
         let n_bufs = if self.mem.is_some() { 4 } else { 3 };
         types.ty().function(vec![ValType::I32; 3 + 2 * n_bufs], []);
+        // The type of the stubs that replace functions no enabled export
+        // reaches (so a multi-value or untranslatable function elsewhere in
+        // the module does not take this kernel down).
+        let t_stub = t_chk + 4;
+        types.ty().function([], []);
+        let reach = self.reachable(enabled);
 
         let mut imports = ImportSection::new();
         imports.import(
@@ -734,7 +743,10 @@ impl Prepared {
             }),
         );
 
-        let mut funcs = p.funcs.clone();
+        let mut funcs = FunctionSection::new();
+        for (i, &t) in p.func_types.iter().enumerate() {
+            funcs.function(if reach[i] { t } else { t_stub });
+        }
         let f_chk = p.num_funcs;
         let f_grow = f_chk + 1;
         let f_run = f_chk + 2;
@@ -770,8 +782,15 @@ impl Prepared {
         exports.export("kernel", ExportKind::Func, f_kernel);
 
         let mut code = CodeSection::new();
-        for f in &p.code {
-            code.function(f);
+        for (i, f) in p.code.iter().enumerate() {
+            if reach[i] {
+                code.function(f);
+            } else {
+                let mut stub = Function::new([]);
+                stub.instruction(&Instruction::Unreachable);
+                stub.instruction(&Instruction::End);
+                code.function(&stub);
+            }
         }
         code.function(&chk_fn(&hg));
         code.function(&grow_fn(&hg, cap, p.mem_max_pages));
@@ -793,6 +812,32 @@ impl Prepared {
         m.section(&code);
         let _ = f_grow;
         m.finish()
+    }
+
+    /// Per function: whether an enabled export (or a replayed one) can
+    /// reach it through calls.
+    fn reachable(&self, enabled: &[bool]) -> Vec<bool> {
+        let p = &self.parts;
+        let n = p.func_types.len();
+        let mut reach = vec![false; n];
+        let mut stack: Vec<u32> = Vec::new();
+        for (s, sel) in self.sels.iter().enumerate() {
+            if let (true, Sel::Func { index, .. }) = (enabled.get(s).copied().unwrap_or(false), sel) {
+                stack.push(*index);
+            }
+        }
+        while let Some(f) = stack.pop() {
+            if f as usize >= n {
+                // Any function (a `ref.func` expression in an element segment).
+                return vec![true; n];
+            }
+            if reach[f as usize] {
+                continue;
+            }
+            reach[f as usize] = true;
+            stack.extend_from_slice(&p.callees[f as usize]);
+        }
+        reach
     }
 
     /// `$run(k, store)`: runs action `k` (record `tab + k * rec`), stores
