@@ -190,13 +190,8 @@ impl Runner {
         if all.is_empty() {
             return;
         }
-        let declined = match self.translates(&prep.kernel(sels, cap)) {
-            Err(why) => Err(why),
-            Ok(()) => self.run_group(prep, actions, sels, all, out, cap),
-        };
-        let Err(why) = declined else { return };
-        // Declined: halve the exports until each part runs or is one
-        // export the device cannot run.
+        // Exports the translator does not take (found by halving, without
+        // the driver) leave the kernel; the rest run in one kernel.
         let mut own: Vec<usize> = Vec::new();
         for &k in all {
             let s = resolved(prep, k).sel;
@@ -204,28 +199,70 @@ impl Runner {
                 own.push(s);
             }
         }
-        if own.len() <= 1 {
-            for &k in all {
-                out[k].get_or_insert_with(|| Outcome::Unsupported(why.clone()));
+        let replay: Vec<bool> = (0..sels.len()).map(|s| sels[s] && !own.contains(&s)).collect();
+        let mut bad: Vec<(usize, String)> = Vec::new();
+        self.find_untranslatable(prep, &own, &replay, cap, &mut bad);
+        for &k in all {
+            let s = resolved(prep, k).sel;
+            if let Some((_, why)) = bad.iter().find(|(b, _)| *b == s) {
+                out[k] = Some(Outcome::Unsupported(why.clone()));
             }
+        }
+        let list: Vec<usize> = all.iter().copied().filter(|&k| out[k].is_none()).collect();
+        if list.is_empty() {
             return;
         }
-        let (a, b) = own.split_at(own.len() / 2);
-        for half in [a, b] {
-            let list: Vec<usize> = all
-                .iter()
-                .copied()
-                .filter(|&k| half.contains(&resolved(prep, k).sel))
-                .collect();
-            let mut enabled = vec![false; prep.num_selectors()];
-            for &s in half {
-                enabled[s] = true;
-            }
-            if let Some(&last) = list.last() {
-                replayed_before(prep, last, &mut enabled);
-            }
-            self.run_declinable(prep, actions, &enabled, &list, out, cap);
+        let mut enabled = replay.clone();
+        for &k in &list {
+            enabled[resolved(prep, k).sel] = true;
         }
+        if let Err(why) = self.run_group(prep, actions, &enabled, &list, out, cap) {
+            // The driver declined what the translator took: one kernel per export.
+            if own.len() > 1 {
+                for s in own {
+                    let mine: Vec<usize> =
+                        list.iter().copied().filter(|&k| resolved(prep, k).sel == s).collect();
+                    let mut e = replay.clone();
+                    e[s] = true;
+                    if let Err(why) = self.run_group(prep, actions, &e, &mine, out, cap) {
+                        for k in mine {
+                            out[k] = Some(Outcome::Unsupported(why.clone()));
+                        }
+                    }
+                }
+            } else {
+                for k in list {
+                    out[k] = Some(Outcome::Unsupported(why.clone()));
+                }
+            }
+        }
+    }
+
+    /// Collects the selectors of `set` whose kernel (with the `replay`
+    /// selectors) the translator declines, halving `set`.
+    fn find_untranslatable(
+        &self,
+        prep: &Prepared,
+        set: &[usize],
+        replay: &[bool],
+        cap: u64,
+        bad: &mut Vec<(usize, String)>,
+    ) {
+        if set.is_empty() {
+            return;
+        }
+        let mut enabled = replay.to_vec();
+        for &s in set {
+            enabled[s] = true;
+        }
+        let Err(why) = self.translates(&prep.kernel(&enabled, cap)) else { return };
+        if set.len() == 1 {
+            bad.push((set[0], why));
+            return;
+        }
+        let (a, b) = set.split_at(set.len() / 2);
+        self.find_untranslatable(prep, a, replay, cap, bad);
+        self.find_untranslatable(prep, b, replay, cap, bad);
     }
 
     /// For the Vulkan device: whether the translator takes the kernel (a
