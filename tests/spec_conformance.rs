@@ -3,8 +3,11 @@
 //! engine and device (see `tests/spec_harness/` and `docs/conformance.md`).
 //!
 //! A plain `cargo test --test spec_conformance` runs every in-scope file and
-//! fails unless the interpreter passes every assertion that is a kernel
-//! and the Vulkan device passes at least [`VULKAN_TARGET`] of them.
+//! fails unless the interpreter engines pass every assertion that is a
+//! kernel and the Vulkan device fails none and passes at least
+//! [`VULKAN_TARGET`] of those it does not decline (call_indirect,
+//! multi-value, block parameters, recursion: the CPU device runs such
+//! kernels in real use).
 //! Arguments (after `--`): file names to run only those; `-v` lists every
 //! failure and unsupported case. `SPEC_SIMD=1` adds the SIMD files.
 //! `scripts/spec-conformance.sh` wraps it.
@@ -19,6 +22,61 @@ use std::time::Instant;
 
 /// Share of the in-scope assertions the Vulkan device must pass.
 const VULKAN_TARGET: f64 = 0.99;
+
+/// A module whose assertions are right and wrong in known ways: every
+/// engine must pass the right ones and fail the wrong ones, so the harness
+/// itself is shown to tell them apart (a wrong value, a wrong NaN kind, a
+/// missing trap, a wrong trap kind, state carried between actions).
+const SELF_CHECK: &str = r#"
+(module
+  (memory 1)
+  (global $g (mut i32) (i32.const 5))
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "div") (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1)))
+  (func (export "nan") (result f32) (f32.div (f32.const 0) (f32.const 0)))
+  (func (export "snan") (result f32) (f32.reinterpret_i32 (i32.const 0x7fa00000)))
+  (func (export "bump") (global.set $g (i32.add (global.get $g) (i32.const 1))))
+  (func (export "g") (result i32) (global.get $g))
+  (func (export "store") (param i32 i32) (i32.store (local.get 0) (local.get 1)))
+  (func (export "load") (param i32) (result i32) (i32.load (local.get 0))))
+(assert_return (invoke "add" (i32.const 1) (i32.const 2)) (i32.const 3))
+(assert_return (invoke "add" (i32.const 1) (i32.const 2)) (i32.const 4))
+(assert_trap (invoke "div" (i32.const 1) (i32.const 0)) "integer divide by zero")
+(assert_trap (invoke "div" (i32.const 1) (i32.const 1)) "integer divide by zero")
+(assert_trap (invoke "div" (i32.const 0x80000000) (i32.const -1)) "integer divide by zero")
+(assert_return (invoke "nan") (f32.const nan:arithmetic))
+(assert_return (invoke "snan") (f32.const nan:arithmetic))
+(invoke "bump")
+(assert_return (invoke "g") (i32.const 6))
+(assert_return (invoke "g") (i32.const 5))
+(invoke "store" (i32.const 65532) (i32.const 77))
+(assert_return (invoke "load" (i32.const 65532)) (i32.const 77))
+(assert_trap (invoke "load" (i32.const 65533)) "out of bounds memory access")
+(assert_return (invoke "load" (i32.const 0)) (i32.const 0))
+"#;
+
+/// Which [`SELF_CHECK`] actions must pass (in order).
+const SELF_CHECK_PASS: &[bool] = &[
+    true, false, true, false, false, true, false, true, true, false, true, true, true, true,
+];
+
+fn self_check(runners: &[Runner]) {
+    let fp = plan::plan(SELF_CHECK).expect("self-check parses");
+    let m = &fp.modules[0];
+    let prep = Prepared::new(m.bytes.as_ref().expect("encodes"), &m.actions).expect("kernel");
+    assert_eq!(m.actions.len(), SELF_CHECK_PASS.len());
+    for r in runners {
+        let got = r.run_module(&prep, &m.actions);
+        for (k, (o, want)) in got.iter().zip(SELF_CHECK_PASS).enumerate() {
+            let ok = matches!(o, Outcome::Pass);
+            assert_eq!(
+                ok, *want,
+                "harness self-check on {}: action {k} (line {}) gave {o:?}",
+                r.name, m.actions[k].line
+            );
+        }
+    }
+}
 
 #[derive(Default, Clone, Copy)]
 struct Count {
@@ -48,6 +106,7 @@ fn main() {
     }
 
     let runners: Vec<Runner> = engines().iter().filter_map(Runner::new).collect();
+    self_check(&runners);
     let mut totals = vec![Count::default(); runners.len()];
     let mut times = vec![0f64; runners.len()];
     let mut in_scope = 0usize;
@@ -189,16 +248,21 @@ fn main() {
             "spec: {} of {} assertions pass on {} ({}; {} failed, {} unsupported; {:.1} s)",
             c.pass, in_scope, runner.name, runner.device_name, c.fail, c.unsupported, times[ri]
         );
-        let need = if runner.name.starts_with("vulkan") {
-            (in_scope as f64 * VULKAN_TARGET).ceil() as usize
+        // The interpreter engines: every assertion. A GPU device: no wrong
+        // answer at all, and at least VULKAN_TARGET of the assertions it
+        // runs; what it declines (features the translator does not take,
+        // run by the CPU device in real use) is listed above.
+        let (need, of) = if runner.name.starts_with("vulkan") {
+            let runs = in_scope - c.unsupported;
+            ((runs as f64 * VULKAN_TARGET).ceil() as usize, runs)
         } else {
-            in_scope
+            (in_scope, in_scope)
         };
-        if c.pass < need {
+        if c.pass < need || (runner.name.starts_with("vulkan") && c.fail > 0) {
             ok = false;
             println!(
-                "error: {} passes {} of {} assertions, below its target {}",
-                runner.name, c.pass, in_scope, need
+                "error: {} passes {} of the {} assertions it runs (target {}, no failure on a GPU)",
+                runner.name, c.pass, of, need
             );
         }
     }

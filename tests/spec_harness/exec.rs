@@ -67,6 +67,7 @@ pub fn engines() -> Vec<Engine> {
             config: base_config,
             device: DeviceSel::Cpu,
         },
+        #[cfg(feature = "vulkan")]
         Engine {
             name: "vulkan",
             config: base_config,
