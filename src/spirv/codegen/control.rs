@@ -2,10 +2,10 @@
 //! `if`, branches through the `pending` variable (see the module
 //! documentation in `mod.rs`), and the prescan of a function's constructs.
 
-use super::translator::{wasm_err, FnTranslator};
+use super::translator::FnTranslator;
 use super::{H, NONE, UNROLL_MAX_OPS};
 use crate::spirv::analyze::Ty;
-use crate::spirv::{trap, Unsupported};
+use crate::spirv::{trap, wasm_err, Unsupported};
 use naga::{BinaryOperator as Bo, Block, Statement, SwitchCase, SwitchValue};
 use wasmparser::{BlockType, Operator};
 
