@@ -11,6 +11,7 @@
 pub mod capi;
 pub mod embed;
 pub mod error;
+pub(crate) mod kernel_abi;
 pub mod parallel;
 pub mod runtime;
 

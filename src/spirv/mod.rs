@@ -298,12 +298,48 @@ pub struct Translation {
 /// Name of the compute entry point of every generated shader.
 pub const ENTRY_POINT: &str = "main";
 
-/// Translates a kernel module; see the module documentation.
+/// What the kernel loader (`parallel::kernel::loader`) established about a
+/// kernel: it checked the ABI and the wasm engine validated the module, so
+/// [`translate_loaded`] neither validates nor re-derives these again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadedKernel {
+    /// The kernel's own region `R` in bytes.
+    pub region_size: u64,
+    /// Number of `(ptr, len)` buffer pairs of `kernel`.
+    pub num_buffers: usize,
+}
+
+/// `invalid kernel module: ...` for a decoding or validation error.
+pub(crate) fn wasm_err(e: wasmparser::BinaryReaderError) -> Unsupported {
+    Unsupported::new(format!("invalid kernel module: {e}"))
+}
+
+/// Translates a kernel module; see the module documentation. Validates the
+/// module first (see [`translate_loaded`] for kernels the loader accepted).
 pub fn translate_kernel(
     kernel_wasm: &[u8],
     opts: &TranslateOptions,
 ) -> Result<Translation, Unsupported> {
-    let module = analyze::analyze(kernel_wasm)?;
+    translate_inner(kernel_wasm, None, opts)
+}
+
+/// Translates a kernel that the kernel loader accepted and the wasm engine
+/// validated (decoded and validated once per kernel cache entry); `loaded`
+/// is what the loader learned.
+pub fn translate_loaded(
+    kernel_wasm: &[u8],
+    loaded: &LoadedKernel,
+    opts: &TranslateOptions,
+) -> Result<Translation, Unsupported> {
+    translate_inner(kernel_wasm, Some(loaded), opts)
+}
+
+fn translate_inner(
+    kernel_wasm: &[u8],
+    loaded: Option<&LoadedKernel>,
+    opts: &TranslateOptions,
+) -> Result<Translation, Unsupported> {
+    let module = analyze::analyze(kernel_wasm, loaded)?;
     let built = codegen::build(
         &module,
         opts.workgroup_size.max(1),

@@ -133,6 +133,8 @@ pub struct Run<'a> {
     pub kernel_bytes: &'a [u8],
     /// Content hash of the bytes (cache key, with the buffer count).
     pub kernel_hash: u64,
+    /// What the kernel loader learned (the bytes are not validated again).
+    pub loaded: spirv::LoadedKernel,
     /// Iterations.
     pub num_iterations: u32,
     /// Block size, passed through.
@@ -479,6 +481,7 @@ impl Gpu {
         hash: u64,
         num_buffers: usize,
         variant: Variant,
+        loaded: &spirv::LoadedKernel,
     ) -> ParResult<(Arc<CompiledKernel>, bool)> {
         let key = (hash, num_buffers, variant);
         {
@@ -498,7 +501,7 @@ impl Gpu {
             workgroup_size: variant.workgroup_size,
             ..self.options
         };
-        let translation = spirv::translate_kernel(bytes, &options)
+        let translation = spirv::translate_loaded(bytes, loaded, &options)
             .map_err(|Unsupported { reason }| ParError::unsupported(reason))?;
         if translation.num_buffers != num_buffers {
             return Err(ParError::invalid_kernel(format!(
@@ -578,6 +581,7 @@ impl Gpu {
             run.kernel_hash,
             run.buffers.len(),
             variant,
+            &run.loaded,
         )?;
         let setup_time = if cached { Duration::ZERO } else { t0.elapsed() };
         let tr = &kernel.translation;
