@@ -489,6 +489,9 @@ impl Dispatched {
 /// Exports one kernel calls at most: lavapipe's compile time (LLVM's
 /// coroutine passes) grows faster than linearly with the shader's size.
 const SELECTORS_PER_KERNEL: usize = 64;
+/// Most estimated code ([`Prepared::selector_cost`]) per kernel, for the
+/// same reason.
+const KERNEL_COST: u64 = 1500;
 
 /// Splits `all` into groups of actions on at most [`SELECTORS_PER_KERNEL`]
 /// exports, each with the selectors its kernel needs (its own plus those of
@@ -502,11 +505,28 @@ fn chunks(prep: &Prepared, all: &[usize]) -> Vec<(Vec<bool>, Vec<usize>)> {
         }
     }
     let mut groups = Vec::new();
-    let per: usize = std::env::var("SPEC_SELECTORS")
+    let budget: u64 = std::env::var("SPEC_KERNEL_COST")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(SELECTORS_PER_KERNEL);
-    for chunk in order.chunks(per) {
+        .unwrap_or(KERNEL_COST);
+    // Greedy: exports in order of first use, a new kernel when the next
+    // would pass the selector or cost budget.
+    let mut parts: Vec<Vec<usize>> = Vec::new();
+    let mut cost = 0u64;
+    for &s in &order {
+        let c = prep.selector_cost(s);
+        match parts.last_mut() {
+            Some(last) if last.len() < SELECTORS_PER_KERNEL && cost + c <= budget => {
+                last.push(s);
+                cost += c;
+            }
+            _ => {
+                parts.push(vec![s]);
+                cost = c;
+            }
+        }
+    }
+    for chunk in &parts {
         let list: Vec<usize> = all
             .iter()
             .copied()

@@ -205,6 +205,8 @@ struct Parts {
     /// Direct callees of each function (all functions of element segments
     /// where it uses `call_indirect`; `u32::MAX - 1`: any function).
     callees: Vec<Vec<u32>>,
+    /// Per function: operators, memory accesses weighted (see [`body_cost`]).
+    own_cost: Vec<u64>,
     num_funcs: u32,
     tables: TableSection,
     globals: GlobalSection,
@@ -540,6 +542,7 @@ impl Prepared {
         // Per function: changes state itself; its callees.
         let mut changes_fn = vec![false; func_types.len()];
         let mut callees_fn: Vec<Vec<u32>> = vec![Vec::new(); func_types.len()];
+        let mut own_cost = vec![1u64; func_types.len()];
         for (i, &t) in func_types.iter().enumerate() {
             let ft = types.get(t as usize).ok_or("function of an unknown type")?;
             if (i as u32) < imported_funcs {
@@ -553,6 +556,7 @@ impl Prepared {
             }
             let body = &bodies[i - imported_funcs as usize];
             let (f, changes, grows, callees) = rewrite_body(body, ft, &hg, f_chk, f_grow)?;
+            own_cost[i] = body_cost(body);
             changes_fn[i] = changes;
             callees_fn[i] = callees;
             has_grow |= grows;
@@ -667,6 +671,7 @@ impl Prepared {
                 num_types,
                 func_types: func_types.clone(),
                 callees: callees_fn.clone(),
+                own_cost,
                 num_funcs,
                 tables,
                 globals,
@@ -812,6 +817,37 @@ impl Prepared {
         m.section(&code);
         let _ = f_grow;
         m.finish()
+    }
+
+    /// An estimate of the code a selector's call becomes once the driver
+    /// inlines every call (lavapipe does): its function's cost plus its
+    /// callees' at every call site.
+    pub fn selector_cost(&self, s: usize) -> u64 {
+        fn cost(p: &Parts, f: u32, memo: &mut Vec<Option<u64>>, depth: u32) -> u64 {
+            let Some(&own) = p.own_cost.get(f as usize) else {
+                return 1 << 20; // any function: call_indirect through ref.func
+            };
+            if depth > 64 {
+                return 1 << 20; // recursion (the translator declines it)
+            }
+            if let Some(c) = memo[f as usize] {
+                return c;
+            }
+            let mut c = own;
+            for &g in &p.callees[f as usize] {
+                c = c.saturating_add(cost(p, g, memo, depth + 1));
+            }
+            let c = c.min(1 << 20);
+            memo[f as usize] = Some(c);
+            c
+        }
+        match &self.sels[s] {
+            Sel::Func { index, .. } => {
+                let mut memo = vec![None; self.parts.own_cost.len()];
+                cost(&self.parts, *index, &mut memo, 0)
+            }
+            Sel::Global(_) => 1,
+        }
     }
 
     /// Per function: whether an enabled export (or a replayed one) can
@@ -1228,6 +1264,23 @@ fn resolve(
         }
     };
     Ok((s, params, results))
+}
+
+/// The cost of one function body for [`Prepared::selector_cost`]: its
+/// operators, each memory access as 16 (the translator's bounds-checked,
+/// sub-word-safe access helpers are large once inlined).
+fn body_cost(body: &wasmparser::FunctionBody<'_>) -> u64 {
+    let Ok(mut r) = body.get_operators_reader() else {
+        return 1;
+    };
+    let mut c = 0u64;
+    while !r.eof() {
+        match r.read() {
+            Ok(op) => c += if access(&op).is_some() { 16 } else { 1 },
+            Err(_) => break,
+        }
+    }
+    c
 }
 
 /// Rewrites one function body (memory accesses through `$chk`,
