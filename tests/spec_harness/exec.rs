@@ -158,7 +158,7 @@ impl Runner {
                 .copied()
                 .filter(|&k| match &out[k] {
                     Some(Outcome::Fail(_)) => true,
-                    Some(Outcome::Unsupported(w)) => w.contains("memory.grow past"),
+                    Some(Outcome::Unsupported(w)) => w.contains("memory accessed past"),
                     _ => false,
                 })
                 .collect();
@@ -200,7 +200,9 @@ impl Runner {
                 own.push(s);
             }
         }
-        let replay: Vec<bool> = (0..sels.len()).map(|s| sels[s] && !own.contains(&s)).collect();
+        let replay: Vec<bool> = (0..sels.len())
+            .map(|s| sels[s] && !own.contains(&s))
+            .collect();
         let mut bad: Vec<(usize, String)> = Vec::new();
         self.find_untranslatable(prep, &own, &replay, cap, &mut bad);
         for &k in all {
@@ -221,8 +223,11 @@ impl Runner {
             // The driver declined what the translator took: one kernel per export.
             if own.len() > 1 {
                 for s in own {
-                    let mine: Vec<usize> =
-                        list.iter().copied().filter(|&k| resolved(prep, k).sel == s).collect();
+                    let mine: Vec<usize> = list
+                        .iter()
+                        .copied()
+                        .filter(|&k| resolved(prep, k).sel == s)
+                        .collect();
                     let mut e = replay.clone();
                     e[s] = true;
                     if let Err(why) = self.run_group(prep, actions, &e, &mine, out, cap) {
@@ -256,7 +261,9 @@ impl Runner {
         for &s in set {
             enabled[s] = true;
         }
-        let Err(why) = self.translates(&prep.kernel(&enabled, cap)) else { return };
+        let Err(why) = self.translates(&prep.kernel(&enabled, cap)) else {
+            return;
+        };
         if set.len() == 1 {
             bad.push((set[0], why));
             return;
@@ -595,7 +602,7 @@ fn judge(prep: &Prepared, actions: &[Action], k: usize, d: &Dispatched) -> Outco
     let r = resolved(prep, k);
     if u32::from_le_bytes(rec[4..8].try_into().unwrap()) == super::kernel::GROW_LIMIT_HIT {
         return Outcome::Unsupported(format!(
-            "harness: memory.grow past the {} pages beyond its minimum that a kernel's memory gets",
+            "harness: memory accessed past the {} pages beyond its minimum that the harness places (after memory.grow)",
             64
         ));
     }

@@ -213,6 +213,8 @@ struct Parts {
     num_globals: u32,
     /// (index, type, initial value bits) of each mutable global.
     mutable_globals: Vec<(u32, Ty, u128)>,
+    /// (index, initialiser) of each mutable reference-typed global.
+    ref_resets: Vec<(u32, Vec<Instruction<'static>>)>,
     elements: Option<ElementSection>,
     code: Vec<Function>,
     mem_min_pages: u64,
@@ -357,7 +359,7 @@ impl Prepared {
         let mut imported_funcs = 0u32;
         let mut tables = TableSection::new();
         let mut imported_globals: Vec<(GlobalType, u128, Ty)> = Vec::new();
-        let mut defined_globals: Vec<(GlobalType, ConstExpr, Ty, u128)> = Vec::new();
+        let mut defined_globals: Vec<(GlobalType, ConstExpr, Option<Ty>, u128)> = Vec::new();
         let mut global_vals: Vec<(Ty, u128)> = Vec::new();
         let mut memory: Option<(u64, Option<u64>)> = None;
         let mut exports: Vec<(String, ExternalKind, u32)> = Vec::new();
@@ -365,6 +367,7 @@ impl Prepared {
         let mut data: Vec<(u64, Vec<u8>)> = Vec::new();
         let mut bodies: Vec<wasmparser::FunctionBody<'_>> = Vec::new();
         let mut elem_funcs: Vec<u32> = Vec::new();
+        let mut ref_resets: Vec<(u32, Vec<Instruction<'static>>)> = Vec::new();
 
         for payload in Parser::new(0).parse_all(bytes) {
             match payload.map_err(|e| e.to_string())? {
@@ -447,13 +450,51 @@ impl Prepared {
                 Payload::GlobalSection(r) => {
                     for g in r {
                         let g = g.map_err(|e| e.to_string())?;
-                        let ty =
-                            Ty::from_wasm(g.ty.content_type).ok_or("a reference-typed global")?;
-                        let (_, bits) = eval_const(&g.init_expr, &global_vals)?;
                         let gt = re.global_type(g.ty).map_err(|e| e.to_string())?;
-                        let ce = re.const_expr(g.init_expr).map_err(|e| e.to_string())?;
-                        defined_globals.push((gt, ce, ty, bits));
-                        global_vals.push((ty, bits));
+                        let ce = re
+                            .const_expr(g.init_expr.clone())
+                            .map_err(|e| e.to_string())?;
+                        match Ty::from_wasm(g.ty.content_type) {
+                            Some(ty) => {
+                                let (_, bits) = eval_const(&g.init_expr, &global_vals)?;
+                                // The value itself: a `global.get` of a
+                                // spectest import would read a global the
+                                // kernel now defines, which is invalid.
+                                defined_globals.push((gt, const_of(ty, bits), Some(ty), bits));
+                                let _ = ce;
+                                global_vals.push((ty, bits));
+                            }
+                            None if g.ty.mutable => {
+                                // Reset by its initialiser's instructions.
+                                let mut ins = Vec::new();
+                                let mut r = g.init_expr.get_operators_reader();
+                                loop {
+                                    match r.read().map_err(|e| e.to_string())? {
+                                        Operator::End => break,
+                                        Operator::RefNull { hty } => {
+                                            ins.push(Instruction::RefNull(
+                                                re.heap_type(hty).map_err(|e| e.to_string())?,
+                                            ))
+                                        }
+                                        Operator::RefFunc { function_index } => {
+                                            ins.push(Instruction::RefFunc(function_index))
+                                        }
+                                        Operator::GlobalGet { global_index } => {
+                                            ins.push(Instruction::GlobalGet(global_index))
+                                        }
+                                        _ => return unsupported("a reference global initialiser"),
+                                    }
+                                }
+                                ref_resets.push((global_vals.len() as u32, ins));
+                                defined_globals.push((gt, ce, None, 0));
+                                global_vals.push((Ty::I32, 0));
+                            }
+                            None => {
+                                // Kept as it is; no action reads it as a value.
+                                defined_globals.push((gt, ce, None, 0));
+                                global_vals.push((Ty::I32, 0));
+                            }
+                        }
                     }
                 }
                 Payload::ExportSection(r) => {
@@ -519,7 +560,7 @@ impl Prepared {
         }
         for (gt, ce, ty, bits) in &defined_globals {
             globals.global(*gt, ce);
-            if gt.mutable {
+            if let (true, Some(ty)) = (gt.mutable, ty) {
                 mutable_globals.push((gi, *ty, *bits));
             }
             gi += 1;
@@ -677,6 +718,7 @@ impl Prepared {
                 globals,
                 num_globals,
                 mutable_globals,
+                ref_resets,
                 elements,
                 code,
                 mem_min_pages,
@@ -797,8 +839,8 @@ impl Prepared {
                 code.function(&stub);
             }
         }
-        code.function(&chk_fn(&hg));
-        code.function(&grow_fn(&hg, cap, p.mem_max_pages));
+        code.function(&chk_fn(&hg, cap * PAGE));
+        code.function(&grow_fn(&hg, p.mem_max_pages));
         code.function(&self.run_fn(&hg, enabled));
         code.function(&self.kernel_fn(&hg, f_run, cap));
 
@@ -858,7 +900,8 @@ impl Prepared {
         let mut reach = vec![false; n];
         let mut stack: Vec<u32> = Vec::new();
         for (s, sel) in self.sels.iter().enumerate() {
-            if let (true, Sel::Func { index, .. }) = (enabled.get(s).copied().unwrap_or(false), sel) {
+            if let (true, Sel::Func { index, .. }) = (enabled.get(s).copied().unwrap_or(false), sel)
+            {
                 stack.push(*index);
             }
         }
@@ -1054,6 +1097,12 @@ impl Prepared {
             push_bits(&mut f, ty, bits);
             f.instruction(&I::GlobalSet(g));
         }
+        for (g, ins) in &p.ref_resets {
+            for i in ins {
+                f.instruction(i);
+            }
+            f.instruction(&I::GlobalSet(*g));
+        }
         if self.stateful {
             // for k in 0..i: if tab[k].mode == 1 { run(k, 0) }
             f.instruction(&I::Block(BlockType::Empty));
@@ -1114,30 +1163,44 @@ fn out_addr(f: &mut Function, hg: &HGlobals, out_rec: usize) {
     f.instruction(&I::I32Add);
 }
 
-/// `$chk(addr, end) -> addr'`.
-fn chk_fn(hg: &HGlobals) -> Function {
+/// `$chk(addr, end) -> addr'`: `0xFFFF_FFFF` (so the access traps out of
+/// bounds) past the spec memory's current size; past the `phys` bytes the
+/// host placed (after a `memory.grow` beyond them) it sets `$grew_past`
+/// (the action is reported unsupported) and returns the copy's start.
+fn chk_fn(hg: &HGlobals, phys: u64) -> Function {
     use Instruction as I;
-    let mut f = Function::new([]);
+    let mut f = Function::new([(1, ValType::I64)]);
     f.instruction(&I::LocalGet(0));
     f.instruction(&I::I64ExtendI32U);
     f.instruction(&I::LocalGet(1));
     f.instruction(&I::I64Add);
+    f.instruction(&I::LocalTee(2));
     f.instruction(&I::GlobalGet(hg.bytes));
     f.instruction(&I::I64GtU);
     f.instruction(&I::If(BlockType::Result(ValType::I32)));
     f.instruction(&I::I32Const(-1));
+    f.instruction(&I::Else);
+    f.instruction(&I::LocalGet(2));
+    f.instruction(&I::I64Const(phys as i64));
+    f.instruction(&I::I64GtU);
+    f.instruction(&I::If(BlockType::Result(ValType::I32)));
+    f.instruction(&I::I32Const(1));
+    f.instruction(&I::GlobalSet(hg.grew_past));
+    f.instruction(&I::GlobalGet(hg.base));
     f.instruction(&I::Else);
     f.instruction(&I::LocalGet(0));
     f.instruction(&I::GlobalGet(hg.base));
     f.instruction(&I::I32Add);
     f.instruction(&I::End);
     f.instruction(&I::End);
+    f.instruction(&I::End);
     f
 }
 
-/// `$grow(delta) -> old pages or -1`, up to `cap` pages; a request within
-/// the module's maximum `max` but past `cap` also sets `$grew_past`.
-fn grow_fn(hg: &HGlobals, cap: u64, max: u64) -> Function {
+/// `$grow(delta) -> old pages or -1`: grows the spec memory's size up to
+/// its maximum `max`; the host placed fewer pages, and `$chk` notices an
+/// access past them.
+fn grow_fn(hg: &HGlobals, max: u64) -> Function {
     use Instruction as I;
     let mut f = Function::new([(1, ValType::I64)]);
     f.instruction(&I::GlobalGet(hg.pages));
@@ -1146,16 +1209,9 @@ fn grow_fn(hg: &HGlobals, cap: u64, max: u64) -> Function {
     f.instruction(&I::I64ExtendI32U);
     f.instruction(&I::I64Add);
     f.instruction(&I::LocalTee(1));
-    f.instruction(&I::I64Const(cap as i64));
+    f.instruction(&I::I64Const(max as i64));
     f.instruction(&I::I64GtU);
     f.instruction(&I::If(BlockType::Result(ValType::I32)));
-    f.instruction(&I::LocalGet(1));
-    f.instruction(&I::I64Const(max as i64));
-    f.instruction(&I::I64LeU);
-    f.instruction(&I::If(BlockType::Empty));
-    f.instruction(&I::I32Const(1));
-    f.instruction(&I::GlobalSet(hg.grew_past));
-    f.instruction(&I::End);
     f.instruction(&I::I32Const(-1));
     f.instruction(&I::Else);
     f.instruction(&I::GlobalGet(hg.pages));
