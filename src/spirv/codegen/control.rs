@@ -76,7 +76,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             // body) from a driver cutting the loop short: llvmpipe
             // (lavapipe) leaves every loop of an invocation once 65535 loop
             // iterations ran in total, silently. Branches out of the loop
-            // set `pending` instead.
+            // set `pending` instead. Driver workaround W5
+            // (docs/wasi-parallel.md 2.4).
             let var = self.flag_slot();
             let z = self.fb.u32(0);
             self.fb.store(var, z);
@@ -153,7 +154,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         // trapped invocation leaves every loop it is in. The exit only
         // breaks: the check after the loop tells fuel exhaustion (FUEL)
         // from a driver cut. A trap call inside the loop body made
-        // llvmpipe's code 3x slower.
+        // llvmpipe's code 3x slower. Driver workaround W7
+        // (docs/wasi-parallel.md 2.4).
         let z = self.fb.u32(0);
         if self.sh.fuel {
             let fuel = self.fb.load_global(self.sh.g.fuel);
