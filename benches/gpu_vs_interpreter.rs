@@ -39,6 +39,7 @@ const NSTREAM: &str = r#"(module (import "env" "memory" (memory 1))
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br_if $l (i32.lt_u (local.get $j) (local.get $end))))))"#;
 
+#[allow(clippy::too_many_arguments)]
 fn time_exec(
     rt: &ParallelRuntime,
     dev: usize,

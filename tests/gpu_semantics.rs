@@ -780,7 +780,7 @@ fn long_loops_are_exact_or_unsupported() {
     (i32.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))) (local.get $a))))"#
     ));
     let input = vec![7u8; 64];
-    let reference = run(&rt.rt, SEQUENTIAL, &w, 16, 1, &[input.clone()]).unwrap();
+    let reference = run(&rt.rt, SEQUENTIAL, &w, 16, 1, std::slice::from_ref(&input)).unwrap();
     match run(&rt.rt, rt.gpu, &w, 16, 1, &[input]) {
         Ok(out) => assert_eq!(out, reference),
         Err(e) => {
@@ -959,7 +959,7 @@ fn nested_loops_beyond_the_driver_limit() {
       (br_if $outer (i32.lt_u (local.get $j) (i32.const 100))))))"#
     ));
     let input = vec![0u8; 400 * 8];
-    let reference = run(&rt.rt, SEQUENTIAL, &w, 8, 1, &[input.clone()]).unwrap();
+    let reference = run(&rt.rt, SEQUENTIAL, &w, 8, 1, std::slice::from_ref(&input)).unwrap();
     match run(&rt.rt, rt.gpu, &w, 8, 1, &[input]) {
         Ok(out) => assert_eq!(out, reference),
         Err(e) => {

@@ -1,6 +1,6 @@
 //! The per-instance state of wasi-parallel, and the one place where every
 //! guest pointer, length, enum value and handle is validated. A validated
-//! `parallel_exec` goes to [`ParallelRuntime::dispatch`] (`dispatch.rs`).
+//! `parallel_exec` goes to `ParallelRuntime::dispatch` (`dispatch.rs`).
 //!
 //! Each method takes the guest's memory as `&mut [u8]` plus the raw `i32`
 //! arguments of the import and returns the raw `par_errno`, so it can be

@@ -8,8 +8,8 @@
 //! # Route
 //! wasm (decoded by `wasmparser`; validated by it, or already by wasmi for
 //! a kernel the loader accepted, see [`translate_loaded`]) → naga IR (built by hand in
-//! [`codegen`]) → `naga::valid::Validator` → `naga::back::spv` → a post-pass
-//! over the words ([`postpass`]) adding what naga cannot express
+//! `codegen`) → `naga::valid::Validator` → `naga::back::spv` → a post-pass
+//! over the words (`postpass`) adding what naga cannot express
 //! (`NoContraction`, float-controls execution modes).
 //!
 //! # The shader interface (shared with `parallel::device::vulkan`)

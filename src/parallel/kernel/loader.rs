@@ -1,5 +1,5 @@
 //! Decoding and checking a kernel module against the kernel ABI (the rules
-//! are in [`crate::kernel_abi`]) and rewriting its memory import into a form
+//! are in `crate::kernel_abi`) and rewriting its memory import into a form
 //! wasmi accepts.
 //!
 //! Accepted: exactly one import, a 32-bit memory with 64 KiB pages, under any

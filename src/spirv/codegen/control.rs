@@ -249,8 +249,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             self.unreachable = !reachable;
             return Ok(());
         }
-        let reachable_after;
-        if kind == Kind::If {
+        let reachable_after = if kind == Kind::If {
             if reachable {
                 self.store_results(idx)?;
             }
@@ -273,7 +272,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             if materialized {
                 self.fb.stmt(Statement::Break);
             }
-            reachable_after = then_r || else_r || self.ctrl[idx].branched_to;
+            then_r || else_r || self.ctrl[idx].branched_to
         } else {
             if reachable {
                 self.store_results(idx)?;
@@ -284,8 +283,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 }
                 self.fb.stmt(Statement::Break);
             }
-            reachable_after = reachable || (kind == Kind::Block && self.ctrl[idx].branched_to);
-        }
+            reachable || (kind == Kind::Block && self.ctrl[idx].branched_to)
+        };
         if materialized {
             let body = self.fb.close();
             if kind == Kind::Loop {

@@ -127,6 +127,10 @@ pub struct CompiledKernel {
     translation: Translation,
 }
 
+/// Built pipelines by (kernel hash, buffer count, variant); the bytes are
+/// compared on a hit.
+type PipelineCache = HashMap<(u64, usize, Variant), Vec<Arc<CompiledKernel>>>;
+
 /// One exec request in this device's terms.
 pub struct Run<'a> {
     /// The kernel module bytes (what the translator reads).
@@ -194,7 +198,7 @@ pub struct Gpu {
     max_storage_range: u64,
     id: usize,
     /// Keyed by kernel hash, buffer count and shader variant.
-    pipelines: Mutex<HashMap<(u64, usize, Variant), Vec<Arc<CompiledKernel>>>>,
+    pipelines: Mutex<PipelineCache>,
     /// CPU-type device (llvmpipe): see [`Gpu::variant`].
     cpu_type: bool,
     /// Kernels (by content hash) whose calls this device could not finish:
