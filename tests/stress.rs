@@ -8,6 +8,9 @@
 //! Runs for `WASI_PARALLEL_STRESS_SECS` seconds (default 3); e.g.
 //! `WASI_PARALLEL_STRESS_SECS=300 cargo test --release --test stress`.
 
+// The shared helpers of tests/all; this binary uses only some of them.
+#[allow(dead_code)]
+#[path = "all/parallel_util.rs"]
 mod parallel_util;
 
 use parallel_util::*;
