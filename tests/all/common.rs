@@ -64,10 +64,21 @@ pub fn cli() -> Command {
 /// The example guests and kernels of `c-examples/guests`, built with clang
 /// once per test process (`c-examples/guests/build.sh`) into a scratch
 /// directory. `None` (after a note) when a tool is missing outside CI;
-/// under CI a missing tool fails the test.
+/// under CI a missing tool fails the test. `WP_EXAMPLES_DIR` names a folder
+/// where they were built already (`scripts/gpu-check.sh` carries them to a
+/// machine without clang).
 pub fn example_dir() -> Option<&'static Path> {
     static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
     DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("WP_EXAMPLES_DIR") {
+            let dir = PathBuf::from(dir);
+            assert!(
+                dir.join("mandelbrot_kernel.wasm").is_file(),
+                "WP_EXAMPLES_DIR={} holds no built examples",
+                dir.display()
+            );
+            return Some(dir);
+        }
         require_tool("clang")?;
         require_tool("wasm-objdump")?;
         let out = scratch("examples");
