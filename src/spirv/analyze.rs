@@ -164,12 +164,10 @@ pub(crate) fn analyze<'a>(
                     func_type_idx.push(f.map_err(wasm_err)?);
                 }
             }
-            Payload::MemorySection(r) => {
-                if r.count() > 0 {
-                    return Err(Unsupported::new(
-                        "the kernel defines a memory; it must import exactly one",
-                    ));
-                }
+            Payload::MemorySection(r) if r.count() > 0 => {
+                return Err(Unsupported::new(
+                    "the kernel defines a memory; it must import exactly one",
+                ));
             }
             Payload::GlobalSection(r) => {
                 for g in r {
@@ -294,10 +292,8 @@ pub(crate) fn analyze<'a>(
         let mut ops = f.body.get_operators_reader().map_err(wasm_err)?;
         while !ops.eof() {
             match ops.read().map_err(wasm_err)? {
-                Operator::Call { function_index } => {
-                    if !callees[i].contains(&function_index) {
-                        callees[i].push(function_index)
-                    }
+                Operator::Call { function_index } if !callees[i].contains(&function_index) => {
+                    callees[i].push(function_index)
                 }
                 Operator::GlobalSet { global_index } => set_globals[global_index as usize] = true,
                 Operator::Block { blockty }

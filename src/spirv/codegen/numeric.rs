@@ -224,7 +224,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
     /// Float division. lavapipe (Mesa 22.3) folded `x / 0.0` to 0 (wasm:
     /// ±inf) and `0.0 / -x` to +0.0 (wasm: -0.0) when the zero was known at
     /// compile time; no float is, since every float source is opaque (see
-    /// `Globals::zero`). The operands are not XORed again here: a second
+    /// `Globals::zero`, driver workaround W1). The operands are not XORed again here: a second
     /// XOR with the same zero cancelled the first and exposed the constant.
     pub(super) fn fdiv(&mut self, t: Ty) -> Result<(), Unsupported> {
         let b = self.pop()?;
@@ -254,7 +254,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
     }
 
     /// Whether the float `a` of type `t` is a NaN, decided on its bits
-    /// (`a != a` is a float comparison the driver may fold: lavapipe
+    /// (W10: `a != a` is a float comparison the driver may fold: lavapipe
     /// answered false for NaN, so a trapping truncation of NaN reported an
     /// overflow).
     pub(super) fn is_nan_bits(&mut self, a: H, t: Ty) -> H {
@@ -270,7 +270,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         self.fb.bin(Bo::Greater, abs, inf)
     }
 
-    /// `r` (of type `t`) with the quiet bit set when it is a NaN, in
+    /// W9: `r` (of type `t`) with the quiet bit set when it is a NaN, in
     /// integer operations the driver cannot fold. Wasm's demote/promote
     /// give an arithmetic (quiet) NaN for a NaN input; lavapipe folded
     /// `demote(promote(x))` to `x` and returned a signalling NaN unchanged
@@ -335,6 +335,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 // `(bits(a) & !SIGN) | (bits(b) & SIGN)` on f64 bits inside
                 // an `if` as `bits(a) | bits(b)` on the high word (random
                 // kernel seed 511); 32-bit masks on the halves are right.
+                // Driver workaround W3 (docs/wasi-parallel.md 2.4).
                 let b = self.pop()?;
                 let a = self.pop()?;
                 let ab = self.fbits(a);
@@ -514,7 +515,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
     /// (f64.convert_i64_s (i64.load8_s ..)) (f64.const 0)` was 1 for -99
     /// (seed 344). Only at the source: XORing the comparison operands as
     /// well cancelled out (`x ^ z ^ z`) and exposed the extension again
-    /// (seed 1358).
+    /// (seed 1358). Driver workaround W2 (docs/wasi-parallel.md 2.4).
     pub(super) fn sext64(&mut self, a: H) -> H {
         let s = self.sint(a);
         let e = self.fb.conv(s, ScalarKind::Sint, 8);
