@@ -7,6 +7,7 @@
 pub mod exec;
 pub mod kernel;
 pub mod plan;
+pub mod rewrite;
 
 /// The spec files in scope: numeric, conversion, control flow, locals and
 /// globals, `select`, `br_table`, calls and memory.
