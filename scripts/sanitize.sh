@@ -50,7 +50,7 @@ cp target/debug/libwasi_parallel.a "$work/libwasi_parallel.a"
 lib="$work/libwasi_parallel.a"
 : "${asan_lib:=$lib}"
 
-progs="c-examples/run_wasi.c c-examples/host_native.c c-examples/call_export.c c-examples/parallel_devices.c tests/c/stress.c"
+progs="c-examples/run_wasi.c c-examples/host_native.c c-examples/call_export.c c-examples/parallel_devices.c c-examples/watchdog.c tests/c/stress.c"
 
 build() { # build OUT SRC LIB EXTRA_FLAGS...
   out=$1 src=$2 l=$3
@@ -87,7 +87,7 @@ for src in $progs; do
   name=$(basename "$src" .c)
   build "$work/$name-asan" "$src" "$asan_lib" -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
   # shellcheck disable=SC2046
-  WP_STRESS_ITERS=$asan_iters run "$name (asan+ubsan+lsan)" "$work/$name-asan" $(args_for "$name")
+  WP_STRESS_ITERS=$asan_iters WP_WATCHDOG_MAX_MS=1000 run "$name (asan+ubsan+lsan)" "$work/$name-asan" $(args_for "$name")
 done
 for p in sequential "cpu 4"; do
   # shellcheck disable=SC2086
@@ -100,7 +100,7 @@ for src in $progs; do
   name=$(basename "$src" .c)
   build "$work/$name-plain" "$src" "$lib"
   # shellcheck disable=SC2046
-  WP_STRESS_ITERS=$vg_iters run "$name (valgrind)" valgrind -q --leak-check=full \
+  WP_STRESS_ITERS=$vg_iters WP_WATCHDOG_MAX_MS=5000 run "$name (valgrind)" valgrind -q --leak-check=full \
     --show-leak-kinds=definite,possible --errors-for-leak-kinds=definite,possible \
     --error-exitcode=1 --suppressions="$root/scripts/valgrind.supp" \
     "$work/$name-plain" $(args_for "$name")

@@ -4,14 +4,20 @@
 //! thread. There is no process-global state: two engines are independent.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Engine configuration: guest limits plus the wasi-parallel device settings.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Fuel budget of every guest call (`None`: unlimited).
     pub fuel: Option<u64>,
+    /// Wall-clock limit of every guest call (`None`: unlimited, the
+    /// default). A call that runs longer traps with
+    /// [`crate::TrapKind::Interrupted`], and so do the kernels it runs; see
+    /// [`crate::InterruptHandle`] for when it is noticed.
+    pub timeout: Option<Duration>,
     /// Maximum linear memory of a guest, in 64 KiB pages (`None`: the wasm32 limit).
     pub max_memory_pages: Option<u32>,
     /// Maximum size of a module accepted by [`crate::Module::new`], in bytes.
@@ -24,10 +30,37 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             fuel: None,
+            timeout: None,
             max_memory_pages: None,
             max_module_bytes: 256 << 20,
             parallel: Default::default(),
         }
+    }
+}
+
+impl Config {
+    /// Checks the settings that have bounds (a zero timeout, more than
+    /// 65536 memory pages, a zero module size, and those of
+    /// [`crate::parallel::ParallelConfig::validate`], e.g. at most
+    /// [`crate::parallel::MAX_THREADS`] CPU threads). Called by
+    /// [`Engine::new`].
+    pub fn validate(&self) -> Result<()> {
+        if self.timeout == Some(Duration::ZERO) {
+            return Err(Error::invalid_argument(
+                "timeout: must be more than 0 seconds (None: no limit)",
+            ));
+        }
+        if self.max_memory_pages.is_some_and(|p| p > 65536) {
+            return Err(Error::invalid_argument(
+                "max memory pages: more than the wasm32 limit of 65536",
+            ));
+        }
+        if self.max_module_bytes == 0 {
+            return Err(Error::invalid_argument(
+                "max module bytes: must be more than 0",
+            ));
+        }
+        self.parallel.validate().map_err(Error::invalid_argument)
     }
 }
 
@@ -45,9 +78,15 @@ pub struct Engine {
 
 impl Engine {
     /// Creates an engine; starts the CPU thread pool and discovers devices.
+    ///
+    /// Errors: `InvalidArgument` for a setting out of its bounds (see
+    /// [`Config::validate`]), `Internal` when the devices cannot be set up.
     pub fn new(config: Config) -> Result<Self> {
+        config.validate()?;
         let mut wc = wasmi::Config::default();
-        wc.consume_fuel(config.fuel.is_some());
+        // Always metered: guest calls run in fuel slices so that interrupts
+        // and deadlines are noticed (see `runtime::interrupt`).
+        wc.consume_fuel(true);
         let parallel = crate::parallel::ParallelRuntime::new(config.parallel.clone())
             .map_err(|e| crate::Error::new(crate::ErrorCode::Internal, e.to_string()))?;
         Ok(Self {

@@ -1,5 +1,6 @@
 //! One Vulkan logical device: buffers, the pipeline cache and dispatch.
 
+use crate::parallel::cancel::Cancel;
 use crate::parallel::device::DeviceBuffer;
 use crate::parallel::errno::{ParError, ParResult};
 use crate::parallel::kernel::layout::Layout;
@@ -145,6 +146,53 @@ pub struct Run<'a> {
     pub fuel: Option<u64>,
     /// Per occurrence: created with `read` access (not copied back).
     pub read_only: &'a [bool],
+    /// Polled between dispatch chunks.
+    pub cancel: &'a Cancel,
+}
+
+/// Iterations per dispatch chunk (one submission each; interrupts and
+/// deadlines are seen between chunks). The first chunk has
+/// [`ChunkSizer::FIRST`] iterations, so a typical call (up to 64Ki
+/// iterations) is one submission as before; later chunks double while a
+/// chunk takes less than [`ChunkSizer::TARGET`] / 2 and halve while one
+/// takes more than twice it, so that a long call is seen about every
+/// `TARGET` while the submissions cost little (~0.1 ms each on lavapipe).
+/// How long one chunk runs is not bounded by the runtime: that is the
+/// iterations' own time (see docs/parallel.md, "Stopping kernels").
+#[derive(Debug)]
+pub struct ChunkSizer {
+    /// Iterations of the next chunk (a multiple of the workgroup size).
+    pub len: u64,
+    wg: u64,
+    max: u64,
+}
+
+impl ChunkSizer {
+    /// Iterations of the first chunk.
+    pub const FIRST: u64 = 1 << 16;
+    /// The time a chunk should take.
+    pub const TARGET: Duration = Duration::from_millis(20);
+
+    /// For workgroups of `wg` invocations and at most `max` iterations per
+    /// dispatch (a multiple of `wg`).
+    pub fn new(wg: u64, max: u64) -> ChunkSizer {
+        let wg = wg.max(1);
+        let max = (max / wg).max(1) * wg;
+        ChunkSizer {
+            len: (Self::FIRST / wg).max(1).saturating_mul(wg).min(max),
+            wg,
+            max,
+        }
+    }
+
+    /// Adapts the next chunk to the time the last one took.
+    pub fn next(&mut self, took: Duration) {
+        if took < Self::TARGET / 2 {
+            self.len = self.len.saturating_mul(2).min(self.max);
+        } else if took > Self::TARGET * 2 {
+            self.len = (self.len / 2 / self.wg).max(1) * self.wg;
+        }
+    }
 }
 
 /// What an exec reports.
@@ -727,17 +775,26 @@ impl Gpu {
         }
         let pipeline = kernel.pipeline.clone();
         let set_layout = pipeline.layout().set_layouts()[0].clone();
-        vk!(b.bind_pipeline_compute(pipeline.clone()), "bind pipeline")?;
-        // Dispatches: up to 65535 x 1024 groups of workgroup_size each.
+        // One dispatch per chunk of iterations, each chunk its own
+        // submission, so that an interrupt or a deadline (`run.cancel`) is
+        // seen between two of them. A chunk is a multiple of the workgroup
+        // size (except the last, whose excess invocations the shader skips)
+        // and at most max_groups[0] groups, so dispatches never overlap.
         let wg = variant.workgroup_size.max(1) as u64;
-        let per_dispatch = self.max_groups[0] as u64 * self.max_groups[1] as u64 * wg;
         let n = run.num_iterations as u64;
+        let mut sizer = ChunkSizer::new(wg, self.max_groups[0] as u64 * wg);
         let mut base = 0u64;
+        let mut first = Some(b);
+        let mut gpu_time = Duration::ZERO;
+        let (mut code, mut iteration) = (0, 0);
         while base < n {
-            let remaining = n - base;
-            let groups = remaining.min(per_dispatch).div_ceil(wg);
-            let x = groups.min(self.max_groups[0] as u64);
-            let y = groups.div_ceil(x);
+            let len = sizer.len.min(n - base);
+            let mut b = match first.take() {
+                Some(b) => b,
+                None => self.builder()?,
+            };
+            vk!(b.bind_pipeline_compute(pipeline.clone()), "bind pipeline")?;
+            let groups = len.div_ceil(wg);
             words[param::ITERATION_BASE] = base as u32;
             let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
             let params = self.upload(&bytes)?;
@@ -774,20 +831,38 @@ impl Gpu {
             // fuel budget (calls with a kernel fuel limit), else llvmpipe's
             // loop limiter or a real driver's timeout (device lost, which
             // vulkano reports as an error, not undefined behaviour).
-            vk!(unsafe { b.dispatch([x as u32, y as u32, 1]) }, "dispatch")?;
+            vk!(unsafe { b.dispatch([groups as u32, 1, 1]) }, "dispatch")?;
             keep_alive.push(params);
-            base += x * y * wg;
+            base += len;
+            let t1 = Instant::now();
+            self.submit(b)?;
+            let took = t1.elapsed();
+            gpu_time += took;
+            keep_alive.clear();
+            (code, iteration) = {
+                let ctl = vk!(control.read(), "read control")?;
+                (
+                    u32::from_le_bytes([ctl[0], ctl[1], ctl[2], ctl[3]]),
+                    u32::from_le_bytes([ctl[4], ctl[5], ctl[6], ctl[7]]),
+                )
+            };
+            if code != 0 {
+                // A trap (or a driver cut): the later chunks need not run.
+                break;
+            }
+            if base < n {
+                if let Err(stop) = run.cancel.check() {
+                    // The buffers' own storage is untouched (nothing was
+                    // copied back) and the arena holds nothing reusable.
+                    return Err(ParError::kernel_trap(format!(
+                        "stopped after {base} of {n} iterations: {}",
+                        stop.describe()
+                    ))
+                    .into());
+                }
+                sizer.next(took);
+            }
         }
-        let t1 = Instant::now();
-        self.submit(b)?;
-        drop(keep_alive);
-        let (code, iteration) = {
-            let ctl = vk!(control.read(), "read control")?;
-            (
-                u32::from_le_bytes([ctl[0], ctl[1], ctl[2], ctl[3]]),
-                u32::from_le_bytes([ctl[4], ctl[5], ctl[6], ctl[7]]),
-            )
-        };
         if code == spirv::trap::DRIVER_LOOP_LIMIT || code == spirv::trap::PRIVATE_WRITE {
             // Not the kernel's fault but this device's limit; the buffers
             // were not touched yet, so the call can run elsewhere.
@@ -836,10 +911,11 @@ impl Gpu {
             copies += 1;
         }
         if copies > 0 {
+            let t = Instant::now();
             self.submit(b)?;
+            gpu_time += t.elapsed();
         }
         state.holds = Some(holds);
-        let gpu_time = t1.elapsed();
         if code != 0 {
             return Err(ExecError::Trap {
                 code,

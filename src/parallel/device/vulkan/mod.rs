@@ -259,6 +259,7 @@ impl Device for VulkanDevice {
             layout: req.layout,
             fuel: req.fuel,
             read_only: req.read_only,
+            cancel: req.cancel,
         };
         let out = gpu.exec(&run).map_err(|e| match e {
             gpu::ExecError::Par(p) => p,
