@@ -174,7 +174,7 @@ int main(int argc, char **argv) {
     struct racer rc = {handle, (i * 7919L) % 300};
     pthread_t t;
     EXPECT(pthread_create(&t, NULL, racer_main, &rc) == 0);
-    wp_val_t arg = wp_i32(20000 + i % 1000);
+    wp_val_t arg = wp_i32(20000 + (i % 7) * 40000);
     err = wp_instance_call(inst, "work", &arg, 1, &r, 1);
     if (err) {
       EXPECT(is_interrupted(err));

@@ -462,3 +462,62 @@ fn bounded_settings_are_checked_when_the_engine_is_made() {
     let mut inst = instance(&e);
     assert_usable(&mut inst, 2);
 }
+
+fn cli(args: &[&str]) -> (Option<i32>, String, String, Duration) {
+    let dir = common::scratch("interrupt_cli");
+    let path = dir.join("guest.wasm");
+    std::fs::write(&path, guest()).unwrap();
+    let t = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasi-parallel"))
+        .arg("run")
+        .args(args)
+        .arg(&path)
+        .args(args.iter().skip_while(|a| **a != "--").skip(1))
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        t.elapsed(),
+    )
+}
+
+#[test]
+fn cli_timeout_and_kernel_timeout() {
+    // The guest call's deadline: a trap (exit 134) saying so.
+    let (code, _, err, took) = cli(&["--timeout", "0.25", "--invoke", "spin"]);
+    assert_eq!(code, Some(134), "{err}");
+    assert!(err.contains("deadline of 0.25 s"), "{err}");
+    assert!(took >= Duration::from_millis(250), "{took:?}");
+    // The kernel's deadline: the guest gets kernel_trap (5) and goes on.
+    let dir = common::scratch("interrupt_cli_kernel");
+    let path = dir.join("guest.wasm");
+    std::fs::write(&path, guest()).unwrap();
+    for device in ["sequential", "cpu"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasi-parallel"))
+            .args(["run", "--kernel-timeout=0.2", "--device", device])
+            .args(["--invoke", "exec"])
+            .arg(&path)
+            .args(["1", "-1", "3"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{device}: {out:?}");
+        assert_eq!(stdout.trim(), KERNEL_TRAP.to_string(), "{device}");
+    }
+    // Bad values are usage errors (exit 2), at once.
+    for args in [
+        &["--timeout", "-1"][..],
+        &["--timeout", "0"],
+        &["--timeout", "soon"],
+        &["--kernel-timeout", "NaN"],
+        &["--kernel-timeout", "inf"],
+        &["--threads", "100000"],
+    ] {
+        let (code, _, err, took) = cli(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(took < Duration::from_secs(2), "{args:?} took {took:?}");
+        assert!(err.contains(args[0]), "{args:?}: {err}");
+    }
+}

@@ -930,3 +930,40 @@ impl Gpu {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ChunkSizer;
+    use std::time::Duration;
+
+    #[test]
+    fn chunks_are_workgroup_multiples_within_the_dispatch_limit() {
+        for (wg, max) in [
+            (64, 65535 * 64),
+            (256, 65535 * 256),
+            (64, 1000 * 64),
+            (7, 100),
+        ] {
+            let mut s = ChunkSizer::new(wg, max);
+            let max = (max / wg).max(1) * wg;
+            assert_eq!(s.len % wg, 0);
+            assert!(s.len <= max && s.len >= wg);
+            assert_eq!(s.len, (ChunkSizer::FIRST / wg * wg).min(max));
+            // Fast chunks grow (up to the limit), slow ones shrink (down to
+            // one workgroup), always by whole workgroups.
+            for _ in 0..40 {
+                s.next(Duration::from_millis(1));
+                assert!(s.len % wg == 0 && s.len <= max);
+            }
+            assert_eq!(s.len, max);
+            for _ in 0..40 {
+                s.next(Duration::from_millis(500));
+                assert!(s.len % wg == 0 && s.len >= wg);
+            }
+            assert_eq!(s.len, wg);
+            let before = s.len;
+            s.next(ChunkSizer::TARGET);
+            assert_eq!(s.len, before, "on target: unchanged");
+        }
+    }
+}
