@@ -28,6 +28,11 @@
 #include <stdint.h>
 
 /**
+ * Most CPU worker threads an engine may have (`wp_config_set_threads`).
+ */
+#define WP_MAX_THREADS 1024
+
+/**
  * The stable numeric code of a `wp_error_t` (the values of the Rust
  * `ErrorCode`; never renumbered).
  */

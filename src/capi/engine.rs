@@ -92,7 +92,8 @@ pub extern "C" fn wp_config_set_threads(config: *mut wp_config_t, threads: u32) 
 }
 
 /// Most CPU worker threads an engine may have (`wp_config_set_threads`).
-pub const WP_MAX_THREADS: u32 = crate::parallel::MAX_THREADS as u32;
+pub const WP_MAX_THREADS: u32 = 1024;
+const _: () = assert!(WP_MAX_THREADS as usize == crate::parallel::MAX_THREADS);
 
 /// A wall-clock limit in seconds from C: 0 = none; negative, NaN, infinite
 /// or unrepresentable values are errors.
