@@ -249,6 +249,9 @@ fn a_kernel_spinning_forever_on_vulkan_falls_back_and_still_stops() {
     let (r, latency) =
         interrupted_after(&mut inst, "forever", &[2, 64], Duration::from_millis(300));
     assert_interrupted(&r, latency, "Vulkan fallback");
+    let stats = inst.parallel().stats();
+    let rec = stats.recent_calls.back().expect("a call record");
+    assert!(rec.fallback.is_some(), "went through Vulkan first: {rec:?}");
     assert_usable(&mut inst, 2);
 }
 
@@ -276,6 +279,15 @@ fn kernel_deadline(hint: i32, device: &str) {
         last.contains("kernel_trap") && last.contains("deadline of 0.2 s"),
         "{device}: {last}"
     );
+    let stats = inst.parallel().stats();
+    let rec = stats.recent_calls.back().expect("a call record");
+    assert_eq!(
+        rec.device.is_gpu(),
+        hint >= 2,
+        "{device}: ran on {:?}",
+        rec.device
+    );
+    assert!(rec.fallback.is_none(), "{device}: {:?}", rec.fallback);
     // The guest goes on: the same instance computes correctly.
     assert_usable(&mut inst, hint);
 }
