@@ -24,6 +24,7 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wasmi::{Func, ResumableCall, Store, Val};
 
 /// Fuel given to the interpreter per slice: between slices the runtime
 /// checks for interrupts and deadlines. wasmi charges about one unit per
@@ -205,6 +206,56 @@ impl Cancel {
     }
 }
 
+/// Why a call run by [`call_in_slices`] did not finish.
+#[derive(Debug)]
+pub enum SlicedError {
+    /// It trapped or failed (fuel exhaustion is `TrapCode::OutOfFuel`).
+    Wasm(wasmi::Error),
+    /// `stop` answered between two slices.
+    Stopped(Stop),
+}
+
+/// Calls `func` on an engine with fuel metering in slices of at most
+/// [`FUEL_SLICE`] units (wasmi's resumable calls), asking `stop` between
+/// slices. `left` is the budget on entry (`u64::MAX`: unlimited, never
+/// decremented) and what is left of it on return, also after an error; a
+/// budget means exactly what a one-shot call with that much fuel means.
+/// A host error ends the call (it is not resumed).
+pub fn call_in_slices<T>(
+    store: &mut Store<T>,
+    func: Func,
+    args: &[Val],
+    results: &mut [Val],
+    left: &mut u64,
+    stop: impl Fn(&T) -> Option<Stop>,
+) -> Result<(), SlicedError> {
+    let metered = *left != u64::MAX;
+    let mut given = (*left).min(FUEL_SLICE);
+    store.set_fuel(given).map_err(SlicedError::Wasm)?;
+    let mut call = func.call_resumable(&mut *store, args, results);
+    loop {
+        if metered {
+            let unused = store.get_fuel().unwrap_or(0);
+            *left -= given.saturating_sub(unused).min(*left);
+        }
+        let pending = match call.map_err(SlicedError::Wasm)? {
+            ResumableCall::Finished => return Ok(()),
+            ResumableCall::HostTrap(t) => return Err(SlicedError::Wasm(t.into_host_error())),
+            ResumableCall::OutOfFuel(p) => p,
+        };
+        let need = pending.required_fuel().max(1);
+        if *left < need {
+            return Err(SlicedError::Wasm(wasmi::TrapCode::OutOfFuel.into()));
+        }
+        if let Some(s) = stop(store.data()) {
+            return Err(SlicedError::Stopped(s));
+        }
+        given = (*left).min(FUEL_SLICE.max(need));
+        store.set_fuel(given).map_err(SlicedError::Wasm)?;
+        call = pending.resume(&mut *store, results);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +301,64 @@ mod tests {
         assert!(Stop::Interrupted.stops_guest());
         assert!(Stop::CallDeadline(past.limit).describe().contains("1.5 s"));
         assert!(Deadline::after(Duration::MAX).is_none());
+    }
+
+    /// A loop of `n` rounds on a metered engine.
+    fn looper() -> (Store<()>, Func) {
+        let mut c = wasmi::Config::default();
+        c.consume_fuel(true);
+        let engine = wasmi::Engine::new(&c);
+        let m = wasmi::Module::new(
+            &engine,
+            r#"(module (func (export "f") (param $n i32)
+                (block $d (loop $l
+                  (br_if $d (i32.eqz (local.get $n)))
+                  (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                  (br $l)))))"#,
+        )
+        .unwrap();
+        let mut store = Store::new(&engine, ());
+        store.set_fuel(u64::MAX).unwrap();
+        let inst = wasmi::Linker::new(&engine)
+            .instantiate_and_start(&mut store, &m)
+            .unwrap();
+        let f = inst.get_func(&store, "f").unwrap();
+        (store, f)
+    }
+
+    #[test]
+    fn slices_spend_a_budget_exactly_like_one_call() {
+        let (mut store, f) = looper();
+        let args = [Val::I32(3_000_000)]; // several slices
+        for budget in [10_000_000u64, 12_000_001, 1_000] {
+            store.set_fuel(budget).unwrap();
+            let one_shot = f.call(&mut store, &args, &mut []);
+            let one_left = store.get_fuel().unwrap();
+            let mut left = budget;
+            let sliced = call_in_slices(&mut store, f, &args, &mut [], &mut left, |_| None);
+            match (one_shot, sliced) {
+                (Ok(()), Ok(())) => assert_eq!(left, one_left, "budget {budget}"),
+                (Err(a), Err(SlicedError::Wasm(b))) => {
+                    assert_eq!(a.as_trap_code(), Some(wasmi::TrapCode::OutOfFuel));
+                    assert_eq!(b.as_trap_code(), a.as_trap_code(), "budget {budget}");
+                }
+                (a, b) => panic!("budget {budget}: one call {a:?}, slices {b:?}"),
+            }
+        }
+        // Unlimited: stopped only by `stop`, which is asked between slices.
+        let mut left = u64::MAX;
+        let asked = std::cell::Cell::new(0);
+        let r = call_in_slices(&mut store, f, &[Val::I32(-1)], &mut [], &mut left, |_| {
+            asked.set(asked.get() + 1);
+            (asked.get() == 3).then_some(Stop::Interrupted)
+        });
+        assert!(
+            matches!(r, Err(SlicedError::Stopped(Stop::Interrupted))),
+            "{r:?}"
+        );
+        assert_eq!(left, u64::MAX);
+        // The store is usable afterwards.
+        let mut left = u64::MAX;
+        call_in_slices(&mut store, f, &[Val::I32(10)], &mut [], &mut left, |_| None).unwrap();
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! wasmi has no epoch or signal based interruption; it has fuel and
 //! resumable calls. A guest call therefore runs with fuel metering on, in
-//! slices of [`FUEL_SLICE`] units (about 1-5 ms of interpretation): between
+//! slices of [`crate::parallel::cancel::FUEL_SLICE`] units (about 1-5 ms of interpretation): between
 //! slices, and at every host call (a store call hook), the runtime looks at
 //! the instance's interrupt flag and the call's deadline. A configured fuel
 //! budget (`Config::fuel`) is kept across slices, so it means what it meant
@@ -15,10 +15,10 @@
 
 use std::sync::Arc;
 
-use wasmi::{Func, ResumableCall, Store, Val};
+use wasmi::{Func, Store, Val};
 
 use crate::error::{Error, Result};
-use crate::parallel::cancel::{InterruptState, Stop, FUEL_SLICE};
+use crate::parallel::cancel::{call_in_slices, InterruptState, SlicedError, Stop};
 
 /// A handle that stops the guest call running in one instance. Cheap to
 /// clone, `Send + Sync`, valid after the instance is gone (it then does
@@ -67,9 +67,10 @@ impl std::fmt::Display for GuestStopped {
 
 impl wasmi::errors::HostError for GuestStopped {}
 
-/// Calls `func` in fuel slices. `budget` is the call's fuel (`None`:
-/// unlimited); `stop` is polled between slices. Returns the result and the
-/// budget left (`None` when unlimited), also after an error.
+/// Calls `func` in fuel slices ([`call_in_slices`]). `budget` is the
+/// call's fuel (`None`: unlimited); `stop` is polled between slices.
+/// Returns the result and the budget left (`None` when unlimited), also
+/// after an error.
 pub(crate) fn call_sliced<T>(
     store: &mut Store<T>,
     func: Func,
@@ -79,52 +80,9 @@ pub(crate) fn call_sliced<T>(
     stop: impl Fn(&T) -> Option<Stop>,
 ) -> (Result<()>, Option<u64>) {
     let mut left = budget.unwrap_or(u64::MAX);
-    let r = run_slices(store, func, args, results, budget, &mut left, stop);
+    let r = call_in_slices(store, func, args, results, &mut left, stop).map_err(|e| match e {
+        SlicedError::Wasm(e) => Error::from_execution(e),
+        SlicedError::Stopped(s) => Error::from_execution(wasmi::Error::host(GuestStopped(s))),
+    });
     (r, budget.map(|_| left))
-}
-
-fn run_slices<T>(
-    store: &mut Store<T>,
-    func: Func,
-    args: &[Val],
-    results: &mut [Val],
-    budget: Option<u64>,
-    left: &mut u64,
-    stop: impl Fn(&T) -> Option<Stop>,
-) -> Result<()> {
-    let mut given = (*left).min(FUEL_SLICE);
-    // Subtracts what the last slice used from the budget.
-    let account = |store: &Store<T>, left: &mut u64, given: u64| {
-        if budget.is_some() {
-            let unused = store.get_fuel().unwrap_or(0);
-            *left -= given.saturating_sub(unused).min(*left);
-        }
-    };
-    let set = |store: &mut Store<T>, fuel| {
-        store
-            .set_fuel(fuel)
-            .map_err(|e| Error::internal(format!("fuel: {e}")))
-    };
-    set(store, given)?;
-    let mut call = func.call_resumable(&mut *store, args, results);
-    loop {
-        account(store, left, given);
-        let pending = match call.map_err(Error::from_execution)? {
-            ResumableCall::Finished => return Ok(()),
-            ResumableCall::HostTrap(t) => return Err(Error::from_execution(t.into_host_error())),
-            ResumableCall::OutOfFuel(p) => p,
-        };
-        let need = pending.required_fuel();
-        if *left < need.max(1) {
-            return Err(Error::from_execution(wasmi::Error::from(
-                wasmi::TrapCode::OutOfFuel,
-            )));
-        }
-        if let Some(s) = stop(store.data()) {
-            return Err(Error::from_execution(wasmi::Error::host(GuestStopped(s))));
-        }
-        given = (*left).min(FUEL_SLICE.max(need));
-        set(store, given)?;
-        call = pending.resume(&mut *store, results);
-    }
 }

@@ -17,7 +17,7 @@
 
 use super::shm::{build_window, Memfd, Window};
 use super::{Device, DeviceBuffer, DeviceInfo, DeviceKind, DeviceSession, ExecRequest, ExecStats};
-use crate::parallel::cancel::{Cancel, Stop, FUEL_SLICE};
+use crate::parallel::cancel::{call_in_slices, Cancel, SlicedError, Stop};
 use crate::parallel::errno::{ParError, ParResult};
 use crate::parallel::kernel::layout::Layout;
 use crate::parallel::kernel::Kernel;
@@ -25,7 +25,7 @@ use std::any::Any;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wasmi::{Func, Instance, Memory, MemoryType, ResumableCall, Store, Val};
+use wasmi::{Func, Instance, Memory, MemoryType, Store, Val};
 
 /// A buffer of a CPU-family device.
 #[derive(Debug)]
@@ -211,55 +211,30 @@ impl Worker {
         })
     }
 
-    /// Runs one iteration in fuel slices of at most [`FUEL_SLICE`],
-    /// polling `cancel` between slices; `fuel` is the iteration's whole
-    /// budget (`None`: unlimited).
+    /// Runs one iteration in fuel slices ([`call_in_slices`]), polling
+    /// `cancel` between slices; `fuel` is the iteration's whole budget
+    /// (`None`: unlimited).
     fn run(&mut self, iteration: u32, fuel: Option<u64>, cancel: &Cancel) -> Result<(), RunError> {
         self.params[0] = Val::I32(iteration as i32);
-        let trapped = |e: wasmi::Error| {
-            RunError::Trap(if e.as_trap_code() == Some(wasmi::TrapCode::OutOfFuel) {
-                format!(
+        let mut left = fuel.unwrap_or(u64::MAX);
+        call_in_slices(
+            &mut self.store,
+            self.func,
+            &self.params,
+            &mut [],
+            &mut left,
+            |_| cancel.check().err(),
+        )
+        .map_err(|e| match e {
+            SlicedError::Stopped(stop) => RunError::Stopped(stop),
+            SlicedError::Wasm(e) if e.as_trap_code() == Some(wasmi::TrapCode::OutOfFuel) => {
+                RunError::Trap(format!(
                     "iteration {iteration} ran out of fuel (budget {} per iteration)",
                     fuel.unwrap_or(0)
-                )
-            } else {
-                format!("iteration {iteration} trapped: {e}")
-            })
-        };
-        let mut left = fuel.unwrap_or(u64::MAX);
-        let mut given = left.min(FUEL_SLICE);
-        self.set_fuel(given)?;
-        let mut call = self
-            .func
-            .call_resumable(&mut self.store, &self.params, &mut [])
-            .map_err(trapped)?;
-        loop {
-            let pending = match call {
-                ResumableCall::Finished => return Ok(()),
-                ResumableCall::HostTrap(t) => return Err(trapped(t.into_host_error())),
-                ResumableCall::OutOfFuel(p) => p,
-            };
-            let unused = self.store.get_fuel().unwrap_or(0);
-            if fuel.is_some() {
-                left -= given.saturating_sub(unused).min(left);
+                ))
             }
-            let need = pending.required_fuel();
-            if left < need.max(1) {
-                return Err(trapped(wasmi::Error::from(wasmi::TrapCode::OutOfFuel)));
-            }
-            if let Err(stop) = cancel.check() {
-                return Err(RunError::Stopped(stop));
-            }
-            given = left.min(FUEL_SLICE.max(need));
-            self.set_fuel(given)?;
-            call = pending.resume(&mut self.store, &mut []).map_err(trapped)?;
-        }
-    }
-
-    fn set_fuel(&mut self, fuel: u64) -> Result<(), RunError> {
-        self.store
-            .set_fuel(fuel)
-            .map_err(|e| RunError::Trap(format!("cannot set kernel fuel: {e}")))
+            SlicedError::Wasm(e) => RunError::Trap(format!("iteration {iteration} trapped: {e}")),
+        })
     }
 }
 
