@@ -148,7 +148,9 @@ int main(int argc, char **argv) {
   /* 2. A deadline per call: no watchdog thread needed. */
   wp_config_t *config = wp_config_new();
   wp_check(wp_config_set_timeout(config, 0.1), "timeout");
-  EXPECT(wp_config_set_timeout(config, -1) != NULL); /* an error, config unchanged */
+  wp_error_t *bad = wp_config_set_timeout(config, -1); /* an error, config unchanged */
+  EXPECT(bad != NULL && wp_error_code(bad) == WP_ERROR_INVALID_ARGUMENT);
+  wp_error_delete(bad);
   wp_engine_t *timed_engine = NULL;
   wp_check(wp_engine_new(config, &timed_engine), "timed engine");
   wp_config_delete(config);
