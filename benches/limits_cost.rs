@@ -4,12 +4,14 @@
 //! SEQUENTIAL device, through `parallel_exec`), each
 //! - unmetered, straight through wasmi (`Func::call` on an engine without
 //!   fuel metering: what the runtime did before interrupts existed),
-//! - as the runtime runs it now with nothing armed (fuel slices, so an
-//!   interrupt is noticed),
+//! - through the runtime with `interruptible = false` (no metering),
+//! - through the runtime by default (metered in fuel slices, so an
+//!   interrupt is noticed inside a loop),
 //! - with a deadline armed (`timeout` / `kernel_timeout` of an hour),
 //! - with a fuel budget (`fuel` / `kernel_fuel`).
 //!
-//! Best of 5 runs each. SECURITY.md and BENCHMARKS.md quote the output.
+//! The configurations run in turn, 5 rounds; the best of each counts.
+//! SECURITY.md and BENCHMARKS.md quote the output.
 
 #[path = "../tests/parallel_util/mod.rs"]
 mod parallel_util;
@@ -30,62 +32,96 @@ const GUEST: &str = r#"(module
       (br $l)))
     (local.get $s)))"#;
 
-fn best(mut f: impl FnMut() -> Duration) -> Duration {
-    (0..5).map(|_| f()).min().unwrap()
-}
+/// Rounds of every configuration, run in turn (so load changes on a shared
+/// machine hit all of them alike); the best of each counts.
+const ROUNDS: usize = 5;
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn guest_raw(n: i32) -> Duration {
-    let engine = wasmi::Engine::default();
+/// Runs every `(name, run)` ROUNDS times in turn; prints the best of each
+/// against the first.
+fn table(title: &str, mut rows: Vec<(&str, Box<dyn FnMut() -> Duration + '_>)>) {
+    let mut best = vec![Duration::MAX; rows.len()];
+    for _ in 0..ROUNDS {
+        for (i, (_, run)) in rows.iter_mut().enumerate() {
+            best[i] = best[i].min(run());
+        }
+    }
+    println!("{title}");
+    for (i, (name, _)) in rows.iter().enumerate() {
+        println!(
+            "  {name:34} {:8.1} ms  ({:+5.1}% vs the first row)",
+            ms(best[i]),
+            (best[i].as_secs_f64() / best[0].as_secs_f64() - 1.0) * 100.0
+        );
+    }
+}
+
+fn wasmi_engine(metered: bool) -> wasmi::Engine {
+    let mut c = wasmi::Config::default();
+    c.consume_fuel(metered);
+    wasmi::Engine::new(&c)
+}
+
+/// The guest's `work(n)` straight through wasmi, one `Func::call`.
+fn guest_raw(n: i32, metered: bool) -> impl FnMut() -> Duration {
+    let engine = wasmi_engine(metered);
     let module = wasmi::Module::new(&engine, GUEST).unwrap();
     let mut store = wasmi::Store::new(&engine, ());
+    let _ = store.set_fuel(u64::MAX);
     let inst = wasmi::Linker::new(&engine)
         .instantiate_and_start(&mut store, &module)
         .unwrap();
     let f = inst.get_func(&store, "work").unwrap();
-    best(|| {
+    move || {
+        let _ = store.set_fuel(u64::MAX);
         let mut out = [Val::I32(0)];
         let t = Instant::now();
         f.call(&mut store, &[Val::I32(n)], &mut out).unwrap();
         t.elapsed()
-    })
+    }
 }
 
-fn guest_runtime(n: i32, config: Config) -> Duration {
+fn guest_runtime(n: i32, config: Config) -> impl FnMut() -> Duration {
     let engine = Engine::new(config).unwrap();
     let module = Module::new(&engine, GUEST.as_bytes()).unwrap();
     let mut inst = Instance::new(&module, &InstanceConfig::default()).unwrap();
-    best(|| {
+    move || {
         let t = Instant::now();
         inst.call("work", &[Val::I32(n)]).unwrap();
         t.elapsed()
-    })
+    }
 }
 
 /// SEQUENTIAL exec of `kernel` (one out buffer) through the runtime.
-fn kernel_runtime(kernel: &[u8], n: u32, block: u32, config: ParallelConfig) -> Duration {
+fn kernel_runtime(
+    kernel: &[u8],
+    n: u32,
+    block: u32,
+    config: ParallelConfig,
+) -> impl FnMut() -> Duration + '_ {
     let rt = runtime(config);
     let mut g = Guest::new(&rt);
     let dev = g.get_device(SEQUENTIAL).unwrap();
     let out = g.create_buffer(dev, n * 4, WRITE).unwrap();
     assert_eq!(g.exec(dev, kernel, n, block, &[], &[out]), 0);
-    best(|| {
+    move || {
         let t = Instant::now();
         assert_eq!(g.exec(dev, kernel, n, block, &[], &[out]), 0);
         t.elapsed()
-    })
+    }
 }
 
-/// The same iterations straight through an unmetered wasmi engine, one
-/// `Func::call` per iteration (the SEQUENTIAL worker loop before).
-fn kernel_raw(kernel: &[u8], n: u32, block: u32) -> Duration {
+/// The same iterations straight through wasmi, one `Func::call` per
+/// iteration (the SEQUENTIAL worker loop before this runtime sliced it).
+fn kernel_raw(kernel: &[u8], n: u32, block: u32, metered: bool) -> impl FnMut() -> Duration {
     let shape = wasi_parallel::parallel::kernel::loader::load(kernel).unwrap();
-    let engine = wasmi::Engine::default();
+    let engine = wasmi_engine(metered);
     let module = wasmi::Module::new(&engine, &shape.rewritten).unwrap();
     let mut store = wasmi::Store::new(&engine, ());
+    let _ = store.set_fuel(u64::MAX);
     let out_at = shape.private_size as i32;
     let pages = (shape.private_size as u32 + n * 4).div_ceil(65536) + 1;
     let memory =
@@ -98,7 +134,7 @@ fn kernel_raw(kernel: &[u8], n: u32, block: u32) -> Duration {
     }
     let inst = linker.instantiate_and_start(&mut store, &module).unwrap();
     let f = inst.get_func(&store, "kernel").unwrap();
-    best(|| {
+    move || {
         let mut params = [
             Val::I32(0),
             Val::I32(n as i32),
@@ -109,98 +145,99 @@ fn kernel_raw(kernel: &[u8], n: u32, block: u32) -> Duration {
         let t = Instant::now();
         for i in 0..n {
             params[0] = Val::I32(i as i32);
+            let _ = store.set_fuel(u64::MAX);
             f.call(&mut store, &params, &mut []).unwrap();
         }
         t.elapsed()
-    })
+    }
 }
 
 fn main() {
     let hour = Some(Duration::from_secs(3600));
-    let n = 100_000_000;
-    println!("guest loop, {n} rounds (Instance::call):");
-    let raw = guest_raw(n);
-    let rows = [
-        ("unmetered wasmi (before)", raw),
-        (
-            "runtime, nothing armed",
-            guest_runtime(n, Config::default()),
-        ),
-        (
-            "runtime, timeout armed",
-            guest_runtime(
-                n,
-                Config {
-                    timeout: hour,
-                    ..Config::default()
-                },
-            ),
-        ),
-        (
-            "runtime, fuel budget",
-            guest_runtime(
-                n,
-                Config {
-                    fuel: Some(u64::MAX / 2),
-                    ..Config::default()
-                },
-            ),
-        ),
-    ];
-    for (what, d) in rows {
-        println!(
-            "  {what:28} {:8.1} ms  ({:+.1}% vs unmetered)",
-            ms(d),
-            (d.as_secs_f64() / raw.as_secs_f64() - 1.0) * 100.0
-        );
-    }
-    for (name, kernel, iters, block) in [
-        ("compute", wat("compute"), 64u32, 400_000u32),
-        ("iota (short iterations)", wat("iota"), 1u32 << 20, 0),
-    ] {
-        println!("kernel {name}, {iters} iterations x block {block}, SEQUENTIAL:");
-        let raw = kernel_raw(&kernel, iters, block);
-        let base = ParallelConfig {
-            threads: 1,
-            ..ParallelConfig::default()
-        };
-        let rows = [
-            ("unmetered wasmi loop", raw),
+    let n = 30_000_000;
+    table(
+        &format!("guest loop, {n} rounds (best of {ROUNDS}):"),
+        vec![
+            ("wasmi unmetered, one call", Box::new(guest_raw(n, false))),
+            ("wasmi metered, one call", Box::new(guest_raw(n, true))),
             (
                 "runtime, nothing armed",
-                kernel_runtime(&kernel, iters, block, base.clone()),
+                Box::new(guest_runtime(n, Config::default())),
             ),
             (
-                "runtime, kernel timeout",
-                kernel_runtime(
-                    &kernel,
-                    iters,
-                    block,
-                    ParallelConfig {
-                        kernel_timeout: hour,
-                        ..base.clone()
+                "runtime, timeout armed",
+                Box::new(guest_runtime(
+                    n,
+                    Config {
+                        timeout: hour,
+                        ..Config::default()
                     },
-                ),
+                )),
             ),
             (
-                "runtime, kernel fuel",
-                kernel_runtime(
-                    &kernel,
-                    iters,
-                    block,
-                    ParallelConfig {
-                        kernel_fuel: Some(u64::MAX / 2),
-                        ..base.clone()
+                "runtime, fuel budget",
+                Box::new(guest_runtime(
+                    n,
+                    Config {
+                        fuel: Some(u64::MAX / 2),
+                        ..Config::default()
                     },
-                ),
+                )),
             ),
-        ];
-        for (what, d) in rows {
-            println!(
-                "  {what:28} {:8.1} ms  ({:+.1}% vs unmetered)",
-                ms(d),
-                (d.as_secs_f64() / raw.as_secs_f64() - 1.0) * 100.0
-            );
-        }
+        ],
+    );
+    let compute = wat("compute");
+    let iota = wat("iota");
+    let base = ParallelConfig {
+        threads: 1,
+        ..ParallelConfig::default()
+    };
+    for (name, kernel, iters, block) in [
+        ("compute", &compute, 64u32, 200_000u32),
+        ("iota (short iterations)", &iota, 1u32 << 18, 0),
+    ] {
+        table(
+            &format!(
+                "kernel {name}, {iters} iterations x block {block}, SEQUENTIAL (best of {ROUNDS}):"
+            ),
+            vec![
+                (
+                    "wasmi unmetered, call per iteration",
+                    Box::new(kernel_raw(kernel, iters, block, false)),
+                ),
+                (
+                    "wasmi metered, call per iteration",
+                    Box::new(kernel_raw(kernel, iters, block, true)),
+                ),
+                (
+                    "runtime, nothing armed",
+                    Box::new(kernel_runtime(kernel, iters, block, base.clone())),
+                ),
+                (
+                    "runtime, kernel timeout",
+                    Box::new(kernel_runtime(
+                        kernel,
+                        iters,
+                        block,
+                        ParallelConfig {
+                            kernel_timeout: hour,
+                            ..base.clone()
+                        },
+                    )),
+                ),
+                (
+                    "runtime, kernel fuel",
+                    Box::new(kernel_runtime(
+                        kernel,
+                        iters,
+                        block,
+                        ParallelConfig {
+                            kernel_fuel: Some(u64::MAX / 2),
+                            ..base.clone()
+                        },
+                    )),
+                ),
+            ],
+        );
     }
 }

@@ -235,10 +235,14 @@ fn engine_config(o: &RunOptions) -> Config {
     let mut c = Config {
         fuel: o.fuel,
         timeout: o.timeout,
+        // Nothing can interrupt a CLI run but its timeouts (which meter
+        // what they need): no metering cost otherwise.
+        interruptible: false,
         max_memory_pages: o.max_memory_pages,
         ..Config::default()
     };
     c.parallel.kernel_timeout = o.kernel_timeout;
+    c.parallel.interruptible = false;
     use wasi_parallel::parallel::{DeviceKind, DevicePolicy};
     c.parallel.device_policy = match o.device.as_str() {
         "sequential" => DevicePolicy::Force(DeviceKind::Sequential),

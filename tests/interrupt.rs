@@ -533,3 +533,28 @@ fn cli_timeout_and_kernel_timeout() {
         assert!(err.contains(args[0]), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn without_metering_interrupts_stop_at_host_calls_and_between_iterations() {
+    let mut c = config(2);
+    c.interruptible = false;
+    c.parallel.interruptible = false;
+    let e = engine(c.clone());
+    let mut inst = instance(&e);
+    assert_eq!(inst.fuel_remaining(), None);
+    // 2^32-1 short iterations: stopped between two of them.
+    for hint in [0, 1] {
+        let (r, latency) =
+            interrupted_after(&mut inst, "exec", &[hint, -1, 3], Duration::from_millis(50));
+        assert_interrupted(&r, latency, &format!("unmetered kernel on hint {hint}"));
+        assert_usable(&mut inst, hint);
+    }
+    // A timeout meters what it needs: a guest spinning in its own code stops.
+    c.timeout = Some(Duration::from_millis(100));
+    let e = engine(c);
+    let mut inst = instance(&e);
+    let err = inst.call("spin", &[]).unwrap_err();
+    assert_eq!(err.trap_kind(), TrapKind::Interrupted, "{err}");
+    let err = inst.call("exec", &i32s(&[1, 64, -1])).unwrap_err();
+    assert_eq!(err.trap_kind(), TrapKind::Interrupted, "{err}");
+}

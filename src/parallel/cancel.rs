@@ -220,7 +220,8 @@ pub enum SlicedError {
 /// slices. `left` is the budget on entry (`u64::MAX`: unlimited, never
 /// decremented) and what is left of it on return, also after an error; a
 /// budget means exactly what a one-shot call with that much fuel means.
-/// A host error ends the call (it is not resumed).
+/// A host error ends the call (it is not resumed). On an engine without
+/// fuel metering the call runs in one piece (`stop` is never asked).
 pub fn call_in_slices<T>(
     store: &mut Store<T>,
     func: Func,
@@ -229,6 +230,11 @@ pub fn call_in_slices<T>(
     left: &mut u64,
     stop: impl Fn(&T) -> Option<Stop>,
 ) -> Result<(), SlicedError> {
+    if store.get_fuel().is_err() {
+        return func
+            .call(&mut *store, args, results)
+            .map_err(SlicedError::Wasm);
+    }
     let metered = *left != u64::MAX;
     let mut given = (*left).min(FUEL_SLICE);
     store.set_fuel(given).map_err(SlicedError::Wasm)?;

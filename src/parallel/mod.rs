@@ -65,6 +65,12 @@ pub struct ParallelConfig {
     /// interpreter fuel slices or Vulkan dispatch chunks) and returns
     /// `kernel_trap`; the guest goes on.
     pub kernel_timeout: Option<Duration>,
+    /// Meter kernels' fuel so that an interrupt or a deadline is noticed
+    /// inside a long iteration, between fuel slices (default true). Off,
+    /// kernels are metered only with `kernel_fuel` or `kernel_timeout`, and
+    /// otherwise stop only between iterations: metering costs 15-25% of a
+    /// compute-bound kernel's time (`cargo bench --bench limits_cost`).
+    pub interruptible: bool,
     /// Run a kernel the GPU cannot run on the CPU device instead of
     /// returning `unsupported` (default: true).
     pub gpu_fallback: bool,
@@ -122,6 +128,7 @@ impl Default for ParallelConfig {
             device_policy: DevicePolicy::Auto,
             kernel_fuel: None,
             kernel_timeout: None,
+            interruptible: true,
             gpu_fallback: true,
             max_buffer_bytes: 1 << 30,
             max_buffers: 4096,
@@ -180,11 +187,11 @@ impl ParallelRuntime {
     ) -> ParResult<ParallelRuntime> {
         config.validate().map_err(ParError::invalid_argument)?;
         let mut wasmi_config = wasmi::Config::default();
-        // Always metered: kernels run in fuel slices so that interrupts and
+        // Metered kernels run in fuel slices, so that interrupts and
         // deadlines are seen inside a long iteration (`cancel::FUEL_SLICE`).
-        // wasmi's metering costs no measurable time on the compute benchmark
-        // (BENCHMARKS.md: same figures with and without a kernel fuel limit).
-        wasmi_config.consume_fuel(true);
+        wasmi_config.consume_fuel(
+            config.interruptible || config.kernel_fuel.is_some() || config.kernel_timeout.is_some(),
+        );
         wasmi_config.compilation_mode(wasmi::CompilationMode::Eager);
         let engine = wasmi::Engine::new(&wasmi_config);
         let mut devices: Vec<Arc<dyn Device>> = vec![

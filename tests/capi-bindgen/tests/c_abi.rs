@@ -242,6 +242,7 @@ fn null_pointers_are_invalid_arguments_everywhere() {
         c!(wp_config_set_kernel_cache_entries(null_mut(), 1)),
         c!(wp_config_set_timeout(null_mut(), 1.0)),
         c!(wp_config_set_kernel_timeout(null_mut(), 1.0)),
+        c!(wp_config_set_interruptible(null_mut(), false)),
         c!(wp_engine_new(null(), null_mut())),
         c!(wp_engine_device_count(null(), &mut n)),
         c!(wp_engine_device_count(e, null_mut())),
