@@ -14,7 +14,8 @@
 //! CPU time of the (only) thread that runs them.
 //! SECURITY.md and BENCHMARKS.md quote the output.
 
-#[path = "../tests/parallel_util/mod.rs"]
+#[allow(dead_code)]
+#[path = "../tests/all/parallel_util.rs"]
 mod parallel_util;
 
 use parallel_util::*;

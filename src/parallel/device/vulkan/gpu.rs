@@ -128,12 +128,18 @@ pub struct CompiledKernel {
     translation: Translation,
 }
 
+/// Built pipelines by (kernel hash, buffer count, variant); the bytes are
+/// compared on a hit.
+type PipelineCache = HashMap<(u64, usize, Variant), Vec<Arc<CompiledKernel>>>;
+
 /// One exec request in this device's terms.
 pub struct Run<'a> {
     /// The kernel module bytes (what the translator reads).
     pub kernel_bytes: &'a [u8],
     /// Content hash of the bytes (cache key, with the buffer count).
     pub kernel_hash: u64,
+    /// What the kernel loader learned (the bytes are not validated again).
+    pub loaded: spirv::LoadedKernel,
     /// Iterations.
     pub num_iterations: u32,
     /// Block size, passed through.
@@ -240,7 +246,7 @@ pub struct Gpu {
     max_storage_range: u64,
     id: usize,
     /// Keyed by kernel hash, buffer count and shader variant.
-    pipelines: Mutex<HashMap<(u64, usize, Variant), Vec<Arc<CompiledKernel>>>>,
+    pipelines: Mutex<PipelineCache>,
     /// CPU-type device (llvmpipe): see [`Gpu::variant`].
     cpu_type: bool,
     /// Kernels (by content hash) whose calls this device could not finish:
@@ -527,6 +533,7 @@ impl Gpu {
         hash: u64,
         num_buffers: usize,
         variant: Variant,
+        loaded: &spirv::LoadedKernel,
     ) -> ParResult<(Arc<CompiledKernel>, bool)> {
         let key = (hash, num_buffers, variant);
         {
@@ -546,7 +553,7 @@ impl Gpu {
             workgroup_size: variant.workgroup_size,
             ..self.options
         };
-        let translation = spirv::translate_kernel(bytes, &options)
+        let translation = spirv::translate_loaded(bytes, loaded, &options)
             .map_err(|Unsupported { reason }| ParError::unsupported(reason))?;
         if translation.num_buffers != num_buffers {
             return Err(ParError::invalid_kernel(format!(
@@ -602,30 +609,14 @@ impl Gpu {
     /// Runs a kernel: assemble the arena, dispatch, copy the buffers back.
     pub fn exec(&self, run: &Run<'_>) -> Result<RunOutcome, ExecError> {
         let t0 = Instant::now();
-        if let Some(&b) = self
-            .declined
-            .lock()
-            .map_err(|_| ParError::device_error("poisoned lock"))?
-            .get(&run.kernel_hash)
-        {
-            if run.block_size >= b {
-                return Err(ParError::unsupported(if b == 0 {
-                    "an earlier call of this kernel stored into its own region [0, R), which GPU invocations share".to_string()
-                } else {
-                    format!(
-                        "an earlier call of this kernel with block size {b} was cut short by the driver (llvmpipe: 65535 loop iterations per invocation); not retried with block size {}",
-                        run.block_size
-                    )
-                })
-                .into());
-            }
-        }
+        self.check_declined(run)?;
         let variant = self.variant(run.num_iterations, run.fuel.is_some());
         let (kernel, cached) = self.compile(
             run.kernel_bytes,
             run.kernel_hash,
             run.buffers.len(),
             variant,
+            &run.loaded,
         )?;
         let setup_time = if cached { Duration::ZERO } else { t0.elapsed() };
         let tr = &kernel.translation;
@@ -654,21 +645,7 @@ impl Gpu {
             .map_err(|_| ParError::device_error("poisoned lock"))?;
         // At least 8 bytes: a trapped load reads address 0 (see the translator).
         let arena_len = total.max(8).div_ceil(4) * 4;
-        let arena = match state.buffer.as_ref() {
-            Some(a) if a.size() >= arena_len => a.clone(),
-            _ => {
-                state.holds = None;
-                let a = self.device_buffer(
-                    arena_len,
-                    BufferUsage::STORAGE_BUFFER
-                        | BufferUsage::TRANSFER_SRC
-                        | BufferUsage::TRANSFER_DST,
-                )?;
-                state.buffer = Some(a.clone());
-                a
-            }
-        }
-        .slice(0..arena_len);
+        let arena = self.arena_buffer(&mut state, arena_len)?;
         let holds = ArenaHolds {
             total,
             placements: layout
@@ -683,7 +660,95 @@ impl Gpu {
         let buffers_in_place = state.holds.take().is_some_and(|h| h == holds);
 
         let mut b = self.builder()?;
-        // Zero everything no buffer covers: [0, R), the gaps, the tail.
+        let mut keep_alive = Vec::new();
+        Self::zero_uncovered(&mut b, &arena, layout, arena_len)?;
+        self.copy_data_segments(&mut b, &arena, tr, &mut keep_alive)?;
+        if !buffers_in_place {
+            Self::copy_buffers_in(&mut b, &arena, run)?;
+        }
+        let control = self.upload(&[0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])?;
+        let words = Self::param_words(run, total);
+        let (code, iteration, mut gpu_time) = self.run_chunks(
+            b,
+            &kernel,
+            variant,
+            run,
+            words,
+            (&arena, &control),
+            keep_alive,
+        )?;
+        if code == spirv::trap::DRIVER_LOOP_LIMIT || code == spirv::trap::PRIVATE_WRITE {
+            return Err(self.decline(run, code, iteration)?.into());
+        }
+        let t1 = Instant::now();
+        self.copy_back(&arena, run)?;
+        gpu_time += t1.elapsed();
+        state.holds = Some(holds);
+        if code != 0 {
+            return Err(ExecError::Trap {
+                code,
+                iteration,
+                what: spirv::trap::describe(code),
+            });
+        }
+        Ok(RunOutcome {
+            setup_time,
+            pipeline_cached: cached,
+            gpu_time,
+        })
+    }
+
+    /// Declined check: a kernel that an earlier call found this device
+    /// cannot run (see [`Self::decline`]) is not tried again.
+    fn check_declined(&self, run: &Run<'_>) -> ParResult<()> {
+        if let Some(&b) = self
+            .declined
+            .lock()
+            .map_err(|_| ParError::device_error("poisoned lock"))?
+            .get(&run.kernel_hash)
+        {
+            if run.block_size >= b {
+                return Err(ParError::unsupported(if b == 0 {
+                    "an earlier call of this kernel stored into its own region [0, R), which GPU invocations share".to_string()
+                } else {
+                    format!(
+                        "an earlier call of this kernel with block size {b} was cut short by the driver (llvmpipe: 65535 loop iterations per invocation); not retried with block size {}",
+                        run.block_size
+                    )
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    /// Arena preparation: the device-local arena of at least `arena_len`
+    /// bytes (the last one when large enough; a new one forgets what the
+    /// old one held), sliced to `arena_len`.
+    fn arena_buffer(&self, state: &mut ArenaState, arena_len: u64) -> ParResult<Subbuffer<[u8]>> {
+        let arena = match state.buffer.as_ref() {
+            Some(a) if a.size() >= arena_len => a.clone(),
+            _ => {
+                state.holds = None;
+                let a = self.device_buffer(
+                    arena_len,
+                    BufferUsage::STORAGE_BUFFER
+                        | BufferUsage::TRANSFER_SRC
+                        | BufferUsage::TRANSFER_DST,
+                )?;
+                state.buffer = Some(a.clone());
+                a
+            }
+        };
+        Ok(arena.slice(0..arena_len))
+    }
+
+    /// Zeroes everything no buffer covers: `[0, R)`, the gaps, the tail.
+    fn zero_uncovered(
+        b: &mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+        arena: &Subbuffer<[u8]>,
+        layout: &Layout,
+        arena_len: u64,
+    ) -> ParResult<()> {
         let mut covered: Vec<(u64, u64)> = layout
             .placements
             .iter()
@@ -715,50 +780,59 @@ impl Gpu {
                 )?;
             }
         }
-        // Data segments.
-        let mut keep_alive = Vec::new();
-        if !tr.data_segments.is_empty() {
-            let mut image = Vec::new();
-            let mut regions = Vec::new();
-            for seg in tr.data_segments.iter().filter(|s| !s.bytes.is_empty()) {
-                regions.push((
-                    image.len() as u64,
-                    seg.offset as u64,
-                    seg.bytes.len() as u64,
-                ));
-                image.extend_from_slice(&seg.bytes);
-            }
-            if !regions.is_empty() {
-                let staging = self.upload(&image)?;
-                // Later segments overwrite earlier ones: one copy each, in order.
-                for (from, to, len) in regions {
-                    copy(
-                        &mut b,
-                        (&staging, from),
-                        (&arena, to),
-                        len,
-                        "copy data segment",
-                    )?;
-                }
-                keep_alive.push(staging);
-            }
+        Ok(())
+    }
+
+    /// The kernel's data segments into `[0, R)` (the staging buffer goes
+    /// to `keep_alive` until the commands ran).
+    fn copy_data_segments(
+        &self,
+        b: &mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+        arena: &Subbuffer<[u8]>,
+        tr: &Translation,
+        keep_alive: &mut Vec<Subbuffer<[u8]>>,
+    ) -> ParResult<()> {
+        if tr.data_segments.is_empty() {
+            return Ok(());
         }
-        // The call's buffers.
-        for p in layout
-            .placements
-            .iter()
-            .filter(|p| p.len > 0 && !buffers_in_place)
-        {
+        let mut image = Vec::new();
+        let mut regions = Vec::new();
+        for seg in tr.data_segments.iter().filter(|s| !s.bytes.is_empty()) {
+            regions.push((
+                image.len() as u64,
+                seg.offset as u64,
+                seg.bytes.len() as u64,
+            ));
+            image.extend_from_slice(&seg.bytes);
+        }
+        if !regions.is_empty() {
+            let staging = self.upload(&image)?;
+            // Later segments overwrite earlier ones: one copy each, in order.
+            for (from, to, len) in regions {
+                copy(b, (&staging, from), (arena, to), len, "copy data segment")?;
+            }
+            keep_alive.push(staging);
+        }
+        Ok(())
+    }
+
+    /// The call's buffers into their places in the arena.
+    fn copy_buffers_in(
+        b: &mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+        arena: &Subbuffer<[u8]>,
+        run: &Run<'_>,
+    ) -> ParResult<()> {
+        for p in run.layout.placements.iter().filter(|p| p.len > 0) {
             let src = &run.buffers[p.first_occurrence].storage;
-            copy(
-                &mut b,
-                (src, 0),
-                (&arena, p.offset),
-                p.len,
-                "copy buffer in",
-            )?;
+            copy(b, (src, 0), (arena, p.offset), p.len, "copy buffer in")?;
         }
-        let control = self.upload(&[0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])?;
+        Ok(())
+    }
+
+    /// Parameter words (see [`spirv::param`]) but `ITERATION_BASE`, which
+    /// each dispatch sets.
+    fn param_words(run: &Run<'_>, total: u64) -> Vec<u32> {
+        let layout = run.layout;
         let fuel = run
             .fuel
             .map(|f| f.min(u32::MAX as u64) as u32)
@@ -773,126 +847,166 @@ impl Gpu {
             words[param::PAIRS + 2 * k] = p.offset as u32;
             words[param::PAIRS + 2 * k + 1] = p.len as u32;
         }
-        let pipeline = kernel.pipeline.clone();
-        let set_layout = pipeline.layout().set_layouts()[0].clone();
-        // One dispatch per chunk of iterations, each chunk its own
-        // submission, so that an interrupt or a deadline (`run.cancel`) is
-        // seen between two of them. A chunk is a multiple of the workgroup
-        // size (except the last, whose excess invocations the shader skips)
-        // and at most max_groups[0] groups, so dispatches never overlap.
+        words
+    }
+
+    /// Dispatch in chunks: one dispatch of a [`ChunkSizer`] chunk per
+    /// submission (the first one after the arena set-up `first` recorded),
+    /// each with its own parameter words, so that an interrupt or a
+    /// deadline (`run.cancel`) is seen between two chunks. A chunk is a
+    /// multiple of the workgroup size (except the last, whose excess
+    /// invocations the shader skips) and at most `max_groups[0]` groups, so
+    /// dispatches never overlap. Stops after a chunk that trapped. Returns
+    /// the control words (trap code, iteration) and the time the
+    /// submissions took; a stop is `kernel_trap` with nothing copied back.
+    #[allow(clippy::too_many_arguments)]
+    fn run_chunks(
+        &self,
+        first: AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+        kernel: &CompiledKernel,
+        variant: Variant,
+        run: &Run<'_>,
+        mut words: Vec<u32>,
+        (arena, control): (&Subbuffer<[u8]>, &Subbuffer<[u8]>),
+        mut keep_alive: Vec<Subbuffer<[u8]>>,
+    ) -> Result<(u32, u32, Duration), ExecError> {
         let wg = variant.workgroup_size.max(1) as u64;
         let n = run.num_iterations as u64;
         let mut sizer = ChunkSizer::new(wg, self.max_groups[0] as u64 * wg);
-        let mut base = 0u64;
-        let mut first = Some(b);
+        let mut first = Some(first);
         let mut gpu_time = Duration::ZERO;
-        let (mut code, mut iteration) = (0, 0);
-        while base < n {
+        let mut base = 0u64;
+        loop {
             let len = sizer.len.min(n - base);
             let mut b = match first.take() {
                 Some(b) => b,
                 None => self.builder()?,
             };
-            vk!(b.bind_pipeline_compute(pipeline.clone()), "bind pipeline")?;
-            let groups = len.div_ceil(wg);
             words[param::ITERATION_BASE] = base as u32;
-            let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-            let params = self.upload(&bytes)?;
-            // Unused bindings were compacted out of the shader: bind only
-            // what its layout declares.
-            let writes = [
-                (spirv::BINDING_ARENA, &arena),
-                (spirv::BINDING_ARENA_ATOMIC, &arena),
-                (spirv::BINDING_PARAMS, &params),
-                (spirv::BINDING_CONTROL, &control),
-            ]
-            .into_iter()
-            .filter(|(binding, _)| set_layout.bindings().contains_key(binding))
-            .map(|(binding, buf)| WriteDescriptorSet::buffer(binding, buf.clone()));
-            let set =
-                DescriptorSet::new(self.descriptor_sets.clone(), set_layout.clone(), writes, [])
-                    .map_err(|e| {
-                        ParError::device_error(format!("Vulkan: descriptor set: {e:?}"))
-                    })?;
-            vk!(
-                b.bind_descriptor_sets(
-                    PipelineBindPoint::Compute,
-                    pipeline.layout().clone(),
-                    0,
-                    set
-                ),
-                "bind descriptor set"
-            )?;
-            // SAFETY: the shader only indexes the arena after checking the
-            // address against param MEMORY_SIZE (= the arena's bound size),
-            // the params words it reads exist (their number follows from the
-            // kernel's buffer count), and the control buffer has its 2 words.
-            // A non-terminating loop is memory-safe too: it ends with the
-            // fuel budget (calls with a kernel fuel limit), else llvmpipe's
-            // loop limiter or a real driver's timeout (device lost, which
-            // vulkano reports as an error, not undefined behaviour).
-            vk!(unsafe { b.dispatch([groups as u32, 1, 1]) }, "dispatch")?;
-            keep_alive.push(params);
+            keep_alive.push(self.record_dispatch(
+                &mut b,
+                kernel,
+                len.div_ceil(wg),
+                &words,
+                (arena, control),
+            )?);
             base += len;
-            let t1 = Instant::now();
+            let t = Instant::now();
             self.submit(b)?;
-            let took = t1.elapsed();
+            let took = t.elapsed();
             gpu_time += took;
             keep_alive.clear();
-            (code, iteration) = {
-                let ctl = vk!(control.read(), "read control")?;
-                (
-                    u32::from_le_bytes([ctl[0], ctl[1], ctl[2], ctl[3]]),
-                    u32::from_le_bytes([ctl[4], ctl[5], ctl[6], ctl[7]]),
-                )
-            };
-            if code != 0 {
-                // A trap (or a driver cut): the later chunks need not run.
-                break;
+            let (code, iteration) = Self::read_control(control)?;
+            if code != 0 || base >= n {
+                return Ok((code, iteration, gpu_time));
             }
-            if base < n {
-                if let Err(stop) = run.cancel.check() {
-                    // The buffers' own storage is untouched (nothing was
-                    // copied back) and the arena holds nothing reusable.
-                    return Err(ParError::kernel_trap(format!(
-                        "stopped after {base} of {n} iterations: {}",
-                        stop.describe()
-                    ))
-                    .into());
-                }
-                sizer.next(took);
+            if let Err(stop) = run.cancel.check() {
+                // The buffers' own storage is untouched (nothing was copied
+                // back) and the arena holds nothing reusable.
+                return Err(ParError::kernel_trap(format!(
+                    "stopped after {base} of {n} iterations: {}",
+                    stop.describe()
+                ))
+                .into());
             }
+            sizer.next(took);
         }
-        if code == spirv::trap::DRIVER_LOOP_LIMIT || code == spirv::trap::PRIVATE_WRITE {
-            // Not the kernel's fault but this device's limit; the buffers
-            // were not touched yet, so the call can run elsewhere.
-            let at = if code == spirv::trap::PRIVATE_WRITE {
-                0
-            } else {
-                run.block_size
-            };
-            let mut declined = self
-                .declined
-                .lock()
-                .map_err(|_| ParError::device_error("poisoned lock"))?;
-            if declined.len() >= PIPELINE_CACHE_ENTRIES {
-                declined.clear();
-            }
-            let e = declined.entry(run.kernel_hash).or_insert(at);
-            *e = (*e).min(at);
-            return Err(ParError::unsupported(format!(
-                "iteration {iteration}: {}",
-                spirv::trap::describe(code)
-            ))
-            .into());
+    }
+
+    /// Records one dispatch of `groups` workgroups (at most
+    /// `max_groups[0]`) with the parameter `words`; returns the params
+    /// buffer, to be kept until the commands ran.
+    fn record_dispatch(
+        &self,
+        b: &mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+        kernel: &CompiledKernel,
+        groups: u64,
+        words: &[u32],
+        (arena, control): (&Subbuffer<[u8]>, &Subbuffer<[u8]>),
+    ) -> ParResult<Subbuffer<[u8]>> {
+        let pipeline = kernel.pipeline.clone();
+        let set_layout = pipeline.layout().set_layouts()[0].clone();
+        vk!(b.bind_pipeline_compute(pipeline.clone()), "bind pipeline")?;
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let params = self.upload(&bytes)?;
+        // Unused bindings were compacted out of the shader: bind only
+        // what its layout declares.
+        let writes = [
+            (spirv::BINDING_ARENA, arena),
+            (spirv::BINDING_ARENA_ATOMIC, arena),
+            (spirv::BINDING_PARAMS, &params),
+            (spirv::BINDING_CONTROL, control),
+        ]
+        .into_iter()
+        .filter(|(binding, _)| set_layout.bindings().contains_key(binding))
+        .map(|(binding, buf)| WriteDescriptorSet::buffer(binding, buf.clone()));
+        let set = DescriptorSet::new(self.descriptor_sets.clone(), set_layout.clone(), writes, [])
+            .map_err(|e| ParError::device_error(format!("Vulkan: descriptor set: {e:?}")))?;
+        vk!(
+            b.bind_descriptor_sets(
+                PipelineBindPoint::Compute,
+                pipeline.layout().clone(),
+                0,
+                set
+            ),
+            "bind descriptor set"
+        )?;
+        // SAFETY: the shader only indexes the arena after checking the
+        // address against param MEMORY_SIZE (= the arena's bound size),
+        // the params words it reads exist (their number follows from the
+        // kernel's buffer count), and the control buffer has its 2 words.
+        // A non-terminating loop is memory-safe too: it ends with the
+        // fuel budget (calls with a kernel fuel limit), else llvmpipe's
+        // loop limiter or a real driver's timeout (device lost, which
+        // vulkano reports as an error, not undefined behaviour).
+        vk!(unsafe { b.dispatch([groups as u32, 1, 1]) }, "dispatch")?;
+        Ok(params)
+    }
+
+    /// Control read-back: the trap code (0: none) and the smallest
+    /// trapping iteration.
+    fn read_control(control: &Subbuffer<[u8]>) -> ParResult<(u32, u32)> {
+        let ctl = vk!(control.read(), "read control")?;
+        Ok((
+            u32::from_le_bytes([ctl[0], ctl[1], ctl[2], ctl[3]]),
+            u32::from_le_bytes([ctl[4], ctl[5], ctl[6], ctl[7]]),
+        ))
+    }
+
+    /// After a driver cut or a store into `[0, R)`: not the kernel's fault
+    /// but this device's limit, and the buffers were not touched yet, so the
+    /// call can run elsewhere. Remembers the kernel as declined (at this
+    /// block size, or at any for a private write) and returns the
+    /// `unsupported` error.
+    fn decline(&self, run: &Run<'_>, code: u32, iteration: u32) -> ParResult<ParError> {
+        let at = if code == spirv::trap::PRIVATE_WRITE {
+            0
+        } else {
+            run.block_size
+        };
+        let mut declined = self
+            .declined
+            .lock()
+            .map_err(|_| ParError::device_error("poisoned lock"))?;
+        if declined.len() >= PIPELINE_CACHE_ENTRIES {
+            declined.clear();
         }
-        // Copy the buffers back (also after a trap: their contents are
-        // unspecified then, as on the other devices), except `read` ones:
-        // a kernel's writes to those are unspecified (ABI section 1), so
-        // their storage stays as it was.
+        let e = declined.entry(run.kernel_hash).or_insert(at);
+        *e = (*e).min(at);
+        Ok(ParError::unsupported(format!(
+            "iteration {iteration}: {}",
+            spirv::trap::describe(code)
+        )))
+    }
+
+    /// Copy back: the buffers from the arena to their storage (also after a
+    /// trap: their contents are unspecified then, as on the other devices),
+    /// except `read` ones: a kernel's writes to those are unspecified (ABI
+    /// section 1), so their storage stays as it was.
+    fn copy_back(&self, arena: &Subbuffer<[u8]>, run: &Run<'_>) -> ParResult<()> {
         let mut b = self.builder()?;
         let mut copies = 0;
-        for p in layout.placements.iter().filter(|p| {
+        for p in run.layout.placements.iter().filter(|p| {
             p.len > 0
                 && !run
                     .read_only
@@ -903,7 +1017,7 @@ impl Gpu {
             let dst = &run.buffers[p.first_occurrence].storage;
             copy(
                 &mut b,
-                (&arena, p.offset),
+                (arena, p.offset),
                 (dst, 0),
                 p.len,
                 "copy buffer out",
@@ -911,23 +1025,9 @@ impl Gpu {
             copies += 1;
         }
         if copies > 0 {
-            let t = Instant::now();
             self.submit(b)?;
-            gpu_time += t.elapsed();
         }
-        state.holds = Some(holds);
-        if code != 0 {
-            return Err(ExecError::Trap {
-                code,
-                iteration,
-                what: spirv::trap::describe(code),
-            });
-        }
-        Ok(RunOutcome {
-            setup_time,
-            pipeline_cached: cached,
-            gpu_time,
-        })
+        Ok(())
     }
 }
 

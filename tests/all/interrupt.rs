@@ -5,7 +5,7 @@
 //! among 8 leaves the other 7 correct; interrupts racing with normal
 //! completion never crash or corrupt.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Barrier};
 use std::thread;

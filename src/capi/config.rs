@@ -1,0 +1,336 @@
+//! `wp_config_t` (engine settings), its setters and the device policy.
+
+use super::error::{guard, wp_error_t};
+use super::kind::{device_kind_from_c, wp_device_kind_t};
+use super::non_null_mut;
+use crate::error::{Error, Result};
+use crate::parallel::DevicePolicy;
+use crate::runtime::Config;
+use std::time::Duration;
+
+/// How `get_device` picks the device it returns to a guest.
+pub type wp_device_policy_t = i32;
+/// Honour the guest's hint (a missing GPU falls back to the CPU device).
+pub const WP_DEVICE_POLICY_AUTO: wp_device_policy_t = 0;
+/// Always return the device of the given kind, whatever the hint.
+pub const WP_DEVICE_POLICY_FORCE: wp_device_policy_t = 1;
+
+/// Engine settings: guest limits and the wasi-parallel device settings.
+///
+/// Created with `wp_config_new`, freed with `wp_config_delete`. A config is
+/// copied by `wp_engine_new`, so it may be freed or reused afterwards. Not
+/// thread-safe: one thread changes a config at a time.
+pub struct wp_config_t {
+    pub(crate) config: Config,
+}
+
+/// A new config with the defaults (no fuel limit, wasm32 memory limit, CPU
+/// threads = available cores, device policy AUTO, GPU fallback on, 1 GiB /
+/// 4096 buffers per instance, 16 MiB kernels, 64 cached kernels).
+///
+/// Ownership: the caller owns the result; free it with `wp_config_delete`.
+/// Returns NULL only if allocation fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn wp_config_new() -> *mut wp_config_t {
+    super::catch(std::ptr::null_mut(), || {
+        Box::into_raw(Box::new(wp_config_t {
+            config: Config::default(),
+        }))
+    })
+}
+
+/// Frees a config. `NULL` is allowed.
+///
+/// Ownership: takes `config`. Thread-safety: not while another thread uses it.
+#[no_mangle]
+pub extern "C" fn wp_config_delete(config: *mut wp_config_t) {
+    super::delete_box(config)
+}
+
+fn with_config(
+    config: *mut wp_config_t,
+    f: impl FnOnce(&mut Config) -> Result<()>,
+) -> *mut wp_error_t {
+    guard(|| f(&mut non_null_mut(config, "config")?.config))
+}
+
+/// Sets the worker threads of the CPU device; 0 means the available cores.
+/// At most `WP_MAX_THREADS` (1024): each is an OS thread made when the
+/// engine is.
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or more than
+/// `WP_MAX_THREADS` threads (the config is then unchanged). Ownership:
+/// borrows `config`; the caller owns a returned error. Thread-safety: one
+/// thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_threads(config: *mut wp_config_t, threads: u32) -> *mut wp_error_t {
+    with_config(config, |c| {
+        if threads as usize > crate::parallel::MAX_THREADS {
+            return Err(Error::invalid_argument(format!(
+                "threads: {threads} exceeds the limit of {} CPU worker threads",
+                crate::parallel::MAX_THREADS
+            )));
+        }
+        c.parallel.threads = threads as usize;
+        Ok(())
+    })
+}
+
+/// Most CPU worker threads an engine may have (`wp_config_set_threads`).
+pub const WP_MAX_THREADS: u32 = 1024;
+const _: () = assert!(WP_MAX_THREADS as usize == crate::parallel::MAX_THREADS);
+
+/// A wall-clock limit in seconds from C: 0 = none; negative, NaN, infinite
+/// or unrepresentable values are errors.
+fn seconds(what: &str, secs: f64) -> Result<Option<Duration>> {
+    if secs == 0.0 {
+        return Ok(None);
+    }
+    if !(secs > 0.0) {
+        return Err(Error::invalid_argument(format!(
+            "{what}: {secs} is not a positive number of seconds"
+        )));
+    }
+    Duration::try_from_secs_f64(secs)
+        .map(Some)
+        .map_err(|_| Error::invalid_argument(format!("{what}: {secs} s is too large")))
+}
+
+/// Wall-clock limit of every guest call (`wp_instance_call`,
+/// `wp_instance_run_start`) in seconds (decimals allowed); a call that runs
+/// longer traps with `WP_TRAP_INTERRUPTED`, its kernels included. 0 = none
+/// (the default). Noticed within a few milliseconds of guest code, between
+/// kernel iterations and Vulkan dispatch chunks; not inside a blocking host
+/// function.
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, a negative, NaN or
+/// infinite value. Ownership: borrows `config`. Thread-safety: one thread
+/// per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_timeout(config: *mut wp_config_t, seconds: f64) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.timeout = self::seconds("timeout", seconds)?;
+        Ok(())
+    })
+}
+
+/// Whether `wp_interrupt` reaches inside guest code and inside one long
+/// kernel iteration (true, the default): the guest and its kernels are then
+/// fuel-metered, which costs 15-30% of compute-bound code. With false they
+/// are metered only when a fuel budget or a timeout is set, and otherwise
+/// an interrupt is noticed only at the guest's next host call and between
+/// kernel iterations (a guest spinning in its own code is not stopped).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
+/// `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_interruptible(
+    config: *mut wp_config_t,
+    enabled: bool,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.interruptible = enabled;
+        c.parallel.interruptible = enabled;
+        Ok(())
+    })
+}
+
+/// Wall-clock limit of each `parallel_exec` in seconds (decimals allowed):
+/// a kernel call that runs longer is stopped and the guest gets
+/// `kernel_trap`, then goes on. 0 = none (the default).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, a negative, NaN or
+/// infinite value. Ownership: borrows `config`. Thread-safety: one thread
+/// per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_kernel_timeout(
+    config: *mut wp_config_t,
+    seconds: f64,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.parallel.kernel_timeout = self::seconds("kernel timeout", seconds)?;
+        Ok(())
+    })
+}
+
+/// Sets the device policy: `WP_DEVICE_POLICY_AUTO` honours the guest's hint
+/// (`kind` is ignored); `WP_DEVICE_POLICY_FORCE` makes `get_device` return
+/// the device of `kind` (a `WP_DEVICE_*` value) whatever the hint (a missing
+/// GPU: the CPU device).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, an unknown policy or
+/// kind. Ownership: borrows `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_device_policy(
+    config: *mut wp_config_t,
+    policy: wp_device_policy_t,
+    kind: wp_device_kind_t,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.parallel.device_policy = match policy {
+            WP_DEVICE_POLICY_AUTO => DevicePolicy::Auto,
+            WP_DEVICE_POLICY_FORCE => DevicePolicy::Force(device_kind_from_c(kind)?),
+            other => {
+                return Err(Error::invalid_argument(format!(
+                    "unknown device policy {other}"
+                )))
+            }
+        };
+        Ok(())
+    })
+}
+
+/// Whether a kernel the GPU cannot run runs on the CPU device instead
+/// (true, the default) or fails with the guest error `unsupported` (false).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
+/// `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_gpu_fallback(
+    config: *mut wp_config_t,
+    enabled: bool,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.parallel.gpu_fallback = enabled;
+        Ok(())
+    })
+}
+
+/// Fuel budget of every guest call (`wp_instance_call`, `wp_instance_run_start`);
+/// a call that uses it up traps with `WP_TRAP_OUT_OF_FUEL`. 0 = unlimited
+/// (the default; no metering cost).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
+/// `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_fuel(config: *mut wp_config_t, fuel: u64) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.fuel = (fuel != 0).then_some(fuel);
+        Ok(())
+    })
+}
+
+/// Fuel budget of each kernel iteration; an iteration that exceeds it traps
+/// and `parallel_exec` returns `kernel_trap` to the guest. 0 = unlimited
+/// (the default).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
+/// `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_kernel_fuel(
+    config: *mut wp_config_t,
+    fuel: u64,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.parallel.kernel_fuel = (fuel != 0).then_some(fuel);
+        Ok(())
+    })
+}
+
+/// Most linear memory of a guest in 64 KiB pages (at most 65536); growing
+/// past it fails (`memory.grow` returns -1). 0 = the wasm32 limit (default).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or more than 65536
+/// pages. Ownership: borrows `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_max_memory_pages(
+    config: *mut wp_config_t,
+    pages: u32,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        if pages > 65536 {
+            return Err(Error::invalid_argument(format!(
+                "{pages} pages exceed the wasm32 limit of 65536"
+            )));
+        }
+        c.max_memory_pages = (pages != 0).then_some(pages);
+        Ok(())
+    })
+}
+
+/// Largest module `wp_module_new` accepts, in bytes (default 256 MiB).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or 0. Ownership:
+/// borrows `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_max_module_bytes(
+    config: *mut wp_config_t,
+    bytes: usize,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        if bytes == 0 {
+            return Err(Error::invalid_argument("max module bytes must be > 0"));
+        }
+        c.max_module_bytes = bytes;
+        Ok(())
+    })
+}
+
+/// Most bytes of wasi-parallel buffers one instance may create (default
+/// 1 GiB); beyond it `create_buffer` returns `resource_exhausted`.
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
+/// `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_max_buffer_bytes(
+    config: *mut wp_config_t,
+    bytes: u64,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.parallel.max_buffer_bytes = bytes;
+        Ok(())
+    })
+}
+
+/// Most wasi-parallel buffers one instance may create (default 4096);
+/// beyond it `create_buffer` returns `resource_exhausted`.
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
+/// `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_max_buffers(
+    config: *mut wp_config_t,
+    count: usize,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.parallel.max_buffers = count;
+        Ok(())
+    })
+}
+
+/// Largest kernel module `parallel_exec` accepts, in bytes (default 16 MiB);
+/// a larger one makes `parallel_exec` return `resource_exhausted` to the guest.
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or 0. Ownership:
+/// borrows `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_max_kernel_size(
+    config: *mut wp_config_t,
+    bytes: usize,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        if bytes == 0 {
+            return Err(Error::invalid_argument("max kernel size must be > 0"));
+        }
+        c.parallel.max_kernel_size = bytes;
+        Ok(())
+    })
+}
+
+/// Compiled kernels the engine keeps (least recently used evicted; default 64).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or 0. Ownership:
+/// borrows `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_kernel_cache_entries(
+    config: *mut wp_config_t,
+    entries: usize,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        if entries == 0 {
+            return Err(Error::invalid_argument("kernel cache entries must be > 0"));
+        }
+        c.parallel.kernel_cache_entries = entries;
+        Ok(())
+    })
+}
