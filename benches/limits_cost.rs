@@ -65,7 +65,10 @@ fn ms(d: Duration) -> f64 {
 
 /// Runs every `(name, run)` ROUNDS times in turn; prints the best of each
 /// against the first.
-fn table(title: &str, mut rows: Vec<(&str, Box<dyn FnMut() -> Duration + '_>)>) {
+/// One measured configuration: its name and what runs it once.
+type Row<'a> = (&'a str, Box<dyn FnMut() -> Duration + 'a>);
+
+fn table(title: &str, mut rows: Vec<Row<'_>>) {
     let mut best = vec![Duration::MAX; rows.len()];
     for _ in 0..ROUNDS {
         for (i, (_, run)) in rows.iter_mut().enumerate() {

@@ -111,7 +111,7 @@ fn parse_seconds(opt: &str, v: &str) -> Result<Duration, String> {
     let secs: f64 = v
         .parse()
         .map_err(|_| format!("{opt}: `{v}` is not a number of seconds"))?;
-    if !(secs > 0.0) {
+    if secs.is_nan() || secs <= 0.0 {
         return Err(format!("{opt}: `{v}` is not a positive number of seconds"));
     }
     Duration::try_from_secs_f64(secs).map_err(|_| format!("{opt}: `{v}` seconds is too large"))

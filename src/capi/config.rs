@@ -86,7 +86,7 @@ fn seconds(what: &str, secs: f64) -> Result<Option<Duration>> {
     if secs == 0.0 {
         return Ok(None);
     }
-    if !(secs > 0.0) {
+    if secs.is_nan() || secs <= 0.0 {
         return Err(Error::invalid_argument(format!(
             "{what}: {secs} is not a positive number of seconds"
         )));

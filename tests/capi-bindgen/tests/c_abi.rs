@@ -203,7 +203,7 @@ fn header_layouts_match_the_library() {
         capi_bindgen::WP_TRAP_INTERRUPTED,
         lib::error::wp_trap_kind_t::WP_TRAP_INTERRUPTED as u32
     );
-    assert_eq!(capi_bindgen::WP_MAX_THREADS, lib::engine::WP_MAX_THREADS);
+    assert_eq!(capi_bindgen::WP_MAX_THREADS, lib::config::WP_MAX_THREADS);
 }
 
 #[test]
