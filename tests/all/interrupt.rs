@@ -203,6 +203,7 @@ fn a_kernel_spinning_forever_stops_within_100_ms_on_cpu() {
     kernel_spinning_forever_stops(1, 4);
 }
 
+#[cfg(feature = "vulkan")]
 /// The Vulkan device of the engine, or `None` (skip) outside CI.
 fn has_gpu(e: &Engine) -> bool {
     let found = e.parallel().devices().iter().any(|d| d.kind.is_gpu());
@@ -216,6 +217,7 @@ fn has_gpu(e: &Engine) -> bool {
     found
 }
 
+#[cfg(feature = "vulkan")]
 #[test]
 fn a_long_kernel_on_vulkan_stops_between_dispatch_chunks_within_100_ms() {
     let mut c = config(2);
@@ -237,6 +239,7 @@ fn a_long_kernel_on_vulkan_stops_between_dispatch_chunks_within_100_ms() {
     assert_usable(&mut inst, 2);
 }
 
+#[cfg(feature = "vulkan")]
 #[test]
 fn a_kernel_spinning_forever_on_vulkan_falls_back_and_still_stops() {
     // llvmpipe cuts the endless loop (unsupported), the CPU device reruns
@@ -259,6 +262,7 @@ fn kernel_deadline(hint: i32, device: &str) {
     let mut c = config(2);
     c.parallel.kernel_timeout = Some(Duration::from_millis(200));
     let e = engine(c);
+    #[cfg(feature = "vulkan")]
     if hint >= 2 && !has_gpu(&e) {
         return;
     }
@@ -302,6 +306,7 @@ fn a_kernel_of_2_pow_32_iterations_stops_at_its_deadline_on_cpu() {
     kernel_deadline(1, "cpu");
 }
 
+#[cfg(feature = "vulkan")]
 #[test]
 fn a_kernel_of_2_pow_32_iterations_stops_at_its_deadline_on_vulkan() {
     kernel_deadline(2, "vulkan");
