@@ -463,6 +463,7 @@ impl Runner {
                 layout: &layout,
                 fuel: None,
                 read_only: &[],
+                cancel: &wasi_parallel::parallel::Cancel::never(),
             },
         );
         if std::env::var("SPEC_TIMING").is_ok() {
