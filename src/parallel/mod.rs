@@ -6,6 +6,8 @@
 //! - [`ParallelContext`]: per guest instance: handle tables, last error,
 //!   statistics, cached workers; the one place where guest arguments are
 //!   validated.
+//! - [`trace::Trace`]: an optional timeline of an instance's calls
+//!   (Chrome/Perfetto JSON).
 //! - [`api::add_to_linker`]: defines the five imports on a `wasmi::Linker`.
 //!
 //! The contract (signatures, enums, error codes, kernel ABI, memory layout)
@@ -19,6 +21,7 @@ pub mod errno;
 pub mod handles;
 pub mod kernel;
 pub mod stats;
+pub mod trace;
 
 pub use context::ParallelContext;
 pub use device::{Device, DeviceInfo, DeviceKind};
