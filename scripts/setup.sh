@@ -53,6 +53,10 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 if [ "$mode" = test ]; then
+    # clippy and rustfmt for scripts/test.sh's lint steps.
+    if command -v rustup >/dev/null 2>&1; then
+        rustup component add clippy rustfmt >/dev/null
+    fi
     # Rust guests (wasm32-wasip1) and kernels (wasm32-unknown-unknown) of guest/rust/.
     if command -v rustup >/dev/null 2>&1; then
         for t in wasm32-wasip1 wasm32-unknown-unknown; do
