@@ -33,7 +33,7 @@ pub extern "C" fn kernel(
     let Some(&a) = params.first() else { return };
     let r = block(id, block_size, y.len().min(x.len()));
     for (yi, xi) in y[r.clone()].iter_mut().zip(&x[r]) {
-        *yi = a * *xi + *yi;
+        *yi += a * *xi;
     }
 }
 
