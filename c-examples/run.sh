@@ -14,7 +14,7 @@ echo "== package: configure, build (cargo --release), install into $work/prefix"
 cmake -S "$root" -B "$work/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$work/build" -j "$jobs"
 cmake --install "$work/build" --prefix "$work/prefix" >/dev/null
-for f in lib/libwasi_parallel.a lib/libwasi_parallel.so include/wasi_parallel.h \
+for f in lib/libwasi_parallel.a lib/libwasi_parallel.so include/wasi_parallel.h include/wasi_parallel.hpp \
          lib/cmake/WasiParallel/WasiParallelConfig.cmake \
          lib/cmake/WasiParallel/WasiParallelConfigVersion.cmake \
          lib/pkgconfig/wasi_parallel.pc; do

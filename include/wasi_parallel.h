@@ -1157,6 +1157,34 @@ wp_error_t *wp_instance_parallel_last_error(const wp_instance_t *instance,
                                             size_t cap,
                                             size_t *len);
 
+/**
+ * Makes every instance created with `config` record its wasi-parallel
+ * calls (each `parallel_exec` with device, engine, iterations, compile /
+ * setup / run times and fallback reason; buffer creation and transfers) and
+ * write them to the file at `path` (NUL-terminated UTF-8) as Chrome /
+ * Perfetto trace-event JSON. `wp_instance_new` creates the file (an
+ * unwritable path is `WP_ERROR_IO` there); it is written by
+ * `wp_instance_write_trace` and when the instance is deleted. Instances
+ * made from one config share the path: give each its own config or path.
+ * `path` NULL switches tracing off again.
+ *
+ * Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL config, a path that is not
+ * UTF-8). Ownership: borrows both (the path is copied). Thread-safety: one
+ * thread per config.
+ */
+wp_error_t *wp_instance_config_set_trace_file(wp_instance_config_t *config, const char *path);
+
+/**
+ * Writes the instance's trace file now, with every call so far (no-op for
+ * an instance without a trace). Deleting the instance writes it too, but
+ * cannot report an error.
+ *
+ * Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL instance), `WP_ERROR_IO` (the
+ * file cannot be written). Ownership: borrows `instance`. Thread-safety:
+ * one thread per instance.
+ */
+wp_error_t *wp_instance_write_trace(wp_instance_t *instance);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

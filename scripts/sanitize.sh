@@ -1,6 +1,7 @@
 #!/bin/sh
-# Builds the C examples (c-examples/*.c) and the C API stress program
-# (tests/c/stress.c) against the Rust static library and runs them
+# Builds the C examples (c-examples/*.c), the C++ example
+# (c-examples/cpp_host.cpp, the header-only C++ API) and the C API stress
+# program (tests/c/stress.c) against the Rust static library and runs them
 #   1. under AddressSanitizer + UndefinedBehaviorSanitizer, with
 #      LeakSanitizer on (detect_leaks=1), every report fatal;
 #   2. under valgrind --leak-check=full --error-exitcode=1 (definite and
@@ -37,10 +38,12 @@ long=${WP_SANITIZE_LONG:-0}
 asan_iters=${WP_STRESS_ITERS:-1000}
 if [ "$long" = 1 ]; then vg_iters=${WP_STRESS_ITERS:-1000}; else vg_iters=${WP_STRESS_ITERS:-30}; fi
 CC=${CC:-clang}
+CXX=${CXX:-clang++}
 syslibs="-lpthread -ldl -lm -lrt -lutil"
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "sanitize.sh: $1 not found" >&2; exit 1; }; }
 need "$CC"
+need "$CXX"
 need valgrind
 
 echo "== Rust static library (features: wat; no vulkan)"
@@ -67,6 +70,14 @@ build() { # build OUT SRC LIB EXTRA_FLAGS...
   # shellcheck disable=SC2086
   "$CC" -std=gnu99 -g -O1 -Wall -Wextra -Werror -Iinclude -Ic-examples "$@" \
     -o "$out" "$src" "$l" $syslibs
+}
+
+buildxx() { # buildxx OUT LIB EXTRA_FLAGS...: the C++ example
+  out=$1 l=$2
+  shift 2
+  # shellcheck disable=SC2086
+  "$CXX" -std=c++17 -g -O1 -Wall -Wextra -Werror -Iinclude -Ic-examples "$@" \
+    -o "$out" c-examples/cpp_host.cpp "$l" $syslibs
 }
 
 run() { # run NAME CMD...
@@ -102,6 +113,10 @@ for p in sequential "cpu 4"; do
   # shellcheck disable=SC2086
   run "parallel_devices $p (asan+ubsan+lsan)" "$work/parallel_devices-asan" $p
 done
+# C++: natives from lambdas (a throwing one traps the guest), RAII handles.
+buildxx "$work/cpp_host-asan" "$asan_lib" -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+run "cpp_host (asan+ubsan+lsan)" "$work/cpp_host-asan"
+run "cpp_host sequential (asan+ubsan+lsan)" "$work/cpp_host-asan" sequential
 unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 
 valgrind_pass() { # valgrind_pass LABEL LIB
@@ -116,6 +131,10 @@ valgrind_pass() { # valgrind_pass LABEL LIB
       --error-exitcode=1 --suppressions="$root/scripts/valgrind.supp" \
       "$work/$name-$label" $(args_for "$name")
   done
+  buildxx "$work/cpp_host-$label" "$l"
+  run "cpp_host (valgrind, $label)" valgrind -q --leak-check=full \
+    --show-leak-kinds=definite,possible --errors-for-leak-kinds=definite,possible \
+    --error-exitcode=1 --suppressions="$root/scripts/valgrind.supp" "$work/cpp_host-$label"
 }
 valgrind_pass debug "$lib"
 

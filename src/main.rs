@@ -1,11 +1,18 @@
 //! `wasi-parallel`: the command-line runner (like WAMR's `iwasm`).
 //!
 //! Uses only the library's public Rust API, the same one the C API wraps.
+//! Arguments are parsed by clap (derive): `--help` per subcommand,
+//! did-you-mean on typos, `wasi-parallel completions SHELL`. Usage errors
+//! keep the runner's contract: one line on stderr, exit status 2.
+//!
+//! Adding a `run` option: a field in [`RunArgs`] (its doc comment is the
+//! help text), then use it in [`engine_config`] or [`run`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use wasi_parallel::{Config, Engine, ErrorCode, Instance, InstanceConfig, Module, Val, ValType};
 
 /// Exit code for bad command-line usage.
@@ -15,58 +22,146 @@ const EXIT_LOAD: u8 = 125;
 /// Exit code when the guest traps (or a host function aborts it).
 const EXIT_TRAP: u8 = 134;
 
-const USAGE: &str = "\
-usage: wasi-parallel run [OPTIONS] MODULE [ARGS...]
-       wasi-parallel devices
-       wasi-parallel embed KERNEL.wasm [--name SYMBOL]
-       wasi-parallel --version | --help
+/// Run WebAssembly programs that offload parallel loops through wasi-parallel.
+#[derive(Parser, Debug)]
+#[command(
+    name = "wasi-parallel",
+    version,
+    arg_required_else_help = true,
+    after_help = "exit status: the guest's exit code; 0 after a successful --invoke;\n  2 usage error, 125 load/instantiation failure, 134 trap"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
 
-run options:
-  --invoke NAME        call export NAME with ARGS (parsed by its param types),
-                       print each result on its own line (default: _start)
-  --dir HOST[::GUEST]  preopen host directory HOST as GUEST (default: same path)
-  --env KEY=VALUE      set a guest environment variable (repeatable)
-  --device KIND        auto|sequential|cpu|gpu: force the device get_device returns
-                       (auto honours the guest's hint)
-  --threads N          CPU device worker threads, 1..=1024 (default: available cores)
-  --fuel N             fuel budget of the guest's own code
-  --kernel-fuel N      fuel budget of each kernel iteration
-  --timeout SECONDS    wall-clock limit of the guest call (decimals allowed):
-                       past it the guest traps (exit status 134)
-  --kernel-timeout SECONDS
-                       wall-clock limit of each parallel_exec (decimals
-                       allowed): past it the guest gets kernel_trap and goes on
-  --max-memory-pages N guest linear memory limit in 64 KiB pages
-  --max-buffer-bytes N total bytes of buffers one instance may create (default 1 GiB)
-  --max-buffers N      buffers one instance may create (default 4096)
-  --max-kernel-size N  largest kernel module in bytes (default 16 MiB)
-  --kernel-cache N     compiled kernels kept in the cache (default 64)
-  --no-gpu-fallback    kernels the GPU cannot run fail with `unsupported`
-                       instead of running on the CPU device
-  --stats              print per-call device, times and fallbacks on stderr
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run a .wasm or .wat module with WASI preview 1 and wasi-parallel.
+    #[command(
+        override_usage = "wasi-parallel run [OPTIONS] MODULE [ARGS]...",
+        after_help = "exit status: the guest's exit code; 0 after a successful --invoke;\n  2 usage error, 125 load/instantiation failure, 134 trap"
+    )]
+    Run(RunArgs),
+    /// List the devices found (index, kind, name).
+    Devices,
+    /// Print a C header with a kernel's bytes, for embedding it into a guest.
+    Embed(EmbedArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
 
-exit status: the guest's exit code; 0 after a successful --invoke;
-  2 usage error, 125 load/instantiation failure, 134 trap";
+/// Which device `get_device` returns.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum DeviceArg {
+    /// Honour the guest's hint.
+    Auto,
+    Sequential,
+    Cpu,
+    Gpu,
+}
 
-struct RunOptions {
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Call export NAME with ARGS (parsed by its param types) and print each
+    /// result on its own line (default: _start).
+    #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
+    /// Preopen host directory HOST as GUEST (default: the same path).
+    #[arg(long = "dir", value_name = "HOST[::GUEST]", value_parser = parse_dir)]
     dirs: Vec<(PathBuf, String)>,
+    /// Set a guest environment variable (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_env)]
     env: Vec<(String, String)>,
-    device: String,
-    threads: Option<usize>,
+    /// Force the device get_device returns (auto honours the guest's hint).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "KIND",
+        default_value = "auto",
+        hide_possible_values = false
+    )]
+    device: DeviceArg,
+    /// CPU device worker threads, 1..=1024 (default: available cores).
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    threads: Option<u32>,
+    /// Fuel budget of the guest's own code.
+    #[arg(long, value_name = "N")]
     fuel: Option<u64>,
+    /// Fuel budget of each kernel iteration.
+    #[arg(long, value_name = "N")]
     kernel_fuel: Option<u64>,
+    /// Wall-clock limit of the guest call in seconds (decimals allowed):
+    /// past it the guest traps (exit status 134).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     timeout: Option<Duration>,
+    /// Wall-clock limit of each parallel_exec in seconds (decimals
+    /// allowed): past it the guest gets kernel_trap and goes on.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     kernel_timeout: Option<Duration>,
+    /// Guest linear memory limit in 64 KiB pages.
+    #[arg(long, value_name = "N")]
     max_memory_pages: Option<u32>,
+    /// Total bytes of buffers one instance may create (default 1 GiB).
+    #[arg(long, value_name = "N")]
     max_buffer_bytes: Option<u64>,
+    /// Buffers one instance may create (default 4096).
+    #[arg(long, value_name = "N")]
     max_buffers: Option<usize>,
+    /// Largest kernel module in bytes (default 16 MiB).
+    #[arg(long, value_name = "N")]
     max_kernel_size: Option<usize>,
-    kernel_cache: Option<usize>,
-    gpu_fallback: bool,
+    /// Compiled kernels kept in the cache (default 64).
+    #[arg(long = "kernel-cache", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    kernel_cache: Option<u64>,
+    /// Kernels the GPU cannot run fail with `unsupported` instead of running
+    /// on the CPU device.
+    #[arg(long)]
+    no_gpu_fallback: bool,
+    /// Print per-call device, times and fallbacks on stderr.
+    #[arg(long)]
     stats: bool,
-    module: PathBuf,
-    args: Vec<String>,
+    /// Write a Chrome/Perfetto trace (JSON trace events) of the guest's
+    /// wasi-parallel calls to FILE (open it in ui.perfetto.dev or chrome://tracing).
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// The module (.wasm or .wat), then the guest's arguments: everything
+    /// after MODULE goes to the guest, options included.
+    #[arg(
+        value_name = "MODULE",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true
+    )]
+    module_and_args: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct EmbedArgs {
+    /// The kernel (binary wasm).
+    #[arg(value_name = "KERNEL.wasm")]
+    kernel: PathBuf,
+    /// The C symbol (default: from the file name).
+    #[arg(long, value_name = "SYMBOL")]
+    name: Option<String>,
+}
+
+fn parse_dir(v: &str) -> Result<(PathBuf, String), String> {
+    let (host, guest) = match v.split_once("::") {
+        Some((h, g)) => (h.to_string(), g.to_string()),
+        None => (v.to_string(), v.to_string()),
+    };
+    Ok((PathBuf::from(host), guest))
+}
+
+fn parse_env(v: &str) -> Result<(String, String), String> {
+    let (k, val) = v
+        .split_once('=')
+        .ok_or_else(|| format!("`{v}` is not KEY=VALUE"))?;
+    Ok((k.to_string(), val.to_string()))
 }
 
 fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
@@ -76,162 +171,80 @@ fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// A clap error as the runner's one usage line: the message, clap's tips
+/// (did-you-mean) and where to get help, joined with `; `.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    let text = e.render().to_string();
+    let mut line = String::new();
+    for part in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Usage:"))
+    {
+        let part = part.strip_prefix("error: ").unwrap_or(part);
+        if !line.is_empty() {
+            line.push_str(if line.ends_with(':') { " " } else { "; " });
+        }
+        line.push_str(part);
+    }
+    fail(EXIT_USAGE, line)
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("run") => match parse_run(&args[1..]) {
-            Ok(opts) => run(opts),
-            Err(msg) => fail(EXIT_USAGE, format!("{msg}\n{USAGE}")),
-        },
-        Some("devices") => devices(),
-        Some("embed") => embed(&args[1..]),
-        Some("--version") | Some("-V") => {
-            println!("wasi-parallel {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        // --help, --version, and help shown for missing arguments: clap
+        // prints them (stdout, or stderr with exit 2 for a bare command).
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
         }
-        Some("--help") | Some("-h") | Some("help") => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return ExitCode::from(EXIT_USAGE);
         }
-        Some(other) => fail(EXIT_USAGE, format!("unknown command `{other}`; try --help")),
-        None => {
-            eprintln!("{USAGE}");
-            ExitCode::from(EXIT_USAGE)
+        Err(e) => return usage_error(&e),
+    };
+    match cli.command {
+        Cmd::Run(a) => run(a),
+        Cmd::Devices => devices(),
+        Cmd::Embed(a) => embed(a),
+        Cmd::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "wasi-parallel",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
         }
     }
 }
 
-fn parse_num<T: std::str::FromStr>(opt: &str, v: &str) -> Result<T, String> {
-    v.parse()
-        .map_err(|_| format!("{opt}: `{v}` is not a valid number"))
+/// A CPU thread count within the runtime's bound.
+fn parse_threads(v: &str) -> Result<u32, String> {
+    let n: u32 = v
+        .parse()
+        .map_err(|_| format!("`{v}` is not a valid number"))?;
+    let max = wasi_parallel::parallel::MAX_THREADS;
+    if n == 0 || n as usize > max {
+        return Err(format!("must be between 1 and {max}, not {n}"));
+    }
+    Ok(n)
 }
 
 /// A positive number of seconds, decimals allowed (`1`, `0.25`, `1e-3`).
-fn parse_seconds(opt: &str, v: &str) -> Result<Duration, String> {
+fn parse_seconds(v: &str) -> Result<Duration, String> {
     let secs: f64 = v
         .parse()
-        .map_err(|_| format!("{opt}: `{v}` is not a number of seconds"))?;
+        .map_err(|_| format!("`{v}` is not a number of seconds"))?;
     if secs.is_nan() || secs <= 0.0 {
-        return Err(format!("{opt}: `{v}` is not a positive number of seconds"));
+        return Err(format!("`{v}` is not a positive number of seconds"));
     }
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("{opt}: `{v}` seconds is too large"))
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{v}` seconds is too large"))
 }
 
-fn parse_run(args: &[String]) -> Result<RunOptions, String> {
-    let mut o = RunOptions {
-        invoke: None,
-        dirs: vec![],
-        env: vec![],
-        device: "auto".into(),
-        threads: None,
-        fuel: None,
-        kernel_fuel: None,
-        timeout: None,
-        kernel_timeout: None,
-        max_memory_pages: None,
-        max_buffer_bytes: None,
-        max_buffers: None,
-        max_kernel_size: None,
-        kernel_cache: None,
-        gpu_fallback: true,
-        stats: false,
-        module: PathBuf::new(),
-        args: vec![],
-    };
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        if !a.starts_with("--") {
-            break;
-        }
-        // Accept both `--opt value` and `--opt=value`.
-        let (name, inline) = match a.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(v.to_string())),
-            None => (a.clone(), None),
-        };
-        let mut value = || -> Result<String, String> {
-            if let Some(v) = inline.clone() {
-                return Ok(v);
-            }
-            i += 1;
-            args.get(i)
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        match name.as_str() {
-            "--invoke" => o.invoke = Some(value()?),
-            "--dir" => {
-                let v = value()?;
-                let (host, guest) = match v.split_once("::") {
-                    Some((h, g)) => (h.to_string(), g.to_string()),
-                    None => (v.clone(), v.clone()),
-                };
-                o.dirs.push((PathBuf::from(host), guest));
-            }
-            "--env" => {
-                let v = value()?;
-                let (k, val) = v
-                    .split_once('=')
-                    .ok_or_else(|| format!("--env: `{v}` is not KEY=VALUE"))?;
-                o.env.push((k.to_string(), val.to_string()));
-            }
-            "--device" => {
-                let v = value()?;
-                if !["auto", "sequential", "cpu", "gpu"].contains(&v.as_str()) {
-                    return Err(format!(
-                        "--device: `{v}` is not one of auto, sequential, cpu, gpu"
-                    ));
-                }
-                o.device = v;
-            }
-            "--threads" => {
-                let n: usize = parse_num("--threads", &value()?)?;
-                let max = wasi_parallel::parallel::MAX_THREADS;
-                if n == 0 || n > max {
-                    return Err(format!("--threads must be between 1 and {max}, not {n}"));
-                }
-                o.threads = Some(n);
-            }
-            "--fuel" => o.fuel = Some(parse_num("--fuel", &value()?)?),
-            "--kernel-fuel" => o.kernel_fuel = Some(parse_num("--kernel-fuel", &value()?)?),
-            "--timeout" => o.timeout = Some(parse_seconds("--timeout", &value()?)?),
-            "--kernel-timeout" => {
-                o.kernel_timeout = Some(parse_seconds("--kernel-timeout", &value()?)?)
-            }
-            "--max-memory-pages" => {
-                o.max_memory_pages = Some(parse_num("--max-memory-pages", &value()?)?)
-            }
-            "--max-buffer-bytes" => {
-                o.max_buffer_bytes = Some(parse_num("--max-buffer-bytes", &value()?)?)
-            }
-            "--max-buffers" => o.max_buffers = Some(parse_num("--max-buffers", &value()?)?),
-            "--max-kernel-size" => {
-                o.max_kernel_size = Some(parse_num("--max-kernel-size", &value()?)?)
-            }
-            "--kernel-cache" => {
-                let n: usize = parse_num("--kernel-cache", &value()?)?;
-                if n == 0 {
-                    return Err("--kernel-cache must be at least 1".into());
-                }
-                o.kernel_cache = Some(n);
-            }
-            "--no-gpu-fallback" => o.gpu_fallback = false,
-            "--stats" => o.stats = true,
-            "--" => {
-                i += 1;
-                break;
-            }
-            _ => return Err(format!("unknown option `{a}`")),
-        }
-        i += 1;
-    }
-    let module = args.get(i).ok_or("missing MODULE")?;
-    o.module = PathBuf::from(module);
-    o.args = args[i + 1..].to_vec();
-    Ok(o)
-}
-
-fn engine_config(o: &RunOptions) -> Config {
+fn engine_config(o: &RunArgs) -> Config {
     let mut c = Config {
         fuel: o.fuel,
         timeout: o.timeout,
@@ -244,14 +257,14 @@ fn engine_config(o: &RunOptions) -> Config {
     c.parallel.kernel_timeout = o.kernel_timeout;
     c.parallel.interruptible = false;
     use wasi_parallel::parallel::{DeviceKind, DevicePolicy};
-    c.parallel.device_policy = match o.device.as_str() {
-        "sequential" => DevicePolicy::Force(DeviceKind::Sequential),
-        "cpu" => DevicePolicy::Force(DeviceKind::Cpu),
-        "gpu" => DevicePolicy::Force(DeviceKind::DiscreteGpu),
-        _ => DevicePolicy::Auto,
+    c.parallel.device_policy = match o.device {
+        DeviceArg::Sequential => DevicePolicy::Force(DeviceKind::Sequential),
+        DeviceArg::Cpu => DevicePolicy::Force(DeviceKind::Cpu),
+        DeviceArg::Gpu => DevicePolicy::Force(DeviceKind::DiscreteGpu),
+        DeviceArg::Auto => DevicePolicy::Auto,
     };
     if let Some(n) = o.threads {
-        c.parallel.threads = n;
+        c.parallel.threads = n as usize;
     }
     c.parallel.kernel_fuel = o.kernel_fuel;
     if let Some(n) = o.max_buffer_bytes {
@@ -264,41 +277,47 @@ fn engine_config(o: &RunOptions) -> Config {
         c.parallel.max_kernel_size = n;
     }
     if let Some(n) = o.kernel_cache {
-        c.parallel.kernel_cache_entries = n;
+        c.parallel.kernel_cache_entries = n as usize;
     }
-    c.parallel.gpu_fallback = o.gpu_fallback;
+    c.parallel.gpu_fallback = !o.no_gpu_fallback;
     c
 }
 
-fn run(o: RunOptions) -> ExitCode {
+fn run(o: RunArgs) -> ExitCode {
+    let module_path = PathBuf::from(&o.module_and_args[0]);
+    let guest_args = &o.module_and_args[1..];
     let engine = match Engine::new(engine_config(&o)) {
         Ok(e) => e,
         Err(e) => return fail(EXIT_LOAD, e),
     };
-    let module = match Module::from_file(&engine, &o.module) {
+    let module = match Module::from_file(&engine, &module_path) {
         Ok(m) => m,
-        Err(e) => return fail(EXIT_LOAD, format!("{}: {e}", o.module.display())),
+        Err(e) => return fail(EXIT_LOAD, format!("{}: {e}", module_path.display())),
     };
     let mut cfg = InstanceConfig::default();
-    let prog = o.module.display().to_string();
+    let prog = module_path.display().to_string();
     cfg.wasi.args = std::iter::once(prog)
-        .chain(o.args.iter().cloned())
+        .chain(guest_args.iter().cloned())
         .collect();
     cfg.wasi.env = o.env.clone();
     cfg.wasi.preopens = o.dirs.clone();
+    cfg.trace = o.trace.clone();
     let mut inst = match Instance::new(&module, &cfg) {
         Ok(i) => i,
-        Err(e) => return fail(EXIT_LOAD, format!("{}: {e}", o.module.display())),
+        Err(e) => return fail(EXIT_LOAD, format!("{}: {e}", module_path.display())),
     };
     let status = match &o.invoke {
         None => match inst.run_start() {
             Ok(code) => ExitCode::from(code as u8),
             Err(e) => fail(exit_for(&e), e),
         },
-        Some(name) => invoke(&mut inst, name, &o.args),
+        Some(name) => invoke(&mut inst, name, guest_args),
     };
     if o.stats {
         eprint!("{}", inst.parallel().stats().summary());
+    }
+    if let Err(e) = inst.finish_trace() {
+        return fail(EXIT_LOAD, e);
     }
     status
 }
@@ -421,31 +440,8 @@ fn devices() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn embed(args: &[String]) -> ExitCode {
-    let mut path = None;
-    let mut name = None;
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "--help" | "-h" => {
-                println!("usage: wasi-parallel embed KERNEL.wasm [--name SYMBOL] > kernel.h");
-                return ExitCode::SUCCESS;
-            }
-            "--name" => {
-                i += 1;
-                match args.get(i) {
-                    Some(n) => name = Some(n.clone()),
-                    None => return fail(EXIT_USAGE, "--name needs a value"),
-                }
-            }
-            p if path.is_none() && !p.starts_with("--") => path = Some(PathBuf::from(p)),
-            other => return fail(EXIT_USAGE, format!("embed: unexpected argument `{other}`")),
-        }
-        i += 1;
-    }
-    let Some(path) = path else {
-        return fail(EXIT_USAGE, "embed: missing KERNEL.wasm");
-    };
+fn embed(a: EmbedArgs) -> ExitCode {
+    let path = a.kernel;
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) => return fail(EXIT_LOAD, format!("cannot read {}: {e}", path.display())),
@@ -456,11 +452,22 @@ fn embed(args: &[String]) -> ExitCode {
             format!("{} is not a binary wasm module", path.display()),
         );
     }
-    let symbol =
-        name.unwrap_or_else(|| wasi_parallel::embed::default_symbol(&path.to_string_lossy()));
+    let symbol = a
+        .name
+        .unwrap_or_else(|| wasi_parallel::embed::default_symbol(&path.to_string_lossy()));
     print!(
         "{}",
         wasi_parallel::embed::kernel_to_c_header(&bytes, &symbol)
     );
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

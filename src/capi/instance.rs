@@ -56,6 +56,7 @@ pub struct wp_instance_config_t {
     stdout: Mode,
     stderr: Mode,
     pub(crate) natives: Natives,
+    pub(crate) trace: Option<std::path::PathBuf>,
 }
 
 /// A guest instance: its memory, WASI state, wasi-parallel state (buffers,
@@ -84,6 +85,7 @@ pub extern "C" fn wp_instance_config_new() -> *mut wp_instance_config_t {
             stdout: Mode::Inherit,
             stderr: Mode::Inherit,
             natives: Natives::new(),
+            trace: None,
         }))
     })
 }
@@ -273,6 +275,7 @@ pub extern "C" fn wp_instance_new(
             (cfg.wasi.stdout, stdout) = stdio_for(c.stdout);
             (cfg.wasi.stderr, stderr) = stdio_for(c.stderr);
             cfg.natives = c.natives.clone();
+            cfg.trace = c.trace.clone();
         }
         let instance = Instance::new(&module.module, &cfg)?;
         let boxed = Box::into_raw(Box::new(wp_instance_t {

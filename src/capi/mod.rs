@@ -5,7 +5,8 @@
 //! [`error`] (`wp_error_t`), [`engine`] (`wp_config_t`, `wp_engine_t`),
 //! [`module`] (`wp_module_t`), [`instance`] (`wp_instance_config_t`,
 //! `wp_instance_t`), [`val`] (`wp_val_t`), [`natives`] (WAMR-style host
-//! natives, `wp_exec_env_t`) and [`parallel`] (devices, statistics).
+//! natives, `wp_exec_env_t`), [`parallel`] (devices, statistics) and
+//! [`trace`] (a Chrome/Perfetto timeline of an instance's kernel calls).
 //!
 //! Conventions every function follows (they are also in the header):
 //! - Every fallible function returns `wp_error_t *`: `NULL` on success, else
@@ -29,6 +30,7 @@ pub mod kind;
 pub mod module;
 pub mod natives;
 pub mod parallel;
+pub mod trace;
 pub mod val;
 
 use std::ffi::{c_char, CStr};

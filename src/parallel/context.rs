@@ -14,9 +14,11 @@ use super::dispatch::Call;
 use super::errno::{Errno, ParError, ParResult};
 use super::handles::{BufferAccess, BufferEntry, Entry, HandleTable};
 use super::stats::ParallelStats;
+use super::trace::{Trace, TraceArg};
 use super::{DevicePolicy, ParallelRuntime};
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// The wasi-parallel state of one guest instance.
 pub struct ParallelContext {
@@ -30,6 +32,7 @@ pub struct ParallelContext {
     stats: ParallelStats,
     interrupt: Arc<InterruptState>,
     call_deadline: Option<Deadline>,
+    trace: Option<Trace>,
 }
 
 /// The byte range `[ptr, ptr+len)` of guest memory, or `out_of_bounds`.
@@ -65,6 +68,7 @@ impl ParallelContext {
             stats: ParallelStats::default(),
             interrupt: InterruptState::new(),
             call_deadline: None,
+            trace: None,
         }
     }
 
@@ -116,6 +120,52 @@ impl ParallelContext {
         self.stats = ParallelStats::default();
     }
 
+    /// Records a timeline of this context's calls into `trace` from now on.
+    pub fn set_trace(&mut self, trace: Trace) {
+        self.trace = Some(trace);
+    }
+
+    /// The timeline, if one is being recorded.
+    pub fn trace(&self) -> Option<&Trace> {
+        self.trace.as_ref()
+    }
+
+    /// Writes the timeline's file now (no-op without one).
+    pub fn write_trace(&mut self) -> std::io::Result<()> {
+        self.trace.as_mut().map_or(Ok(()), Trace::write)
+    }
+
+    /// Records the span of an import call that started at `start`.
+    fn trace_call(
+        &mut self,
+        name: &'static str,
+        cat: &'static str,
+        start: Instant,
+        code: i32,
+        mut args: Vec<(&'static str, TraceArg)>,
+    ) {
+        let dur = start.elapsed();
+        let Some(trace) = self.trace.as_mut() else {
+            return;
+        };
+        let errno = Errno::from_code(code).map_or("unknown", Errno::name);
+        args.push(("errno", errno.into()));
+        if code != 0 {
+            if let Some(e) = &self.last_error {
+                args.push(("error", e.as_str().into()));
+            }
+        }
+        trace.span(name, cat, start, dur, args);
+    }
+
+    /// The name of the device a buffer handle belongs to (for the trace).
+    fn buffer_device_name(&self, buffer: i32) -> TraceArg {
+        match self.handles.buffer(buffer as u32) {
+            Some(b) => self.runtime.device_at(b.device).info().name.as_str().into(),
+            None => TraceArg::Str(String::new()),
+        }
+    }
+
     /// Replaces the last error message (used by the import glue).
     pub fn set_last_error(&mut self, message: String) {
         self.last_error = Some(message);
@@ -135,8 +185,14 @@ impl ParallelContext {
 
     /// `get_device(hint, out_device)`.
     pub fn get_device(&mut self, mem: &mut [u8], hint: i32, out_device: i32) -> i32 {
+        let t = Instant::now();
         let r = self.get_device_inner(mem, hint, out_device);
-        self.finish("get_device", r)
+        let code = self.finish("get_device", r);
+        if self.trace.is_some() {
+            let args = vec![("hint", hint.into())];
+            self.trace_call("get_device", "wasi-parallel", t, code, args);
+        }
+        code
     }
 
     fn get_device_inner(&mut self, mem: &mut [u8], hint: i32, out: i32) -> ParResult<()> {
@@ -169,8 +225,19 @@ impl ParallelContext {
         access: i32,
         out_buffer: i32,
     ) -> i32 {
+        let t = Instant::now();
         let r = self.create_buffer_inner(mem, device, size, access, out_buffer);
-        self.finish("create_buffer", r)
+        let code = self.finish("create_buffer", r);
+        if self.trace.is_some() {
+            let access = BufferAccess::from_raw(access).map_or("invalid", |a| match a {
+                BufferAccess::Read => "read",
+                BufferAccess::Write => "write",
+                BufferAccess::ReadWrite => "read_write",
+            });
+            let args = vec![("bytes", (size as u32).into()), ("access", access.into())];
+            self.trace_call("create_buffer", "wasi-parallel", t, code, args);
+        }
+        code
     }
 
     fn create_buffer_inner(
@@ -236,8 +303,18 @@ impl ParallelContext {
         data_len: i32,
         buffer: i32,
     ) -> i32 {
+        let t = Instant::now();
         let r = self.write_buffer_inner(mem, data_ptr, data_len, buffer);
-        self.finish("write_buffer", r)
+        let code = self.finish("write_buffer", r);
+        if self.trace.is_some() {
+            let args = vec![
+                ("buffer", (buffer as u32).into()),
+                ("bytes", (data_len as u32).into()),
+                ("device", self.buffer_device_name(buffer)),
+            ];
+            self.trace_call("write_buffer", "transfer", t, code, args);
+        }
+        code
     }
 
     /// The buffer and guest range of a `write_buffer`/`read_buffer`: `len`
@@ -273,8 +350,18 @@ impl ParallelContext {
         data_ptr: i32,
         data_len: i32,
     ) -> i32 {
+        let t = Instant::now();
         let r = self.read_buffer_inner(mem, buffer, data_ptr, data_len);
-        self.finish("read_buffer", r)
+        let code = self.finish("read_buffer", r);
+        if self.trace.is_some() {
+            let args = vec![
+                ("buffer", (buffer as u32).into()),
+                ("bytes", (data_len as u32).into()),
+                ("device", self.buffer_device_name(buffer)),
+            ];
+            self.trace_call("read_buffer", "transfer", t, code, args);
+        }
+        code
     }
 
     fn read_buffer_inner(
@@ -306,6 +393,8 @@ impl ParallelContext {
         out_buffers_ptr: i32,
         out_buffers_len: i32,
     ) -> i32 {
+        let t = Instant::now();
+        let calls_before = self.stats.calls;
         let r = self.parallel_exec_inner(
             mem,
             device,
@@ -318,7 +407,25 @@ impl ParallelContext {
             out_buffers_ptr,
             out_buffers_len,
         );
-        self.finish("parallel_exec", r)
+        let code = self.finish("parallel_exec", r);
+        if let Some(trace) = self.trace.as_mut() {
+            // A call that reached a device (or had no iterations) left a record.
+            let record = (self.stats.calls > calls_before)
+                .then(|| self.stats.recent_calls.back())
+                .flatten();
+            super::trace::exec_events(
+                trace,
+                t,
+                t.elapsed(),
+                code,
+                num_iterations as u32,
+                block_size as u32,
+                record,
+                &self.runtime.infos,
+                self.last_error.as_deref(),
+            );
+        }
+        code
     }
 
     fn read_handles(

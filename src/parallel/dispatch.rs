@@ -62,6 +62,7 @@ impl ParallelRuntime {
                 compile_time
             },
             run_time: Duration::ZERO,
+            setup_time: Duration::ZERO,
             workers: 0,
             reused_workers: false,
             fallback: None,
@@ -93,6 +94,7 @@ impl ParallelRuntime {
         match &result {
             Ok(s) => {
                 record.workers = s.workers;
+                record.setup_time = s.setup_time;
                 record.reused_workers = s.reused_workers;
                 stats.setup_time += s.setup_time;
             }

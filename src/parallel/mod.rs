@@ -6,6 +6,8 @@
 //! - [`ParallelContext`]: per guest instance: handle tables, last error,
 //!   statistics, cached workers; the one place where guest arguments are
 //!   validated.
+//! - [`trace::Trace`]: an optional timeline of an instance's calls
+//!   (Chrome/Perfetto JSON).
 //! - [`api::add_to_linker`]: defines the five imports on a `wasmi::Linker`.
 //!
 //! The contract (signatures, enums, error codes, kernel ABI, memory layout)
@@ -21,6 +23,7 @@ pub mod errno;
 pub mod handles;
 pub mod kernel;
 pub mod stats;
+pub mod trace;
 
 pub use cancel::{Cancel, InterruptState, Stop};
 pub use context::ParallelContext;

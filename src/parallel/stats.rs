@@ -36,6 +36,8 @@ pub struct CallRecord {
     pub compile_time: Duration,
     /// Time spent running (device `exec`, including worker setup).
     pub run_time: Duration,
+    /// Time spent preparing workers (part of `run_time`).
+    pub setup_time: Duration,
     /// Workers that ran iterations.
     pub workers: usize,
     /// Whether workers cached from an earlier call were reused.

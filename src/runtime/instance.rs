@@ -29,6 +29,10 @@ pub struct HostState {
 pub struct InstanceConfig {
     pub wasi: WasiConfig,
     pub natives: Natives,
+    /// Write a Chrome/Perfetto trace of the guest's wasi-parallel calls to
+    /// this file ([`crate::parallel::trace`]): created by [`Instance::new`],
+    /// written by [`Instance::finish_trace`] or when the instance is dropped.
+    pub trace: Option<std::path::PathBuf>,
 }
 
 /// An instantiated guest module.
@@ -67,6 +71,15 @@ impl Instance {
         let interrupt = InterruptState::new();
         let mut parallel = ParallelContext::new(engine.parallel().clone());
         parallel.set_interrupt_state(interrupt.clone());
+        if let Some(path) = &config.trace {
+            let trace = crate::parallel::trace::Trace::create(path).map_err(|e| {
+                Error::new(
+                    ErrorCode::Io,
+                    format!("cannot create the trace file {}: {e}", path.display()),
+                )
+            })?;
+            parallel.set_trace(trace);
+        }
         let state = HostState {
             wasi,
             parallel,
@@ -223,6 +236,23 @@ impl Instance {
     /// Fuel left after the last call (`None` when fuel is not metered).
     pub fn fuel_remaining(&self) -> Option<u64> {
         self.fuel_left
+    }
+
+    /// Writes the trace file of [`InstanceConfig::trace`] now (also done
+    /// when the instance is dropped, where an error cannot be reported).
+    /// No-op without a trace.
+    pub fn finish_trace(&mut self) -> Result<()> {
+        let ctx = &mut self.store.data_mut().parallel;
+        let path = ctx.trace().map(|t| t.path().display().to_string());
+        ctx.write_trace().map_err(|e| {
+            Error::new(
+                ErrorCode::Io,
+                format!(
+                    "cannot write the trace file {}: {e}",
+                    path.unwrap_or_default()
+                ),
+            )
+        })
     }
 
     /// The wasi-parallel state of this instance (stats, last error).

@@ -204,3 +204,293 @@ fn options_parse_and_devices_are_listed() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A guest (WAT) whose `run(n, hint)` offloads `out[i] = 2 * in[i] + i` to
+/// the device for `hint`, twice (a cache miss, then a hit), reads the result
+/// back and checks it (0: right, 100: wrong, else the first `par_errno`),
+/// then makes one call with a forged device handle.
+#[cfg(feature = "wat")]
+fn traced_guest() -> String {
+    let kernel = wat::parse_str(
+        r#"(module (memory (import "" "memory") 1)
+          (func (export "kernel") (param $i i32) (param i32 i32)
+                (param $in i32) (param i32) (param $out i32) (param i32)
+            (local $o i32)
+            (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+            (i32.store (i32.add (local.get $out) (local.get $o))
+              (i32.add (i32.mul (i32.load (i32.add (local.get $in) (local.get $o))) (i32.const 2))
+                       (local.get $i)))))"#,
+    )
+    .unwrap();
+    let bytes: String = kernel.iter().map(|b| format!("\\{b:02x}")).collect();
+    format!(
+        r#"(module
+  (import "wasi_ephemeral_parallel" "get_device" (func $get_device (param i32 i32) (result i32)))
+  (import "wasi_ephemeral_parallel" "create_buffer" (func $create_buffer (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_ephemeral_parallel" "write_buffer" (func $write_buffer (param i32 i32 i32) (result i32)))
+  (import "wasi_ephemeral_parallel" "read_buffer" (func $read_buffer (param i32 i32 i32) (result i32)))
+  (import "wasi_ephemeral_parallel" "parallel_exec"
+    (func $exec (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 4096) "{bytes}")
+  (func (export "run") (param $n i32) (param $hint i32) (result i32)
+    (local $r i32) (local $bytes i32) (local $i i32)
+    (local.set $bytes (i32.shl (local.get $n) (i32.const 2)))
+    (loop $fill
+      (i32.store (i32.add (i32.const 1024) (i32.shl (local.get $i) (i32.const 2)))
+        (i32.sub (i32.mul (local.get $i) (i32.const 3)) (i32.const 7)))
+      (br_if $fill (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    (if (local.tee $r (call $get_device (local.get $hint) (i32.const 0))) (then (return (local.get $r))))
+    (if (local.tee $r (call $create_buffer (i32.load (i32.const 0)) (local.get $bytes) (i32.const 0) (i32.const 4)))
+      (then (return (local.get $r))))
+    (if (local.tee $r (call $create_buffer (i32.load (i32.const 0)) (local.get $bytes) (i32.const 1) (i32.const 8)))
+      (then (return (local.get $r))))
+    (if (local.tee $r (call $write_buffer (i32.const 1024) (local.get $bytes) (i32.load (i32.const 4))))
+      (then (return (local.get $r))))
+    (if (local.tee $r (call $exec (i32.load (i32.const 0)) (i32.const 4096) (i32.const {len})
+                         (local.get $n) (i32.const 1) (i32.const 4) (i32.const 1) (i32.const 8) (i32.const 1)))
+      (then (return (local.get $r))))
+    (if (local.tee $r (call $exec (i32.load (i32.const 0)) (i32.const 4096) (i32.const {len})
+                         (local.get $n) (i32.const 1) (i32.const 4) (i32.const 1) (i32.const 8) (i32.const 1)))
+      (then (return (local.get $r))))
+    (if (local.tee $r (call $read_buffer (i32.load (i32.const 8)) (i32.const 2048) (local.get $bytes)))
+      (then (return (local.get $r))))
+    ;; forged device handle: invalid_handle (2), the guest goes on
+    (if (i32.ne (call $exec (i32.const 999) (i32.const 4096) (i32.const {len})
+                  (i32.const 1) (i32.const 1) (i32.const 4) (i32.const 1) (i32.const 8) (i32.const 1)) (i32.const 2))
+      (then (return (i32.const 101))))
+    (local.set $i (i32.const 0))
+    (loop $check
+      (if (i32.ne (i32.load (i32.add (i32.const 2048) (i32.shl (local.get $i) (i32.const 2))))
+                  (i32.add (i32.mul (i32.load (i32.add (i32.const 1024) (i32.shl (local.get $i) (i32.const 2))))
+                                    (i32.const 2)) (local.get $i)))
+        (then (return (i32.const 100))))
+      (br_if $check (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    (i32.const 0)))"#,
+        len = kernel.len()
+    )
+}
+
+#[test]
+#[cfg(feature = "wat")]
+fn trace_holds_a_span_per_call_on_every_device() {
+    let dir = scratch("cli_trace");
+    let guest = dir.join("traced.wat");
+    std::fs::write(&guest, traced_guest()).unwrap();
+    let list = cli().arg("devices").output().unwrap();
+    let list = String::from_utf8(list.stdout).unwrap();
+    // index \t kind \t name
+    let devices: Vec<(String, String)> = list
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() == 3).then(|| (f[1].to_string(), f[2].to_string()))
+        })
+        .collect();
+    assert!(devices.len() >= 2, "{list}");
+    for (kind, name) in &devices {
+        let force = match kind.as_str() {
+            "sequential" => "sequential",
+            "cpu" => "cpu",
+            _ => "gpu",
+        };
+        let trace = dir.join(format!("{force}.json"));
+        let n = 64;
+        let out = cli()
+            .args(["run", "--device", force, "--trace"])
+            .arg(&trace)
+            .args(["--invoke", "run"])
+            .arg(&guest)
+            .args([&n.to_string(), "1"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "0\n",
+            "{force}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+        let events = doc["traceEvents"].as_array().unwrap();
+        let spans: Vec<&serde_json::Value> = events.iter().filter(|e| e["ph"] == "X").collect();
+        let named = |n: &str| -> Vec<&serde_json::Value> {
+            spans.iter().copied().filter(|e| e["name"] == n).collect()
+        };
+        let names: Vec<&str> = spans.iter().map(|e| e["name"].as_str().unwrap()).collect();
+        assert_eq!(named("get_device").len(), 1, "{names:?}");
+        assert_eq!(named("create_buffer").len(), 2, "{names:?}");
+        let w = named("write_buffer");
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0]["cat"], "transfer");
+        assert_eq!(w[0]["args"]["bytes"], 4 * n);
+        assert_eq!(w[0]["args"]["device"], name.as_str());
+        let r = named("read_buffer");
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0]["args"]["bytes"], 4 * n);
+
+        let execs = named("parallel_exec");
+        assert_eq!(execs.len(), 3, "{names:?}");
+        for (i, e) in execs.iter().take(2).enumerate() {
+            let a = &e["args"];
+            assert_eq!(a["errno"], "success", "{e}");
+            assert_eq!(a["iterations"], n);
+            assert_eq!(a["block_size"], 1);
+            assert_eq!(a["cache_hit"], i == 1, "{e}");
+            // The device that ran it: the forced one, or the CPU after a
+            // GPU fallback (then the reason is in the span).
+            if a.get("fallback").is_some() {
+                assert_eq!(a["device_kind"], "cpu", "{e}");
+            } else {
+                assert_eq!(a["device"], name.as_str(), "{e}");
+            }
+            assert!(a["engine"].as_str().is_some_and(|s| !s.is_empty()));
+            for t in ["compile_ms", "setup_ms", "run_ms"] {
+                assert!(a[t].as_f64().is_some_and(|v| v >= 0.0), "{t}: {e}");
+            }
+            // Its run is a child span inside it.
+            let (ts, dur) = (e["ts"].as_f64().unwrap(), e["dur"].as_f64().unwrap());
+            let run = spans
+                .iter()
+                .find(|s| {
+                    s["cat"] == "kernel"
+                        && s["name"].as_str().unwrap().starts_with("run on ")
+                        && s["ts"].as_f64().unwrap() >= ts
+                        && s["ts"].as_f64().unwrap() + s["dur"].as_f64().unwrap()
+                            <= ts + dur + 0.002
+                })
+                .unwrap_or_else(|| panic!("no run span inside {e}: {names:?}"));
+            assert!(
+                (run["dur"].as_f64().unwrap() / 1e3 - a["run_ms"].as_f64().unwrap()).abs() < 0.01
+            );
+        }
+        // One compilation: the first call; the second hit the cache.
+        assert_eq!(named("compile kernel").len(), 1, "{names:?}");
+        let bad = &execs[2]["args"];
+        assert_eq!(bad["errno"], "invalid_handle");
+        assert!(bad["error"].as_str().unwrap().contains("999"), "{bad}");
+        // Spans are in call order on one thread.
+        let order: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| !n.starts_with("run on") && *n != "compile kernel" && *n != "worker setup")
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "get_device",
+                "create_buffer",
+                "create_buffer",
+                "write_buffer",
+                "parallel_exec",
+                "parallel_exec",
+                "read_buffer",
+                "parallel_exec"
+            ]
+        );
+    }
+
+    // An unwritable trace path is a load failure with a one-line error.
+    let out = cli()
+        .args([
+            "run",
+            "--trace",
+            "/nonexistent-dir/t.json",
+            "--invoke",
+            "run",
+        ])
+        .arg(&guest)
+        .args(["4", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("trace file"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line_and_suggestions() {
+    for (args, want) in [
+        (&["run", "--fule", "3", "x.wasm"][..], "'--fuel'"),
+        (&["rnu"][..], "unrecognized subcommand"),
+        (&["runn"][..], "'run'"),
+        (
+            &["run", "--device", "tpu", "x.wasm"][..],
+            "auto, sequential, cpu, gpu",
+        ),
+        (&["run", "--threads", "0", "x.wasm"][..], "--threads"),
+        (&["run", "--env", "x", "x.wasm"][..], "is not KEY=VALUE"),
+        (&["run"][..], "MODULE"),
+        (&["embed"][..], "KERNEL.wasm"),
+        (&["completions", "tcsh"][..], "bash"),
+    ] {
+        let out = cli().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("wasi-parallel: error: "), "{err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    // No command at all: the help on stderr, exit 2.
+    let out = cli().output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Usage:"));
+}
+
+#[test]
+fn help_per_subcommand_version_and_completions() {
+    for (sub, want) in [
+        ("run", "--kernel-fuel"),
+        ("embed", "--name"),
+        ("devices", "List the devices"),
+        ("completions", "bash"),
+    ] {
+        let out = cli().args([sub, "--help"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{sub}");
+        let s = String::from_utf8_lossy(&out.stdout);
+        assert!(s.contains(want), "{sub}: {s}");
+    }
+    let out = cli().arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("wasi-parallel {}", env!("CARGO_PKG_VERSION"))
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let out = cli().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let s = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            s.contains("wasi-parallel") && s.contains("kernel-fuel"),
+            "{shell}"
+        );
+    }
+}
+
+#[test]
+#[cfg(feature = "wat")]
+fn arguments_after_the_module_go_to_the_guest() {
+    // `--stats` after MODULE is the guest's argument, not the runner's.
+    let dir = scratch("cli_trailing");
+    let f = dir.join("m.wat");
+    std::fs::write(
+        &f,
+        r#"(module (func (export "id") (param i32) (result i32) local.get 0))"#,
+    )
+    .unwrap();
+    let out = cli()
+        .args(["run", "--invoke=id"])
+        .arg(&f)
+        .arg("-7")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "-7\n");
+    let out = cli()
+        .args(["run", "--invoke", "id"])
+        .arg(&f)
+        .arg("--stats")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`--stats` is not a valid i32"));
+}

@@ -123,3 +123,109 @@ fn abi_conformance_guest_passes_on_every_device() {
         assert!(stdout.matches("\nok ").count() >= 60, "{stdout}");
     }
 }
+
+/// Whether rustup has `target` installed (a failure in CI, like a missing tool).
+fn rust_target(target: &str) -> Option<()> {
+    let installed = std::process::Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l == target)
+        })
+        .unwrap_or(false);
+    if installed {
+        Some(())
+    } else if in_ci() {
+        panic!("the Rust target {target} is required in CI (run scripts/setup.sh)");
+    } else {
+        eprintln!("note: Rust target {target} not installed, skipping (run scripts/setup.sh)");
+        None
+    }
+}
+
+/// The Rust guest and its Rust kernel (guest/rust/: the guest crate's build
+/// script builds the no_std kernel for wasm32-unknown-unknown and embeds
+/// it) on every device: each run checks itself against the guest's own
+/// loop; the CPU devices agree bit for bit, and no device falls back.
+#[test]
+fn rust_guest_with_a_rust_kernel_runs_on_every_device() {
+    if rust_target("wasm32-wasip1").is_none() || rust_target("wasm32-unknown-unknown").is_none() {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target_dir = scratch("rust-guest");
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip1",
+            "-p",
+            "saxpy",
+        ])
+        .arg("--manifest-path")
+        .arg(root.join("guest/rust/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for v in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+    ] {
+        build.env_remove(v);
+    }
+    let st = build.status().unwrap();
+    assert!(st.success(), "building guest/rust failed");
+    let guest = target_dir.join("wasm32-wasip1/release/saxpy.wasm");
+
+    let list = cli().arg("devices").output().unwrap();
+    let list = String::from_utf8(list.stdout).unwrap();
+    let mut checksums = Vec::new();
+    for line in list.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (index, kind) = (f[0], f[1]);
+        let (force, hint) = match kind {
+            "sequential" => ("sequential", "sequential"),
+            "cpu" => ("cpu", "cpu"),
+            _ => ("gpu", "gpu"),
+        };
+        let out = cli()
+            .args(["run", "--stats", "--device", force])
+            .env("WASI_PARALLEL_VULKAN_DEVICE", "0")
+            .arg(&guest)
+            .args(["20000", hint])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{kind}: {stdout}{stderr}");
+        assert!(stdout.contains(" OK"), "{stdout}");
+        // The device it was forced to ran the one call, without a fallback.
+        assert!(
+            stderr.contains("1 calls (0 failed)") && stderr.contains("0 fallbacks"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("  device {index} [")),
+            "{kind}: {stderr}"
+        );
+        if !kind.ends_with("gpu") {
+            checksums.push(
+                stdout
+                    .split_whitespace()
+                    .find(|w| w.starts_with("checksum="))
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        if kind.ends_with("gpu") {
+            break; // the first GPU (WASI_PARALLEL_VULKAN_DEVICE=0)
+        }
+    }
+    assert_eq!(checksums.len(), 2);
+    assert_eq!(checksums[0], checksums[1], "sequential and CPU differ");
+}

@@ -1364,3 +1364,65 @@ fn a_watchdog_thread_interrupts_a_spinning_guest() {
     c!(wp_module_delete(m));
     c!(wp_engine_delete(e));
 }
+
+#[test]
+fn a_trace_file_records_the_kernel_calls() {
+    let dir = std::env::temp_dir().join(format!("wp-capi-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("trace.json");
+    let e = engine();
+    let m = module(e, PARALLEL_GUEST).unwrap();
+    let cfg = c!(wp_instance_config_new());
+    fails(
+        c!(wp_instance_config_set_trace_file(
+            null_mut(),
+            cs("x").as_ptr()
+        )),
+        WP_ERROR_INVALID_ARGUMENT,
+    );
+    fails(
+        c!(wp_instance_write_trace(null_mut())),
+        WP_ERROR_INVALID_ARGUMENT,
+    );
+
+    // An unwritable path fails at instantiation, with IO.
+    let bad = cs("/nonexistent-dir/trace.json");
+    ok(c!(wp_instance_config_set_trace_file(cfg, bad.as_ptr())));
+    let err = instance(m, cfg).unwrap_err();
+    assert_eq!(err.code, WP_ERROR_IO, "{err:?}");
+    assert!(err.msg.contains("trace"), "{err:?}");
+
+    let p = cs(path.to_str().unwrap());
+    ok(c!(wp_instance_config_set_trace_file(cfg, p.as_ptr())));
+    let inst = instance(m, cfg).unwrap();
+    assert_eq!(run_parallel(inst, 64, WP_DEVICE_CPU as i32).unwrap(), 0);
+    ok(c!(wp_instance_write_trace(inst)));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        text.matches("\"name\":\"parallel_exec\"").count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("\"iterations\":64"), "{text}");
+    // Deleting the instance writes the later calls too.
+    assert_eq!(run_parallel(inst, 32, WP_DEVICE_CPU as i32).unwrap(), 0);
+    c!(wp_instance_delete(inst));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        text.matches("\"name\":\"parallel_exec\"").count(),
+        2,
+        "{text}"
+    );
+
+    // NULL switches it off again: no file for the next instance.
+    std::fs::remove_file(&path).unwrap();
+    ok(c!(wp_instance_config_set_trace_file(cfg, null())));
+    let inst = instance(m, cfg).unwrap();
+    assert_eq!(run_parallel(inst, 8, WP_DEVICE_CPU as i32).unwrap(), 0);
+    c!(wp_instance_delete(inst));
+    assert!(!path.exists());
+    c!(wp_instance_config_delete(cfg));
+    c!(wp_module_delete(m));
+    c!(wp_engine_delete(e));
+    let _ = std::fs::remove_dir_all(&dir);
+}
