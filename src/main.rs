@@ -96,11 +96,11 @@ struct RunArgs {
     kernel_fuel: Option<u64>,
     /// Wall-clock limit of the guest call in seconds (decimals allowed):
     /// past it the guest traps (exit status 134).
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, allow_negative_numbers = true)]
     timeout: Option<Duration>,
     /// Wall-clock limit of each parallel_exec in seconds (decimals
     /// allowed): past it the guest gets kernel_trap and goes on.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, allow_negative_numbers = true)]
     kernel_timeout: Option<Duration>,
     /// Guest linear memory limit in 64 KiB pages.
     #[arg(long, value_name = "N")]
