@@ -788,13 +788,13 @@ impl Gpu {
                 u32::from_le_bytes([ctl[4], ctl[5], ctl[6], ctl[7]]),
             )
         };
-        if code == spirv::trap::DRIVER_LOOP_LIMIT || code == spirv::trap::PRIVATE_WRITE {
+        if spirv::trap::is_device_limit(code) {
             // Not the kernel's fault but this device's limit; the buffers
             // were not touched yet, so the call can run elsewhere.
-            let at = if code == spirv::trap::PRIVATE_WRITE {
-                0
-            } else {
+            let at = if code == spirv::trap::DRIVER_LOOP_LIMIT {
                 run.block_size
+            } else {
+                0
             };
             let mut declined = self
                 .declined
