@@ -104,19 +104,15 @@ fn c_kernels_with_frames_at_every_optimization_level() {
         };
         spirv_val(&w);
         let (lo, top) = window(&w).unwrap_or_else(|| panic!("{opt}: no stack window"));
+        eprintln!("{opt}: window {lo}..{top}");
         assert_eq!(top, 32768, "{opt}");
         assert!(lo < top && lo % 16 == 0, "{opt}: window {lo}..{top}");
         let Some(rt) = rt() else { continue };
-        let input: Vec<u32> = (0..97u32).map(|i| i.wrapping_mul(2654435761) >> 3).collect();
+        let input: Vec<u32> = (0..97u32)
+            .map(|i| i.wrapping_mul(2654435761) >> 3)
+            .collect();
         let n = 200;
-        let out = compare(
-            rt,
-            &w,
-            n,
-            1,
-            &[u32s(&input), vec![0; n as usize * 32]],
-            &[],
-        );
+        let out = compare(rt, &w, n, 1, &[u32s(&input), vec![0; n as usize * 32]], &[]);
         // Sanity: results depend on the input (not all zeros).
         assert!(out[1].iter().any(|&b| b != 0), "{opt}");
         // o[3] = index of &a100[v % 100] in a100, computed through a pointer
@@ -341,7 +337,13 @@ fn call_indirect_hits_and_traps() {
     let at77 = |slot: i32| {
         format!("(select (i32.const {slot}) (i32.const 1) (i32.eq (local.get $i) (i32.const 77)))")
     };
-    for (slot, kind) in [(0, "null"), (5, "null"), (3, "signature"), (6, "table"), (-1, "table")] {
+    for (slot, kind) in [
+        (0, "null"),
+        (5, "null"),
+        (3, "signature"),
+        (6, "table"),
+        (-1, "table"),
+    ] {
         let w = indirect_kernel(&at77(slot));
         spirv_val(&w);
         expect_same_trap(rt, &w, n, &[bytes_of(n as usize * 4, 8)], kind);

@@ -359,7 +359,10 @@ pub(crate) fn analyze(bytes: &[u8]) -> Result<KernelModule<'_>, Unsupported> {
     // A global is "set" only if a reachable function sets it.
     let mut reachable_sets = vec![false; globals.len()];
     for &f in &order {
-        let mut r = funcs[f as usize].body.get_operators_reader().map_err(wasm_err)?;
+        let mut r = funcs[f as usize]
+            .body
+            .get_operators_reader()
+            .map_err(wasm_err)?;
         while !r.eof() {
             if let Operator::GlobalSet { global_index } = r.read().map_err(wasm_err)? {
                 reachable_sets[global_index as usize] = true;

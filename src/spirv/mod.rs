@@ -77,13 +77,20 @@
 //! - Globals are private per invocation (each starts from its initial value).
 //! - `[0, R)` is shared by all invocations on the GPU, while the CPU device
 //!   gives each worker a private copy. Reading it (constant tables, data
-//!   segments) is fine. A kernel that keeps a shadow stack (a mutable `i32`
-//!   global that it writes, initialised to a 16-byte aligned address in
-//!   `[1024, R]`, clang's `__stack_pointer` pattern) is rejected as
-//!   unsupported; any other store into `[0, R)` (a C `static` counter, say)
-//!   stops the invocation with [`trap::PRIVATE_WRITE`], which the device
-//!   reports as `unsupported` with the buffers untouched, so the runtime
-//!   reruns the call on the CPU device.
+//!   segments) is fine. clang's shadow stack (a mutable `i32` global
+//!   initialised to a 16-byte aligned address in `(0, R]`, lowered by a
+//!   constant frame in function prologues) is recognised and sized over
+//!   the call graph (`shadow_stack.rs`); each invocation keeps the stack's
+//!   range `[lo, top)` in a private array, zeroed when it starts, and the
+//!   load/store helpers route each word there or to the arena by its
+//!   address (`codegen/stack.rs`). A stack pointer set below `lo` stops the
+//!   invocation with [`trap::STACK_LIMIT`]. Any other store into `[0, R)`
+//!   (a C `static` counter, `.bss` scratch) stops the invocation with
+//!   [`trap::PRIVATE_WRITE`]. Both are reported as `unsupported` with the
+//!   buffers untouched, so the runtime reruns the call on the CPU device.
+//! - `call_indirect` is a switch over the table's slots (`codegen/indirect.rs`)
+//!   with wasm's traps: [`trap::INDIRECT_NULL`], [`trap::INDIRECT_SIGNATURE`],
+//!   [`trap::TABLE_OUT_OF_BOUNDS`].
 //! - Floats: every float arithmetic result is decorated `NoContraction` (no
 //!   FMA fusion); `DenormPreserve` and `SignedZeroInfNanPreserve` execution
 //!   modes are added when [`TranslateOptions`] says the device supports them.
@@ -112,7 +119,7 @@
 //!   whose address is provably a multiple of 4 (buffer pointers, which the
 //!   ABI aligns, shifts by 2 or more, sums, masks, and locals holding only
 //!   such values) read the word directly.
-//! - Unsupported: `call_indirect`, recursion, `memory.grow`, bulk memory,
+//! - Unsupported: recursion (direct, or through the table), `memory.grow`, bulk memory,
 //!   SIMD, reference types, multi-value function results, block parameters,
 //!   start functions, and 64-bit types when the options exclude them.
 
@@ -363,10 +370,7 @@ pub fn translate_kernel(
         num_buffers: module.num_buffers,
         uses_int64: emitted.uses_int64,
         uses_float64: emitted.uses_float64,
-        stack_window: module
-            .stack
-            .filter(|s| s.size() > 0)
-            .map(|s| (s.lo, s.top)),
+        stack_window: module.stack.filter(|s| s.size() > 0).map(|s| (s.lo, s.top)),
     })
 }
 

@@ -12,7 +12,9 @@
 //! the function found it, plus a constant), constants, or unknown. Locals
 //! get the join of every value assigned to them (iterated to a fixed
 //! point). Every `global.set` of the stack pointer must store `sp + k` with
-//! `k <= 0`; the function's frame is the largest `-k`. The deepest use is
+//! `k <= 0`; the function's frame is the largest `-k` of any `sp + k`
+//! computed (leaf functions at `-O0` use the bytes below the stack pointer
+//! without lowering it). The deepest use is
 //! the frame plus the deepest callee (direct and indirect calls), which is
 //! an upper bound for recursion-free code. The shader also checks at run
 //! time that the stack pointer never goes below the window (see
@@ -91,11 +93,13 @@ fn frame_of(f: &Func<'_>, sp: u32) -> Result<u64, String> {
         for op in &ops {
             let pop = |s: &mut Vec<Sym>| s.pop().unwrap_or(Sym::Unknown);
             match *op {
-                Operator::GlobalGet { global_index } => stack.push(if global_index == sp && sets == 0 {
-                    Sym::Sp(0)
-                } else {
-                    Sym::Unknown
-                }),
+                Operator::GlobalGet { global_index } => {
+                    stack.push(if global_index == sp && sets == 0 {
+                        Sym::Sp(0)
+                    } else {
+                        Sym::Unknown
+                    })
+                }
                 Operator::I32Const { value } => stack.push(Sym::Const(value as i64)),
                 Operator::LocalGet { local_index } => stack.push(read(local_index)),
                 Operator::LocalSet { local_index } | Operator::LocalTee { local_index } => {
@@ -111,12 +115,19 @@ fn frame_of(f: &Func<'_>, sp: u32) -> Result<u64, String> {
                     let a = pop(&mut stack);
                     let add = matches!(op, Operator::I32Add);
                     let c = |k: i64| if add { k } else { -k };
-                    stack.push(match (a, b) {
+                    let r = match (a, b) {
                         (Sym::Sp(x), Sym::Const(y)) => Sym::Sp(x + c(y)),
                         (Sym::Const(x), Sym::Sp(y)) if add => Sym::Sp(x + y),
                         (Sym::Const(x), Sym::Const(y)) => Sym::Const((x + c(y)) as i32 as i64),
                         _ => Sym::Unknown,
-                    });
+                    };
+                    // Leaf functions at -O0 use the bytes below the stack
+                    // pointer without lowering it: any address below it
+                    // counts.
+                    if let Sym::Sp(k) = r {
+                        frame = frame.max(k.min(0).unsigned_abs());
+                    }
+                    stack.push(r);
                 }
                 Operator::GlobalSet { global_index } => {
                     let v = pop(&mut stack);

@@ -17,11 +17,12 @@ fn wasm_err(e: wasmparser::BinaryReaderError) -> Unsupported {
 }
 
 /// A defined table: its initial size (all null; `TableInit::Expr` is declined).
-pub(crate) fn declare(tables: &mut Vec<Table>, t: wasmparser::Table<'_>) -> Result<(), Unsupported> {
+pub(crate) fn declare(
+    tables: &mut Vec<Table>,
+    t: wasmparser::Table<'_>,
+) -> Result<(), Unsupported> {
     if t.ty.element_type != RefType::FUNCREF || t.ty.table64 {
-        return Err(Unsupported::new(
-            "only 32-bit funcref tables are supported",
-        ));
+        return Err(Unsupported::new("only 32-bit funcref tables are supported"));
     }
     if !matches!(t.init, TableInit::RefNull) {
         return Err(Unsupported::new(

@@ -4,9 +4,7 @@
 use super::builder::{u32_arg, FunctionBuilder};
 use super::stack::{insert_word, read_word, write_word};
 use super::{Globals, Helpers, Types, H};
-use naga::{
-    BinaryOperator as Bo, Block, Function, FunctionResult, Module, Span,
-};
+use naga::{BinaryOperator as Bo, Block, Function, FunctionResult, Module, Span};
 
 /// `trap(code)`: marks the invocation trapped and keeps its first code in
 /// private memory (published once by the entry, see `publish_trap`). No

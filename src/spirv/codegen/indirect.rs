@@ -72,9 +72,15 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                     if !same {
                         trap_case(self, trap::INDIRECT_SIGNATURE)
                     } else {
-                        let target = self.sh.fn_map.get(f as usize).copied().flatten().ok_or_else(
-                            || Unsupported::new("internal: indirect callee not translated first"),
-                        )?;
+                        let target = self
+                            .sh
+                            .fn_map
+                            .get(f as usize)
+                            .copied()
+                            .flatten()
+                            .ok_or_else(|| {
+                                Unsupported::new("internal: indirect callee not translated first")
+                            })?;
                         let nested = self.loop_depth + self.sh.fn_loop_depth[f as usize];
                         self.max_loop_depth = self.max_loop_depth.max(nested);
                         self.fb.open();

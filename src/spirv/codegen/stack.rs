@@ -22,8 +22,8 @@ use super::{Globals, Types, H};
 use crate::spirv::shadow_stack::ShadowStack;
 use crate::spirv::trap;
 use naga::{
-    AddressSpace, ArraySize, AtomicFunction, BinaryOperator as Bo, Expression,
-    GlobalVariable, Handle, Module, Span, Type, TypeInner, UnaryOperator as Uo,
+    AddressSpace, ArraySize, AtomicFunction, BinaryOperator as Bo, Expression, GlobalVariable,
+    Handle, Module, Span, Type, TypeInner, UnaryOperator as Uo,
 };
 
 /// The private window of one invocation.
