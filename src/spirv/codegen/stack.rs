@@ -14,6 +14,21 @@
 //! `--stack-first` stack) traps as out of bounds exactly like on the CPU.
 //! A stack pointer set below `lo` stops the invocation with
 //! `trap::STACK_LIMIT` (the call then runs on the CPU device).
+//!
+//! Why `Private` storage rather than a slice of a scratch storage buffer:
+//! a driver already places a dynamically indexed private array in its own
+//! scratch memory ("local memory" on NVIDIA, scratch on AMD/Intel), laid
+//! out lane-interleaved so that the same offset of neighbouring
+//! invocations is one coalesced access, and sized by the waves the GPU
+//! actually keeps in flight, which the application cannot know. A scratch
+//! buffer of our own would have to be sized by the invocations of a
+//! dispatch (window × invocations: gigabytes for large calls) or hand out
+//! slots with an atomic per invocation, and would need the interleaved
+//! layout by hand to be as fast. On llvmpipe a private array is a
+//! per-invocation alloca; its cost is the zeroing at the start and the
+//! routing select per access (BENCHMARKS.md, "stack frame" rows). Only the
+//! private variant is implemented; the scratch-buffer variant was not
+//! built, so there is no lavapipe comparison of the two.
 
 use super::builder::FunctionBuilder;
 use super::interface::add_global;
