@@ -6,8 +6,7 @@
 //! the interpreter; every shader passes spirv-val.
 #![cfg(feature = "vulkan")]
 
-mod gpu_util;
-use gpu_util::*;
+use crate::gpu_util::*;
 use wasi_parallel::parallel::Errno;
 use wasi_parallel::spirv::{translate_kernel, TranslateOptions};
 
