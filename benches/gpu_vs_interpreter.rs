@@ -221,7 +221,7 @@ fn main() {
         // Cost per invocation of a kernel with a local array (shadow
         // stack), by the size of its frame (= the GPU's private window).
         let n_stack = 1 << 16;
-        for frame in [256u32, 4096, 16384] {
+        for frame in [256u32, 1024, 2048] {
             let w = wat::parse_str(stack_kernel(frame)).unwrap();
             match time_exec(
                 &rt,

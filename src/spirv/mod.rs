@@ -77,7 +77,7 @@
 //!   initialised to a 16-byte aligned address in `(0, R]`, lowered by a
 //!   constant frame in function prologues) is recognised and sized over
 //!   the call graph (`shadow_stack.rs`); each invocation keeps the stack's
-//!   range `[lo, top)` in a private array, zeroed when it starts, and the
+//!   range `[lo, top)` (at most 2 KiB) in a private array, and the
 //!   load/store helpers route each word there or to the arena by its
 //!   address (`codegen/stack.rs`). A stack pointer set below `lo` stops the
 //!   invocation with [`trap::STACK_LIMIT`]. Any other store into `[0, R)`

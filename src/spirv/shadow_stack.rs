@@ -11,10 +11,11 @@
 //! over a small abstract domain: values are `sp + k` (the stack pointer as
 //! the function found it, plus a constant), constants, or unknown. Locals
 //! get the join of every value assigned to them (iterated to a fixed
-//! point). Every `global.set` of the stack pointer must store `sp + k` with
-//! `k <= 0`; the function's frame is the largest `-k` of any `sp + k`
+//! point). The function's frame is the largest `-k` of any `sp + k`
 //! computed (leaf functions at `-O0` use the bytes below the stack pointer
-//! without lowering it). The deepest use is
+//! without lowering it). Values the analysis cannot follow (the stack
+//! pointer restored from memset's result, which clang knows to be its
+//! first argument; a variable-size alloca) add nothing to the bound. The deepest use is
 //! the frame plus the deepest callee (direct and indirect calls), which is
 //! an upper bound for recursion-free code. The shader also checks at run
 //! time that the stack pointer never goes below the window (see
@@ -28,8 +29,11 @@ use wasmparser::Operator;
 
 /// Largest private window per invocation, in bytes. Deeper stacks get the
 /// top `MAX_WINDOW` bytes; a stack pointer below them stops the invocation
-/// with `trap::STACK_LIMIT` (the call runs on the CPU instead).
-pub(crate) const MAX_WINDOW: u32 = 16 * 1024;
+/// with `trap::STACK_LIMIT` (the call runs on the CPU instead). llvmpipe's
+/// compile time grew steeply with the window of a dynamically indexed
+/// private array: a kernel with a 4 KiB window took minutes to compile on
+/// the 2-core test machine, one with 1.8 KiB about a minute.
+pub(crate) const MAX_WINDOW: u32 = 2 * 1024;
 
 /// A recognised shadow stack and the window each invocation keeps private.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,8 +92,6 @@ fn frame_of(f: &Func<'_>, sp: u32) -> Result<u64, String> {
         let mut stack: Vec<Sym> = Vec::new();
         let mut frame: u64 = 0;
         let mut sets = 0u32;
-        // Only the pass whose locals have settled may fail.
-        let mut failure: Option<String> = None;
         for op in &ops {
             let pop = |s: &mut Vec<Sym>| s.pop().unwrap_or(Sym::Unknown);
             match *op {
@@ -133,20 +135,12 @@ fn frame_of(f: &Func<'_>, sp: u32) -> Result<u64, String> {
                     let v = pop(&mut stack);
                     if global_index == sp {
                         sets += 1;
-                        match v {
-                            Sym::Sp(k) if k <= 0 => frame = frame.max((-k) as u64),
-                            Sym::Sp(k) => {
-                                failure.get_or_insert(format!(
-                                    "raises the stack pointer {k} bytes above its value at entry"
-                                ));
-                            }
-                            _ => {
-                                failure.get_or_insert(
-                                    "sets the stack pointer to a value that is not a constant \
-                                     offset of its value at entry (a variable-size alloca?)"
-                                        .into(),
-                                );
-                            }
+                        // Other values (a restore from a call's result,
+                        // such as memset's, a variable-size alloca) add
+                        // nothing here; the shader checks every value set
+                        // against the window at run time.
+                        if let Sym::Sp(k) = v {
+                            frame = frame.max(k.min(0).unsigned_abs());
                         }
                     }
                 }
@@ -157,10 +151,7 @@ fn frame_of(f: &Func<'_>, sp: u32) -> Result<u64, String> {
             }
         }
         if assigned == locals {
-            return match failure {
-                Some(why) => Err(why),
-                None => Ok(frame),
-            };
+            return Ok(frame);
         }
         locals = assigned;
     }
@@ -213,14 +204,15 @@ pub(crate) fn analyze(
             }
         }
         if let Some(why) = failure {
-            // Not a stack pointer after all? Only if nothing stores
-            // through it; a store into [0, R) still stops the invocation
-            // (`trap::PRIVATE_WRITE`). Say why when it looks like one.
-            if candidates.len() == 1 {
-                return Err(Unsupported::new(format!(
-                    "global {g} looks like a shadow stack pointer, but {why}"
-                )));
-            }
+            return Err(Unsupported::new(format!(
+                "global {g} looks like a shadow stack pointer, but {why}"
+            )));
+        }
+        let root = order.last().copied().unwrap_or(0);
+        if depth[root as usize] == 0 {
+            // Never lowered by a constant: not a stack pointer (a counter,
+            // say); stores through it into [0, R) still stop the
+            // invocation (`trap::PRIVATE_WRITE`).
             continue;
         }
         if found.is_some() {
@@ -229,7 +221,6 @@ pub(crate) fn analyze(
             ));
         }
         let top = globals[g as usize].init_bits as u32;
-        let root = order.last().copied().unwrap_or(0);
         let d = depth[root as usize];
         let mut lo = top.saturating_sub(d.min(MAX_WINDOW as u64) as u32) & !15;
         // Static data below the top (a layout without --stack-first) stays

@@ -1,8 +1,8 @@
 //! The shadow stack's private window (see `spirv/shadow_stack.rs`).
 //!
 //! Each invocation keeps the bytes `[lo, top)` of its memory in a private
-//! array (`array<u32, (top - lo) / 4>` in the `Private` address space,
-//! zero at the start of each invocation). Addresses stay wasm addresses:
+//! array (`array<u32, (top - lo) / 4>` in the `Private` address space;
+//! unspecified contents at the start, like a CPU worker's stack). Addresses stay wasm addresses:
 //! the load and store helpers route each 32-bit word by its index, `w`
 //! inside the window to `stack[w - lo/4]`, any other to the arena, so a
 //! pointer into the stack can be passed around, compared and used like any
@@ -25,8 +25,7 @@
 //! dispatch (window × invocations: gigabytes for large calls) or hand out
 //! slots with an atomic per invocation, and would need the interleaved
 //! layout by hand to be as fast. On llvmpipe a private array is a
-//! per-invocation alloca; its cost is the zeroing at the start and the
-//! routing select per access (BENCHMARKS.md, "stack frame" rows). Only the
+//! per-invocation alloca; its cost is the routing select per access (BENCHMARKS.md, "stack frame" rows). Only the
 //! private variant is implemented; the scratch-buffer variant was not
 //! built, so there is no lavapipe comparison of the two.
 
@@ -37,8 +36,8 @@ use super::{Globals, Types, H};
 use crate::spirv::shadow_stack::ShadowStack;
 use crate::spirv::trap;
 use naga::{
-    AddressSpace, ArraySize, AtomicFunction, BinaryOperator as Bo, Expression, GlobalVariable,
-    Handle, Module, Span, Type, TypeInner, UnaryOperator as Uo,
+    AddressSpace, ArraySize, AtomicFunction, BinaryOperator as Bo, GlobalVariable, Handle, Module,
+    Span, Type, TypeInner, UnaryOperator as Uo,
 };
 
 /// The private window of one invocation.
@@ -67,16 +66,17 @@ pub(super) fn declare(module: &mut Module, t: Types, st: Option<ShadowStack>) ->
         },
         Span::UNDEFINED,
     );
-    let zero = module
-        .global_expressions
-        .append(Expression::ZeroValue(ty), Span::UNDEFINED);
+    // No initializer: zeroing costs every invocation a store per word, and
+    // llvmpipe spent minutes (in LLVM's coroutine frame pass) compiling a
+    // kernel with a zeroed 16 KiB window. The contents at the start are
+    // unspecified, as a CPU worker's stack is after earlier iterations.
     let var = add_global(
         module,
         "shadow_stack",
         AddressSpace::Private,
         None,
         ty,
-        Some(zero),
+        None,
     );
     Some(StackVar {
         var,
