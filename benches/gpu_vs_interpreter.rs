@@ -46,6 +46,31 @@ const NSTREAM: &str = r#"(module (import "env" "memory" (memory 1))
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br_if $l (i32.lt_u (local.get $j) (local.get $end))))))"#;
 
+/// A kernel with a local array of `frame` bytes on clang's shadow stack:
+/// 64 stores and 64 loads at dynamic offsets in it per invocation (the
+/// private window on the GPU is `frame` bytes).
+fn stack_kernel(frame: u32) -> String {
+    format!(
+        r#"(module (import "env" "memory" (memory 1))
+  (global $sp (mut i32) (i32.const 32768))
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32) (param $po i32) (param $lo i32)
+    (local $fp i32) (local $k i32) (local $s i32)
+    (global.set $sp (local.tee $fp (i32.sub (global.get $sp) (i32.const {frame}))))
+    (loop $w
+      (i32.store (i32.add (local.get $fp) (i32.and (i32.mul (local.get $k) (i32.const 52)) (i32.const {mask})))
+        (i32.add (local.get $i) (local.get $k)))
+      (br_if $w (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 1))) (i32.const 64))))
+    (local.set $k (i32.const 0))
+    (loop $r
+      (local.set $s (i32.add (local.get $s)
+        (i32.load (i32.add (local.get $fp) (i32.and (i32.mul (local.get $k) (i32.const 28)) (i32.const {mask}))))))
+      (br_if $r (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 1))) (i32.const 64))))
+    (i32.store (i32.add (local.get $po) (i32.shl (local.get $i) (i32.const 2))) (local.get $s))
+    (global.set $sp (i32.add (local.get $fp) (i32.const {frame})))))"#,
+        mask = frame - 4
+    )
+}
+
 #[allow(clippy::too_many_arguments)]
 fn time_exec(
     rt: &ParallelRuntime,
@@ -193,6 +218,31 @@ fn main() {
                 t.as_secs_f64() * 1e6
             ),
             Err(e) => println!("small exec / {}: {e}", d.name),
+        }
+        // Cost per invocation of a kernel with a local array (shadow
+        // stack), by the size of its frame (= the GPU's private window).
+        let n_stack = 1 << 16;
+        for frame in [256u32, 1024, 2048] {
+            let w = wat::parse_str(stack_kernel(frame)).unwrap();
+            match time_exec(
+                &rt,
+                d.index,
+                &w,
+                n_stack,
+                1,
+                &[n_stack as u64 * 4],
+                runs,
+                None,
+                &[],
+            ) {
+                Ok(t) => println!(
+                    "{:<34} {:>10.1}ms {:>8.1} ns/invocation",
+                    format!("stack frame {frame} B / {}", d.name),
+                    t.as_secs_f64() * 1e3,
+                    t.as_secs_f64() * 1e9 / n_stack as f64
+                ),
+                Err(e) => println!("stack frame {frame} / {}: {e}", d.name),
+            }
         }
     }
 }

@@ -72,6 +72,12 @@ pub(crate) struct KernelModule<'a> {
     pub region_size: u64,
     pub data_segments: Vec<DataSegment>,
     pub num_buffers: usize,
+    /// The function table `call_indirect` uses (empty: none).
+    pub table: super::table::Table,
+    /// Each function's type index.
+    pub func_types: Vec<u32>,
+    /// clang's shadow stack, when the kernel keeps one.
+    pub stack: Option<super::shadow_stack::ShadowStack>,
     /// Whether any i64 / f64 appears in a signature, local or global.
     pub uses_i64: bool,
     pub uses_f64: bool,
@@ -132,6 +138,7 @@ pub(crate) fn analyze<'a>(
     let mut memory_min: Option<u64> = None;
     let mut kernel = None;
     let mut data_segments = Vec::new();
+    let mut tables = Vec::new();
 
     for payload in Parser::new(0).parse_all(bytes) {
         match payload.map_err(wasm_err)? {
@@ -202,6 +209,16 @@ pub(crate) fn analyze<'a>(
                             bytes: d.data.to_vec(),
                         });
                     }
+                }
+            }
+            Payload::TableSection(r) => {
+                for t in r {
+                    super::table::declare(&mut tables, t.map_err(wasm_err)?)?;
+                }
+            }
+            Payload::ElementSection(r) => {
+                for e in r {
+                    super::table::apply_element(&mut tables, e.map_err(wasm_err)?, const_bits)?;
                 }
             }
             Payload::CodeSectionEntry(body) => bodies.push(body),
@@ -283,9 +300,9 @@ pub(crate) fn analyze<'a>(
         }
     }
 
-    // Direct call graph, scanning every reachable body once. Also looks for
-    // a shadow stack pointer (a mutable i32 global that is written and whose
-    // initial value points into [0, R)).
+    // Call graph (direct calls, and `call_indirect` to every table entry of
+    // its signature), scanning every body once; also which globals are set.
+    let table = tables.into_iter().next().unwrap_or_default();
     let mut callees: Vec<Vec<u32>> = vec![Vec::new(); funcs.len()];
     let mut set_globals = vec![false; globals.len()];
     for (i, f) in funcs.iter().enumerate() {
@@ -294,6 +311,13 @@ pub(crate) fn analyze<'a>(
             match ops.read().map_err(wasm_err)? {
                 Operator::Call { function_index } if !callees[i].contains(&function_index) => {
                     callees[i].push(function_index)
+                }
+                Operator::CallIndirect { type_index, .. } => {
+                    for c in super::table::targets(&table, &types, &func_type_idx, type_index) {
+                        if !callees[i].contains(&c) {
+                            callees[i].push(c)
+                        }
+                    }
                 }
                 Operator::GlobalSet { global_index } => set_globals[global_index as usize] = true,
                 Operator::Block { blockty }
@@ -341,43 +365,29 @@ pub(crate) fn analyze<'a>(
         }
     }
 
-    for (g, glob) in globals.iter().enumerate() {
-        let reachable_set = order.iter().any(|&f| {
-            funcs[f as usize]
-                .body
-                .get_operators_reader()
-                .map(|mut r| {
-                    let mut found = false;
-                    while !r.eof() {
-                        match r.read() {
-                            Ok(Operator::GlobalSet { global_index })
-                                if global_index as usize == g =>
-                            {
-                                found = true;
-                                break;
-                            }
-                            Ok(_) => {}
-                            Err(_) => break,
-                        }
-                    }
-                    found
-                })
-                .unwrap_or(false)
-        });
-        if set_globals[g]
-            && reachable_set
-            && glob.ty == Ty::I32
-            && glob.mutable
-            && glob.init_bits >= 1024
-            && glob.init_bits % 16 == 0
-            && glob.init_bits <= region_size
-        {
-            return Err(Unsupported::new(format!(
-                "global {g} looks like a shadow stack pointer into [0, R): the kernel keeps data on a \
-                 stack in its own memory region, which GPU invocations would share"
-            )));
+    // A global is "set" only if a reachable function sets it.
+    let mut reachable_sets = vec![false; globals.len()];
+    for &f in &order {
+        let mut r = funcs[f as usize]
+            .body
+            .get_operators_reader()
+            .map_err(wasm_err)?;
+        while !r.eof() {
+            if let Operator::GlobalSet { global_index } = r.read().map_err(wasm_err)? {
+                reachable_sets[global_index as usize] = true;
+            }
         }
     }
+    let _ = set_globals;
+    let stack = super::shadow_stack::analyze(
+        &funcs,
+        &globals,
+        &reachable_sets,
+        &order,
+        &callees,
+        region_size,
+        &data_segments,
+    )?;
 
     Ok(KernelModule {
         types,
@@ -388,6 +398,9 @@ pub(crate) fn analyze<'a>(
         region_size,
         data_segments,
         num_buffers,
+        table,
+        func_types: func_type_idx,
+        stack,
         uses_i64,
         uses_f64,
     })

@@ -73,13 +73,20 @@
 //! - Globals are private per invocation (each starts from its initial value).
 //! - `[0, R)` is shared by all invocations on the GPU, while the CPU device
 //!   gives each worker a private copy. Reading it (constant tables, data
-//!   segments) is fine. A kernel that keeps a shadow stack (a mutable `i32`
-//!   global that it writes, initialised to a 16-byte aligned address in
-//!   `[1024, R]`, clang's `__stack_pointer` pattern) is rejected as
-//!   unsupported; any other store into `[0, R)` (a C `static` counter, say)
-//!   stops the invocation with [`trap::PRIVATE_WRITE`], which the device
-//!   reports as `unsupported` with the buffers untouched, so the runtime
-//!   reruns the call on the CPU device.
+//!   segments) is fine. clang's shadow stack (a mutable `i32` global
+//!   initialised to a 16-byte aligned address in `(0, R]`, lowered by a
+//!   constant frame in function prologues) is recognised and sized over
+//!   the call graph (`shadow_stack.rs`); each invocation keeps the stack's
+//!   range `[lo, top)` (at most 2 KiB) in a private array, and the
+//!   load/store helpers route each word there or to the arena by its
+//!   address (`codegen/stack.rs`). A stack pointer set below `lo` stops the
+//!   invocation with [`trap::STACK_LIMIT`]. Any other store into `[0, R)`
+//!   (a C `static` counter, `.bss` scratch) stops the invocation with
+//!   [`trap::PRIVATE_WRITE`]. Both are reported as `unsupported` with the
+//!   buffers untouched, so the runtime reruns the call on the CPU device.
+//! - `call_indirect` is a switch over the table's slots (`codegen/indirect.rs`)
+//!   with wasm's traps: [`trap::INDIRECT_NULL`], [`trap::INDIRECT_SIGNATURE`],
+//!   [`trap::TABLE_OUT_OF_BOUNDS`].
 //! - Floats: every float arithmetic result is decorated `NoContraction` (no
 //!   FMA fusion); `DenormPreserve` and `SignedZeroInfNanPreserve` execution
 //!   modes are added when [`TranslateOptions`] says the device supports them.
@@ -103,7 +110,7 @@
 //!   whose address is provably a multiple of 4 (buffer pointers, which the
 //!   ABI aligns, shifts by 2 or more, sums, masks, and locals holding only
 //!   such values) read the word directly.
-//! - Unsupported: `call_indirect`, recursion, `memory.grow`, bulk memory,
+//! - Unsupported: recursion (direct, or through the table), `memory.grow`, bulk memory,
 //!   SIMD, reference types, multi-value function results, block parameters,
 //!   start functions, and 64-bit types when the options exclude them.
 
@@ -112,6 +119,8 @@
 mod analyze;
 mod codegen;
 mod postpass;
+mod shadow_stack;
+mod table;
 
 pub use analyze::DataSegment;
 
@@ -155,7 +164,11 @@ pub mod param {
     }
 }
 
-/// Trap codes written to control word 0 (0 means no trap).
+/// Trap codes written to control word 0 (0 means no trap). The control
+/// word keeps the largest code raised by any invocation: the kernel's own
+/// traps come first, then the codes that mean "this device cannot run the
+/// call" ([`trap::is_device_limit`]), so one of those always wins and the
+/// call is rerun elsewhere.
 pub mod trap {
     /// `unreachable` executed.
     pub const UNREACHABLE: u32 = 1;
@@ -169,14 +182,32 @@ pub mod trap {
     pub const BAD_CONVERSION: u32 = 5;
     /// The per-invocation loop budget ran out.
     pub const FUEL: u32 = 6;
-    /// A store into the kernel's own region `[0, R)`, which is shared by all
-    /// invocations on a GPU (reported as `unsupported`, not as a trap).
-    pub const PRIVATE_WRITE: u32 = 7;
+    /// `call_indirect` to a null table entry.
+    pub const INDIRECT_NULL: u32 = 7;
+    /// `call_indirect` to a function of another signature.
+    pub const INDIRECT_SIGNATURE: u32 = 8;
+    /// `call_indirect` with an index past the end of the table.
+    pub const TABLE_OUT_OF_BOUNDS: u32 = 9;
+    /// A store into the kernel's own region `[0, R)` outside the private
+    /// stack window, which is shared by all invocations on a GPU (reported
+    /// as `unsupported`, not as a trap).
+    pub const PRIVATE_WRITE: u32 = 16;
+    /// The shadow stack pointer went below the invocation's private window
+    /// (a stack deeper than the translator's bound or than the window
+    /// allows; reported as `unsupported`).
+    pub const STACK_LIMIT: u32 = 17;
     /// Not a trap of the kernel: the driver left a loop early (llvmpipe
     /// stops all loops of an invocation after 65535 iterations in total).
     /// The device reports the call as unsupported, leaving the buffers
-    /// untouched, so the runtime can run it on the CPU device.
-    pub const DRIVER_LOOP_LIMIT: u32 = 8;
+    /// untouched, so the runtime can run it on the CPU device. The largest
+    /// code.
+    pub const DRIVER_LOOP_LIMIT: u32 = 18;
+
+    /// Whether `code` means the device could not run the call (reported as
+    /// `unsupported` with the buffers untouched) rather than a kernel trap.
+    pub fn is_device_limit(code: u32) -> bool {
+        code >= PRIVATE_WRITE
+    }
 
     /// A human-readable description of a trap code.
     pub fn describe(code: u32) -> &'static str {
@@ -187,7 +218,11 @@ pub mod trap {
             INT_OVERFLOW => "integer overflow",
             BAD_CONVERSION => "invalid conversion to integer",
             FUEL => "kernel fuel exhausted",
-            PRIVATE_WRITE => "store into the kernel's own memory region [0, R), which is shared between GPU invocations",
+            INDIRECT_NULL => "uninitialized element: indirect call to a null table entry",
+            INDIRECT_SIGNATURE => "indirect call type mismatch",
+            TABLE_OUT_OF_BOUNDS => "undefined element: out of bounds table access (call_indirect)",
+            PRIVATE_WRITE => "store into the kernel's own memory region [0, R) outside its shadow stack, which is shared between GPU invocations",
+            STACK_LIMIT => "the shadow stack grew below the invocation's private window on the GPU",
             DRIVER_LOOP_LIMIT => "the driver cut a loop short (llvmpipe: 65535 loop iterations per invocation)",
             _ => "unknown trap",
         }
@@ -284,6 +319,9 @@ pub struct Translation {
     pub uses_int64: bool,
     /// Whether the shader uses 64-bit floats.
     pub uses_float64: bool,
+    /// The shadow stack's private window `[lo, top)` each invocation keeps
+    /// (see `codegen/stack.rs`), when the kernel has one.
+    pub stack_window: Option<(u32, u32)>,
 }
 
 /// Name of the compute entry point of every generated shader.
@@ -359,6 +397,7 @@ fn translate_inner(
         num_buffers: module.num_buffers,
         uses_int64: emitted.uses_int64,
         uses_float64: emitted.uses_float64,
+        stack_window: module.stack.filter(|s| s.size() > 0).map(|s| (s.lo, s.top)),
     })
 }
 

@@ -94,9 +94,11 @@ fn unsupported_constructs_have_reasons() {
     let cases = [
         (
             r#"(module (import "" "memory" (memory 1)) (table 1 funcref)
-              (type $t (func))
-              (func (export "kernel") (param i32 i32 i32) (call_indirect (type $t) (i32.const 0))))"#,
-            "call_indirect",
+              (type $t (func (param i32)))
+              (elem (i32.const 0) $r)
+              (func $r (param i32) (call_indirect (type $t) (local.get 0) (i32.const 0)))
+              (func (export "kernel") (param i32 i32 i32) (call $r (local.get 0))))"#,
+            "recursion",
         ),
         (
             r#"(module (import "" "memory" (memory 1))
@@ -108,15 +110,6 @@ fn unsupported_constructs_have_reasons() {
             r#"(module (import "" "memory" (memory 1))
               (func (export "kernel") (param i32 i32 i32) (drop (memory.grow (i32.const 1)))))"#,
             "memory.grow",
-        ),
-        (
-            r#"(module (import "" "memory" (memory 2))
-              (global $sp (mut i32) (i32.const 65536))
-              (func (export "kernel") (param i32 i32 i32)
-                (global.set $sp (i32.sub (global.get $sp) (i32.const 16)))
-                (i32.store (global.get $sp) (local.get 0))
-                (global.set $sp (i32.add (global.get $sp) (i32.const 16)))))"#,
-            "shadow stack",
         ),
         (
             r#"(module (memory 1)
@@ -252,4 +245,62 @@ fn only_small_innermost_loops_are_unrolled_and_blocks_are_no_loops() {
     // far larger than 4 copies of the inner body.
     let inner_body_words = size4 - size1;
     assert!(inner_body_words < 3 * size1, "{size1} -> {size4} words");
+}
+
+#[test]
+fn shadow_stack_frames_are_summed_over_the_call_graph() {
+    // kernel (frame 32) -> a (frame 48) -> b (frame 16); kernel -> c (no
+    // frame). Depth 96 below the top 4096: window [4000, 4096).
+    let t = assert_valid(
+        r#"(module (import "" "memory" (memory 1))
+          (global $sp (mut i32) (i32.const 4096))
+          (func $b (local i32)
+            (local.set 0 (i32.sub (global.get $sp) (i32.const 16)))
+            (global.set $sp (local.get 0))
+            (i32.store (local.get 0) (i32.const 7))
+            (global.set $sp (i32.add (local.get 0) (i32.const 16))))
+          (func $a (local i32)
+            (global.set $sp (local.tee 0 (i32.sub (global.get $sp) (i32.const 48))))
+            (call $b)
+            (global.set $sp (i32.add (local.get 0) (i32.const 48))))
+          (func $c (result i32) (i32.const 1))
+          (func (export "kernel") (param i32 i32 i32) (local i32)
+            (global.set $sp (local.tee 3 (i32.sub (global.get $sp) (i32.const 32))))
+            (call $a)
+            (drop (call $c))
+            (global.set $sp (i32.add (local.get 3) (i32.const 32)))))"#,
+    );
+    assert_eq!(t.stack_window, Some((4096 - 96, 4096)));
+}
+
+#[test]
+fn call_indirect_translates_with_every_kind_of_slot() {
+    // slot 0 null, 1 matching, 2 another signature; i32 result.
+    let t = assert_valid(
+        r#"(module (import "" "memory" (memory 1)) (table 3 funcref)
+          (type $t (func (param i32) (result i32)))
+          (elem (i32.const 1) $f $g)
+          (func $f (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+          (func $g (param i64) (result i32) (i32.wrap_i64 (local.get 0)))
+          (func (export "kernel") (param i32 i32 i32 i32 i32)
+            (i32.store (local.get 3)
+              (call_indirect (type $t) (local.get 0) (local.get 1)))))"#,
+    );
+    assert_eq!(t.stack_window, None);
+}
+
+#[test]
+fn a_variable_size_alloca_adds_nothing_to_the_bound() {
+    // 32 bytes constant, then `n` more: the window covers the constant
+    // part; the shader checks the dynamic part at run time (STACK_LIMIT).
+    let t = assert_valid(
+        r#"(module (import "" "memory" (memory 1))
+          (global $sp (mut i32) (i32.const 4096))
+          (func (export "kernel") (param i32 i32 i32) (local i32)
+            (global.set $sp (local.tee 3 (i32.sub (global.get $sp) (i32.const 32))))
+            (global.set $sp (i32.sub (global.get $sp) (local.get 0)))
+            (i32.store (local.get 3) (local.get 0))
+            (global.set $sp (i32.add (local.get 3) (i32.const 32)))))"#,
+    );
+    assert_eq!(t.stack_window, Some((4096 - 32, 4096)));
 }

@@ -8,7 +8,10 @@ use crate::gpu_util::*;
 /// over locals seeded from the input, a global, calls to a generated helper
 /// function, loads of every width and alignment, sub-word stores into a
 /// record that shares words with the neighbouring iterations' records,
-/// nested blocks/loops/ifs with br/br_if/br_table, bounded loops.
+/// nested blocks/loops/ifs with br/br_if/br_table, bounded loops, a local
+/// array on a shadow stack (stores and loads of every width at dynamic
+/// offsets), a helper with its own frame reading the caller's array through
+/// a pointer, and `call_indirect` through a table (one entry with a frame).
 struct Gen {
     r: Rng,
     depth: usize,
@@ -94,6 +97,13 @@ impl Gen {
                 let op = self.pick(&["i32.extend8_s", "i32.extend16_s", "i32.ctz", "i32.eqz"]);
                 format!("({op} {a})")
             }
+            19 if !self.in_helper => match self.r.below(3) {
+                // A helper with its own frame reading the caller's local
+                // array through a pointer; indirect calls through the table
+                // (one entry has a frame too).
+                0 => format!("(call $hs (local.get $fp) {a})"),
+                _ => format!("(call_indirect (type $un) {a} (i32.and {b} (i32.const 3)))"),
+            },
             _ => format!("(i32.clz {a})"),
         }
     }
@@ -240,7 +250,36 @@ impl Gen {
                 ("i32.load", 1012),
             ][self.r.below(5) as usize];
             let offset = [0, 1, 2, 4][self.r.below(4) as usize];
-            match self.r.below(5) {
+            match self.r.below(6) {
+                5 if !self.in_helper => {
+                    // The kernel's local array (64 bytes on the shadow
+                    // stack): a store and a load at masked dynamic offsets
+                    // of every width and alignment.
+                    let (st, size) = [
+                        ("i32.store8", 1),
+                        ("i32.store16", 2),
+                        ("i32.store", 4),
+                        ("i64.store", 8),
+                        ("f32.store", 4),
+                    ][self.r.below(5) as usize];
+                    let at = self.r.below(9 - size);
+                    let e = self.i32_expr(1);
+                    let val = match st {
+                        "i64.store" => self.i64_expr(2),
+                        "f32.store" => self.f32_expr(2),
+                        _ => self.i32_expr(2),
+                    };
+                    out.push_str(&format!(
+                        "({st} offset={at} (i32.add (local.get $fp) (i32.and {e} (i32.const 55))) {val})\n"
+                    ));
+                    let (ld, size) = [("i32.load8_s", 1), ("i32.load16_u", 2), ("i32.load", 4)]
+                        [self.r.below(3) as usize];
+                    let at = self.r.below(9 - size);
+                    let e = self.i32_expr(1);
+                    out.push_str(&format!(
+                        "(local.set $x{v} ({ld} offset={at} (i32.add (local.get $fp) (i32.and {e} (i32.const 55)))))\n"
+                    ));
+                }
                 0 => {
                     let e = self.i32_expr(2);
                     out.push_str(&format!(
@@ -403,9 +442,40 @@ impl Gen {
         }
         let f = g.f32_expr(3);
         let (x0, x1, x2, x3, c, f32_at, y_at, z_at) = (0, 4, 8, 12, 16, 20, 24, 32);
+        let frame_init: String = (0..16u32)
+            .map(|k| {
+                format!(
+                    "(i32.store offset={} (local.get $fp) (i32.mul (i32.add (local.get $i) (i32.const {k})) (i32.const {})))\n    ",
+                    4 * k,
+                    k.wrapping_mul(2654435761) as i32
+                )
+            })
+            .collect();
         format!(
             r#"(module {HDR}
   (global $g (mut i32) (i32.const 0))
+  (global $sp (mut i32) (i32.const 4096))
+  (type $un (func (param i32) (result i32)))
+  (table 4 funcref)
+  (elem (i32.const 0) $u0 $u1 $u2 $u0)
+  (func $u0 (param i32) (result i32) (i32.add (i32.mul (local.get 0) (i32.const 3)) (i32.const 1)))
+  (func $u1 (param i32) (result i32) (i32.rotl (local.get 0) (i32.const 7)))
+  (func $u2 (param $x i32) (result i32) (local $fp i32)
+    (global.set $sp (local.tee $fp (i32.sub (global.get $sp) (i32.const 32))))
+    (i32.store offset=4 (local.get $fp) (i32.mul (local.get $x) (i32.const 5)))
+    (i32.store offset=8 (local.get $fp) (local.get $x))
+    (i32.store8 offset=9 (local.get $fp) (i32.const 0x5a))
+    (local.set $x (i32.load offset=7 (local.get $fp)))
+    (global.set $sp (i32.add (local.get $fp) (i32.const 32)))
+    (local.get $x))
+  (func $hs (param $p i32) (param $k i32) (result i32) (local $fp i32)
+    (global.set $sp (local.tee $fp (i32.sub (global.get $sp) (i32.const 16))))
+    (i32.store (local.get $fp) (i32.load (i32.add (local.get $p) (i32.and (local.get $k) (i32.const 60)))))
+    (i32.store offset=4 (local.get $fp) (local.get $k))
+    (i32.store8 offset=5 (local.get $fp) (local.get $p))
+    (local.set $k (i32.xor (i32.load (local.get $fp)) (i32.load offset=3 (local.get $fp))))
+    (global.set $sp (i32.add (local.get $fp) (i32.const 16)))
+    (local.get $k))
   (func $h (param $x0 i32) (param $x1 i32) (param $y0 i64) (result i32)
     (local $x2 i32) (local $x3 i32) (local $i i32) (local $y1 i64) (local $z0 f64)
     (local.set $x2 (i32.wrap_i64 (i64.shr_u (local.get $y0) (i64.const 7))))
@@ -416,7 +486,9 @@ impl Gen {
   (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
         (param $pa i32) (param $la i32) (param $po i32) (param $lo i32)
     (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32) (local $c i32) (local $o i32)
-    (local $q i32) (local $y0 i64) (local $y1 i64) (local $z0 f64)
+    (local $q i32) (local $y0 i64) (local $y1 i64) (local $z0 f64) (local $fp i32)
+    (global.set $sp (local.tee $fp (i32.sub (global.get $sp) (i32.const 64))))
+    {frame_init}
     (local.set $q (local.get $pa))
     (local.set $o (i32.add (local.get $po) (i32.mul (local.get $i) (i32.const {REC}))))
     (global.set $g (i32.mul (local.get $i) (i32.const 3)))
@@ -435,7 +507,8 @@ impl Gen {
     (i32.store offset={c} (local.get $o) (i32.add (local.get $c) (global.get $g)))
     (f32.store offset={f32_at} (local.get $o) {f})
     (i64.store offset={y_at} (local.get $o) (i64.xor (local.get $y0) (i64.rotl (local.get $y1) (i64.const 17))))
-    (f64.store offset={z_at} (local.get $o) (local.get $z0))))"#
+    (f64.store offset={z_at} (local.get $o) (local.get $z0))
+    (global.set $sp (i32.add (local.get $fp) (i32.const 64)))))"#
         )
     }
 }

@@ -2,11 +2,9 @@
 //! loads from and stores into the arena at any alignment.
 
 use super::builder::{u32_arg, FunctionBuilder};
+use super::stack::{insert_word, read_word, write_word};
 use super::{Globals, Helpers, Types, H};
-use naga::{
-    AtomicFunction, BinaryOperator as Bo, Block, Function, FunctionResult, Module, Span,
-    UnaryOperator as Uo,
-};
+use naga::{BinaryOperator as Bo, Block, Function, FunctionResult, Module, Span};
 
 /// `trap(code)`: marks the invocation trapped and keeps its first code in
 /// private memory (published once by the entry, see `publish_trap`). No
@@ -70,8 +68,7 @@ pub(super) fn build_ld(t: Types, g: Globals, bytes: u32) -> Function {
     let mut fb = helper(&format!("load{}", bytes * 8), t, 1, true);
     let a = fb.arg(0);
     let (w, s) = word_shift(&mut fb, a);
-    let p = fb.index(g.arena, w);
-    let lo = fb.load(p);
+    let lo = read_word(&mut fb, g, w);
     let one = fb.u32(1);
     let c32 = fb.u32(32);
     match bytes {
@@ -86,8 +83,7 @@ pub(super) fn build_ld(t: Types, g: Globals, bytes: u32) -> Function {
             let spans = fb.bin(Bo::Equal, s, c24);
             fb.open();
             let w1 = fb.bin(Bo::Add, w, one);
-            let p1 = fb.index(g.arena, w1);
-            let hi = fb.load(p1);
+            let hi = read_word(&mut fb, g, w1);
             let l = fb.bin(Bo::ShiftRight, lo, c24);
             let ff = fb.u32(0xFF);
             let h8 = fb.bin(Bo::And, hi, ff);
@@ -110,8 +106,7 @@ pub(super) fn build_ld(t: Types, g: Globals, bytes: u32) -> Function {
             let accept = fb.close();
             fb.if_(aligned, accept, Block::new());
             let w1 = fb.bin(Bo::Add, w, one);
-            let p1 = fb.index(g.arena, w1);
-            let hi = fb.load(p1);
+            let hi = read_word(&mut fb, g, w1);
             let l = fb.bin(Bo::ShiftRight, lo, s);
             let rs = fb.bin(Bo::Subtract, c32, s);
             let h = fb.bin(Bo::ShiftLeft, hi, rs);
@@ -123,12 +118,10 @@ pub(super) fn build_ld(t: Types, g: Globals, bytes: u32) -> Function {
 }
 
 /// Sets the bits `mask` of word `w` to `bits` (already shifted, within mask)
-/// with two atomics, leaving the other bytes alone.
+/// with two atomics, leaving the other bytes alone (a plain
+/// read-modify-write when `w` is in the private stack window).
 pub(super) fn atomic_insert(fb: &mut FunctionBuilder, g: Globals, w: H, mask: H, bits: H) {
-    let p = fb.index(g.arena_atomic, w);
-    let nm = fb.un(Uo::BitwiseNot, mask);
-    fb.atomic(p, AtomicFunction::And, nm);
-    fb.atomic(p, AtomicFunction::InclusiveOr, bits);
+    insert_word(fb, g, w, mask, bits);
 }
 
 pub(super) fn build_st(t: Types, g: Globals, bytes: u32) -> Function {
@@ -171,8 +164,7 @@ pub(super) fn build_st(t: Types, g: Globals, bytes: u32) -> Function {
             let zero = fb.u32(0);
             let aligned = fb.bin(Bo::Equal, s, zero);
             fb.open();
-            let p = fb.index(g.arena, w);
-            fb.store(p, v);
+            write_word(&mut fb, g, w, v);
             fb.ret(None);
             let accept = fb.close();
             fb.if_(aligned, accept, Block::new());

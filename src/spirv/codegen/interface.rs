@@ -261,6 +261,7 @@ pub(super) fn declare_globals(module: &mut Module, t: Types, workgroup_size: u32
             None,
         ),
         lane: add_global(module, "lane", AddressSpace::Private, None, u32_t, z),
+        stack: None,
     }
 }
 

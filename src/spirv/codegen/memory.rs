@@ -1,6 +1,7 @@
 //! Memory access: effective addresses with the bounds and private-region
 //! checks, loads and stores through the helper functions.
 
+use super::stack::read_word;
 use super::translator::FnTranslator;
 use super::H;
 use crate::spirv::analyze::Ty;
@@ -47,12 +48,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             return Ok((self.fb.sel(oob, z, ea), oob));
         }
         if self.sh.region_size > 0 {
-            let private = if self.sh.region_size > u32::MAX as u64 {
-                self.fb.bool(true)
-            } else {
-                let r = self.fb.u32(self.sh.region_size as u32);
-                self.fb.bin(Bo::Less, ea, r)
-            };
+            let private = self.shared_region_store(ea, size);
             self.trap_if(private, trap::PRIVATE_WRITE);
             oob = self.fb.bin(Bo::LogicalOr, oob, private);
         }
@@ -69,8 +65,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
     pub(super) fn load_word(&mut self, ea: H) -> H {
         let two = self.fb.u32(2);
         let w = self.fb.bin(Bo::ShiftRight, ea, two);
-        let p = self.fb.index(self.sh.g.arena, w);
-        self.fb.load(p)
+        read_word(&mut self.fb, self.sh.g, w)
     }
 
     /// 32 bits at `ea` (in bounds): one word when `ea` is known to be a

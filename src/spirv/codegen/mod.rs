@@ -34,9 +34,11 @@ mod builder;
 mod control;
 mod emit;
 mod helper_fns;
+mod indirect;
 mod interface;
 mod memory;
 mod numeric;
+mod stack;
 mod translator;
 mod visit;
 
@@ -98,6 +100,8 @@ struct Globals {
     loop_flags: Handle<GlobalVariable>,
     /// `LocalInvocationIndex`: this invocation's slot in `loop_flags`.
     lane: Handle<GlobalVariable>,
+    /// The shadow stack's private window, when the kernel has one.
+    stack: Option<stack::StackVar>,
 }
 
 #[derive(Clone, Copy)]
@@ -163,7 +167,8 @@ pub(crate) fn build(
 ) -> Result<Built, Unsupported> {
     let mut module = Module::default();
     let t = interface::declare_types(&mut module);
-    let g = interface::declare_globals(&mut module, t, workgroup_size);
+    let mut g = interface::declare_globals(&mut module, t, workgroup_size);
+    g.stack = stack::declare(&mut module, t, km.stack);
     let wasm_globals = interface::declare_wasm_globals(&mut module, km, t);
     let h = helper_fns::declare_helpers(&mut module, t, g);
     let mut sh = Shared {

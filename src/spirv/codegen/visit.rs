@@ -59,7 +59,6 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             return Ok(());
         };
         Err(match op {
-            Operator::CallIndirect { .. } => Unsupported::new("call_indirect is not supported"),
             Operator::MemoryGrow { .. } => Unsupported::new("memory.grow is not supported"),
             other => unsupported_op(&other),
         })
@@ -100,6 +99,10 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 self.unreachable = true;
             }
             O::Call { function_index } => self.call(function_index)?,
+            O::CallIndirect {
+                type_index,
+                table_index,
+            } => self.call_indirect(type_index, table_index)?,
             other => return Ok(Some(other)),
         }
         Ok(None)
@@ -174,6 +177,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                     v
                 };
                 self.fb.store_global(g, v);
+                self.stack_pointer_set(global_index, v);
             }
             O::I32Const { value } => {
                 let v = self.fb.u32(value as u32);

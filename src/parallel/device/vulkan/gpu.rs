@@ -677,7 +677,7 @@ impl Gpu {
             (&arena, &control),
             keep_alive,
         )?;
-        if code == spirv::trap::DRIVER_LOOP_LIMIT || code == spirv::trap::PRIVATE_WRITE {
+        if spirv::trap::is_device_limit(code) {
             return Err(self.decline(run, code, iteration)?.into());
         }
         let t1 = Instant::now();
@@ -973,16 +973,17 @@ impl Gpu {
         ))
     }
 
-    /// After a driver cut or a store into `[0, R)`: not the kernel's fault
+    /// After a driver cut, a store into `[0, R)` or a stack beyond the
+    /// private window ([`spirv::trap::is_device_limit`]): not the kernel's fault
     /// but this device's limit, and the buffers were not touched yet, so the
     /// call can run elsewhere. Remembers the kernel as declined (at this
-    /// block size, or at any for a private write) and returns the
+    /// block size, or at any for the others) and returns the
     /// `unsupported` error.
     fn decline(&self, run: &Run<'_>, code: u32, iteration: u32) -> ParResult<ParError> {
-        let at = if code == spirv::trap::PRIVATE_WRITE {
-            0
-        } else {
+        let at = if code == spirv::trap::DRIVER_LOOP_LIMIT {
             run.block_size
+        } else {
+            0
         };
         let mut declined = self
             .declined
