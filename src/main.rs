@@ -29,7 +29,10 @@ run options:
                        (auto honours the guest's hint)
   --threads N          CPU device worker threads (default: available cores)
   --fuel N             fuel budget of the guest's own code
-  --kernel-fuel N      fuel budget of each kernel iteration
+  --kernel-fuel N      fuel budget of each kernel iteration (in the kernel
+                       engine's own unit: ~1 per wasm operator on the JIT)
+  --kernel-engine E    auto|jit|interpreter: how SEQUENTIAL and CPU run kernels
+                       (auto: the JIT where this build has it)
   --max-memory-pages N guest linear memory limit in 64 KiB pages
   --max-buffer-bytes N total bytes of buffers one instance may create (default 1 GiB)
   --max-buffers N      buffers one instance may create (default 4096)
@@ -50,6 +53,7 @@ struct RunOptions {
     threads: Option<usize>,
     fuel: Option<u64>,
     kernel_fuel: Option<u64>,
+    kernel_engine: wasi_parallel::parallel::KernelEngine,
     max_memory_pages: Option<u32>,
     max_buffer_bytes: Option<u64>,
     max_buffers: Option<usize>,
@@ -107,6 +111,7 @@ fn parse_run(args: &[String]) -> Result<RunOptions, String> {
         threads: None,
         fuel: None,
         kernel_fuel: None,
+        kernel_engine: Default::default(),
         max_memory_pages: None,
         max_buffer_bytes: None,
         max_buffers: None,
@@ -172,6 +177,23 @@ fn parse_run(args: &[String]) -> Result<RunOptions, String> {
             }
             "--fuel" => o.fuel = Some(parse_num("--fuel", &value()?)?),
             "--kernel-fuel" => o.kernel_fuel = Some(parse_num("--kernel-fuel", &value()?)?),
+            "--kernel-engine" => {
+                use wasi_parallel::parallel::KernelEngine;
+                let v = value()?;
+                o.kernel_engine = match v.as_str() {
+                    "auto" => KernelEngine::Auto,
+                    "jit" => KernelEngine::Jit,
+                    "interpreter" => KernelEngine::Interpreter,
+                    _ => {
+                        return Err(format!(
+                            "--kernel-engine: `{v}` is not one of auto, jit, interpreter"
+                        ))
+                    }
+                };
+                o.kernel_engine
+                    .resolve()
+                    .map_err(|e| format!("--kernel-engine: {}", e.message))?;
+            }
             "--max-memory-pages" => {
                 o.max_memory_pages = Some(parse_num("--max-memory-pages", &value()?)?)
             }
@@ -222,6 +244,7 @@ fn engine_config(o: &RunOptions) -> Config {
         c.parallel.threads = n;
     }
     c.parallel.kernel_fuel = o.kernel_fuel;
+    c.parallel.kernel_engine = o.kernel_engine;
     if let Some(n) = o.max_buffer_bytes {
         c.parallel.max_buffer_bytes = n;
     }

@@ -6,7 +6,7 @@ use super::error::{guard, wp_error_t};
 use super::parallel::{device_kind_from_c, wp_device_kind_t};
 use super::{non_null, non_null_mut, write_out};
 use crate::error::{Error, Result};
-use crate::parallel::{DeviceInfo, DevicePolicy};
+use crate::parallel::{DeviceInfo, DevicePolicy, KernelEngine};
 use crate::runtime::{Config, Engine};
 
 /// How `get_device` picks the device it returns to a guest.
@@ -15,6 +15,16 @@ pub type wp_device_policy_t = i32;
 pub const WP_DEVICE_POLICY_AUTO: wp_device_policy_t = 0;
 /// Always return the device of the given kind, whatever the hint.
 pub const WP_DEVICE_POLICY_FORCE: wp_device_policy_t = 1;
+
+/// How the SEQUENTIAL and CPU devices run kernels (a `WP_KERNEL_ENGINE_*` value).
+pub type wp_kernel_engine_t = i32;
+/// The JIT where this build has it (feature `jit` on x86_64/aarch64), else
+/// the interpreter (the default).
+pub const WP_KERNEL_ENGINE_AUTO: wp_kernel_engine_t = 0;
+/// Kernels compiled to native code by Cranelift (through wasmtime).
+pub const WP_KERNEL_ENGINE_JIT: wp_kernel_engine_t = 1;
+/// Kernels run by the wasmi interpreter.
+pub const WP_KERNEL_ENGINE_INTERPRETER: wp_kernel_engine_t = 2;
 
 /// Engine settings: guest limits and the wasi-parallel device settings.
 ///
@@ -123,6 +133,68 @@ pub extern "C" fn wp_config_set_gpu_fallback(
     })
 }
 
+/// Sets how the SEQUENTIAL and CPU devices run kernels (also the kernels a
+/// GPU declines): `WP_KERNEL_ENGINE_AUTO` (the default: the JIT where it is
+/// compiled in), `WP_KERNEL_ENGINE_JIT` or `WP_KERNEL_ENGINE_INTERPRETER`.
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, an unknown value,
+/// or `WP_KERNEL_ENGINE_JIT` in a build without the JIT (no silent
+/// fallback; `AUTO` is the setting that falls back). Ownership: borrows
+/// `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_kernel_engine(
+    config: *mut wp_config_t,
+    engine: wp_kernel_engine_t,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        let e = kernel_engine_from_c(engine)?;
+        e.resolve()
+            .map_err(|err| Error::invalid_argument(err.message))?;
+        c.parallel.kernel_engine = e;
+        Ok(())
+    })
+}
+
+pub(crate) fn kernel_engine_from_c(engine: wp_kernel_engine_t) -> Result<KernelEngine> {
+    Ok(match engine {
+        WP_KERNEL_ENGINE_AUTO => KernelEngine::Auto,
+        WP_KERNEL_ENGINE_JIT => KernelEngine::Jit,
+        WP_KERNEL_ENGINE_INTERPRETER => KernelEngine::Interpreter,
+        other => {
+            return Err(Error::invalid_argument(format!(
+                "unknown kernel engine {other}"
+            )))
+        }
+    })
+}
+
+pub(crate) fn kernel_engine_to_c(engine: KernelEngine) -> wp_kernel_engine_t {
+    match engine {
+        KernelEngine::Auto => WP_KERNEL_ENGINE_AUTO,
+        KernelEngine::Jit => WP_KERNEL_ENGINE_JIT,
+        KernelEngine::Interpreter => WP_KERNEL_ENGINE_INTERPRETER,
+    }
+}
+
+/// Stores in `*engine_out` the engine that runs kernels on the SEQUENTIAL
+/// and CPU devices of `engine`: `WP_KERNEL_ENGINE_JIT` or
+/// `WP_KERNEL_ENGINE_INTERPRETER` (never `AUTO`).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers). Ownership: borrows
+/// both. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn wp_engine_kernel_engine(
+    engine: *const wp_engine_t,
+    engine_out: *mut wp_kernel_engine_t,
+) -> *mut wp_error_t {
+    guard(|| {
+        let e = non_null(engine, "engine")?;
+        non_null_mut(engine_out, "engine_out")?;
+        let kind = e.engine.parallel().kernel_engine_kind();
+        write_out(engine_out, kernel_engine_to_c(kind), "engine_out")
+    })
+}
+
 /// Fuel budget of every guest call (`wp_instance_call`, `wp_instance_run_start`);
 /// a call that uses it up traps with `WP_TRAP_OUT_OF_FUEL`. 0 = unlimited
 /// (the default; no metering cost).
@@ -139,7 +211,10 @@ pub extern "C" fn wp_config_set_fuel(config: *mut wp_config_t, fuel: u64) -> *mu
 
 /// Fuel budget of each kernel iteration; an iteration that exceeds it traps
 /// and `parallel_exec` returns `kernel_trap` to the guest. 0 = unlimited
-/// (the default).
+/// (the default). The unit is each engine's own: the JIT charges about one
+/// unit per wasm operator, the interpreter one per instruction of its own
+/// register IR (fewer, as it fuses operators), so the same budget lets a
+/// kernel run somewhat further on the interpreter.
 ///
 /// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
 /// `config`. Thread-safety: one thread per config.

@@ -368,9 +368,13 @@ impl ParallelContext {
             .collect();
         let layout = Layout::compute(kernel.private_size, &keyed)?;
 
+        let engine_of = |device: usize| {
+            (!runtime.devices[device].info().kind.is_gpu()).then(|| kernel.engine())
+        };
         let mut record = CallRecord {
             device: runtime.devices[index].info().kind,
             device_index: index,
+            engine: engine_of(index),
             num_iterations,
             cache_hit,
             compile_time: if cache_hit {
@@ -412,6 +416,7 @@ impl ParallelContext {
                 record.fallback = Some(reason);
                 record.device = runtime.devices[runtime.cpu].info().kind;
                 record.device_index = runtime.cpu;
+                record.engine = engine_of(runtime.cpu);
                 // A throwaway session: the temporary buffers are new every
                 // time, so cached workers would only pin their pages.
                 result = Self::fallback_exec(&runtime, &mut None, index, &buffers, &req);

@@ -2,7 +2,7 @@
 //!
 //! - [`ParallelConfig`]: threads, device policy, kernel fuel, GPU fallback, limits.
 //! - [`ParallelRuntime`]: engine-wide (share it with `Arc`): the devices, the
-//!   wasmi engine kernels are compiled with, and the bounded kernel cache.
+//!   kernel compilers (interpreter, JIT), and the bounded kernel cache.
 //! - [`ParallelContext`]: per guest instance: handle tables, last error,
 //!   statistics, cached workers; the one place where guest arguments are
 //!   validated.
@@ -28,6 +28,8 @@ pub use stats::ParallelStats;
 
 use device::cpu::CpuDevice;
 use kernel::cache::KernelCache;
+use kernel::KernelCompilers;
+pub use kernel::KernelEngine;
 use std::sync::Arc;
 
 /// Which device `get_device` hands out.
@@ -74,6 +76,10 @@ pub struct ParallelConfig {
     /// it); `false` restores the older conservative gate that sends every
     /// kernel with nested loops to the CPU device on CPU-type Vulkan devices.
     pub vulkan_llvmpipe_nested_loops: bool,
+    /// How the SEQUENTIAL and CPU devices run kernels (default `Auto`: the
+    /// JIT where it is compiled in, else the interpreter). Also what runs
+    /// the kernels a GPU device declines.
+    pub kernel_engine: KernelEngine,
 }
 
 impl Default for ParallelConfig {
@@ -89,6 +95,7 @@ impl Default for ParallelConfig {
             kernel_cache_entries: 64,
             vulkan_device: None,
             vulkan_llvmpipe_nested_loops: true,
+            kernel_engine: KernelEngine::Auto,
         }
     }
 }
@@ -96,7 +103,7 @@ impl Default for ParallelConfig {
 /// The engine-wide wasi-parallel runtime: devices, kernel engine, kernel cache.
 pub struct ParallelRuntime {
     config: ParallelConfig,
-    engine: wasmi::Engine,
+    engine: KernelCompilers,
     devices: Vec<Arc<dyn Device>>,
     infos: Vec<DeviceInfo>,
     sequential: usize,
@@ -138,10 +145,7 @@ impl ParallelRuntime {
         config: ParallelConfig,
         extra: impl FnOnce(usize) -> Vec<Arc<dyn Device>>,
     ) -> ParResult<ParallelRuntime> {
-        let mut wasmi_config = wasmi::Config::default();
-        wasmi_config.consume_fuel(config.kernel_fuel.is_some());
-        wasmi_config.compilation_mode(wasmi::CompilationMode::Eager);
-        let engine = wasmi::Engine::new(&wasmi_config);
+        let engine = KernelCompilers::new(config.kernel_engine, config.kernel_fuel.is_some())?;
         let mut devices: Vec<Arc<dyn Device>> = vec![
             Arc::new(device::sequential::new_sequential_device(0)),
             Arc::new(CpuDevice::new(1, config.threads)?),
@@ -182,9 +186,16 @@ impl ParallelRuntime {
         self.devices.get(index)
     }
 
-    /// The wasmi engine kernels are compiled with.
-    pub fn kernel_engine(&self) -> &wasmi::Engine {
+    /// The compilers kernels are compiled with (what
+    /// [`kernel::Kernel::compile`] takes).
+    pub fn kernel_engine(&self) -> &KernelCompilers {
         &self.engine
+    }
+
+    /// The engine the SEQUENTIAL and CPU devices run kernels on (`Jit` or
+    /// `Interpreter`, never `Auto`).
+    pub fn kernel_engine_kind(&self) -> KernelEngine {
+        self.engine.engine()
     }
 
     /// The kernel cache.
