@@ -278,6 +278,13 @@ impl KernelWorker for JitWorker {
                     _ => format!("iteration {iteration} trapped: {}", trap_text(&e)),
                 });
             }
+            // Wasmtime checks fuel only at function entries and loop
+            // headers: a loop-free stretch may overrun the budget without
+            // trapping. Such an iteration ran out of fuel too (it is
+            // reported after it ran; buffers are unspecified after a trap).
+            if call.fuel.is_some() && self.store.get_fuel().unwrap_or(0) == 0 {
+                return Err(super::out_of_fuel(iteration, call.fuel));
+            }
             if stop.load(Ordering::Relaxed) {
                 break;
             }
@@ -389,6 +396,14 @@ mod tests {
         assert!(e.contains("out of fuel"), "{e}");
         // the worker still runs after traps
         w.run_range(&fuel(1, 0), 0..1, &stop).unwrap();
+        // a loop-free iteration over a budget of 2 units ran out of fuel
+        let tiny = CallArgs {
+            num_iterations: 1,
+            block_size: 0,
+            fuel: Some(2),
+        };
+        let e = w.run_range(&tiny, 0..1, &stop).unwrap_err();
+        assert!(e.contains("out of fuel"), "{e}");
     }
 
     #[test]
