@@ -300,6 +300,7 @@ pub fn build_window<M>(
 /// engine that does not zero-fill the memory it is given (the JIT's memory
 /// creator), so no scratch pages are needed. A layout of total size 0 gets a
 /// one-page window (a valid, unused address) of which nothing is visible.
+#[cfg_attr(not(wp_jit), allow(dead_code))]
 pub fn map_window(layout: &Layout, buffers: &[&Memfd]) -> ParResult<Window> {
     let window = Window::reserve(layout.total_size.max(PAGE))?;
     for (p, fd) in layout.placements.iter().zip(buffers) {
@@ -308,6 +309,7 @@ pub fn map_window(layout: &Layout, buffers: &[&Memfd]) -> ParResult<Window> {
     Ok(window)
 }
 
+#[cfg_attr(not(wp_jit), allow(dead_code))]
 impl Window {
     /// A window of `len` bytes (at least one page) of private zero pages.
     pub fn private(len: u64) -> ParResult<Window> {
