@@ -413,22 +413,6 @@ typedef struct {
 #define WP_DEVICE_POLICY_FORCE 1
 
 /**
- * The JIT where this build has it (feature `jit` on x86_64/aarch64), else
- * the interpreter (the default).
- */
-#define WP_KERNEL_ENGINE_AUTO 0
-
-/**
- * Kernels compiled to native code by Cranelift (through wasmtime).
- */
-#define WP_KERNEL_ENGINE_JIT 1
-
-/**
- * Kernels run by the wasmi interpreter.
- */
-#define WP_KERNEL_ENGINE_INTERPRETER 2
-
-/**
  * The guest's standard input.
  */
 #define WP_STDIO_STDIN 0
@@ -478,6 +462,22 @@ typedef struct {
  * An integrated GPU.
  */
 #define WP_DEVICE_INTEGRATED_GPU 3
+
+/**
+ * The JIT where this build has it (feature `jit` on x86_64/aarch64), else
+ * the interpreter (the default).
+ */
+#define WP_KERNEL_ENGINE_AUTO 0
+
+/**
+ * Kernels compiled to native code by Cranelift (through wasmtime).
+ */
+#define WP_KERNEL_ENGINE_JIT 1
+
+/**
+ * Kernels run by the wasmi interpreter.
+ */
+#define WP_KERNEL_ENGINE_INTERPRETER 2
 
 /**
  * A 32-bit integer (`of.i32`).
@@ -557,28 +557,6 @@ wp_error_t *wp_config_set_device_policy(wp_config_t *config,
 wp_error_t *wp_config_set_gpu_fallback(wp_config_t *config, bool enabled);
 
 /**
- * Sets how the SEQUENTIAL and CPU devices run kernels (also the kernels a
- * GPU declines): `WP_KERNEL_ENGINE_AUTO` (the default: the JIT where it is
- * compiled in), `WP_KERNEL_ENGINE_JIT` or `WP_KERNEL_ENGINE_INTERPRETER`.
- *
- * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, an unknown value,
- * or `WP_KERNEL_ENGINE_JIT` in a build without the JIT (no silent
- * fallback; `AUTO` is the setting that falls back). Ownership: borrows
- * `config`. Thread-safety: one thread per config.
- */
-wp_error_t *wp_config_set_kernel_engine(wp_config_t *config, wp_kernel_engine_t engine);
-
-/**
- * Stores in `*engine_out` the engine that runs kernels on the SEQUENTIAL
- * and CPU devices of `engine`: `WP_KERNEL_ENGINE_JIT` or
- * `WP_KERNEL_ENGINE_INTERPRETER` (never `AUTO`).
- *
- * Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers). Ownership: borrows
- * both. Thread-safety: any thread.
- */
-wp_error_t *wp_engine_kernel_engine(const wp_engine_t *engine, wp_kernel_engine_t *engine_out);
-
-/**
  * Fuel budget of every guest call (`wp_instance_call`, `wp_instance_run_start`);
  * a call that uses it up traps with `WP_TRAP_OUT_OF_FUEL`. 0 = unlimited
  * (the default; no metering cost).
@@ -600,6 +578,18 @@ wp_error_t *wp_config_set_fuel(wp_config_t *config, uint64_t fuel);
  * `config`. Thread-safety: one thread per config.
  */
 wp_error_t *wp_config_set_kernel_fuel(wp_config_t *config, uint64_t fuel);
+
+/**
+ * Sets how the SEQUENTIAL and CPU devices run kernels (also the kernels a
+ * GPU declines): `WP_KERNEL_ENGINE_AUTO` (the default: the JIT where it is
+ * compiled in), `WP_KERNEL_ENGINE_JIT` or `WP_KERNEL_ENGINE_INTERPRETER`.
+ *
+ * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, an unknown value,
+ * or `WP_KERNEL_ENGINE_JIT` in a build without the JIT (no silent
+ * fallback; `AUTO` is the setting that falls back). Ownership: borrows
+ * `config`. Thread-safety: one thread per config.
+ */
+wp_error_t *wp_config_set_kernel_engine(wp_config_t *config, wp_kernel_engine_t engine);
 
 /**
  * Most linear memory of a guest in 64 KiB pages (at most 65536); growing
@@ -663,6 +653,16 @@ wp_error_t *wp_config_set_kernel_cache_entries(wp_config_t *config, size_t entri
  * frees it with `wp_engine_delete`. Thread-safety: any thread.
  */
 wp_error_t *wp_engine_new(const wp_config_t *config, wp_engine_t **engine_out);
+
+/**
+ * Stores in `*engine_out` the engine that runs kernels on the SEQUENTIAL
+ * and CPU devices of `engine`: `WP_KERNEL_ENGINE_JIT` or
+ * `WP_KERNEL_ENGINE_INTERPRETER` (never `AUTO`).
+ *
+ * Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers). Ownership: borrows
+ * both. Thread-safety: any thread.
+ */
+wp_error_t *wp_engine_kernel_engine(const wp_engine_t *engine, wp_kernel_engine_t *engine_out);
 
 /**
  * Frees an engine. `NULL` is allowed.

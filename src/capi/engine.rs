@@ -1,39 +1,12 @@
-//! `wp_config_t` (engine settings) and `wp_engine_t`.
+//! `wp_engine_t`: a configured runtime made from a `wp_config_t`.
 
 use std::ffi::CString;
 
+use super::config::wp_config_t;
 use super::error::{guard, wp_error_t};
-use super::parallel::{device_kind_from_c, wp_device_kind_t};
 use super::{non_null, non_null_mut, write_out};
-use crate::error::{Error, Result};
-use crate::parallel::{DeviceInfo, DevicePolicy, KernelEngine};
+use crate::parallel::DeviceInfo;
 use crate::runtime::{Config, Engine};
-
-/// How `get_device` picks the device it returns to a guest.
-pub type wp_device_policy_t = i32;
-/// Honour the guest's hint (a missing GPU falls back to the CPU device).
-pub const WP_DEVICE_POLICY_AUTO: wp_device_policy_t = 0;
-/// Always return the device of the given kind, whatever the hint.
-pub const WP_DEVICE_POLICY_FORCE: wp_device_policy_t = 1;
-
-/// How the SEQUENTIAL and CPU devices run kernels (a `WP_KERNEL_ENGINE_*` value).
-pub type wp_kernel_engine_t = i32;
-/// The JIT where this build has it (feature `jit` on x86_64/aarch64), else
-/// the interpreter (the default).
-pub const WP_KERNEL_ENGINE_AUTO: wp_kernel_engine_t = 0;
-/// Kernels compiled to native code by Cranelift (through wasmtime).
-pub const WP_KERNEL_ENGINE_JIT: wp_kernel_engine_t = 1;
-/// Kernels run by the wasmi interpreter.
-pub const WP_KERNEL_ENGINE_INTERPRETER: wp_kernel_engine_t = 2;
-
-/// Engine settings: guest limits and the wasi-parallel device settings.
-///
-/// Created with `wp_config_new`, freed with `wp_config_delete`. A config is
-/// copied by `wp_engine_new`, so it may be freed or reused afterwards. Not
-/// thread-safe: one thread changes a config at a time.
-pub struct wp_config_t {
-    pub(crate) config: Config,
-}
 
 /// A configured runtime: the interpreter, the wasi-parallel devices (SEQUENTIAL,
 /// CPU thread pool, GPUs) and the kernel cache, shared by every module and
@@ -47,296 +20,6 @@ pub struct wp_engine_t {
     pub(crate) engine: Engine,
     pub(crate) devices: Vec<(DeviceInfo, CString)>,
 }
-
-/// A new config with the defaults (no fuel limit, wasm32 memory limit, CPU
-/// threads = available cores, device policy AUTO, GPU fallback on, 1 GiB /
-/// 4096 buffers per instance, 16 MiB kernels, 64 cached kernels).
-///
-/// Ownership: the caller owns the result; free it with `wp_config_delete`.
-/// Returns NULL only if allocation fails. Thread-safety: any thread.
-#[no_mangle]
-pub extern "C" fn wp_config_new() -> *mut wp_config_t {
-    super::catch(std::ptr::null_mut(), || {
-        Box::into_raw(Box::new(wp_config_t {
-            config: Config::default(),
-        }))
-    })
-}
-
-/// Frees a config. `NULL` is allowed.
-///
-/// Ownership: takes `config`. Thread-safety: not while another thread uses it.
-#[no_mangle]
-pub extern "C" fn wp_config_delete(config: *mut wp_config_t) {
-    super::delete_box(config)
-}
-
-fn with_config(
-    config: *mut wp_config_t,
-    f: impl FnOnce(&mut Config) -> Result<()>,
-) -> *mut wp_error_t {
-    guard(|| f(&mut non_null_mut(config, "config")?.config))
-}
-
-/// Sets the worker threads of the CPU device; 0 means the available cores.
-///
-/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
-/// `config`; the caller owns a returned error. Thread-safety: one thread per config.
-#[no_mangle]
-pub extern "C" fn wp_config_set_threads(config: *mut wp_config_t, threads: u32) -> *mut wp_error_t {
-    with_config(config, |c| {
-        c.parallel.threads = threads as usize;
-        Ok(())
-    })
-}
-
-/// Sets the device policy: `WP_DEVICE_POLICY_AUTO` honours the guest's hint
-/// (`kind` is ignored); `WP_DEVICE_POLICY_FORCE` makes `get_device` return
-/// the device of `kind` (a `WP_DEVICE_*` value) whatever the hint (a missing
-/// GPU: the CPU device).
-///
-/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, an unknown policy or
-/// kind. Ownership: borrows `config`. Thread-safety: one thread per config.
-#[no_mangle]
-pub extern "C" fn wp_config_set_device_policy(
-    config: *mut wp_config_t,
-    policy: wp_device_policy_t,
-    kind: wp_device_kind_t,
-) -> *mut wp_error_t {
-    with_config(config, |c| {
-        c.parallel.device_policy = match policy {
-            WP_DEVICE_POLICY_AUTO => DevicePolicy::Auto,
-            WP_DEVICE_POLICY_FORCE => DevicePolicy::Force(device_kind_from_c(kind)?),
-            other => {
-                return Err(Error::invalid_argument(format!(
-                    "unknown device policy {other}"
-                )))
-            }
-        };
-        Ok(())
-    })
-}
-
-/// Whether a kernel the GPU cannot run runs on the CPU device instead
-/// (true, the default) or fails with the guest error `unsupported` (false).
-///
-/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
-/// `config`. Thread-safety: one thread per config.
-#[no_mangle]
-pub extern "C" fn wp_config_set_gpu_fallback(
-    config: *mut wp_config_t,
-    enabled: bool,
-) -> *mut wp_error_t {
-    with_config(config, |c| {
-        c.parallel.gpu_fallback = enabled;
-        Ok(())
-    })
-}
-
-/// Sets how the SEQUENTIAL and CPU devices run kernels (also the kernels a
-/// GPU declines): `WP_KERNEL_ENGINE_AUTO` (the default: the JIT where it is
-/// compiled in), `WP_KERNEL_ENGINE_JIT` or `WP_KERNEL_ENGINE_INTERPRETER`.
-///
-/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, an unknown value,
-/// or `WP_KERNEL_ENGINE_JIT` in a build without the JIT (no silent
-/// fallback; `AUTO` is the setting that falls back). Ownership: borrows
-/// `config`. Thread-safety: one thread per config.
-#[no_mangle]
-pub extern "C" fn wp_config_set_kernel_engine(
-    config: *mut wp_config_t,
-    engine: wp_kernel_engine_t,
-) -> *mut wp_error_t {
-    with_config(config, |c| {
-        let e = kernel_engine_from_c(engine)?;
-        e.resolve()
-            .map_err(|err| Error::invalid_argument(err.message))?;
-        c.parallel.kernel_engine = e;
-        Ok(())
-    })
-}
-
-pub(crate) fn kernel_engine_from_c(engine: wp_kernel_engine_t) -> Result<KernelEngine> {
-    Ok(match engine {
-        WP_KERNEL_ENGINE_AUTO => KernelEngine::Auto,
-        WP_KERNEL_ENGINE_JIT => KernelEngine::Jit,
-        WP_KERNEL_ENGINE_INTERPRETER => KernelEngine::Interpreter,
-        other => {
-            return Err(Error::invalid_argument(format!(
-                "unknown kernel engine {other}"
-            )))
-        }
-    })
-}
-
-pub(crate) fn kernel_engine_to_c(engine: KernelEngine) -> wp_kernel_engine_t {
-    match engine {
-        KernelEngine::Auto => WP_KERNEL_ENGINE_AUTO,
-        KernelEngine::Jit => WP_KERNEL_ENGINE_JIT,
-        KernelEngine::Interpreter => WP_KERNEL_ENGINE_INTERPRETER,
-    }
-}
-
-/// Stores in `*engine_out` the engine that runs kernels on the SEQUENTIAL
-/// and CPU devices of `engine`: `WP_KERNEL_ENGINE_JIT` or
-/// `WP_KERNEL_ENGINE_INTERPRETER` (never `AUTO`).
-///
-/// Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers). Ownership: borrows
-/// both. Thread-safety: any thread.
-#[no_mangle]
-pub extern "C" fn wp_engine_kernel_engine(
-    engine: *const wp_engine_t,
-    engine_out: *mut wp_kernel_engine_t,
-) -> *mut wp_error_t {
-    guard(|| {
-        let e = non_null(engine, "engine")?;
-        non_null_mut(engine_out, "engine_out")?;
-        let kind = e.engine.parallel().kernel_engine_kind();
-        write_out(engine_out, kernel_engine_to_c(kind), "engine_out")
-    })
-}
-
-/// Fuel budget of every guest call (`wp_instance_call`, `wp_instance_run_start`);
-/// a call that uses it up traps with `WP_TRAP_OUT_OF_FUEL`. 0 = unlimited
-/// (the default; no metering cost).
-///
-/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
-/// `config`. Thread-safety: one thread per config.
-#[no_mangle]
-pub extern "C" fn wp_config_set_fuel(config: *mut wp_config_t, fuel: u64) -> *mut wp_error_t {
-    with_config(config, |c| {
-        c.fuel = (fuel != 0).then_some(fuel);
-        Ok(())
-    })
-}
-
-/// Fuel budget of each kernel iteration; an iteration that exceeds it traps
-/// and `parallel_exec` returns `kernel_trap` to the guest. 0 = unlimited
-/// (the default). The unit is each engine's own: the JIT charges about one
-/// unit per wasm operator, the interpreter one per instruction of its own
-/// register IR (fewer, as it fuses operators), so the same budget lets a
-/// kernel run somewhat further on the interpreter.
-///
-/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
-/// `config`. Thread-safety: one thread per config.
-#[no_mangle]
-pub extern "C" fn wp_config_set_kernel_fuel(
-    config: *mut wp_config_t,
-    fuel: u64,
-) -> *mut wp_error_t {
-    with_config(config, |c| {
-        c.parallel.kernel_fuel = (fuel != 0).then_some(fuel);
-        Ok(())
-    })
-}
-
-/// Most linear memory of a guest in 64 KiB pages (at most 65536); growing
-/// past it fails (`memory.grow` returns -1). 0 = the wasm32 limit (default).
-///
-/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or more than 65536
-/// pages. Ownership: borrows `config`. Thread-safety: one thread per config.
-#[no_mangle]
-pub extern "C" fn wp_config_set_max_memory_pages(
-    config: *mut wp_config_t,
-    pages: u32,
-) -> *mut wp_error_t {
-    with_config(config, |c| {
-        if pages > 65536 {
-            return Err(Error::invalid_argument(format!(
-                "{pages} pages exceed the wasm32 limit of 65536"
-            )));
-        }
-        c.max_memory_pages = (pages != 0).then_some(pages);
-        Ok(())
-    })
-}
-
-/// Largest module `wp_module_new` accepts, in bytes (default 256 MiB).
-///
-/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or 0. Ownership:
-/// borrows `config`. Thread-safety: one thread per config.
-#[no_mangle]
-pub extern "C" fn wp_config_set_max_module_bytes(
-    config: *mut wp_config_t,
-    bytes: usize,
-) -> *mut wp_error_t {
-    with_config(config, |c| {
-        if bytes == 0 {
-            return Err(Error::invalid_argument("max module bytes must be > 0"));
-        }
-        c.max_module_bytes = bytes;
-        Ok(())
-    })
-}
-
-/// Most bytes of wasi-parallel buffers one instance may create (default
-/// 1 GiB); beyond it `create_buffer` returns `resource_exhausted`.
-///
-/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
-/// `config`. Thread-safety: one thread per config.
-#[no_mangle]
-pub extern "C" fn wp_config_set_max_buffer_bytes(
-    config: *mut wp_config_t,
-    bytes: u64,
-) -> *mut wp_error_t {
-    with_config(config, |c| {
-        c.parallel.max_buffer_bytes = bytes;
-        Ok(())
-    })
-}
-
-/// Most wasi-parallel buffers one instance may create (default 4096);
-/// beyond it `create_buffer` returns `resource_exhausted`.
-///
-/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
-/// `config`. Thread-safety: one thread per config.
-#[no_mangle]
-pub extern "C" fn wp_config_set_max_buffers(
-    config: *mut wp_config_t,
-    count: usize,
-) -> *mut wp_error_t {
-    with_config(config, |c| {
-        c.parallel.max_buffers = count;
-        Ok(())
-    })
-}
-
-/// Largest kernel module `parallel_exec` accepts, in bytes (default 16 MiB);
-/// a larger one makes `parallel_exec` return `resource_exhausted` to the guest.
-///
-/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or 0. Ownership:
-/// borrows `config`. Thread-safety: one thread per config.
-#[no_mangle]
-pub extern "C" fn wp_config_set_max_kernel_size(
-    config: *mut wp_config_t,
-    bytes: usize,
-) -> *mut wp_error_t {
-    with_config(config, |c| {
-        if bytes == 0 {
-            return Err(Error::invalid_argument("max kernel size must be > 0"));
-        }
-        c.parallel.max_kernel_size = bytes;
-        Ok(())
-    })
-}
-
-/// Compiled kernels the engine keeps (least recently used evicted; default 64).
-///
-/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or 0. Ownership:
-/// borrows `config`. Thread-safety: one thread per config.
-#[no_mangle]
-pub extern "C" fn wp_config_set_kernel_cache_entries(
-    config: *mut wp_config_t,
-    entries: usize,
-) -> *mut wp_error_t {
-    with_config(config, |c| {
-        if entries == 0 {
-            return Err(Error::invalid_argument("kernel cache entries must be > 0"));
-        }
-        c.parallel.kernel_cache_entries = entries;
-        Ok(())
-    })
-}
-
 /// Creates an engine from `config` (NULL: the defaults): starts the CPU
 /// thread pool and discovers the devices. Stores it in `*engine_out`.
 ///
@@ -368,6 +51,29 @@ pub extern "C" fn wp_engine_new(
             .collect();
         let boxed = Box::into_raw(Box::new(wp_engine_t { engine, devices }));
         write_out(engine_out, boxed, "engine_out")
+    })
+}
+
+/// Stores in `*engine_out` the engine that runs kernels on the SEQUENTIAL
+/// and CPU devices of `engine`: `WP_KERNEL_ENGINE_JIT` or
+/// `WP_KERNEL_ENGINE_INTERPRETER` (never `AUTO`).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers). Ownership: borrows
+/// both. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn wp_engine_kernel_engine(
+    engine: *const wp_engine_t,
+    engine_out: *mut super::kind::wp_kernel_engine_t,
+) -> *mut wp_error_t {
+    guard(|| {
+        let e = non_null(engine, "engine")?;
+        non_null_mut(engine_out, "engine_out")?;
+        let kind = e.engine.parallel().kernel_engine_kind();
+        write_out(
+            engine_out,
+            super::kind::kernel_engine_to_c(kind),
+            "engine_out",
+        )
     })
 }
 

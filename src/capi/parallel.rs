@@ -6,25 +6,9 @@ use std::ffi::c_char;
 use super::engine::wp_engine_t;
 use super::error::{guard, wp_error_t};
 use super::instance::wp_instance_t;
+use super::kind::wp_device_kind_t;
 use super::{copy_text, non_null, non_null_mut, write_out};
-use crate::error::{Error, Result};
-use crate::parallel::DeviceKind;
-
-/// A device kind (a `WP_DEVICE_*` value; the ABI's `device_kind`).
-pub type wp_device_kind_t = i32;
-/// Iterations one after another on the calling thread.
-pub const WP_DEVICE_SEQUENTIAL: wp_device_kind_t = 0;
-/// Iterations on the CPU thread pool.
-pub const WP_DEVICE_CPU: wp_device_kind_t = 1;
-/// A discrete GPU.
-pub const WP_DEVICE_DISCRETE_GPU: wp_device_kind_t = 2;
-/// An integrated GPU.
-pub const WP_DEVICE_INTEGRATED_GPU: wp_device_kind_t = 3;
-
-pub(crate) fn device_kind_from_c(kind: wp_device_kind_t) -> Result<DeviceKind> {
-    DeviceKind::from_raw(kind)
-        .ok_or_else(|| Error::invalid_argument(format!("unknown device kind {kind}")))
-}
+use crate::error::Error;
 
 /// Description of one device of an engine. Plain data.
 #[repr(C)]
@@ -72,7 +56,7 @@ pub struct wp_parallel_stats_t {
     pub last_device_kind: wp_device_kind_t,
     /// The kernel engine of that call (`WP_KERNEL_ENGINE_JIT` or
     /// `WP_KERNEL_ENGINE_INTERPRETER`), or -1 (no call yet, or it ran on a GPU).
-    pub last_kernel_engine: super::engine::wp_kernel_engine_t,
+    pub last_kernel_engine: super::kind::wp_kernel_engine_t,
 }
 
 /// One instance's use of one device. Plain data; times in nanoseconds.
@@ -183,7 +167,7 @@ pub extern "C" fn wp_instance_parallel_stats(
             last_device_kind: last.map_or(-1, |c| c.device as i32),
             last_kernel_engine: last
                 .and_then(|c| c.engine)
-                .map_or(-1, super::engine::kernel_engine_to_c),
+                .map_or(-1, super::kind::kernel_engine_to_c),
         };
         write_out(stats, value, "stats")
     })

@@ -3,23 +3,8 @@
 //! against a plain C computation, and every device must leave the same
 //! checksum.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::PathBuf;
-
-fn build_examples() -> Option<PathBuf> {
-    require_tool("clang")?;
-    require_tool("wasm-objdump")?;
-    let out = scratch("examples");
-    let st = std::process::Command::new("sh")
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("c-examples/guests/build.sh"))
-        .arg(&out)
-        .env("WASI_PARALLEL", env!("CARGO_BIN_EXE_wasi-parallel"))
-        .status()
-        .unwrap();
-    assert!(st.success(), "c-examples/guests/build.sh failed");
-    Some(out)
-}
 
 fn checksum_of(stdout: &str) -> String {
     let at = stdout
@@ -53,7 +38,7 @@ fn run(guest: &PathBuf, device_opts: &[&str], args: &[&str]) -> String {
 
 #[test]
 fn example_guests_agree_on_every_device() {
-    let Some(dir) = build_examples() else { return };
+    let Some(dir) = example_dir() else { return };
     // Smaller sizes than the guests' defaults keep the debug-build test quick.
     let cases: [(&str, &[&str]); 5] = [
         ("saxpy", &["65536", "cpu"]),

@@ -1,8 +1,8 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 /// True when running under CI: tools the tests need must then be present.
 pub fn in_ci() -> bool {
@@ -59,4 +59,37 @@ pub fn guest_src(name: &str) -> PathBuf {
 
 pub fn cli() -> Command {
     Command::new(env!("CARGO_BIN_EXE_wasi-parallel"))
+}
+
+/// The example guests and kernels of `c-examples/guests`, built with clang
+/// once per test process (`c-examples/guests/build.sh`) into a scratch
+/// directory. `None` (after a note) when a tool is missing outside CI;
+/// under CI a missing tool fails the test. `WP_EXAMPLES_DIR` names a folder
+/// where they were built already (`scripts/gpu-check.sh` carries them to a
+/// machine without clang).
+pub fn example_dir() -> Option<&'static Path> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("WP_EXAMPLES_DIR") {
+            let dir = PathBuf::from(dir);
+            assert!(
+                dir.join("mandelbrot_kernel.wasm").is_file(),
+                "WP_EXAMPLES_DIR={} holds no built examples",
+                dir.display()
+            );
+            return Some(dir);
+        }
+        require_tool("clang")?;
+        require_tool("wasm-objdump")?;
+        let out = scratch("examples");
+        let st = Command::new("sh")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("c-examples/guests/build.sh"))
+            .arg(&out)
+            .env("WASI_PARALLEL", env!("CARGO_BIN_EXE_wasi-parallel"))
+            .status()
+            .unwrap();
+        assert!(st.success(), "c-examples/guests/build.sh failed");
+        Some(out)
+    })
+    .as_deref()
 }
