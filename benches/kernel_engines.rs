@@ -12,7 +12,7 @@
 //! (64Ki items x 1000 steps), and `tests/wat/compute.wat` (u32, 64 x 400k
 //! steps). Results are checked against Rust references.
 
-#[path = "../tests/parallel_util/mod.rs"]
+#[path = "../tests/all/parallel_util.rs"]
 mod parallel_util;
 
 use parallel_util::*;
