@@ -12,6 +12,7 @@
 //! (64Ki items x 1000 steps), and `tests/wat/compute.wat` (u32, 64 x 400k
 //! steps). Results are checked against Rust references.
 
+#[allow(dead_code)]
 #[path = "../tests/all/parallel_util.rs"]
 mod parallel_util;
 
@@ -162,7 +163,7 @@ fn main() {
     println!("\nkernel | engine | CPU 1 thread ms | CPU 2 threads ms");
     for &e in &engines {
         let rts = [rt(e, 1), rt(e, 2)];
-        let mut row = |name: &str, f: &dyn Fn(&ParallelRuntime) -> Duration| {
+        let row = |name: &str, f: &dyn Fn(&ParallelRuntime) -> Duration| {
             let t: Vec<String> = rts.iter().map(|r| ms(f(r))).collect();
             println!("{name} | {} | {} | {}", e.name(), t[0], t[1]);
         };
