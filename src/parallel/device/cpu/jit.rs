@@ -3,8 +3,8 @@
 //!
 //! Memory: the loader turns the kernel's memory import into memory 0
 //! defined by the module ([`loader::define_memory`]); the engine is
-//! configured with a custom memory creator ([`WindowCreator`]) that hands
-//! wasmtime the worker's window ([`map_window`]: private `[0, R)`, then the
+//! configured with a custom memory creator (`WindowCreator`) that hands
+//! wasmtime the worker's window (`shm::map_window`: private `[0, R)`, then the
 //! call's buffers mapped shared from their memfds) as that memory. The
 //! window is passed through a thread-local slot filled just before the
 //! worker is instantiated (the creator gets no store context), and is owned
@@ -82,7 +82,7 @@ unsafe impl LinearMemory for WindowMemory {
 }
 
 /// Wasmtime's creator of every memory a kernel defines: memory 0 gets the
-/// window waiting in [`NEXT_WINDOW`]; any further memory (multi-memory
+/// window waiting in `NEXT_WINDOW`; any further memory (multi-memory
 /// kernels) is private to the worker: zero pages reserved up to its maximum
 /// (at most 4 GiB of address space, committed only when touched).
 struct WindowCreator;
