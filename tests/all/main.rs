@@ -20,6 +20,7 @@ mod gpu_random_kernels;
 mod gpu_semantics;
 mod gpu_translator;
 mod header_fresh;
+mod interrupt;
 mod limits;
 mod parallel_api;
 mod parallel_concurrency;

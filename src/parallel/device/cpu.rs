@@ -17,6 +17,7 @@
 
 use super::shm::Memfd;
 use super::{Device, DeviceBuffer, DeviceInfo, DeviceKind, DeviceSession, ExecRequest, ExecStats};
+use crate::parallel::cancel::{Cancel, Stop};
 use crate::parallel::errno::{ParError, ParResult};
 use crate::parallel::kernel::layout::Layout;
 use crate::parallel::kernel::Kernel;
@@ -154,13 +155,15 @@ impl Drop for CpuDevice {
 }
 
 /// The arguments every iteration of one call shares.
-pub(crate) struct CallArgs {
+pub(crate) struct CallArgs<'a> {
     /// `num_iterations` passed to the kernel.
     pub num_iterations: u32,
     /// `block_size` passed to the kernel.
     pub block_size: u32,
     /// Fuel budget of each iteration, if any.
     pub fuel: Option<u64>,
+    /// What stops the call early (interrupt, deadlines).
+    pub cancel: &'a Cancel,
 }
 
 /// One worker of a kernel engine: an instance of the kernel over its own
@@ -168,13 +171,23 @@ pub(crate) struct CallArgs {
 /// thread at a time, reused for every iteration it runs and across calls.
 pub(crate) trait KernelWorker: Send {
     /// Runs `range` one iteration after another; stops at the first trap
-    /// (its message) or, without error, once `stop` is set.
+    /// (its message), when `call.cancel` fires (checked before each
+    /// iteration and, by the engine, inside a long one), or, without error,
+    /// once `stop` is set.
     fn run_range(
         &mut self,
-        call: &CallArgs,
+        call: &CallArgs<'_>,
         range: Range<u32>,
         stop: &AtomicBool,
-    ) -> Result<(), String>;
+    ) -> Result<(), RunError>;
+}
+
+/// Why an iteration did not finish.
+pub(crate) enum RunError {
+    /// It trapped (the message says how).
+    Trap(String),
+    /// [`Cancel`] fired (at iteration `.1`).
+    Stopped(Stop, u32),
 }
 
 /// The message of an iteration that ran out of fuel (both engines).
@@ -241,6 +254,7 @@ struct CallState<'a> {
     block_size: u32,
     num_iterations: u32,
     fuel: Option<u64>,
+    cancel: &'a Cancel,
     next: AtomicU64,
     chunk: u64,
     stop: AtomicBool,
@@ -285,6 +299,7 @@ impl CallState<'_> {
             num_iterations: self.num_iterations,
             block_size: self.block_size,
             fuel: self.fuel,
+            cancel: self.cancel,
         };
         let n = self.num_iterations as u64;
         loop {
@@ -297,9 +312,21 @@ impl CallState<'_> {
                 return;
             }
             let end = (start + self.chunk).min(n);
-            if let Err(msg) = worker.run_range(&args, start as u32..end as u32, &self.stop) {
-                *slot = None;
-                return self.fail(ParError::kernel_trap(msg));
+            match worker.run_range(&args, start as u32..end as u32, &self.stop) {
+                Ok(()) => {}
+                Err(RunError::Trap(msg)) => {
+                    *slot = None;
+                    return self.fail(ParError::kernel_trap(msg));
+                }
+                Err(RunError::Stopped(stop, i)) => {
+                    // Stopped mid-iteration: its private state is as
+                    // unknown as after a trap.
+                    *slot = None;
+                    return self.fail(ParError::kernel_trap(format!(
+                        "stopped at iteration {i}: {}",
+                        stop.describe()
+                    )));
+                }
             }
         }
     }
@@ -382,6 +409,7 @@ impl Device for CpuDevice {
             block_size: req.block_size,
             num_iterations: n,
             fuel: req.fuel,
+            cancel: req.cancel,
             next: AtomicU64::new(0),
             chunk,
             stop: AtomicBool::new(false),

@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn hit_miss_and_bound() {
-        let engine = KernelCompilers::new(super::super::KernelEngine::Auto, false).unwrap();
+        let engine = KernelCompilers::new(super::super::KernelEngine::Auto, false, false).unwrap();
         let cache = KernelCache::new(2);
         let (a, o) = cache.get_or_compile(&engine, &kernel(1)).unwrap();
         assert_eq!(o, CacheOutcome::Miss);

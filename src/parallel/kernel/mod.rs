@@ -127,12 +127,18 @@ pub struct KernelCompilers {
 impl KernelCompilers {
     /// Compilers for `engine` (`Auto` resolved through the environment
     /// variable [`KERNEL_ENGINE_ENV`], then to the JIT where compiled in),
-    /// with fuel metering when `fuel`.
-    pub fn new(engine: KernelEngine, fuel: bool) -> ParResult<KernelCompilers> {
+    /// with fuel metering when `fuel` (a per-iteration budget is set) and
+    /// a way to stop a running iteration when `interruptible` (fuel slices
+    /// on the interpreter, epochs on the JIT).
+    pub fn new(
+        engine: KernelEngine,
+        fuel: bool,
+        interruptible: bool,
+    ) -> ParResult<KernelCompilers> {
         let engine = engine.or_env()?.resolve()?;
         let jit = engine == KernelEngine::Jit;
         let mut c = wasmi::Config::default();
-        c.consume_fuel(fuel);
+        c.consume_fuel(fuel || interruptible);
         c.compilation_mode(if jit {
             wasmi::CompilationMode::LazyTranslation
         } else {
@@ -143,7 +149,9 @@ impl KernelCompilers {
             #[cfg(wp_jit)]
             jit: if jit {
                 Some(crate::parallel::device::cpu::jit::JitCompiler::new(
-                    fuel, false,
+                    fuel,
+                    interruptible,
+                    false,
                 )?)
             } else {
                 None

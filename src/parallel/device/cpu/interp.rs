@@ -3,7 +3,8 @@
 //! memory (see [`crate::parallel::device::shm::build_window`] for why the
 //! window is covered by scratch pages while wasmi zero-fills it).
 
-use super::{CallArgs, KernelWorker};
+use super::{CallArgs, KernelWorker, RunError};
+use crate::parallel::cancel::{call_in_slices, SlicedError};
 use crate::parallel::device::shm::{build_window, Memfd, Window};
 use crate::parallel::errno::{ParError, ParResult};
 use crate::parallel::kernel::layout::Layout;
@@ -46,9 +47,9 @@ impl InterpWorker {
             .map_err(|e| ParError::device_error(format!("cannot create kernel memory: {e}")))?;
             Ok((store, memory))
         })?;
-        // When fuel metering is on, instantiation (data segments, a start
-        // function) gets an unlimited budget; each iteration resets it. When
-        // it is off this is an error we ignore.
+        // Instantiation (data segments, a start function) gets an unlimited
+        // budget; each iteration sets its own. (Without fuel metering this
+        // is an error we ignore.)
         let _ = store.set_fuel(u64::MAX);
         let instance = Instance::new(&mut store, &kernel.module, &[memory.into()])
             .map_err(|e| ParError::kernel_trap(format!("kernel instantiation failed: {e}")))?;
@@ -72,28 +73,37 @@ impl InterpWorker {
 impl KernelWorker for InterpWorker {
     fn run_range(
         &mut self,
-        call: &CallArgs,
+        call: &CallArgs<'_>,
         range: Range<u32>,
         stop: &AtomicBool,
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         self.params[1] = Val::I32(call.num_iterations as i32);
         self.params[2] = Val::I32(call.block_size as i32);
         for iteration in range {
+            call.cancel
+                .check()
+                .map_err(|s| RunError::Stopped(s, iteration))?;
             self.params[0] = Val::I32(iteration as i32);
-            if let Some(f) = call.fuel {
-                self.store
-                    .set_fuel(f)
-                    .map_err(|e| format!("cannot set kernel fuel: {e}"))?;
-            }
-            self.func
-                .call(&mut self.store, &self.params, &mut [])
-                .map_err(|e| {
-                    if e.as_trap_code() == Some(wasmi::TrapCode::OutOfFuel) {
-                        super::out_of_fuel(iteration, call.fuel)
-                    } else {
-                        format!("iteration {iteration} trapped: {e}")
-                    }
-                })?;
+            // In fuel slices, polling `cancel` between them (an engine
+            // without metering runs the call in one piece).
+            let mut left = call.fuel.unwrap_or(u64::MAX);
+            call_in_slices(
+                &mut self.store,
+                self.func,
+                &self.params,
+                &mut [],
+                &mut left,
+                |_| call.cancel.check().err(),
+            )
+            .map_err(|e| match e {
+                SlicedError::Stopped(s) => RunError::Stopped(s, iteration),
+                SlicedError::Wasm(e) if e.as_trap_code() == Some(wasmi::TrapCode::OutOfFuel) => {
+                    RunError::Trap(super::out_of_fuel(iteration, call.fuel))
+                }
+                SlicedError::Wasm(e) => {
+                    RunError::Trap(format!("iteration {iteration} trapped: {e}"))
+                }
+            })?;
             if stop.load(Ordering::Relaxed) {
                 break;
             }
