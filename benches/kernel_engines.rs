@@ -71,6 +71,7 @@ fn time_exec(
         .collect();
     let layout = Layout::compute(kernel.private_size, &keyed).unwrap();
     let mut session = None;
+    let never = wasi_parallel::parallel::Cancel::never();
     let req = ExecRequest {
         kernel: &kernel,
         num_iterations: n,
@@ -79,6 +80,7 @@ fn time_exec(
         layout: &layout,
         fuel: None,
         read_only: &[],
+        cancel: &never,
     };
     // The first call builds the workers; its result is what is checked.
     device.exec(&mut session, &req).expect("exec");
