@@ -23,7 +23,7 @@
 //! bumps the epoch every millisecond while any compiled kernel runs, and
 //! each worker's store calls [`Cancel::check`] when its epoch deadline is
 //! reached (at a function entry or loop header), ending the iteration with
-//! [`StopError`] when it fired. Between iterations the check is direct.
+//! `StopError` when it fired. Between iterations the check is direct.
 
 use super::{CallArgs, KernelWorker, RunError};
 use crate::parallel::cancel::{Cancel, Stop};
