@@ -20,6 +20,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
 
+# Includes the WebAssembly spec suite as kernels (tests/spec_conformance.rs,
+# the same run as scripts/spec-conformance.sh) on the interpreter engines and
+# the Vulkan device; without the vulkan feature, on the interpreter engines.
 step "cargo test (all features)"
 cargo test --workspace
 
