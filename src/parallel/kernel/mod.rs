@@ -28,6 +28,9 @@ pub struct Kernel {
     /// The native code, when the JIT is the kernel engine.
     #[cfg(wp_jit)]
     pub jit: Option<crate::parallel::device::cpu::jit::JitKernel>,
+    /// Why the JIT (the runtime's engine) declined this kernel, which then
+    /// runs on the interpreter; `None` when it did not.
+    pub jit_declined: Option<String>,
     /// How long decoding, checking and compiling took.
     pub compile_time: Duration,
     /// A process-unique id (keys per-device caches such as cached workers).
@@ -177,11 +180,18 @@ impl Kernel {
         let shape = loader::load(bytes)?;
         let module = wasmi::Module::new(&compilers.wasmi, &shape.rewritten)
             .map_err(|e| ParError::invalid_kernel(format!("kernel does not validate: {e}")))?;
+        // A kernel the interpreter validated but the JIT cannot compile
+        // (it uses reference-typed values: wasmtime is built without its
+        // GC support) runs on the interpreter; `jit_declined` says why.
         #[cfg(wp_jit)]
-        let jit = match &compilers.jit {
-            Some(c) => Some(c.compile(&shape.rewritten)?),
-            None => None,
+        let (jit, jit_declined) = match compilers.jit.as_ref().map(|c| c.compile(&shape.rewritten))
+        {
+            Some(Ok(k)) => (Some(k), None),
+            Some(Err(e)) => (None, Some(e.message)),
+            None => (None, None),
         };
+        #[cfg(not(wp_jit))]
+        let jit_declined = None;
         Ok(Kernel {
             hash,
             bytes: bytes.into(),
@@ -191,6 +201,7 @@ impl Kernel {
             module,
             #[cfg(wp_jit)]
             jit,
+            jit_declined,
             compile_time: start.elapsed(),
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
