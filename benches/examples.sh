@@ -1,15 +1,19 @@
 #!/bin/sh
-# Times every example kernel (c-examples/guests) on every device, as the
-# guest sees it (best of REPS calls of parallel_exec, kernel cached after the
+# Times every example kernel (c-examples/guests) on every device and both
+# kernel engines of the CPU device (interpreter, JIT), as the guest sees it (best of REPS calls of parallel_exec, kernel cached after the
 # first), next to the same kernels compiled natively (gcc -O2, 1 thread and
 # OpenMP). Prints a Markdown table for BENCHMARKS.md.
-#   benches/examples.sh [REPS=5]
+#   benches/examples.sh [REPS=5]      (CLI=path/to/wasi-parallel to skip the build)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 reps=${1:-5}
-cargo build --release --bin wasi-parallel >/dev/null 2>&1
-cli=target/release/wasi-parallel
+# CLI=path: use that build of the CLI instead of building the release one
+# (e.g. one without the vulkan feature: the Vulkan column stays empty).
+if [ -z "${CLI:-}" ]; then
+    cargo build --release --bin wasi-parallel >/dev/null 2>&1
+fi
+cli=${CLI:-target/release/wasi-parallel}
 out=build/bench-guests
 WASI_PARALLEL=$cli c-examples/guests/build.sh "$out" >/dev/null
 native=$(benches/native/run.sh "$reps" | grep -v '^#' || true)
@@ -21,7 +25,7 @@ ms() { # guest, device options...: exec_ms of the run
         | sed -n 's/.*exec_ms=\([0-9.]*\).*/\1/p'
 }
 
-echo "| kernel | native 1t | native OpenMP ($nproc t) | SEQUENTIAL | CPU 1t | CPU 2t | CPU nproc t ($nproc) | Vulkan |"
+echo "| kernel | native 1t | native OpenMP ($nproc t) | interpreter CPU 1t | interpreter CPU 2t | JIT CPU 1t | JIT CPU 2t | Vulkan |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for k in saxpy mandelbrot histogram matmul; do
     case $k in
@@ -32,12 +36,12 @@ for k in saxpy mandelbrot histogram matmul; do
     esac
     n1=$(echo "$native" | awk -v k=$k '$1==k {print $2}')
     nomp=$(echo "$native" | awk -v k=$k '$1==k {print $3}')
-    seq=$(ms $k --device sequential)
-    c1=$(ms $k --device cpu --threads 1)
-    c2=$(ms $k --device cpu --threads 2)
-    cn=$(ms $k --device cpu --threads "$nproc")
+    i1=$(ms $k --kernel-engine interpreter --device cpu --threads 1)
+    i2=$(ms $k --kernel-engine interpreter --device cpu --threads 2)
+    j1=$(ms $k --kernel-engine jit --device cpu --threads 1)
+    j2=$(ms $k --kernel-engine jit --device cpu --threads 2)
     # The Vulkan column: the guest asks for a GPU, so it splits its work
     # for one (finer blocks, see c-examples/guests/common.h).
     gpu=$(args=$(echo "$args" | sed 's/ cpu / gpu /'); ms $k --device gpu)
-    echo "| $k | $n1 | $nomp | $seq | $c1 | $c2 | $cn | $gpu |"
+    echo "| $k | $n1 | $nomp | $i1 | $i2 | $j1 | $j2 | $gpu |"
 done

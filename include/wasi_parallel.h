@@ -251,6 +251,11 @@ typedef int32_t wp_device_policy_t;
 typedef int32_t wp_device_kind_t;
 
 /**
+ * How the SEQUENTIAL and CPU devices run kernels (a `WP_KERNEL_ENGINE_*` value).
+ */
+typedef int32_t wp_kernel_engine_t;
+
+/**
  * A standard stream of the guest (a `WP_STDIO_*` value).
  */
 typedef int32_t wp_stdio_stream_t;
@@ -394,6 +399,11 @@ typedef struct {
    * The kind of that device, or -1.
    */
   wp_device_kind_t last_device_kind;
+  /**
+   * The kernel engine of that call (`WP_KERNEL_ENGINE_JIT` or
+   * `WP_KERNEL_ENGINE_INTERPRETER`), or -1 (no call yet, or it ran on a GPU).
+   */
+  wp_kernel_engine_t last_kernel_engine;
 } wp_parallel_stats_t;
 
 /**
@@ -474,6 +484,22 @@ typedef struct {
  * An integrated GPU.
  */
 #define WP_DEVICE_INTEGRATED_GPU 3
+
+/**
+ * The JIT where this build has it (feature `jit` on x86_64/aarch64), else
+ * the interpreter (the default).
+ */
+#define WP_KERNEL_ENGINE_AUTO 0
+
+/**
+ * Kernels compiled to native code by Cranelift (through wasmtime).
+ */
+#define WP_KERNEL_ENGINE_JIT 1
+
+/**
+ * Kernels run by the wasmi interpreter.
+ */
+#define WP_KERNEL_ENGINE_INTERPRETER 2
 
 /**
  * A 32-bit integer (`of.i32`).
@@ -607,12 +633,27 @@ wp_error_t *wp_config_set_fuel(wp_config_t *config, uint64_t fuel);
 /**
  * Fuel budget of each kernel iteration; an iteration that exceeds it traps
  * and `parallel_exec` returns `kernel_trap` to the guest. 0 = unlimited
- * (the default).
+ * (the default). The unit is each engine's own: the JIT charges about one
+ * unit per wasm operator, the interpreter one per instruction of its own
+ * register IR (fewer, as it fuses operators), so the same budget lets a
+ * kernel run somewhat further on the interpreter.
  *
  * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
  * `config`. Thread-safety: one thread per config.
  */
 wp_error_t *wp_config_set_kernel_fuel(wp_config_t *config, uint64_t fuel);
+
+/**
+ * Sets how the SEQUENTIAL and CPU devices run kernels (also the kernels a
+ * GPU declines): `WP_KERNEL_ENGINE_AUTO` (the default: the JIT where it is
+ * compiled in), `WP_KERNEL_ENGINE_JIT` or `WP_KERNEL_ENGINE_INTERPRETER`.
+ *
+ * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, an unknown value,
+ * or `WP_KERNEL_ENGINE_JIT` in a build without the JIT (no silent
+ * fallback; `AUTO` is the setting that falls back). Ownership: borrows
+ * `config`. Thread-safety: one thread per config.
+ */
+wp_error_t *wp_config_set_kernel_engine(wp_config_t *config, wp_kernel_engine_t engine);
 
 /**
  * Most linear memory of a guest in 64 KiB pages (at most 65536); growing
@@ -677,6 +718,16 @@ wp_error_t *wp_config_set_kernel_cache_entries(wp_config_t *config, size_t entri
  * frees it with `wp_engine_delete`. Thread-safety: any thread.
  */
 wp_error_t *wp_engine_new(const wp_config_t *config, wp_engine_t **engine_out);
+
+/**
+ * Stores in `*engine_out` the engine that runs kernels on the SEQUENTIAL
+ * and CPU devices of `engine`: `WP_KERNEL_ENGINE_JIT` or
+ * `WP_KERNEL_ENGINE_INTERPRETER` (never `AUTO`).
+ *
+ * Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers). Ownership: borrows
+ * both. Thread-safety: any thread.
+ */
+wp_error_t *wp_engine_kernel_engine(const wp_engine_t *engine, wp_kernel_engine_t *engine_out);
 
 /**
  * Frees an engine. `NULL` is allowed.

@@ -26,7 +26,11 @@ RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
 step "cargo test (all features)"
 cargo test --workspace
 
-step "cargo test --no-default-features (no Vulkan)"
+step "CPU device suites on the interpreter kernel engine (the run above used the JIT)"
+WASI_PARALLEL_KERNEL_ENGINE=interpreter cargo test --test all -- parallel_ limits:: bad_guest:: examples:: cli::
+WASI_PARALLEL_KERNEL_ENGINE=interpreter cargo test --test stress --test parallel_memory
+
+step "cargo test --no-default-features (no Vulkan, no JIT)"
 cargo test --no-default-features --tests
 
 # armv7: libraries + C hosts under qemu (the CLI is proven on aarch64), to

@@ -91,9 +91,14 @@ struct RunArgs {
     /// Fuel budget of the guest's own code.
     #[arg(long, value_name = "N")]
     fuel: Option<u64>,
-    /// Fuel budget of each kernel iteration.
+    /// Fuel budget of each kernel iteration (in the kernel engine's own
+    /// unit: ~1 per wasm operator on the JIT).
     #[arg(long, value_name = "N")]
     kernel_fuel: Option<u64>,
+    /// How SEQUENTIAL and CPU run kernels (auto: the JIT where this build
+    /// has it).
+    #[arg(long, value_name = "E", value_parser = parse_kernel_engine)]
+    kernel_engine: Option<wasi_parallel::parallel::KernelEngine>,
     /// Wall-clock limit of the guest call in seconds (decimals allowed):
     /// past it the guest traps (exit status 134).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, allow_negative_numbers = true)]
@@ -221,6 +226,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// `auto|jit|interpreter`; `jit` in a build without it is a usage error.
+fn parse_kernel_engine(v: &str) -> Result<wasi_parallel::parallel::KernelEngine, String> {
+    use wasi_parallel::parallel::KernelEngine;
+    let e = match v {
+        "auto" => KernelEngine::Auto,
+        "jit" => KernelEngine::Jit,
+        "interpreter" => KernelEngine::Interpreter,
+        _ => return Err(format!("`{v}` is not one of auto, jit, interpreter")),
+    };
+    e.resolve().map_err(|e| e.message)?;
+    Ok(e)
+}
+
 /// A CPU thread count within the runtime's bound.
 fn parse_threads(v: &str) -> Result<u32, String> {
     let n: u32 = v
@@ -267,6 +285,9 @@ fn engine_config(o: &RunArgs) -> Config {
         c.parallel.threads = n as usize;
     }
     c.parallel.kernel_fuel = o.kernel_fuel;
+    if let Some(e) = o.kernel_engine {
+        c.parallel.kernel_engine = e;
+    }
     if let Some(n) = o.max_buffer_bytes {
         c.parallel.max_buffer_bytes = n;
     }

@@ -1,7 +1,7 @@
 //! `wp_config_t` (engine settings), its setters and the device policy.
 
 use super::error::{guard, wp_error_t};
-use super::kind::{device_kind_from_c, wp_device_kind_t};
+use super::kind::{device_kind_from_c, kernel_engine_from_c, wp_device_kind_t, wp_kernel_engine_t};
 use super::non_null_mut;
 use crate::error::{Error, Result};
 use crate::parallel::DevicePolicy;
@@ -212,7 +212,10 @@ pub extern "C" fn wp_config_set_fuel(config: *mut wp_config_t, fuel: u64) -> *mu
 
 /// Fuel budget of each kernel iteration; an iteration that exceeds it traps
 /// and `parallel_exec` returns `kernel_trap` to the guest. 0 = unlimited
-/// (the default).
+/// (the default). The unit is each engine's own: the JIT charges about one
+/// unit per wasm operator, the interpreter one per instruction of its own
+/// register IR (fewer, as it fuses operators), so the same budget lets a
+/// kernel run somewhat further on the interpreter.
 ///
 /// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
 /// `config`. Thread-safety: one thread per config.
@@ -223,6 +226,28 @@ pub extern "C" fn wp_config_set_kernel_fuel(
 ) -> *mut wp_error_t {
     with_config(config, |c| {
         c.parallel.kernel_fuel = (fuel != 0).then_some(fuel);
+        Ok(())
+    })
+}
+
+/// Sets how the SEQUENTIAL and CPU devices run kernels (also the kernels a
+/// GPU declines): `WP_KERNEL_ENGINE_AUTO` (the default: the JIT where it is
+/// compiled in), `WP_KERNEL_ENGINE_JIT` or `WP_KERNEL_ENGINE_INTERPRETER`.
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, an unknown value,
+/// or `WP_KERNEL_ENGINE_JIT` in a build without the JIT (no silent
+/// fallback; `AUTO` is the setting that falls back). Ownership: borrows
+/// `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_kernel_engine(
+    config: *mut wp_config_t,
+    engine: wp_kernel_engine_t,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        let e = kernel_engine_from_c(engine)?;
+        e.resolve()
+            .map_err(|err| Error::invalid_argument(err.message))?;
+        c.parallel.kernel_engine = e;
         Ok(())
     })
 }

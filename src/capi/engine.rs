@@ -55,6 +55,29 @@ pub extern "C" fn wp_engine_new(
     })
 }
 
+/// Stores in `*engine_out` the engine that runs kernels on the SEQUENTIAL
+/// and CPU devices of `engine`: `WP_KERNEL_ENGINE_JIT` or
+/// `WP_KERNEL_ENGINE_INTERPRETER` (never `AUTO`).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers). Ownership: borrows
+/// both. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn wp_engine_kernel_engine(
+    engine: *const wp_engine_t,
+    engine_out: *mut super::kind::wp_kernel_engine_t,
+) -> *mut wp_error_t {
+    guard(|| {
+        let e = non_null(engine, "engine")?;
+        non_null_mut(engine_out, "engine_out")?;
+        let kind = e.engine.parallel().kernel_engine_kind();
+        write_out(
+            engine_out,
+            super::kind::kernel_engine_to_c(kind),
+            "engine_out",
+        )
+    })
+}
+
 /// Frees an engine. `NULL` is allowed.
 ///
 /// Ownership: takes `engine`; modules and instances made from it stay valid

@@ -1,11 +1,12 @@
 //! Device kinds: `wp_device_kind_t` (the ABI's `device_kind`), named by the
 //! config's device policy and by the parallel API's device descriptions,
-//! and its conversion to [`DeviceKind`]. (Its own module so that neither
+//! and its conversion to [`DeviceKind`]; likewise the kernel engines
+//! (`wp_kernel_engine_t`: the config, the engine and the statistics). (Its own module so that neither
 //! `config` nor `parallel` imports the other; named so that cbindgen emits
 //! the constants where the header always had them.)
 
 use crate::error::{Error, Result};
-use crate::parallel::DeviceKind;
+use crate::parallel::{DeviceKind, KernelEngine};
 
 /// A device kind (a `WP_DEVICE_*` value; the ABI's `device_kind`).
 pub type wp_device_kind_t = i32;
@@ -22,4 +23,37 @@ pub const WP_DEVICE_INTEGRATED_GPU: wp_device_kind_t = 3;
 pub(crate) fn device_kind_from_c(kind: wp_device_kind_t) -> Result<DeviceKind> {
     DeviceKind::from_raw(kind)
         .ok_or_else(|| Error::invalid_argument(format!("unknown device kind {kind}")))
+}
+
+/// How the SEQUENTIAL and CPU devices run kernels (a `WP_KERNEL_ENGINE_*` value).
+pub type wp_kernel_engine_t = i32;
+/// The JIT where this build has it (feature `jit` on x86_64/aarch64), else
+/// the interpreter (the default).
+pub const WP_KERNEL_ENGINE_AUTO: wp_kernel_engine_t = 0;
+/// Kernels compiled to native code by Cranelift (through wasmtime).
+pub const WP_KERNEL_ENGINE_JIT: wp_kernel_engine_t = 1;
+/// Kernels run by the wasmi interpreter.
+pub const WP_KERNEL_ENGINE_INTERPRETER: wp_kernel_engine_t = 2;
+
+/// A `WP_KERNEL_ENGINE_*` value as a kernel engine.
+pub(crate) fn kernel_engine_from_c(engine: wp_kernel_engine_t) -> Result<KernelEngine> {
+    Ok(match engine {
+        WP_KERNEL_ENGINE_AUTO => KernelEngine::Auto,
+        WP_KERNEL_ENGINE_JIT => KernelEngine::Jit,
+        WP_KERNEL_ENGINE_INTERPRETER => KernelEngine::Interpreter,
+        other => {
+            return Err(Error::invalid_argument(format!(
+                "unknown kernel engine {other}"
+            )))
+        }
+    })
+}
+
+/// A kernel engine as its `WP_KERNEL_ENGINE_*` value.
+pub(crate) fn kernel_engine_to_c(engine: KernelEngine) -> wp_kernel_engine_t {
+    match engine {
+        KernelEngine::Auto => WP_KERNEL_ENGINE_AUTO,
+        KernelEngine::Jit => WP_KERNEL_ENGINE_JIT,
+        KernelEngine::Interpreter => WP_KERNEL_ENGINE_INTERPRETER,
+    }
 }

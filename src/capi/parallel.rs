@@ -54,6 +54,9 @@ pub struct wp_parallel_stats_t {
     pub last_device_index: i32,
     /// The kind of that device, or -1.
     pub last_device_kind: wp_device_kind_t,
+    /// The kernel engine of that call (`WP_KERNEL_ENGINE_JIT` or
+    /// `WP_KERNEL_ENGINE_INTERPRETER`), or -1 (no call yet, or it ran on a GPU).
+    pub last_kernel_engine: super::kind::wp_kernel_engine_t,
 }
 
 /// One instance's use of one device. Plain data; times in nanoseconds.
@@ -162,6 +165,9 @@ pub extern "C" fn wp_instance_parallel_stats(
             buffer_bytes: s.buffer_bytes,
             last_device_index: last.map_or(-1, |c| c.device_index as i32),
             last_device_kind: last.map_or(-1, |c| c.device as i32),
+            last_kernel_engine: last
+                .and_then(|c| c.engine)
+                .map_or(-1, super::kind::kernel_engine_to_c),
         };
         write_out(stats, value, "stats")
     })

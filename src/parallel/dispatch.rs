@@ -9,7 +9,7 @@ use super::errno::{Errno, ParResult};
 use super::handles::{BufferAccess, BufferEntry};
 use super::kernel::cache::CacheOutcome;
 use super::kernel::layout::Layout;
-use super::kernel::Kernel;
+use super::kernel::{Kernel, KernelEngine};
 use super::stats::{CallRecord, ParallelStats};
 use super::ParallelRuntime;
 use std::sync::Arc;
@@ -54,6 +54,7 @@ impl ParallelRuntime {
         let mut record = CallRecord {
             device: self.devices[index].info().kind,
             device_index: index,
+            engine: self.engine_of(index, &kernel),
             num_iterations,
             cache_hit,
             compile_time: if cache_hit {
@@ -109,6 +110,12 @@ impl ParallelRuntime {
         result.map(|_| ())
     }
 
+    /// The kernel engine that runs `kernel` on device `index`: its engine on
+    /// SEQUENTIAL and CPU, none on a GPU.
+    fn engine_of(&self, index: usize, kernel: &Kernel) -> Option<KernelEngine> {
+        (!self.devices[index].info().kind.is_gpu()).then(|| kernel.engine())
+    }
+
     /// The compiled kernel for `bytes` from the kernel cache (compiled on a
     /// miss), whether it was a hit, and how long the lookup took; counts the
     /// hit or miss in `stats`.
@@ -150,6 +157,7 @@ impl ParallelRuntime {
                 record.fallback = Some(reason);
                 record.device = self.devices[self.cpu].info().kind;
                 record.device_index = self.cpu;
+                record.engine = self.engine_of(self.cpu, req.kernel);
                 // A throwaway session: the temporary buffers are new every
                 // time, so cached workers would only pin their pages.
                 return self.fallback_exec(&mut None, index, call.buffers, req);

@@ -2,7 +2,7 @@
 //!
 //! - [`ParallelConfig`]: threads, device policy, kernel fuel, GPU fallback, limits.
 //! - [`ParallelRuntime`]: engine-wide (share it with `Arc`): the devices, the
-//!   wasmi engine kernels are compiled with, and the bounded kernel cache.
+//!   kernel compilers (interpreter, JIT), and the bounded kernel cache.
 //! - [`ParallelContext`]: per guest instance: handle tables, last error,
 //!   statistics, cached workers; the one place where guest arguments are
 //!   validated.
@@ -34,6 +34,8 @@ pub use stats::ParallelStats;
 
 use device::cpu::CpuDevice;
 use kernel::cache::KernelCache;
+use kernel::KernelCompilers;
+pub use kernel::KernelEngine;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -99,6 +101,10 @@ pub struct ParallelConfig {
     /// it); `false` restores the older conservative gate that sends every
     /// kernel with nested loops to the CPU device on CPU-type Vulkan devices.
     pub vulkan_llvmpipe_nested_loops: bool,
+    /// How the SEQUENTIAL and CPU devices run kernels (default `Auto`: the
+    /// JIT where it is compiled in, else the interpreter). Also what runs
+    /// the kernels a GPU device declines.
+    pub kernel_engine: KernelEngine,
 }
 
 impl ParallelConfig {
@@ -140,6 +146,7 @@ impl Default for ParallelConfig {
             kernel_cache_entries: 64,
             vulkan_device: None,
             vulkan_llvmpipe_nested_loops: true,
+            kernel_engine: KernelEngine::Auto,
         }
     }
 }
@@ -147,7 +154,7 @@ impl Default for ParallelConfig {
 /// The engine-wide wasi-parallel runtime: devices, kernel engine, kernel cache.
 pub struct ParallelRuntime {
     config: ParallelConfig,
-    engine: wasmi::Engine,
+    engine: KernelCompilers,
     devices: Vec<Arc<dyn Device>>,
     infos: Vec<DeviceInfo>,
     sequential: usize,
@@ -190,14 +197,14 @@ impl ParallelRuntime {
         extra: impl FnOnce(usize) -> Vec<Arc<dyn Device>>,
     ) -> ParResult<ParallelRuntime> {
         config.validate().map_err(ParError::invalid_argument)?;
-        let mut wasmi_config = wasmi::Config::default();
-        // Metered kernels run in fuel slices, so that interrupts and
-        // deadlines are seen inside a long iteration (`cancel::FUEL_SLICE`).
-        wasmi_config.consume_fuel(
-            config.interruptible || config.kernel_fuel.is_some() || config.kernel_timeout.is_some(),
-        );
-        wasmi_config.compilation_mode(wasmi::CompilationMode::Eager);
-        let engine = wasmi::Engine::new(&wasmi_config);
+        // Metered kernels run in fuel slices on the interpreter (epochs on
+        // the JIT), so that interrupts and deadlines are seen inside a long
+        // iteration (`cancel::FUEL_SLICE`).
+        let engine = KernelCompilers::new(
+            config.kernel_engine,
+            config.kernel_fuel.is_some(),
+            config.interruptible || config.kernel_timeout.is_some(),
+        )?;
         let mut devices: Vec<Arc<dyn Device>> = vec![
             Arc::new(device::sequential::new_sequential_device(0)),
             Arc::new(CpuDevice::new(1, config.threads)?),
@@ -249,9 +256,16 @@ impl ParallelRuntime {
         self.devices.get(index)
     }
 
-    /// The wasmi engine kernels are compiled with.
-    pub fn kernel_engine(&self) -> &wasmi::Engine {
+    /// The compilers kernels are compiled with (what
+    /// [`kernel::Kernel::compile`] takes).
+    pub fn kernel_engine(&self) -> &KernelCompilers {
         &self.engine
+    }
+
+    /// The engine the SEQUENTIAL and CPU devices run kernels on (`Jit` or
+    /// `Interpreter`, never `Auto`).
+    pub fn kernel_engine_kind(&self) -> KernelEngine {
+        self.engine.engine()
     }
 
     /// The kernel cache.

@@ -2,6 +2,7 @@
 
 use super::device::{DeviceInfo, DeviceKind};
 use super::errno::Errno;
+use super::kernel::KernelEngine;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ pub struct DeviceUsage {
     pub iterations: u64,
     /// Time spent in its `exec`.
     pub run_time: Duration,
+    /// The kernel engine of its last call (SEQUENTIAL and CPU devices).
+    pub engine: Option<KernelEngine>,
 }
 
 /// One `parallel_exec` call that reached a device (or had zero iterations).
@@ -30,6 +33,9 @@ pub struct CallRecord {
     pub device_index: usize,
     /// Number of iterations asked for.
     pub num_iterations: u32,
+    /// The kernel engine that ran it on a SEQUENTIAL or CPU device (`Jit`
+    /// or `Interpreter`); `None` on a GPU device.
+    pub engine: Option<KernelEngine>,
     /// Whether the kernel came from the cache.
     pub cache_hit: bool,
     /// Time spent loading/compiling the kernel (zero on a hit).
@@ -109,6 +115,7 @@ impl ParallelStats {
                         calls: 0,
                         iterations: 0,
                         run_time: Duration::ZERO,
+                        engine: None,
                     });
                     self.per_device.last_mut().expect("pushed")
                 }
@@ -116,6 +123,9 @@ impl ParallelStats {
             usage.calls += 1;
             usage.iterations += iterations_run;
             usage.run_time += rec.run_time;
+            if rec.engine.is_some() {
+                usage.engine = rec.engine;
+            }
         }
         if self.recent_calls.len() == RECENT_CALLS {
             self.recent_calls.pop_front();
@@ -141,9 +151,13 @@ impl ParallelStats {
             self.fallbacks
         );
         for u in &self.per_device {
+            let engine = u
+                .engine
+                .map(|e| format!(" {}", e.name()))
+                .unwrap_or_default();
             let _ = writeln!(
                 s,
-                "  device {} [{}]: {} calls, {} iterations, {:.3} ms",
+                "  device {} [{}]{engine}: {} calls, {} iterations, {:.3} ms",
                 u.device.index,
                 u.device.name,
                 u.calls,

@@ -494,3 +494,53 @@ fn arguments_after_the_module_go_to_the_guest() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`--stats` is not a valid i32"));
 }
+/// `--kernel-engine` picks the engine, `--stats` names it per device, and
+/// both engines compute the same (the guest checks its results itself).
+#[test]
+#[cfg(feature = "wat")] // the guest is WAT text
+fn kernel_engine_option_and_stats_name_the_engine() {
+    let guest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("c-examples/embedded/square_guest.wat");
+    let mut engines = vec![("interpreter", "interpreter")];
+    if wasi_parallel::parallel::KernelEngine::jit_available() {
+        engines.push(("jit", "jit (cranelift)"));
+        engines.push(("auto", "jit (cranelift)"));
+    } else {
+        engines.push(("auto", "interpreter"));
+    }
+    for (opt, name) in engines {
+        for device in ["sequential", "cpu"] {
+            let out = cli()
+                .args(["run", "--kernel-engine", opt, "--device", device, "--stats"])
+                .arg(&guest)
+                .env_remove("WASI_PARALLEL_KERNEL_ENGINE")
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(0), "{opt} {device}: {err}");
+            assert!(
+                err.lines()
+                    .any(|l| l.contains(&format!("] {name}: 1 calls"))),
+                "{opt} {device}: {err}"
+            );
+        }
+    }
+    let out = cli()
+        .args(["run", "--kernel-engine", "fast"])
+        .arg(&guest)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    if !wasi_parallel::parallel::KernelEngine::jit_available() {
+        let out = cli()
+            .args(["run", "--kernel-engine", "jit"])
+            .arg(&guest)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "jit asked for where it is compiled out"
+        );
+    }
+}

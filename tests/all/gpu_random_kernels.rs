@@ -569,3 +569,53 @@ fn random_kernels_agree_with_the_interpreter() {
         }
     }
 }
+
+/// The random kernels on the interpreter and on the JIT (SEQUENTIAL and
+/// CPU devices, no GPU needed): bit-identical buffers, or the same error.
+#[test]
+fn random_kernels_agree_on_interpreter_and_jit() {
+    use wasi_parallel::parallel::{KernelEngine, ParallelRuntime};
+    if !KernelEngine::jit_available() {
+        eprintln!("no JIT in this build: nothing to compare");
+        return;
+    }
+    let make = |kernel_engine| {
+        ParallelRuntime::with_devices(
+            wasi_parallel::parallel::ParallelConfig {
+                threads: 2,
+                kernel_engine,
+                ..Default::default()
+            },
+            |_| Vec::new(),
+        )
+        .expect("runtime")
+    };
+    let (interp, jit) = (make(KernelEngine::Interpreter), make(KernelEngine::Jit));
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let first = env("WP_JIT_SEED_FROM", 1);
+    let seeds = env("WP_JIT_SEEDS", 200);
+    for seed in first..first + seeds {
+        let src = Gen::kernel(seed);
+        let w = wat::parse_str(&src).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{src}"));
+        let n = 256;
+        let input = bytes(n * 4 + 16, seed);
+        let dev = [SEQUENTIAL, CPU][seed as usize % 2];
+        let bufs = [input, vec![0; n * REC]];
+        let a = run(&interp, dev, &w, n as u32, 1, &bufs);
+        let b = run(&jit, dev, &w, n as u32, 1, &bufs);
+        match (a, b) {
+            (Ok(a), Ok(b)) => assert!(a == b, "seed {seed}: interpreter and JIT differ\n{src}"),
+            (Err(a), Err(b)) => assert_eq!(a.errno, b.errno, "seed {seed}"),
+            (a, b) => panic!(
+                "seed {seed}: interpreter {:?} vs JIT {:?}\n{src}",
+                a.err(),
+                b.err()
+            ),
+        }
+    }
+}

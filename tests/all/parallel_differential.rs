@@ -153,3 +153,43 @@ fn sequential_and_cpu_1_2_4_8_threads_agree() {
         }
     }
 }
+
+/// The same cases on the interpreter and the JIT (where this build has
+/// it): bit-identical buffers on SEQUENTIAL and CPU with 2 threads, and
+/// equal to the Rust references.
+#[test]
+fn interpreter_and_jit_agree() {
+    use wasi_parallel::parallel::{KernelEngine, ParallelConfig};
+    if !KernelEngine::jit_available() {
+        eprintln!("no JIT in this build: nothing to compare");
+        return;
+    }
+    let cases = cases();
+    let engine_rt = |kernel_engine, threads| {
+        runtime(ParallelConfig {
+            threads,
+            kernel_engine,
+            ..ParallelConfig::default()
+        })
+    };
+    for threads in [1, 2] {
+        let interp = engine_rt(KernelEngine::Interpreter, threads);
+        let jit = engine_rt(KernelEngine::Jit, threads);
+        assert_eq!(jit.kernel_engine_kind(), KernelEngine::Jit);
+        assert_eq!(interp.kernel_engine_kind(), KernelEngine::Interpreter);
+        for hint in [SEQUENTIAL, CPU] {
+            for c in &cases {
+                let a = run_case(&interp, hint, c);
+                let b = run_case(&jit, hint, c);
+                assert!(
+                    a == b,
+                    "{}: interpreter and JIT differ ({threads} threads, hint {hint})",
+                    c.name
+                );
+                if let Some(r) = &c.reference {
+                    assert!(r == &b, "{}: JIT differs from the Rust reference", c.name);
+                }
+            }
+        }
+    }
+}

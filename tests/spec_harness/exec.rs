@@ -53,18 +53,42 @@ fn base_config() -> ParallelConfig {
     }
 }
 
+fn interpreter_config() -> ParallelConfig {
+    ParallelConfig {
+        kernel_engine: wasi_parallel::parallel::KernelEngine::Interpreter,
+        ..base_config()
+    }
+}
+
+fn jit_config() -> ParallelConfig {
+    ParallelConfig {
+        kernel_engine: wasi_parallel::parallel::KernelEngine::Jit,
+        ..base_config()
+    }
+}
+
 /// Every engine/device the suite runs on. Adding an engine is one line
 /// (a configuration selecting it and a device).
 pub fn engines() -> Vec<Engine> {
     let all = vec![
         Engine {
             name: "interpreter/sequential",
-            config: base_config,
+            config: interpreter_config,
             device: DeviceSel::Sequential,
         },
         Engine {
             name: "interpreter/cpu",
-            config: base_config,
+            config: interpreter_config,
+            device: DeviceSel::Cpu,
+        },
+        Engine {
+            name: "jit/sequential",
+            config: jit_config,
+            device: DeviceSel::Sequential,
+        },
+        Engine {
+            name: "jit/cpu",
+            config: jit_config,
             device: DeviceSel::Cpu,
         },
         #[cfg(feature = "vulkan")]
@@ -74,6 +98,13 @@ pub fn engines() -> Vec<Engine> {
             device: DeviceSel::Gpu,
         },
     ];
+    // The JIT engines only where this build has the JIT.
+    let all: Vec<Engine> = all
+        .into_iter()
+        .filter(|e| {
+            !e.name.starts_with("jit/") || wasi_parallel::parallel::KernelEngine::jit_available()
+        })
+        .collect();
     // SPEC_ENGINES=name,name: only these (for debugging).
     match std::env::var("SPEC_ENGINES") {
         Ok(only) => all

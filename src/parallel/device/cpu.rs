@@ -15,17 +15,21 @@
 //! - Iterations are handed out dynamically in chunks from an atomic counter;
 //!   the first trap stops the others and its message is returned.
 
-use super::shm::{build_window, Memfd, Window};
+use super::shm::Memfd;
 use super::{Device, DeviceBuffer, DeviceInfo, DeviceKind, DeviceSession, ExecRequest, ExecStats};
-use crate::parallel::cancel::{call_in_slices, Cancel, SlicedError, Stop};
+use crate::parallel::cancel::{Cancel, Stop};
 use crate::parallel::errno::{ParError, ParResult};
 use crate::parallel::kernel::layout::Layout;
 use crate::parallel::kernel::Kernel;
 use std::any::Any;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wasmi::{Func, Instance, Memory, MemoryType, Store, Val};
+
+mod interp;
+#[cfg(wp_jit)]
+pub mod jit;
 
 /// A buffer of a CPU-family device.
 #[derive(Debug)]
@@ -150,101 +154,67 @@ impl Drop for CpuDevice {
     }
 }
 
-/// One worker: a store and instance of the kernel over its own window.
-/// Field order matters: the store (which holds the `&'static mut` slice of the
-/// window) is dropped before the window is unmapped.
-struct Worker {
-    store: Store<()>,
-    func: Func,
-    params: Vec<Val>,
-    _window: Option<Window>,
+/// The arguments every iteration of one call shares.
+pub(crate) struct CallArgs<'a> {
+    /// `num_iterations` passed to the kernel.
+    pub num_iterations: u32,
+    /// `block_size` passed to the kernel.
+    pub block_size: u32,
+    /// Fuel budget of each iteration, if any.
+    pub fuel: Option<u64>,
+    /// What stops the call early (interrupt, deadlines).
+    pub cancel: &'a Cancel,
 }
 
-// The worker is built and used on whichever pool thread picks it up.
-const _: fn() = || {
-    fn assert_send<T: Send>() {}
-    assert_send::<Worker>();
-};
-
-impl Worker {
-    fn build(
-        kernel: &Kernel,
-        layout: &Layout,
-        memfds: &[&Memfd],
-        block_size: u32,
-        num_iterations: u32,
-    ) -> ParResult<Worker> {
-        let engine = kernel.module.engine().clone();
-        let pages = layout.total_pages() as u32;
-        let (window, (mut store, memory)) = build_window(layout, memfds, |bytes| {
-            let mut store = Store::new(&engine, ());
-            let ty = MemoryType::new(pages, Some(pages));
-            let memory = match bytes {
-                Some(b) => Memory::new_static(&mut store, ty, b),
-                None => Memory::new(&mut store, ty),
-            }
-            .map_err(|e| ParError::device_error(format!("cannot create kernel memory: {e}")))?;
-            Ok((store, memory))
-        })?;
-        // Instantiation (data segments, a start function) gets an unlimited
-        // budget; each iteration sets its own. (Kernel engines always meter
-        // fuel; an engine without metering makes this an error we ignore.)
-        let _ = store.set_fuel(u64::MAX);
-        let instance = Instance::new(&mut store, &kernel.module, &[memory.into()])
-            .map_err(|e| ParError::kernel_trap(format!("kernel instantiation failed: {e}")))?;
-        let func = instance
-            .get_func(&store, "kernel")
-            .ok_or_else(|| ParError::invalid_kernel("kernel exports no function `kernel`"))?;
-        let mut params = Vec::with_capacity(3 + 2 * layout.occurrence.len());
-        params.push(Val::I32(0));
-        params.push(Val::I32(num_iterations as i32));
-        params.push(Val::I32(block_size as i32));
-        for (ptr, len) in layout.params() {
-            params.push(Val::I32(ptr as i32));
-            params.push(Val::I32(len as i32));
-        }
-        Ok(Worker {
-            store,
-            func,
-            params,
-            _window: window,
-        })
-    }
-
-    /// Runs one iteration in fuel slices ([`call_in_slices`]), polling
-    /// `cancel` between slices; `fuel` is the iteration's whole budget
-    /// (`None`: unlimited).
-    fn run(&mut self, iteration: u32, fuel: Option<u64>, cancel: &Cancel) -> Result<(), RunError> {
-        self.params[0] = Val::I32(iteration as i32);
-        let mut left = fuel.unwrap_or(u64::MAX);
-        call_in_slices(
-            &mut self.store,
-            self.func,
-            &self.params,
-            &mut [],
-            &mut left,
-            |_| cancel.check().err(),
-        )
-        .map_err(|e| match e {
-            SlicedError::Stopped(stop) => RunError::Stopped(stop),
-            SlicedError::Wasm(e) if e.as_trap_code() == Some(wasmi::TrapCode::OutOfFuel) => {
-                RunError::Trap(format!(
-                    "iteration {iteration} ran out of fuel (budget {} per iteration)",
-                    fuel.unwrap_or(0)
-                ))
-            }
-            SlicedError::Wasm(e) => RunError::Trap(format!("iteration {iteration} trapped: {e}")),
-        })
-    }
+/// One worker of a kernel engine: an instance of the kernel over its own
+/// window (private `[0, R)`, then the call's buffers shared), used by one
+/// thread at a time, reused for every iteration it runs and across calls.
+pub(crate) trait KernelWorker: Send {
+    /// Runs `range` one iteration after another; stops at the first trap
+    /// (its message), when `call.cancel` fires (checked before each
+    /// iteration and, by the engine, inside a long one), or, without error,
+    /// once `stop` is set.
+    fn run_range(
+        &mut self,
+        call: &CallArgs<'_>,
+        range: Range<u32>,
+        stop: &AtomicBool,
+    ) -> Result<(), RunError>;
 }
 
 /// Why an iteration did not finish.
-enum RunError {
+pub(crate) enum RunError {
     /// It trapped (the message says how).
     Trap(String),
-    /// [`Cancel`] fired between two fuel slices.
-    Stopped(Stop),
+    /// [`Cancel`] fired (at iteration `.1`).
+    Stopped(Stop, u32),
 }
+
+/// The message of an iteration that ran out of fuel (both engines).
+fn out_of_fuel(iteration: u32, fuel: Option<u64>) -> String {
+    format!(
+        "iteration {iteration} ran out of fuel (budget {} per iteration)",
+        fuel.unwrap_or(0)
+    )
+}
+
+/// A worker for `kernel` on the engine it was compiled for.
+fn build_worker(
+    kernel: &Kernel,
+    layout: &Layout,
+    memfds: &[&Memfd],
+) -> ParResult<Box<dyn KernelWorker>> {
+    #[cfg(wp_jit)]
+    if let Some(jit) = &kernel.jit {
+        return Ok(Box::new(jit::JitWorker::build(jit, layout, memfds)?));
+    }
+    Ok(Box::new(interp::InterpWorker::build(
+        kernel, layout, memfds,
+    )?))
+}
+
+/// One slot of a worker set.
+type Slot = Option<Box<dyn KernelWorker>>;
 
 /// What identifies reusable workers: same kernel, same buffers in the same
 /// order (so the same layout and mappings).
@@ -260,7 +230,7 @@ const WORKER_SETS: usize = 4;
 
 struct CpuSession {
     /// `sets[0]` is the one in use; each holds workers for one key.
-    sets: Vec<(SessionKey, Vec<Option<Worker>>)>,
+    sets: Vec<(SessionKey, Vec<Slot>)>,
 }
 
 impl CpuSession {
@@ -303,7 +273,7 @@ impl CallState<'_> {
 
     /// [`Self::work_inner`], turning a panic (a bug, never expected) into a
     /// `device_error` instead of unwinding through the guest's host call.
-    fn work(&self, slot: &mut Option<Worker>) {
+    fn work(&self, slot: &mut Slot) {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work_inner(slot)));
         if r.is_err() {
             *slot = None;
@@ -314,16 +284,10 @@ impl CallState<'_> {
     /// Runs chunks of iterations on `slot`'s worker (building it if needed)
     /// until none are left or some iteration failed. On failure the worker
     /// is discarded.
-    fn work_inner(&self, slot: &mut Option<Worker>) {
+    fn work_inner(&self, slot: &mut Slot) {
         if slot.is_none() {
             let t = Instant::now();
-            match Worker::build(
-                self.kernel,
-                self.layout,
-                self.memfds,
-                self.block_size,
-                self.num_iterations,
-            ) {
+            match build_worker(self.kernel, self.layout, self.memfds) {
                 Ok(w) => *slot = Some(w),
                 Err(e) => return self.fail(e),
             }
@@ -331,8 +295,12 @@ impl CallState<'_> {
                 .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
         }
         let worker = slot.as_mut().expect("built");
-        worker.params[1] = Val::I32(self.num_iterations as i32);
-        worker.params[2] = Val::I32(self.block_size as i32);
+        let args = CallArgs {
+            num_iterations: self.num_iterations,
+            block_size: self.block_size,
+            fuel: self.fuel,
+            cancel: self.cancel,
+        };
         let n = self.num_iterations as u64;
         loop {
             if self.stop.load(Ordering::Relaxed) {
@@ -344,19 +312,13 @@ impl CallState<'_> {
                 return;
             }
             let end = (start + self.chunk).min(n);
-            for i in start..end {
-                let stopped = match self.cancel.check() {
-                    Err(stop) => Some(stop),
-                    Ok(()) => match worker.run(i as u32, self.fuel, self.cancel) {
-                        Ok(()) => None,
-                        Err(RunError::Stopped(stop)) => Some(stop),
-                        Err(RunError::Trap(msg)) => {
-                            *slot = None;
-                            return self.fail(ParError::kernel_trap(msg));
-                        }
-                    },
-                };
-                if let Some(stop) = stopped {
+            match worker.run_range(&args, start as u32..end as u32, &self.stop) {
+                Ok(()) => {}
+                Err(RunError::Trap(msg)) => {
+                    *slot = None;
+                    return self.fail(ParError::kernel_trap(msg));
+                }
+                Err(RunError::Stopped(stop, i)) => {
                     // Stopped mid-iteration: its private state is as
                     // unknown as after a trap.
                     *slot = None;
@@ -364,9 +326,6 @@ impl CallState<'_> {
                         "stopped at iteration {i}: {}",
                         stop.describe()
                     )));
-                }
-                if self.stop.load(Ordering::Relaxed) {
-                    return;
                 }
             }
         }

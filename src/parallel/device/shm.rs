@@ -294,6 +294,34 @@ pub fn build_window<M>(
     Ok((Some(window), memory))
 }
 
+/// Maps a worker window for `layout` whose buffer range is backed by
+/// `buffers` (one memfd per placement): `[0, R)`, the gaps and the tail are
+/// fresh private zero pages, each buffer its memfd's pages (shared). For an
+/// engine that does not zero-fill the memory it is given (the JIT's memory
+/// creator), so no scratch pages are needed. A layout of total size 0 gets a
+/// one-page window (a valid, unused address) of which nothing is visible.
+#[cfg_attr(not(wp_jit), allow(dead_code))]
+pub fn map_window(layout: &Layout, buffers: &[&Memfd]) -> ParResult<Window> {
+    let window = Window::reserve(layout.total_size.max(PAGE))?;
+    for (p, fd) in layout.placements.iter().zip(buffers) {
+        window.map_fixed(p.offset, round_up(p.len, PAGE), Some(fd), false)?;
+    }
+    Ok(window)
+}
+
+#[cfg_attr(not(wp_jit), allow(dead_code))]
+impl Window {
+    /// A window of `len` bytes (at least one page) of private zero pages.
+    pub fn private(len: u64) -> ParResult<Window> {
+        Window::reserve(round_up(len.max(PAGE), PAGE))
+    }
+
+    /// Start of the window.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Focused tests of the memory sharing (Miri cannot run this FFI code):

@@ -5,7 +5,7 @@
 //! least recently used entry is evicted (workers still running it keep their
 //! `Arc`).
 
-use super::Kernel;
+use super::{Kernel, KernelCompilers};
 use crate::parallel::errno::ParResult;
 use std::collections::HashMap;
 use std::hash::Hasher;
@@ -75,11 +75,11 @@ impl KernelCache {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The compiled kernel for `bytes`, compiling it with `engine` on a miss.
+    /// The compiled kernel for `bytes`, compiling it with `compilers` on a miss.
     /// The lock is not held while compiling.
     pub fn get_or_compile(
         &self,
-        engine: &wasmi::Engine,
+        compilers: &KernelCompilers,
         bytes: &[u8],
     ) -> ParResult<(Arc<Kernel>, CacheOutcome)> {
         let hash = content_hash(bytes);
@@ -94,7 +94,7 @@ impl KernelCache {
                 }
             }
         }
-        let kernel = Arc::new(Kernel::compile(engine, bytes, hash)?);
+        let kernel = Arc::new(Kernel::compile(compilers, bytes, hash)?);
         let mut inner = self.lock();
         inner.clock += 1;
         let now = inner.clock;
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn hit_miss_and_bound() {
-        let engine = wasmi::Engine::default();
+        let engine = KernelCompilers::new(super::super::KernelEngine::Auto, false, false).unwrap();
         let cache = KernelCache::new(2);
         let (a, o) = cache.get_or_compile(&engine, &kernel(1)).unwrap();
         assert_eq!(o, CacheOutcome::Miss);

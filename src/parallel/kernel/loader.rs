@@ -251,6 +251,85 @@ fn check_data_segments(active_data: &[(Option<i64>, u64)], private_size: u64) ->
     Ok(())
 }
 
+/// The JIT's form of a kernel: `rewritten` (as [`load`] returns it) with
+/// its memory import turned into memory 0 *defined* by the module (minimum
+/// `R`, no maximum). Wasmtime hands only defined memories to a custom memory
+/// creator, which is how a worker's window (private `[0, R)` followed by the
+/// shared buffer pages) becomes the kernel's memory. The kernel sees the same
+/// indices (memory 0 stays memory 0; the import was the only import).
+pub fn define_memory(rewritten: &[u8]) -> ParResult<Vec<u8>> {
+    // Position of a non-custom section in the module order.
+    fn rank(id: u8) -> u8 {
+        match id {
+            1..=5 => id,     // type, import, function, table, memory
+            13 => 6,         // tag
+            6..=9 => id + 1, // global, export, start, element
+            12 => 11,        // data count
+            10 => 12,        // code
+            11 => 13,        // data
+            _ => 0,
+        }
+    }
+    let mut out = wasm_encoder::Module::new();
+    let mut memory: Option<wasm_encoder::MemoryType> = None;
+    let mut emitted = false;
+    for payload in Parser::new(0).parse_all(rewritten) {
+        let payload = payload.map_err(bin_err)?;
+        match &payload {
+            Payload::ImportSection(reader) => {
+                for import in reader.clone() {
+                    if let TypeRef::Memory(m) = import.map_err(bin_err)?.ty {
+                        memory = Some(wasm_encoder::MemoryType {
+                            minimum: m.initial,
+                            maximum: None,
+                            memory64: false,
+                            shared: false,
+                            page_size_log2: None,
+                        });
+                    }
+                }
+                continue;
+            }
+            Payload::MemorySection(reader) => {
+                let mut section = wasm_encoder::MemorySection::new();
+                section.memory(memory.ok_or_else(|| bad("kernel memory import missing"))?);
+                for m in reader.clone() {
+                    let m = m.map_err(bin_err)?;
+                    section.memory(wasm_encoder::MemoryType {
+                        minimum: m.initial,
+                        maximum: m.maximum,
+                        memory64: m.memory64,
+                        shared: m.shared,
+                        page_size_log2: m.page_size_log2,
+                    });
+                }
+                out.section(&section);
+                emitted = true;
+                continue;
+            }
+            _ => {}
+        }
+        if let Some((id, range)) = payload.as_section() {
+            if !emitted && rank(id) > 5 {
+                let mut section = wasm_encoder::MemorySection::new();
+                section.memory(memory.ok_or_else(|| bad("kernel memory import missing"))?);
+                out.section(&section);
+                emitted = true;
+            }
+            let data = rewritten
+                .get(range)
+                .ok_or_else(|| bad("kernel section out of range"))?;
+            out.section(&wasm_encoder::RawSection { id, data });
+        }
+    }
+    if !emitted {
+        let mut section = wasm_encoder::MemorySection::new();
+        section.memory(memory.ok_or_else(|| bad("kernel memory import missing"))?);
+        out.section(&section);
+    }
+    Ok(out.finish())
+}
+
 /// Value of a constant expression made of `i32.const` or `global.get` of an
 /// earlier constant global.
 fn const_i32(expr: &wasmparser::ConstExpr<'_>, globals: &[Option<i64>]) -> Option<i64> {

@@ -22,8 +22,15 @@ pub struct Kernel {
     pub private_size: u64,
     /// Number of buffer `(ptr, len)` pairs the `kernel` export takes.
     pub num_buffer_params: usize,
-    /// The compiled module, for the kernel engine of the runtime.
+    /// The module for the interpreter (validated; translated eagerly when
+    /// the interpreter is the kernel engine, lazily otherwise).
     pub module: wasmi::Module,
+    /// The native code, when the JIT is the kernel engine.
+    #[cfg(wp_jit)]
+    pub jit: Option<crate::parallel::device::cpu::jit::JitKernel>,
+    /// Why the JIT (the runtime's engine) declined this kernel, which then
+    /// runs on the interpreter; `None` when it did not.
+    pub jit_declined: Option<String>,
     /// How long decoding, checking and compiling took.
     pub compile_time: Duration,
     /// A process-unique id (keys per-device caches such as cached workers).
@@ -41,14 +48,150 @@ impl std::fmt::Debug for Kernel {
     }
 }
 
+/// Which engine runs kernels on the SEQUENTIAL and CPU devices.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum KernelEngine {
+    /// The JIT where it is compiled in (feature `jit` on x86_64/aarch64),
+    /// else the interpreter.
+    #[default]
+    Auto,
+    /// Cranelift through wasmtime; a configuration error where it is not
+    /// compiled in.
+    Jit,
+    /// The wasmi interpreter (always available).
+    Interpreter,
+}
+
+impl KernelEngine {
+    /// Whether the JIT engine is compiled into this build.
+    pub const fn jit_available() -> bool {
+        cfg!(wp_jit)
+    }
+
+    /// `Auto` replaced by what the environment variable
+    /// [`KERNEL_ENGINE_ENV`] names (`jit`, `interpreter`; unset, empty or
+    /// `auto`: left `Auto`); an explicit setting wins over the variable.
+    /// How the test suites run on each engine without code changes.
+    pub fn or_env(self) -> ParResult<KernelEngine> {
+        if self != KernelEngine::Auto {
+            return Ok(self);
+        }
+        match std::env::var(KERNEL_ENGINE_ENV).as_deref() {
+            Err(_) | Ok("") | Ok("auto") => Ok(KernelEngine::Auto),
+            Ok("jit") => Ok(KernelEngine::Jit),
+            Ok("interpreter") => Ok(KernelEngine::Interpreter),
+            Ok(other) => Err(ParError::invalid_argument(format!(
+                "{KERNEL_ENGINE_ENV}={other} is not one of auto, jit, interpreter"
+            ))),
+        }
+    }
+
+    /// The engine `Auto` stands for in this build, or an error for `Jit`
+    /// where it is not compiled in.
+    pub fn resolve(self) -> ParResult<KernelEngine> {
+        match self {
+            KernelEngine::Auto if Self::jit_available() => Ok(KernelEngine::Jit),
+            KernelEngine::Auto => Ok(KernelEngine::Interpreter),
+            KernelEngine::Jit if !Self::jit_available() => Err(ParError::unsupported(
+                "the JIT kernel engine is not compiled into this build (cargo feature `jit`, x86_64 and aarch64 only)",
+            )),
+            e => Ok(e),
+        }
+    }
+
+    /// Name for people: `auto`, `jit (cranelift)`, `interpreter`.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelEngine::Auto => "auto",
+            KernelEngine::Jit => JIT_NAME,
+            KernelEngine::Interpreter => INTERPRETER_NAME,
+        }
+    }
+}
+
+/// Environment variable read when the configured kernel engine is `Auto`.
+pub const KERNEL_ENGINE_ENV: &str = "WASI_PARALLEL_KERNEL_ENGINE";
+
+/// What statistics call the JIT engine.
+pub const JIT_NAME: &str = "jit (cranelift)";
+/// What statistics call the interpreter engine.
+pub const INTERPRETER_NAME: &str = "interpreter";
+
+/// The compilers of a runtime: wasmi always (it validates every kernel, so
+/// both engines accept the same kernels, and runs them when it is the
+/// engine), the JIT when it is the engine.
+pub struct KernelCompilers {
+    /// The interpreter's engine.
+    pub wasmi: wasmi::Engine,
+    #[cfg(wp_jit)]
+    jit: Option<crate::parallel::device::cpu::jit::JitCompiler>,
+}
+
+impl KernelCompilers {
+    /// Compilers for `engine` (`Auto` resolved through the environment
+    /// variable [`KERNEL_ENGINE_ENV`], then to the JIT where compiled in),
+    /// with fuel metering when `fuel` (a per-iteration budget is set) and
+    /// a way to stop a running iteration when `interruptible` (fuel slices
+    /// on the interpreter, epochs on the JIT).
+    pub fn new(
+        engine: KernelEngine,
+        fuel: bool,
+        interruptible: bool,
+    ) -> ParResult<KernelCompilers> {
+        let engine = engine.or_env()?.resolve()?;
+        let jit = engine == KernelEngine::Jit;
+        let mut c = wasmi::Config::default();
+        c.consume_fuel(fuel || interruptible);
+        c.compilation_mode(if jit {
+            wasmi::CompilationMode::LazyTranslation
+        } else {
+            wasmi::CompilationMode::Eager
+        });
+        Ok(KernelCompilers {
+            wasmi: wasmi::Engine::new(&c),
+            #[cfg(wp_jit)]
+            jit: if jit {
+                Some(crate::parallel::device::cpu::jit::JitCompiler::new(
+                    fuel,
+                    interruptible,
+                    false,
+                )?)
+            } else {
+                None
+            },
+        })
+    }
+
+    /// The engine kernels run on.
+    pub fn engine(&self) -> KernelEngine {
+        #[cfg(wp_jit)]
+        if self.jit.is_some() {
+            return KernelEngine::Jit;
+        }
+        KernelEngine::Interpreter
+    }
+}
+
 impl Kernel {
-    /// Loads and compiles `bytes` with `engine`.
-    pub fn compile(engine: &wasmi::Engine, bytes: &[u8], hash: u64) -> ParResult<Kernel> {
+    /// Loads and compiles `bytes` with `compilers`.
+    pub fn compile(compilers: &KernelCompilers, bytes: &[u8], hash: u64) -> ParResult<Kernel> {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let start = std::time::Instant::now();
         let shape = loader::load(bytes)?;
-        let module = wasmi::Module::new(engine, &shape.rewritten)
+        let module = wasmi::Module::new(&compilers.wasmi, &shape.rewritten)
             .map_err(|e| ParError::invalid_kernel(format!("kernel does not validate: {e}")))?;
+        // A kernel the interpreter validated but the JIT cannot compile
+        // (it uses reference-typed values: wasmtime is built without its
+        // GC support) runs on the interpreter; `jit_declined` says why.
+        #[cfg(wp_jit)]
+        let (jit, jit_declined) = match compilers.jit.as_ref().map(|c| c.compile(&shape.rewritten))
+        {
+            Some(Ok(k)) => (Some(k), None),
+            Some(Err(e)) => (None, Some(e.message)),
+            None => (None, None),
+        };
+        #[cfg(not(wp_jit))]
+        let jit_declined = None;
         Ok(Kernel {
             hash,
             bytes: bytes.into(),
@@ -56,9 +199,21 @@ impl Kernel {
             private_size: shape.private_size,
             num_buffer_params: shape.num_buffer_params,
             module,
+            #[cfg(wp_jit)]
+            jit,
+            jit_declined,
             compile_time: start.elapsed(),
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
+    }
+
+    /// The engine this kernel runs on (SEQUENTIAL and CPU devices).
+    pub fn engine(&self) -> KernelEngine {
+        #[cfg(wp_jit)]
+        if self.jit.is_some() {
+            return KernelEngine::Jit;
+        }
+        KernelEngine::Interpreter
     }
 
     /// Checks that the kernel takes exactly `num_buffers` buffer pairs.

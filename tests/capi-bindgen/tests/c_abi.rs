@@ -1322,6 +1322,63 @@ fn modules_are_shared_across_threads() {
 }
 
 #[test]
+fn kernel_engine_is_chosen_reported_and_named_in_stats() {
+    let jit = wasi_parallel::parallel::KernelEngine::jit_available();
+    let mut cases = vec![(WP_KERNEL_ENGINE_INTERPRETER, WP_KERNEL_ENGINE_INTERPRETER)];
+    if jit {
+        cases.push((WP_KERNEL_ENGINE_JIT, WP_KERNEL_ENGINE_JIT));
+    }
+    for (set, want) in cases {
+        let e = engine_with(|cfg| ok(c!(wp_config_set_kernel_engine(cfg, set as i32))));
+        let mut got = -5;
+        ok(c!(wp_engine_kernel_engine(e, &mut got)));
+        assert_eq!(got, want as i32);
+        let m = module(e, PARALLEL_GUEST).unwrap();
+        let inst = instance(m, null()).unwrap();
+        let mut st = wp_parallel_stats_t::default();
+        ok(c!(wp_instance_parallel_stats(inst, &mut st)));
+        assert_eq!(st.last_kernel_engine, -1, "no call yet");
+        for hint in [WP_DEVICE_SEQUENTIAL, WP_DEVICE_CPU] {
+            assert_eq!(run_parallel(inst, 64, hint as i32).unwrap(), 0);
+            ok(c!(wp_instance_parallel_stats(inst, &mut st)));
+            assert_eq!(st.last_kernel_engine, want as i32);
+        }
+        c!(wp_instance_delete(inst));
+        c!(wp_module_delete(m));
+        c!(wp_engine_delete(e));
+    }
+    // Bad values; JIT where it is compiled out is an error, not a fallback.
+    let cfg = c!(wp_config_new());
+    fails(
+        c!(wp_config_set_kernel_engine(cfg, 7)),
+        WP_ERROR_INVALID_ARGUMENT,
+    );
+    fails(
+        c!(wp_config_set_kernel_engine(null_mut(), 0)),
+        WP_ERROR_INVALID_ARGUMENT,
+    );
+    let r = c!(wp_config_set_kernel_engine(
+        cfg,
+        WP_KERNEL_ENGINE_JIT as i32
+    ));
+    if jit {
+        ok(r);
+    } else {
+        fails(r, WP_ERROR_INVALID_ARGUMENT);
+    }
+    ok(c!(wp_config_set_kernel_engine(
+        cfg,
+        WP_KERNEL_ENGINE_AUTO as i32
+    )));
+    c!(wp_config_delete(cfg));
+    let mut got = 0;
+    fails(
+        c!(wp_engine_kernel_engine(null(), &mut got)),
+        WP_ERROR_INVALID_ARGUMENT,
+    );
+}
+
+#[test]
 fn a_watchdog_thread_interrupts_a_spinning_guest() {
     let e = engine();
     let m = module(
