@@ -141,6 +141,11 @@ impl ParallelRuntime {
         let mut wasmi_config = wasmi::Config::default();
         wasmi_config.consume_fuel(config.kernel_fuel.is_some());
         wasmi_config.compilation_mode(wasmi::CompilationMode::Eager);
+        // Fixed-width SIMD runs on every device; relaxed SIMD is refused
+        // (its results may differ between implementations, and a kernel must
+        // compute the same on every device: see `Kernel::compile`).
+        wasmi_config.wasm_simd(true);
+        wasmi_config.wasm_relaxed_simd(false);
         let engine = wasmi::Engine::new(&wasmi_config);
         let mut devices: Vec<Arc<dyn Device>> = vec![
             Arc::new(device::sequential::new_sequential_device(0)),

@@ -47,8 +47,17 @@ impl Kernel {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let start = std::time::Instant::now();
         let shape = loader::load(bytes)?;
-        let module = wasmi::Module::new(engine, &shape.rewritten)
-            .map_err(|e| ParError::invalid_kernel(format!("kernel does not validate: {e}")))?;
+        let module = wasmi::Module::new(engine, &shape.rewritten).map_err(|e| {
+            let e = e.to_string();
+            if e.contains("relaxed SIMD") {
+                ParError::invalid_kernel(format!(
+                    "kernel uses relaxed SIMD, which kernels may not use (its results may differ \
+                     between devices; build without -mrelaxed-simd): {e}"
+                ))
+            } else {
+                ParError::invalid_kernel(format!("kernel does not validate: {e}"))
+            }
+        })?;
         Ok(Kernel {
             hash,
             bytes: bytes.into(),
