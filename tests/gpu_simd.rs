@@ -32,7 +32,7 @@ fn edge_f32() -> Vec<u32> {
         f(f32::MAX),
         f(f32::MIN),
         f(f32::MIN_POSITIVE),
-        1,          // smallest subnormal
+        1,           // smallest subnormal
         0x8000_0001, // negative subnormal
         f(f32::INFINITY),
         f(f32::NEG_INFINITY),
@@ -229,48 +229,157 @@ const ROWS: usize = 96;
 fn simd_integer_ops_agree() {
     let mut e = Vec::new();
     for op in [
-        "i8x16.add", "i8x16.add_sat_s", "i8x16.add_sat_u", "i8x16.sub", "i8x16.sub_sat_s",
-        "i8x16.sub_sat_u", "i8x16.min_s", "i8x16.min_u", "i8x16.max_s", "i8x16.max_u",
-        "i8x16.avgr_u", "i8x16.eq", "i8x16.ne", "i8x16.lt_s", "i8x16.lt_u", "i8x16.gt_s",
-        "i8x16.gt_u", "i8x16.le_s", "i8x16.le_u", "i8x16.ge_s", "i8x16.ge_u",
-        "i8x16.narrow_i16x8_s", "i8x16.narrow_i16x8_u", "i8x16.swizzle",
-        "i16x8.add", "i16x8.add_sat_s", "i16x8.add_sat_u", "i16x8.sub", "i16x8.sub_sat_s",
-        "i16x8.sub_sat_u", "i16x8.mul", "i16x8.min_s", "i16x8.min_u", "i16x8.max_s",
-        "i16x8.max_u", "i16x8.avgr_u", "i16x8.q15mulr_sat_s", "i16x8.eq", "i16x8.ne",
-        "i16x8.lt_s", "i16x8.lt_u", "i16x8.gt_s", "i16x8.gt_u", "i16x8.le_s", "i16x8.le_u",
-        "i16x8.ge_s", "i16x8.ge_u", "i16x8.narrow_i32x4_s", "i16x8.narrow_i32x4_u",
-        "i16x8.extmul_low_i8x16_s", "i16x8.extmul_high_i8x16_s", "i16x8.extmul_low_i8x16_u",
+        "i8x16.add",
+        "i8x16.add_sat_s",
+        "i8x16.add_sat_u",
+        "i8x16.sub",
+        "i8x16.sub_sat_s",
+        "i8x16.sub_sat_u",
+        "i8x16.min_s",
+        "i8x16.min_u",
+        "i8x16.max_s",
+        "i8x16.max_u",
+        "i8x16.avgr_u",
+        "i8x16.eq",
+        "i8x16.ne",
+        "i8x16.lt_s",
+        "i8x16.lt_u",
+        "i8x16.gt_s",
+        "i8x16.gt_u",
+        "i8x16.le_s",
+        "i8x16.le_u",
+        "i8x16.ge_s",
+        "i8x16.ge_u",
+        "i8x16.narrow_i16x8_s",
+        "i8x16.narrow_i16x8_u",
+        "i8x16.swizzle",
+        "i16x8.add",
+        "i16x8.add_sat_s",
+        "i16x8.add_sat_u",
+        "i16x8.sub",
+        "i16x8.sub_sat_s",
+        "i16x8.sub_sat_u",
+        "i16x8.mul",
+        "i16x8.min_s",
+        "i16x8.min_u",
+        "i16x8.max_s",
+        "i16x8.max_u",
+        "i16x8.avgr_u",
+        "i16x8.q15mulr_sat_s",
+        "i16x8.eq",
+        "i16x8.ne",
+        "i16x8.lt_s",
+        "i16x8.lt_u",
+        "i16x8.gt_s",
+        "i16x8.gt_u",
+        "i16x8.le_s",
+        "i16x8.le_u",
+        "i16x8.ge_s",
+        "i16x8.ge_u",
+        "i16x8.narrow_i32x4_s",
+        "i16x8.narrow_i32x4_u",
+        "i16x8.extmul_low_i8x16_s",
+        "i16x8.extmul_high_i8x16_s",
+        "i16x8.extmul_low_i8x16_u",
         "i16x8.extmul_high_i8x16_u",
-        "i32x4.add", "i32x4.sub", "i32x4.mul", "i32x4.min_s", "i32x4.min_u", "i32x4.max_s",
-        "i32x4.max_u", "i32x4.eq", "i32x4.ne", "i32x4.lt_s", "i32x4.lt_u", "i32x4.gt_s",
-        "i32x4.gt_u", "i32x4.le_s", "i32x4.le_u", "i32x4.ge_s", "i32x4.ge_u",
-        "i32x4.dot_i16x8_s", "i32x4.extmul_low_i16x8_s", "i32x4.extmul_high_i16x8_s",
-        "i32x4.extmul_low_i16x8_u", "i32x4.extmul_high_i16x8_u",
-        "i64x2.add", "i64x2.sub", "i64x2.mul", "i64x2.eq", "i64x2.ne", "i64x2.lt_s",
-        "i64x2.gt_s", "i64x2.le_s", "i64x2.ge_s", "i64x2.extmul_low_i32x4_s",
-        "i64x2.extmul_high_i32x4_s", "i64x2.extmul_low_i32x4_u", "i64x2.extmul_high_i32x4_u",
-        "v128.and", "v128.or", "v128.xor", "v128.andnot",
-        "f32x4.eq", "f32x4.ne", "f32x4.lt", "f32x4.gt", "f32x4.le", "f32x4.ge",
-        "f64x2.eq", "f64x2.ne", "f64x2.lt", "f64x2.gt", "f64x2.le", "f64x2.ge",
+        "i32x4.add",
+        "i32x4.sub",
+        "i32x4.mul",
+        "i32x4.min_s",
+        "i32x4.min_u",
+        "i32x4.max_s",
+        "i32x4.max_u",
+        "i32x4.eq",
+        "i32x4.ne",
+        "i32x4.lt_s",
+        "i32x4.lt_u",
+        "i32x4.gt_s",
+        "i32x4.gt_u",
+        "i32x4.le_s",
+        "i32x4.le_u",
+        "i32x4.ge_s",
+        "i32x4.ge_u",
+        "i32x4.dot_i16x8_s",
+        "i32x4.extmul_low_i16x8_s",
+        "i32x4.extmul_high_i16x8_s",
+        "i32x4.extmul_low_i16x8_u",
+        "i32x4.extmul_high_i16x8_u",
+        "i64x2.add",
+        "i64x2.sub",
+        "i64x2.mul",
+        "i64x2.eq",
+        "i64x2.ne",
+        "i64x2.lt_s",
+        "i64x2.gt_s",
+        "i64x2.le_s",
+        "i64x2.ge_s",
+        "i64x2.extmul_low_i32x4_s",
+        "i64x2.extmul_high_i32x4_s",
+        "i64x2.extmul_low_i32x4_u",
+        "i64x2.extmul_high_i32x4_u",
+        "v128.and",
+        "v128.or",
+        "v128.xor",
+        "v128.andnot",
+        "f32x4.eq",
+        "f32x4.ne",
+        "f32x4.lt",
+        "f32x4.gt",
+        "f32x4.le",
+        "f32x4.ge",
+        "f64x2.eq",
+        "f64x2.ne",
+        "f64x2.lt",
+        "f64x2.gt",
+        "f64x2.le",
+        "f64x2.ge",
     ] {
         e.push(format!("({op} A B)"));
     }
     for op in [
-        "v128.not", "i8x16.abs", "i8x16.neg", "i8x16.popcnt", "i16x8.abs", "i16x8.neg",
-        "i16x8.extend_low_i8x16_s", "i16x8.extend_high_i8x16_s", "i16x8.extend_low_i8x16_u",
-        "i16x8.extend_high_i8x16_u", "i16x8.extadd_pairwise_i8x16_s",
-        "i16x8.extadd_pairwise_i8x16_u", "i32x4.abs", "i32x4.neg", "i32x4.extend_low_i16x8_s",
-        "i32x4.extend_high_i16x8_s", "i32x4.extend_low_i16x8_u", "i32x4.extend_high_i16x8_u",
-        "i32x4.extadd_pairwise_i16x8_s", "i32x4.extadd_pairwise_i16x8_u",
-        "i32x4.trunc_sat_f32x4_s", "i32x4.trunc_sat_f32x4_u", "i32x4.trunc_sat_f64x2_s_zero",
-        "i32x4.trunc_sat_f64x2_u_zero", "i64x2.abs", "i64x2.neg", "i64x2.extend_low_i32x4_s",
-        "i64x2.extend_high_i32x4_s", "i64x2.extend_low_i32x4_u", "i64x2.extend_high_i32x4_u",
+        "v128.not",
+        "i8x16.abs",
+        "i8x16.neg",
+        "i8x16.popcnt",
+        "i16x8.abs",
+        "i16x8.neg",
+        "i16x8.extend_low_i8x16_s",
+        "i16x8.extend_high_i8x16_s",
+        "i16x8.extend_low_i8x16_u",
+        "i16x8.extend_high_i8x16_u",
+        "i16x8.extadd_pairwise_i8x16_s",
+        "i16x8.extadd_pairwise_i8x16_u",
+        "i32x4.abs",
+        "i32x4.neg",
+        "i32x4.extend_low_i16x8_s",
+        "i32x4.extend_high_i16x8_s",
+        "i32x4.extend_low_i16x8_u",
+        "i32x4.extend_high_i16x8_u",
+        "i32x4.extadd_pairwise_i16x8_s",
+        "i32x4.extadd_pairwise_i16x8_u",
+        "i32x4.trunc_sat_f32x4_s",
+        "i32x4.trunc_sat_f32x4_u",
+        "i32x4.trunc_sat_f64x2_s_zero",
+        "i32x4.trunc_sat_f64x2_u_zero",
+        "i64x2.abs",
+        "i64x2.neg",
+        "i64x2.extend_low_i32x4_s",
+        "i64x2.extend_high_i32x4_s",
+        "i64x2.extend_low_i32x4_u",
+        "i64x2.extend_high_i32x4_u",
     ] {
         e.push(format!("({op} A)"));
     }
     for op in [
-        "v128.any_true", "i8x16.all_true", "i16x8.all_true", "i32x4.all_true",
-        "i64x2.all_true", "i8x16.bitmask", "i16x8.bitmask", "i32x4.bitmask", "i64x2.bitmask",
+        "v128.any_true",
+        "i8x16.all_true",
+        "i16x8.all_true",
+        "i32x4.all_true",
+        "i64x2.all_true",
+        "i8x16.bitmask",
+        "i16x8.bitmask",
+        "i32x4.bitmask",
+        "i64x2.bitmask",
     ] {
         e.push(format!("(i32x4.splat ({op} A))"));
     }
@@ -370,9 +479,18 @@ fn simd_memory_ops_agree() {
         e.push(format!("(v128.store {{o}} (v128.load offset={off} P))"));
     }
     for op in [
-        "v128.load8x8_s", "v128.load8x8_u", "v128.load16x4_s", "v128.load16x4_u",
-        "v128.load32x2_s", "v128.load32x2_u", "v128.load8_splat", "v128.load16_splat",
-        "v128.load32_splat", "v128.load64_splat", "v128.load32_zero", "v128.load64_zero",
+        "v128.load8x8_s",
+        "v128.load8x8_u",
+        "v128.load16x4_s",
+        "v128.load16x4_u",
+        "v128.load32x2_s",
+        "v128.load32x2_u",
+        "v128.load8_splat",
+        "v128.load16_splat",
+        "v128.load32_splat",
+        "v128.load64_splat",
+        "v128.load32_zero",
+        "v128.load64_zero",
     ] {
         for off in [0, 3, 6] {
             e.push(format!("(v128.store {{o}} ({op} offset={off} P))"));
@@ -413,10 +531,22 @@ fn simd_out_of_bounds_accesses_trap_on_every_device() {
     // bounds, the others trap.
     for (name, stmt) in [
         ("v128.load", "(drop (v128.load (local.get $a)))"),
-        ("v128.store", "(v128.store (local.get $a) (v128.const i32x4 1 2 3 4))"),
-        ("v128.load64_lane", "(drop (v128.load64_lane offset=8 0 (local.get $a) (v128.const i32x4 0 0 0 0)))"),
-        ("v128.store32_lane", "(v128.store32_lane offset=12 3 (local.get $a) (v128.const i32x4 0 0 0 0))"),
-        ("v128.load64_splat", "(drop (v128.load64_splat offset=8 (local.get $a)))"),
+        (
+            "v128.store",
+            "(v128.store (local.get $a) (v128.const i32x4 1 2 3 4))",
+        ),
+        (
+            "v128.load64_lane",
+            "(drop (v128.load64_lane offset=8 0 (local.get $a) (v128.const i32x4 0 0 0 0)))",
+        ),
+        (
+            "v128.store32_lane",
+            "(v128.store32_lane offset=12 3 (local.get $a) (v128.const i32x4 0 0 0 0))",
+        ),
+        (
+            "v128.load64_splat",
+            "(drop (v128.load64_splat offset=8 (local.get $a)))",
+        ),
     ] {
         let src = format!(
             r#"(module (import "env" "memory" (memory 1))
@@ -492,20 +622,38 @@ fn simd_ops_match_a_rust_reference() {
     for (rt, dev) in devs {
         let out = run(&rt, dev, &w, 1, 1, &[row.clone(), vec![0; stride]]).unwrap();
         let o = &out[1];
-        let f = |k: usize, l: usize| f32::from_le_bytes(o[k * 16 + 4 * l..k * 16 + 4 * l + 4].try_into().unwrap());
+        let f = |k: usize, l: usize| {
+            f32::from_le_bytes(o[k * 16 + 4 * l..k * 16 + 4 * l + 4].try_into().unwrap())
+        };
         for l in 0..4 {
             let want = {
                 let r = a[l].round();
-                if (a[l] - a[l].trunc()).abs() == 0.5 { 2.0 * (a[l] / 2.0).round() } else { r }
+                if (a[l] - a[l].trunc()).abs() == 0.5 {
+                    2.0 * (a[l] / 2.0).round()
+                } else {
+                    r
+                }
             };
-            assert_eq!(f(0, l).to_bits(), want.to_bits(), "nearest lane {l} dev {dev}");
+            assert_eq!(
+                f(0, l).to_bits(),
+                want.to_bits(),
+                "nearest lane {l} dev {dev}"
+            );
         }
         assert!(f(1, 0).is_nan(), "min with NaN, dev {dev}");
         assert_eq!(f(1, 1).to_bits(), (-0.5f32).to_bits());
-        assert_eq!(f(1, 2).to_bits(), (-0.0f32).to_bits(), "min(-0, +0) = -0, dev {dev}");
+        assert_eq!(
+            f(1, 2).to_bits(),
+            (-0.0f32).to_bits(),
+            "min(-0, +0) = -0, dev {dev}"
+        );
         for l in 0..16 {
             let (x, y) = (ab[l] as i8, bb[l] as i8);
-            assert_eq!(o[32 + l] as i8, x.saturating_add(y), "add_sat_s lane {l} dev {dev}");
+            assert_eq!(
+                o[32 + l] as i8,
+                x.saturating_add(y),
+                "add_sat_s lane {l} dev {dev}"
+            );
             assert_eq!(o[80 + l] as i8, x >> 1, "shr_s lane {l} dev {dev}");
         }
         for l in 0..8 {

@@ -8,7 +8,7 @@
 # Environment: CLANG (default clang), WASI_SYSROOT (passed as --sysroot when
 # set), WASI_PARALLEL (the wasi-parallel CLI used for `embed`, see embed.sh;
 # otherwise target/{release,debug}/wasi-parallel if it has `embed`, else od + awk),
-# SIMD=1 (build kernels and guests with `-O3 -msimd128`: clang's
+# SIMD=1 (build kernels and guests with `-O3 -msimd128 -fno-builtin-memset`: clang's
 # auto-vectoriser turns the kernels' loops into v128 code; every device runs
 # it, see docs/parallel.md "SIMD"), OPT (the optimisation flags, default -O2,
 # or -O3 with SIMD=1).
@@ -26,7 +26,10 @@ sysroot=${WASI_SYSROOT:+--sysroot=$WASI_SYSROOT}
 # Kernels: freestanding wasm32 modules importing one memory (R = 64 KiB:
 # a 32 KiB shadow stack at the bottom, then static data) and exporting `kernel`.
 if [ "${SIMD:-0}" = 1 ]; then
-    OPT="${OPT:--O3} -msimd128"
+    # -fno-builtin-memset: clang -O3 turns fill loops into memset calls;
+    # each call inlines a whole memset into the GPU shader, which lavapipe
+    # then compiles for a minute (docs/wasi-parallel.md).
+    OPT="${OPT:--O3} -msimd128 -fno-builtin-memset"
 else
     OPT=${OPT:--O2}
 fi

@@ -24,6 +24,15 @@ use crate::spirv::Unsupported;
 use naga::{BinaryOperator as Bo, Expression, ScalarKind};
 use wasmparser::Operator;
 
+/// Whether `op` loads or stores a whole `v128`. Loops with such accesses
+/// are not unrolled: they already do several elements per iteration (which
+/// is what unrolling buys against llvmpipe's loop limit), and unrolled
+/// copies of their wide bounds-checked accesses made lavapipe compile the
+/// example kernels built with `-O3 -msimd128` for over a minute.
+pub(super) fn is_v128_access(op: &Operator<'_>) -> bool {
+    matches!(op, Operator::V128Load { .. } | Operator::V128Store { .. })
+}
+
 /// The lane interpretation of a `v128`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Lanes {
@@ -301,7 +310,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 let b = value.bytes();
                 let mut words = Vec::with_capacity(4);
                 for i in 0..4 {
-                    let w = u32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]);
+                    let w =
+                        u32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]);
                     let w = self.fb.u32(w);
                     words.push(self.opaque_bits(w, Ty::I32));
                 }

@@ -22,14 +22,22 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         use Ty::{F32, F64};
         match op {
             O::F32x4Add => self.lanewise_scalar(2, L::F32, false, |s| s.binop(Bo::Add, F32))?,
-            O::F32x4Sub => self.lanewise_scalar(2, L::F32, false, |s| s.binop(Bo::Subtract, F32))?,
-            O::F32x4Mul => self.lanewise_scalar(2, L::F32, false, |s| s.binop(Bo::Multiply, F32))?,
+            O::F32x4Sub => {
+                self.lanewise_scalar(2, L::F32, false, |s| s.binop(Bo::Subtract, F32))?
+            }
+            O::F32x4Mul => {
+                self.lanewise_scalar(2, L::F32, false, |s| s.binop(Bo::Multiply, F32))?
+            }
             O::F32x4Div => self.lanewise_scalar(2, L::F32, false, |s| s.fdiv(F32))?,
             O::F32x4Min => self.lanewise_scalar(2, L::F32, false, |s| s.fminmax(F32, false))?,
             O::F32x4Max => self.lanewise_scalar(2, L::F32, false, |s| s.fminmax(F32, true))?,
             O::F64x2Add => self.lanewise_scalar(2, L::F64, false, |s| s.binop(Bo::Add, F64))?,
-            O::F64x2Sub => self.lanewise_scalar(2, L::F64, false, |s| s.binop(Bo::Subtract, F64))?,
-            O::F64x2Mul => self.lanewise_scalar(2, L::F64, false, |s| s.binop(Bo::Multiply, F64))?,
+            O::F64x2Sub => {
+                self.lanewise_scalar(2, L::F64, false, |s| s.binop(Bo::Subtract, F64))?
+            }
+            O::F64x2Mul => {
+                self.lanewise_scalar(2, L::F64, false, |s| s.binop(Bo::Multiply, F64))?
+            }
             O::F64x2Div => self.lanewise_scalar(2, L::F64, false, |s| s.fdiv(F64))?,
             O::F64x2Min => self.lanewise_scalar(2, L::F64, false, |s| s.fminmax(F64, false))?,
             O::F64x2Max => self.lanewise_scalar(2, L::F64, false, |s| s.fminmax(F64, true))?,
@@ -37,23 +45,39 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             O::F32x4PMax => self.pminmax(L::F32, true)?,
             O::F64x2PMin => self.pminmax(L::F64, false)?,
             O::F64x2PMax => self.pminmax(L::F64, true)?,
-            O::F32x4Abs => self.lanewise_scalar(1, L::F32, false, |s| s.float_sign(F32, SignOp::Abs))?,
-            O::F32x4Neg => self.lanewise_scalar(1, L::F32, false, |s| s.float_sign(F32, SignOp::Neg))?,
-            O::F64x2Abs => self.lanewise_scalar(1, L::F64, false, |s| s.float_sign(F64, SignOp::Abs))?,
-            O::F64x2Neg => self.lanewise_scalar(1, L::F64, false, |s| s.float_sign(F64, SignOp::Neg))?,
-            O::F32x4Sqrt => self.lanewise_scalar(1, L::F32, false, |s| s.unop_math(Mf::Sqrt, F32))?,
-            O::F32x4Ceil => self.lanewise_scalar(1, L::F32, false, |s| s.unop_math(Mf::Ceil, F32))?,
+            O::F32x4Abs => {
+                self.lanewise_scalar(1, L::F32, false, |s| s.float_sign(F32, SignOp::Abs))?
+            }
+            O::F32x4Neg => {
+                self.lanewise_scalar(1, L::F32, false, |s| s.float_sign(F32, SignOp::Neg))?
+            }
+            O::F64x2Abs => {
+                self.lanewise_scalar(1, L::F64, false, |s| s.float_sign(F64, SignOp::Abs))?
+            }
+            O::F64x2Neg => {
+                self.lanewise_scalar(1, L::F64, false, |s| s.float_sign(F64, SignOp::Neg))?
+            }
+            O::F32x4Sqrt => {
+                self.lanewise_scalar(1, L::F32, false, |s| s.unop_math(Mf::Sqrt, F32))?
+            }
+            O::F32x4Ceil => {
+                self.lanewise_scalar(1, L::F32, false, |s| s.unop_math(Mf::Ceil, F32))?
+            }
             O::F32x4Floor => {
                 self.lanewise_scalar(1, L::F32, false, |s| s.unop_math(Mf::Floor, F32))?
             }
             O::F32x4Trunc => {
-                self.lanewise_scalar(1, L::F32, false, |s| s.unop_math(Mf::Round, F32))?
+                self.lanewise_scalar(1, L::F32, false, |s| s.unop_math(Mf::Trunc, F32))?
             }
             O::F32x4Nearest => {
                 self.lanewise_scalar(1, L::F32, false, |s| s.unop_math(Mf::Round, F32))?
             }
-            O::F64x2Sqrt => self.lanewise_scalar(1, L::F64, false, |s| s.unop_math(Mf::Sqrt, F64))?,
-            O::F64x2Ceil => self.lanewise_scalar(1, L::F64, false, |s| s.unop_math(Mf::Ceil, F64))?,
+            O::F64x2Sqrt => {
+                self.lanewise_scalar(1, L::F64, false, |s| s.unop_math(Mf::Sqrt, F64))?
+            }
+            O::F64x2Ceil => {
+                self.lanewise_scalar(1, L::F64, false, |s| s.unop_math(Mf::Ceil, F64))?
+            }
             O::F64x2Floor => {
                 self.lanewise_scalar(1, L::F64, false, |s| s.unop_math(Mf::Floor, F64))?
             }
@@ -150,9 +174,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         let a = self.pop_lanes(Lanes::F64, false)?;
         let mut out = Vec::with_capacity(4);
         for x in a {
-            out.push(self.scalar(&[(x, Ty::F64)], |s| {
-                s.trunc(Ty::F64, Ty::I32, signed, true)
-            })?);
+            out.push(self.scalar(&[(x, Ty::F64)], |s| s.trunc(Ty::F64, Ty::I32, signed, true))?);
         }
         let z = self.fb.u32(0);
         out.extend([z, z]);

@@ -53,10 +53,16 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             O::I32x4Neg => {
                 self.lanewise(1, L::I32, false, L::I32, |s, a| Ok(s.ineg(a[0], false)))?
             }
-            O::I64x2Neg => self.lanewise(1, L::I64, false, L::I64, |s, a| Ok(s.ineg(a[0], true)))?,
+            O::I64x2Neg => {
+                self.lanewise(1, L::I64, false, L::I64, |s, a| Ok(s.ineg(a[0], true)))?
+            }
             O::I8x16Abs => self.lanewise(1, L::I8, true, L::I8, |s, a| Ok(s.iabs(a[0], false)))?,
-            O::I16x8Abs => self.lanewise(1, L::I16, true, L::I16, |s, a| Ok(s.iabs(a[0], false)))?,
-            O::I32x4Abs => self.lanewise(1, L::I32, true, L::I32, |s, a| Ok(s.iabs(a[0], false)))?,
+            O::I16x8Abs => {
+                self.lanewise(1, L::I16, true, L::I16, |s, a| Ok(s.iabs(a[0], false)))?
+            }
+            O::I32x4Abs => {
+                self.lanewise(1, L::I32, true, L::I32, |s, a| Ok(s.iabs(a[0], false)))?
+            }
             O::I64x2Abs => self.lanewise(1, L::I64, true, L::I64, |s, a| Ok(s.iabs(a[0], true)))?,
             O::I8x16Popcnt => self.lanewise(1, L::I8, false, L::I8, |s, a| {
                 Ok(s.fb.math(Mf::CountOneBits, a[0]))
@@ -253,9 +259,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             } else {
                 (a[0], a[1])
             };
-            let c = s
-                .fb
-                .bin(if max { Bo::Greater } else { Bo::Less }, x, y);
+            let c = s.fb.bin(if max { Bo::Greater } else { Bo::Less }, x, y);
             Ok(s.fb.sel(c, a[0], a[1]))
         })
     }

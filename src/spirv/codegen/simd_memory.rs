@@ -53,12 +53,13 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             O::V128Store { memarg } => {
                 let v = self.pop()?;
                 let base = self.pop()?;
+                let aligned = self.address_aligned(base, &memarg);
                 let (ea, bad) = self.effective(base, &memarg, 16, true)?;
                 self.fb.open();
-                for i in 0..4 {
-                    let w = self.word(v, i);
-                    let a = self.offset_by(ea, 4 * i);
-                    self.store_bits(a, w, 4, Ty::I32);
+                if aligned {
+                    self.store_words(ea, v);
+                } else {
+                    self.store_unaligned(ea, v);
                 }
                 let reject = self.fb.close();
                 self.fb.if_(bad, Block::new(), reject);
@@ -70,6 +71,62 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             other => return Ok(Some(other)),
         }
         Ok(None)
+    }
+
+    /// The four words of `v` at `ea`, a multiple of 4 known in bounds:
+    /// plain stores (the helper's atomics, which llvmpipe turns into a loop
+    /// over the lanes each, made shaders with vectorised loops take minutes
+    /// to compile).
+    fn store_words(&mut self, ea: H, v: H) {
+        let two = self.fb.u32(2);
+        let w0 = self.fb.bin(Bo::ShiftRight, ea, two);
+        for i in 0..4 {
+            let wi = self.offset_by(w0, i);
+            let p = self.fb.index(self.sh.g.arena, wi);
+            let x = self.word(v, i);
+            self.fb.store(p, x);
+        }
+    }
+
+    /// The four words of `v` at `ea` (known in bounds), any alignment: one
+    /// test; aligned, four plain stores; else the 16 bytes cover three
+    /// whole words (plain stores) and parts of two (atomic inserts, as the
+    /// scalar helper does), rather than four helper calls with two atomic
+    /// inserts each (which took lavapipe minutes to compile in an unrolled
+    /// loop).
+    fn store_unaligned(&mut self, ea: H, v: H) {
+        let three = self.fb.u32(3);
+        let low = self.fb.bin(Bo::And, ea, three);
+        let zero = self.fb.u32(0);
+        let is_aligned = self.fb.bin(Bo::Equal, low, zero);
+        self.fb.open();
+        self.store_words(ea, v);
+        let accept = self.fb.close();
+        self.fb.open();
+        let two = self.fb.u32(2);
+        let w0 = self.fb.bin(Bo::ShiftRight, ea, two);
+        let s = self.fb.bin(Bo::ShiftLeft, low, three);
+        let c32 = self.fb.u32(32);
+        let rs = self.fb.bin(Bo::Subtract, c32, s);
+        let all = self.fb.u32(u32::MAX);
+        let x: Vec<H> = (0..4).map(|i| self.word(v, i)).collect();
+        let m0 = self.fb.bin(Bo::ShiftLeft, all, s);
+        let b0 = self.fb.bin(Bo::ShiftLeft, x[0], s);
+        super::helper_fns::atomic_insert(&mut self.fb, self.sh.g, w0, m0, b0);
+        for k in 1..4 {
+            let hi = self.fb.bin(Bo::ShiftLeft, x[k], s);
+            let lo = self.fb.bin(Bo::ShiftRight, x[k - 1], rs);
+            let word = self.fb.bin(Bo::InclusiveOr, hi, lo);
+            let wk = self.offset_by(w0, k as u32);
+            let p = self.fb.index(self.sh.g.arena, wk);
+            self.fb.store(p, word);
+        }
+        let w4 = self.offset_by(w0, 4);
+        let m4 = self.fb.bin(Bo::ShiftRight, all, rs);
+        let b4 = self.fb.bin(Bo::ShiftRight, x[3], rs);
+        super::helper_fns::atomic_insert(&mut self.fb, self.sh.g, w4, m4, b4);
+        let reject = self.fb.close();
+        self.fb.if_(is_aligned, accept, reject);
     }
 
     /// `ea + k` (`ea` itself for 0).
@@ -92,15 +149,50 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         Ok(match bytes {
             1 => vec![self.ld(h.ld8, ea)?],
             2 => vec![self.ld(h.ld16, ea)?],
-            _ => {
-                let mut words = Vec::new();
-                for i in 0..bytes / 4 {
-                    let a = self.offset_by(ea, 4 * i);
-                    words.push(self.load32(a, aligned)?);
-                }
-                words
-            }
+            4 => vec![self.load32(ea, aligned)?],
+            _ => self.load_span(ea, bytes / 4, aligned),
         })
+    }
+
+    /// `n` (2 or 4) words at `ea` (known in bounds), without the helper's
+    /// branch per word (which made lavapipe compile vectorised loops for a
+    /// minute): the words covering the access, each read once (the last
+    /// one clamped to the first where the access is aligned, so nothing
+    /// past it is read), funnel-shifted by the misalignment.
+    fn load_span(&mut self, ea: H, n: u32, aligned: bool) -> Vec<H> {
+        let two = self.fb.u32(2);
+        let w0 = self.fb.bin(Bo::ShiftRight, ea, two);
+        let mut raw = Vec::new();
+        for k in 0..n {
+            let wk = self.offset_by(w0, k);
+            let p = self.fb.index(self.sh.g.arena, wk);
+            raw.push(self.fb.load(p));
+        }
+        if aligned {
+            return raw;
+        }
+        let three = self.fb.u32(3);
+        let low = self.fb.bin(Bo::And, ea, three);
+        let s = self.fb.bin(Bo::ShiftLeft, low, three);
+        let zero = self.fb.u32(0);
+        let is_aligned = self.fb.bin(Bo::Equal, s, zero);
+        // Word n only when the access straddles it (else word 0 again).
+        let wn = self.offset_by(w0, n);
+        let wn = self.fb.sel(is_aligned, w0, wn);
+        let p = self.fb.index(self.sh.g.arena, wn);
+        raw.push(self.fb.load(p));
+        // `x << 32` is undefined: shift the high word by 31 - s, then 1.
+        let c31 = self.fb.u32(31);
+        let one = self.fb.u32(1);
+        let rs1 = self.fb.bin(Bo::Subtract, c31, s);
+        (0..n as usize)
+            .map(|k| {
+                let lo = self.fb.bin(Bo::ShiftRight, raw[k], s);
+                let hi = self.fb.bin(Bo::ShiftLeft, raw[k + 1], rs1);
+                let hi = self.fb.bin(Bo::ShiftLeft, hi, one);
+                self.fb.bin(Bo::InclusiveOr, lo, hi)
+            })
+            .collect()
     }
 
     /// `v128.load{8x8,16x4,32x2}_{s,u}`: 8 bytes of `from` lanes, widened.
