@@ -8,13 +8,20 @@ use common::*;
 use std::path::PathBuf;
 
 fn build_examples() -> Option<PathBuf> {
+    build_examples_as("examples", false)
+}
+
+/// Builds the examples into scratch dir `name`; `simd`: with `SIMD=1`
+/// (`-O3 -msimd128`).
+fn build_examples_as(name: &str, simd: bool) -> Option<PathBuf> {
     require_tool("clang")?;
     require_tool("wasm-objdump")?;
-    let out = scratch("examples");
+    let out = scratch(name);
     let st = std::process::Command::new("sh")
         .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("c-examples/guests/build.sh"))
         .arg(&out)
         .env("WASI_PARALLEL", env!("CARGO_BIN_EXE_wasi-parallel"))
+        .env("SIMD", if simd { "1" } else { "0" })
         .status()
         .unwrap();
     assert!(st.success(), "c-examples/guests/build.sh failed");
@@ -31,6 +38,7 @@ fn checksum_of(stdout: &str) -> String {
 fn run(guest: &PathBuf, device_opts: &[&str], args: &[&str]) -> String {
     let out = cli()
         .arg("run")
+        .arg("--stats")
         .arg("--dir")
         .arg(format!("{}::/out", guest.parent().unwrap().display()))
         .args(device_opts)
@@ -38,7 +46,9 @@ fn run(guest: &PathBuf, device_opts: &[&str], args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    // The statistics (device, fallbacks) come on stderr.
+    stdout.push_str(&String::from_utf8_lossy(&out.stderr));
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -137,4 +147,56 @@ fn abi_conformance_guest_passes_on_every_device() {
         assert!(!stdout.contains("not ok"), "{stdout}");
         assert!(stdout.matches("\nok ").count() >= 60, "{stdout}");
     }
+}
+
+/// The example guests and kernels built with `-O3 -msimd128` (clang
+/// vectorises saxpy's and matmul's loops into `f32x4` code): every device
+/// leaves the checksum of the scalar build, and the GPU runs the vectorised
+/// kernels itself (no fallback to the CPU device).
+#[test]
+fn example_guests_built_with_simd128_agree_with_the_scalar_build() {
+    let Some(scalar) = build_examples_as("examples-scalar", false) else {
+        return;
+    };
+    let Some(simd) = build_examples_as("examples-simd", true) else {
+        return;
+    };
+    let objdump = std::process::Command::new("wasm-objdump")
+        .arg("-d")
+        .arg(simd.join("saxpy_kernel.wasm"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&objdump.stdout).contains("f32x4.mul"),
+        "clang did not vectorise the saxpy kernel"
+    );
+    let cases: [(&str, &[&str]); 3] = [
+        ("saxpy", &["4096", "gpu"]),
+        ("mandelbrot", &["48", "gpu", "1", "/out/mandelbrot.ppm"]),
+        ("matmul", &["24", "gpu"]),
+    ];
+    let devices: [&[&str]; 3] = [
+        &["--device", "sequential"],
+        &["--device", "cpu", "--threads", "2"],
+        &["--device", "gpu"],
+    ];
+    for (name, args) in cases {
+        let want = checksum_of(&run(&scalar.join(format!("{name}.wasm")), devices[0], args));
+        for d in devices {
+            let out = run(&simd.join(format!("{name}.wasm")), d, args);
+            assert_eq!(checksum_of(&out), want, "{name} -msimd128 on {d:?}");
+            if d[1] == "gpu" && gpu_required() {
+                assert!(
+                    out.contains(" 0 fallbacks"),
+                    "{name}: the GPU fell back:\n{out}"
+                );
+            }
+        }
+    }
+}
+
+/// Whether a Vulkan device must be there (CI); elsewhere `--device gpu`
+/// may fall back to the CPU device.
+fn gpu_required() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
 }
