@@ -4,6 +4,13 @@
 //! this includes assembling the arena and copying written buffers back on
 //! the device, not host transfers; repeated calls on the same buffers skip
 //! copying them in), median of a few runs after a warm-up.
+//!
+//! Sizes can be raised for a real GPU (where the defaults are too small to
+//! leave the per-call overhead behind): `WP_BENCH_COMPUTE_N` (invocations of
+//! the compute kernel, default 65536) and `WP_BENCH_NSTREAM_ELEMS` (f32
+//! elements per nstream array, default 4Mi). `scripts/gpu-check.sh` sets
+//! both. The last row per device is the cost of a minimal call (one
+//! iteration, one 4-byte buffer): the per-call overhead.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,6 +46,7 @@ const NSTREAM: &str = r#"(module (import "env" "memory" (memory 1))
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br_if $l (i32.lt_u (local.get $j) (local.get $end))))))"#;
 
+#[allow(clippy::too_many_arguments)]
 fn time_exec(
     rt: &ParallelRuntime,
     dev: usize,
@@ -91,6 +99,18 @@ fn time_exec(
     Ok(times[times.len() / 2])
 }
 
+fn env_u32(name: &str, default: u32) -> u32 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A kernel that stores its iteration index: the smallest useful call.
+const SMALL: &str = r#"(module (import "env" "memory" (memory 1))
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32) (param $po i32) (param $lo i32)
+    (i32.store (local.get $po) (local.get $i))))"#;
+
 fn main() {
     let rt = ParallelRuntime::new(ParallelConfig::default()).expect("runtime");
     // Kernel fuel needs metering switched on in the runtime's kernel engine.
@@ -105,8 +125,9 @@ fn main() {
     }
     let compute = wat::parse_str(COMPUTE).unwrap();
     let nstream = wat::parse_str(NSTREAM).unwrap();
-    let n_compute = 1 << 16;
-    let elems: u32 = 1 << 22;
+    let small = wat::parse_str(SMALL).unwrap();
+    let n_compute = env_u32("WP_BENCH_COMPUTE_N", 1 << 16);
+    let elems: u32 = env_u32("WP_BENCH_NSTREAM_ELEMS", 1 << 22);
     let block = 256;
     println!(
         "\n{:<34} {:>12} {:>12}",
@@ -116,8 +137,12 @@ fn main() {
         let runs = if d.index == 0 { 1 } else { 3 };
         // Without and with a kernel fuel limit (then loops count iterations).
         for (label, rt, fuel) in [
-            ("compute 64Ki x 1000", &rt, None),
-            ("compute, kernel fuel set", &rt_fuel, Some(1 << 20)),
+            (format!("compute {n_compute} x 1000"), &rt, None),
+            (
+                "compute, kernel fuel set".to_string(),
+                &rt_fuel,
+                Some(1 << 20),
+            ),
         ] {
             match time_exec(
                 rt,
@@ -154,11 +179,19 @@ fn main() {
         ) {
             Ok(t) => println!(
                 "{:<34} {:>10.1}ms {:>8.1} GB/s",
-                format!("nstream 4Mi f32 / {}", d.name),
+                format!("nstream {elems} f32 / {}", d.name),
                 t.as_secs_f64() * 1e3,
                 (bytes * 4) as f64 / t.as_secs_f64() / 1e9
             ),
             Err(e) => println!("nstream / {}: {e}", d.name),
+        }
+        match time_exec(&rt, d.index, &small, 1, 1, &[4], 20, None, &[]) {
+            Ok(t) => println!(
+                "{:<34} {:>10.1}us",
+                format!("small exec (1 iter) / {}", d.name),
+                t.as_secs_f64() * 1e6
+            ),
+            Err(e) => println!("small exec / {}: {e}", d.name),
         }
     }
 }

@@ -4,7 +4,9 @@
 //! cached kernel (through the real wasmi import glue) on SEQUENTIAL and CPU,
 //! and a compute-bound kernel on SEQUENTIAL and CPU with 1, 2, ... threads.
 
-#[path = "../tests/parallel_util/mod.rs"]
+// The shared helpers of tests/all; this bench uses only some of them.
+#[allow(dead_code)]
+#[path = "../tests/all/parallel_util.rs"]
 mod parallel_util;
 
 use parallel_util::*;

@@ -4,6 +4,6 @@
 # binary is needed.
 set -eu
 cd "$(dirname "$0")/.."
-WP_BLESS_HEADER=1 cargo test --quiet --test header_fresh committed_header_is_fresh
-cargo test --quiet --test header_fresh
+WP_BLESS_HEADER=1 cargo test --quiet --test all header_fresh::committed_header_is_fresh
+cargo test --quiet --test all header_fresh::
 echo "include/wasi_parallel.h regenerated"

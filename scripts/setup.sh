@@ -23,6 +23,11 @@ if [ -n "$missing" ]; then
     $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
+# clippy and rustfmt for scripts/test.sh's lint steps.
+if command -v rustup >/dev/null 2>&1; then
+    rustup component add clippy rustfmt >/dev/null
+fi
+
 here=$(cd "$(dirname "$0")" && pwd)
 if [ -x "$here/setup-cross.sh" ]; then
     "$here/setup-cross.sh"

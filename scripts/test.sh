@@ -12,6 +12,12 @@ scripts/setup.sh
 step "format check"
 cargo fmt --all -- --check
 
+step "clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo doc (warnings are errors)"
+RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
+
 step "cargo test (all features)"
 cargo test --workspace
 
@@ -21,10 +27,14 @@ cargo test --no-default-features --tests
 # armv7: libraries + C hosts under qemu (the CLI is proven on aarch64), to
 # keep the whole run inside CI's 90 minutes on 2 cores.
 export LIB_ONLY_TARGETS="${LIB_ONLY_TARGETS-armv7}"
+# Every one of these is expected: a missing or non-executable script is a
+# failure, not a silent skip.
 for s in c-examples/run.sh scripts/test-cross.sh scripts/sanitize.sh; do
-    if [ -x "$s" ]; then
-        step "$s"
-        "$s"
+    if [ ! -x "$s" ]; then
+        echo "error: expected test script $s is missing or not executable" >&2
+        exit 1
     fi
+    step "$s"
+    "$s"
 done
 step "all tests passed"

@@ -11,6 +11,7 @@
 pub mod capi;
 pub mod embed;
 pub mod error;
+pub(crate) mod kernel_abi;
 pub mod parallel;
 pub mod runtime;
 
@@ -18,6 +19,6 @@ pub use error::{Error, ErrorCode, Result, TrapKind};
 pub use runtime::{Config, Engine, Instance, InstanceConfig, Module, Natives, Stdio, WasiConfig};
 pub use wasmi::{Val, ValType};
 
-/// The wasm -> SPIR-V kernel translator (GPU device).
+// The wasm -> SPIR-V kernel translator (GPU device); its docs are inside.
 #[cfg(feature = "vulkan")]
 pub mod spirv;

@@ -354,13 +354,13 @@ fn parse_val(ty: ValType, s: &str) -> Option<Val> {
             let v = parse_int(s)?;
             (i32::MIN as i128..=u32::MAX as i128)
                 .contains(&v)
-                .then(|| Val::I32(v as u32 as i32))
+                .then_some(Val::I32(v as u32 as i32))
         }
         ValType::I64 => {
             let v = parse_int(s)?;
             (i64::MIN as i128..=u64::MAX as i128)
                 .contains(&v)
-                .then(|| Val::I64(v as u64 as i64))
+                .then_some(Val::I64(v as u64 as i64))
         }
         ValType::F32 => s.parse::<f32>().ok().map(|f| Val::F32(f.into())),
         ValType::F64 => s.parse::<f64>().ok().map(|f| Val::F64(f.into())),

@@ -2,6 +2,9 @@
 //! the same pages. Measured with the proportional set size of shared memory
 //! (Pss_Shmem in /proc/self/smaps_rollup), alone in its own test binary.
 
+// The shared helpers of tests/all; this binary uses only some of them.
+#[allow(dead_code)]
+#[path = "all/parallel_util.rs"]
 mod parallel_util;
 
 use parallel_util::*;

@@ -8,6 +8,9 @@
 //! Runs for `WASI_PARALLEL_STRESS_SECS` seconds (default 3); e.g.
 //! `WASI_PARALLEL_STRESS_SECS=300 cargo test --release --test stress`.
 
+// The shared helpers of tests/all; this binary uses only some of them.
+#[allow(dead_code)]
+#[path = "all/parallel_util.rs"]
 mod parallel_util;
 
 use parallel_util::*;
@@ -90,7 +93,7 @@ fn threads_instances_kernels_on_every_device() {
             let (rt, kernels, hints) = (rt.clone(), kernels.clone(), hints.clone());
             let (runs, traps) = (runs.clone(), traps.clone());
             std::thread::spawn(move || {
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1) * 0x1234_5678);
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((t as u64 + 1) * 0x1234_5678));
                 while Instant::now() < deadline {
                     // A fresh instance, a few calls, then dropped.
                     let mut g = Guest::new(&rt);

@@ -21,9 +21,11 @@
 
 #![allow(non_camel_case_types)]
 
+pub mod config;
 pub mod engine;
 pub mod error;
 pub mod instance;
+pub mod kind;
 pub mod module;
 pub mod natives;
 pub mod parallel;
@@ -183,5 +185,5 @@ const _: fn() = || {
     send_sync::<error::wp_error_t>();
     send::<instance::wp_instance_t>();
     send::<instance::wp_instance_config_t>();
-    send::<engine::wp_config_t>();
+    send::<config::wp_config_t>();
 };

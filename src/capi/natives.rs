@@ -271,6 +271,31 @@ fn env_ref<'a>(env: *const wp_exec_env_t) -> Option<&'a wp_exec_env_t> {
     unsafe { env.as_ref() }
 }
 
+fn env_mut<'a>(env: *mut wp_exec_env_t) -> Option<&'a mut wp_exec_env_t> {
+    // SAFETY: see `env_ref`; exclusive because only the running native has it.
+    unsafe { env.as_mut() }
+}
+
+/// The message of `wp_exec_env_set_exception` (NULL: a generic one).
+fn exception_message(message: *const c_char) -> String {
+    if message.is_null() {
+        "a host native raised an exception".to_string()
+    } else {
+        // SAFETY: not NULL; the caller passes a NUL-terminated string.
+        unsafe { CStr::from_ptr(message) }
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// `*ptr = value` unless `ptr` is NULL.
+fn write_if_not_null<T>(ptr: *mut T, value: T) {
+    // SAFETY: NULL-checked by `as_mut`; the caller passes a writable `T`.
+    if let Some(s) = unsafe { ptr.as_mut() } {
+        *s = value;
+    }
+}
+
 /// The attachment of the running native (as registered), or NULL.
 ///
 /// Ownership: the attachment belongs to the embedder. Thread-safety: only
@@ -291,19 +316,10 @@ pub extern "C" fn wp_exec_env_get_attachment(env: *const wp_exec_env_t) -> *mut 
 #[no_mangle]
 pub extern "C" fn wp_exec_env_set_exception(env: *mut wp_exec_env_t, message: *const c_char) {
     super::catch((), || {
-        // SAFETY: see `env_ref`; exclusive because only the running native has it.
-        let Some(e) = (unsafe { env.as_mut() }) else {
+        let Some(e) = env_mut(env) else {
             return;
         };
-        let msg = if message.is_null() {
-            "a host native raised an exception".to_string()
-        } else {
-            // SAFETY: not NULL; the caller passes a NUL-terminated string.
-            unsafe { CStr::from_ptr(message) }
-                .to_string_lossy()
-                .into_owned()
-        };
-        e.exception = Some(msg);
+        e.exception = Some(exception_message(message));
     })
 }
 
@@ -318,10 +334,7 @@ pub extern "C" fn wp_exec_env_memory(env: *const wp_exec_env_t, size: *mut usize
         let Some(e) = env_ref(env) else {
             return std::ptr::null_mut();
         };
-        // SAFETY: NULL-checked by `as_mut`; the caller passes a writable size_t.
-        if let Some(s) = unsafe { size.as_mut() } {
-            *s = e.memory_len;
-        }
+        write_if_not_null(size, e.memory_len);
         e.memory
     })
 }

@@ -6,25 +6,9 @@ use std::ffi::c_char;
 use super::engine::wp_engine_t;
 use super::error::{guard, wp_error_t};
 use super::instance::wp_instance_t;
+use super::kind::wp_device_kind_t;
 use super::{copy_text, non_null, non_null_mut, write_out};
-use crate::error::{Error, Result};
-use crate::parallel::DeviceKind;
-
-/// A device kind (a `WP_DEVICE_*` value; the ABI's `device_kind`).
-pub type wp_device_kind_t = i32;
-/// Iterations one after another on the calling thread.
-pub const WP_DEVICE_SEQUENTIAL: wp_device_kind_t = 0;
-/// Iterations on the CPU thread pool.
-pub const WP_DEVICE_CPU: wp_device_kind_t = 1;
-/// A discrete GPU.
-pub const WP_DEVICE_DISCRETE_GPU: wp_device_kind_t = 2;
-/// An integrated GPU.
-pub const WP_DEVICE_INTEGRATED_GPU: wp_device_kind_t = 3;
-
-pub(crate) fn device_kind_from_c(kind: wp_device_kind_t) -> Result<DeviceKind> {
-    DeviceKind::from_raw(kind)
-        .ok_or_else(|| Error::invalid_argument(format!("unknown device kind {kind}")))
-}
+use crate::error::Error;
 
 /// Description of one device of an engine. Plain data.
 #[repr(C)]

@@ -1,5 +1,6 @@
 //! The per-instance state of wasi-parallel, and the one place where every
-//! guest pointer, length, enum value and handle is validated.
+//! guest pointer, length, enum value and handle is validated. A validated
+//! `parallel_exec` goes to `ParallelRuntime::dispatch` (`dispatch.rs`).
 //!
 //! Each method takes the guest's memory as `&mut [u8]` plus the raw `i32`
 //! arguments of the import and returns the raw `par_errno`, so it can be
@@ -7,16 +8,14 @@
 //! nothing here panics on guest input or traps the guest; the message of the
 //! last error is kept for the host.
 
-use super::device::{DeviceBuffer, DeviceKind, DeviceSession, ExecRequest};
+use super::device::{DeviceKind, DeviceSession};
+use super::dispatch::Call;
 use super::errno::{Errno, ParError, ParResult};
 use super::handles::{BufferAccess, BufferEntry, Entry, HandleTable};
-use super::kernel::cache::CacheOutcome;
-use super::kernel::layout::Layout;
-use super::stats::{CallRecord, ParallelStats};
+use super::stats::ParallelStats;
 use super::{DevicePolicy, ParallelRuntime};
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// The wasi-parallel state of one guest instance.
 pub struct ParallelContext {
@@ -51,7 +50,7 @@ fn write_u32(mem: &mut [u8], ptr: i32, value: u32, what: &str) -> ParResult<()> 
 impl ParallelContext {
     /// A fresh context (no handles) on `runtime`.
     pub fn new(runtime: Arc<ParallelRuntime>) -> ParallelContext {
-        let n = runtime.devices.len();
+        let n = runtime.device_count();
         ParallelContext {
             runtime,
             handles: HandleTable::default(),
@@ -112,7 +111,7 @@ impl ParallelContext {
             ParError::invalid_argument(format!("device_kind {hint} is not 0..=3"))
         })?;
         guest_range(mem.len(), out, 4, "out_device")?;
-        let wanted = match self.runtime.config.device_policy {
+        let wanted = match self.runtime.config().device_policy {
             DevicePolicy::Auto => hint,
             DevicePolicy::Force(kind) => kind,
         };
@@ -160,7 +159,7 @@ impl ParallelContext {
         })?;
         guest_range(mem.len(), out, 4, "out_buffer")?;
         let size = size as u32 as u64;
-        let cfg = &self.runtime.config;
+        let cfg = self.runtime.config();
         if self.buffer_count >= cfg.max_buffers {
             return Err(ParError::resource_exhausted(format!(
                 "at most {} buffers per instance",
@@ -174,7 +173,7 @@ impl ParallelContext {
                 cfg.max_buffer_bytes
             )));
         }
-        let storage = self.runtime.devices[index].create_buffer(size)?;
+        let storage = self.runtime.device_at(index).create_buffer(size)?;
         let h = self.handles.insert(Entry::Buffer(BufferEntry {
             device: index,
             access,
@@ -230,7 +229,7 @@ impl ParallelContext {
 
     fn write_buffer_inner(&mut self, mem: &[u8], ptr: i32, len: i32, buffer: i32) -> ParResult<()> {
         let (b, r) = self.transfer(mem.len(), buffer, ptr, len)?;
-        self.runtime.devices[b.device].write(&*b.storage, &mem[r])
+        self.runtime.device_at(b.device).write(&*b.storage, &mem[r])
     }
 
     /// `read_buffer(buffer, data_ptr, data_len)`.
@@ -253,7 +252,9 @@ impl ParallelContext {
         len: i32,
     ) -> ParResult<()> {
         let (b, r) = self.transfer(mem.len(), buffer, ptr, len)?;
-        self.runtime.devices[b.device].read(&*b.storage, &mut mem[r])
+        self.runtime
+            .device_at(b.device)
+            .read(&*b.storage, &mut mem[r])
     }
 
     /// `parallel_exec(device, kernel_ptr, kernel_len, num_iterations, block_size,
@@ -326,10 +327,10 @@ impl ParallelContext {
         })?;
         let kernel_len = kernel_len as u32 as u64;
         let kr = guest_range(mem.len(), kernel_ptr, kernel_len, "kernel")?;
-        if kernel_len > runtime.config.max_kernel_size as u64 {
+        if kernel_len > runtime.config().max_kernel_size as u64 {
             return Err(ParError::resource_exhausted(format!(
                 "kernel of {kernel_len} bytes exceeds the limit of {}",
-                runtime.config.max_kernel_size
+                runtime.config().max_kernel_size
             )));
         }
         let mut ids = Vec::new();
@@ -343,137 +344,20 @@ impl ParallelContext {
             if b.device != index {
                 return Err(ParError::invalid_handle(format!(
                     "buffer {h} belongs to device {}, not to device {}",
-                    runtime.devices[b.device].info().name,
-                    runtime.devices[index].info().name
+                    runtime.device_at(b.device).info().name,
+                    runtime.device_at(index).info().name
                 )));
             }
             buffers.push(b);
         }
 
-        let t = Instant::now();
-        let loaded = runtime.cache.get_or_compile(&runtime.engine, &mem[kr]);
-        let compile_time = t.elapsed();
-        let (kernel, outcome) = loaded?;
-        let cache_hit = outcome == CacheOutcome::Hit;
-        if cache_hit {
-            self.stats.cache_hits += 1;
-        } else {
-            self.stats.cache_misses += 1;
-            self.stats.compile_time += compile_time;
-        }
-        kernel.check_buffer_count(buffers.len())?;
-        let keyed: Vec<(*const BufferEntry, u64)> = buffers
-            .iter()
-            .map(|b| (*b as *const BufferEntry, b.storage.size()))
-            .collect();
-        let layout = Layout::compute(kernel.private_size, &keyed)?;
-
-        let mut record = CallRecord {
-            device: runtime.devices[index].info().kind,
-            device_index: index,
-            num_iterations,
-            cache_hit,
-            compile_time: if cache_hit {
-                Duration::ZERO
-            } else {
-                compile_time
-            },
-            run_time: Duration::ZERO,
-            workers: 0,
-            reused_workers: false,
-            fallback: None,
-            errno: Errno::Success,
-        };
-        if num_iterations == 0 {
-            self.stats.record(record, 0, &runtime.infos);
-            return Ok(());
-        }
-
-        let storages: Vec<&dyn DeviceBuffer> = buffers.iter().map(|b| &*b.storage).collect();
-        let read_only: Vec<bool> = buffers
-            .iter()
-            .map(|b| b.access == BufferAccess::Read)
-            .collect();
-        let req = ExecRequest {
-            kernel: &kernel,
+        let call = Call {
+            device: index,
+            kernel: &mem[kr],
             num_iterations,
             block_size,
-            buffers: &storages,
-            layout: &layout,
-            fuel: runtime.config.kernel_fuel,
-            read_only: &read_only,
+            buffers: &buffers,
         };
-        let t = Instant::now();
-        let mut result = runtime.devices[index].exec(&mut self.sessions[index], &req);
-        if let Err(e) = &result {
-            let dev = runtime.devices[index].info();
-            if e.errno == Errno::Unsupported && dev.kind.is_gpu() && runtime.config.gpu_fallback {
-                let reason = format!("{} cannot run this kernel: {}", dev.name, e.message);
-                record.fallback = Some(reason);
-                record.device = runtime.devices[runtime.cpu].info().kind;
-                record.device_index = runtime.cpu;
-                // A throwaway session: the temporary buffers are new every
-                // time, so cached workers would only pin their pages.
-                result = Self::fallback_exec(&runtime, &mut None, index, &buffers, &req);
-            }
-        }
-        record.run_time = t.elapsed();
-        match &result {
-            Ok(s) => {
-                record.workers = s.workers;
-                record.reused_workers = s.reused_workers;
-                self.stats.setup_time += s.setup_time;
-            }
-            Err(e) => record.errno = e.errno,
-        }
-        let ran = if result.is_ok() {
-            num_iterations as u64
-        } else {
-            0
-        };
-        self.stats.record(record, ran, &runtime.infos);
-        result.map(|_| ())
-    }
-
-    /// Runs `req` on the CPU device over copies of `buffers` (which live on
-    /// device `from`), then copies back every buffer not declared `read`.
-    fn fallback_exec(
-        runtime: &ParallelRuntime,
-        session: &mut DeviceSession,
-        from: usize,
-        buffers: &[&BufferEntry],
-        req: &ExecRequest<'_>,
-    ) -> ParResult<super::device::ExecStats> {
-        let src = &runtime.devices[from];
-        let cpu = &runtime.devices[runtime.cpu];
-        let mut temps: Vec<Box<dyn DeviceBuffer>> = Vec::new();
-        let mut scratch = Vec::new();
-        for p in &req.layout.placements {
-            let b = buffers[p.first_occurrence];
-            let t = cpu.create_buffer(p.len)?;
-            scratch.resize(p.len as usize, 0);
-            src.read(&*b.storage, &mut scratch)?;
-            cpu.write(&*t, &scratch)?;
-            temps.push(t);
-        }
-        let occ: Vec<&dyn DeviceBuffer> =
-            req.layout.occurrence.iter().map(|&p| &*temps[p]).collect();
-        let stats = cpu.exec(
-            session,
-            &ExecRequest {
-                buffers: &occ,
-                ..*req
-            },
-        )?;
-        for (p, t) in req.layout.placements.iter().zip(&temps) {
-            let b = buffers[p.first_occurrence];
-            if b.access == BufferAccess::Read {
-                continue;
-            }
-            scratch.resize(p.len as usize, 0);
-            cpu.read(&**t, &mut scratch)?;
-            src.write(&*b.storage, &scratch)?;
-        }
-        Ok(stats)
+        runtime.dispatch(&call, &mut self.sessions[index], &mut self.stats)
     }
 }

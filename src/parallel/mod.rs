@@ -15,6 +15,7 @@
 pub mod api;
 pub mod context;
 pub mod device;
+mod dispatch;
 pub mod errno;
 pub mod handles;
 pub mod kernel;
@@ -180,6 +181,17 @@ impl ParallelRuntime {
     /// The devices, in index order.
     pub fn devices(&self) -> Vec<DeviceInfo> {
         self.infos.clone()
+    }
+
+    /// Number of devices (device indices are `0..device_count()`).
+    pub(crate) fn device_count(&self) -> usize {
+        self.devices.len()
+    }
+
+    /// The device at `index`, an index this runtime handed out (from
+    /// [`Self::pick_device`] or a device handle); panics on any other.
+    pub(crate) fn device_at(&self, index: usize) -> &dyn Device {
+        &*self.devices[index]
     }
 
     /// The device with `index`.

@@ -1,8 +1,10 @@
 //! Decoding a kernel module and checking what the translator needs to know
-//! before generating code: the ABI shape (section 2), globals, data segments
-//! and the direct call graph (no recursion; callees translated first).
+//! before generating code: the ABI shape (the rules are in
+//! [`crate::kernel_abi`]), globals, data segments and the direct call graph
+//! (no recursion; callees translated first).
 
-use super::Unsupported;
+use super::{wasm_err, LoadedKernel, Unsupported};
+use crate::kernel_abi::{self, KERNEL_EXPORT};
 use wasmparser::{
     BlockType, DataKind, ExternalKind, FuncType, FunctionBody, Operator, Parser, Payload, TypeRef,
     ValType, Validator, WasmFeatures,
@@ -91,10 +93,6 @@ fn features() -> WasmFeatures {
         | WasmFeatures::SIMD
 }
 
-fn wasm_err(e: wasmparser::BinaryReaderError) -> Unsupported {
-    Unsupported::new(format!("invalid kernel module: {e}"))
-}
-
 /// Evaluates a constant expression made of a single `*.const`.
 fn const_bits(expr: &wasmparser::ConstExpr<'_>) -> Result<u64, Unsupported> {
     let mut reader = expr.get_operators_reader();
@@ -118,10 +116,18 @@ fn const_bits(expr: &wasmparser::ConstExpr<'_>) -> Result<u64, Unsupported> {
     }
 }
 
-pub(crate) fn analyze(bytes: &[u8]) -> Result<KernelModule<'_>, Unsupported> {
-    Validator::new_with_features(features())
-        .validate_all(bytes)
-        .map_err(wasm_err)?;
+/// Decodes and checks `bytes`. Bytes the kernel loader accepted (`loaded`)
+/// were validated by the wasm engine already and are not validated again;
+/// the ABI facts the loader learned must agree with what is found here.
+pub(crate) fn analyze<'a>(
+    bytes: &'a [u8],
+    loaded: Option<&LoadedKernel>,
+) -> Result<KernelModule<'a>, Unsupported> {
+    if loaded.is_none() {
+        Validator::new_with_features(features())
+            .validate_all(bytes)
+            .map_err(wasm_err)?;
+    }
 
     let mut types: Vec<FuncType> = Vec::new();
     let mut func_type_idx: Vec<u32> = Vec::new();
@@ -162,12 +168,10 @@ pub(crate) fn analyze(bytes: &[u8]) -> Result<KernelModule<'_>, Unsupported> {
                     func_type_idx.push(f.map_err(wasm_err)?);
                 }
             }
-            Payload::MemorySection(r) => {
-                if r.count() > 0 {
-                    return Err(Unsupported::new(
-                        "the kernel defines a memory; it must import exactly one",
-                    ));
-                }
+            Payload::MemorySection(r) if r.count() > 0 => {
+                return Err(Unsupported::new(
+                    "the kernel defines a memory; it must import exactly one",
+                ));
             }
             Payload::GlobalSection(r) => {
                 for g in r {
@@ -185,7 +189,7 @@ pub(crate) fn analyze(bytes: &[u8]) -> Result<KernelModule<'_>, Unsupported> {
             Payload::ExportSection(r) => {
                 for e in r {
                     let e = e.map_err(wasm_err)?;
-                    if e.name == "kernel" && e.kind == ExternalKind::Func {
+                    if e.name == KERNEL_EXPORT && e.kind == ExternalKind::Func {
                         kernel = Some(e.index);
                     }
                 }
@@ -214,12 +218,10 @@ pub(crate) fn analyze(bytes: &[u8]) -> Result<KernelModule<'_>, Unsupported> {
 
     let memory_min =
         memory_min.ok_or_else(|| Unsupported::new("the kernel must import exactly one memory"))?;
-    let region_size = memory_min
-        .checked_mul(65536)
-        .filter(|&r| r <= 1 << 32)
+    let region_size = kernel_abi::region_size(memory_min)
         .ok_or_else(|| Unsupported::new("the kernel's memory is larger than 4 GiB"))?;
     for seg in &data_segments {
-        if seg.offset as u64 + seg.bytes.len() as u64 > region_size {
+        if !kernel_abi::segment_in_region(seg.offset as u64, seg.bytes.len() as u64, region_size) {
             return Err(Unsupported::new(
                 "a data segment lies outside the kernel's memory",
             ));
@@ -269,15 +271,24 @@ pub(crate) fn analyze(bytes: &[u8]) -> Result<KernelModule<'_>, Unsupported> {
     let kf = funcs
         .get(kernel as usize)
         .ok_or_else(|| Unsupported::new("`kernel` must be a function defined by the module"))?;
-    if kf.result.is_some() || kf.params.len() < 3 || kf.params.len() % 2 != 1 {
-        return Err(Unsupported::new(
+    let num_buffers = match kernel_abi::buffer_pairs(kf.params.len()) {
+        Some(n) if kf.result.is_none() => n,
+        _ => return Err(Unsupported::new(
             "`kernel` must take (iteration_id, num_iterations, block_size, ptr, len, ...) and return nothing",
-        ));
-    }
+        )),
+    };
     if kf.params.iter().any(|&t| t != Ty::I32) {
         return Err(Unsupported::new("`kernel` parameters must all be i32"));
     }
-    let num_buffers = (kf.params.len() - 3) / 2;
+    if let Some(l) = loaded {
+        if l.region_size != region_size || l.num_buffers != num_buffers {
+            return Err(Unsupported::new(format!(
+                "internal: the loader found R = {} and {} buffer pairs, the translator R = \
+                 {region_size} and {num_buffers}",
+                l.region_size, l.num_buffers
+            )));
+        }
+    }
 
     // Direct call graph, scanning every reachable body once. Also looks for
     // a shadow stack pointer (a mutable i32 global that is written and whose
@@ -288,10 +299,8 @@ pub(crate) fn analyze(bytes: &[u8]) -> Result<KernelModule<'_>, Unsupported> {
         let mut ops = f.body.get_operators_reader().map_err(wasm_err)?;
         while !ops.eof() {
             match ops.read().map_err(wasm_err)? {
-                Operator::Call { function_index } => {
-                    if !callees[i].contains(&function_index) {
-                        callees[i].push(function_index)
-                    }
+                Operator::Call { function_index } if !callees[i].contains(&function_index) => {
+                    callees[i].push(function_index)
                 }
                 Operator::GlobalSet { global_index } => set_globals[global_index as usize] = true,
                 Operator::Block { blockty }

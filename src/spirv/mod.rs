@@ -6,9 +6,10 @@
 //! anywhere.
 //!
 //! # Route
-//! wasm (decoded and validated by `wasmparser`) → naga IR (built by hand in
-//! [`codegen`]) → `naga::valid::Validator` → `naga::back::spv` → a post-pass
-//! over the words ([`postpass`]) adding what naga cannot express
+//! wasm (decoded by `wasmparser`; validated by it, or already by wasmi for
+//! a kernel the loader accepted, see [`translate_loaded`]) → naga IR (built by hand in
+//! `codegen`) → `naga::valid::Validator` → `naga::back::spv` → a post-pass
+//! over the words (`postpass`) adding what naga cannot express
 //! (`NoContraction`, float-controls execution modes).
 //!
 //! # The shader interface (shared with `parallel::device::vulkan`)
@@ -44,10 +45,8 @@
 //!   makes leave every loop (it sets fuel and the sentinel to 0), so it
 //!   soon ends; its stores after the trap are still bounds-checked. Buffer
 //!   contents are unspecified after a trap (ABI section 2) on every device.
-//!   There is no `return` at the checks: Mesa lowers a `return` inside an
-//!   `if` by nesting all the code after it one level deeper, and llvmpipe
-//!   silently dropped code past its nesting limit of 80 (a kernel with 40
-//!   stores lost the 40th and the rest).
+//!   There is no `return` at the checks (driver workaround W4; the driver
+//!   workarounds W1..W8 are tabled in docs/wasi-parallel.md section 2.4).
 //! - Driver loop limits: llvmpipe (lavapipe) keeps one loop limiter per
 //!   SIMD vector of invocations (8 lanes at 256 bits), set to 65535 when
 //!   the shader starts and decremented at every loop back-edge test of
@@ -60,13 +59,10 @@
 //!   after the loop reads and resets the word: 0 without a pending branch
 //!   means the driver cut the loop, and the invocation stops with
 //!   [`trap::DRIVER_LOOP_LIMIT`], which the device turns into `unsupported`
-//!   (the runtime reruns the call on the CPU device). The flag must be
-//!   memory: as a local variable it became a phi at the loop exit whose
-//!   register still held `true` from the previous instance of an inner
-//!   loop, so cuts in nested loops went undetected (the mandelbrot example
-//!   gave wrong pixels). Each loop also has an extra exit the compiler
-//!   cannot rule out (fuel running out, or `!param[ZERO] == 0`, taken only
-//!   after a trap) so compilers cannot fold the check.
+//!   (the runtime reruns the call on the CPU device) (W5). The flag must be
+//!   memory, not a variable (W6). Each loop also has an extra exit the
+//!   compiler cannot rule out (fuel running out, or `!param[ZERO] == 0`,
+//!   taken only after a trap) so compilers cannot fold the check (W7).
 //!   [`TranslateOptions::max_loop_depth`] remains as an opt-out gate.
 //! - Fuel (when [`TranslateOptions::fuel`] is set): every iteration of a
 //!   wasm `loop` body costs one unit of the per-invocation budget
@@ -92,13 +88,8 @@
 //!   the driver makes them so (lavapipe on x86 does). No float is a
 //!   compile-time constant to the driver: float constants, conversions to
 //!   float, float globals and float locals' initial zero pass through an
-//!   XOR with a run-time zero (`param[ZERO]`); lavapipe folded `x / 0.0`
-//!   to 0, `0.0 / -x` to +0.0, `x * 0.0` to 0 and `x + 0.0` to x when it
-//!   could prove the zero. So do sign extensions to i64: lavapipe answered `i64.lt_s (i64.extend_i32_s x) (i64.const
-//!   24)` with 0 for `x = 7`, and `f64.ge (f64.convert_i64_s (i64.load8_s
-//!   ..)) (f64.const 0)` with 1 for -99. `f64.copysign` works on the
-//!   32-bit high words: on 64-bit masks inside an `if` lavapipe computed
-//!   `a | b`.
+//!   XOR with a run-time zero (`param[ZERO]`) (W1); so do sign extensions
+//!   to i64 (W2). `f64.copysign` works on the 32-bit high words (W3).
 //! - Traps are recorded in private variables (first code wins) and
 //!   published to the control words with atomics once, when the kernel
 //!   function returns to the entry point: SIMD drivers (llvmpipe) execute
@@ -302,12 +293,48 @@ pub struct Translation {
 /// Name of the compute entry point of every generated shader.
 pub const ENTRY_POINT: &str = "main";
 
-/// Translates a kernel module; see the module documentation.
+/// What the kernel loader (`parallel::kernel::loader`) established about a
+/// kernel: it checked the ABI and the wasm engine validated the module, so
+/// [`translate_loaded`] neither validates nor re-derives these again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadedKernel {
+    /// The kernel's own region `R` in bytes.
+    pub region_size: u64,
+    /// Number of `(ptr, len)` buffer pairs of `kernel`.
+    pub num_buffers: usize,
+}
+
+/// `invalid kernel module: ...` for a decoding or validation error.
+pub(crate) fn wasm_err(e: wasmparser::BinaryReaderError) -> Unsupported {
+    Unsupported::new(format!("invalid kernel module: {e}"))
+}
+
+/// Translates a kernel module; see the module documentation. Validates the
+/// module first (see [`translate_loaded`] for kernels the loader accepted).
 pub fn translate_kernel(
     kernel_wasm: &[u8],
     opts: &TranslateOptions,
 ) -> Result<Translation, Unsupported> {
-    let module = analyze::analyze(kernel_wasm)?;
+    translate_inner(kernel_wasm, None, opts)
+}
+
+/// Translates a kernel that the kernel loader accepted and the wasm engine
+/// validated (decoded and validated once per kernel cache entry); `loaded`
+/// is what the loader learned.
+pub fn translate_loaded(
+    kernel_wasm: &[u8],
+    loaded: &LoadedKernel,
+    opts: &TranslateOptions,
+) -> Result<Translation, Unsupported> {
+    translate_inner(kernel_wasm, Some(loaded), opts)
+}
+
+fn translate_inner(
+    kernel_wasm: &[u8],
+    loaded: Option<&LoadedKernel>,
+    opts: &TranslateOptions,
+) -> Result<Translation, Unsupported> {
+    let module = analyze::analyze(kernel_wasm, loaded)?;
     let built = codegen::build(
         &module,
         opts.workgroup_size.max(1),

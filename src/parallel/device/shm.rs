@@ -361,7 +361,7 @@ mod tests {
     fn largest_buffer_is_exact_or_refused() {
         match Memfd::new(u32::MAX as u64) {
             Ok(m) => {
-                assert!(usize::BITS == 64);
+                assert_eq!(usize::BITS, 64);
                 assert_eq!(m.mapped_len, 1 << 32);
                 let mut st: libc::stat = unsafe { std::mem::zeroed() };
                 // SAFETY: a valid descriptor and a stat buffer we own.
@@ -369,7 +369,7 @@ mod tests {
                 assert_eq!(st.st_size as u64, 1 << 32);
             }
             Err(e) => {
-                assert!(usize::BITS == 32, "{e:?}");
+                assert_eq!(usize::BITS, 32, "{e:?}");
                 assert_eq!(e.errno, Errno::ResourceExhausted);
             }
         }

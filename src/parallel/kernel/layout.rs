@@ -15,10 +15,7 @@ use super::super::errno::{ParError, ParResult};
 
 /// Alignment of each buffer inside the kernel's memory.
 pub const BUFFER_ALIGN: u64 = 4096;
-/// Size of a wasm page.
-pub const WASM_PAGE: u64 = 65536;
-/// Largest memory a 32-bit kernel can address.
-pub const MAX_MEMORY: u64 = 1 << 32;
+pub use crate::kernel_abi::{MAX_MEMORY, WASM_PAGE};
 
 /// One distinct buffer of a call and where it lives.
 #[derive(Clone, Debug, PartialEq, Eq)]

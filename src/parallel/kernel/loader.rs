@@ -1,5 +1,6 @@
-//! Decoding and checking a kernel module against the kernel ABI (ABI section 2)
-//! and rewriting its memory import into a form wasmi accepts.
+//! Decoding and checking a kernel module against the kernel ABI (the rules
+//! are in `crate::kernel_abi`) and rewriting its memory import into a form
+//! wasmi accepts.
 //!
 //! Accepted: exactly one import, a 32-bit memory with 64 KiB pages, under any
 //! module/field names; its `shared` flag and declared maximum are ignored (the
@@ -12,7 +13,7 @@
 //! shared buffers.
 
 use super::super::errno::{ParError, ParResult};
-use super::layout::{MAX_MEMORY, WASM_PAGE};
+use crate::kernel_abi::{self, KERNEL_EXPORT, WASM_PAGE_LOG2};
 use wasmparser::{
     CompositeInnerType, DataKind, ExternalKind, Operator, Parser, Payload, TypeRef, ValType,
 };
@@ -73,50 +74,9 @@ pub fn load(bytes: &[u8]) -> ParResult<KernelShape> {
                 }
             }
             Payload::ImportSection(reader) => {
-                let mut imports = wasm_encoder::ImportSection::new();
-                for import in reader.clone() {
-                    let import = import.map_err(bin_err)?;
-                    match import.ty {
-                        TypeRef::Memory(m) => {
-                            imported_memories += 1;
-                            if m.memory64 {
-                                return Err(bad("kernel memory must be 32-bit, not memory64"));
-                            }
-                            if m.page_size_log2.is_some_and(|p| p != 16) {
-                                return Err(bad("kernel memory must use 64 KiB pages"));
-                            }
-                            if m.initial.saturating_mul(WASM_PAGE) > MAX_MEMORY {
-                                return Err(bad("kernel memory minimum exceeds 4 GiB"));
-                            }
-                            memory = Some(m);
-                            imports.import(
-                                import.module,
-                                import.name,
-                                wasm_encoder::EntityType::Memory(wasm_encoder::MemoryType {
-                                    minimum: m.initial,
-                                    maximum: None,
-                                    memory64: false,
-                                    shared: false,
-                                    page_size_log2: None,
-                                }),
-                            );
-                        }
-                        other => {
-                            let what = match other {
-                                TypeRef::Func(_) => "function",
-                                TypeRef::Table(_) => "table",
-                                TypeRef::Global(_) => "global",
-                                TypeRef::Tag(_) => "tag",
-                                TypeRef::Memory(_) => "memory",
-                            };
-                            return Err(bad(format!(
-                                "kernel imports {what} `{}`.`{}`: a kernel may import only its memory",
-                                import.module, import.name
-                            )));
-                        }
-                    }
-                }
-                out.section(&imports);
+                let (m, count) = rewrite_imports(reader, &mut out)?;
+                imported_memories += count;
+                memory = m.or(memory);
                 continue;
             }
             Payload::FunctionSection(reader) => {
@@ -133,7 +93,7 @@ pub fn load(bytes: &[u8]) -> ParResult<KernelShape> {
             Payload::ExportSection(reader) => {
                 for e in reader.clone() {
                     let e = e.map_err(bin_err)?;
-                    if e.name == "kernel" {
+                    if e.name == KERNEL_EXPORT {
                         if e.kind != ExternalKind::Func {
                             return Err(bad("export `kernel` is not a function"));
                         }
@@ -173,9 +133,83 @@ pub fn load(bytes: &[u8]) -> ParResult<KernelShape> {
             "kernel must import exactly one memory, it imports {imported_memories}"
         )));
     }
-    let memory = memory.expect("one memory import");
-    let private_size = memory.initial * WASM_PAGE;
+    let memory = memory.ok_or_else(|| bad("kernel must import exactly one memory"))?;
+    let private_size = kernel_abi::region_size(memory.initial)
+        .ok_or_else(|| bad("kernel memory minimum exceeds 4 GiB"))?;
 
+    let num_buffer_params = kernel_signature(kernel_export, &defined_funcs, &func_types)?;
+    check_data_segments(&active_data, private_size)?;
+    Ok(KernelShape {
+        private_size,
+        num_buffer_params,
+        rewritten: out.finish(),
+    })
+}
+
+/// Re-encodes the import section into `out`: each memory import as a plain
+/// memory (same minimum, no maximum, not shared); any other import is an
+/// error. Returns the last memory import and how many there were.
+fn rewrite_imports(
+    reader: &wasmparser::ImportSectionReader<'_>,
+    out: &mut wasm_encoder::Module,
+) -> ParResult<(Option<wasmparser::MemoryType>, usize)> {
+    let mut memory = None;
+    let mut imported_memories = 0usize;
+    let mut imports = wasm_encoder::ImportSection::new();
+    for import in reader.clone() {
+        let import = import.map_err(bin_err)?;
+        match import.ty {
+            TypeRef::Memory(m) => {
+                imported_memories += 1;
+                if m.memory64 {
+                    return Err(bad("kernel memory must be 32-bit, not memory64"));
+                }
+                if m.page_size_log2.is_some_and(|p| p != WASM_PAGE_LOG2) {
+                    return Err(bad("kernel memory must use 64 KiB pages"));
+                }
+                if kernel_abi::region_size(m.initial).is_none() {
+                    return Err(bad("kernel memory minimum exceeds 4 GiB"));
+                }
+                memory = Some(m);
+                imports.import(
+                    import.module,
+                    import.name,
+                    wasm_encoder::EntityType::Memory(wasm_encoder::MemoryType {
+                        minimum: m.initial,
+                        maximum: None,
+                        memory64: false,
+                        shared: false,
+                        page_size_log2: None,
+                    }),
+                );
+            }
+            other => {
+                let what = match other {
+                    TypeRef::Func(_) => "function",
+                    TypeRef::Table(_) => "table",
+                    TypeRef::Global(_) => "global",
+                    TypeRef::Tag(_) => "tag",
+                    TypeRef::Memory(_) => "memory",
+                };
+                return Err(bad(format!(
+                    "kernel imports {what} `{}`.`{}`: a kernel may import only its memory",
+                    import.module, import.name
+                )));
+            }
+        }
+    }
+    out.section(&imports);
+    Ok((memory, imported_memories))
+}
+
+/// Checks the exported `kernel`'s signature: only `i32` params, the fixed
+/// three and one `(ptr, len)` pair per buffer, no results. Returns the
+/// number of buffer pairs.
+fn kernel_signature(
+    kernel_export: Option<u32>,
+    defined_funcs: &[u32],
+    func_types: &[Option<(Vec<ValType>, usize)>],
+) -> ParResult<usize> {
     let func = kernel_export.ok_or_else(|| bad("kernel exports no function `kernel`"))?;
     let type_index = defined_funcs
         .get(func as usize)
@@ -190,29 +224,31 @@ pub fn load(bytes: &[u8]) -> ParResult<KernelShape> {
     if params.iter().any(|p| *p != ValType::I32) {
         return Err(bad("function `kernel` must take only i32 params"));
     }
-    if params.len() < 3 || (params.len() - 3) % 2 != 0 {
-        return Err(bad(format!(
+    let num_buffer_params = kernel_abi::buffer_pairs(params.len()).ok_or_else(|| {
+        bad(format!(
             "function `kernel` must take (iteration_id, num_iterations, block_size) and one (ptr, len) pair per buffer; it takes {} params",
             params.len()
-        )));
-    }
-    for (offset, len) in active_data {
+        ))
+    })?;
+    Ok(num_buffer_params)
+}
+
+/// Checks that every active data segment `(offset, len)` lies inside the
+/// kernel's own region `[0, private_size)`.
+fn check_data_segments(active_data: &[(Option<i64>, u64)], private_size: u64) -> ParResult<()> {
+    for &(offset, len) in active_data {
         let offset = offset.ok_or_else(|| {
             bad("kernel data segment offset is not a constant the loader understands")
         })?;
         let offset = offset as u32 as u64;
-        if offset + len > private_size {
+        if !kernel_abi::segment_in_region(offset, len, private_size) {
             return Err(bad(format!(
                 "kernel data segment [{offset}, {}) lies outside its own region [0, {private_size})",
                 offset + len
             )));
         }
     }
-    Ok(KernelShape {
-        private_size,
-        num_buffer_params: (params.len() - 3) / 2,
-        rewritten: out.finish(),
-    })
+    Ok(())
 }
 
 /// Value of a constant expression made of `i32.const` or `global.get` of an

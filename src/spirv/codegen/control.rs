@@ -2,10 +2,10 @@
 //! `if`, branches through the `pending` variable (see the module
 //! documentation in `mod.rs`), and the prescan of a function's constructs.
 
-use super::translator::{wasm_err, FnTranslator};
+use super::translator::FnTranslator;
 use super::{H, NONE, UNROLL_MAX_OPS};
 use crate::spirv::analyze::Ty;
-use crate::spirv::{trap, Unsupported};
+use crate::spirv::{trap, wasm_err, Unsupported};
 use naga::{BinaryOperator as Bo, Block, Statement, SwitchCase, SwitchValue};
 use wasmparser::{BlockType, Operator};
 
@@ -76,7 +76,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             // body) from a driver cutting the loop short: llvmpipe
             // (lavapipe) leaves every loop of an invocation once 65535 loop
             // iterations ran in total, silently. Branches out of the loop
-            // set `pending` instead.
+            // set `pending` instead. Driver workaround W5
+            // (docs/wasi-parallel.md 2.4).
             let var = self.flag_slot();
             let z = self.fb.u32(0);
             self.fb.store(var, z);
@@ -153,7 +154,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         // trapped invocation leaves every loop it is in. The exit only
         // breaks: the check after the loop tells fuel exhaustion (FUEL)
         // from a driver cut. A trap call inside the loop body made
-        // llvmpipe's code 3x slower.
+        // llvmpipe's code 3x slower. Driver workaround W7
+        // (docs/wasi-parallel.md 2.4).
         let z = self.fb.u32(0);
         if self.sh.fuel {
             let fuel = self.fb.load_global(self.sh.g.fuel);
@@ -247,8 +249,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             self.unreachable = !reachable;
             return Ok(());
         }
-        let reachable_after;
-        if kind == Kind::If {
+        let reachable_after = if kind == Kind::If {
             if reachable {
                 self.store_results(idx)?;
             }
@@ -271,7 +272,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             if materialized {
                 self.fb.stmt(Statement::Break);
             }
-            reachable_after = then_r || else_r || self.ctrl[idx].branched_to;
+            then_r || else_r || self.ctrl[idx].branched_to
         } else {
             if reachable {
                 self.store_results(idx)?;
@@ -282,8 +283,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 }
                 self.fb.stmt(Statement::Break);
             }
-            reachable_after = reachable || (kind == Kind::Block && self.ctrl[idx].branched_to);
-        }
+            reachable || (kind == Kind::Block && self.ctrl[idx].branched_to)
+        };
         if materialized {
             let body = self.fb.close();
             if kind == Kind::Loop {

@@ -48,16 +48,17 @@ pub(crate) fn emit_spirv(built: Built) -> Result<Emitted, Unsupported> {
                 e.emit_to_string("")
             ))
         })?;
-    let mut opts = naga::back::spv::Options::default();
-    opts.lang_version = (1, 3);
-    opts.flags = naga::back::spv::WriterFlags::empty();
-    opts.force_loop_bounding = false;
-    opts.emit_int_div_checks = false;
-    // The only workgroup memory is the loop flags, which every invocation
-    // initialises itself: no zeroing (it would add a barrier).
-    opts.zero_initialize_workgroup_memory =
-        naga::back::spv::ZeroInitializeWorkgroupMemoryMode::None;
-    opts.bounds_check_policies = naga::proc::BoundsCheckPolicies::default();
+    let opts = naga::back::spv::Options {
+        lang_version: (1, 3),
+        flags: naga::back::spv::WriterFlags::empty(),
+        force_loop_bounding: false,
+        emit_int_div_checks: false,
+        // The only workgroup memory is the loop flags, which every invocation
+        // initialises itself: no zeroing (it would add a barrier).
+        zero_initialize_workgroup_memory: naga::back::spv::ZeroInitializeWorkgroupMemoryMode::None,
+        bounds_check_policies: naga::proc::BoundsCheckPolicies::default(),
+        ..Default::default()
+    };
     let pipeline = naga::back::spv::PipelineOptions {
         shader_stage: naga::ShaderStage::Compute,
         entry_point: ENTRY_POINT.to_string(),

@@ -24,7 +24,8 @@ use naga::{
 /// trap, which is fine: so is everything the invocation computes then. A `return` inside an `if` at every check
 /// made Mesa nest all the code after it one level deeper (its lowering of
 /// returns), and llvmpipe silently dropped the code past its nesting limit
-/// (80): a kernel with 40 stores lost the 40th and the rest.
+/// (80): a kernel with 40 stores lost the 40th and the rest (driver
+/// workaround W4, docs/wasi-parallel.md section 2.4).
 pub(super) fn build_trap(sh_t: Types, g: Globals) -> Function {
     let mut fb = FunctionBuilder::new("trap", sh_t);
     fb.f.arguments.push(u32_arg(&sh_t, "code"));

@@ -95,13 +95,15 @@ struct Globals {
     /// float, float globals and float locals' zero start pass through an
     /// XOR with it, so the driver's compiler never sees a float constant:
     /// lavapipe (Mesa 22.3) folds `x * 0.0` to 0 and `x + 0.0` to x (wrong
-    /// for NaN, ±inf and -0.0) whenever it can prove an operand is zero.
+    /// for NaN, ±inf and -0.0) whenever it can prove an operand is zero
+    /// (driver workaround W1, docs/wasi-parallel.md section 2.4).
     zero: Handle<GlobalVariable>,
     /// Workgroup memory, one `u32` per invocation of the workgroup: the
     /// "loop ended normally" flag (see `open_frame`). Memory rather than a
     /// variable: llvmpipe's loop limiter leaves a loop along no edge of the
     /// IR, so SSA values merged at the loop exit (phis) keep whatever a
-    /// previous instance of the loop left in their registers.
+    /// previous instance of the loop left in their registers (driver
+    /// workarounds W5, W6, docs/wasi-parallel.md section 2.4).
     loop_flags: Handle<GlobalVariable>,
     /// `LocalInvocationIndex`: this invocation's slot in `loop_flags`.
     lane: Handle<GlobalVariable>,

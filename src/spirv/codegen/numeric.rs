@@ -224,7 +224,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
     /// Float division. lavapipe (Mesa 22.3) folded `x / 0.0` to 0 (wasm:
     /// ±inf) and `0.0 / -x` to +0.0 (wasm: -0.0) when the zero was known at
     /// compile time; no float is, since every float source is opaque (see
-    /// `Globals::zero`). The operands are not XORed again here: a second
+    /// `Globals::zero`, driver workaround W1). The operands are not XORed again here: a second
     /// XOR with the same zero cancelled the first and exposed the constant.
     pub(super) fn fdiv(&mut self, t: Ty) -> Result<(), Unsupported> {
         let b = self.pop()?;
@@ -299,6 +299,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 // `(bits(a) & !SIGN) | (bits(b) & SIGN)` on f64 bits inside
                 // an `if` as `bits(a) | bits(b)` on the high word (random
                 // kernel seed 511); 32-bit masks on the halves are right.
+                // Driver workaround W3 (docs/wasi-parallel.md 2.4).
                 let b = self.pop()?;
                 let a = self.pop()?;
                 let ab = self.fbits(a);
@@ -472,7 +473,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
     /// (f64.convert_i64_s (i64.load8_s ..)) (f64.const 0)` was 1 for -99
     /// (seed 344). Only at the source: XORing the comparison operands as
     /// well cancelled out (`x ^ z ^ z`) and exposed the extension again
-    /// (seed 1358).
+    /// (seed 1358). Driver workaround W2 (docs/wasi-parallel.md 2.4).
     pub(super) fn sext64(&mut self, a: H) -> H {
         let s = self.sint(a);
         let e = self.fb.conv(s, ScalarKind::Sint, 8);

@@ -7,7 +7,7 @@ use super::builder::FunctionBuilder;
 use super::control::{prescan, Frame, Kind};
 use super::{run_time_zero, Shared, H, NONE};
 use crate::spirv::analyze::{KernelModule, Ty};
-use crate::spirv::Unsupported;
+use crate::spirv::{wasm_err, Unsupported};
 use naga::{Block, FunctionArgument, FunctionResult, ScalarKind};
 use std::collections::{HashMap, HashSet};
 use wasmparser::{BlockType, Operator};
@@ -53,10 +53,6 @@ pub(super) fn unsupported_op(op: &Operator<'_>) -> Unsupported {
         .unwrap_or("?")
         .to_string();
     Unsupported::new(format!("the instruction {name} is not supported"))
-}
-
-pub(super) fn wasm_err(e: wasmparser::BinaryReaderError) -> Unsupported {
-    Unsupported::new(format!("invalid kernel module: {e}"))
 }
 
 impl<'s, 'a> FnTranslator<'s, 'a> {

@@ -189,7 +189,7 @@ fn header_layouts_match_the_library() {
     assert_eq!(capi_bindgen::WP_VAL_F64, lib::val::WP_VAL_F64 as u32);
     assert_eq!(
         capi_bindgen::WP_DEVICE_INTEGRATED_GPU,
-        lib::parallel::WP_DEVICE_INTEGRATED_GPU as u32
+        lib::kind::WP_DEVICE_INTEGRATED_GPU as u32
     );
     assert_eq!(
         capi_bindgen::WP_ERROR_INTERNAL,

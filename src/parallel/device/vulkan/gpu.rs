@@ -127,12 +127,18 @@ pub struct CompiledKernel {
     translation: Translation,
 }
 
+/// Built pipelines by (kernel hash, buffer count, variant); the bytes are
+/// compared on a hit.
+type PipelineCache = HashMap<(u64, usize, Variant), Vec<Arc<CompiledKernel>>>;
+
 /// One exec request in this device's terms.
 pub struct Run<'a> {
     /// The kernel module bytes (what the translator reads).
     pub kernel_bytes: &'a [u8],
     /// Content hash of the bytes (cache key, with the buffer count).
     pub kernel_hash: u64,
+    /// What the kernel loader learned (the bytes are not validated again).
+    pub loaded: spirv::LoadedKernel,
     /// Iterations.
     pub num_iterations: u32,
     /// Block size, passed through.
@@ -192,7 +198,7 @@ pub struct Gpu {
     max_storage_range: u64,
     id: usize,
     /// Keyed by kernel hash, buffer count and shader variant.
-    pipelines: Mutex<HashMap<(u64, usize, Variant), Vec<Arc<CompiledKernel>>>>,
+    pipelines: Mutex<PipelineCache>,
     /// CPU-type device (llvmpipe): see [`Gpu::variant`].
     cpu_type: bool,
     /// Kernels (by content hash) whose calls this device could not finish:
@@ -479,6 +485,7 @@ impl Gpu {
         hash: u64,
         num_buffers: usize,
         variant: Variant,
+        loaded: &spirv::LoadedKernel,
     ) -> ParResult<(Arc<CompiledKernel>, bool)> {
         let key = (hash, num_buffers, variant);
         {
@@ -498,7 +505,7 @@ impl Gpu {
             workgroup_size: variant.workgroup_size,
             ..self.options
         };
-        let translation = spirv::translate_kernel(bytes, &options)
+        let translation = spirv::translate_loaded(bytes, loaded, &options)
             .map_err(|Unsupported { reason }| ParError::unsupported(reason))?;
         if translation.num_buffers != num_buffers {
             return Err(ParError::invalid_kernel(format!(
@@ -554,30 +561,14 @@ impl Gpu {
     /// Runs a kernel: assemble the arena, dispatch, copy the buffers back.
     pub fn exec(&self, run: &Run<'_>) -> Result<RunOutcome, ExecError> {
         let t0 = Instant::now();
-        if let Some(&b) = self
-            .declined
-            .lock()
-            .map_err(|_| ParError::device_error("poisoned lock"))?
-            .get(&run.kernel_hash)
-        {
-            if run.block_size >= b {
-                return Err(ParError::unsupported(if b == 0 {
-                    "an earlier call of this kernel stored into its own region [0, R), which GPU invocations share".to_string()
-                } else {
-                    format!(
-                        "an earlier call of this kernel with block size {b} was cut short by the driver (llvmpipe: 65535 loop iterations per invocation); not retried with block size {}",
-                        run.block_size
-                    )
-                })
-                .into());
-            }
-        }
+        self.check_declined(run)?;
         let variant = self.variant(run.num_iterations, run.fuel.is_some());
         let (kernel, cached) = self.compile(
             run.kernel_bytes,
             run.kernel_hash,
             run.buffers.len(),
             variant,
+            &run.loaded,
         )?;
         let setup_time = if cached { Duration::ZERO } else { t0.elapsed() };
         let tr = &kernel.translation;
@@ -606,21 +597,7 @@ impl Gpu {
             .map_err(|_| ParError::device_error("poisoned lock"))?;
         // At least 16 bytes: a trapped load (up to a v128) reads address 0 (see the translator).
         let arena_len = total.max(16).div_ceil(4) * 4;
-        let arena = match state.buffer.as_ref() {
-            Some(a) if a.size() >= arena_len => a.clone(),
-            _ => {
-                state.holds = None;
-                let a = self.device_buffer(
-                    arena_len,
-                    BufferUsage::STORAGE_BUFFER
-                        | BufferUsage::TRANSFER_SRC
-                        | BufferUsage::TRANSFER_DST,
-                )?;
-                state.buffer = Some(a.clone());
-                a
-            }
-        }
-        .slice(0..arena_len);
+        let arena = self.arena_buffer(&mut state, arena_len)?;
         let holds = ArenaHolds {
             total,
             placements: layout
@@ -635,7 +612,98 @@ impl Gpu {
         let buffers_in_place = state.holds.take().is_some_and(|h| h == holds);
 
         let mut b = self.builder()?;
-        // Zero everything no buffer covers: [0, R), the gaps, the tail.
+        let mut keep_alive = Vec::new();
+        Self::zero_uncovered(&mut b, &arena, layout, arena_len)?;
+        self.copy_data_segments(&mut b, &arena, tr, &mut keep_alive)?;
+        if !buffers_in_place {
+            Self::copy_buffers_in(&mut b, &arena, run)?;
+        }
+        let control = self.upload(&[0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])?;
+        let words = Self::param_words(run, total);
+        self.record_dispatches(
+            &mut b,
+            &kernel,
+            variant,
+            run.num_iterations,
+            words,
+            (&arena, &control),
+            &mut keep_alive,
+        )?;
+        let t1 = Instant::now();
+        self.submit(b)?;
+        drop(keep_alive);
+        let (code, iteration) = Self::read_control(&control)?;
+        if code == spirv::trap::DRIVER_LOOP_LIMIT || code == spirv::trap::PRIVATE_WRITE {
+            return Err(self.decline(run, code, iteration)?.into());
+        }
+        self.copy_back(&arena, run)?;
+        state.holds = Some(holds);
+        let gpu_time = t1.elapsed();
+        if code != 0 {
+            return Err(ExecError::Trap {
+                code,
+                iteration,
+                what: spirv::trap::describe(code),
+            });
+        }
+        Ok(RunOutcome {
+            setup_time,
+            pipeline_cached: cached,
+            gpu_time,
+        })
+    }
+
+    /// Declined check: a kernel that an earlier call found this device
+    /// cannot run (see [`Self::decline`]) is not tried again.
+    fn check_declined(&self, run: &Run<'_>) -> ParResult<()> {
+        if let Some(&b) = self
+            .declined
+            .lock()
+            .map_err(|_| ParError::device_error("poisoned lock"))?
+            .get(&run.kernel_hash)
+        {
+            if run.block_size >= b {
+                return Err(ParError::unsupported(if b == 0 {
+                    "an earlier call of this kernel stored into its own region [0, R), which GPU invocations share".to_string()
+                } else {
+                    format!(
+                        "an earlier call of this kernel with block size {b} was cut short by the driver (llvmpipe: 65535 loop iterations per invocation); not retried with block size {}",
+                        run.block_size
+                    )
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    /// Arena preparation: the device-local arena of at least `arena_len`
+    /// bytes (the last one when large enough; a new one forgets what the
+    /// old one held), sliced to `arena_len`.
+    fn arena_buffer(&self, state: &mut ArenaState, arena_len: u64) -> ParResult<Subbuffer<[u8]>> {
+        let arena = match state.buffer.as_ref() {
+            Some(a) if a.size() >= arena_len => a.clone(),
+            _ => {
+                state.holds = None;
+                let a = self.device_buffer(
+                    arena_len,
+                    BufferUsage::STORAGE_BUFFER
+                        | BufferUsage::TRANSFER_SRC
+                        | BufferUsage::TRANSFER_DST,
+                )?;
+                state.buffer = Some(a.clone());
+                a
+            }
+        };
+        Ok(arena.slice(0..arena_len))
+    }
+
+    /// Zeroes everything no buffer covers: `[0, R)`, the gaps, the tail.
+    fn zero_uncovered(
+        b: &mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+        arena: &Subbuffer<[u8]>,
+        layout: &Layout,
+        arena_len: u64,
+    ) -> ParResult<()> {
         let mut covered: Vec<(u64, u64)> = layout
             .placements
             .iter()
@@ -667,50 +735,59 @@ impl Gpu {
                 )?;
             }
         }
-        // Data segments.
-        let mut keep_alive = Vec::new();
-        if !tr.data_segments.is_empty() {
-            let mut image = Vec::new();
-            let mut regions = Vec::new();
-            for seg in tr.data_segments.iter().filter(|s| !s.bytes.is_empty()) {
-                regions.push((
-                    image.len() as u64,
-                    seg.offset as u64,
-                    seg.bytes.len() as u64,
-                ));
-                image.extend_from_slice(&seg.bytes);
-            }
-            if !regions.is_empty() {
-                let staging = self.upload(&image)?;
-                // Later segments overwrite earlier ones: one copy each, in order.
-                for (from, to, len) in regions {
-                    copy(
-                        &mut b,
-                        (&staging, from),
-                        (&arena, to),
-                        len,
-                        "copy data segment",
-                    )?;
-                }
-                keep_alive.push(staging);
-            }
+        Ok(())
+    }
+
+    /// The kernel's data segments into `[0, R)` (the staging buffer goes
+    /// to `keep_alive` until the commands ran).
+    fn copy_data_segments(
+        &self,
+        b: &mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+        arena: &Subbuffer<[u8]>,
+        tr: &Translation,
+        keep_alive: &mut Vec<Subbuffer<[u8]>>,
+    ) -> ParResult<()> {
+        if tr.data_segments.is_empty() {
+            return Ok(());
         }
-        // The call's buffers.
-        for p in layout
-            .placements
-            .iter()
-            .filter(|p| p.len > 0 && !buffers_in_place)
-        {
+        let mut image = Vec::new();
+        let mut regions = Vec::new();
+        for seg in tr.data_segments.iter().filter(|s| !s.bytes.is_empty()) {
+            regions.push((
+                image.len() as u64,
+                seg.offset as u64,
+                seg.bytes.len() as u64,
+            ));
+            image.extend_from_slice(&seg.bytes);
+        }
+        if !regions.is_empty() {
+            let staging = self.upload(&image)?;
+            // Later segments overwrite earlier ones: one copy each, in order.
+            for (from, to, len) in regions {
+                copy(b, (&staging, from), (arena, to), len, "copy data segment")?;
+            }
+            keep_alive.push(staging);
+        }
+        Ok(())
+    }
+
+    /// The call's buffers into their places in the arena.
+    fn copy_buffers_in(
+        b: &mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+        arena: &Subbuffer<[u8]>,
+        run: &Run<'_>,
+    ) -> ParResult<()> {
+        for p in run.layout.placements.iter().filter(|p| p.len > 0) {
             let src = &run.buffers[p.first_occurrence].storage;
-            copy(
-                &mut b,
-                (src, 0),
-                (&arena, p.offset),
-                p.len,
-                "copy buffer in",
-            )?;
+            copy(b, (src, 0), (arena, p.offset), p.len, "copy buffer in")?;
         }
-        let control = self.upload(&[0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])?;
+        Ok(())
+    }
+
+    /// Parameter words (see [`spirv::param`]) but `ITERATION_BASE`, which
+    /// each dispatch sets.
+    fn param_words(run: &Run<'_>, total: u64) -> Vec<u32> {
+        let layout = run.layout;
         let fuel = run
             .fuel
             .map(|f| f.min(u32::MAX as u64) as u32)
@@ -725,13 +802,30 @@ impl Gpu {
             words[param::PAIRS + 2 * k] = p.offset as u32;
             words[param::PAIRS + 2 * k + 1] = p.len as u32;
         }
+        words
+    }
+
+    /// Dispatch: binds the pipeline and records dispatches of up to
+    /// 65535 x 1024 groups of `workgroup_size` each until every iteration
+    /// is covered, each with its own parameter words (the params buffers
+    /// go to `keep_alive`).
+    #[allow(clippy::too_many_arguments)]
+    fn record_dispatches(
+        &self,
+        b: &mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+        kernel: &CompiledKernel,
+        variant: Variant,
+        num_iterations: u32,
+        mut words: Vec<u32>,
+        (arena, control): (&Subbuffer<[u8]>, &Subbuffer<[u8]>),
+        keep_alive: &mut Vec<Subbuffer<[u8]>>,
+    ) -> ParResult<()> {
         let pipeline = kernel.pipeline.clone();
         let set_layout = pipeline.layout().set_layouts()[0].clone();
         vk!(b.bind_pipeline_compute(pipeline.clone()), "bind pipeline")?;
-        // Dispatches: up to 65535 x 1024 groups of workgroup_size each.
         let wg = variant.workgroup_size.max(1) as u64;
         let per_dispatch = self.max_groups[0] as u64 * self.max_groups[1] as u64 * wg;
-        let n = run.num_iterations as u64;
+        let n = num_iterations as u64;
         let mut base = 0u64;
         while base < n {
             let remaining = n - base;
@@ -744,10 +838,10 @@ impl Gpu {
             // Unused bindings were compacted out of the shader: bind only
             // what its layout declares.
             let writes = [
-                (spirv::BINDING_ARENA, &arena),
-                (spirv::BINDING_ARENA_ATOMIC, &arena),
+                (spirv::BINDING_ARENA, arena),
+                (spirv::BINDING_ARENA_ATOMIC, arena),
                 (spirv::BINDING_PARAMS, &params),
-                (spirv::BINDING_CONTROL, &control),
+                (spirv::BINDING_CONTROL, control),
             ]
             .into_iter()
             .filter(|(binding, _)| set_layout.bindings().contains_key(binding))
@@ -778,46 +872,53 @@ impl Gpu {
             keep_alive.push(params);
             base += x * y * wg;
         }
-        let t1 = Instant::now();
-        self.submit(b)?;
-        drop(keep_alive);
-        let (code, iteration) = {
-            let ctl = vk!(control.read(), "read control")?;
-            (
-                u32::from_le_bytes([ctl[0], ctl[1], ctl[2], ctl[3]]),
-                u32::from_le_bytes([ctl[4], ctl[5], ctl[6], ctl[7]]),
-            )
+        Ok(())
+    }
+
+    /// Control read-back: the trap code (0: none) and the smallest
+    /// trapping iteration.
+    fn read_control(control: &Subbuffer<[u8]>) -> ParResult<(u32, u32)> {
+        let ctl = vk!(control.read(), "read control")?;
+        Ok((
+            u32::from_le_bytes([ctl[0], ctl[1], ctl[2], ctl[3]]),
+            u32::from_le_bytes([ctl[4], ctl[5], ctl[6], ctl[7]]),
+        ))
+    }
+
+    /// After a driver cut or a store into `[0, R)`: not the kernel's fault
+    /// but this device's limit, and the buffers were not touched yet, so the
+    /// call can run elsewhere. Remembers the kernel as declined (at this
+    /// block size, or at any for a private write) and returns the
+    /// `unsupported` error.
+    fn decline(&self, run: &Run<'_>, code: u32, iteration: u32) -> ParResult<ParError> {
+        let at = if code == spirv::trap::PRIVATE_WRITE {
+            0
+        } else {
+            run.block_size
         };
-        if code == spirv::trap::DRIVER_LOOP_LIMIT || code == spirv::trap::PRIVATE_WRITE {
-            // Not the kernel's fault but this device's limit; the buffers
-            // were not touched yet, so the call can run elsewhere.
-            let at = if code == spirv::trap::PRIVATE_WRITE {
-                0
-            } else {
-                run.block_size
-            };
-            let mut declined = self
-                .declined
-                .lock()
-                .map_err(|_| ParError::device_error("poisoned lock"))?;
-            if declined.len() >= PIPELINE_CACHE_ENTRIES {
-                declined.clear();
-            }
-            let e = declined.entry(run.kernel_hash).or_insert(at);
-            *e = (*e).min(at);
-            return Err(ParError::unsupported(format!(
-                "iteration {iteration}: {}",
-                spirv::trap::describe(code)
-            ))
-            .into());
+        let mut declined = self
+            .declined
+            .lock()
+            .map_err(|_| ParError::device_error("poisoned lock"))?;
+        if declined.len() >= PIPELINE_CACHE_ENTRIES {
+            declined.clear();
         }
-        // Copy the buffers back (also after a trap: their contents are
-        // unspecified then, as on the other devices), except `read` ones:
-        // a kernel's writes to those are unspecified (ABI section 1), so
-        // their storage stays as it was.
+        let e = declined.entry(run.kernel_hash).or_insert(at);
+        *e = (*e).min(at);
+        Ok(ParError::unsupported(format!(
+            "iteration {iteration}: {}",
+            spirv::trap::describe(code)
+        )))
+    }
+
+    /// Copy back: the buffers from the arena to their storage (also after a
+    /// trap: their contents are unspecified then, as on the other devices),
+    /// except `read` ones: a kernel's writes to those are unspecified (ABI
+    /// section 1), so their storage stays as it was.
+    fn copy_back(&self, arena: &Subbuffer<[u8]>, run: &Run<'_>) -> ParResult<()> {
         let mut b = self.builder()?;
         let mut copies = 0;
-        for p in layout.placements.iter().filter(|p| {
+        for p in run.layout.placements.iter().filter(|p| {
             p.len > 0
                 && !run
                     .read_only
@@ -828,7 +929,7 @@ impl Gpu {
             let dst = &run.buffers[p.first_occurrence].storage;
             copy(
                 &mut b,
-                (&arena, p.offset),
+                (arena, p.offset),
                 (dst, 0),
                 p.len,
                 "copy buffer out",
@@ -838,19 +939,6 @@ impl Gpu {
         if copies > 0 {
             self.submit(b)?;
         }
-        state.holds = Some(holds);
-        let gpu_time = t1.elapsed();
-        if code != 0 {
-            return Err(ExecError::Trap {
-                code,
-                iteration,
-                what: spirv::trap::describe(code),
-            });
-        }
-        Ok(RunOutcome {
-            setup_time,
-            pipeline_cached: cached,
-            gpu_time,
-        })
+        Ok(())
     }
 }

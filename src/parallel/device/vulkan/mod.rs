@@ -253,6 +253,10 @@ impl Device for VulkanDevice {
         let run = gpu::Run {
             kernel_bytes: &req.kernel.bytes,
             kernel_hash: req.kernel.hash,
+            loaded: crate::spirv::LoadedKernel {
+                region_size: req.kernel.private_size,
+                num_buffers: req.kernel.num_buffer_params,
+            },
             num_iterations: req.num_iterations,
             block_size: req.block_size,
             buffers: &bufs,

@@ -1,9 +1,7 @@
 //! The prototype-style WAT kernels of tests/wat (see its README), run on
 //! SEQUENTIAL and on CPU, with the results their table promises.
 
-mod parallel_util;
-
-use parallel_util::*;
+use crate::parallel_util::*;
 use wasi_parallel::parallel::ParallelConfig;
 
 fn each_device(f: impl Fn(&mut Guest, u32)) {

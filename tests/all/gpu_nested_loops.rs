@@ -4,23 +4,13 @@
 //! never wrong results. Plus probes of the limiter's counting rule.
 #![cfg(feature = "vulkan")]
 
-mod gpu_util;
-use gpu_util::*;
+use crate::gpu_util::*;
 use wasi_parallel::parallel::Errno;
 
 const HDR: &str = r#"(import "env" "memory" (memory 1))"#;
 
 fn example(name: &str) -> Option<Vec<u8>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/tmp/examples")
-        .join(name);
-    match std::fs::read(&path) {
-        Ok(w) => Some(w),
-        Err(_) => {
-            eprintln!("note: {} not built; skipped", path.display());
-            None
-        }
-    }
+    example_file(name)
 }
 
 /// Runs on Vulkan and checks "exact or unsupported (loop limit)"; returns

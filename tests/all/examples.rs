@@ -3,30 +3,8 @@
 //! against a plain C computation, and every device must leave the same
 //! checksum.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::PathBuf;
-
-fn build_examples() -> Option<PathBuf> {
-    build_examples_as("examples", false)
-}
-
-/// Builds the examples into scratch dir `name`; `simd`: with `SIMD=1`
-/// (`-O3 -msimd128`).
-fn build_examples_as(name: &str, simd: bool) -> Option<PathBuf> {
-    require_tool("clang")?;
-    require_tool("wasm-objdump")?;
-    let out = scratch(name);
-    let st = std::process::Command::new("sh")
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("c-examples/guests/build.sh"))
-        .arg(&out)
-        .env("WASI_PARALLEL", env!("CARGO_BIN_EXE_wasi-parallel"))
-        .env("SIMD", if simd { "1" } else { "0" })
-        .status()
-        .unwrap();
-    assert!(st.success(), "c-examples/guests/build.sh failed");
-    Some(out)
-}
 
 fn checksum_of(stdout: &str) -> String {
     let at = stdout
@@ -63,7 +41,7 @@ fn run(guest: &PathBuf, device_opts: &[&str], args: &[&str]) -> String {
 
 #[test]
 fn example_guests_agree_on_every_device() {
-    let Some(dir) = build_examples() else { return };
+    let Some(dir) = example_dir() else { return };
     // Smaller sizes than the guests' defaults keep the debug-build test quick.
     let cases: [(&str, &[&str]); 5] = [
         ("saxpy", &["65536", "cpu"]),
@@ -152,13 +130,11 @@ fn abi_conformance_guest_passes_on_every_device() {
 /// The example guests and kernels built with `-O3 -msimd128` (clang
 /// vectorises saxpy's and matmul's loops into `f32x4` code): every device
 /// leaves the checksum of the scalar build, and the GPU runs the vectorised
-/// kernels itself (no fallback to the CPU device).
+/// kernels itself (no fallback to the CPU device, checked under CI).
 #[test]
 fn example_guests_built_with_simd128_agree_with_the_scalar_build() {
-    let Some(scalar) = build_examples_as("examples-scalar", false) else {
-        return;
-    };
-    let Some(simd) = build_examples_as("examples-simd", true) else {
+    let Some(scalar) = example_dir() else { return };
+    let Some(simd) = simd_example_dir() else {
         return;
     };
     let objdump = std::process::Command::new("wasm-objdump")
@@ -185,7 +161,7 @@ fn example_guests_built_with_simd128_agree_with_the_scalar_build() {
         for d in devices {
             let out = run(&simd.join(format!("{name}.wasm")), d, args);
             assert_eq!(checksum_of(&out), want, "{name} -msimd128 on {d:?}");
-            if d[1] == "gpu" && gpu_required() {
+            if d[1] == "gpu" && in_ci() {
                 assert!(
                     out.contains(" 0 fallbacks"),
                     "{name}: the GPU fell back:\n{out}"
@@ -193,10 +169,4 @@ fn example_guests_built_with_simd128_agree_with_the_scalar_build() {
             }
         }
     }
-}
-
-/// Whether a Vulkan device must be there (CI); elsewhere `--device gpu`
-/// may fall back to the CPU device.
-fn gpu_required() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
 }

@@ -2,9 +2,7 @@
 //! validation layer: every call returns a defined code, nothing panics, and
 //! a failing call leaves a last-error message.
 
-mod parallel_util;
-
-use parallel_util::*;
+use crate::parallel_util::*;
 use std::sync::Arc;
 use wasi_parallel::parallel::{ParallelConfig, ParallelContext, ParallelRuntime};
 

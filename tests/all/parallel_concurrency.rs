@@ -1,9 +1,7 @@
 //! 8 host threads, each with its own instance on one shared runtime, run
 //! kernels at once and keep their results apart.
 
-mod parallel_util;
-
-use parallel_util::*;
+use crate::parallel_util::*;
 use std::sync::Barrier;
 
 #[test]

@@ -5,8 +5,7 @@
 //! `spirv-val`.
 #![cfg(feature = "vulkan")]
 
-mod gpu_util;
-use gpu_util::*;
+use crate::gpu_util::*;
 
 fn size_of(ty: &str) -> u32 {
     if ty.ends_with("64") {

@@ -1,6 +1,5 @@
 //! Test harness: a tiny wasmi guest whose exports forward to the five
 //! `wasi_ephemeral_parallel` imports, so tests drive the real import glue.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 use wasi_parallel::parallel::{api, ParallelConfig, ParallelContext, ParallelRuntime};

@@ -1,9 +1,7 @@
 //! Every test kernel leaves identical buffers on SEQUENTIAL and on CPU with
 //! 1, 2, 4 and 8 threads, and equal to a Rust reference where there is one.
 
-mod parallel_util;
-
-use parallel_util::*;
+use crate::parallel_util::*;
 
 struct Case {
     name: &'static str,

@@ -1,7 +1,6 @@
 //! The `wasi-parallel` runner, end to end, with real clang-built guests.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn c_guest_behaves_as_natively_and_exits_with_its_code() {

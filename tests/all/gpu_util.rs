@@ -1,7 +1,6 @@
 //! Shared helpers of the GPU tests: a runtime with the Vulkan device, running
 //! one kernel on a given device through the `Device` trait, and comparing
 //! results of the interpreter (SEQUENTIAL device) with Vulkan.
-#![allow(dead_code)]
 
 use std::sync::{Arc, OnceLock};
 use wasi_parallel::parallel::device::{DeviceBuffer, ExecRequest};
@@ -266,4 +265,30 @@ impl Rng {
 /// false`).
 pub fn rt_gated() -> Option<Rt> {
     make_with(None, false)
+}
+
+/// A module from WAT text (panics with the text on a syntax error).
+pub fn wasm(wat: &str) -> Vec<u8> {
+    wat::parse_str(wat).unwrap_or_else(|e| panic!("{e}\n{wat}"))
+}
+
+/// `n` pseudo-random bytes from `seed`.
+pub fn bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut r = Rng(seed | 1);
+    (0..n).map(|_| r.next() as u8).collect()
+}
+
+/// The memory import every hand-written GPU test kernel starts with.
+pub const HDR: &str = r#"(import "env" "memory" (memory 1))"#;
+
+/// The bytes of `name` (e.g. `mandelbrot_kernel.wasm`) from [`crate::common::example_dir`];
+/// `None` when the examples cannot be built outside CI.
+pub fn example_file(name: &str) -> Option<Vec<u8>> {
+    let path = crate::common::example_dir()?.join(name);
+    Some(std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (c-examples/guests/build.sh did not build it)",
+            path.display()
+        )
+    }))
 }

@@ -2,9 +2,7 @@
 //! exceeding one returns `resource_exhausted` (or traps, for fuel and guest
 //! memory), allocates nothing, and leaves the instance usable.
 
-mod parallel_util;
-
-use parallel_util::*;
+use crate::parallel_util::*;
 use std::process::Command;
 use wasi_parallel::parallel::{ParallelConfig, ParallelContext, ParallelRuntime};
 use wasi_parallel::{Config, Engine, Instance, InstanceConfig, Module, TrapKind, Val};

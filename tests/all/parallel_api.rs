@@ -2,9 +2,7 @@
 //! kernel ABI checks, traps, fuel, isolation, layout, clang kernels, device
 //! policy and the GPU fallback.
 
-mod parallel_util;
-
-use parallel_util::*;
+use crate::parallel_util::*;
 use std::sync::{Arc, Mutex};
 use wasi_parallel::parallel::device::{
     Device, DeviceBuffer, DeviceInfo, DeviceKind, DeviceSession, ExecRequest, ExecStats,

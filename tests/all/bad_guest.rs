@@ -43,10 +43,10 @@ const KERNELS: i32 = 4096;
 const N: i32 = 16; // elements per buffer
 const BYTES: i32 = N * 4;
 
-const VECTOR_ADD: &str = include_str!("wat/vector_add.wat");
-const SPIN: &str = include_str!("wat/spin_forever.wat");
-const TRAP: &str = include_str!("wat/trap.wat");
-const IMPORTS_FUNC: &str = include_str!("wat/invalid_imports_func.wat");
+const VECTOR_ADD: &str = include_str!("../wat/vector_add.wat");
+const SPIN: &str = include_str!("../wat/spin_forever.wat");
+const TRAP: &str = include_str!("../wat/trap.wat");
+const IMPORTS_FUNC: &str = include_str!("../wat/invalid_imports_func.wat");
 
 fn kernels() -> Vec<(&'static str, Vec<u8>)> {
     let w = |s: &str| wat::parse_str(s).unwrap();
@@ -513,7 +513,7 @@ fn run_on(hint: DeviceKind, other: DeviceKind, expect_gpu: bool) {
             threads: 2,
             // Below lavapipe's 65535 loop iterations per invocation, so the
             // endless kernel runs out of fuel on the GPU too (above it, the
-            // GPU answers `unsupported`: tests/regressions.rs).
+            // GPU answers `unsupported`: tests/all/regressions.rs).
             kernel_fuel: Some(50_000),
             // No GPU fallback: a kernel the GPU cannot run must say so
             // (none of these should need it).

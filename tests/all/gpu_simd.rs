@@ -6,8 +6,7 @@
 //! is refused with `invalid_kernel`.
 #![cfg(feature = "vulkan")]
 
-mod gpu_util;
-use gpu_util::*;
+use crate::gpu_util::*;
 use wasi_parallel::parallel::Errno;
 
 /// Bytes of input per iteration: three vectors `a`, `b`, `c`; the shift
@@ -616,7 +615,7 @@ fn simd_ops_match_a_rust_reference() {
         wasi_parallel::parallel::ParallelRuntime::new(Default::default()).unwrap(),
     );
     let mut devs = vec![(rt.clone(), SEQUENTIAL), (rt.clone(), CPU)];
-    if let Some(g) = gpu_util::rt() {
+    if let Some(g) = rt() {
         devs.push((g.rt.clone(), g.gpu));
     }
     for (rt, dev) in devs {

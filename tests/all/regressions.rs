@@ -1,9 +1,7 @@
 //! Regression tests for bugs found by the fuzzers, the bad-guest test and
 //! the stress test (see fuzz/README.md for the list).
 
-mod parallel_util;
-
-use parallel_util::*;
+use crate::parallel_util::*;
 use std::sync::Arc;
 use wasi_parallel::parallel::{ParallelConfig, ParallelRuntime};
 
@@ -19,18 +17,21 @@ fn gpu_runtime(fuel: u64, fallback: bool) -> Option<Arc<ParallelRuntime>> {
     })
     .unwrap();
     if !rt.devices().iter().any(|d| d.kind.is_gpu()) {
+        if crate::common::in_ci() {
+            panic!("CI=true but no Vulkan device was found");
+        }
         eprintln!("note: no Vulkan device; GPU regression skipped");
         return None;
     }
     Some(Arc::new(rt))
 }
 
-/// Found by tests/bad_guest.rs and tests/stress.rs: an endless kernel
+/// Found by tests/all/bad_guest.rs and tests/stress.rs: an endless kernel
 /// (`(loop $l (br $l))`, no buffers) with a kernel fuel above lavapipe's
 /// loop limit (65535 iterations per invocation) returned `success` on the
 /// Vulkan device: the translated loop had no exit edge, so the driver
 /// dropped the "loop cut short" check after it, and llvmpipe's limiter left
-/// the loop silently. Fixed in src/spirv/codegen.rs (fuel exhaustion leaves
+/// the loop silently. Fixed in src/spirv/codegen/ (fuel exhaustion leaves
 /// the loop by `break`).
 #[test]
 fn endless_kernel_on_gpu_never_succeeds() {

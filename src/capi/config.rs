@@ -1,0 +1,248 @@
+//! `wp_config_t` (engine settings), its setters and the device policy.
+
+use super::error::{guard, wp_error_t};
+use super::kind::{device_kind_from_c, wp_device_kind_t};
+use super::non_null_mut;
+use crate::error::{Error, Result};
+use crate::parallel::DevicePolicy;
+use crate::runtime::Config;
+
+/// How `get_device` picks the device it returns to a guest.
+pub type wp_device_policy_t = i32;
+/// Honour the guest's hint (a missing GPU falls back to the CPU device).
+pub const WP_DEVICE_POLICY_AUTO: wp_device_policy_t = 0;
+/// Always return the device of the given kind, whatever the hint.
+pub const WP_DEVICE_POLICY_FORCE: wp_device_policy_t = 1;
+
+/// Engine settings: guest limits and the wasi-parallel device settings.
+///
+/// Created with `wp_config_new`, freed with `wp_config_delete`. A config is
+/// copied by `wp_engine_new`, so it may be freed or reused afterwards. Not
+/// thread-safe: one thread changes a config at a time.
+pub struct wp_config_t {
+    pub(crate) config: Config,
+}
+
+/// A new config with the defaults (no fuel limit, wasm32 memory limit, CPU
+/// threads = available cores, device policy AUTO, GPU fallback on, 1 GiB /
+/// 4096 buffers per instance, 16 MiB kernels, 64 cached kernels).
+///
+/// Ownership: the caller owns the result; free it with `wp_config_delete`.
+/// Returns NULL only if allocation fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn wp_config_new() -> *mut wp_config_t {
+    super::catch(std::ptr::null_mut(), || {
+        Box::into_raw(Box::new(wp_config_t {
+            config: Config::default(),
+        }))
+    })
+}
+
+/// Frees a config. `NULL` is allowed.
+///
+/// Ownership: takes `config`. Thread-safety: not while another thread uses it.
+#[no_mangle]
+pub extern "C" fn wp_config_delete(config: *mut wp_config_t) {
+    super::delete_box(config)
+}
+
+fn with_config(
+    config: *mut wp_config_t,
+    f: impl FnOnce(&mut Config) -> Result<()>,
+) -> *mut wp_error_t {
+    guard(|| f(&mut non_null_mut(config, "config")?.config))
+}
+
+/// Sets the worker threads of the CPU device; 0 means the available cores.
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
+/// `config`; the caller owns a returned error. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_threads(config: *mut wp_config_t, threads: u32) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.parallel.threads = threads as usize;
+        Ok(())
+    })
+}
+
+/// Sets the device policy: `WP_DEVICE_POLICY_AUTO` honours the guest's hint
+/// (`kind` is ignored); `WP_DEVICE_POLICY_FORCE` makes `get_device` return
+/// the device of `kind` (a `WP_DEVICE_*` value) whatever the hint (a missing
+/// GPU: the CPU device).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, an unknown policy or
+/// kind. Ownership: borrows `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_device_policy(
+    config: *mut wp_config_t,
+    policy: wp_device_policy_t,
+    kind: wp_device_kind_t,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.parallel.device_policy = match policy {
+            WP_DEVICE_POLICY_AUTO => DevicePolicy::Auto,
+            WP_DEVICE_POLICY_FORCE => DevicePolicy::Force(device_kind_from_c(kind)?),
+            other => {
+                return Err(Error::invalid_argument(format!(
+                    "unknown device policy {other}"
+                )))
+            }
+        };
+        Ok(())
+    })
+}
+
+/// Whether a kernel the GPU cannot run runs on the CPU device instead
+/// (true, the default) or fails with the guest error `unsupported` (false).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
+/// `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_gpu_fallback(
+    config: *mut wp_config_t,
+    enabled: bool,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.parallel.gpu_fallback = enabled;
+        Ok(())
+    })
+}
+
+/// Fuel budget of every guest call (`wp_instance_call`, `wp_instance_run_start`);
+/// a call that uses it up traps with `WP_TRAP_OUT_OF_FUEL`. 0 = unlimited
+/// (the default; no metering cost).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
+/// `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_fuel(config: *mut wp_config_t, fuel: u64) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.fuel = (fuel != 0).then_some(fuel);
+        Ok(())
+    })
+}
+
+/// Fuel budget of each kernel iteration; an iteration that exceeds it traps
+/// and `parallel_exec` returns `kernel_trap` to the guest. 0 = unlimited
+/// (the default).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
+/// `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_kernel_fuel(
+    config: *mut wp_config_t,
+    fuel: u64,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.parallel.kernel_fuel = (fuel != 0).then_some(fuel);
+        Ok(())
+    })
+}
+
+/// Most linear memory of a guest in 64 KiB pages (at most 65536); growing
+/// past it fails (`memory.grow` returns -1). 0 = the wasm32 limit (default).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or more than 65536
+/// pages. Ownership: borrows `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_max_memory_pages(
+    config: *mut wp_config_t,
+    pages: u32,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        if pages > 65536 {
+            return Err(Error::invalid_argument(format!(
+                "{pages} pages exceed the wasm32 limit of 65536"
+            )));
+        }
+        c.max_memory_pages = (pages != 0).then_some(pages);
+        Ok(())
+    })
+}
+
+/// Largest module `wp_module_new` accepts, in bytes (default 256 MiB).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or 0. Ownership:
+/// borrows `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_max_module_bytes(
+    config: *mut wp_config_t,
+    bytes: usize,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        if bytes == 0 {
+            return Err(Error::invalid_argument("max module bytes must be > 0"));
+        }
+        c.max_module_bytes = bytes;
+        Ok(())
+    })
+}
+
+/// Most bytes of wasi-parallel buffers one instance may create (default
+/// 1 GiB); beyond it `create_buffer` returns `resource_exhausted`.
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
+/// `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_max_buffer_bytes(
+    config: *mut wp_config_t,
+    bytes: u64,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.parallel.max_buffer_bytes = bytes;
+        Ok(())
+    })
+}
+
+/// Most wasi-parallel buffers one instance may create (default 4096);
+/// beyond it `create_buffer` returns `resource_exhausted`.
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
+/// `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_max_buffers(
+    config: *mut wp_config_t,
+    count: usize,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.parallel.max_buffers = count;
+        Ok(())
+    })
+}
+
+/// Largest kernel module `parallel_exec` accepts, in bytes (default 16 MiB);
+/// a larger one makes `parallel_exec` return `resource_exhausted` to the guest.
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or 0. Ownership:
+/// borrows `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_max_kernel_size(
+    config: *mut wp_config_t,
+    bytes: usize,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        if bytes == 0 {
+            return Err(Error::invalid_argument("max kernel size must be > 0"));
+        }
+        c.parallel.max_kernel_size = bytes;
+        Ok(())
+    })
+}
+
+/// Compiled kernels the engine keeps (least recently used evicted; default 64).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or 0. Ownership:
+/// borrows `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_kernel_cache_entries(
+    config: *mut wp_config_t,
+    entries: usize,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        if entries == 0 {
+            return Err(Error::invalid_argument("kernel cache entries must be > 0"));
+        }
+        c.parallel.kernel_cache_entries = entries;
+        Ok(())
+    })
+}

@@ -1,0 +1,293 @@
+//! Reduced regression tests of driver miscompilations the translator works
+//! around (docs/wasi-parallel.md section 2.4, W1-W4), found by the random
+//! kernels of `gpu_random_kernels.rs`.
+#![cfg(feature = "vulkan")]
+
+use crate::gpu_util::*;
+use wasi_parallel::parallel::Errno;
+
+#[test]
+fn division_by_a_zero_the_compiler_can_see() {
+    // lavapipe folded `x / 0.0` to 0 when the zero divisor was known at
+    // compile time (a literal, a constant expression, a local never
+    // written); wasm wants ±inf. And `0.0 / -x` to +0.0 (wasm: -0.0).
+    // Found by the random kernels (seeds 102 and 201).
+    let Some(rt) = rt() else { return };
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
+        (param $pa i32) (param $la i32) (param $po i32) (param $lo i32)
+    (local $x f32) (local $d f64) (local $z i32) (local $o i32)
+    (local.set $x (f32.convert_i32_s (i32.add (local.get $i) (i32.const 1))))
+    (local.set $d (f64.convert_i32_s (i32.add (local.get $i) (i32.const 1))))
+    (local.set $o (i32.add (local.get $po) (i32.mul (local.get $i) (i32.const 48))))
+    (f32.store offset=0 (local.get $o) (f32.div (local.get $x) (f32.const 0)))
+    (f32.store offset=4 (local.get $o) (f32.div (local.get $x) (f32.const -0)))
+    (f32.store offset=8 (local.get $o) (f32.div (local.get $x) (f32.convert_i32_s (i32.clz (i32.const -971)))))
+    (f32.store offset=12 (local.get $o) (f32.div (local.get $x) (f32.convert_i32_s (local.get $z))))
+    (f32.store offset=16 (local.get $o) (f32.div (local.get $x) (f32.const 4)))
+    (f64.store offset=24 (local.get $o) (f64.div (local.get $d) (f64.const 0)))
+    (f64.store offset=32 (local.get $o) (f64.div (local.get $d) (f64.const -0)))
+    (f64.store offset=40 (local.get $o) (f64.div (local.get $d) (f64.const 0.5)))
+    (f32.store offset=20 (local.get $o) (f32.div (f32.sqrt (f32.convert_i32_s (local.get $z))) (f32.const -71.5)))))"#
+    ));
+    spirv_val(&w);
+    let out = compare(
+        rt,
+        &w,
+        8,
+        1,
+        &[vec![0; 16], vec![0; 8 * 48]],
+        &[Elem::Bytes, Elem::Bytes],
+    );
+    // x / +0 is +inf and x / -0 is -inf for x > 0.
+    let f = |k: usize, off: usize| {
+        f32::from_le_bytes(out[1][k * 48 + off..k * 48 + off + 4].try_into().unwrap())
+    };
+    assert_eq!(f(4, 0), f32::INFINITY);
+    assert_eq!(f(4, 4), f32::NEG_INFINITY);
+}
+
+#[test]
+fn i64_comparisons_of_extended_values_with_constants() {
+    // lavapipe (Mesa 22.3) answered `i64.lt_s (i64.extend_i32_s x)
+    // (i64.const 24)` with 0 for x = 7 (and le_s/gt_s/ge_s wrongly too) when
+    // the constant was visible to its compiler. Found by the random kernels
+    // (seed 176).
+    let Some(rt) = rt() else { return };
+    let cmps = [
+        "i64.lt_s", "i64.le_s", "i64.gt_s", "i64.ge_s", "i64.lt_u", "i64.le_u", "i64.gt_u",
+        "i64.ge_u", "i64.eq", "i64.ne",
+    ];
+    let consts = [24i64, 7, -24, 0, 0x1_0000_0000, i64::MIN];
+    let mut body = String::new();
+    let mut at = 0;
+    for op in cmps {
+        for c in consts {
+            for ext in ["i64.extend_i32_s", "i64.extend_i32_u"] {
+                body.push_str(&format!(
+                    "(i32.store8 offset={at} (local.get $o) ({op} ({ext} (local.get $x)) (i64.const {c})))\n\
+                     (i32.store8 offset={} (local.get $o) ({op} (i64.const {c}) ({ext} (local.get $x))))\n",
+                    at + 1
+                ));
+                at += 2;
+            }
+        }
+    }
+    // Both sides extended, one from a local never written (seed 1358).
+    for op in cmps {
+        body.push_str(&format!(
+            "(i32.store8 offset={at} (local.get $o) ({op} (i64.extend_i32_s (local.get $zero)) (i64.extend_i32_s (local.get $x))))\n"
+        ));
+        at += 1;
+    }
+    // Float comparisons of converted sign-extended values with 0 (lavapipe
+    // turned them into such integer comparisons: seed 344).
+    for op in ["ge", "lt", "gt", "le"] {
+        for t in ["f64", "f32"] {
+            for z in ["0", "-0"] {
+                for ext in [
+                    "(i64.extend_i32_s (local.get $x))",
+                    "(i64.extend8_s (i64.extend_i32_u (local.get $x)))",
+                ] {
+                    body.push_str(&format!(
+                        "(i32.store8 offset={at} (local.get $o) ({t}.{op} ({t}.convert_i64_s {ext}) ({t}.const {z})))\n"
+                    ));
+                    at += 1;
+                }
+            }
+        }
+    }
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
+        (param $pa i32) (param $la i32) (param $po i32) (param $lo i32)
+    (local $x i32) (local $o i32) (local $zero i32)
+    (local.set $x (i32.load (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 2)))))
+    (local.set $o (i32.add (local.get $po) (i32.mul (local.get $i) (i32.const {at}))))
+    {body}))"#
+    ));
+    spirv_val(&w);
+    let xs: Vec<u8> = [
+        7i32,
+        24,
+        23,
+        25,
+        -7,
+        -24,
+        0,
+        -1,
+        i32::MIN,
+        i32::MAX,
+        -99,
+        157,
+    ]
+    .iter()
+    .flat_map(|x| x.to_le_bytes())
+    .collect();
+    let n = xs.len() / 4;
+    let out = compare(rt, &w, n as u32, 1, &[xs, vec![0; n * at]], &[]);
+    // Against Rust: iteration 0 (x = 7), `i64.lt_s (extend_s x) 24` is 1.
+    assert_eq!(out[1][0], 1);
+}
+
+#[test]
+fn long_straight_line_kernels_keep_every_access() {
+    // 100 checked stores and 100 checked loads in one function. Each check
+    // once ended in `if bad { trap; return }`, which Mesa lowered by nesting
+    // all later code one level deeper; llvmpipe silently dropped the code
+    // past nesting level 80 (from the 40th store on). A trap after all of
+    // them (iterations 5 and 7: an out-of-bounds load) must still be seen.
+    let Some(rt) = rt() else { return };
+    let mut body = String::new();
+    for k in 0..100 {
+        body.push_str(&format!(
+            "(local.set $s (i32.add (i32.mul (local.get $s) (i32.const 3)) (i32.load8_u offset={k} (local.get $p))))\n\
+             (i32.store8 offset={k} (local.get $o) (local.get $s))\n"
+        ));
+    }
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
+        (param $pa i32) (param $la i32) (param $po i32) (param $lo i32)
+    (local $p i32) (local $s i32) (local $o i32)
+    (local.set $p (i32.add (local.get $pa) (local.get $i)))
+    (local.set $o (i32.add (local.get $po) (i32.mul (local.get $i) (i32.const 101))))
+    {body}
+    (if (i32.eq (local.get $i) (local.get $b)) (then
+      (local.set $s (i32.load (i32.const -4)))))
+    (i32.store8 offset=100 (local.get $o) (local.get $s))))"#
+    ));
+    spirv_val(&w);
+    let n = 64usize;
+    let input = bytes(n + 100, 9);
+    // Block size 1000: no iteration traps; every byte agrees.
+    let out = compare(
+        rt,
+        &w,
+        n as u32,
+        1000,
+        &[input.clone(), vec![0; n * 101]],
+        &[],
+    );
+    // Against plain Rust.
+    for i in 0..n {
+        let mut s = 0u32;
+        for k in 0..100 {
+            s = s.wrapping_mul(3).wrapping_add(input[i + k] as u32);
+            assert_eq!(out[1][i * 101 + k], s as u8, "iteration {i}, store {k}");
+        }
+        assert_eq!(out[1][i * 101 + 100], s as u8);
+    }
+    // Block size 5: iteration 5 traps after its 100 stores.
+    for dev in [SEQUENTIAL, rt.gpu] {
+        let e = run(
+            &rt.rt,
+            dev,
+            &w,
+            n as u32,
+            5,
+            &[input.clone(), vec![0; n * 101]],
+        )
+        .expect_err("iteration 5 reads out of bounds");
+        assert_eq!(e.errno, Errno::KernelTrap, "device {dev}: {e}");
+    }
+}
+
+#[test]
+fn f64_copysign_inside_an_if() {
+    // lavapipe computed f64.copysign's `(a & !SIGN) | (b & SIGN)` as
+    // `a | b` on the high word when it sat in an `if` before an unaligned
+    // load (random kernel seed 511, reduced; the shape matters: small
+    // changes hide the miscompilation).
+    let Some(rt) = rt() else { return };
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
+        (param $pa i32) (param $la i32) (param $po i32) (param $lo i32)
+    (local $x0 i32) (local $x1 i32) (local $o i32) (local $q i32) (local $y1 i64) (local $z0 f64)
+    (local.set $o (i32.add (local.get $po) (i32.mul (local.get $i) (i32.const 45))))
+    (local.set $x0 (i32.load (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 2)))))
+    (local.set $x1 (i32.mul (local.get $x0) (i32.const 31)))
+    (local.set $z0 (f64.convert_i32_s (local.get $x0)))
+    (if (i32.xor (local.get $i) (i32.wrap_i64 (local.get $y1))) (then
+      (local.set $z0 (f64.copysign (local.get $z0) (f64.convert_i32_s (local.get $x1))))
+      (local.set $x1 (i32.load offset=2 (i32.add (local.get $pa) (i32.and (i32.sub (local.get $q) (local.get $pa)) (i32.const 1012)))))))
+    (f64.store offset=32 (local.get $o) (local.get $z0))))"#
+    ));
+    spirv_val(&w);
+    let n = 256;
+    let input = bytes(n * 4 + 16, 511);
+    let out = compare(rt, &w, n as u32, 1, &[input.clone(), vec![0; n * 45]], &[]);
+    for k in 1..n {
+        let x0 = i32::from_le_bytes(input[k * 4..k * 4 + 4].try_into().unwrap());
+        let want = (x0 as f64).copysign(x0.wrapping_mul(31) as f64);
+        let got = f64::from_le_bytes(out[1][k * 45 + 32..k * 45 + 40].try_into().unwrap());
+        assert_eq!(got.to_bits(), want.to_bits(), "iteration {k}");
+    }
+}
+
+#[test]
+fn no_float_operand_is_a_constant_to_the_driver() {
+    // lavapipe folded `x * 0.0` to 0 and `x + 0.0` to x (wrong for NaN,
+    // ±inf, -0.0) whenever it could prove an operand zero: a literal, a
+    // float local never written, a conversion of an integer it could
+    // compute (seed 2494: `f64.convert_i64_u (i64.mul (i64.const 0) x)`).
+    let Some(rt) = rt() else { return };
+    let ops = [
+        "(f64.mul (local.get $v) (f64.const 0))",
+        "(f64.mul (local.get $v) (local.get $zero))",
+        "(f64.mul (local.get $zero) (local.get $v))",
+        "(f64.mul (local.get $v) (f64.convert_i64_u (i64.mul (i64.const 0) (i64.extend_i32_u (local.get $i)))))",
+        "(f64.add (local.get $v) (f64.const 0))",
+        "(f64.add (local.get $v) (local.get $zero))",
+        "(f64.sub (local.get $v) (local.get $zero))",
+        "(f64.div (local.get $v) (f64.const 0))",
+        "(f64.div (f64.const 0) (local.get $v))",
+        "(f64.mul (local.get $v) (f64.reinterpret_i64 (i64.reinterpret_f64 (f64.const 0))))",
+        "(f64.promote_f32 (f32.mul (f32.demote_f64 (local.get $v)) (f32.const 0)))",
+        "(f64.promote_f32 (f32.add (f32.demote_f64 (local.get $v)) (f32.const 0)))",
+    ];
+    let body: String = ops
+        .iter()
+        .enumerate()
+        .map(|(k, e)| format!("(f64.store offset={} (local.get $o) {e})\n", k * 8))
+        .collect();
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
+        (param $pa i32) (param $la i32) (param $po i32) (param $lo i32)
+    (local $o i32) (local $v f64) (local $zero f64)
+    (local.set $o (i32.add (local.get $po) (i32.mul (local.get $i) (i32.const {}))))
+    (local.set $v (f64.load (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 3)))))
+    {body}))"#,
+        ops.len() * 8
+    ));
+    spirv_val(&w);
+    let vs = [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -0.0,
+        0.0,
+        1.5,
+        -2.0,
+    ];
+    let input: Vec<u8> = vs.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let n = vs.len();
+    let out = compare(
+        rt,
+        &w,
+        n as u32,
+        1,
+        &[input, vec![0; n * ops.len() * 8]],
+        &[Elem::F64, Elem::F64],
+    );
+    // Against Rust: inf * 0 is NaN, -0 + 0 is +0.
+    let at = |k: usize, op: usize| {
+        let o = (k * ops.len() + op) * 8;
+        f64::from_le_bytes(out[1][o..o + 8].try_into().unwrap())
+    };
+    assert!(at(1, 0).is_nan());
+    assert_eq!(at(3, 4).to_bits(), 0.0f64.to_bits());
+}
