@@ -615,7 +615,7 @@ fn simd_ops_match_a_rust_reference() {
         wasi_parallel::parallel::ParallelRuntime::new(Default::default()).unwrap(),
     );
     let mut devs = vec![(rt.clone(), SEQUENTIAL), (rt.clone(), CPU)];
-    if let Some(g) = rt() {
+    if let Some(g) = crate::gpu_util::rt() {
         devs.push((g.rt.clone(), g.gpu));
     }
     for (rt, dev) in devs {
@@ -624,15 +624,8 @@ fn simd_ops_match_a_rust_reference() {
         let f = |k: usize, l: usize| {
             f32::from_le_bytes(o[k * 16 + 4 * l..k * 16 + 4 * l + 4].try_into().unwrap())
         };
-        for l in 0..4 {
-            let want = {
-                let r = a[l].round();
-                if (a[l] - a[l].trunc()).abs() == 0.5 {
-                    2.0 * (a[l] / 2.0).round()
-                } else {
-                    r
-                }
-            };
+        for (l, x) in a.iter().enumerate() {
+            let want = x.round_ties_even();
             assert_eq!(
                 f(0, l).to_bits(),
                 want.to_bits(),

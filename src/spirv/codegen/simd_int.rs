@@ -385,11 +385,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         let lanes = self.pop_lanes(from, signed)?;
         let n = lanes.len() / 2;
         let part = if high { &lanes[n..] } else { &lanes[..n] };
-        Ok(part
-            .to_vec()
-            .into_iter()
-            .map(|x| self.widen(x, from, signed))
-            .collect())
+        Ok(part.iter().map(|&x| self.widen(x, from, signed)).collect())
     }
 
     fn extend(&mut self, from: Lanes, high: bool, signed: bool) -> Result<(), Unsupported> {
