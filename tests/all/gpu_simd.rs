@@ -661,3 +661,38 @@ fn simd_ops_match_a_rust_reference() {
         }
     }
 }
+
+#[test]
+fn v128_values_in_locals_blocks_selects_loops_and_calls() {
+    let src = r#"(module (import "env" "memory" (memory 1))
+  (func $mix (param $a v128) (param $b v128) (param $k i32) (result v128)
+    (local $t v128)
+    (local.set $t (i32x4.add (local.get $a) (local.get $b)))
+    (block (result v128)
+      (br_if 0 (i8x16.swizzle (local.get $t) (local.get $a)) (i32.and (local.get $k) (i32.const 1)))
+      (drop)
+      (select (local.get $t) (local.get $b) (i32.and (local.get $k) (i32.const 2)))))
+  (func (export "kernel") (param $i i32) (param $n i32) (param $bs i32)
+        (param $pin i32) (param $lin i32) (param $pout i32) (param $lout i32)
+    (local $acc v128) (local $j i32) (local $p i32)
+    (local.set $p (i32.add (local.get $pin) (i32.mul (local.get $i) (i32.const 48))))
+    (local.set $acc (v128.load offset=32 (local.get $p)))
+    (loop $l
+      (local.set $acc
+        (call $mix (local.get $acc) (v128.load offset=3 (local.get $p)) (i32.add (local.get $i) (local.get $j))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $j) (i32.const 5))))
+    (v128.store (i32.add (local.get $pout) (i32.shl (local.get $i) (i32.const 4))) (local.get $acc))))"#;
+    let w = wat::parse_str(src).unwrap();
+    spirv_val(&w);
+    let rows = 64;
+    let inp = [input(rows, 21), vec![0; rows * 16]];
+    let local = wasi_parallel::parallel::ParallelRuntime::new(Default::default()).unwrap();
+    let s = run(&local, SEQUENTIAL, &w, rows as u32, 1, &inp).unwrap();
+    let c = run(&local, CPU, &w, rows as u32, 1, &inp).unwrap();
+    assert_eq!(s, c, "CPU differs from SEQUENTIAL");
+    if let Some(rt) = rt() {
+        let g = run(&rt.rt, rt.gpu, &w, rows as u32, 1, &inp).unwrap();
+        assert_eq!(s[1], g[1], "Vulkan differs from the interpreter");
+    }
+}
