@@ -88,6 +88,7 @@ fn time_exec(
                     layout: &layout,
                     fuel,
                     read_only,
+                    cancel: &wasi_parallel::parallel::Cancel::never(),
                 },
             )
             .map_err(|e| e.to_string())?;

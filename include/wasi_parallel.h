@@ -28,6 +28,11 @@
 #include <stdint.h>
 
 /**
+ * Most CPU worker threads an engine may have (`wp_config_set_threads`).
+ */
+#define WP_MAX_THREADS 1024
+
+/**
  * The stable numeric code of a `wp_error_t` (the values of the Rust
  * `ErrorCode`; never renumbered).
  */
@@ -146,6 +151,12 @@ typedef enum {
    * The host could not allocate memory for the guest.
    */
   WP_TRAP_OUT_OF_SYSTEM_MEMORY = 13,
+  /**
+   * The call was stopped: `wp_interrupt` from another thread, or the
+   * call ran past its deadline (`wp_config_set_timeout`). The message
+   * says which. The instance may be called again (see `wp_interrupt`).
+   */
+  WP_TRAP_INTERRUPTED = 14,
 } wp_trap_kind_t;
 
 /**
@@ -207,6 +218,17 @@ typedef struct wp_instance_config_t wp_instance_config_t;
  * the same instance at once); different instances run in parallel freely.
  */
 typedef struct wp_instance_t wp_instance_t;
+
+/**
+ * A handle that stops the guest call running in one instance, from any
+ * thread (see `wp_interrupt`).
+ *
+ * Made by `wp_instance_interrupt_handle`, freed by
+ * `wp_interrupt_handle_delete`; independent of the instance's lifetime (it
+ * may outlive it). Thread-safe: `wp_interrupt` may be called on one handle
+ * from any number of threads at once.
+ */
+typedef struct wp_interrupt_handle_t wp_interrupt_handle_t;
 
 /**
  * A validated WebAssembly module, compiled once for its engine.
@@ -502,11 +524,53 @@ void wp_config_delete(wp_config_t *config);
 
 /**
  * Sets the worker threads of the CPU device; 0 means the available cores.
+ * At most `WP_MAX_THREADS` (1024): each is an OS thread made when the
+ * engine is.
  *
- * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
- * `config`; the caller owns a returned error. Thread-safety: one thread per config.
+ * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or more than
+ * `WP_MAX_THREADS` threads (the config is then unchanged). Ownership:
+ * borrows `config`; the caller owns a returned error. Thread-safety: one
+ * thread per config.
  */
 wp_error_t *wp_config_set_threads(wp_config_t *config, uint32_t threads);
+
+/**
+ * Wall-clock limit of every guest call (`wp_instance_call`,
+ * `wp_instance_run_start`) in seconds (decimals allowed); a call that runs
+ * longer traps with `WP_TRAP_INTERRUPTED`, its kernels included. 0 = none
+ * (the default). Noticed within a few milliseconds of guest code, between
+ * kernel iterations and Vulkan dispatch chunks; not inside a blocking host
+ * function.
+ *
+ * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, a negative, NaN or
+ * infinite value. Ownership: borrows `config`. Thread-safety: one thread
+ * per config.
+ */
+wp_error_t *wp_config_set_timeout(wp_config_t *config, double seconds);
+
+/**
+ * Whether `wp_interrupt` reaches inside guest code and inside one long
+ * kernel iteration (true, the default): the guest and its kernels are then
+ * fuel-metered, which costs 15-30% of compute-bound code. With false they
+ * are metered only when a fuel budget or a timeout is set, and otherwise
+ * an interrupt is noticed only at the guest's next host call and between
+ * kernel iterations (a guest spinning in its own code is not stopped).
+ *
+ * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
+ * `config`. Thread-safety: one thread per config.
+ */
+wp_error_t *wp_config_set_interruptible(wp_config_t *config, bool enabled);
+
+/**
+ * Wall-clock limit of each `parallel_exec` in seconds (decimals allowed):
+ * a kernel call that runs longer is stopped and the guest gets
+ * `kernel_trap`, then goes on. 0 = none (the default).
+ *
+ * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, a negative, NaN or
+ * infinite value. Ownership: borrows `config`. Thread-safety: one thread
+ * per config.
+ */
+wp_error_t *wp_config_set_kernel_timeout(wp_config_t *config, double seconds);
 
 /**
  * Sets the device policy: `WP_DEVICE_POLICY_AUTO` honours the guest's hint
@@ -606,8 +670,9 @@ wp_error_t *wp_config_set_kernel_cache_entries(wp_config_t *config, size_t entri
  * Creates an engine from `config` (NULL: the defaults): starts the CPU
  * thread pool and discovers the devices. Stores it in `*engine_out`.
  *
- * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL `engine_out`,
- * `WP_ERROR_INTERNAL` if the devices cannot be set up.
+ * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL `engine_out` or a
+ * setting out of its bounds, `WP_ERROR_INTERNAL` if the devices cannot be
+ * set up.
  * Ownership: `config` is only read (copied); the caller owns the engine and
  * frees it with `wp_engine_delete`. Thread-safety: any thread.
  */
@@ -753,6 +818,53 @@ wp_error_t *wp_instance_new(const wp_module_t *module,
                             wp_instance_t **instance_out);
 
 /**
+ * Stores a new interrupt handle of `instance` in `*handle_out`.
+ *
+ * Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers). Ownership: borrows
+ * `instance`; the caller owns the handle and frees it with
+ * `wp_interrupt_handle_delete` (before or after the instance, as it likes).
+ * Thread-safety: like the other calls on the instance (one thread at a
+ * time); the handle itself may then go to any thread.
+ */
+wp_error_t *wp_instance_interrupt_handle(const wp_instance_t *instance,
+                                         wp_interrupt_handle_t **handle_out);
+
+/**
+ * Stops the guest call in progress in the handle's instance: at its next
+ * check (within a few milliseconds of guest code; between two iterations,
+ * interpreter fuel slices or Vulkan dispatch chunks of a running kernel)
+ * the call returns an error `WP_ERROR_TRAP` of kind `WP_TRAP_INTERRUPTED`.
+ * A kernel it stops is recorded like a trap (`kernel_trap`) in the
+ * instance's statistics and last error. Other instances and the engine go
+ * on unharmed.
+ *
+ * Returns true when a call was in progress (it stops, unless it returns
+ * first), false when none was (nothing happens: a later call is not
+ * affected) or for `NULL`.
+ *
+ * The instance remains usable afterwards: the next call starts normally.
+ * As after any trap, the guest's own state is what it was when stopped
+ * (e.g. a C guest's stack pointer), and buffers a stopped kernel was
+ * writing hold unspecified contents; call only exports that tolerate
+ * that, or delete the instance.
+ *
+ * Not interrupted: a start function (run by `wp_instance_new`) and a host
+ * function that blocks (a native of yours, a WASI read waiting for input).
+ *
+ * Ownership: borrows `handle`. Thread-safety: any thread, any time, also
+ * after the instance was deleted.
+ */
+bool wp_interrupt(const wp_interrupt_handle_t *handle);
+
+/**
+ * Frees an interrupt handle. `NULL` is allowed. The instance is not affected.
+ *
+ * Ownership: takes `handle`. Thread-safety: any thread, once, when no
+ * other thread uses this handle.
+ */
+void wp_interrupt_handle_delete(wp_interrupt_handle_t *handle);
+
+/**
  * Frees an instance (its memory, buffers and captured output). `NULL` is allowed.
  *
  * Ownership: takes `instance`. Thread-safety: not while another thread uses it.
@@ -767,7 +879,9 @@ void wp_instance_delete(wp_instance_t *instance);
  * Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers, an unknown value
  * kind), `WP_ERROR_NOT_FOUND` (no such exported function),
  * `WP_ERROR_TYPE_MISMATCH` (argument count/types, too little room for
- * results), `WP_ERROR_TRAP` (see `wp_error_trap_kind`), `WP_ERROR_EXIT`
+ * results), `WP_ERROR_TRAP` (see `wp_error_trap_kind`;
+ * `WP_TRAP_INTERRUPTED` after `wp_interrupt` or past the configured
+ * timeout), `WP_ERROR_EXIT`
  * (the guest called `proc_exit`; see `wp_error_exit_code`).
  * Ownership: borrows everything; results are written only on success.
  * Thread-safety: one thread per instance at a time.

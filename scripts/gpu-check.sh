@@ -208,7 +208,11 @@ fi
 } >>"$inv"
 say ""
 say "## Inventory"
-sed -n '2,3p' "$inv" | sed 's/^/  /' | tee -a "$report" >/dev/null
+{
+    sed -n '/^== nvidia-smi -L/,/^== \//p' "$inv" | grep -v '^== /'
+    echo "== Vulkan ICD files (file: library)"
+    grep '\.json: ' "$inv" || echo "(none)"
+} | sed 's/^/  /' | tee -a "$report" >/dev/null
 say "  devices:"
 sed 's/^/    /' "$out/devices.txt" | tee -a "$report"
 

@@ -4,7 +4,11 @@
 #   1. under AddressSanitizer + UndefinedBehaviorSanitizer, with
 #      LeakSanitizer on (detect_leaks=1), every report fatal;
 #   2. under valgrind --leak-check=full --error-exitcode=1 (definite and
-#      possible leaks are errors).
+#      possible leaks are errors), linked to the debug library;
+#   3. the same valgrind pass linked to the release library that ships
+#      (default features, LTO: what `cmake --install` / c-examples/run.sh
+#      build with the same cargo command, so after run.sh in CI this costs
+#      only the valgrind runs).
 # Exits non-zero on any report.
 #
 # Modes (environment):
@@ -15,10 +19,15 @@
 #   WP_SANITIZE_RUST=1   also instrument the Rust library itself with ASan
 #                        (needs RUSTC_BOOTSTRAP=1 on stable; a separate,
 #                        full build in target/sanitize-rust).
+#   WP_SANITIZE_RELEASE=0  skip pass 3 (a fresh release build with LTO takes
+#                        ~15 min on 2 cores; after c-examples/run.sh it is
+#                        a no-op).
 #
-# The library is built without the `vulkan` feature: the Vulkan loader and
-# lavapipe (LLVM JIT) keep process-lifetime allocations and are not ours to
-# audit; the GPU device is covered by the Rust tests and the fuzzers.
+# The debug library is built without the `vulkan` feature: the Vulkan loader
+# and lavapipe (LLVM JIT) keep process-lifetime allocations and are not ours
+# to audit; the GPU device is covered by the Rust tests and the fuzzers. The
+# release library has it, and runs with WASI_PARALLEL_VULKAN_DEVICE=none,
+# which keeps the loader and the driver out of the process.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -50,7 +59,7 @@ cp target/debug/libwasi_parallel.a "$work/libwasi_parallel.a"
 lib="$work/libwasi_parallel.a"
 : "${asan_lib:=$lib}"
 
-progs="c-examples/run_wasi.c c-examples/host_native.c c-examples/call_export.c c-examples/parallel_devices.c tests/c/stress.c"
+progs="c-examples/run_wasi.c c-examples/host_native.c c-examples/call_export.c c-examples/parallel_devices.c c-examples/watchdog.c tests/c/stress.c"
 
 build() { # build OUT SRC LIB EXTRA_FLAGS...
   out=$1 src=$2 l=$3
@@ -87,7 +96,7 @@ for src in $progs; do
   name=$(basename "$src" .c)
   build "$work/$name-asan" "$src" "$asan_lib" -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
   # shellcheck disable=SC2046
-  WP_STRESS_ITERS=$asan_iters run "$name (asan+ubsan+lsan)" "$work/$name-asan" $(args_for "$name")
+  WP_STRESS_ITERS=$asan_iters WP_WATCHDOG_MAX_MS=1000 run "$name (asan+ubsan+lsan)" "$work/$name-asan" $(args_for "$name")
 done
 for p in sequential "cpu 4"; do
   # shellcheck disable=SC2086
@@ -95,14 +104,31 @@ for p in sequential "cpu 4"; do
 done
 unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 
-echo "== valgrind --leak-check=full"
-for src in $progs; do
-  name=$(basename "$src" .c)
-  build "$work/$name-plain" "$src" "$lib"
-  # shellcheck disable=SC2046
-  WP_STRESS_ITERS=$vg_iters run "$name (valgrind)" valgrind -q --leak-check=full \
-    --show-leak-kinds=definite,possible --errors-for-leak-kinds=definite,possible \
-    --error-exitcode=1 --suppressions="$root/scripts/valgrind.supp" \
-    "$work/$name-plain" $(args_for "$name")
-done
+valgrind_pass() { # valgrind_pass LABEL LIB
+  label=$1 l=$2
+  echo "== valgrind --leak-check=full ($label)"
+  for src in $progs; do
+    name=$(basename "$src" .c)
+    build "$work/$name-$label" "$src" "$l"
+    # shellcheck disable=SC2046
+    WP_STRESS_ITERS=$vg_iters WP_WATCHDOG_MAX_MS=5000 run "$name (valgrind, $label)" valgrind -q --leak-check=full \
+      --show-leak-kinds=definite,possible --errors-for-leak-kinds=definite,possible \
+      --error-exitcode=1 --suppressions="$root/scripts/valgrind.supp" \
+      "$work/$name-$label" $(args_for "$name")
+  done
+}
+valgrind_pass debug "$lib"
+
+if [ "${WP_SANITIZE_RELEASE:-1}" = 1 ]; then
+  echo "== release static library (default features, as CMakeLists.txt builds it)"
+  t0=$(date +%s)
+  cargo rustc --release --lib --locked --crate-type staticlib
+  t1=$(date +%s)
+  cp target/release/libwasi_parallel.a "$work/libwasi_parallel-release.a"
+  export WASI_PARALLEL_VULKAN_DEVICE=none
+  valgrind_pass release "$work/libwasi_parallel-release.a"
+  unset WASI_PARALLEL_VULKAN_DEVICE
+  t2=$(date +%s)
+  echo "  (release pass: build $((t1 - t0)) s, valgrind $((t2 - t1)) s)"
+fi
 echo "sanitize.sh: all clean (stress rounds: asan $asan_iters, valgrind $vg_iters)"

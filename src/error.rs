@@ -59,6 +59,10 @@ pub enum TrapKind {
     Host = 12,
     /// The host could not allocate memory for the guest.
     OutOfSystemMemory = 13,
+    /// The call was stopped by an interrupt from the host
+    /// ([`crate::InterruptHandle::interrupt`]) or ran past its deadline
+    /// (`Config::timeout`); the message says which.
+    Interrupted = 14,
 }
 
 impl TrapKind {
@@ -143,6 +147,9 @@ impl Error {
         use wasmi::errors::ErrorKind;
         if let Some(status) = err.i32_exit_status() {
             return Self::exit(status);
+        }
+        if let Some(stop) = err.downcast_ref::<crate::runtime::interrupt::GuestStopped>() {
+            return Self::trap(TrapKind::Interrupted, stop.to_string());
         }
         if let Some(code) = err.as_trap_code() {
             let kind = TrapKind::from_wasmi(code);

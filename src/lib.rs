@@ -16,7 +16,9 @@ pub mod parallel;
 pub mod runtime;
 
 pub use error::{Error, ErrorCode, Result, TrapKind};
-pub use runtime::{Config, Engine, Instance, InstanceConfig, Module, Natives, Stdio, WasiConfig};
+pub use runtime::{
+    Config, Engine, Instance, InstanceConfig, InterruptHandle, Module, Natives, Stdio, WasiConfig,
+};
 pub use wasmi::{Val, ValType};
 
 // The wasm -> SPIR-V kernel translator (GPU device); its docs are inside.

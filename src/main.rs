@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use wasi_parallel::{Config, Engine, ErrorCode, Instance, InstanceConfig, Module, Val, ValType};
 
@@ -27,9 +28,14 @@ run options:
   --env KEY=VALUE      set a guest environment variable (repeatable)
   --device KIND        auto|sequential|cpu|gpu: force the device get_device returns
                        (auto honours the guest's hint)
-  --threads N          CPU device worker threads (default: available cores)
+  --threads N          CPU device worker threads, 1..=1024 (default: available cores)
   --fuel N             fuel budget of the guest's own code
   --kernel-fuel N      fuel budget of each kernel iteration
+  --timeout SECONDS    wall-clock limit of the guest call (decimals allowed):
+                       past it the guest traps (exit status 134)
+  --kernel-timeout SECONDS
+                       wall-clock limit of each parallel_exec (decimals
+                       allowed): past it the guest gets kernel_trap and goes on
   --max-memory-pages N guest linear memory limit in 64 KiB pages
   --max-buffer-bytes N total bytes of buffers one instance may create (default 1 GiB)
   --max-buffers N      buffers one instance may create (default 4096)
@@ -50,6 +56,8 @@ struct RunOptions {
     threads: Option<usize>,
     fuel: Option<u64>,
     kernel_fuel: Option<u64>,
+    timeout: Option<Duration>,
+    kernel_timeout: Option<Duration>,
     max_memory_pages: Option<u32>,
     max_buffer_bytes: Option<u64>,
     max_buffers: Option<usize>,
@@ -98,6 +106,17 @@ fn parse_num<T: std::str::FromStr>(opt: &str, v: &str) -> Result<T, String> {
         .map_err(|_| format!("{opt}: `{v}` is not a valid number"))
 }
 
+/// A positive number of seconds, decimals allowed (`1`, `0.25`, `1e-3`).
+fn parse_seconds(opt: &str, v: &str) -> Result<Duration, String> {
+    let secs: f64 = v
+        .parse()
+        .map_err(|_| format!("{opt}: `{v}` is not a number of seconds"))?;
+    if secs.is_nan() || secs <= 0.0 {
+        return Err(format!("{opt}: `{v}` is not a positive number of seconds"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{opt}: `{v}` seconds is too large"))
+}
+
 fn parse_run(args: &[String]) -> Result<RunOptions, String> {
     let mut o = RunOptions {
         invoke: None,
@@ -107,6 +126,8 @@ fn parse_run(args: &[String]) -> Result<RunOptions, String> {
         threads: None,
         fuel: None,
         kernel_fuel: None,
+        timeout: None,
+        kernel_timeout: None,
         max_memory_pages: None,
         max_buffer_bytes: None,
         max_buffers: None,
@@ -165,13 +186,18 @@ fn parse_run(args: &[String]) -> Result<RunOptions, String> {
             }
             "--threads" => {
                 let n: usize = parse_num("--threads", &value()?)?;
-                if n == 0 {
-                    return Err("--threads must be at least 1".into());
+                let max = wasi_parallel::parallel::MAX_THREADS;
+                if n == 0 || n > max {
+                    return Err(format!("--threads must be between 1 and {max}, not {n}"));
                 }
                 o.threads = Some(n);
             }
             "--fuel" => o.fuel = Some(parse_num("--fuel", &value()?)?),
             "--kernel-fuel" => o.kernel_fuel = Some(parse_num("--kernel-fuel", &value()?)?),
+            "--timeout" => o.timeout = Some(parse_seconds("--timeout", &value()?)?),
+            "--kernel-timeout" => {
+                o.kernel_timeout = Some(parse_seconds("--kernel-timeout", &value()?)?)
+            }
             "--max-memory-pages" => {
                 o.max_memory_pages = Some(parse_num("--max-memory-pages", &value()?)?)
             }
@@ -208,9 +234,15 @@ fn parse_run(args: &[String]) -> Result<RunOptions, String> {
 fn engine_config(o: &RunOptions) -> Config {
     let mut c = Config {
         fuel: o.fuel,
+        timeout: o.timeout,
+        // Nothing can interrupt a CLI run but its timeouts (which meter
+        // what they need): no metering cost otherwise.
+        interruptible: false,
         max_memory_pages: o.max_memory_pages,
         ..Config::default()
     };
+    c.parallel.kernel_timeout = o.kernel_timeout;
+    c.parallel.interruptible = false;
     use wasi_parallel::parallel::{DeviceKind, DevicePolicy};
     c.parallel.device_policy = match o.device.as_str() {
         "sequential" => DevicePolicy::Force(DeviceKind::Sequential),

@@ -6,6 +6,7 @@ use super::non_null_mut;
 use crate::error::{Error, Result};
 use crate::parallel::DevicePolicy;
 use crate::runtime::Config;
+use std::time::Duration;
 
 /// How `get_device` picks the device it returns to a guest.
 pub type wp_device_policy_t = i32;
@@ -54,13 +55,100 @@ fn with_config(
 }
 
 /// Sets the worker threads of the CPU device; 0 means the available cores.
+/// At most `WP_MAX_THREADS` (1024): each is an OS thread made when the
+/// engine is.
 ///
-/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
-/// `config`; the caller owns a returned error. Thread-safety: one thread per config.
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or more than
+/// `WP_MAX_THREADS` threads (the config is then unchanged). Ownership:
+/// borrows `config`; the caller owns a returned error. Thread-safety: one
+/// thread per config.
 #[no_mangle]
 pub extern "C" fn wp_config_set_threads(config: *mut wp_config_t, threads: u32) -> *mut wp_error_t {
     with_config(config, |c| {
+        if threads as usize > crate::parallel::MAX_THREADS {
+            return Err(Error::invalid_argument(format!(
+                "threads: {threads} exceeds the limit of {} CPU worker threads",
+                crate::parallel::MAX_THREADS
+            )));
+        }
         c.parallel.threads = threads as usize;
+        Ok(())
+    })
+}
+
+/// Most CPU worker threads an engine may have (`wp_config_set_threads`).
+pub const WP_MAX_THREADS: u32 = 1024;
+const _: () = assert!(WP_MAX_THREADS as usize == crate::parallel::MAX_THREADS);
+
+/// A wall-clock limit in seconds from C: 0 = none; negative, NaN, infinite
+/// or unrepresentable values are errors.
+fn seconds(what: &str, secs: f64) -> Result<Option<Duration>> {
+    if secs == 0.0 {
+        return Ok(None);
+    }
+    if secs.is_nan() || secs <= 0.0 {
+        return Err(Error::invalid_argument(format!(
+            "{what}: {secs} is not a positive number of seconds"
+        )));
+    }
+    Duration::try_from_secs_f64(secs)
+        .map(Some)
+        .map_err(|_| Error::invalid_argument(format!("{what}: {secs} s is too large")))
+}
+
+/// Wall-clock limit of every guest call (`wp_instance_call`,
+/// `wp_instance_run_start`) in seconds (decimals allowed); a call that runs
+/// longer traps with `WP_TRAP_INTERRUPTED`, its kernels included. 0 = none
+/// (the default). Noticed within a few milliseconds of guest code, between
+/// kernel iterations and Vulkan dispatch chunks; not inside a blocking host
+/// function.
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, a negative, NaN or
+/// infinite value. Ownership: borrows `config`. Thread-safety: one thread
+/// per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_timeout(config: *mut wp_config_t, seconds: f64) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.timeout = self::seconds("timeout", seconds)?;
+        Ok(())
+    })
+}
+
+/// Whether `wp_interrupt` reaches inside guest code and inside one long
+/// kernel iteration (true, the default): the guest and its kernels are then
+/// fuel-metered, which costs 15-30% of compute-bound code. With false they
+/// are metered only when a fuel budget or a timeout is set, and otherwise
+/// an interrupt is noticed only at the guest's next host call and between
+/// kernel iterations (a guest spinning in its own code is not stopped).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
+/// `config`. Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_interruptible(
+    config: *mut wp_config_t,
+    enabled: bool,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.interruptible = enabled;
+        c.parallel.interruptible = enabled;
+        Ok(())
+    })
+}
+
+/// Wall-clock limit of each `parallel_exec` in seconds (decimals allowed):
+/// a kernel call that runs longer is stopped and the guest gets
+/// `kernel_trap`, then goes on. 0 = none (the default).
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, a negative, NaN or
+/// infinite value. Ownership: borrows `config`. Thread-safety: one thread
+/// per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_kernel_timeout(
+    config: *mut wp_config_t,
+    seconds: f64,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.parallel.kernel_timeout = self::seconds("kernel timeout", seconds)?;
         Ok(())
     })
 }

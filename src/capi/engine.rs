@@ -23,8 +23,9 @@ pub struct wp_engine_t {
 /// Creates an engine from `config` (NULL: the defaults): starts the CPU
 /// thread pool and discovers the devices. Stores it in `*engine_out`.
 ///
-/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL `engine_out`,
-/// `WP_ERROR_INTERNAL` if the devices cannot be set up.
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL `engine_out` or a
+/// setting out of its bounds, `WP_ERROR_INTERNAL` if the devices cannot be
+/// set up.
 /// Ownership: `config` is only read (copied); the caller owns the engine and
 /// frees it with `wp_engine_delete`. Thread-safety: any thread.
 #[no_mangle]

@@ -91,6 +91,10 @@ pub enum wp_trap_kind_t {
     WP_TRAP_HOST = 12,
     /// The host could not allocate memory for the guest.
     WP_TRAP_OUT_OF_SYSTEM_MEMORY = 13,
+    /// The call was stopped: `wp_interrupt` from another thread, or the
+    /// call ran past its deadline (`wp_config_set_timeout`). The message
+    /// says which. The instance may be called again (see `wp_interrupt`).
+    WP_TRAP_INTERRUPTED = 14,
 }
 
 impl From<TrapKind> for wp_trap_kind_t {
@@ -111,6 +115,7 @@ impl From<TrapKind> for wp_trap_kind_t {
             TrapKind::GrowthOperationLimited => WP_TRAP_GROWTH_OPERATION_LIMITED,
             TrapKind::Host => WP_TRAP_HOST,
             TrapKind::OutOfSystemMemory => WP_TRAP_OUT_OF_SYSTEM_MEMORY,
+            TrapKind::Interrupted => WP_TRAP_INTERRUPTED,
         }
     }
 }
@@ -287,6 +292,7 @@ mod tests {
             T::GrowthOperationLimited,
             T::Host,
             T::OutOfSystemMemory,
+            T::Interrupted,
         ] {
             assert_eq!(wp_trap_kind_t::from(k) as i32, k as i32, "{k:?}");
         }

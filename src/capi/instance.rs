@@ -8,7 +8,7 @@ use super::module::wp_module_t;
 use super::val::{from_c, kind_of, to_c, wp_val_kind_t, wp_val_t};
 use super::{bytes, bytes_mut, c_str, copy_bytes, non_null, non_null_mut, slice, write_out};
 use crate::error::{Error, ErrorCode, Result};
-use crate::runtime::{Instance, InstanceConfig, Natives, Stdio, WasiConfig};
+use crate::runtime::{Instance, InstanceConfig, InterruptHandle, Natives, Stdio, WasiConfig};
 
 /// A standard stream of the guest (a `WP_STDIO_*` value).
 pub type wp_stdio_stream_t = i32;
@@ -284,6 +284,78 @@ pub extern "C" fn wp_instance_new(
     })
 }
 
+/// A handle that stops the guest call running in one instance, from any
+/// thread (see `wp_interrupt`).
+///
+/// Made by `wp_instance_interrupt_handle`, freed by
+/// `wp_interrupt_handle_delete`; independent of the instance's lifetime (it
+/// may outlive it). Thread-safe: `wp_interrupt` may be called on one handle
+/// from any number of threads at once.
+pub struct wp_interrupt_handle_t {
+    handle: InterruptHandle,
+}
+
+/// Stores a new interrupt handle of `instance` in `*handle_out`.
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers). Ownership: borrows
+/// `instance`; the caller owns the handle and frees it with
+/// `wp_interrupt_handle_delete` (before or after the instance, as it likes).
+/// Thread-safety: like the other calls on the instance (one thread at a
+/// time); the handle itself may then go to any thread.
+#[no_mangle]
+pub extern "C" fn wp_instance_interrupt_handle(
+    instance: *const wp_instance_t,
+    handle_out: *mut *mut wp_interrupt_handle_t,
+) -> *mut wp_error_t {
+    guard(|| {
+        let inst = non_null(instance, "instance")?;
+        non_null_mut(handle_out, "handle_out")?;
+        let boxed = Box::into_raw(Box::new(wp_interrupt_handle_t {
+            handle: inst.instance.interrupt_handle(),
+        }));
+        write_out(handle_out, boxed, "handle_out")
+    })
+}
+
+/// Stops the guest call in progress in the handle's instance: at its next
+/// check (within a few milliseconds of guest code; between two iterations,
+/// interpreter fuel slices or Vulkan dispatch chunks of a running kernel)
+/// the call returns an error `WP_ERROR_TRAP` of kind `WP_TRAP_INTERRUPTED`.
+/// A kernel it stops is recorded like a trap (`kernel_trap`) in the
+/// instance's statistics and last error. Other instances and the engine go
+/// on unharmed.
+///
+/// Returns true when a call was in progress (it stops, unless it returns
+/// first), false when none was (nothing happens: a later call is not
+/// affected) or for `NULL`.
+///
+/// The instance remains usable afterwards: the next call starts normally.
+/// As after any trap, the guest's own state is what it was when stopped
+/// (e.g. a C guest's stack pointer), and buffers a stopped kernel was
+/// writing hold unspecified contents; call only exports that tolerate
+/// that, or delete the instance.
+///
+/// Not interrupted: a start function (run by `wp_instance_new`) and a host
+/// function that blocks (a native of yours, a WASI read waiting for input).
+///
+/// Ownership: borrows `handle`. Thread-safety: any thread, any time, also
+/// after the instance was deleted.
+#[no_mangle]
+pub extern "C" fn wp_interrupt(handle: *const wp_interrupt_handle_t) -> bool {
+    super::catch(false, || {
+        non_null(handle, "handle").is_ok_and(|h| h.handle.interrupt())
+    })
+}
+
+/// Frees an interrupt handle. `NULL` is allowed. The instance is not affected.
+///
+/// Ownership: takes `handle`. Thread-safety: any thread, once, when no
+/// other thread uses this handle.
+#[no_mangle]
+pub extern "C" fn wp_interrupt_handle_delete(handle: *mut wp_interrupt_handle_t) {
+    super::delete_box(handle)
+}
+
 /// Frees an instance (its memory, buffers and captured output). `NULL` is allowed.
 ///
 /// Ownership: takes `instance`. Thread-safety: not while another thread uses it.
@@ -299,7 +371,9 @@ pub extern "C" fn wp_instance_delete(instance: *mut wp_instance_t) {
 /// Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers, an unknown value
 /// kind), `WP_ERROR_NOT_FOUND` (no such exported function),
 /// `WP_ERROR_TYPE_MISMATCH` (argument count/types, too little room for
-/// results), `WP_ERROR_TRAP` (see `wp_error_trap_kind`), `WP_ERROR_EXIT`
+/// results), `WP_ERROR_TRAP` (see `wp_error_trap_kind`;
+/// `WP_TRAP_INTERRUPTED` after `wp_interrupt` or past the configured
+/// timeout), `WP_ERROR_EXIT`
 /// (the guest called `proc_exit`; see `wp_error_exit_code`).
 /// Ownership: borrows everything; results are written only on success.
 /// Thread-safety: one thread per instance at a time.

@@ -183,6 +183,7 @@ const _: fn() = || {
     send_sync::<engine::wp_engine_t>();
     send_sync::<module::wp_module_t>();
     send_sync::<error::wp_error_t>();
+    send_sync::<instance::wp_interrupt_handle_t>();
     send::<instance::wp_instance_t>();
     send::<instance::wp_instance_config_t>();
     send::<config::wp_config_t>();

@@ -8,6 +8,7 @@
 //! nothing here panics on guest input or traps the guest; the message of the
 //! last error is kept for the host.
 
+use super::cancel::{Cancel, Deadline, InterruptState, Stop};
 use super::device::{DeviceKind, DeviceSession};
 use super::dispatch::Call;
 use super::errno::{Errno, ParError, ParResult};
@@ -27,6 +28,8 @@ pub struct ParallelContext {
     buffer_count: usize,
     last_error: Option<String>,
     stats: ParallelStats,
+    interrupt: Arc<InterruptState>,
+    call_deadline: Option<Deadline>,
 }
 
 /// The byte range `[ptr, ptr+len)` of guest memory, or `out_of_bounds`.
@@ -60,7 +63,37 @@ impl ParallelContext {
             buffer_count: 0,
             last_error: None,
             stats: ParallelStats::default(),
+            interrupt: InterruptState::new(),
+            call_deadline: None,
         }
+    }
+
+    /// The interrupt state kernels of this context poll (shared with the
+    /// instance's interrupt handles).
+    pub fn interrupt_state(&self) -> &Arc<InterruptState> {
+        &self.interrupt
+    }
+
+    /// Uses `state` as this context's interrupt state (the instance's).
+    pub fn set_interrupt_state(&mut self, state: Arc<InterruptState>) {
+        self.interrupt = state;
+    }
+
+    /// Sets the deadline of the guest call in progress (`None`: none);
+    /// kernels it runs stop at it too.
+    pub fn set_call_deadline(&mut self, deadline: Option<Deadline>) {
+        self.call_deadline = deadline;
+    }
+
+    /// Why the guest call in progress must stop, if it must: an interrupt
+    /// or its passed deadline (polled by the instance between fuel slices
+    /// and at host calls).
+    pub fn guest_stop(&self) -> Option<Stop> {
+        if self.interrupt.is_interrupted() {
+            return Some(Stop::Interrupted);
+        }
+        let d = self.call_deadline?;
+        (std::time::Instant::now() >= d.at).then_some(Stop::CallDeadline(d.limit))
     }
 
     /// The runtime this context runs on.
@@ -357,6 +390,11 @@ impl ParallelContext {
             num_iterations,
             block_size,
             buffers: &buffers,
+            cancel: &Cancel::new(
+                self.interrupt.clone(),
+                self.call_deadline,
+                runtime.config().kernel_timeout.and_then(Deadline::after),
+            ),
         };
         runtime.dispatch(&call, &mut self.sessions[index], &mut self.stats)
     }

@@ -3,6 +3,7 @@
 //! layout, the device's exec, the GPU -> CPU fallback when the GPU declines
 //! the kernel, and the call's statistics.
 
+use super::cancel::Cancel;
 use super::device::{DeviceBuffer, DeviceSession, ExecRequest, ExecStats};
 use super::errno::{Errno, ParResult};
 use super::handles::{BufferAccess, BufferEntry};
@@ -25,6 +26,8 @@ pub(crate) struct Call<'a> {
     pub block_size: u32,
     /// Every occurrence, inputs then outputs; all on `device`.
     pub buffers: &'a [&'a BufferEntry],
+    /// The instance's interrupt flag and the deadlines (see `cancel`).
+    pub cancel: &'a Cancel,
 }
 
 impl ParallelRuntime {
@@ -82,6 +85,7 @@ impl ParallelRuntime {
             layout: &layout,
             fuel: self.config.kernel_fuel,
             read_only: &read_only,
+            cancel: call.cancel,
         };
         let t = Instant::now();
         let result = self.exec_with_fallback(call, session, &req, &mut record);

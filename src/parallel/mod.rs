@@ -13,6 +13,7 @@
 //! [`kernel::loader`] and [`device::cpu`] say how it is implemented.
 
 pub mod api;
+pub mod cancel;
 pub mod context;
 pub mod device;
 mod dispatch;
@@ -21,6 +22,7 @@ pub mod handles;
 pub mod kernel;
 pub mod stats;
 
+pub use cancel::{Cancel, InterruptState, Stop};
 pub use context::ParallelContext;
 pub use device::{Device, DeviceInfo, DeviceKind};
 pub use errno::{Errno, ParError, ParResult};
@@ -30,6 +32,13 @@ pub use stats::ParallelStats;
 use device::cpu::CpuDevice;
 use kernel::cache::KernelCache;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Most worker threads the CPU device may be configured with
+/// ([`ParallelConfig::threads`]); more is a configuration error when the
+/// engine is made. Each worker is an OS thread with an 8 MiB stack, made
+/// when the engine is: 4096 of them took 8 s before the first kernel ran.
+pub const MAX_THREADS: usize = 1024;
 
 /// Which device `get_device` hands out.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
@@ -45,12 +54,24 @@ pub enum DevicePolicy {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParallelConfig {
     /// Worker threads of the CPU device; 0 = the available cores (default).
+    /// At most [`MAX_THREADS`].
     pub threads: usize,
     /// Which device `get_device` returns (default: honour the hint).
     pub device_policy: DevicePolicy,
     /// Fuel budget of each kernel iteration; an iteration that exceeds it
     /// traps (`kernel_trap`). Default: `None` (unlimited, no metering cost).
     pub kernel_fuel: Option<u64>,
+    /// Wall-clock limit of each `parallel_exec` (`None`: unlimited, the
+    /// default). A call that runs longer is stopped (between iterations,
+    /// interpreter fuel slices or Vulkan dispatch chunks) and returns
+    /// `kernel_trap`; the guest goes on.
+    pub kernel_timeout: Option<Duration>,
+    /// Meter kernels' fuel so that an interrupt or a deadline is noticed
+    /// inside a long iteration, between fuel slices (default true). Off,
+    /// kernels are metered only with `kernel_fuel` or `kernel_timeout`, and
+    /// otherwise stop only between iterations: metering costs 15-25% of a
+    /// compute-bound kernel's time (`cargo bench --bench limits_cost`).
+    pub interruptible: bool,
     /// Run a kernel the GPU cannot run on the CPU device instead of
     /// returning `unsupported` (default: true).
     pub gpu_fallback: bool,
@@ -77,12 +98,38 @@ pub struct ParallelConfig {
     pub vulkan_llvmpipe_nested_loops: bool,
 }
 
+impl ParallelConfig {
+    /// Checks the settings that have bounds: `threads` at most
+    /// [`MAX_THREADS`], `kernel_timeout` not zero, `max_kernel_size` and
+    /// `kernel_cache_entries` not zero. The message names the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.threads > MAX_THREADS {
+            return Err(format!(
+                "threads: {} exceeds the limit of {MAX_THREADS} CPU worker threads",
+                self.threads
+            ));
+        }
+        if self.kernel_timeout == Some(Duration::ZERO) {
+            return Err("kernel timeout: must be more than 0 seconds (None: no limit)".into());
+        }
+        if self.max_kernel_size == 0 {
+            return Err("max kernel size: must be more than 0 bytes".into());
+        }
+        if self.kernel_cache_entries == 0 {
+            return Err("kernel cache entries: must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
 impl Default for ParallelConfig {
     fn default() -> Self {
         ParallelConfig {
             threads: 0,
             device_policy: DevicePolicy::Auto,
             kernel_fuel: None,
+            kernel_timeout: None,
+            interruptible: true,
             gpu_fallback: true,
             max_buffer_bytes: 1 << 30,
             max_buffers: 4096,
@@ -139,8 +186,13 @@ impl ParallelRuntime {
         config: ParallelConfig,
         extra: impl FnOnce(usize) -> Vec<Arc<dyn Device>>,
     ) -> ParResult<ParallelRuntime> {
+        config.validate().map_err(ParError::invalid_argument)?;
         let mut wasmi_config = wasmi::Config::default();
-        wasmi_config.consume_fuel(config.kernel_fuel.is_some());
+        // Metered kernels run in fuel slices, so that interrupts and
+        // deadlines are seen inside a long iteration (`cancel::FUEL_SLICE`).
+        wasmi_config.consume_fuel(
+            config.interruptible || config.kernel_fuel.is_some() || config.kernel_timeout.is_some(),
+        );
         wasmi_config.compilation_mode(wasmi::CompilationMode::Eager);
         // Fixed-width SIMD runs on every device; relaxed SIMD is refused
         // (its results may differ between implementations, and a kernel must

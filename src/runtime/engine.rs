@@ -4,14 +4,28 @@
 //! thread. There is no process-global state: two engines are independent.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Engine configuration: guest limits plus the wasi-parallel device settings.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Fuel budget of every guest call (`None`: unlimited).
     pub fuel: Option<u64>,
+    /// Wall-clock limit of every guest call (`None`: unlimited, the
+    /// default). A call that runs longer traps with
+    /// [`crate::TrapKind::Interrupted`], and so do the kernels it runs; see
+    /// [`crate::InterruptHandle`] for when it is noticed.
+    pub timeout: Option<Duration>,
+    /// Meter the guest's fuel so that an interrupt is noticed inside guest
+    /// code, between fuel slices (default true). Off, guest code is metered
+    /// only with `fuel` or `timeout`, and an interrupt is otherwise noticed
+    /// only at the guest's next host call (or inside a kernel it runs):
+    /// metering costs 15-30% of compute-bound guest code (`cargo bench
+    /// --bench limits_cost`). Kernels have their own switch,
+    /// [`crate::parallel::ParallelConfig::interruptible`].
+    pub interruptible: bool,
     /// Maximum linear memory of a guest, in 64 KiB pages (`None`: the wasm32 limit).
     pub max_memory_pages: Option<u32>,
     /// Maximum size of a module accepted by [`crate::Module::new`], in bytes.
@@ -24,10 +38,38 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             fuel: None,
+            timeout: None,
+            interruptible: true,
             max_memory_pages: None,
             max_module_bytes: 256 << 20,
             parallel: Default::default(),
         }
+    }
+}
+
+impl Config {
+    /// Checks the settings that have bounds (a zero timeout, more than
+    /// 65536 memory pages, a zero module size, and those of
+    /// [`crate::parallel::ParallelConfig::validate`], e.g. at most
+    /// [`crate::parallel::MAX_THREADS`] CPU threads). Called by
+    /// [`Engine::new`].
+    pub fn validate(&self) -> Result<()> {
+        if self.timeout == Some(Duration::ZERO) {
+            return Err(Error::invalid_argument(
+                "timeout: must be more than 0 seconds (None: no limit)",
+            ));
+        }
+        if self.max_memory_pages.is_some_and(|p| p > 65536) {
+            return Err(Error::invalid_argument(
+                "max memory pages: more than the wasm32 limit of 65536",
+            ));
+        }
+        if self.max_module_bytes == 0 {
+            return Err(Error::invalid_argument(
+                "max module bytes: must be more than 0",
+            ));
+        }
+        self.parallel.validate().map_err(Error::invalid_argument)
     }
 }
 
@@ -45,10 +87,19 @@ pub struct Engine {
 
 impl Engine {
     /// Creates an engine; starts the CPU thread pool and discovers devices.
+    ///
+    /// Errors: `InvalidArgument` for a setting out of its bounds (see
+    /// [`Config::validate`]), `Internal` when the devices cannot be set up.
     pub fn new(config: Config) -> Result<Self> {
+        config.validate()?;
         let mut wc = wasmi::Config::default();
-        wc.consume_fuel(config.fuel.is_some());
-        let parallel = crate::parallel::ParallelRuntime::new(config.parallel.clone())
+        // Metered guest calls run in fuel slices, so that interrupts and
+        // deadlines are noticed inside guest code (see `runtime::interrupt`).
+        wc.consume_fuel(config.interruptible || config.fuel.is_some() || config.timeout.is_some());
+        let mut pc = config.parallel.clone();
+        // A call's deadline must reach inside the kernels it runs too.
+        pc.interruptible |= config.timeout.is_some();
+        let parallel = crate::parallel::ParallelRuntime::new(pc)
             .map_err(|e| crate::Error::new(crate::ErrorCode::Internal, e.to_string()))?;
         Ok(Self {
             inner: Arc::new(EngineInner {

@@ -4,10 +4,14 @@
 //! An [`Instance`] is `Send` (it can move between threads) but not `Sync`:
 //! one thread calls into it at a time.
 
-use wasmi::{Store, StoreLimits, StoreLimitsBuilder, Val, ValType};
+use std::sync::Arc;
+
+use wasmi::{CallHook, Store, StoreLimits, StoreLimitsBuilder, Val, ValType};
 
 use crate::error::{link_error, Error, ErrorCode, Result};
+use crate::parallel::cancel::{Deadline, InterruptState};
 use crate::parallel::ParallelContext;
+use crate::runtime::interrupt::{call_sliced, GuestStopped, InterruptHandle};
 use crate::runtime::natives::{checked_range, Natives};
 use crate::runtime::types::describe_func;
 use crate::runtime::wasi::WasiConfig;
@@ -32,6 +36,9 @@ pub struct Instance {
     module: Module,
     store: Store<HostState>,
     instance: wasmi::Instance,
+    interrupt: Arc<InterruptState>,
+    /// Fuel left after the last call (`None`: no budget configured).
+    fuel_left: Option<u64>,
 }
 
 impl std::fmt::Debug for Instance {
@@ -57,18 +64,30 @@ impl Instance {
             // wrapped to a limit of 0 bytes on armv7).
             limits = limits.memory_size((pages as usize).saturating_mul(65536));
         }
+        let interrupt = InterruptState::new();
+        let mut parallel = ParallelContext::new(engine.parallel().clone());
+        parallel.set_interrupt_state(interrupt.clone());
         let state = HostState {
             wasi,
-            parallel: ParallelContext::new(engine.parallel().clone()),
+            parallel,
             limits: limits.build(),
         };
         let mut store = Store::new(engine.wasmi(), state);
         store.limiter(|s| &mut s.limits);
-        if let Some(fuel) = engine.config().fuel {
-            store
-                .set_fuel(fuel)
-                .map_err(|e| Error::internal(format!("fuel: {e}")))?;
-        }
+        // Every host call is a check point: a guest stopped while inside a
+        // `parallel_exec` traps as soon as it returns (after the kernel's
+        // `kernel_trap` was recorded), before running anything else.
+        store.call_hook(|s: &mut HostState, hook| match hook {
+            CallHook::CallingHost | CallHook::ReturningFromHost => match s.parallel.guest_stop() {
+                Some(stop) => Err(wasmi::Error::host(GuestStopped(stop))),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        });
+        // A metered engine's calls run in slices; the start function runs in
+        // one piece, with the configured budget or without limit. (Without
+        // metering this is an error we ignore.)
+        let _ = store.set_fuel(engine.config().fuel.unwrap_or(u64::MAX));
 
         let mut linker = wasmi::Linker::<HostState>::new(engine.wasmi());
         config.natives.add_to_linker(&mut linker)?;
@@ -86,11 +105,20 @@ impl Instance {
                     _ => Error::from_execution(e),
                 }
             })?;
+        let fuel_left = engine.config().fuel.map(|_| store.get_fuel().unwrap_or(0));
         Ok(Self {
             module: module.clone(),
             store,
             instance,
+            interrupt,
+            fuel_left,
         })
+    }
+
+    /// A handle that stops this instance's guest call from any thread (see
+    /// [`InterruptHandle`]).
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle::new(self.interrupt.clone())
     }
 
     pub fn module(&self) -> &Module {
@@ -107,8 +135,9 @@ impl Instance {
     /// Calls export `name` with `args`, returning its results.
     ///
     /// Errors: `NotFound` (no such function), `TypeMismatch` (wrong argument
-    /// count or types), `Trap` (with a [`crate::TrapKind`]), `Exit` (the guest
-    /// called `proc_exit`; see [`Error::exit_code`]).
+    /// count or types), `Trap` (with a [`crate::TrapKind`]; `Interrupted`
+    /// when an [`InterruptHandle`] or the configured timeout stopped it),
+    /// `Exit` (the guest called `proc_exit`; see [`Error::exit_code`]).
     pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
         let func = self.instance.get_func(&self.store, name).ok_or_else(|| {
             Error::new(
@@ -137,14 +166,18 @@ impl Instance {
             .iter()
             .map(|t| Val::default_for_ty(*t))
             .collect();
-        if let Some(fuel) = self.module.engine().config().fuel {
-            self.store
-                .set_fuel(fuel)
-                .map_err(|e| Error::internal(format!("fuel: {e}")))?;
-        }
-        func.call(&mut self.store, args, &mut results)
-            .map_err(Error::from_execution)?;
-        Ok(results)
+        let config = self.module.engine().config();
+        let budget = config.fuel;
+        let deadline = config.timeout.and_then(Deadline::after);
+        self.store.data_mut().parallel.set_call_deadline(deadline);
+        self.interrupt.begin_call();
+        let (r, left) = call_sliced(&mut self.store, func, args, &mut results, budget, |s| {
+            s.parallel.guest_stop()
+        });
+        self.interrupt.end_call();
+        self.store.data_mut().parallel.set_call_deadline(None);
+        self.fuel_left = left;
+        r.map(|_| results)
     }
 
     /// Runs a WASI command (`_start`) and returns its exit code: 0 when
@@ -189,7 +222,7 @@ impl Instance {
 
     /// Fuel left after the last call (`None` when fuel is not metered).
     pub fn fuel_remaining(&self) -> Option<u64> {
-        self.store.get_fuel().ok()
+        self.fuel_left
     }
 
     /// The wasi-parallel state of this instance (stats, last error).

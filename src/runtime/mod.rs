@@ -2,6 +2,7 @@
 
 pub mod engine;
 pub mod instance;
+pub mod interrupt;
 pub mod module;
 pub mod natives;
 pub mod types;
@@ -9,6 +10,7 @@ pub mod wasi;
 
 pub use engine::{Config, Engine};
 pub use instance::{Instance, InstanceConfig};
+pub use interrupt::InterruptHandle;
 pub use module::Module;
 pub use natives::{NativeCallback, NativeCaller, Natives};
 pub use wasi::{Stdio, WasiConfig};

@@ -517,6 +517,7 @@ fn exec_on(
             layout: &layout,
             fuel: None,
             read_only: &[],
+            cancel: &wasi_parallel::parallel::Cancel::never(),
         },
     )?;
     Ok(())

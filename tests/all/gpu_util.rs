@@ -114,6 +114,7 @@ pub fn run_aliased(
             layout: &layout,
             fuel: rt.config().kernel_fuel,
             read_only: &[],
+            cancel: &wasi_parallel::parallel::Cancel::never(),
         },
     )?;
     let mut out = Vec::new();

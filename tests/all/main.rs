@@ -21,6 +21,7 @@ mod gpu_semantics;
 mod gpu_simd;
 mod gpu_translator;
 mod header_fresh;
+mod interrupt;
 mod limits;
 mod parallel_api;
 mod parallel_concurrency;

@@ -17,6 +17,7 @@
 
 use super::shm::{build_window, Memfd, Window};
 use super::{Device, DeviceBuffer, DeviceInfo, DeviceKind, DeviceSession, ExecRequest, ExecStats};
+use crate::parallel::cancel::{call_in_slices, Cancel, SlicedError, Stop};
 use crate::parallel::errno::{ParError, ParResult};
 use crate::parallel::kernel::layout::Layout;
 use crate::parallel::kernel::Kernel;
@@ -185,9 +186,9 @@ impl Worker {
             .map_err(|e| ParError::device_error(format!("cannot create kernel memory: {e}")))?;
             Ok((store, memory))
         })?;
-        // When fuel metering is on, instantiation (data segments, a start
-        // function) gets an unlimited budget; each iteration resets it. When
-        // it is off this is an error we ignore.
+        // Instantiation (data segments, a start function) gets an unlimited
+        // budget; each iteration sets its own. (Kernel engines always meter
+        // fuel; an engine without metering makes this an error we ignore.)
         let _ = store.set_fuel(u64::MAX);
         let instance = Instance::new(&mut store, &kernel.module, &[memory.into()])
             .map_err(|e| ParError::kernel_trap(format!("kernel instantiation failed: {e}")))?;
@@ -210,26 +211,39 @@ impl Worker {
         })
     }
 
-    fn run(&mut self, iteration: u32, fuel: Option<u64>) -> Result<(), String> {
+    /// Runs one iteration in fuel slices ([`call_in_slices`]), polling
+    /// `cancel` between slices; `fuel` is the iteration's whole budget
+    /// (`None`: unlimited).
+    fn run(&mut self, iteration: u32, fuel: Option<u64>, cancel: &Cancel) -> Result<(), RunError> {
         self.params[0] = Val::I32(iteration as i32);
-        if let Some(f) = fuel {
-            self.store
-                .set_fuel(f)
-                .map_err(|e| format!("cannot set kernel fuel: {e}"))?;
-        }
-        self.func
-            .call(&mut self.store, &self.params, &mut [])
-            .map_err(|e| {
-                if e.as_trap_code() == Some(wasmi::TrapCode::OutOfFuel) {
-                    format!(
-                        "iteration {iteration} ran out of fuel (budget {} per iteration)",
-                        fuel.unwrap_or(0)
-                    )
-                } else {
-                    format!("iteration {iteration} trapped: {e}")
-                }
-            })
+        let mut left = fuel.unwrap_or(u64::MAX);
+        call_in_slices(
+            &mut self.store,
+            self.func,
+            &self.params,
+            &mut [],
+            &mut left,
+            |_| cancel.check().err(),
+        )
+        .map_err(|e| match e {
+            SlicedError::Stopped(stop) => RunError::Stopped(stop),
+            SlicedError::Wasm(e) if e.as_trap_code() == Some(wasmi::TrapCode::OutOfFuel) => {
+                RunError::Trap(format!(
+                    "iteration {iteration} ran out of fuel (budget {} per iteration)",
+                    fuel.unwrap_or(0)
+                ))
+            }
+            SlicedError::Wasm(e) => RunError::Trap(format!("iteration {iteration} trapped: {e}")),
+        })
     }
+}
+
+/// Why an iteration did not finish.
+enum RunError {
+    /// It trapped (the message says how).
+    Trap(String),
+    /// [`Cancel`] fired between two fuel slices.
+    Stopped(Stop),
 }
 
 /// What identifies reusable workers: same kernel, same buffers in the same
@@ -270,6 +284,7 @@ struct CallState<'a> {
     block_size: u32,
     num_iterations: u32,
     fuel: Option<u64>,
+    cancel: &'a Cancel,
     next: AtomicU64,
     chunk: u64,
     stop: AtomicBool,
@@ -330,9 +345,25 @@ impl CallState<'_> {
             }
             let end = (start + self.chunk).min(n);
             for i in start..end {
-                if let Err(msg) = worker.run(i as u32, self.fuel) {
+                let stopped = match self.cancel.check() {
+                    Err(stop) => Some(stop),
+                    Ok(()) => match worker.run(i as u32, self.fuel, self.cancel) {
+                        Ok(()) => None,
+                        Err(RunError::Stopped(stop)) => Some(stop),
+                        Err(RunError::Trap(msg)) => {
+                            *slot = None;
+                            return self.fail(ParError::kernel_trap(msg));
+                        }
+                    },
+                };
+                if let Some(stop) = stopped {
+                    // Stopped mid-iteration: its private state is as
+                    // unknown as after a trap.
                     *slot = None;
-                    return self.fail(ParError::kernel_trap(msg));
+                    return self.fail(ParError::kernel_trap(format!(
+                        "stopped at iteration {i}: {}",
+                        stop.describe()
+                    )));
                 }
                 if self.stop.load(Ordering::Relaxed) {
                     return;
@@ -419,6 +450,7 @@ impl Device for CpuDevice {
             block_size: req.block_size,
             num_iterations: n,
             fuel: req.fuel,
+            cancel: req.cancel,
             next: AtomicU64::new(0),
             chunk,
             stop: AtomicBool::new(false),

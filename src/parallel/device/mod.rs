@@ -12,6 +12,7 @@ pub(crate) mod shm;
 #[cfg(feature = "vulkan")]
 pub mod vulkan;
 
+use super::cancel::Cancel;
 use super::errno::ParResult;
 use super::kernel::layout::Layout;
 use super::kernel::Kernel;
@@ -102,6 +103,9 @@ pub struct ExecRequest<'a> {
     /// kernel's writes to it are unspecified (ABI section 1) and a device
     /// that copies buffers back need not copy it. Empty: nothing known.
     pub read_only: &'a [bool],
+    /// Polled while the kernel runs: an interrupt or a passed deadline
+    /// stops the exec with `kernel_trap` (see [`crate::parallel::cancel`]).
+    pub cancel: &'a Cancel,
 }
 
 /// What a device reports about one exec.
@@ -126,7 +130,8 @@ pub trait Device: Send + Sync {
     /// Copies the first `out.len()` bytes (at most the buffer's size) of `buffer` into `out`.
     fn read(&self, buffer: &dyn DeviceBuffer, out: &mut [u8]) -> ParResult<()>;
     /// Runs `req.num_iterations` iterations of the kernel. Errors: `kernel_trap`
-    /// (with the trap message), `resource_exhausted`, `device_error`, or
-    /// `unsupported` (the runtime may fall back to the CPU device).
+    /// (with the trap message; also when `req.cancel` fired),
+    /// `resource_exhausted`, `device_error`, or `unsupported` (the runtime
+    /// may fall back to the CPU device).
     fn exec(&self, session: &mut DeviceSession, req: &ExecRequest<'_>) -> ParResult<ExecStats>;
 }

@@ -253,6 +253,42 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         self.fb.bin(op, bits, zero)
     }
 
+    /// Whether the float `a` of type `t` is a NaN, decided on its bits
+    /// (W10: `a != a` is a float comparison the driver may fold: lavapipe
+    /// answered false for NaN, so a trapping truncation of NaN reported an
+    /// overflow).
+    pub(super) fn is_nan_bits(&mut self, a: H, t: Ty) -> H {
+        let bits = self.fbits(a);
+        let (abs_mask, inf) = if t == Ty::F64 {
+            (0x7fff_ffff_ffff_ffffu64, 0x7ff0_0000_0000_0000u64)
+        } else {
+            (0x7fff_ffff, 0x7f80_0000)
+        };
+        let abs_mask = self.ilit_for_float(t, abs_mask);
+        let abs = self.fb.bin(Bo::And, bits, abs_mask);
+        let inf = self.ilit_for_float(t, inf);
+        self.fb.bin(Bo::Greater, abs, inf)
+    }
+
+    /// W9: `r` (of type `t`) with the quiet bit set when it is a NaN, in
+    /// integer operations the driver cannot fold. Wasm's demote/promote
+    /// give an arithmetic (quiet) NaN for a NaN input; lavapipe folded
+    /// `demote(promote(x))` to `x` and returned a signalling NaN unchanged
+    /// (spec test float_exprs.wast `no_fold_promote_demote`).
+    pub(super) fn quiet_nan(&mut self, r: H, t: Ty) -> H {
+        let nan = self.is_nan_bits(r, t);
+        let bits = self.fbits(r);
+        let quiet = if t == Ty::F64 {
+            0x0008_0000_0000_0000u64
+        } else {
+            0x0040_0000
+        };
+        let quiet = self.ilit_for_float(t, quiet);
+        let q = self.fb.bin(Bo::InclusiveOr, bits, quiet);
+        let out = self.fb.sel(nan, q, bits);
+        self.ffrom(out)
+    }
+
     /// A float's bits, as the unsigned integer of its width.
     pub(super) fn fbits(&mut self, a: H) -> H {
         self.fb.bitcast(a, ScalarKind::Uint)
@@ -408,7 +444,13 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         if !sat {
             let ok = self.fb.bin(Bo::LogicalAnd, ge_lo, lt_hi);
             let bad = self.fb.un(Uo::LogicalNot, ok);
-            self.trap_if(bad, trap::BAD_CONVERSION);
+            // NaN is an invalid conversion, an out-of-range number an
+            // integer overflow (two trap kinds in the spec).
+            let nan = self.is_nan_bits(a, from);
+            let not_nan = self.fb.un(Uo::LogicalNot, nan);
+            let overflow = self.fb.bin(Bo::LogicalAnd, bad, not_nan);
+            self.trap_if(nan, trap::BAD_CONVERSION);
+            self.trap_if(overflow, trap::INT_OVERFLOW);
             // After a trap the invocation runs on: convert 0.0 instead.
             let zero = self.flit(from, 0.0);
             let a = self.fb.sel(bad, zero, a);

@@ -448,11 +448,13 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             O::F32DemoteF64 => {
                 let a = self.pop()?;
                 let r = self.fb.conv(a, ScalarKind::Float, 4);
+                let r = self.quiet_nan(r, F32);
                 self.push(r, F32);
             }
             O::F64PromoteF32 => {
                 let a = self.pop()?;
                 let r = self.fb.conv(a, ScalarKind::Float, 8);
+                let r = self.quiet_nan(r, F64);
                 self.push(r, F64);
             }
             O::I32ReinterpretF32 => {

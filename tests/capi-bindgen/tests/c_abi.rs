@@ -199,6 +199,11 @@ fn header_layouts_match_the_library() {
         capi_bindgen::WP_TRAP_OUT_OF_SYSTEM_MEMORY,
         lib::error::wp_trap_kind_t::WP_TRAP_OUT_OF_SYSTEM_MEMORY as u32
     );
+    assert_eq!(
+        capi_bindgen::WP_TRAP_INTERRUPTED,
+        lib::error::wp_trap_kind_t::WP_TRAP_INTERRUPTED as u32
+    );
+    assert_eq!(capi_bindgen::WP_MAX_THREADS, lib::config::WP_MAX_THREADS);
 }
 
 #[test]
@@ -235,6 +240,9 @@ fn null_pointers_are_invalid_arguments_everywhere() {
         c!(wp_config_set_max_buffers(null_mut(), 1)),
         c!(wp_config_set_max_kernel_size(null_mut(), 1)),
         c!(wp_config_set_kernel_cache_entries(null_mut(), 1)),
+        c!(wp_config_set_timeout(null_mut(), 1.0)),
+        c!(wp_config_set_kernel_timeout(null_mut(), 1.0)),
+        c!(wp_config_set_interruptible(null_mut(), false)),
         c!(wp_engine_new(null(), null_mut())),
         c!(wp_engine_device_count(null(), &mut n)),
         c!(wp_engine_device_count(e, null_mut())),
@@ -420,6 +428,14 @@ fn config_rejects_bad_values() {
     fails(c!(wp_config_set_max_module_bytes(cfg, 0)), IA);
     fails(c!(wp_config_set_max_kernel_size(cfg, 0)), IA);
     fails(c!(wp_config_set_kernel_cache_entries(cfg, 0)), IA);
+    fails(c!(wp_config_set_threads(cfg, WP_MAX_THREADS + 1)), IA);
+    ok(c!(wp_config_set_threads(cfg, WP_MAX_THREADS)));
+    for bad in [-1.0, f64::NAN, f64::INFINITY, 1e300] {
+        fails(c!(wp_config_set_timeout(cfg, bad)), IA);
+        fails(c!(wp_config_set_kernel_timeout(cfg, bad)), IA);
+    }
+    ok(c!(wp_config_set_timeout(cfg, 0.0)));
+    ok(c!(wp_config_set_kernel_timeout(cfg, 2.5)));
     ok(c!(wp_config_set_device_policy(
         cfg,
         WP_DEVICE_POLICY_AUTO as i32,
@@ -1301,6 +1317,50 @@ fn modules_are_shared_across_threads() {
             });
         }
     });
+    c!(wp_module_delete(m));
+    c!(wp_engine_delete(e));
+}
+
+#[test]
+fn a_watchdog_thread_interrupts_a_spinning_guest() {
+    let e = engine();
+    let m = module(
+        e,
+        "(module (memory (export \"memory\") 1) (func (export \"spin\") (result i32) (loop $l (br $l)) (i32.const 0)))",
+    )
+    .unwrap();
+    let inst = instance(m, null()).unwrap();
+    let mut h = null_mut();
+    fails(
+        c!(wp_instance_interrupt_handle(null(), &mut h)),
+        WP_ERROR_INVALID_ARGUMENT,
+    );
+    fails(
+        c!(wp_instance_interrupt_handle(inst, null_mut())),
+        WP_ERROR_INVALID_ARGUMENT,
+    );
+    ok(c!(wp_instance_interrupt_handle(inst, &mut h)));
+    assert!(!c!(wp_interrupt(h)), "no call in progress");
+    assert!(!c!(wp_interrupt(null())));
+    struct Handle(*mut wp_interrupt_handle_t);
+    // SAFETY: the header documents wp_interrupt_handle_t as usable from any thread.
+    unsafe impl Send for Handle {}
+    let hh = Handle(h);
+    let watchdog = std::thread::spawn(move || {
+        let hh = hh;
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        c!(wp_interrupt(hh.0))
+    });
+    let err = call_i32(inst, "spin", &[]).unwrap_err();
+    assert!(watchdog.join().unwrap(), "the call was in progress");
+    assert_eq!(err.code, WP_ERROR_TRAP);
+    assert_eq!(err.trap, WP_TRAP_INTERRUPTED);
+    assert!(err.msg.contains("interrupted by the host"), "{}", err.msg);
+    // The handle outlives the instance.
+    c!(wp_instance_delete(inst));
+    assert!(!c!(wp_interrupt(h)));
+    c!(wp_interrupt_handle_delete(h));
+    c!(wp_interrupt_handle_delete(null_mut()));
     c!(wp_module_delete(m));
     c!(wp_engine_delete(e));
 }

@@ -1,5 +1,6 @@
 //! One Vulkan logical device: buffers, the pipeline cache and dispatch.
 
+use crate::parallel::cancel::Cancel;
 use crate::parallel::device::DeviceBuffer;
 use crate::parallel::errno::{ParError, ParResult};
 use crate::parallel::kernel::layout::Layout;
@@ -151,6 +152,53 @@ pub struct Run<'a> {
     pub fuel: Option<u64>,
     /// Per occurrence: created with `read` access (not copied back).
     pub read_only: &'a [bool],
+    /// Polled between dispatch chunks.
+    pub cancel: &'a Cancel,
+}
+
+/// Iterations per dispatch chunk (one submission each; interrupts and
+/// deadlines are seen between chunks). The first chunk has
+/// [`ChunkSizer::FIRST`] iterations, so a typical call (up to 64Ki
+/// iterations) is one submission as before; later chunks double while a
+/// chunk takes less than [`ChunkSizer::TARGET`] / 2 and halve while one
+/// takes more than twice it, so that a long call is seen about every
+/// `TARGET` while the submissions cost little (~0.1 ms each on lavapipe).
+/// How long one chunk runs is not bounded by the runtime: that is the
+/// iterations' own time (see docs/parallel.md, "Stopping kernels").
+#[derive(Debug)]
+pub struct ChunkSizer {
+    /// Iterations of the next chunk (a multiple of the workgroup size).
+    pub len: u64,
+    wg: u64,
+    max: u64,
+}
+
+impl ChunkSizer {
+    /// Iterations of the first chunk.
+    pub const FIRST: u64 = 1 << 16;
+    /// The time a chunk should take.
+    pub const TARGET: Duration = Duration::from_millis(20);
+
+    /// For workgroups of `wg` invocations and at most `max` iterations per
+    /// dispatch (a multiple of `wg`).
+    pub fn new(wg: u64, max: u64) -> ChunkSizer {
+        let wg = wg.max(1);
+        let max = (max / wg).max(1) * wg;
+        ChunkSizer {
+            len: (Self::FIRST / wg).max(1).saturating_mul(wg).min(max),
+            wg,
+            max,
+        }
+    }
+
+    /// Adapts the next chunk to the time the last one took.
+    pub fn next(&mut self, took: Duration) {
+        if took < Self::TARGET / 2 {
+            self.len = self.len.saturating_mul(2).min(self.max);
+        } else if took > Self::TARGET * 2 {
+            self.len = (self.len / 2 / self.wg).max(1) * self.wg;
+        }
+    }
 }
 
 /// What an exec reports.
@@ -620,25 +668,22 @@ impl Gpu {
         }
         let control = self.upload(&[0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])?;
         let words = Self::param_words(run, total);
-        self.record_dispatches(
-            &mut b,
+        let (code, iteration, mut gpu_time) = self.run_chunks(
+            b,
             &kernel,
             variant,
-            run.num_iterations,
+            run,
             words,
             (&arena, &control),
-            &mut keep_alive,
+            keep_alive,
         )?;
-        let t1 = Instant::now();
-        self.submit(b)?;
-        drop(keep_alive);
-        let (code, iteration) = Self::read_control(&control)?;
         if code == spirv::trap::DRIVER_LOOP_LIMIT || code == spirv::trap::PRIVATE_WRITE {
             return Err(self.decline(run, code, iteration)?.into());
         }
+        let t1 = Instant::now();
         self.copy_back(&arena, run)?;
+        gpu_time += t1.elapsed();
         state.holds = Some(holds);
-        let gpu_time = t1.elapsed();
         if code != 0 {
             return Err(ExecError::Trap {
                 code,
@@ -805,74 +850,117 @@ impl Gpu {
         words
     }
 
-    /// Dispatch: binds the pipeline and records dispatches of up to
-    /// 65535 x 1024 groups of `workgroup_size` each until every iteration
-    /// is covered, each with its own parameter words (the params buffers
-    /// go to `keep_alive`).
+    /// Dispatch in chunks: one dispatch of a [`ChunkSizer`] chunk per
+    /// submission (the first one after the arena set-up `first` recorded),
+    /// each with its own parameter words, so that an interrupt or a
+    /// deadline (`run.cancel`) is seen between two chunks. A chunk is a
+    /// multiple of the workgroup size (except the last, whose excess
+    /// invocations the shader skips) and at most `max_groups[0]` groups, so
+    /// dispatches never overlap. Stops after a chunk that trapped. Returns
+    /// the control words (trap code, iteration) and the time the
+    /// submissions took; a stop is `kernel_trap` with nothing copied back.
     #[allow(clippy::too_many_arguments)]
-    fn record_dispatches(
+    fn run_chunks(
+        &self,
+        first: AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+        kernel: &CompiledKernel,
+        variant: Variant,
+        run: &Run<'_>,
+        mut words: Vec<u32>,
+        (arena, control): (&Subbuffer<[u8]>, &Subbuffer<[u8]>),
+        mut keep_alive: Vec<Subbuffer<[u8]>>,
+    ) -> Result<(u32, u32, Duration), ExecError> {
+        let wg = variant.workgroup_size.max(1) as u64;
+        let n = run.num_iterations as u64;
+        let mut sizer = ChunkSizer::new(wg, self.max_groups[0] as u64 * wg);
+        let mut first = Some(first);
+        let mut gpu_time = Duration::ZERO;
+        let mut base = 0u64;
+        loop {
+            let len = sizer.len.min(n - base);
+            let mut b = match first.take() {
+                Some(b) => b,
+                None => self.builder()?,
+            };
+            words[param::ITERATION_BASE] = base as u32;
+            keep_alive.push(self.record_dispatch(
+                &mut b,
+                kernel,
+                len.div_ceil(wg),
+                &words,
+                (arena, control),
+            )?);
+            base += len;
+            let t = Instant::now();
+            self.submit(b)?;
+            let took = t.elapsed();
+            gpu_time += took;
+            keep_alive.clear();
+            let (code, iteration) = Self::read_control(control)?;
+            if code != 0 || base >= n {
+                return Ok((code, iteration, gpu_time));
+            }
+            if let Err(stop) = run.cancel.check() {
+                // The buffers' own storage is untouched (nothing was copied
+                // back) and the arena holds nothing reusable.
+                return Err(ParError::kernel_trap(format!(
+                    "stopped after {base} of {n} iterations: {}",
+                    stop.describe()
+                ))
+                .into());
+            }
+            sizer.next(took);
+        }
+    }
+
+    /// Records one dispatch of `groups` workgroups (at most
+    /// `max_groups[0]`) with the parameter `words`; returns the params
+    /// buffer, to be kept until the commands ran.
+    fn record_dispatch(
         &self,
         b: &mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
         kernel: &CompiledKernel,
-        variant: Variant,
-        num_iterations: u32,
-        mut words: Vec<u32>,
+        groups: u64,
+        words: &[u32],
         (arena, control): (&Subbuffer<[u8]>, &Subbuffer<[u8]>),
-        keep_alive: &mut Vec<Subbuffer<[u8]>>,
-    ) -> ParResult<()> {
+    ) -> ParResult<Subbuffer<[u8]>> {
         let pipeline = kernel.pipeline.clone();
         let set_layout = pipeline.layout().set_layouts()[0].clone();
         vk!(b.bind_pipeline_compute(pipeline.clone()), "bind pipeline")?;
-        let wg = variant.workgroup_size.max(1) as u64;
-        let per_dispatch = self.max_groups[0] as u64 * self.max_groups[1] as u64 * wg;
-        let n = num_iterations as u64;
-        let mut base = 0u64;
-        while base < n {
-            let remaining = n - base;
-            let groups = remaining.min(per_dispatch).div_ceil(wg);
-            let x = groups.min(self.max_groups[0] as u64);
-            let y = groups.div_ceil(x);
-            words[param::ITERATION_BASE] = base as u32;
-            let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-            let params = self.upload(&bytes)?;
-            // Unused bindings were compacted out of the shader: bind only
-            // what its layout declares.
-            let writes = [
-                (spirv::BINDING_ARENA, arena),
-                (spirv::BINDING_ARENA_ATOMIC, arena),
-                (spirv::BINDING_PARAMS, &params),
-                (spirv::BINDING_CONTROL, control),
-            ]
-            .into_iter()
-            .filter(|(binding, _)| set_layout.bindings().contains_key(binding))
-            .map(|(binding, buf)| WriteDescriptorSet::buffer(binding, buf.clone()));
-            let set =
-                DescriptorSet::new(self.descriptor_sets.clone(), set_layout.clone(), writes, [])
-                    .map_err(|e| {
-                        ParError::device_error(format!("Vulkan: descriptor set: {e:?}"))
-                    })?;
-            vk!(
-                b.bind_descriptor_sets(
-                    PipelineBindPoint::Compute,
-                    pipeline.layout().clone(),
-                    0,
-                    set
-                ),
-                "bind descriptor set"
-            )?;
-            // SAFETY: the shader only indexes the arena after checking the
-            // address against param MEMORY_SIZE (= the arena's bound size),
-            // the params words it reads exist (their number follows from the
-            // kernel's buffer count), and the control buffer has its 2 words.
-            // A non-terminating loop is memory-safe too: it ends with the
-            // fuel budget (calls with a kernel fuel limit), else llvmpipe's
-            // loop limiter or a real driver's timeout (device lost, which
-            // vulkano reports as an error, not undefined behaviour).
-            vk!(unsafe { b.dispatch([x as u32, y as u32, 1]) }, "dispatch")?;
-            keep_alive.push(params);
-            base += x * y * wg;
-        }
-        Ok(())
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let params = self.upload(&bytes)?;
+        // Unused bindings were compacted out of the shader: bind only
+        // what its layout declares.
+        let writes = [
+            (spirv::BINDING_ARENA, arena),
+            (spirv::BINDING_ARENA_ATOMIC, arena),
+            (spirv::BINDING_PARAMS, &params),
+            (spirv::BINDING_CONTROL, control),
+        ]
+        .into_iter()
+        .filter(|(binding, _)| set_layout.bindings().contains_key(binding))
+        .map(|(binding, buf)| WriteDescriptorSet::buffer(binding, buf.clone()));
+        let set = DescriptorSet::new(self.descriptor_sets.clone(), set_layout.clone(), writes, [])
+            .map_err(|e| ParError::device_error(format!("Vulkan: descriptor set: {e:?}")))?;
+        vk!(
+            b.bind_descriptor_sets(
+                PipelineBindPoint::Compute,
+                pipeline.layout().clone(),
+                0,
+                set
+            ),
+            "bind descriptor set"
+        )?;
+        // SAFETY: the shader only indexes the arena after checking the
+        // address against param MEMORY_SIZE (= the arena's bound size),
+        // the params words it reads exist (their number follows from the
+        // kernel's buffer count), and the control buffer has its 2 words.
+        // A non-terminating loop is memory-safe too: it ends with the
+        // fuel budget (calls with a kernel fuel limit), else llvmpipe's
+        // loop limiter or a real driver's timeout (device lost, which
+        // vulkano reports as an error, not undefined behaviour).
+        vk!(unsafe { b.dispatch([groups as u32, 1, 1]) }, "dispatch")?;
+        Ok(params)
     }
 
     /// Control read-back: the trap code (0: none) and the smallest
@@ -940,5 +1028,42 @@ impl Gpu {
             self.submit(b)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChunkSizer;
+    use std::time::Duration;
+
+    #[test]
+    fn chunks_are_workgroup_multiples_within_the_dispatch_limit() {
+        for (wg, max) in [
+            (64, 65535 * 64),
+            (256, 65535 * 256),
+            (64, 1000 * 64),
+            (7, 100),
+        ] {
+            let mut s = ChunkSizer::new(wg, max);
+            let max = (max / wg).max(1) * wg;
+            assert_eq!(s.len % wg, 0);
+            assert!(s.len <= max && s.len >= wg);
+            assert_eq!(s.len, (ChunkSizer::FIRST / wg * wg).min(max));
+            // Fast chunks grow (up to the limit), slow ones shrink (down to
+            // one workgroup), always by whole workgroups.
+            for _ in 0..40 {
+                s.next(Duration::from_millis(1));
+                assert!(s.len % wg == 0 && s.len <= max);
+            }
+            assert_eq!(s.len, max);
+            for _ in 0..40 {
+                s.next(Duration::from_millis(500));
+                assert!(s.len % wg == 0 && s.len >= wg);
+            }
+            assert_eq!(s.len, wg);
+            let before = s.len;
+            s.next(ChunkSizer::TARGET);
+            assert_eq!(s.len, before, "on target: unchanged");
+        }
     }
 }

@@ -158,7 +158,17 @@ pub fn discover_with(
 ) -> Vec<Arc<dyn Device>> {
     let env = std::env::var(DEVICE_ENV).ok();
     let selector = selector.or(env.as_deref());
-    let found = enumerate().and_then(|c| select(c, selector));
+    // `none` never loads the Vulkan loader or a driver at all (a host that
+    // wants no GPU, or a leak checker that should not see the driver's
+    // process-lifetime allocations).
+    let off = selector
+        .map(str::trim)
+        .is_some_and(|s| s.eq_ignore_ascii_case("none") || s.eq_ignore_ascii_case("off"));
+    let found = if off {
+        Err("Vulkan devices switched off by configuration".to_string())
+    } else {
+        enumerate().and_then(|c| select(c, selector))
+    };
     match found {
         Ok(cands) => cands
             .into_iter()
@@ -263,6 +273,7 @@ impl Device for VulkanDevice {
             layout: req.layout,
             fuel: req.fuel,
             read_only: req.read_only,
+            cancel: req.cancel,
         };
         let out = gpu.exec(&run).map_err(|e| match e {
             gpu::ExecError::Par(p) => p,
