@@ -3,7 +3,10 @@
 # kernel engines of the CPU device (interpreter, JIT), as the guest sees it (best of REPS calls of parallel_exec, kernel cached after the
 # first), next to the same kernels compiled natively (gcc -O2, 1 thread and
 # OpenMP). Prints a Markdown table for BENCHMARKS.md.
-#   benches/examples.sh [REPS=5]      (CLI=path/to/wasi-parallel to skip the build)
+#   benches/examples.sh [REPS=5]
+# Environment: SIMD=1 builds the guests and kernels with -O3 -msimd128
+# (c-examples/guests/build.sh) and the native twins with -O3 -march=native;
+# CLI=path times that wasi-parallel binary instead of building the release one.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -14,9 +17,16 @@ if [ -z "${CLI:-}" ]; then
     cargo build --release --bin wasi-parallel >/dev/null 2>&1
 fi
 cli=${CLI:-target/release/wasi-parallel}
-out=build/bench-guests
+if [ "${SIMD:-0}" = 1 ]; then
+    out=build/bench-guests-simd
+    native_opt="-O3 -march=native"
+else
+    out=build/bench-guests
+    native_opt=-O2
+fi
 WASI_PARALLEL=$cli c-examples/guests/build.sh "$out" >/dev/null
-native=$(benches/native/run.sh "$reps" | grep -v '^#' || true)
+native=$(OPT="$native_opt" BUILD="build/bench-native$([ "${SIMD:-0}" = 1 ] && echo -simd || true)" \
+    benches/native/run.sh "$reps" | grep -v '^#' || true)
 nproc=$(nproc)
 
 ms() { # guest, device options...: exec_ms of the run

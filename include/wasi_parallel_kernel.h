@@ -141,9 +141,14 @@ static inline int wp_fits(uint32_t count_a, uint32_t count_b, uint32_t elem_size
 __attribute__((weak, no_builtin("memset"))) void *memset(void *dst, int c, size_t n)
 {
     unsigned char *d = (unsigned char *)dst;
+    /* Plain loops even at -O3: vectorised and unrolled copies of them,
+     * inlined at every call, made GPU drivers compile for minutes. */
+#pragma clang loop vectorize(disable) interleave(disable) unroll(disable)
     for (; n && ((uintptr_t)d & 3); n--) *d++ = (unsigned char)c;
     uint32_t w = (unsigned char)c * 0x01010101u;
+#pragma clang loop vectorize(disable) interleave(disable) unroll(disable)
     for (; n >= 4; n -= 4, d += 4) *(uint32_t *)d = w;
+#pragma clang loop vectorize(disable) interleave(disable) unroll(disable)
     while (n--) *d++ = (unsigned char)c;
     return dst;
 }

@@ -4,7 +4,9 @@
 # on 1 thread and with OpenMP, at the guests' default sizes.
 #   benches/native/run.sh [reps]        (default 5; best of reps is printed)
 # Environment: CC (default gcc; clang needs libomp-dev for -fopenmp),
-# OMP_NUM_THREADS (default: all cores), BUILD (default build/bench-native).
+# OMP_NUM_THREADS (default: all cores), BUILD (default build/bench-native),
+# OPT (optimisation flags of the kernels and harness, default -O2; e.g.
+# "-O3 -march=native").
 # Output lines: `name native_1t_ms native_omp_ms`; '#' lines are comments;
 # the compute twin of benches/gpu_vs_interpreter.rs adds a third column
 # (see benches/native/compute.c).
@@ -15,7 +17,7 @@ guests="$root/c-examples/guests"
 build=${BUILD:-$root/build/bench-native}
 CC=${CC:-gcc}
 mkdir -p "$build"
-CFLAGS="-O2 -Wall -I$root/include -I$guests"
+CFLAGS="${OPT:--O2} -Wall -I$root/include -I$guests"
 objs=""
 for k in saxpy mandelbrot histogram matmul; do
     $CC $CFLAGS -DWP_KERNEL_NAME=${k}_kernel -c "$guests/${k}_kernel.c" -o "$build/${k}_kernel.o"

@@ -7,7 +7,11 @@
 # (Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32).
 # Environment: CLANG (default clang), WASI_SYSROOT (passed as --sysroot when
 # set), WASI_PARALLEL (the wasi-parallel CLI used for `embed`, see embed.sh;
-# otherwise target/{release,debug}/wasi-parallel if it has `embed`, else od + awk).
+# otherwise target/{release,debug}/wasi-parallel if it has `embed`, else od + awk),
+# SIMD=1 (build kernels and guests with `-O3 -msimd128 -fno-builtin-memset`: clang's
+# auto-vectoriser turns the kernels' loops into v128 code; every device runs
+# it, see docs/parallel.md "SIMD"), OPT (the optimisation flags, default -O2,
+# or -O3 with SIMD=1).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,10 +25,18 @@ sysroot=${WASI_SYSROOT:+--sysroot=$WASI_SYSROOT}
 
 # Kernels: freestanding wasm32 modules importing one memory (R = 64 KiB:
 # a 32 KiB shadow stack at the bottom, then static data) and exporting `kernel`.
-KERNEL_FLAGS="--target=wasm32 -nostdlib -O2 -Wall -Wextra \
+if [ "${SIMD:-0}" = 1 ]; then
+    # -fno-builtin-memset: clang -O3 turns fill loops into memset calls;
+    # each call inlines a whole memset into the GPU shader, which lavapipe
+    # then compiles for a minute (docs/wasi-parallel.md).
+    OPT="${OPT:--O3} -msimd128 -fno-builtin-memset"
+else
+    OPT=${OPT:--O2}
+fi
+KERNEL_FLAGS="--target=wasm32 -nostdlib $OPT -Wall -Wextra \
   -Wl,--no-entry -Wl,--import-memory -Wl,--export=kernel \
   -Wl,--stack-first -Wl,-z,stack-size=32768 -Wl,--initial-memory=65536"
-GUEST_FLAGS="--target=wasm32-wasi -O2 -Wall -Wextra"
+GUEST_FLAGS="--target=wasm32-wasi $OPT -Wall -Wextra"
 
 for k in saxpy mandelbrot histogram matmul; do
     $CLANG $KERNEL_FLAGS -I"$root/include" "$here/${k}_kernel.c" -o "$out/${k}_kernel.wasm"

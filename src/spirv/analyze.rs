@@ -26,6 +26,8 @@ pub(crate) enum Ty {
     I64,
     F32,
     F64,
+    /// A `v128` (fixed-width SIMD), as four `u32` words (see `codegen/simd.rs`).
+    V128,
 }
 
 impl Ty {
@@ -35,6 +37,7 @@ impl Ty {
             ValType::I64 => Ok(Ty::I64),
             ValType::F32 => Ok(Ty::F32),
             ValType::F64 => Ok(Ty::F64),
+            ValType::V128 => Ok(Ty::V128),
             other => Err(Unsupported::new(format!(
                 "value type {other} is not supported"
             ))),
@@ -93,6 +96,7 @@ fn features() -> WasmFeatures {
         | WasmFeatures::THREADS
         | WasmFeatures::FLOATS
         | WasmFeatures::GC_TYPES
+        | WasmFeatures::SIMD
 }
 
 /// Evaluates a constant expression made of a single `*.const`.
@@ -179,6 +183,9 @@ pub(crate) fn analyze<'a>(
             Payload::GlobalSection(r) => {
                 for g in r {
                     let g = g.map_err(wasm_err)?;
+                    if g.ty.content_type == ValType::V128 {
+                        return Err(Unsupported::new("v128 globals are not supported"));
+                    }
                     globals.push(Global {
                         ty: Ty::from_val(g.ty.content_type)?,
                         mutable: g.ty.mutable,

@@ -110,8 +110,12 @@
 //!   whose address is provably a multiple of 4 (buffer pointers, which the
 //!   ABI aligns, shifts by 2 or more, sums, masks, and locals holding only
 //!   such values) read the word directly.
+//! - Fixed-width SIMD (`v128`): a naga `vec4<u32>`, every operator computed
+//!   lane by lane through the scalar paths (see `codegen/simd.rs`), with the
+//!   scalar bounds checks and trap rules; loops with `v128` loads or stores
+//!   are not unrolled. `v128` globals are unsupported.
 //! - Unsupported: recursion (direct, or through the table), `memory.grow`, bulk memory,
-//!   SIMD, reference types, multi-value function results, block parameters,
+//!   reference types, multi-value function results, block parameters,
 //!   start functions, and 64-bit types when the options exclude them.
 
 #![cfg(feature = "vulkan")]

@@ -93,3 +93,27 @@ pub fn example_dir() -> Option<&'static Path> {
     })
     .as_deref()
 }
+
+/// The examples built with `SIMD=1` (`-O3 -msimd128`, see `example_dir`);
+/// `WP_EXAMPLES_SIMD_DIR` names a folder where they were built already.
+pub fn simd_example_dir() -> Option<&'static Path> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("WP_EXAMPLES_SIMD_DIR") {
+            return Some(PathBuf::from(dir));
+        }
+        require_tool("clang")?;
+        require_tool("wasm-objdump")?;
+        let out = scratch("examples-simd");
+        let st = Command::new("sh")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("c-examples/guests/build.sh"))
+            .arg(&out)
+            .env("WASI_PARALLEL", env!("CARGO_BIN_EXE_wasi-parallel"))
+            .env("SIMD", "1")
+            .status()
+            .unwrap();
+        assert!(st.success(), "SIMD=1 c-examples/guests/build.sh failed");
+        Some(out)
+    })
+    .as_deref()
+}

@@ -16,6 +16,7 @@ fn checksum_of(stdout: &str) -> String {
 fn run(guest: &PathBuf, device_opts: &[&str], args: &[&str]) -> String {
     let out = cli()
         .arg("run")
+        .arg("--stats")
         .arg("--dir")
         .arg(format!("{}::/out", guest.parent().unwrap().display()))
         .args(device_opts)
@@ -23,7 +24,9 @@ fn run(guest: &PathBuf, device_opts: &[&str], args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    // The statistics (device, fallbacks) come on stderr.
+    stdout.push_str(&String::from_utf8_lossy(&out.stderr));
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -228,4 +231,48 @@ fn rust_guest_with_a_rust_kernel_runs_on_every_device() {
     }
     assert_eq!(checksums.len(), 2);
     assert_eq!(checksums[0], checksums[1], "sequential and CPU differ");
+}
+
+/// The example guests and kernels built with `-O3 -msimd128` (clang
+/// vectorises saxpy's and matmul's loops into `f32x4` code): every device
+/// leaves the checksum of the scalar build, and the GPU runs the vectorised
+/// kernels itself (no fallback to the CPU device, checked under CI).
+#[test]
+fn example_guests_built_with_simd128_agree_with_the_scalar_build() {
+    let Some(scalar) = example_dir() else { return };
+    let Some(simd) = simd_example_dir() else {
+        return;
+    };
+    let objdump = std::process::Command::new("wasm-objdump")
+        .arg("-d")
+        .arg(simd.join("saxpy_kernel.wasm"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&objdump.stdout).contains("f32x4.mul"),
+        "clang did not vectorise the saxpy kernel"
+    );
+    let cases: [(&str, &[&str]); 3] = [
+        ("saxpy", &["4096", "gpu"]),
+        ("mandelbrot", &["48", "gpu", "1", "/out/mandelbrot.ppm"]),
+        ("matmul", &["24", "gpu"]),
+    ];
+    let devices: [&[&str]; 3] = [
+        &["--device", "sequential"],
+        &["--device", "cpu", "--threads", "2"],
+        &["--device", "gpu"],
+    ];
+    for (name, args) in cases {
+        let want = checksum_of(&run(&scalar.join(format!("{name}.wasm")), devices[0], args));
+        for d in devices {
+            let out = run(&simd.join(format!("{name}.wasm")), d, args);
+            assert_eq!(checksum_of(&out), want, "{name} -msimd128 on {d:?}");
+            if d[1] == "gpu" && in_ci() {
+                assert!(
+                    out.contains(" 0 fallbacks"),
+                    "{name}: the GPU fell back:\n{out}"
+                );
+            }
+        }
+    }
 }

@@ -18,6 +18,10 @@ struct Gen {
     loops: usize,
     /// Generating the helper's body: no calls (no recursion), no `$c`.
     in_helper: bool,
+    /// Also generate SIMD (`v128`) expressions (a separate test; without
+    /// it the generator draws exactly what it drew before SIMD existed, so
+    /// old seeds keep their kernels).
+    simd: bool,
 }
 
 /// Bytes each iteration writes: x0..x3, c (5 × i32), an f32, y0 ^ y1 (i64),
@@ -38,6 +42,24 @@ impl Gen {
                 1 => format!("(local.get $x{})", self.r.below(4)),
                 2 if !self.in_helper => "(global.get $g)".into(),
                 _ => "(local.get $i)".into(),
+            };
+        }
+        if self.simd && !self.in_helper && self.r.below(4) == 0 {
+            let v = self.v128_expr(d - 1);
+            let k = self.r.below(4);
+            return match self.r.below(6) {
+                0 => format!("(i32x4.extract_lane {k} {v})"),
+                1 => format!("(i8x16.extract_lane_s {} {v})", k * 4 + 1),
+                2 => format!("(i16x8.extract_lane_u {} {v})", k * 2 + 1),
+                3 => {
+                    let op = self.pick(&["v128.any_true", "i32x4.all_true", "i8x16.all_true"]);
+                    format!("({op} {v})")
+                }
+                4 => {
+                    let op = self.pick(&["i8x16.bitmask", "i16x8.bitmask", "i64x2.bitmask"]);
+                    format!("({op} {v})")
+                }
+                _ => format!("(i32.wrap_i64 (i64x2.extract_lane {} {v}))", k % 2),
             };
         }
         let a = self.i32_expr(d - 1);
@@ -148,6 +170,143 @@ impl Gen {
             13 => format!("(i64.trunc_sat_f32_u {})", self.f32_expr(d - 1)),
             14 => format!("(select {a} {b} (i64.lt_u {a} {b}))"),
             _ => format!("(i64.and {a} {b})"),
+        }
+    }
+
+    /// A `v128` expression. Float lanes are canonicalised (NaN lanes
+    /// replaced by one NaN: wasm leaves NaN payloads nondeterministic, and
+    /// the result's bits are compared exactly).
+    fn v128_expr(&mut self, d: u32) -> String {
+        if d == 0 || self.r.below(3) == 0 {
+            return match self.r.below(5) {
+                0 => format!(
+                    "(v128.load offset={} (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 2))))",
+                    self.r.below(5)
+                ),
+                1 => format!("(i32x4.splat {})", self.i32_expr(d.min(2))),
+                2 => "(local.get $v)".into(),
+                3 => format!(
+                    "(v128.const i32x4 {} {} 0x7fc00000 0x80000000)",
+                    self.r.next() as i32,
+                    self.r.next() as i32 % 1000
+                ),
+                _ => format!("(f32x4.splat {})", self.f32_expr(d.min(2))),
+            };
+        }
+        let a = self.v128_expr(d - 1);
+        let b = self.v128_expr(d - 1);
+        let canon = |e: String, t: &str| {
+            let nan = if t == "f32x4" {
+                "(v128.const i32x4 0x7fc00000 0x7fc00000 0x7fc00000 0x7fc00000)"
+            } else {
+                "(v128.const i64x2 0x7ff8000000000000 0x7ff8000000000000)"
+            };
+            format!("(v128.bitselect {e} {nan} ({t}.eq {e} {e}))")
+        };
+        match self.r.below(9) {
+            0..=2 => {
+                let op = self.pick(&[
+                    "i8x16.add",
+                    "i8x16.sub_sat_u",
+                    "i8x16.add_sat_s",
+                    "i8x16.min_s",
+                    "i8x16.max_u",
+                    "i8x16.avgr_u",
+                    "i8x16.eq",
+                    "i8x16.gt_s",
+                    "i8x16.narrow_i16x8_s",
+                    "i8x16.swizzle",
+                    "i16x8.mul",
+                    "i16x8.add_sat_u",
+                    "i16x8.q15mulr_sat_s",
+                    "i16x8.lt_u",
+                    "i16x8.extmul_low_i8x16_s",
+                    "i16x8.narrow_i32x4_u",
+                    "i32x4.add",
+                    "i32x4.sub",
+                    "i32x4.mul",
+                    "i32x4.min_u",
+                    "i32x4.max_s",
+                    "i32x4.ge_s",
+                    "i32x4.dot_i16x8_s",
+                    "i32x4.extmul_high_i16x8_u",
+                    "i64x2.add",
+                    "i64x2.mul",
+                    "i64x2.lt_s",
+                    "i64x2.extmul_low_i32x4_s",
+                    "v128.and",
+                    "v128.or",
+                    "v128.xor",
+                    "v128.andnot",
+                    "f32x4.lt",
+                    "f64x2.ge",
+                ]);
+                format!("({op} {a} {b})")
+            }
+            3 => {
+                let op = self.pick(&[
+                    "f32x4.add",
+                    "f32x4.mul",
+                    "f32x4.div",
+                    "f32x4.min",
+                    "f32x4.pmax",
+                    "f64x2.sub",
+                    "f64x2.max",
+                    "f64x2.pmin",
+                ]);
+                canon(format!("({op} {a} {b})"), &op[..5])
+            }
+            4 => {
+                let op = self.pick(&[
+                    "v128.not",
+                    "i8x16.abs",
+                    "i8x16.popcnt",
+                    "i16x8.neg",
+                    "i16x8.extend_high_i8x16_s",
+                    "i16x8.extadd_pairwise_i8x16_u",
+                    "i32x4.abs",
+                    "i32x4.extend_low_i16x8_u",
+                    "i32x4.trunc_sat_f32x4_s",
+                    "i32x4.trunc_sat_f64x2_u_zero",
+                    "i64x2.neg",
+                    "i64x2.extend_high_i32x4_s",
+                ]);
+                format!("({op} {a})")
+            }
+            5 => {
+                let op = self.pick(&[
+                    "f32x4.sqrt",
+                    "f32x4.nearest",
+                    "f32x4.floor",
+                    "f32x4.convert_i32x4_u",
+                    "f32x4.demote_f64x2_zero",
+                    "f64x2.ceil",
+                    "f64x2.trunc",
+                    "f64x2.convert_low_i32x4_s",
+                    "f64x2.promote_low_f32x4",
+                    "f32x4.neg",
+                    "f64x2.abs",
+                ]);
+                canon(format!("({op} {a})"), &op[..5])
+            }
+            6 => {
+                let op = self.pick(&["i8x16.shl", "i16x8.shr_s", "i32x4.shr_u", "i64x2.shl"]);
+                format!("({op} {a} {})", self.i32_expr(1))
+            }
+            7 => format!("(v128.bitselect {a} {b} {})", self.v128_expr(0)),
+            _ => match self.r.below(3) {
+                0 => format!("(i8x16.shuffle 0 17 2 19 4 21 6 23 31 30 29 28 3 3 16 16 {a} {b})"),
+                1 => format!(
+                    "(i32x4.replace_lane {} {a} {})",
+                    self.r.below(4),
+                    self.i32_expr(1)
+                ),
+                _ => format!(
+                    "(i16x8.replace_lane {} {a} {})",
+                    self.r.below(8),
+                    self.i32_expr(1)
+                ),
+            },
         }
     }
 
@@ -333,6 +492,11 @@ impl Gen {
             }
             return;
         }
+        if self.simd && self.r.below(5) == 0 {
+            let e = self.v128_expr(3);
+            out.push_str(&format!("(local.set $v {e})\n"));
+            return;
+        }
         let choice = self.r.below(if self.depth > 3 { 3 } else { 7 });
         match choice {
             0 | 1 => match self.r.below(6) {
@@ -424,11 +588,18 @@ impl Gen {
     }
 
     fn kernel(seed: u64) -> String {
+        Self::kernel_with(seed, false)
+    }
+
+    /// With `simd`: a `v128` local `$v` set by SIMD statements and folded
+    /// into the stored `x` values.
+    fn kernel_with(seed: u64, simd: bool) -> String {
         let mut g = Gen {
             r: Rng(seed.wrapping_mul(0x9E3779B97F4A7C15) | 1),
             depth: 0,
             loops: 0,
             in_helper: true,
+            simd,
         };
         // The helper: an i32 expression over its params (named like the
         // kernel's locals so the same generator fills it).
@@ -451,6 +622,21 @@ impl Gen {
                 )
             })
             .collect();
+        let (v_decl, v_init, v_fold) = if simd {
+            (
+                "(local $v v128)",
+                "(local.set $v (v128.load (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 2)))))",
+                (0..4)
+                    .map(|k| {
+                        format!(
+                            "(local.set $x{k} (i32.xor (local.get $x{k}) (i32x4.extract_lane {k} (local.get $v))))\n"
+                        )
+                    })
+                    .collect::<String>(),
+            )
+        } else {
+            ("", "", String::new())
+        };
         format!(
             r#"(module {HDR}
   (global $g (mut i32) (i32.const 0))
@@ -486,10 +672,11 @@ impl Gen {
   (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
         (param $pa i32) (param $la i32) (param $po i32) (param $lo i32)
     (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32) (local $c i32) (local $o i32)
-    (local $q i32) (local $y0 i64) (local $y1 i64) (local $z0 f64) (local $fp i32)
+    (local $q i32) (local $y0 i64) (local $y1 i64) (local $z0 f64) (local $fp i32) {v_decl}
     (global.set $sp (local.tee $fp (i32.sub (global.get $sp) (i32.const 64))))
     {frame_init}
     (local.set $q (local.get $pa))
+    {v_init}
     (local.set $o (i32.add (local.get $po) (i32.mul (local.get $i) (i32.const {REC}))))
     (global.set $g (i32.mul (local.get $i) (i32.const 3)))
     (local.set $x0 (i32.load (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 2)))))
@@ -500,6 +687,7 @@ impl Gen {
     (local.set $y1 (i64.mul (local.get $y0) (i64.const 0x9E3779B97F4A7C15)))
     (local.set $z0 (f64.convert_i32_s (local.get $x0)))
     {body}
+    {v_fold}
     (i32.store offset={x0} (local.get $o) (local.get $x0))
     (i32.store offset={x1} (local.get $o) (local.get $x1))
     (i32.store offset={x2} (local.get $o) (local.get $x2))
@@ -614,6 +802,60 @@ fn random_kernels_agree_on_interpreter_and_jit() {
             (a, b) => panic!(
                 "seed {seed}: interpreter {:?} vs JIT {:?}\n{src}",
                 a.err(),
+                b.err()
+            ),
+        }
+    }
+}
+
+/// The random kernels with SIMD expressions mixed in (`WP_GPU_SIMD_SEEDS`
+/// for more seeds).
+#[test]
+fn random_simd_kernels_agree_with_the_interpreter() {
+    let rt = rt();
+    let seeds = std::env::var("WP_GPU_SIMD_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12u64);
+    for seed in 1..=seeds {
+        let src = Gen::kernel_with(seed, true);
+        assert!(src.contains("v128"), "seed {seed}: no SIMD in the kernel");
+        let w = wat::parse_str(&src).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{src}"));
+        spirv_val(&w);
+        let Some(rt) = rt else { continue };
+        let n = 128;
+        let input = bytes(n * 4 + 16, seed);
+        let inputs = [input, vec![0; n * REC]];
+        let r = run(&rt.rt, SEQUENTIAL, &w, n as u32, 1, &inputs);
+        let c = run(&rt.rt, CPU, &w, n as u32, 1, &inputs);
+        let g = run(&rt.rt, rt.gpu, &w, n as u32, 1, &inputs);
+        match (r, c, g) {
+            (Ok(r), Ok(c), Ok(g)) => {
+                assert_eq!(r, c, "seed {seed}: CPU differs from SEQUENTIAL");
+                for k in 0..n {
+                    let rec =
+                        |b: &[u8], from: usize, to: usize| b[k * REC + from..k * REC + to].to_vec();
+                    let (a, b) = (&r[1], &g[1]);
+                    let check = |from, to, elem| {
+                        if let Err(m) = same(&rec(a, from, to), &rec(b, from, to), elem) {
+                            panic!("seed {seed}, iteration {k}, bytes {from}..{to}: {m}\n{src}");
+                        }
+                    };
+                    check(0, 20, Elem::Bytes);
+                    check(20, 24, Elem::F32);
+                    check(24, 32, Elem::Bytes);
+                    check(32, 40, Elem::F64);
+                    check(40, REC, Elem::Bytes);
+                }
+            }
+            (Err(a), Err(c), Err(b)) => {
+                assert_eq!(a.errno, b.errno, "seed {seed}");
+                assert_eq!(a.errno, c.errno, "seed {seed}");
+            }
+            (a, c, b) => panic!(
+                "seed {seed}: interpreter {:?} vs cpu {:?} vs vulkan {:?}\n{src}",
+                a.err(),
+                c.err(),
                 b.err()
             ),
         }

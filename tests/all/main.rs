@@ -18,6 +18,7 @@ mod gpu_driver_regressions;
 mod gpu_nested_loops;
 mod gpu_random_kernels;
 mod gpu_semantics;
+mod gpu_simd;
 mod gpu_stack;
 mod gpu_translator;
 mod header_fresh;

@@ -142,6 +142,11 @@ impl KernelCompilers {
         let jit = engine == KernelEngine::Jit;
         let mut c = wasmi::Config::default();
         c.consume_fuel(fuel || interruptible);
+        // Fixed-width SIMD runs on every device; relaxed SIMD is refused
+        // (its results may differ between implementations, and a kernel must
+        // compute the same on every device: see `Kernel::compile`).
+        c.wasm_simd(true);
+        c.wasm_relaxed_simd(false);
         c.compilation_mode(if jit {
             wasmi::CompilationMode::LazyTranslation
         } else {
@@ -178,8 +183,17 @@ impl Kernel {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let start = std::time::Instant::now();
         let shape = loader::load(bytes)?;
-        let module = wasmi::Module::new(&compilers.wasmi, &shape.rewritten)
-            .map_err(|e| ParError::invalid_kernel(format!("kernel does not validate: {e}")))?;
+        let module = wasmi::Module::new(&compilers.wasmi, &shape.rewritten).map_err(|e| {
+            let e = e.to_string();
+            if e.contains("relaxed SIMD") {
+                ParError::invalid_kernel(format!(
+                    "kernel uses relaxed SIMD, which kernels may not use (its results may differ \
+                     between devices; build without -mrelaxed-simd): {e}"
+                ))
+            } else {
+                ParError::invalid_kernel(format!("kernel does not validate: {e}"))
+            }
+        })?;
         // A kernel the interpreter validated but the JIT cannot compile
         // (it uses reference-typed values: wasmtime is built without its
         // GC support) runs on the interpreter; `jit_declined` says why.

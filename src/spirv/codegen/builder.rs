@@ -263,6 +263,7 @@ impl FunctionBuilder {
             Ty::I64 => self.t.u64,
             Ty::F32 => self.t.f32,
             Ty::F64 => self.t.f64,
+            Ty::V128 => self.t.vec4u,
         }
     }
     pub(super) fn zero(&mut self, t: Ty) -> H {
@@ -271,6 +272,7 @@ impl FunctionBuilder {
             Ty::I64 => self.u64(0),
             Ty::F32 => self.lit(Literal::F32(0.0)),
             Ty::F64 => self.lit(Literal::F64(0.0)),
+            Ty::V128 => self.expr(Expression::ZeroValue(self.t.vec4u)),
         }
     }
 }

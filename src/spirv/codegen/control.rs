@@ -633,7 +633,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
 /// Per construct (block, loop, if, in order): whether a branch targets it
 /// (else it needs no naga construct), and whether it is a loop small and
 /// innermost enough to unroll (no loop inside, at most `UNROLL_MAX_OPS`
-/// operators).
+/// operators, no `v128` memory access: see `simd::is_v128_access`).
 pub(super) fn prescan(ops: &[Operator<'_>]) -> Result<(Vec<bool>, Vec<bool>), Unsupported> {
     let mut targeted = Vec::new();
     let mut unrollable = Vec::new();
@@ -660,7 +660,9 @@ pub(super) fn prescan(ops: &[Operator<'_>]) -> Result<(Vec<bool>, Vec<bool>), Un
             }
             Operator::End => {
                 if let Some(Some((i, true, start))) = labels.pop() {
-                    if pc - start > UNROLL_MAX_OPS {
+                    if pc - start > UNROLL_MAX_OPS
+                        || ops[start..pc].iter().any(super::simd::is_v128_access)
+                    {
                         unrollable[i] = false;
                     }
                 }

@@ -176,6 +176,16 @@ pub(super) fn declare_types(module: &mut Module) -> Types {
             },
             Span::UNDEFINED,
         ),
+        vec4u: module.types.insert(
+            Type {
+                name: None,
+                inner: TypeInner::Vector {
+                    size: naga::VectorSize::Quad,
+                    scalar: Scalar::U32,
+                },
+            },
+            Span::UNDEFINED,
+        ),
     }
 }
 

@@ -13,7 +13,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
     /// Effective address with the bounds (and private-region) checks, and
     /// the condition under which the access must not happen (it trapped).
     /// For loads the address is already replaced by 0 then (in bounds: the
-    /// arena has at least 8 bytes); stores skip the write on that condition.
+    /// arena has at least 16 bytes); stores skip the write on that condition.
     pub(super) fn effective(
         &mut self,
         base: H,

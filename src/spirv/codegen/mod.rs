@@ -27,6 +27,9 @@
 //! - `control.rs`: blocks, loops, unrolling, branches;
 //! - `numeric.rs`: arithmetic, comparisons, conversions;
 //! - `memory.rs`: bounds-checked loads and stores;
+//! - `simd.rs`: `v128` values (lanes, packing, the SIMD visitor), with
+//!   `simd_int.rs`, `simd_float.rs` and `simd_memory.rs` for the integer,
+//!   float and memory operators;
 //! - `visit.rs`: the operator visitor, one method per category;
 //! - `emit.rs`: validation and the SPIR-V writer.
 
@@ -38,6 +41,10 @@ mod indirect;
 mod interface;
 mod memory;
 mod numeric;
+mod simd;
+mod simd_float;
+mod simd_int;
+mod simd_memory;
 mod stack;
 mod translator;
 mod visit;
@@ -61,6 +68,8 @@ struct Types {
     f64: Handle<Type>,
     bool: Handle<Type>,
     vec3u: Handle<Type>,
+    /// `v128` (see `simd.rs`).
+    vec4u: Handle<Type>,
 }
 
 #[derive(Clone, Copy)]

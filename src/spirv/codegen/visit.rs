@@ -58,6 +58,9 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         let Some(op) = self.visit_conversion(op)? else {
             return Ok(());
         };
+        let Some(op) = self.visit_simd(op)? else {
+            return Ok(());
+        };
         Err(match op {
             Operator::MemoryGrow { .. } => Unsupported::new("memory.grow is not supported"),
             other => unsupported_op(&other),

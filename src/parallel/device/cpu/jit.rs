@@ -231,9 +231,10 @@ impl JitCompiler {
             .consume_fuel(fuel)
             .epoch_interruption(interruptible)
             .wasm_backtrace(false)
-            // The interpreter is built without SIMD: accept the same kernels.
+            // The same kernels as the interpreter: fixed-width SIMD, no
+            // relaxed SIMD (refused before this engine sees a kernel).
             .wasm_relaxed_simd(false)
-            .wasm_simd(false)
+            .wasm_simd(true)
             .cranelift_opt_level(OptLevel::Speed)
             .cranelift_nan_canonicalization(canonicalize_nans);
         let engine = Engine::new(&c)

@@ -643,8 +643,8 @@ impl Gpu {
             .arena
             .lock()
             .map_err(|_| ParError::device_error("poisoned lock"))?;
-        // At least 8 bytes: a trapped load reads address 0 (see the translator).
-        let arena_len = total.max(8).div_ceil(4) * 4;
+        // At least 16 bytes: a trapped load (up to a v128) reads address 0 (see the translator).
+        let arena_len = total.max(16).div_ceil(4) * 4;
         let arena = self.arena_buffer(&mut state, arena_len)?;
         let holds = ArenaHolds {
             total,
