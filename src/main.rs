@@ -42,7 +42,7 @@ enum Cmd {
         override_usage = "wasi-parallel run [OPTIONS] MODULE [ARGS]...",
         after_help = "exit status: the guest's exit code; 0 after a successful --invoke;\n  2 usage error, 125 load/instantiation failure, 134 trap"
     )]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the devices found (index, kind, name).
     Devices,
     /// Print a C header with a kernel's bytes, for embedding it into a guest.
@@ -211,7 +211,7 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     match cli.command {
-        Cmd::Run(a) => run(a),
+        Cmd::Run(a) => run(*a),
         Cmd::Devices => devices(),
         Cmd::Embed(a) => embed(a),
         Cmd::Completions { shell } => {

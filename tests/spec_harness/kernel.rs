@@ -922,6 +922,7 @@ impl Prepared {
         let _ = varg;
         f.instruction(&I::LocalGet(1));
         f.instruction(&I::If(BlockType::Empty));
+        #[allow(clippy::needless_range_loop)] // j indexes several per-result tables
         for j in 0..max_results {
             out_addr(&mut f, hg, self.out_rec);
             if v128_results[j] {

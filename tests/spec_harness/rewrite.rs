@@ -201,8 +201,8 @@ pub(super) fn const_of(ty: Ty, bits: u128) -> ConstExpr {
     match ty {
         Ty::I32 => ConstExpr::i32_const(bits as u32 as i32),
         Ty::I64 => ConstExpr::i64_const(bits as u64 as i64),
-        Ty::F32 => ConstExpr::f32_const(f32::from_bits(bits as u32).into()),
-        Ty::F64 => ConstExpr::f64_const(f64::from_bits(bits as u64).into()),
+        Ty::F32 => ConstExpr::f32_const(f32::from_bits(bits as u32)),
+        Ty::F64 => ConstExpr::f64_const(f64::from_bits(bits as u64)),
         Ty::V128 => ConstExpr::v128_const(bits as i128),
     }
 }
