@@ -17,7 +17,8 @@ fn gpu_runtime(fuel: u64, fallback: bool) -> Option<Arc<ParallelRuntime>> {
     })
     .unwrap();
     if !rt.devices().iter().any(|d| d.kind.is_gpu()) {
-        if crate::common::in_ci() {
+        // A build without the vulkan feature has no GPU device to test.
+        if crate::common::in_ci() && cfg!(feature = "vulkan") {
             panic!("CI=true but no Vulkan device was found");
         }
         eprintln!("note: no Vulkan device; GPU regression skipped");
