@@ -251,12 +251,16 @@ pub(crate) fn ms(d: Duration) -> TraceArg {
     TraceArg::Float((d.as_secs_f64() * 1e6).round() / 1e3)
 }
 
-/// The name of what runs kernels on a device of `kind`.
-pub fn engine_name(kind: DeviceKind) -> &'static str {
-    if kind.is_gpu() {
-        "vulkan (wasm -> SPIR-V)"
-    } else {
-        "wasmi interpreter"
+/// The name of what ran a kernel on a device of `kind` with the kernel
+/// `engine` the call record names (`jit (cranelift)`, `interpreter`).
+pub fn engine_name(
+    kind: DeviceKind,
+    engine: Option<crate::parallel::KernelEngine>,
+) -> &'static str {
+    match engine {
+        _ if kind.is_gpu() => "vulkan (wasm -> SPIR-V)",
+        Some(e) => e.name(),
+        None => "interpreter",
     }
 }
 
@@ -293,7 +297,7 @@ pub(crate) fn exec_events(
         ("device", device.clone().into()),
         ("device_index", rec.device_index.into()),
         ("device_kind", rec.device.name().into()),
-        ("engine", engine_name(rec.device).into()),
+        ("engine", engine_name(rec.device, rec.engine).into()),
         ("cache_hit", rec.cache_hit.into()),
         ("compile_ms", ms(rec.compile_time)),
         ("setup_ms", ms(rec.setup_time)),
@@ -323,7 +327,7 @@ pub(crate) fn exec_events(
         let run_start = start + (total - run);
         let mut args: Vec<(&'static str, TraceArg)> = vec![
             ("iterations", num_iterations.into()),
-            ("engine", engine_name(rec.device).into()),
+            ("engine", engine_name(rec.device, rec.engine).into()),
         ];
         if let Some(f) = &rec.fallback {
             args.push(("fallback", f.as_str().into()));
