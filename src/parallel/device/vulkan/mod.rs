@@ -30,6 +30,7 @@
 //!   then declines that kernel at once for calls with at least the block size
 //!   that was cut (any block size after a store into `[0, R)`).
 
+pub mod chunks;
 pub mod gpu;
 
 use super::{Device, DeviceBuffer, DeviceInfo, DeviceKind, DeviceSession, ExecRequest, ExecStats};
