@@ -128,6 +128,7 @@ fn const_bits(expr: &wasmparser::ConstExpr<'_>) -> Result<u64, Unsupported> {
 pub(crate) fn analyze<'a>(
     bytes: &'a [u8],
     loaded: Option<&LoadedKernel>,
+    max_window: u32,
 ) -> Result<KernelModule<'a>, Unsupported> {
     if loaded.is_none() {
         Validator::new_with_features(features())
@@ -394,6 +395,7 @@ pub(crate) fn analyze<'a>(
         &callees,
         region_size,
         &data_segments,
+        max_window,
     )?;
 
     Ok(KernelModule {

@@ -109,7 +109,8 @@ struct Globals {
     loop_flags: Handle<GlobalVariable>,
     /// `LocalInvocationIndex`: this invocation's slot in `loop_flags`.
     lane: Handle<GlobalVariable>,
-    /// The shadow stack's private window, when the kernel has one.
+    /// The shadow stack's window (private array or scratch buffer), when
+    /// the kernel has one.
     stack: Option<stack::StackVar>,
 }
 
@@ -173,11 +174,12 @@ pub(crate) fn build(
     max_loop_depth: Option<u32>,
     fuel: bool,
     unroll: u32,
+    stack_storage: crate::spirv::StackStorage,
 ) -> Result<Built, Unsupported> {
     let mut module = Module::default();
     let t = interface::declare_types(&mut module);
     let mut g = interface::declare_globals(&mut module, t, workgroup_size);
-    g.stack = stack::declare(&mut module, t, km.stack);
+    g.stack = stack::declare(&mut module, t, km.stack, stack_storage);
     let wasm_globals = interface::declare_wasm_globals(&mut module, km, t);
     let h = helper_fns::declare_helpers(&mut module, t, g);
     let mut sh = Shared {

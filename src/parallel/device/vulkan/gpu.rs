@@ -98,6 +98,8 @@ pub struct VulkanBuffer {
 #[derive(Default)]
 struct ArenaState {
     buffer: Option<Subbuffer<[u8]>>,
+    /// The shadow stack's scratch buffer (see `scratch.rs`).
+    scratch: super::scratch::ScratchState,
     /// Set after a call whose buffers were copied back: the arena's buffer
     /// ranges equal these buffers' storage (kept so by `write`), so the next
     /// call with the same placements skips copying them in.
@@ -190,6 +192,14 @@ impl From<ParError> for ExecError {
     }
 }
 
+/// The buffers a dispatch binds: the arena, the control words and the
+/// shadow stack's scratch buffer (when the shader has one).
+type Bindings<'b> = (
+    &'b Subbuffer<[u8]>,
+    &'b Subbuffer<[u8]>,
+    Option<&'b Subbuffer<[u8]>>,
+);
+
 /// A Vulkan logical device with everything needed to run kernels.
 pub struct Gpu {
     device: Arc<VkDevice>,
@@ -219,7 +229,11 @@ pub struct Gpu {
 
 impl Gpu {
     /// Creates the logical device and its allocators.
-    pub fn new(physical: Arc<PhysicalDevice>, llvmpipe_nested_loops: bool) -> Result<Gpu, String> {
+    pub fn new(
+        physical: Arc<PhysicalDevice>,
+        llvmpipe_nested_loops: bool,
+        stack_storage: spirv::StackStorage,
+    ) -> Result<Gpu, String> {
         static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
         let family = physical
             .queue_family_properties()
@@ -256,6 +270,7 @@ impl Gpu {
             // Chosen per call (see `variant`).
             fuel: true,
             unroll: spirv::DEFAULT_UNROLL,
+            stack_storage,
         };
         let (device, mut queues) = VkDevice::new(
             physical.clone(),
@@ -326,7 +341,16 @@ impl Gpu {
             })
     }
 
-    fn device_buffer(&self, bytes: u64, usage: BufferUsage) -> ParResult<Subbuffer<[u8]>> {
+    /// The device's `maxStorageBufferRange`.
+    pub(super) fn max_storage_range(&self) -> u64 {
+        self.max_storage_range
+    }
+
+    pub(super) fn device_buffer(
+        &self,
+        bytes: u64,
+        usage: BufferUsage,
+    ) -> ParResult<Subbuffer<[u8]>> {
         let len = bytes.max(4).div_ceil(4) * 4;
         Buffer::new_slice::<u8>(
             self.memory.clone(),
@@ -624,13 +648,24 @@ impl Gpu {
         }
         let control = self.upload(&[0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])?;
         let words = Self::param_words(run, total);
+        let wg = variant.workgroup_size.max(1) as u64;
+        let (max_dispatch, scratch) = self.scratch_for(
+            &mut state.scratch,
+            tr,
+            self.options.stack_storage,
+            (
+                run.num_iterations as u64,
+                wg,
+                self.max_groups[0] as u64 * wg,
+            ),
+        )?;
         let (code, iteration, mut gpu_time) = self.run_chunks(
             b,
             &kernel,
-            variant,
+            (variant, max_dispatch),
             run,
             words,
-            (&arena, &control),
+            (&arena, &control, scratch.as_ref()),
             keep_alive,
         )?;
         if spirv::trap::is_device_limit(code) {
@@ -820,15 +855,16 @@ impl Gpu {
         &self,
         first: AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
         kernel: &CompiledKernel,
-        variant: Variant,
+        (variant, max_dispatch): (Variant, u64),
         run: &Run<'_>,
         mut words: Vec<u32>,
-        (arena, control): (&Subbuffer<[u8]>, &Subbuffer<[u8]>),
+        bufs: Bindings<'_>,
         mut keep_alive: Vec<Subbuffer<[u8]>>,
     ) -> Result<(u32, u32, Duration), ExecError> {
         let wg = variant.workgroup_size.max(1) as u64;
         let n = run.num_iterations as u64;
-        let mut sizer = ChunkSizer::new(wg, self.max_groups[0] as u64 * wg);
+        let control = bufs.1;
+        let mut sizer = ChunkSizer::new(wg, max_dispatch);
         let mut first = Some(first);
         let mut gpu_time = Duration::ZERO;
         let mut base = 0u64;
@@ -844,7 +880,7 @@ impl Gpu {
                 kernel,
                 len.div_ceil(wg),
                 &words,
-                (arena, control),
+                bufs,
             )?);
             base += len;
             let t = Instant::now();
@@ -878,7 +914,7 @@ impl Gpu {
         kernel: &CompiledKernel,
         groups: u64,
         words: &[u32],
-        (arena, control): (&Subbuffer<[u8]>, &Subbuffer<[u8]>),
+        (arena, control, scratch): Bindings<'_>,
     ) -> ParResult<Subbuffer<[u8]>> {
         let pipeline = kernel.pipeline.clone();
         let set_layout = pipeline.layout().set_layouts()[0].clone();
@@ -887,14 +923,22 @@ impl Gpu {
         let params = self.upload(&bytes)?;
         // Unused bindings were compacted out of the shader: bind only
         // what its layout declares.
+        let has = |b| set_layout.bindings().contains_key(&b);
+        if has(spirv::BINDING_SCRATCH) && scratch.is_none() {
+            return Err(ParError::device_error(
+                "internal: the shader keeps its stack in a scratch buffer but none was made",
+            ));
+        }
         let writes = [
-            (spirv::BINDING_ARENA, arena),
-            (spirv::BINDING_ARENA_ATOMIC, arena),
-            (spirv::BINDING_PARAMS, &params),
-            (spirv::BINDING_CONTROL, control),
+            (spirv::BINDING_ARENA, Some(arena)),
+            (spirv::BINDING_ARENA_ATOMIC, Some(arena)),
+            (spirv::BINDING_PARAMS, Some(&params)),
+            (spirv::BINDING_CONTROL, Some(control)),
+            (spirv::BINDING_SCRATCH, scratch),
         ]
         .into_iter()
-        .filter(|(binding, _)| set_layout.bindings().contains_key(binding))
+        .filter_map(|(binding, buf)| Some((binding, buf?)))
+        .filter(|&(binding, _)| has(binding))
         .map(|(binding, buf)| WriteDescriptorSet::buffer(binding, buf.clone()));
         let set = DescriptorSet::new(self.descriptor_sets.clone(), set_layout.clone(), writes, [])
             .map_err(|e| ParError::device_error(format!("Vulkan: descriptor set: {e:?}")))?;
