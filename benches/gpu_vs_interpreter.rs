@@ -55,8 +55,9 @@ const NSTREAM: &str = r#"(module (import "env" "memory" (memory 1))
       (br_if $l (i32.lt_u (local.get $j) (local.get $end))))))"#;
 
 /// A kernel with a local array of `frame` bytes on clang's shadow stack:
-/// 64 stores and 64 loads at dynamic offsets in it per invocation (the
-/// private window on the GPU is `frame` bytes).
+/// 64 stores and 64 loads (of the words stored, in reverse order) at
+/// dynamic offsets in it per invocation (the window on the GPU is `frame`
+/// bytes).
 fn stack_kernel(frame: u32) -> String {
     format!(
         r#"(module (import "env" "memory" (memory 1))
@@ -71,7 +72,7 @@ fn stack_kernel(frame: u32) -> String {
     (local.set $k (i32.const 0))
     (loop $r
       (local.set $s (i32.add (local.get $s)
-        (i32.load (i32.add (local.get $fp) (i32.and (i32.mul (local.get $k) (i32.const 28)) (i32.const {mask}))))))
+        (i32.load (i32.add (local.get $fp) (i32.and (i32.mul (i32.sub (i32.const 63) (local.get $k)) (i32.const 52)) (i32.const {mask}))))))
       (br_if $r (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 1))) (i32.const 64))))
     (i32.store (i32.add (local.get $po) (i32.shl (local.get $i) (i32.const 2))) (local.get $s))
     (global.set $sp (i32.add (local.get $fp) (i32.const {frame})))))"#,
@@ -92,7 +93,7 @@ fn time_exec(
     read_only: &[bool],
 ) -> Result<Duration, String> {
     let kernel =
-        Arc::new(Kernel::compile(rt.kernel_engine(), wasm, 42).map_err(|e| e.to_string())?);
+        Arc::new(Kernel::compile(rt.kernel_engine(), wasm, hash(wasm)).map_err(|e| e.to_string())?);
     let device = rt.device(dev).ok_or("no device")?;
     let bufs: Vec<Box<dyn DeviceBuffer>> = sizes
         .iter()
@@ -131,6 +132,16 @@ fn time_exec(
     }
     times.sort();
     Ok(times[times.len() / 2])
+}
+
+/// FNV-1a of the kernel's bytes: the devices key their caches (and the
+/// Vulkan device its "declined" kernels) by the hash.
+fn hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for &b in bytes {
+        h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+    }
+    h
 }
 
 fn env_u32(name: &str, default: u32) -> u32 {
