@@ -21,9 +21,13 @@
 //! window per invocation of the dispatch, lane-interleaved (word `i` of
 //! invocation `s` at `i * n + s`, `n` the dispatch's invocations) or
 //! contiguous (at `s * words + i`). Either way the routing is the same; only
-//! the element a word `i` of the window maps to differs. Which is faster
-//! and why the default is what it is: docs/wasi-parallel.md, "Shadow
-//! stack", and BENCHMARKS.md, "stack frame" rows.
+//! the element a word `i` of the window maps to differs. On lavapipe the
+//! private array is 1.4-3.5x faster per access but compiles slowly past
+//! ~1 KiB (capped at 2 KiB), the scratch buffer compiles fast at any size
+//! (64 KiB windows); on real GPUs a dynamically indexed private array
+//! lives in the driver's interleaved scratch memory anyway. Numbers and the
+//! reasoning for the default (`Private`): BENCHMARKS.md, "Kernels with a
+//! shadow stack".
 
 use super::builder::FunctionBuilder;
 use super::interface::{add_global, global_init};
