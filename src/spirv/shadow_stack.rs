@@ -156,6 +156,7 @@ fn frame_of(f: &Func<'_>, sp: u32) -> Result<u64, String> {
 /// invocation with `trap::STACK_LIMIT` (the call runs on the CPU instead).
 /// `order` lists the reachable functions, callees first; `callees[f]` the
 /// direct and indirect callees of `f`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn analyze(
     funcs: &[Func<'_>],
     globals: &[Global],

@@ -414,7 +414,9 @@ const STORAGES: [StackStorage; 3] = [
 /// passes spirv-val.
 #[test]
 fn every_stack_storage_matches_the_interpreter() {
-    let mut kernels: Vec<(String, Vec<u8>, u32, u32, Vec<Vec<u8>>)> = Vec::new();
+    // (name, kernel, iterations, block size, buffers)
+    type Case = (String, Vec<u8>, u32, u32, Vec<Vec<u8>>);
+    let mut kernels: Vec<Case> = Vec::new();
     let input: Vec<u32> = (0..97u32)
         .map(|i| i.wrapping_mul(2654435761) >> 3)
         .collect();
