@@ -229,10 +229,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         let kind = self.ctrl[idx].kind;
         if kind == Kind::Func {
             if reachable {
-                let v = match self.result {
-                    Some(_) => Some(self.pop()?),
-                    None => None,
-                };
+                let vals = self.top(self.results.len())?;
+                let v = self.return_value(&vals)?;
                 self.fb.ret(v);
             }
             self.ctrl.pop();
@@ -495,15 +493,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
     /// The code of `br` to frame `t` at the current position.
     pub(super) fn branch(&mut self, t: usize) -> Result<(), Unsupported> {
         if self.ctrl[t].kind == Kind::Func {
-            let v = match self.result {
-                Some(_) => Some(
-                    self.stack
-                        .last()
-                        .ok_or_else(|| Unsupported::new("internal: stack underflow at return"))?
-                        .0,
-                ),
-                None => None,
-            };
+            let vals = self.top(self.results.len())?;
+            let v = self.return_value(&vals)?;
             self.fb.ret(v);
             return Ok(());
         }

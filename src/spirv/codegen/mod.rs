@@ -27,6 +27,7 @@
 //! - `control.rs`: blocks, loops, unrolling, branches;
 //! - `numeric.rs`: arithmetic, comparisons, conversions;
 //! - `memory.rs`: bounds-checked loads and stores;
+//! - `multi_value.rs`: functions with several results (a struct);
 //! - `simd.rs`: `v128` values (lanes, packing, the SIMD visitor), with
 //!   `simd_int.rs`, `simd_float.rs` and `simd_memory.rs` for the integer,
 //!   float and memory operators;
@@ -40,6 +41,7 @@ mod helper_fns;
 mod indirect;
 mod interface;
 mod memory;
+mod multi_value;
 mod numeric;
 mod simd;
 mod simd_float;
@@ -55,7 +57,7 @@ use super::analyze::{KernelModule, Ty};
 use super::{Unsupported, ENTRY_POINT};
 use builder::FunctionBuilder;
 use naga::{Expression, Function, GlobalVariable, Handle, Module, ScalarKind, Span, Type};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use translator::FnTranslator;
 
 type H = Handle<Expression>;
@@ -137,6 +139,9 @@ struct Shared {
     fuel: bool,
     /// Copies of the body of small innermost loops (see `TranslateOptions::unroll`).
     unroll: u32,
+    /// The struct type of each result list of several values (multi-value
+    /// functions return one struct; see `multi_value.rs`).
+    result_structs: HashMap<Vec<Ty>, Handle<Type>>,
 }
 
 /// The naga module plus what the code actually used.
@@ -180,6 +185,7 @@ pub(crate) fn build(
     g.stack = stack::declare(&mut module, t, km.stack);
     let wasm_globals = interface::declare_wasm_globals(&mut module, km, t);
     let h = helper_fns::declare_helpers(&mut module, t, g);
+    let result_structs = multi_value::declare_result_structs(&mut module, km, t);
     let mut sh = Shared {
         t,
         g,
@@ -190,6 +196,7 @@ pub(crate) fn build(
         region_size: km.region_size,
         fuel,
         unroll: unroll.clamp(1, MAX_UNROLL),
+        result_structs,
     };
     let mut uses_i64 = km.uses_i64;
     let mut uses_f64 = km.uses_f64;
