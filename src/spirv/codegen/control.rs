@@ -22,6 +22,12 @@ pub(super) struct Frame {
     pub(super) materialized: bool,
     pub(super) results: Vec<Ty>,
     pub(super) result_vars: Vec<H>,
+    /// The block's parameters as they were on entry (an `else` starts with
+    /// them again).
+    pub(super) params: Vec<(H, Ty)>,
+    /// Materialized loops with parameters: the variables a branch to the
+    /// loop stores its values into, loaded at the top of every iteration.
+    pub(super) param_vars: Vec<H>,
     pub(super) height: usize,
     pub(super) cond: Option<H>,
     pub(super) then_block: Option<Block>,
@@ -49,7 +55,7 @@ pub(super) struct UnrollState {
 
 impl<'s, 'a> FnTranslator<'s, 'a> {
     pub(super) fn open_frame(&mut self, kind: Kind, bt: BlockType) -> Result<(), Unsupported> {
-        let results = self.block_results(bt)?;
+        let (param_tys, results) = self.block_type(bt)?;
         let construct = self.construct;
         let materialized = self.targeted.get(construct).copied().unwrap_or(true);
         self.construct += 1;
@@ -58,6 +64,28 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             let c = self.pop()?;
             let z = self.fb.u32(0);
             cond = Some(self.fb.bin(Bo::NotEqual, c, z));
+        }
+        // Parameters (multi-value): the top values of the stack, which stay
+        // there for the body (blocks, ifs, loops no branch targets); a
+        // materialized loop takes them through variables, so a branch back
+        // to it can pass new ones.
+        let np = param_tys.len();
+        if self.stack.len() < np {
+            return Err(Unsupported::new("internal: stack underflow at block parameters"));
+        }
+        let params: Vec<(H, Ty)> = self.stack[self.stack.len() - np..].to_vec();
+        let mut param_vars = Vec::new();
+        if kind == Kind::Loop && materialized && np > 0 {
+            for (i, &(v, t)) in params.iter().enumerate() {
+                let ty = self.fb.ty_of(t);
+                let z = self.fb.zero(t);
+                let var = self
+                    .fb
+                    .local(format!("p{}_{i}", self.construct), ty, Some(z));
+                self.fb.store(var, v);
+                param_vars.push(var);
+            }
+            self.stack.truncate(self.stack.len() - np);
         }
         let mut result_vars = Vec::new();
         if materialized || kind == Kind::If {
@@ -94,6 +122,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         let unroll = kind == Kind::Loop
             && materialized
             && self.sh.unroll > 1
+            && param_vars.is_empty()
             && self.unrollable.get(construct).copied().unwrap_or(false);
         if unroll {
             let bool_t = self.sh.t.bool;
@@ -123,12 +152,19 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 self.fb.open();
             }
         }
+        let height = self.stack.len() - if param_vars.is_empty() { np } else { 0 };
+        for (&var, &(_, t)) in param_vars.iter().zip(&params) {
+            let v = self.fb.load(var);
+            self.push(v, t);
+        }
         self.ctrl.push(Frame {
             kind,
             materialized,
             results,
             result_vars,
-            height: self.stack.len(),
+            params,
+            param_vars,
+            height,
             cond,
             then_block: None,
             else_seen: false,
@@ -188,10 +224,16 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         Ok(())
     }
 
-    /// Stores the top values (without popping) into the result variables of
-    /// frame `t` (a branch to it).
+    /// Stores the top values (without popping) into the variables a branch
+    /// to frame `t` passes values through: its results, or a loop's
+    /// parameters.
     pub(super) fn store_branch_values(&mut self, t: usize) -> Result<(), Unsupported> {
-        let n = self.ctrl[t].result_vars.len();
+        let vars = if self.ctrl[t].kind == Kind::Loop {
+            self.ctrl[t].param_vars.clone()
+        } else {
+            self.ctrl[t].result_vars.clone()
+        };
+        let n = vars.len();
         if self.stack.len() < n {
             return Err(Unsupported::new(
                 "internal: value stack underflow at branch",
@@ -200,8 +242,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         let base = self.stack.len() - n;
         for i in 0..n {
             let v = self.stack[base + i].0;
-            let p = self.ctrl[t].result_vars[i];
-            self.fb.store(p, v);
+            self.fb.store(vars[i], v);
         }
         Ok(())
     }
@@ -213,6 +254,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         }
         let height = self.ctrl[idx].height;
         self.stack.truncate(height);
+        let params = self.ctrl[idx].params.clone();
+        self.stack.extend(params);
         let then_block = self.fb.close();
         let f = &mut self.ctrl[idx];
         f.then_block = Some(then_block);
@@ -261,8 +304,17 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                     reachable,
                 )
             } else {
-                (cur, Block::new(), reachable, true)
+                // No `else`: it passes the parameters on as the results
+                // (validation makes them the same types).
+                let (params, vars) = (f.params.clone(), f.result_vars.clone());
+                self.fb.open();
+                for (&(v, _), &var) in params.iter().zip(&vars) {
+                    self.fb.store(var, v);
+                }
+                let reject = self.fb.close();
+                (cur, reject, reachable, true)
             };
+            let f = &mut self.ctrl[idx];
             let cond = f
                 .cond
                 .ok_or_else(|| Unsupported::new("internal: if without condition"))?;
@@ -498,9 +550,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             self.fb.ret(v);
             return Ok(());
         }
-        if self.ctrl[t].kind != Kind::Loop {
-            self.store_branch_values(t)?;
-        }
+        self.store_branch_values(t)?;
         self.ctrl[t].branched_to = true;
         let em = self
             .innermost_materialized()
@@ -584,9 +634,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             if self.ctrl[t].kind == Kind::Func {
                 self.branch(t)?;
             } else {
-                if self.ctrl[t].kind != Kind::Loop {
-                    self.store_branch_values(t)?;
-                }
+                self.store_branch_values(t)?;
                 self.ctrl[t].branched_to = true;
                 let tv = self.fb.u32(t as u32);
                 self.fb.store(self.pending, tv);

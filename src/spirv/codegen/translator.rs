@@ -218,16 +218,23 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             .ok_or_else(|| Unsupported::new("internal: value stack underflow"))
     }
 
-    pub(super) fn block_results(&self, bt: BlockType) -> Result<Vec<Ty>, Unsupported> {
+    /// A block type's parameters and results.
+    pub(super) fn block_type(&self, bt: BlockType) -> Result<(Vec<Ty>, Vec<Ty>), Unsupported> {
         match bt {
-            BlockType::Empty => Ok(vec![]),
-            BlockType::Type(v) => Ok(vec![Ty::from_val(v)?]),
+            BlockType::Empty => Ok((vec![], vec![])),
+            BlockType::Type(v) => Ok((vec![], vec![Ty::from_val(v)?])),
             BlockType::FuncType(i) => {
-                let ft = &self.km.types[i as usize];
-                if !ft.params().is_empty() {
-                    return Err(Unsupported::new("blocks with parameters are not supported"));
-                }
-                ft.results().iter().map(|&v| Ty::from_val(v)).collect()
+                let ft = self
+                    .km
+                    .types
+                    .get(i as usize)
+                    .ok_or_else(|| Unsupported::new("internal: block type index"))?;
+                let tys = |vs: &[wasmparser::ValType]| {
+                    vs.iter()
+                        .map(|&v| Ty::from_val(v))
+                        .collect::<Result<Vec<_>, _>>()
+                };
+                Ok((tys(ft.params())?, tys(ft.results())?))
             }
         }
     }
@@ -276,6 +283,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             materialized: false,
             results: wf.results.clone(),
             result_vars: vec![],
+            params: vec![],
+            param_vars: vec![],
             height: 0,
             cond: None,
             then_block: None,
