@@ -5,9 +5,9 @@
 //! A plain `cargo test --test spec_conformance` runs every in-scope file and
 //! fails unless the interpreter engines pass every assertion that is a
 //! kernel and the Vulkan device fails none and passes at least
-//! [`VULKAN_TARGET`] of those it does not decline (call_indirect,
-//! multi-value, block parameters, recursion: the CPU device runs such
-//! kernels in real use).
+//! [`VULKAN_TARGET`] of those it does not decline (recursion, tables other
+//! than table 0, externref globals: the CPU device runs such kernels in
+//! real use).
 //! Arguments (after `--`): file names to run only those; `-v` lists every
 //! failure and unsupported case. `SPEC_SIMD=1` adds the SIMD files.
 //! `scripts/spec-conformance.sh` wraps it.

@@ -71,7 +71,9 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         // to it can pass new ones.
         let np = param_tys.len();
         if self.stack.len() < np {
-            return Err(Unsupported::new("internal: stack underflow at block parameters"));
+            return Err(Unsupported::new(
+                "internal: stack underflow at block parameters",
+            ));
         }
         let params: Vec<(H, Ty)> = self.stack[self.stack.len() - np..].to_vec();
         let mut param_vars = Vec::new();

@@ -108,7 +108,9 @@ pub(super) fn results_type(
             .get(results)
             .copied()
             .map(Some)
-            .ok_or_else(|| Unsupported::new("a multi-value result of a kind the module does not use")),
+            .ok_or_else(|| {
+                Unsupported::new("a multi-value result of a kind the module does not use")
+            }),
     }
 }
 
