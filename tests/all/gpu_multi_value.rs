@@ -108,3 +108,74 @@ fn blocks_ifs_and_loops_with_parameters() {
         (1..=20u64).product::<u64>()
     );
 }
+
+/// A small loop around a call to a large function is not unrolled: the
+/// drivers inline every call, so each copy of the body would be a copy of
+/// the callee (lavapipe took minutes on the spec suite's `endianness` and
+/// `align` kernels, which replay earlier actions in such a loop). The
+/// SPIR-V of the loop stays about the size of one copy, and the results
+/// still match the interpreter.
+#[test]
+fn loops_around_large_calls_are_not_unrolled() {
+    // $big: 8 unaligned sub-word stores and loads (several hundred
+    // operators once its own calls are inlined).
+    let big = r#"
+  (func $st (param $a i32) (param $v i32)
+    (i32.store8 (local.get $a) (local.get $v))
+    (i32.store8 offset=1 (local.get $a) (i32.shr_u (local.get $v) (i32.const 8)))
+    (i32.store16 offset=3 (local.get $a) (i32.shr_u (local.get $v) (i32.const 16))))
+  (func $ld (param $a i32) (result i32)
+    (i32.add (i32.load8_u (local.get $a))
+      (i32.add (i32.load16_u offset=1 (local.get $a)) (i32.load offset=3 (local.get $a)))))
+  (func $big (param $a i32) (param $v i32) (result i32)
+    (call $st (local.get $a) (local.get $v))
+    (call $st (i32.add (local.get $a) (i32.const 7)) (i32.mul (local.get $v) (i32.const 3)))
+    (call $st (i32.add (local.get $a) (i32.const 14)) (i32.xor (local.get $v) (i32.const 0x5a5a)))
+    (call $st (i32.add (local.get $a) (i32.const 21)) (i32.rotl (local.get $v) (i32.const 5)))
+    (i32.add (call $ld (local.get $a))
+      (i32.add (call $ld (i32.add (local.get $a) (i32.const 7)))
+        (i32.add (call $ld (i32.add (local.get $a) (i32.const 14)))
+          (call $ld (i32.add (local.get $a) (i32.const 21)))))))"#;
+    let kernel = |body: &str| {
+        wasm(&format!(
+            r#"(module {HDR} {big}
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32) (param $po i32) (param $lo i32)
+    (local $o i32) (local $k i32) (local $acc i32)
+    (local.set $o (i32.add (local.get $po) (i32.mul (local.get $i) (i32.const 32))))
+    {body}
+    (i32.store offset=28 (local.get $o) (local.get $acc))))"#
+        ))
+    };
+    let looped = kernel(
+        "(loop $l
+      (local.set $acc (i32.add (local.get $acc) (call $big (local.get $o) (i32.add (local.get $i) (local.get $k)))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $k) (i32.const 5))))",
+    );
+    let once = kernel("(local.set $acc (call $big (local.get $o) (local.get $i)))");
+    spirv_val(&looped);
+    let opts = wasi_parallel::spirv::TranslateOptions::default();
+    assert!(opts.unroll > 1, "the default unrolls small loops");
+    // OpFunctionCall instructions: unrolled, the loop body (one call of
+    // $big) would be there `unroll` times.
+    let calls = |w: &[u8]| {
+        let words = wasi_parallel::spirv::translate_kernel(w, &opts)
+            .expect("translates")
+            .words;
+        let mut i = 5;
+        let mut n = 0;
+        while i < words.len() {
+            let (count, op) = ((words[i] >> 16) as usize, words[i] & 0xFFFF);
+            n += usize::from(op == 57);
+            i += count.max(1);
+        }
+        n
+    };
+    let (l, o) = (calls(&looped), calls(&once));
+    assert!(
+        l <= o + 3,
+        "{l} calls with the loop, {o} with one call: the loop around $big was unrolled"
+    );
+    let Some(rt) = rt() else { return };
+    compare(rt, &looped, 64, 1, &[vec![0; 64 * 32]], &[]);
+}

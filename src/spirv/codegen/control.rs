@@ -674,8 +674,16 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
 /// Per construct (block, loop, if, in order): whether a branch targets it
 /// (else it needs no naga construct), and whether it is a loop small and
 /// innermost enough to unroll (no loop inside, at most `UNROLL_MAX_OPS`
-/// operators, no `v128` memory access: see `simd::is_v128_access`).
-pub(super) fn prescan(ops: &[Operator<'_>]) -> Result<(Vec<bool>, Vec<bool>), Unsupported> {
+/// operators counting each direct call as its callee's operators, as the
+/// drivers inline every call (`callee_ops`), no `call_indirect` (it inlines
+/// the whole table), no `v128` memory access: see `simd::is_v128_access`).
+/// Unrolling a loop around a large call made lavapipe compile the copies of
+/// the callee for minutes (the spec suite's `endianness`, `align` and
+/// `left-to-right` kernels replay earlier actions in such a loop).
+pub(super) fn prescan(
+    ops: &[Operator<'_>],
+    callee_ops: &dyn Fn(u32) -> usize,
+) -> Result<(Vec<bool>, Vec<bool>), Unsupported> {
     let mut targeted = Vec::new();
     let mut unrollable = Vec::new();
     // Open constructs: (construct index, is a loop, first operator index).
@@ -701,7 +709,7 @@ pub(super) fn prescan(ops: &[Operator<'_>]) -> Result<(Vec<bool>, Vec<bool>), Un
             }
             Operator::End => {
                 if let Some(Some((i, true, start))) = labels.pop() {
-                    if pc - start > UNROLL_MAX_OPS
+                    if inlined_ops(&ops[start..pc], callee_ops) > UNROLL_MAX_OPS
                         || ops[start..pc].iter().any(super::simd::is_v128_access)
                     {
                         unrollable[i] = false;
@@ -721,4 +729,17 @@ pub(super) fn prescan(ops: &[Operator<'_>]) -> Result<(Vec<bool>, Vec<bool>), Un
         }
     }
     Ok((targeted, unrollable))
+}
+
+/// Operators of `ops` once every direct call is inlined (`callee_ops`: a
+/// callee's own count, calls included); a `call_indirect` counts as too many
+/// to unroll.
+pub(super) fn inlined_ops(ops: &[Operator<'_>], callee_ops: &dyn Fn(u32) -> usize) -> usize {
+    ops.iter()
+        .map(|op| match *op {
+            Operator::Call { function_index } => callee_ops(function_index).saturating_add(1),
+            Operator::CallIndirect { .. } => UNROLL_MAX_OPS + 1,
+            _ => 1,
+        })
+        .fold(0usize, usize::saturating_add)
 }

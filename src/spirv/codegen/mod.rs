@@ -134,6 +134,9 @@ struct Shared {
     fn_map: Vec<Option<Handle<Function>>>,
     /// Deepest nesting of wasm loops reachable from each translated function.
     fn_loop_depth: Vec<u32>,
+    /// Operators of each translated function once its calls are inlined
+    /// (see `control::prescan`).
+    fn_ops: Vec<usize>,
     region_size: u64,
     /// Whether loops count fuel (see `TranslateOptions::fuel`).
     fuel: bool,
@@ -193,6 +196,7 @@ pub(crate) fn build(
         wasm_globals,
         fn_map: vec![None; km.funcs.len()],
         fn_loop_depth: vec![0; km.funcs.len()],
+        fn_ops: vec![usize::MAX; km.funcs.len()],
         region_size: km.region_size,
         fuel,
         unroll: unroll.clamp(1, MAX_UNROLL),
@@ -208,7 +212,7 @@ pub(crate) fn build(
         // built to drop one assumption per pass cannot make this quadratic.
         let mut unaligned = HashSet::new();
         let mut passes = 0;
-        let tr = loop {
+        let mut tr = loop {
             let mut tr = FnTranslator::new(&sh, km, fi, &unaligned)?;
             tr.run()?;
             if tr.violations.is_empty() {
@@ -224,10 +228,16 @@ pub(crate) fn build(
         uses_i64 |= tr.uses_i64;
         uses_f64 |= tr.uses_f64;
         let depth = tr.max_loop_depth;
+        let tr_ops = std::mem::take(&mut tr.ops);
         let f = tr.fb.finish();
         let handle = module.functions.append(f, Span::UNDEFINED);
         sh.fn_map[fi as usize] = Some(handle);
         sh.fn_loop_depth[fi as usize] = depth;
+        let sizes = &sh.fn_ops;
+        let size = control::inlined_ops(&tr_ops, &|f| {
+            sizes.get(f as usize).copied().unwrap_or(usize::MAX)
+        });
+        sh.fn_ops[fi as usize] = size;
     }
     let kernel = sh.fn_map[km.kernel as usize]
         .ok_or_else(|| Unsupported::new("internal: kernel function not translated"))?;

@@ -112,7 +112,10 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         while !reader.eof() {
             ops.push(reader.read().map_err(wasm_err)?);
         }
-        let (targeted, unrollable) = prescan(&ops)?;
+        let sizes = &sh.fn_ops;
+        let (targeted, unrollable) = prescan(&ops, &|f| {
+            sizes.get(f as usize).copied().unwrap_or(usize::MAX)
+        })?;
         // Declared locals start at 0; of the parameters only the kernel's
         // buffer pointers are known aligned (ABI: at least 16 bytes).
         let nparams = wf.params.len();
