@@ -114,9 +114,11 @@
 //!   lane by lane through the scalar paths (see `codegen/simd.rs`), with the
 //!   scalar bounds checks and trap rules; loops with `v128` loads or stores
 //!   are not unrolled. `v128` globals are unsupported.
+//! - Multi-value: a function with several results returns a struct of them
+//!   (`codegen/multi_value.rs`); block, `if` and loop parameters stay on the
+//!   value stack (a loop a branch targets takes them through variables).
 //! - Unsupported: recursion (direct, or through the table), `memory.grow`, bulk memory,
-//!   reference types, multi-value function results, block parameters,
-//!   start functions, and 64-bit types when the options exclude them.
+//!   reference types, start functions, and 64-bit types when the options exclude them.
 
 #![cfg(feature = "vulkan")]
 
