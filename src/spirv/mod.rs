@@ -157,9 +157,18 @@ pub const BINDING_SCRATCH: u32 = 4;
 /// `codegen/stack.rs` and docs/wasi-parallel.md, "Shadow stack").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum StackStorage {
+    /// Chosen per kernel from its deepest stack use (an upper bound over
+    /// the call graph): [`StackStorage::Private`] up to
+    /// [`AUTO_PRIVATE_DEPTH`] bytes (faster per access on lavapipe, see
+    /// BENCHMARKS.md "Kernels with a shadow stack"), else
+    /// [`StackStorage::ScratchInterleaved`] (compiles in about the same
+    /// time at any size, where a 2 KiB private array takes lavapipe 13-17 s;
+    /// and stacks past 2 KiB run on the GPU instead of falling back to the
+    /// CPU). [`Translation::stack_storage`] says which.
+    #[default]
+    Auto,
     /// A `Private` array per invocation (the driver's own scratch memory).
     /// Windows of at most [`MAX_PRIVATE_WINDOW`] bytes.
-    #[default]
     Private,
     /// A slice of a scratch storage buffer, lane-interleaved: word `i` of
     /// invocation `s` of a dispatch of `n` invocations at `i * n + s`
@@ -172,10 +181,11 @@ pub enum StackStorage {
 }
 
 impl StackStorage {
-    /// Reads a name: `private`, `scratch` (interleaved) or
+    /// Reads a name: `auto`, `private`, `scratch` (interleaved) or
     /// `scratch-contiguous`.
     pub fn parse(s: &str) -> Option<StackStorage> {
         match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(StackStorage::Auto),
             "private" => Some(StackStorage::Private),
             "scratch" | "scratch-interleaved" => Some(StackStorage::ScratchInterleaved),
             "scratch-contiguous" => Some(StackStorage::ScratchContiguous),
@@ -183,22 +193,44 @@ impl StackStorage {
         }
     }
 
-    /// Whether the window lives in the scratch buffer ([`BINDING_SCRATCH`]).
+    /// Whether the window lives in the scratch buffer ([`BINDING_SCRATCH`]);
+    /// `Auto` is resolved first (see [`Self::resolve`]).
     pub fn is_scratch(self) -> bool {
-        self != StackStorage::Private
+        matches!(
+            self,
+            StackStorage::ScratchInterleaved | StackStorage::ScratchContiguous
+        )
     }
 
     /// The largest window the translator gives an invocation with this
     /// storage; a deeper stack gets the top that many bytes and traps
     /// with [`trap::STACK_LIMIT`] below them.
     pub fn max_window(self) -> u32 {
-        if self.is_scratch() {
-            MAX_SCRATCH_WINDOW
-        } else {
-            MAX_PRIVATE_WINDOW
+        match self {
+            StackStorage::Private => MAX_PRIVATE_WINDOW,
+            _ => MAX_SCRATCH_WINDOW,
+        }
+    }
+
+    /// The storage a kernel whose deepest stack use is `depth` bytes
+    /// (`None`: no shadow stack) gets: `Auto` resolved, the others as
+    /// they are.
+    pub fn resolve(self, depth: Option<u64>) -> StackStorage {
+        match self {
+            StackStorage::Auto if depth.is_some_and(|d| d > AUTO_PRIVATE_DEPTH as u64) => {
+                StackStorage::ScratchInterleaved
+            }
+            StackStorage::Auto => StackStorage::Private,
+            s => s,
         }
     }
 }
+
+/// The deepest stack [`StackStorage::Auto`] keeps in a private array (1
+/// KiB: per access the private array was 1.4-3.5x faster than the scratch
+/// buffer on lavapipe, but its compile time grows with its size: 0.6 s at
+/// 256 B, 2.8 s at 1 KiB, 13-17 s at 2 KiB, cold).
+pub const AUTO_PRIVATE_DEPTH: u32 = 1024;
 
 /// Largest private-array window per invocation, in bytes. llvmpipe's
 /// compile time grew steeply with the size of a dynamically indexed private
@@ -350,7 +382,7 @@ impl Default for TranslateOptions {
             max_loop_depth: None,
             fuel: true,
             unroll: DEFAULT_UNROLL,
-            stack_storage: StackStorage::Private,
+            stack_storage: StackStorage::Auto,
         }
     }
 }
@@ -396,6 +428,9 @@ pub struct Translation {
     /// The shadow stack's private window `[lo, top)` each invocation keeps
     /// (see `codegen/stack.rs`), when the kernel has one.
     pub stack_window: Option<(u32, u32)>,
+    /// Where that window lives ([`TranslateOptions::stack_storage`] with
+    /// `Auto` resolved).
+    pub stack_storage: StackStorage,
 }
 
 /// Name of the compute entry point of every generated shader.
@@ -443,13 +478,18 @@ fn translate_inner(
     opts: &TranslateOptions,
 ) -> Result<Translation, Unsupported> {
     let module = analyze::analyze(kernel_wasm, loaded, opts.stack_storage.max_window())?;
+    // `Auto` picks the private array only for a depth within its limit, so
+    // the window analysed with the larger limit is the same.
+    let stack_storage = opts
+        .stack_storage
+        .resolve(module.stack.as_ref().map(|s| s.depth));
     let built = codegen::build(
         &module,
         opts.workgroup_size.max(1),
         opts.max_loop_depth,
         opts.fuel,
         opts.unroll,
-        opts.stack_storage,
+        stack_storage,
     )?;
     let emitted = codegen::emit_spirv(built)?;
     if emitted.uses_int64 && !opts.int64 {
@@ -473,6 +513,7 @@ fn translate_inner(
         uses_int64: emitted.uses_int64,
         uses_float64: emitted.uses_float64,
         stack_window: module.stack.filter(|s| s.size() > 0).map(|s| (s.lo, s.top)),
+        stack_storage,
     })
 }
 

@@ -471,20 +471,35 @@ fn every_stack_storage_matches_the_interpreter() {
 /// Frames larger than the private window's 2 KiB limit: declined with the
 /// private array (the stack pointer goes below the window: `unsupported`,
 /// the runtime reruns the call on the CPU), run on Vulkan with a scratch
-/// buffer. 32 KiB windows cap a dispatch at 4096 invocations on lavapipe
-/// (maxStorageBufferRange 128 MiB), so 10000 iterations take three
-/// dispatches, the last with a partial workgroup.
+/// buffer, which the default (`Auto`) picks for them. 32 KiB windows cap a
+/// dispatch at 4096 invocations on lavapipe (maxStorageBufferRange 128
+/// MiB), so 10000 iterations take three dispatches, the last with a
+/// partial workgroup.
 #[test]
 fn frames_past_2_kib_run_with_a_scratch_buffer() {
+    // The default keeps small frames in the private array.
+    let small = translate_kernel(&frame_kernel(256), &TranslateOptions::default()).unwrap();
+    assert_eq!(small.stack_storage, StackStorage::Private);
     for frame in [4096u32, 32768] {
         let w = frame_kernel(frame);
         let n = 10_000;
         let inputs = [vec![0u8; n as usize * 4]];
-        let private = translate_kernel(&w, &TranslateOptions::default()).unwrap();
+        let private_opts = TranslateOptions {
+            stack_storage: StackStorage::Private,
+            ..Default::default()
+        };
+        let private = translate_kernel(&w, &private_opts).unwrap();
         assert_eq!(
             private.stack_window.map(|(lo, top)| top - lo),
             Some(wasi_parallel::spirv::MAX_PRIVATE_WINDOW)
         );
+        let auto = translate_kernel(&w, &TranslateOptions::default()).unwrap();
+        assert_eq!(auto.stack_storage, StackStorage::ScratchInterleaved);
+        assert_eq!(auto.stack_window, Some((65536 - frame, 65536)));
+        if let Some(rt) = rt_stack(StackStorage::Auto) {
+            let out = compare(rt, &w, n, 1, &inputs, &[]);
+            assert!(out[0].iter().any(|&b| b != 0));
+        }
         if let Some(rt) = rt_stack(StackStorage::Private) {
             let e = run(&rt.rt, rt.gpu, &w, 64, 1, &inputs).unwrap_err();
             assert_eq!(e.errno, Errno::Unsupported, "{e}");

@@ -69,11 +69,17 @@ pub fn rt_default() -> Option<&'static Rt> {
 #[cfg(feature = "vulkan")]
 pub fn rt_stack(storage: wasi_parallel::spirv::StackStorage) -> Option<&'static Rt> {
     use wasi_parallel::spirv::StackStorage;
-    static RTS: [OnceLock<Option<Rt>>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    static RTS: [OnceLock<Option<Rt>>; 4] = [
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+    ];
     let slot = match storage {
         StackStorage::Private => 0,
         StackStorage::ScratchInterleaved => 1,
         StackStorage::ScratchContiguous => 2,
+        StackStorage::Auto => 3,
     };
     RTS[slot]
         .get_or_init(|| {

@@ -650,7 +650,7 @@ impl Gpu {
         let (max_dispatch, scratch) = self.scratch_for(
             &mut state.scratch,
             tr,
-            self.options.stack_storage,
+            tr.stack_storage,
             (
                 run.num_iterations as u64,
                 wg,

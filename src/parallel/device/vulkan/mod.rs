@@ -229,7 +229,7 @@ pub struct VulkanDevice {
     /// See `ParallelConfig::vulkan_llvmpipe_nested_loops`.
     pub llvmpipe_nested_loops: bool,
     /// Where invocations keep their shadow stack window (default: the
-    /// environment variable [`STACK_ENV`], else [`StackStorage::Private`]).
+    /// environment variable [`STACK_ENV`], else [`StackStorage::Auto`]).
     /// Read when the logical device is created (first use).
     pub stack_storage: StackStorage,
 }
