@@ -2,7 +2,11 @@
 # Times every example kernel (c-examples/guests) on every device and both
 # kernel engines of the CPU device (interpreter, JIT), as the guest sees it (best of REPS calls of parallel_exec, kernel cached after the
 # first), next to the same kernels compiled natively (gcc -O2, 1 thread and
-# OpenMP). Prints a Markdown table for BENCHMARKS.md.
+# OpenMP). Then (KERNELS=1, the default) the kernels of
+# benches/kernel_engines.rs (the compute kernel, the prototype's nstream and
+# sum) as more rows of the same table, from the same run, followed by that
+# bench's compile times and cached-call costs. Prints a Markdown table for
+# BENCHMARKS.md.
 #   benches/examples.sh [REPS=5]
 # Environment: SIMD=1 builds the guests and kernels with -O3 -msimd128
 # (c-examples/guests/build.sh) and the native twins with -O3 -march=native;
@@ -55,3 +59,12 @@ for k in saxpy mandelbrot histogram matmul; do
     gpu=$(args=$(echo "$args" | sed 's/ cpu / gpu /'); ms $k --device gpu)
     echo "| $k | $n1 | $nomp | $i1 | $i2 | $j1 | $j2 | $gpu |"
 done
+if [ "${KERNELS:-1}" = 1 ] && [ "${SIMD:-0}" != 1 ]; then
+    mkdir -p build
+    echo "$native" > build/bench-native.txt
+    NATIVE="$root/build/bench-native.txt" ROWS_ONLY=1 RUNS=$reps \
+        cargo bench --bench kernel_engines > build/bench-kernel-engines.txt
+    grep '^| ' build/bench-kernel-engines.txt
+    echo
+    grep -v '^| ' build/bench-kernel-engines.txt
+fi

@@ -1,16 +1,22 @@
 //! Interpreter vs JIT kernel engines on the SEQUENTIAL/CPU devices:
 //! `cargo bench --bench kernel_engines` (release). Prints, per kernel, the
 //! best of a few `exec` calls (kernel compiled and workers built by a
-//! warm-up call) on each engine with 1 and 2 CPU threads, the compile time
-//! of each kernel (cache miss) per engine, and the cost of a cached
+//! warm-up call) on each engine with 1 and 2 CPU threads and on the Vulkan
+//! device (when there is one; a kernel it declines says so), the compile
+//! time of each kernel (cache miss) per engine, and the cost of a cached
 //! one-iteration call through the wasm import. Best-of-N, because the
-//! machine may be shared.
+//! machine may be shared. `benches/examples.sh` runs it after the example
+//! guests, with `NATIVE=` (the output of `benches/native/run.sh`, for the
+//! native columns) and `ROWS_ONLY=1` (no table header), so that both make
+//! one table.
 //!
-//! Kernels: the prototype-style nstream (`tests/wat/nstream.wat`, 8Mi f32,
-//! 64 iterations) and sum (`tests/wat/sum.wat`, 2 iterations counting an
-//! i64 to 100M), the f32 compute kernel of `benches/native/compute.c`
-//! (64Ki items x 1000 steps), and `tests/wat/compute.wat` (u32, 64 x 400k
-//! steps). Results are checked against Rust references.
+//! Kernels: the f32 compute kernel of `benches/native/compute.c` (64Ki
+//! items x 1000 steps), `tests/wat/compute.wat` (u32, 64 x 400k steps), and
+//! the prototype's two benchmarks: nstream (`tests/wat/nstream.wat`, 8Mi
+//! f32 in 8 iterations of 1Mi) and sum (`tests/wat/sum.wat`, 2 iterations
+//! each counting an i32 to 100M); their native twins are in
+//! `benches/native/proto.c`. Every result is checked against a Rust
+//! reference.
 
 #[allow(dead_code)]
 #[path = "../tests/all/parallel_util.rs"]
@@ -52,7 +58,7 @@ fn time_exec(
     block: u32,
     inputs: &[Vec<u8>],
     runs: usize,
-) -> (Duration, Vec<Vec<u8>>) {
+) -> Result<(Duration, Vec<Vec<u8>>), String> {
     let kernel = Arc::new(Kernel::compile(rt.kernel_engine(), wasm, 42).expect("kernel"));
     let device = rt.device(dev).expect("device");
     let bufs: Vec<Box<dyn DeviceBuffer>> = inputs
@@ -82,8 +88,9 @@ fn time_exec(
         read_only: &[],
         cancel: &never,
     };
-    // The first call builds the workers; its result is what is checked.
-    device.exec(&mut session, &req).expect("exec");
+    // The first call builds the workers (on Vulkan: compiles the pipeline,
+    // or declines the kernel); its result is what is checked.
+    device.exec(&mut session, &req).map_err(|e| e.to_string())?;
     let out: Vec<Vec<u8>> = bufs
         .iter()
         .zip(inputs)
@@ -99,7 +106,7 @@ fn time_exec(
         device.exec(&mut session, &req).expect("exec");
         best = best.min(t.elapsed());
     }
-    (best, out)
+    Ok((best, out))
 }
 
 fn ms(d: Duration) -> String {
@@ -117,38 +124,81 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
 
-    // nstream: a += b + 3c, 8Mi f32, 64 iterations.
+    // nstream: a += b + 3c, 8Mi f32, 8 iterations of 1Mi (the prototype's
+    // 32 MiB buffers over its 8 "threads").
     let elems = 8usize << 20;
     let a: Vec<f32> = (0..elems).map(|i| (i % 1000) as f32).collect();
     let b: Vec<f32> = (0..elems).map(|i| (i % 7) as f32 * 0.5).collect();
     let c: Vec<f32> = (0..elems).map(|i| (i % 13) as f32 * 0.25).collect();
-    let nstream_in = vec![f32s_to_bytes(&a), f32s_to_bytes(&b), f32s_to_bytes(&c)];
-    let nstream_want: Vec<f32> = (0..elems).map(|j| a[j] + (b[j] + 3.0 * c[j])).collect();
-    // sum: 2 iterations of an i64 count to 100M.
-    let sum_n: u64 = 100_000_000;
-    let sum_want = sum_n * (sum_n - 1) / 2;
+    let nstream_want = f32s_to_bytes(
+        &(0..elems)
+            .map(|j| a[j] + (b[j] + 3.0 * c[j]))
+            .collect::<Vec<_>>(),
+    );
+    // sum: 2 iterations, each counting an i32 to 100M + i.
+    let sum_n: u32 = 100_000_000;
+    let sum_want = u32s_to_bytes(&[sum_n, sum_n + 1]);
     // compute (f32, as benches/native/compute.c): 64Ki items x 1000 steps.
     let items = 1u32 << 16;
-    let compute_f32_want: Vec<f32> = (0..items)
-        .map(|i| {
-            let c = (i & 1023) as f32 * 0.001;
-            let mut x = 0f32;
-            for _ in 0..1000 {
-                x = x * x * 0.25 + c;
-            }
-            x
-        })
-        .collect();
+    let compute_f32_want = f32s_to_bytes(
+        &(0..items)
+            .map(|i| {
+                let c = (i & 1023) as f32 * 0.001;
+                let mut x = 0f32;
+                for _ in 0..1000 {
+                    x = x * x * 0.25 + c;
+                }
+                x
+            })
+            .collect::<Vec<_>>(),
+    );
+    let compute_u32_want =
+        u32s_to_bytes(&(0..64).map(|i| compute_ref(i, 400_000)).collect::<Vec<_>>());
 
-    let kernels: Vec<(&str, Vec<u8>)> = vec![
-        ("nstream", wat("nstream")),
-        ("sum", wat("sum")),
-        ("compute f32", wat::parse_str(COMPUTE_F32).unwrap()),
-        ("compute u32", wat("compute")),
+    // (row label, key of benches/native/run.sh's output, kernel, iterations,
+    // block size, buffers in, expected first buffer out)
+    type Case<'a> = (&'a str, &'a str, Vec<u8>, u32, u32, Vec<Vec<u8>>, &'a [u8]);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "compute f32 64Ki x 1000",
+            "compute",
+            wat::parse_str(COMPUTE_F32).unwrap(),
+            items,
+            1,
+            vec![vec![0; items as usize * 4]],
+            &compute_f32_want,
+        ),
+        (
+            "compute u32 64 x 400k",
+            "-",
+            wat("compute"),
+            64,
+            400_000,
+            vec![vec![0; 256]],
+            &compute_u32_want,
+        ),
+        (
+            "nstream 8Mi f32 (8 x 1Mi)",
+            "nstream",
+            wat("nstream"),
+            8,
+            (elems / 8) as u32,
+            vec![f32s_to_bytes(&a), f32s_to_bytes(&b), f32s_to_bytes(&c)],
+            &nstream_want,
+        ),
+        (
+            "sum 2 x 100M (i32 count)",
+            "sum",
+            wat("sum"),
+            2,
+            sum_n,
+            vec![vec![0; 8]],
+            &sum_want,
+        ),
     ];
     println!("compile time per kernel (cache miss), ms:");
-    for (name, w) in &kernels {
-        let mut line = format!("  {name:<12}");
+    for (name, _, w, ..) in &cases {
+        let mut line = format!("  {name:<26}");
         for &e in &engines {
             let r = rt(e, 1);
             let mut best = Duration::MAX;
@@ -162,70 +212,67 @@ fn main() {
         println!("{line}");
     }
 
-    println!("\nkernel | engine | CPU 1 thread ms | CPU 2 threads ms");
-    for &e in &engines {
-        let rts = [rt(e, 1), rt(e, 2)];
-        let row = |name: &str, f: &dyn Fn(&ParallelRuntime) -> Duration| {
-            let t: Vec<String> = rts.iter().map(|r| ms(f(r))).collect();
-            println!("{name} | {} | {} | {}", e.name(), t[0], t[1]);
+    // benches/native/run.sh's output (`name 1t_ms omp_ms ...`), if given.
+    let native: Vec<(String, String, String)> = std::env::var("NATIVE")
+        .ok()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 3).then(|| (f[0].to_string(), f[1].to_string(), f[2].to_string()))
+        })
+        .collect();
+    // One runtime per engine and thread count, plus the Vulkan device of
+    // the first (a GPU device when the runtime found one).
+    let cpus: Vec<(KernelEngine, usize, Arc<ParallelRuntime>)> = engines
+        .iter()
+        .flat_map(|&e| [1, 2].map(|t| (e, t, rt(e, t))))
+        .collect();
+    let gpu = cpus[0]
+        .2
+        .devices()
+        .into_iter()
+        .find(|d| d.kind.is_gpu())
+        .map(|d| d.index);
+    println!(
+        "\nms, best of {runs} calls after a warm-up (device exec; Vulkan: {})",
+        gpu.map(|g| cpus[0].2.devices()[g].name.clone())
+            .unwrap_or_else(|| "no device".into())
+    );
+    if std::env::var_os("ROWS_ONLY").is_none() {
+        let mut head = "| kernel | native 1t | native OpenMP 2t |".to_string();
+        for (e, t, _) in &cpus {
+            head += &format!(" {} {t}t |", e.name());
+        }
+        println!("{head} Vulkan |");
+        println!("|{}", " --- |".repeat(cpus.len() + 4));
+    }
+    for (name, key, w, n, block, inputs, want) in &cases {
+        let (n1, nomp) = native
+            .iter()
+            .find(|(k, ..)| k == key)
+            .map(|(_, a, b)| (a.clone(), b.clone()))
+            .unwrap_or(("-".into(), "-".into()));
+        let mut line = format!("| {name} | {n1} | {nomp} |");
+        for (e, _, r) in &cpus {
+            let (t, out) = time_exec(r, CPU as usize, w, *n, *block, inputs, runs)
+                .unwrap_or_else(|err| panic!("{name} on {}: {err}", e.name()));
+            assert_eq!(&out[0][..], *want, "{name} on {}", e.name());
+            line += &format!(" {} |", ms(t));
+        }
+        let vk = match gpu {
+            None => "-".to_string(),
+            Some(g) => match time_exec(&cpus[0].2, g, w, *n, *block, inputs, runs) {
+                Ok((t, out)) => {
+                    assert_eq!(&out[0][..], *want, "{name} on Vulkan");
+                    ms(t)
+                }
+                Err(e) => format!("declined ({})", e.chars().take(60).collect::<String>()),
+            },
         };
-        row("nstream 8Mi f32 (64 it.)", &|r| {
-            let (t, out) = time_exec(
-                r,
-                CPU as usize,
-                &kernels[0].1,
-                64,
-                (elems / 64) as u32,
-                &nstream_in,
-                runs,
-            );
-            assert_eq!(out[0], f32s_to_bytes(&nstream_want), "nstream");
-            t
-        });
-        row("sum 2 x 100M i64", &|r| {
-            let (t, out) = time_exec(
-                r,
-                CPU as usize,
-                &kernels[1].1,
-                2,
-                sum_n as u32,
-                &[vec![0; 16]],
-                runs,
-            );
-            let got: Vec<u64> = out[0]
-                .chunks(8)
-                .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
-                .collect();
-            assert_eq!(got, [sum_want, sum_want], "sum");
-            t
-        });
-        row("compute f32 64Ki x 1000", &|r| {
-            let (t, out) = time_exec(
-                r,
-                CPU as usize,
-                &kernels[2].1,
-                items,
-                1,
-                &[vec![0; items as usize * 4]],
-                runs,
-            );
-            assert_eq!(out[0], f32s_to_bytes(&compute_f32_want), "compute f32");
-            t
-        });
-        row("compute u32 64 x 400k", &|r| {
-            let (t, out) = time_exec(
-                r,
-                CPU as usize,
-                &kernels[3].1,
-                64,
-                400_000,
-                &[vec![0; 256]],
-                runs,
-            );
-            let want: Vec<u32> = (0..64).map(|i| compute_ref(i, 400_000)).collect();
-            assert_eq!(bytes_to_u32s(&out[0]), want, "compute u32");
-            t
-        });
+        println!("{line} {vk} |");
     }
 
     println!("\ncached one-iteration call through the wasm import (µs, median of 5 x 20000):");

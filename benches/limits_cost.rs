@@ -20,7 +20,7 @@ mod parallel_util;
 
 use parallel_util::*;
 use std::time::Duration;
-use wasi_parallel::parallel::ParallelConfig;
+use wasi_parallel::parallel::{KernelEngine, ParallelConfig};
 use wasi_parallel::{Config, Engine, Instance, InstanceConfig, Module, Val};
 
 const GUEST: &str = r#"(module
@@ -224,68 +224,71 @@ fn main() {
     );
     let compute = wat("compute");
     let iota = wat("iota");
-    let base = ParallelConfig {
-        threads: 1,
-        ..ParallelConfig::default()
-    };
+    // Kernels on each engine of the SEQUENTIAL device: the interpreter is
+    // metered in fuel slices when interruptible, the JIT (the default where
+    // compiled in) checks an epoch counter at loop heads and calls instead.
+    let mut engines = vec![KernelEngine::Interpreter];
+    if KernelEngine::jit_available() {
+        engines.push(KernelEngine::Jit);
+    }
     for (name, kernel, iters, block) in [
         ("compute", &compute, 64u32, 200_000u32),
         ("iota (short iterations)", &iota, 1u32 << 18, 0),
     ] {
-        table(
-            &format!(
-                "kernel {name}, {iters} iterations x block {block}, SEQUENTIAL (best of {ROUNDS}):"
-            ),
-            vec![
-                (
+        for &engine in &engines {
+            let base = ParallelConfig {
+                threads: 1,
+                kernel_engine: engine,
+                ..ParallelConfig::default()
+            };
+            let mut rows: Vec<Row<'_>> = Vec::new();
+            if engine == KernelEngine::Interpreter {
+                rows.push((
                     "wasmi unmetered, call per iteration",
                     Box::new(kernel_raw(kernel, iters, block, false)),
-                ),
-                (
+                ));
+                rows.push((
                     "wasmi metered, call per iteration",
                     Box::new(kernel_raw(kernel, iters, block, true)),
-                ),
+                ));
+            }
+            let configs = [
                 (
                     "runtime, interruptible = false",
-                    Box::new(kernel_runtime(
-                        kernel,
-                        iters,
-                        block,
-                        ParallelConfig {
-                            interruptible: false,
-                            ..base.clone()
-                        },
-                    )),
+                    ParallelConfig {
+                        interruptible: false,
+                        ..base.clone()
+                    },
                 ),
-                (
-                    "runtime, default (interruptible)",
-                    Box::new(kernel_runtime(kernel, iters, block, base.clone())),
-                ),
+                ("runtime, default (interruptible)", base.clone()),
                 (
                     "runtime, kernel timeout",
-                    Box::new(kernel_runtime(
-                        kernel,
-                        iters,
-                        block,
-                        ParallelConfig {
-                            kernel_timeout: hour,
-                            ..base.clone()
-                        },
-                    )),
+                    ParallelConfig {
+                        kernel_timeout: hour,
+                        ..base.clone()
+                    },
                 ),
                 (
                     "runtime, kernel fuel",
-                    Box::new(kernel_runtime(
-                        kernel,
-                        iters,
-                        block,
-                        ParallelConfig {
-                            kernel_fuel: Some(u64::MAX / 2),
-                            ..base.clone()
-                        },
-                    )),
+                    ParallelConfig {
+                        kernel_fuel: Some(u64::MAX / 2),
+                        ..base.clone()
+                    },
                 ),
-            ],
-        );
+            ];
+            for (label, config) in configs {
+                rows.push((
+                    label,
+                    Box::new(kernel_runtime(kernel, iters, block, config)),
+                ));
+            }
+            table(
+                &format!(
+                    "kernel {name}, {iters} iterations x block {block}, SEQUENTIAL, {} (best of {ROUNDS}):",
+                    engine.name()
+                ),
+                rows,
+            );
+        }
     }
 }

@@ -9,7 +9,8 @@
 # "-O3 -march=native").
 # Output lines: `name native_1t_ms native_omp_ms`; '#' lines are comments;
 # the compute twin of benches/gpu_vs_interpreter.rs adds a third column
-# (see benches/native/compute.c).
+# (see benches/native/compute.c); nstream and sum are the prototype's two
+# benchmarks (benches/native/proto.c).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -25,7 +26,10 @@ for k in saxpy mandelbrot histogram matmul; do
 done
 $CC $CFLAGS -fopenmp "$here/bench.c" $objs -o "$build/bench"
 $CC $CFLAGS -ffp-contract=off -fopenmp "$here/compute.c" -o "$build/compute"
+$CC $CFLAGS -ffp-contract=off -fopenmp "$here/proto.c" -o "$build/proto"
 echo "# $(uname -m), $(nproc) cores, $($CC --version | head -n 1)"
 "$build/bench" "${1:-5}"
 echo "# compute (benches/gpu_vs_interpreter.rs twin): kernel_1t_ms kernel_omp_ms inlined_1t_ms"
 "$build/compute" "${1:-5}"
+echo "# the prototype's benchmarks (benches/native/proto.c): name 1t_ms omp_ms"
+"$build/proto" "${1:-5}"

@@ -2,7 +2,8 @@
 # Build the example guests and their kernels with plain clang commands.
 #   c-examples/guests/build.sh OUTDIR
 # Produces OUTDIR/<name>_kernel.wasm, OUTDIR/<name>_kernel.h (embedded bytes)
-# and OUTDIR/<name>.wasm for saxpy, mandelbrot, histogram, matmul and demo.
+# and OUTDIR/<name>.wasm for saxpy, mandelbrot, histogram, matmul, pixels
+# (a kernel written with SIMD intrinsics, always built with -msimd128) and demo.
 # Needs clang (>= 14) with the wasm32 target, wasm-ld, and wasi-libc
 # (Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32).
 # Environment: CLANG (default clang), WASI_SYSROOT (passed as --sysroot when
@@ -38,12 +39,14 @@ KERNEL_FLAGS="--target=wasm32 -nostdlib $OPT -Wall -Wextra \
   -Wl,--stack-first -Wl,-z,stack-size=32768 -Wl,--initial-memory=65536"
 GUEST_FLAGS="--target=wasm32-wasi $OPT -Wall -Wextra"
 
-for k in saxpy mandelbrot histogram matmul; do
-    $CLANG $KERNEL_FLAGS -I"$root/include" "$here/${k}_kernel.c" -o "$out/${k}_kernel.wasm"
+for k in saxpy mandelbrot histogram matmul pixels; do
+    # pixels_kernel.c is written with SIMD intrinsics: always -msimd128.
+    extra=$([ $k = pixels ] && echo -msimd128 || true)
+    $CLANG $KERNEL_FLAGS $extra -I"$root/include" "$here/${k}_kernel.c" -o "$out/${k}_kernel.wasm"
     "$here/embed.sh" "$out/${k}_kernel.wasm" "${k}_kernel" > "$out/${k}_kernel.h"
 done
 
-for g in saxpy mandelbrot histogram matmul demo; do
+for g in saxpy mandelbrot histogram matmul pixels demo; do
     $CLANG $GUEST_FLAGS $sysroot -I"$root/include" -I"$here" -I"$out" "$here/$g.c" -lm -o "$out/$g.wasm"
 done
 

@@ -10,7 +10,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 if [ $# -eq 1 ] && [ -d "$1" ]; then
     d=$1
     set -- "$d/saxpy_kernel.wasm:3" "$d/mandelbrot_kernel.wasm:2" \
-           "$d/histogram_kernel.wasm:2" "$d/matmul_kernel.wasm:4"
+           "$d/histogram_kernel.wasm:2" "$d/matmul_kernel.wasm:4" \
+           "$d/pixels_kernel.wasm:4"
 fi
 fail=0
 for spec in "$@"; do

@@ -29,4 +29,15 @@ struct matmul_params {
  * [i * block_size, (i + 1) * block_size) into partial[i * 256 .. i * 256 + 255] */
 #define HISTOGRAM_BINS 256
 
+/* pixels (written with wasm SIMD intrinsics): for each byte p of src,
+ * dst = narrow_u8(sat_add_u16(((u16)p * gain) >> 6, bias)), and for each
+ * 16-byte chunk c, sums[c] = scale * (sum of its 16 source bytes as f32,
+ * added in the order of pixels_ref below); block_size = chunks per iteration */
+struct pixels_params {
+    uint32_t chunks; /* 16-byte chunks in src/dst */
+    uint32_t gain;   /* 0..65535, used modulo 2^16 like i16x8.mul */
+    uint32_t bias;   /* 0..65535 */
+    float scale;
+};
+
 #endif

@@ -43,8 +43,10 @@ fn run(guest: &PathBuf, device_opts: &[&str], args: &[&str]) -> String {
 fn example_guests_agree_on_every_device() {
     let Some(dir) = example_dir() else { return };
     // Smaller sizes than the guests' defaults keep the debug-build test quick.
-    let cases: [(&str, &[&str]); 5] = [
+    let cases: [(&str, &[&str]); 6] = [
         ("saxpy", &["65536", "cpu"]),
+        // A kernel written with SIMD intrinsics (always -msimd128).
+        ("pixels", &["16384", "cpu"]),
         ("mandelbrot", &["128", "cpu", "1", "/out/mandelbrot.ppm"]),
         ("histogram", &["262144", "cpu"]),
         ("matmul", &["64", "cpu"]),

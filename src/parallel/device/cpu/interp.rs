@@ -79,9 +79,10 @@ impl KernelWorker for InterpWorker {
     ) -> Result<(), RunError> {
         self.params[1] = Val::I32(call.num_iterations as i32);
         self.params[2] = Val::I32(call.block_size as i32);
+        let first = range.start;
         for iteration in range {
             call.cancel
-                .check()
+                .check_between(iteration, iteration == first)
                 .map_err(|s| RunError::Stopped(s, iteration))?;
             self.params[0] = Val::I32(iteration as i32);
             // In fuel slices, polling `cancel` between them (an engine

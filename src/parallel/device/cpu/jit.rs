@@ -393,9 +393,10 @@ impl JitWorker {
         stop: &AtomicBool,
     ) -> Result<(), RunError> {
         let mut raw: Vec<ValRaw> = Vec::with_capacity(3 + self.buffer_params.len());
+        let first = range.start;
         for iteration in range {
             call.cancel
-                .check()
+                .check_between(iteration, iteration == first)
                 .map_err(|s| RunError::Stopped(s, iteration))?;
             raw.clear();
             raw.push(ValRaw::i32(iteration as i32));
