@@ -201,7 +201,23 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     let limit = |o: &Outcome| o.code == 5 && trap_kind(&o.message).is_none();
-    if limit(&interp) || limit(&jit) {
+    let skipped = limit(&interp) || limit(&jit);
+    if std::env::var_os("ENGINES_SUMMARY").is_some() {
+        // One line per input, for summaries of a corpus replay
+        // (`ENGINES_SUMMARY=1 ... -runs=0`).
+        eprintln!(
+            "engines-summary: raw={raw} canonical={canonical} iters={iters} nbuf={nbuf} \
+             interp={} jit={} skipped={skipped} kind={:?}",
+            interp.code,
+            jit.code,
+            if interp.code == 5 {
+                trap_kind(&interp.message)
+            } else {
+                None
+            }
+        );
+    }
+    if skipped {
         return;
     }
     assert_eq!(
