@@ -11,6 +11,13 @@
 //! elements per nstream array, default 4Mi). `scripts/gpu-check.sh` sets
 //! both. The last row per device is the cost of a minimal call (one
 //! iteration, one 4-byte buffer): the per-call overhead.
+//!
+//! `WP_BENCH_ONLY=stack,histogram` (comma-separated: `compute`, `nstream`,
+//! `small`, `stack`, `histogram`) runs only those groups. The `stack frame`
+//! and `histogram` rows run on each Vulkan device once per shadow stack
+//! storage (`private`, `scratch` = lane-interleaved scratch buffer,
+//! `scratch-contiguous`; see `StackStorage`); `WP_BENCH_STACK_FRAMES`
+//! (default `256,1024,2048,8192`) picks the frame sizes.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +25,7 @@ use wasi_parallel::parallel::device::{DeviceBuffer, ExecRequest};
 use wasi_parallel::parallel::kernel::layout::Layout;
 use wasi_parallel::parallel::kernel::Kernel;
 use wasi_parallel::parallel::{ParallelConfig, ParallelRuntime};
+use wasi_parallel::spirv::StackStorage;
 
 const COMPUTE: &str = r#"(module (import "env" "memory" (memory 1))
   ;; out[i] = iterate x <- x*x*0.25 + c (f32), 1000 steps, c from the id
@@ -47,8 +55,9 @@ const NSTREAM: &str = r#"(module (import "env" "memory" (memory 1))
       (br_if $l (i32.lt_u (local.get $j) (local.get $end))))))"#;
 
 /// A kernel with a local array of `frame` bytes on clang's shadow stack:
-/// 64 stores and 64 loads at dynamic offsets in it per invocation (the
-/// private window on the GPU is `frame` bytes).
+/// 64 stores and 64 loads (of the words stored, in reverse order) at
+/// dynamic offsets in it per invocation (the window on the GPU is `frame`
+/// bytes).
 fn stack_kernel(frame: u32) -> String {
     format!(
         r#"(module (import "env" "memory" (memory 1))
@@ -63,7 +72,7 @@ fn stack_kernel(frame: u32) -> String {
     (local.set $k (i32.const 0))
     (loop $r
       (local.set $s (i32.add (local.get $s)
-        (i32.load (i32.add (local.get $fp) (i32.and (i32.mul (local.get $k) (i32.const 28)) (i32.const {mask}))))))
+        (i32.load (i32.add (local.get $fp) (i32.and (i32.mul (i32.sub (i32.const 63) (local.get $k)) (i32.const 52)) (i32.const {mask}))))))
       (br_if $r (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 1))) (i32.const 64))))
     (i32.store (i32.add (local.get $po) (i32.shl (local.get $i) (i32.const 2))) (local.get $s))
     (global.set $sp (i32.add (local.get $fp) (i32.const {frame})))))"#,
@@ -84,7 +93,7 @@ fn time_exec(
     read_only: &[bool],
 ) -> Result<Duration, String> {
     let kernel =
-        Arc::new(Kernel::compile(rt.kernel_engine(), wasm, 42).map_err(|e| e.to_string())?);
+        Arc::new(Kernel::compile(rt.kernel_engine(), wasm, hash(wasm)).map_err(|e| e.to_string())?);
     let device = rt.device(dev).ok_or("no device")?;
     let bufs: Vec<Box<dyn DeviceBuffer>> = sizes
         .iter()
@@ -125,6 +134,16 @@ fn time_exec(
     Ok(times[times.len() / 2])
 }
 
+/// FNV-1a of the kernel's bytes: the devices key their caches (and the
+/// Vulkan device its "declined" kernels) by the hash.
+fn hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for &b in bytes {
+        h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
 fn env_u32(name: &str, default: u32) -> u32 {
     std::env::var(name)
         .ok()
@@ -136,6 +155,92 @@ fn env_u32(name: &str, default: u32) -> u32 {
 const SMALL: &str = r#"(module (import "env" "memory" (memory 1))
   (func (export "kernel") (param $i i32) (param $n i32) (param $b i32) (param $po i32) (param $lo i32)
     (i32.store (local.get $po) (local.get $i))))"#;
+
+/// Whether `WP_BENCH_ONLY` (unset: everything) names the group.
+fn wanted(group: &str) -> bool {
+    match std::env::var("WP_BENCH_ONLY") {
+        Ok(v) if !v.trim().is_empty() => v.split(',').any(|g| g.trim() == group),
+        _ => true,
+    }
+}
+
+/// A runtime whose Vulkan devices keep shadow stacks in `storage`.
+fn runtime_with_stack(storage: StackStorage) -> ParallelRuntime {
+    ParallelRuntime::with_devices(ParallelConfig::default(), |first| {
+        wasi_parallel::parallel::device::vulkan::discover_stack(first, None, true, storage)
+    })
+    .expect("runtime")
+}
+
+/// The `stack frame` and `histogram` rows of device `d` with runtime `rt`
+/// (`tag` names the stack storage on GPU devices).
+fn stack_rows(rt: &ParallelRuntime, d: usize, name: &str, tag: &str, runs: usize) {
+    if wanted("stack") {
+        // Cost per invocation of a kernel with a local array (shadow
+        // stack), by the size of its frame (= the GPU's stack window).
+        let n_stack = 1 << 16;
+        let frames = std::env::var("WP_BENCH_STACK_FRAMES").unwrap_or("256,1024,2048,8192".into());
+        for frame in frames
+            .split(',')
+            .filter_map(|f| f.trim().parse::<u32>().ok())
+        {
+            let w = wat::parse_str(stack_kernel(frame)).unwrap();
+            let t0 = Instant::now();
+            match time_exec(
+                rt,
+                d,
+                &w,
+                n_stack,
+                1,
+                &[n_stack as u64 * 4],
+                runs,
+                None,
+                &[],
+            ) {
+                Ok(t) => println!(
+                    "{:<34} {:>10.1}ms {:>8.1} ns/invocation (first call incl. compile {:.1} s)",
+                    format!("stack frame {frame} B / {name}{tag}"),
+                    t.as_secs_f64() * 1e3,
+                    t.as_secs_f64() * 1e9 / n_stack as f64,
+                    (t0.elapsed() - t * runs as u32).as_secs_f64()
+                ),
+                Err(e) => println!("stack frame {frame} B / {name}{tag}: {e}"),
+            }
+        }
+    }
+    if wanted("histogram") {
+        // The histogram example's kernel (bins in a local array): the
+        // example's shape (64 iterations x 64 KiB) and a GPU-friendly one
+        // (4096 iterations x 1 KiB), 4 MiB of bytes either way.
+        let w = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/kernels/histogram.wasm"
+        ))
+        .unwrap();
+        for (iters, block) in [(64u32, 65536u32), (4096, 1024)] {
+            let bytes = iters as u64 * block as u64;
+            match time_exec(
+                rt,
+                d,
+                &w,
+                iters,
+                block,
+                &[bytes, iters as u64 * 1024],
+                runs,
+                None,
+                &[],
+            ) {
+                Ok(t) => println!(
+                    "{:<34} {:>10.1}ms {:>8.1} MB/s",
+                    format!("histogram {iters} x {block} B / {name}{tag}"),
+                    t.as_secs_f64() * 1e3,
+                    bytes as f64 / t.as_secs_f64() / 1e6
+                ),
+                Err(e) => println!("histogram {iters} x {block} / {name}{tag}: {e}"),
+            }
+        }
+    }
+}
 
 fn main() {
     let rt = ParallelRuntime::new(ParallelConfig::default()).expect("runtime");
@@ -162,6 +267,7 @@ fn main() {
     for d in &devices {
         let runs = if d.index == 0 { 1 } else { 3 };
         // Without and with a kernel fuel limit (then loops count iterations).
+        let compute_rows = if wanted("compute") { 2 } else { 0 };
         for (label, rt, fuel) in [
             (format!("compute {n_compute} x 1000"), &rt, None),
             (
@@ -169,7 +275,10 @@ fn main() {
                 &rt_fuel,
                 Some(1 << 20),
             ),
-        ] {
+        ]
+        .into_iter()
+        .take(compute_rows)
+        {
             match time_exec(
                 rt,
                 d.index,
@@ -191,57 +300,50 @@ fn main() {
             }
         }
         let bytes = elems as u64 * 4;
-        match time_exec(
-            &rt,
-            d.index,
-            &nstream,
-            elems / block,
-            block,
-            &[bytes, bytes, bytes],
-            runs,
-            None,
-            // a is read_write, b and c were created `read`.
-            &[false, true, true],
-        ) {
-            Ok(t) => println!(
-                "{:<34} {:>10.1}ms {:>8.1} GB/s",
-                format!("nstream {elems} f32 / {}", d.name),
-                t.as_secs_f64() * 1e3,
-                (bytes * 4) as f64 / t.as_secs_f64() / 1e9
-            ),
-            Err(e) => println!("nstream / {}: {e}", d.name),
-        }
-        match time_exec(&rt, d.index, &small, 1, 1, &[4], 20, None, &[]) {
-            Ok(t) => println!(
-                "{:<34} {:>10.1}us",
-                format!("small exec (1 iter) / {}", d.name),
-                t.as_secs_f64() * 1e6
-            ),
-            Err(e) => println!("small exec / {}: {e}", d.name),
-        }
-        // Cost per invocation of a kernel with a local array (shadow
-        // stack), by the size of its frame (= the GPU's private window).
-        let n_stack = 1 << 16;
-        for frame in [256u32, 1024, 2048] {
-            let w = wat::parse_str(stack_kernel(frame)).unwrap();
+        if wanted("nstream") {
             match time_exec(
                 &rt,
                 d.index,
-                &w,
-                n_stack,
-                1,
-                &[n_stack as u64 * 4],
+                &nstream,
+                elems / block,
+                block,
+                &[bytes, bytes, bytes],
                 runs,
                 None,
-                &[],
+                // a is read_write, b and c were created `read`.
+                &[false, true, true],
             ) {
                 Ok(t) => println!(
-                    "{:<34} {:>10.1}ms {:>8.1} ns/invocation",
-                    format!("stack frame {frame} B / {}", d.name),
+                    "{:<34} {:>10.1}ms {:>8.1} GB/s",
+                    format!("nstream {elems} f32 / {}", d.name),
                     t.as_secs_f64() * 1e3,
-                    t.as_secs_f64() * 1e9 / n_stack as f64
+                    (bytes * 4) as f64 / t.as_secs_f64() / 1e9
                 ),
-                Err(e) => println!("stack frame {frame} / {}: {e}", d.name),
+                Err(e) => println!("nstream / {}: {e}", d.name),
+            }
+        }
+        if wanted("small") {
+            match time_exec(&rt, d.index, &small, 1, 1, &[4], 20, None, &[]) {
+                Ok(t) => println!(
+                    "{:<34} {:>10.1}us",
+                    format!("small exec (1 iter) / {}", d.name),
+                    t.as_secs_f64() * 1e6
+                ),
+                Err(e) => println!("small exec / {}: {e}", d.name),
+            }
+        }
+        if !d.kind.is_gpu() {
+            stack_rows(&rt, d.index, &d.name, "", runs);
+            continue;
+        }
+        for (storage, tag) in [
+            (StackStorage::Private, " (private)"),
+            (StackStorage::ScratchInterleaved, " (scratch)"),
+            (StackStorage::ScratchContiguous, " (scratch-contiguous)"),
+        ] {
+            if wanted("stack") || wanted("histogram") {
+                let rt = runtime_with_stack(storage);
+                stack_rows(&rt, d.index, &d.name, tag, runs);
             }
         }
     }

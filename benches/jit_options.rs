@@ -56,16 +56,6 @@ mod bench {
         wat::parse_str(text).unwrap()
     }
 
-    const COMPUTE_F32: &str = r#"(module (memory (export "memory") 5)
-  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32) (param $po i32) (param $lo i32)
-    (local $x f32) (local $c f32) (local $k i32)
-    (local.set $c (f32.mul (f32.convert_i32_u (i32.and (local.get $i) (i32.const 1023))) (f32.const 0.001)))
-    (loop $l
-      (local.set $x (f32.add (f32.mul (f32.mul (local.get $x) (local.get $x)) (f32.const 0.25)) (local.get $c)))
-      (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br_if $l (i32.lt_u (local.get $k) (i32.const 1000))))
-    (f32.store (i32.add (local.get $po) (i32.shl (local.get $i) (i32.const 2))) (local.get $x))))"#;
-
     #[derive(Clone, Copy)]
     struct Choice {
         name: &'static str,
@@ -231,7 +221,7 @@ mod bench {
 
         let nstream = kernel("nstream", 1600);
         let sum = kernel("sum", 1);
-        let compute = wat::parse_str(COMPUTE_F32).unwrap();
+        let compute = kernel("compute_f32", 5);
         println!("ms, one thread, best of {runs} (wasmtime directly, the module owns its memory):");
         println!("| code generation | nstream 8Mi f32 | compute f32 64Ki x 1000 | sum 2 x 100M |");
         println!("| --- | --- | --- | --- |");

@@ -10,7 +10,8 @@
 //! native columns) and `ROWS_ONLY=1` (no table header), so that both make
 //! one table.
 //!
-//! Kernels: the f32 compute kernel of `benches/native/compute.c` (64Ki
+//! Kernels: the f32 compute kernel (`tests/wat/compute_f32.wat`, twin of
+//! `benches/native/compute.c`; 64Ki
 //! items x 1000 steps), `tests/wat/compute.wat` (u32, 64 x 400k steps), and
 //! the prototype's two benchmarks: nstream (`tests/wat/nstream.wat`, 8Mi
 //! f32 in 8 iterations of 1Mi) and sum (`tests/wat/sum.wat`, 2 iterations
@@ -29,16 +30,6 @@ use wasi_parallel::parallel::device::{DeviceBuffer, ExecRequest};
 use wasi_parallel::parallel::kernel::layout::Layout;
 use wasi_parallel::parallel::kernel::Kernel;
 use wasi_parallel::parallel::{KernelEngine, ParallelConfig, ParallelRuntime};
-
-const COMPUTE_F32: &str = r#"(module (import "env" "memory" (memory 1))
-  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32) (param $po i32) (param $lo i32)
-    (local $x f32) (local $c f32) (local $k i32)
-    (local.set $c (f32.mul (f32.convert_i32_u (i32.and (local.get $i) (i32.const 1023))) (f32.const 0.001)))
-    (loop $l
-      (local.set $x (f32.add (f32.mul (f32.mul (local.get $x) (local.get $x)) (f32.const 0.25)) (local.get $c)))
-      (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br_if $l (i32.lt_u (local.get $k) (i32.const 1000))))
-    (f32.store (i32.add (local.get $po) (i32.shl (local.get $i) (i32.const 2))) (local.get $x))))"#;
 
 fn rt(engine: KernelEngine, threads: usize) -> Arc<ParallelRuntime> {
     runtime(ParallelConfig {
@@ -162,7 +153,7 @@ fn main() {
         (
             "compute f32 64Ki x 1000",
             "compute",
-            wat::parse_str(COMPUTE_F32).unwrap(),
+            wat("compute_f32"),
             items,
             1,
             vec![vec![0; items as usize * 4]],

@@ -82,7 +82,8 @@ for t in $targets; do
   #    returns 0. --stats must report the CPU device with 4 threads.
   expect "$t: CLI, CPU device, 4 threads" 0 \
     "${cli[@]}" run --threads 4 --stats --invoke run "$guest" 100000 256 1
-  grep -q "cpu (4 threads)\]: 1 calls, 391 iterations" "$out/last.stderr" ||
+  # (the per-device line names the engine: "device 1 [cpu (4 threads)] ENGINE: 1 calls, ...")
+  grep -q "\[cpu (4 threads)\] [a-z() ]*: 1 calls, 391 iterations" "$out/last.stderr" ||
     fail "$t: --stats does not show the CPU device with 4 threads: $(cat "$out/last.stderr")"
   # 2. _start path (WASI proc_exit) with 2 threads.
   expect "$t: CLI, _start, 2 threads" "" "${cli[@]}" run --threads 2 "$guest"

@@ -68,6 +68,11 @@ fuzz_target!(|data: &[u8]| {
         max_loop_depth: [None, Some(1), Some(2)][u.choose_index(3).unwrap_or(0)],
         fuel: bool::arbitrary(&mut u).unwrap_or(true),
         unroll: [4, 1, 2, 8][u.choose_index(4).unwrap_or(0)],
+        stack_storage: [
+            wasi_parallel::spirv::StackStorage::Private,
+            wasi_parallel::spirv::StackStorage::ScratchInterleaved,
+            wasi_parallel::spirv::StackStorage::ScratchContiguous,
+        ][u.choose_index(3).unwrap_or(0)],
         // Fields added later keep their defaults.
         ..TranslateOptions::default()
     };

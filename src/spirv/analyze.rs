@@ -20,7 +20,7 @@ pub struct DataSegment {
 }
 
 /// A scalar wasm value type the translator supports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Ty {
     I32,
     I64,
@@ -59,7 +59,8 @@ pub(crate) struct Global {
 /// A defined function: its signature and body.
 pub(crate) struct Func<'a> {
     pub params: Vec<Ty>,
-    pub result: Option<Ty>,
+    /// Its results (several: multi-value, a struct in SPIR-V).
+    pub results: Vec<Ty>,
     pub body: FunctionBody<'a>,
 }
 
@@ -128,6 +129,7 @@ fn const_bits(expr: &wasmparser::ConstExpr<'_>) -> Result<u64, Unsupported> {
 pub(crate) fn analyze<'a>(
     bytes: &'a [u8],
     loaded: Option<&LoadedKernel>,
+    max_window: u32,
 ) -> Result<KernelModule<'a>, Unsupported> {
     if loaded.is_none() {
         Validator::new_with_features(features())
@@ -263,24 +265,20 @@ pub(crate) fn analyze<'a>(
             .iter()
             .map(|&v| Ty::from_val(v))
             .collect::<Result<Vec<_>, _>>()?;
-        let result = match ty.results() {
-            [] => None,
-            [r] => Some(Ty::from_val(*r)?),
-            _ => {
-                return Err(Unsupported::new(
-                    "functions with several results are not supported",
-                ))
-            }
-        };
+        let results = ty
+            .results()
+            .iter()
+            .map(|&v| Ty::from_val(v))
+            .collect::<Result<Vec<_>, _>>()?;
         params.iter().copied().for_each(&mut note);
-        result.into_iter().for_each(&mut note);
+        results.iter().copied().for_each(&mut note);
         for l in body.get_locals_reader().map_err(wasm_err)? {
             let (_, v) = l.map_err(wasm_err)?;
             note(Ty::from_val(v)?);
         }
         funcs.push(Func {
             params,
-            result,
+            results,
             body,
         });
     }
@@ -289,7 +287,7 @@ pub(crate) fn analyze<'a>(
         .get(kernel as usize)
         .ok_or_else(|| Unsupported::new("`kernel` must be a function defined by the module"))?;
     let num_buffers = match kernel_abi::buffer_pairs(kf.params.len()) {
-        Some(n) if kf.result.is_none() => n,
+        Some(n) if kf.results.is_empty() => n,
         _ => return Err(Unsupported::new(
             "`kernel` must take (iteration_id, num_iterations, block_size, ptr, len, ...) and return nothing",
         )),
@@ -394,6 +392,7 @@ pub(crate) fn analyze<'a>(
         &callees,
         region_size,
         &data_segments,
+        max_window,
     )?;
 
     Ok(KernelModule {

@@ -114,9 +114,11 @@
 //!   lane by lane through the scalar paths (see `codegen/simd.rs`), with the
 //!   scalar bounds checks and trap rules; loops with `v128` loads or stores
 //!   are not unrolled. `v128` globals are unsupported.
+//! - Multi-value: a function with several results returns a struct of them
+//!   (`codegen/multi_value.rs`); block, `if` and loop parameters stay on the
+//!   value stack (a loop a branch targets takes them through variables).
 //! - Unsupported: recursion (direct, or through the table), `memory.grow`, bulk memory,
-//!   reference types, multi-value function results, block parameters,
-//!   start functions, and 64-bit types when the options exclude them.
+//!   reference types, start functions, and 64-bit types when the options exclude them.
 
 #![cfg(feature = "vulkan")]
 
@@ -144,6 +146,71 @@ pub const BINDING_ARENA_ATOMIC: u32 = 1;
 pub const BINDING_PARAMS: u32 = 2;
 /// Descriptor binding of the control words (trap code, trapping iteration).
 pub const BINDING_CONTROL: u32 = 3;
+/// Descriptor binding of the shadow stack's scratch buffer
+/// (`array<u32>`, read-write), only in shaders built with
+/// [`StackStorage::ScratchInterleaved`] or [`StackStorage::ScratchContiguous`]
+/// for a kernel with a stack window: `window / 4` words for each invocation
+/// of the dispatch (see `codegen/stack.rs` for the two layouts).
+pub const BINDING_SCRATCH: u32 = 4;
+
+/// Where each invocation keeps its shadow stack window on the GPU (see
+/// `codegen/stack.rs` and docs/wasi-parallel.md, "Shadow stack").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum StackStorage {
+    /// A `Private` array per invocation (the driver's own scratch memory).
+    /// Windows of at most [`MAX_PRIVATE_WINDOW`] bytes.
+    #[default]
+    Private,
+    /// A slice of a scratch storage buffer, lane-interleaved: word `i` of
+    /// invocation `s` of a dispatch of `n` invocations at `i * n + s`
+    /// (neighbouring invocations touch neighbouring words). Windows of at
+    /// most [`MAX_SCRATCH_WINDOW`] bytes.
+    ScratchInterleaved,
+    /// A slice of a scratch storage buffer, one contiguous window per
+    /// invocation: word `i` of invocation `s` at `s * window / 4 + i`.
+    ScratchContiguous,
+}
+
+impl StackStorage {
+    /// Reads a name: `private`, `scratch` (interleaved) or
+    /// `scratch-contiguous`.
+    pub fn parse(s: &str) -> Option<StackStorage> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "private" => Some(StackStorage::Private),
+            "scratch" | "scratch-interleaved" => Some(StackStorage::ScratchInterleaved),
+            "scratch-contiguous" => Some(StackStorage::ScratchContiguous),
+            _ => None,
+        }
+    }
+
+    /// Whether the window lives in the scratch buffer ([`BINDING_SCRATCH`]).
+    pub fn is_scratch(self) -> bool {
+        self != StackStorage::Private
+    }
+
+    /// The largest window the translator gives an invocation with this
+    /// storage; a deeper stack gets the top that many bytes and traps
+    /// with [`trap::STACK_LIMIT`] below them.
+    pub fn max_window(self) -> u32 {
+        if self.is_scratch() {
+            MAX_SCRATCH_WINDOW
+        } else {
+            MAX_PRIVATE_WINDOW
+        }
+    }
+}
+
+/// Largest private-array window per invocation, in bytes. llvmpipe's
+/// compile time grew steeply with the size of a dynamically indexed private
+/// array: a kernel with a 4 KiB window took minutes to compile on a 2-core
+/// machine, one with 1.8 KiB about a minute.
+pub const MAX_PRIVATE_WINDOW: u32 = 2 * 1024;
+
+/// Largest scratch-buffer window per invocation, in bytes (64 KiB: clang's
+/// default stack size). A scratch buffer costs the driver's compiler
+/// nothing more for a larger window; the device caps the invocations of
+/// one dispatch so that the buffer stays within its scratch budget.
+pub const MAX_SCRATCH_WINDOW: u32 = 64 * 1024;
 
 /// Indices of the words of the params binding.
 pub mod param {
@@ -265,6 +332,8 @@ pub struct TranslateOptions {
     /// checks, so the semantics do not change; llvmpipe's limiter then
     /// allows that many times more iterations, and loops run faster.
     pub unroll: u32,
+    /// Where the shadow stack's window lives (see [`StackStorage`]).
+    pub stack_storage: StackStorage,
 }
 
 impl Default for TranslateOptions {
@@ -281,6 +350,7 @@ impl Default for TranslateOptions {
             max_loop_depth: None,
             fuel: true,
             unroll: DEFAULT_UNROLL,
+            stack_storage: StackStorage::Private,
         }
     }
 }
@@ -372,13 +442,14 @@ fn translate_inner(
     loaded: Option<&LoadedKernel>,
     opts: &TranslateOptions,
 ) -> Result<Translation, Unsupported> {
-    let module = analyze::analyze(kernel_wasm, loaded)?;
+    let module = analyze::analyze(kernel_wasm, loaded, opts.stack_storage.max_window())?;
     let built = codegen::build(
         &module,
         opts.workgroup_size.max(1),
         opts.max_loop_depth,
         opts.fuel,
         opts.unroll,
+        opts.stack_storage,
     )?;
     let emitted = codegen::emit_spirv(built)?;
     if emitted.uses_int64 && !opts.int64 {

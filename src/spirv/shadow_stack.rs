@@ -27,14 +27,6 @@ use super::{DataSegment, Unsupported};
 use std::collections::HashMap;
 use wasmparser::Operator;
 
-/// Largest private window per invocation, in bytes. Deeper stacks get the
-/// top `MAX_WINDOW` bytes; a stack pointer below them stops the invocation
-/// with `trap::STACK_LIMIT` (the call runs on the CPU instead). llvmpipe's
-/// compile time grew steeply with the window of a dynamically indexed
-/// private array: a kernel with a 4 KiB window took minutes to compile on
-/// the 2-core test machine, one with 1.8 KiB about a minute.
-pub(crate) const MAX_WINDOW: u32 = 2 * 1024;
-
 /// A recognised shadow stack and the window each invocation keeps private.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ShadowStack {
@@ -158,9 +150,13 @@ fn frame_of(f: &Func<'_>, sp: u32) -> Result<u64, String> {
     Err("the stack pointer's values did not settle".into())
 }
 
-/// Finds the shadow stack pointer, if any, and sizes the window.
+/// Finds the shadow stack pointer, if any, and sizes the window: at most
+/// `max_window` bytes (`StackStorage::max_window`); deeper stacks get the
+/// top `max_window` bytes, and a stack pointer below them stops the
+/// invocation with `trap::STACK_LIMIT` (the call runs on the CPU instead).
 /// `order` lists the reachable functions, callees first; `callees[f]` the
 /// direct and indirect callees of `f`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn analyze(
     funcs: &[Func<'_>],
     globals: &[Global],
@@ -169,6 +165,7 @@ pub(crate) fn analyze(
     callees: &[Vec<u32>],
     region_size: u64,
     data: &[DataSegment],
+    max_window: u32,
 ) -> Result<Option<ShadowStack>, Unsupported> {
     let candidates: Vec<u32> = globals
         .iter()
@@ -222,7 +219,7 @@ pub(crate) fn analyze(
         }
         let top = globals[g as usize].init_bits as u32;
         let d = depth[root as usize];
-        let mut lo = top.saturating_sub(d.min(MAX_WINDOW as u64) as u32) & !15;
+        let mut lo = top.saturating_sub(d.min(max_window as u64) as u32) & !15;
         // Static data below the top (a layout without --stack-first) stays
         // in the shared region: the window ends where it does.
         for seg in data {

@@ -8,7 +8,7 @@
 
 use crate::gpu_util::*;
 use wasi_parallel::parallel::Errno;
-use wasi_parallel::spirv::{translate_kernel, TranslateOptions};
+use wasi_parallel::spirv::{translate_kernel, StackStorage, TranslateOptions};
 
 fn root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -370,4 +370,142 @@ fn indirect_recursion_still_falls_back_with_a_reason() {
     let e = run(&rt.rt, rt.gpu, &w, 4, 1, &[vec![0; 16]]).unwrap_err();
     assert_eq!(e.errno, Errno::Unsupported);
     assert!(e.message.contains("recursion"), "{}", e.message);
+}
+
+/// A kernel with a local array of `frame` bytes on a shadow stack whose
+/// top is 64 KiB: 64 word stores (and byte stores into some of them) at
+/// dynamic offsets in it, then 64 loads of the words stored, in reverse
+/// order (only words this iteration wrote: the stack's contents at the
+/// start are unspecified), the sum stored per iteration.
+fn frame_kernel(frame: u32) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module (import "env" "memory" (memory 2))
+  (global $sp (mut i32) (i32.const 65536))
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32) (param $po i32) (param $lo i32)
+    (local $fp i32) (local $k i32) (local $s i32)
+    (global.set $sp (local.tee $fp (i32.sub (global.get $sp) (i32.const {frame}))))
+    (loop $w
+      (i32.store (i32.add (local.get $fp) (i32.and (i32.mul (local.get $k) (i32.const 52)) (i32.const {mask})))
+        (i32.add (local.get $i) (i32.mul (local.get $k) (i32.const 7919))))
+      (i32.store8 offset=1 (i32.add (local.get $fp) (i32.and (i32.mul (local.get $k) (i32.const 36)) (i32.const {mask})))
+        (local.get $k))
+      (br_if $w (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 1))) (i32.const 64))))
+    (local.set $k (i32.const 0))
+    (loop $r
+      (local.set $s (i32.add (i32.rotl (local.get $s) (i32.const 5))
+        (i32.load (i32.add (local.get $fp) (i32.and (i32.mul (i32.sub (i32.const 63) (local.get $k)) (i32.const 52)) (i32.const {mask}))))))
+      (br_if $r (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 1))) (i32.const 64))))
+    (i32.store (i32.add (local.get $po) (i32.shl (local.get $i) (i32.const 2))) (local.get $s))
+    (global.set $sp (i32.add (local.get $fp) (i32.const {frame})))))"#,
+        mask = frame - 4
+    ))
+    .unwrap()
+}
+
+const STORAGES: [StackStorage; 3] = [
+    StackStorage::Private,
+    StackStorage::ScratchInterleaved,
+    StackStorage::ScratchContiguous,
+];
+
+/// Every stack storage (private array, interleaved and contiguous scratch
+/// buffer) gives the interpreter's results bit for bit, on C kernels with
+/// frames, the histogram example and frames of several sizes; each shader
+/// passes spirv-val.
+#[test]
+fn every_stack_storage_matches_the_interpreter() {
+    // (name, kernel, iterations, block size, buffers)
+    type Case = (String, Vec<u8>, u32, u32, Vec<Vec<u8>>);
+    let mut kernels: Vec<Case> = Vec::new();
+    let input: Vec<u32> = (0..97u32)
+        .map(|i| i.wrapping_mul(2654435761) >> 3)
+        .collect();
+    for opt in ["-O0", "-O2"] {
+        if let Some(w) = clang("tests/kernels/gpu_stack/frames.c", opt) {
+            kernels.push((
+                format!("frames.c {opt}"),
+                w,
+                300,
+                1,
+                vec![u32s(&input), vec![0; 300 * 32]],
+            ));
+        }
+    }
+    let hist = std::fs::read(root().join("tests/kernels/histogram.wasm")).unwrap();
+    let data = bytes_of(200 * 300, 7);
+    kernels.push((
+        "histogram.wasm".into(),
+        hist,
+        200,
+        300,
+        vec![data, vec![0; 200 * 256 * 4]],
+    ));
+    for frame in [256, 2048] {
+        kernels.push((
+            format!("frame {frame} B"),
+            frame_kernel(frame),
+            5000,
+            1,
+            vec![vec![0; 5000 * 4]],
+        ));
+    }
+    for storage in STORAGES {
+        let opts = TranslateOptions {
+            stack_storage: storage,
+            ..Default::default()
+        };
+        for (name, w, n, block, inputs) in &kernels {
+            spirv_val_with(w, &opts);
+            let t = translate_kernel(w, &opts).unwrap();
+            assert!(t.stack_window.is_some(), "{name}: no window");
+            let Some(rt) = rt_stack(storage) else {
+                continue;
+            };
+            eprintln!("{storage:?}: {name}");
+            let out = compare(rt, w, *n, *block, inputs, &[]);
+            assert!(out.last().unwrap().iter().any(|&b| b != 0), "{name}");
+        }
+    }
+}
+
+/// Frames larger than the private window's 2 KiB limit: declined with the
+/// private array (the stack pointer goes below the window: `unsupported`,
+/// the runtime reruns the call on the CPU), run on Vulkan with a scratch
+/// buffer. 32 KiB windows cap a dispatch at 4096 invocations on lavapipe
+/// (maxStorageBufferRange 128 MiB), so 10000 iterations take three
+/// dispatches, the last with a partial workgroup.
+#[test]
+fn frames_past_2_kib_run_with_a_scratch_buffer() {
+    for frame in [4096u32, 32768] {
+        let w = frame_kernel(frame);
+        let n = 10_000;
+        let inputs = [vec![0u8; n as usize * 4]];
+        let private = translate_kernel(&w, &TranslateOptions::default()).unwrap();
+        assert_eq!(
+            private.stack_window.map(|(lo, top)| top - lo),
+            Some(wasi_parallel::spirv::MAX_PRIVATE_WINDOW)
+        );
+        if let Some(rt) = rt_stack(StackStorage::Private) {
+            let e = run(&rt.rt, rt.gpu, &w, 64, 1, &inputs).unwrap_err();
+            assert_eq!(e.errno, Errno::Unsupported, "{e}");
+            assert!(e.message.contains("shadow stack"), "{}", e.message);
+        }
+        for storage in [
+            StackStorage::ScratchInterleaved,
+            StackStorage::ScratchContiguous,
+        ] {
+            let opts = TranslateOptions {
+                stack_storage: storage,
+                ..Default::default()
+            };
+            spirv_val_with(&w, &opts);
+            let t = translate_kernel(&w, &opts).unwrap();
+            assert_eq!(t.stack_window, Some((65536 - frame, 65536)), "{storage:?}");
+            let Some(rt) = rt_stack(storage) else {
+                continue;
+            };
+            let out = compare(rt, &w, n, 1, &inputs, &[]);
+            assert!(out[0].iter().any(|&b| b != 0));
+        }
+    }
 }

@@ -64,6 +64,55 @@ pub fn rt_default() -> Option<&'static Rt> {
         .as_ref()
 }
 
+/// A runtime whose Vulkan device keeps shadow stacks in `storage` (one
+/// per storage, shared), or `None` (skip) outside CI.
+#[cfg(feature = "vulkan")]
+pub fn rt_stack(storage: wasi_parallel::spirv::StackStorage) -> Option<&'static Rt> {
+    use wasi_parallel::spirv::StackStorage;
+    static RTS: [OnceLock<Option<Rt>>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let slot = match storage {
+        StackStorage::Private => 0,
+        StackStorage::ScratchInterleaved => 1,
+        StackStorage::ScratchContiguous => 2,
+    };
+    RTS[slot]
+        .get_or_init(|| {
+            let rt = ParallelRuntime::with_devices(
+                ParallelConfig {
+                    threads: 2,
+                    ..Default::default()
+                },
+                |first| {
+                    wasi_parallel::parallel::device::vulkan::discover_stack(
+                        first, None, true, storage,
+                    )
+                },
+            )
+            .expect("runtime");
+            let gpu = rt
+                .devices()
+                .iter()
+                .find(|d| d.kind.is_gpu())
+                .map(|d| d.index);
+            match gpu {
+                Some(gpu) => Some(Rt {
+                    rt: Arc::new(rt),
+                    gpu,
+                }),
+                None => {
+                    let why =
+                        wasi_parallel::parallel::device::vulkan::discovery_note().unwrap_or("?");
+                    if std::env::var("CI").as_deref() == Ok("true") {
+                        panic!("CI=true but no Vulkan device was found: {why}");
+                    }
+                    eprintln!("note: no Vulkan device ({why}); GPU test skipped");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
 /// A runtime whose kernels have a fuel budget.
 pub fn rt_with_fuel(fuel: u64) -> Option<Rt> {
     make(Some(fuel))

@@ -15,6 +15,7 @@ mod bad_guest;
 mod cli;
 mod examples;
 mod gpu_driver_regressions;
+mod gpu_multi_value;
 mod gpu_nested_loops;
 mod gpu_random_kernels;
 mod gpu_semantics;

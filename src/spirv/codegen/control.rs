@@ -22,6 +22,12 @@ pub(super) struct Frame {
     pub(super) materialized: bool,
     pub(super) results: Vec<Ty>,
     pub(super) result_vars: Vec<H>,
+    /// The block's parameters as they were on entry (an `else` starts with
+    /// them again).
+    pub(super) params: Vec<(H, Ty)>,
+    /// Materialized loops with parameters: the variables a branch to the
+    /// loop stores its values into, loaded at the top of every iteration.
+    pub(super) param_vars: Vec<H>,
     pub(super) height: usize,
     pub(super) cond: Option<H>,
     pub(super) then_block: Option<Block>,
@@ -49,7 +55,7 @@ pub(super) struct UnrollState {
 
 impl<'s, 'a> FnTranslator<'s, 'a> {
     pub(super) fn open_frame(&mut self, kind: Kind, bt: BlockType) -> Result<(), Unsupported> {
-        let results = self.block_results(bt)?;
+        let (param_tys, results) = self.block_type(bt)?;
         let construct = self.construct;
         let materialized = self.targeted.get(construct).copied().unwrap_or(true);
         self.construct += 1;
@@ -58,6 +64,30 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             let c = self.pop()?;
             let z = self.fb.u32(0);
             cond = Some(self.fb.bin(Bo::NotEqual, c, z));
+        }
+        // Parameters (multi-value): the top values of the stack, which stay
+        // there for the body (blocks, ifs, loops no branch targets); a
+        // materialized loop takes them through variables, so a branch back
+        // to it can pass new ones.
+        let np = param_tys.len();
+        if self.stack.len() < np {
+            return Err(Unsupported::new(
+                "internal: stack underflow at block parameters",
+            ));
+        }
+        let params: Vec<(H, Ty)> = self.stack[self.stack.len() - np..].to_vec();
+        let mut param_vars = Vec::new();
+        if kind == Kind::Loop && materialized && np > 0 {
+            for (i, &(v, t)) in params.iter().enumerate() {
+                let ty = self.fb.ty_of(t);
+                let z = self.fb.zero(t);
+                let var = self
+                    .fb
+                    .local(format!("p{}_{i}", self.construct), ty, Some(z));
+                self.fb.store(var, v);
+                param_vars.push(var);
+            }
+            self.stack.truncate(self.stack.len() - np);
         }
         let mut result_vars = Vec::new();
         if materialized || kind == Kind::If {
@@ -94,6 +124,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         let unroll = kind == Kind::Loop
             && materialized
             && self.sh.unroll > 1
+            && param_vars.is_empty()
             && self.unrollable.get(construct).copied().unwrap_or(false);
         if unroll {
             let bool_t = self.sh.t.bool;
@@ -123,12 +154,19 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 self.fb.open();
             }
         }
+        let height = self.stack.len() - if param_vars.is_empty() { np } else { 0 };
+        for (&var, &(_, t)) in param_vars.iter().zip(&params) {
+            let v = self.fb.load(var);
+            self.push(v, t);
+        }
         self.ctrl.push(Frame {
             kind,
             materialized,
             results,
             result_vars,
-            height: self.stack.len(),
+            params,
+            param_vars,
+            height,
             cond,
             then_block: None,
             else_seen: false,
@@ -188,10 +226,16 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         Ok(())
     }
 
-    /// Stores the top values (without popping) into the result variables of
-    /// frame `t` (a branch to it).
+    /// Stores the top values (without popping) into the variables a branch
+    /// to frame `t` passes values through: its results, or a loop's
+    /// parameters.
     pub(super) fn store_branch_values(&mut self, t: usize) -> Result<(), Unsupported> {
-        let n = self.ctrl[t].result_vars.len();
+        let vars = if self.ctrl[t].kind == Kind::Loop {
+            self.ctrl[t].param_vars.clone()
+        } else {
+            self.ctrl[t].result_vars.clone()
+        };
+        let n = vars.len();
         if self.stack.len() < n {
             return Err(Unsupported::new(
                 "internal: value stack underflow at branch",
@@ -200,8 +244,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         let base = self.stack.len() - n;
         for i in 0..n {
             let v = self.stack[base + i].0;
-            let p = self.ctrl[t].result_vars[i];
-            self.fb.store(p, v);
+            self.fb.store(vars[i], v);
         }
         Ok(())
     }
@@ -213,6 +256,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         }
         let height = self.ctrl[idx].height;
         self.stack.truncate(height);
+        let params = self.ctrl[idx].params.clone();
+        self.stack.extend(params);
         let then_block = self.fb.close();
         let f = &mut self.ctrl[idx];
         f.then_block = Some(then_block);
@@ -229,10 +274,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         let kind = self.ctrl[idx].kind;
         if kind == Kind::Func {
             if reachable {
-                let v = match self.result {
-                    Some(_) => Some(self.pop()?),
-                    None => None,
-                };
+                let vals = self.top(self.results.len())?;
+                let v = self.return_value(&vals)?;
                 self.fb.ret(v);
             }
             self.ctrl.pop();
@@ -263,8 +306,17 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                     reachable,
                 )
             } else {
-                (cur, Block::new(), reachable, true)
+                // No `else`: it passes the parameters on as the results
+                // (validation makes them the same types).
+                let (params, vars) = (f.params.clone(), f.result_vars.clone());
+                self.fb.open();
+                for (&(v, _), &var) in params.iter().zip(&vars) {
+                    self.fb.store(var, v);
+                }
+                let reject = self.fb.close();
+                (cur, reject, reachable, true)
             };
+            let f = &mut self.ctrl[idx];
             let cond = f
                 .cond
                 .ok_or_else(|| Unsupported::new("internal: if without condition"))?;
@@ -495,21 +547,12 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
     /// The code of `br` to frame `t` at the current position.
     pub(super) fn branch(&mut self, t: usize) -> Result<(), Unsupported> {
         if self.ctrl[t].kind == Kind::Func {
-            let v = match self.result {
-                Some(_) => Some(
-                    self.stack
-                        .last()
-                        .ok_or_else(|| Unsupported::new("internal: stack underflow at return"))?
-                        .0,
-                ),
-                None => None,
-            };
+            let vals = self.top(self.results.len())?;
+            let v = self.return_value(&vals)?;
             self.fb.ret(v);
             return Ok(());
         }
-        if self.ctrl[t].kind != Kind::Loop {
-            self.store_branch_values(t)?;
-        }
+        self.store_branch_values(t)?;
         self.ctrl[t].branched_to = true;
         let em = self
             .innermost_materialized()
@@ -593,9 +636,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             if self.ctrl[t].kind == Kind::Func {
                 self.branch(t)?;
             } else {
-                if self.ctrl[t].kind != Kind::Loop {
-                    self.store_branch_values(t)?;
-                }
+                self.store_branch_values(t)?;
                 self.ctrl[t].branched_to = true;
                 let tv = self.fb.u32(t as u32);
                 self.fb.store(self.pending, tv);
@@ -633,8 +674,16 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
 /// Per construct (block, loop, if, in order): whether a branch targets it
 /// (else it needs no naga construct), and whether it is a loop small and
 /// innermost enough to unroll (no loop inside, at most `UNROLL_MAX_OPS`
-/// operators, no `v128` memory access: see `simd::is_v128_access`).
-pub(super) fn prescan(ops: &[Operator<'_>]) -> Result<(Vec<bool>, Vec<bool>), Unsupported> {
+/// operators counting each direct call as its callee's operators, as the
+/// drivers inline every call (`callee_ops`), no `call_indirect` (it inlines
+/// the whole table), no `v128` memory access: see `simd::is_v128_access`).
+/// Unrolling a loop around a large call made lavapipe compile the copies of
+/// the callee for minutes (the spec suite's `endianness`, `align` and
+/// `left-to-right` kernels replay earlier actions in such a loop).
+pub(super) fn prescan(
+    ops: &[Operator<'_>],
+    callee_ops: &dyn Fn(u32) -> usize,
+) -> Result<(Vec<bool>, Vec<bool>), Unsupported> {
     let mut targeted = Vec::new();
     let mut unrollable = Vec::new();
     // Open constructs: (construct index, is a loop, first operator index).
@@ -660,7 +709,7 @@ pub(super) fn prescan(ops: &[Operator<'_>]) -> Result<(Vec<bool>, Vec<bool>), Un
             }
             Operator::End => {
                 if let Some(Some((i, true, start))) = labels.pop() {
-                    if pc - start > UNROLL_MAX_OPS
+                    if inlined_ops(&ops[start..pc], callee_ops) > UNROLL_MAX_OPS
                         || ops[start..pc].iter().any(super::simd::is_v128_access)
                     {
                         unrollable[i] = false;
@@ -680,4 +729,17 @@ pub(super) fn prescan(ops: &[Operator<'_>]) -> Result<(Vec<bool>, Vec<bool>), Un
         }
     }
     Ok((targeted, unrollable))
+}
+
+/// Operators of `ops` once every direct call is inlined (`callee_ops`: a
+/// callee's own count, calls included); a `call_indirect` counts as too many
+/// to unroll.
+pub(super) fn inlined_ops(ops: &[Operator<'_>], callee_ops: &dyn Fn(u32) -> usize) -> usize {
+    ops.iter()
+        .map(|op| match *op {
+            Operator::Call { function_index } => callee_ops(function_index).saturating_add(1),
+            Operator::CallIndirect { .. } => UNROLL_MAX_OPS + 1,
+            _ => 1,
+        })
+        .fold(0usize, usize::saturating_add)
 }

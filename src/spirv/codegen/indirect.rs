@@ -28,15 +28,12 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             .get(type_index as usize)
             .ok_or_else(|| Unsupported::new("internal: call_indirect type index"))?;
         let n = want.params().len();
-        let result = match want.results() {
-            [] => None,
-            [r] => Some(crate::spirv::analyze::Ty::from_val(*r)?),
-            _ => {
-                return Err(Unsupported::new(
-                    "functions with several results are not supported",
-                ))
-            }
-        };
+        let results = want
+            .results()
+            .iter()
+            .map(|&v| crate::spirv::analyze::Ty::from_val(v))
+            .collect::<Result<Vec<_>, _>>()?;
+        let result_ty = super::multi_value::results_type(self.sh, &results)?;
         let index = self.pop()?;
         if self.stack.len() < n {
             return Err(Unsupported::new(
@@ -48,10 +45,10 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             .drain(self.stack.len() - n..)
             .map(|(h, _)| h)
             .collect();
-        let var = result.map(|t| {
-            let ty = self.fb.ty_of(t);
-            let z = self.fb.zero(t);
+        // The result (a struct for several) starts zero: after a trap.
+        let var = result_ty.map(|ty| {
             let name = format!("indirect{}", self.fb.f.local_variables.len());
+            let z = self.fb.expr(naga::Expression::ZeroValue(ty));
             self.fb.local(name, ty, Some(z))
         });
         let trap_case = |tr: &mut Self, code: u32| -> Block {
@@ -84,7 +81,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                         let nested = self.loop_depth + self.sh.fn_loop_depth[f as usize];
                         self.max_loop_depth = self.max_loop_depth.max(nested);
                         self.fb.open();
-                        let r = self.fb.call(target, args.clone(), result.is_some());
+                        let r = self.fb.call(target, args.clone(), var.is_some());
                         if let (Some(r), Some(v)) = (r, var) {
                             self.fb.store(v, r);
                         }
@@ -108,10 +105,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             selector: index,
             cases,
         });
-        if let (Some(v), Some(t)) = (var, result) {
-            let r = self.fb.load(v);
-            self.push(r, t);
-        }
+        let r = var.map(|v| self.fb.load(v));
+        self.push_results(r, &results);
         Ok(())
     }
 }

@@ -122,6 +122,12 @@ pub(super) fn build_entry(
     fb.ret(None);
     let accept = fb.close();
     fb.if_(past, accept, Block::new());
+    let ny = fb.expr(Expression::AccessIndex {
+        base: nwg,
+        index: 1,
+    });
+    let invocations = fb.bin(Bo::Multiply, row, ny);
+    super::stack::set_scratch_slot(&mut fb, g, linear, invocations);
     let iter = fb.bin(Bo::Add, base, linear);
     fb.store_global(g.iteration, iter);
     let ms = param(&mut fb, param::MEMORY_SIZE);

@@ -27,6 +27,7 @@
 //! - `control.rs`: blocks, loops, unrolling, branches;
 //! - `numeric.rs`: arithmetic, comparisons, conversions;
 //! - `memory.rs`: bounds-checked loads and stores;
+//! - `multi_value.rs`: functions with several results (a struct);
 //! - `simd.rs`: `v128` values (lanes, packing, the SIMD visitor), with
 //!   `simd_int.rs`, `simd_float.rs` and `simd_memory.rs` for the integer,
 //!   float and memory operators;
@@ -40,6 +41,7 @@ mod helper_fns;
 mod indirect;
 mod interface;
 mod memory;
+mod multi_value;
 mod numeric;
 mod simd;
 mod simd_float;
@@ -55,7 +57,7 @@ use super::analyze::{KernelModule, Ty};
 use super::{Unsupported, ENTRY_POINT};
 use builder::FunctionBuilder;
 use naga::{Expression, Function, GlobalVariable, Handle, Module, ScalarKind, Span, Type};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use translator::FnTranslator;
 
 type H = Handle<Expression>;
@@ -109,7 +111,8 @@ struct Globals {
     loop_flags: Handle<GlobalVariable>,
     /// `LocalInvocationIndex`: this invocation's slot in `loop_flags`.
     lane: Handle<GlobalVariable>,
-    /// The shadow stack's private window, when the kernel has one.
+    /// The shadow stack's window (private array or scratch buffer), when
+    /// the kernel has one.
     stack: Option<stack::StackVar>,
 }
 
@@ -132,11 +135,17 @@ struct Shared {
     fn_map: Vec<Option<Handle<Function>>>,
     /// Deepest nesting of wasm loops reachable from each translated function.
     fn_loop_depth: Vec<u32>,
+    /// Operators of each translated function once its calls are inlined
+    /// (see `control::prescan`).
+    fn_ops: Vec<usize>,
     region_size: u64,
     /// Whether loops count fuel (see `TranslateOptions::fuel`).
     fuel: bool,
     /// Copies of the body of small innermost loops (see `TranslateOptions::unroll`).
     unroll: u32,
+    /// The struct type of each result list of several values (multi-value
+    /// functions return one struct; see `multi_value.rs`).
+    result_structs: HashMap<Vec<Ty>, Handle<Type>>,
 }
 
 /// The naga module plus what the code actually used.
@@ -173,13 +182,15 @@ pub(crate) fn build(
     max_loop_depth: Option<u32>,
     fuel: bool,
     unroll: u32,
+    stack_storage: crate::spirv::StackStorage,
 ) -> Result<Built, Unsupported> {
     let mut module = Module::default();
     let t = interface::declare_types(&mut module);
     let mut g = interface::declare_globals(&mut module, t, workgroup_size);
-    g.stack = stack::declare(&mut module, t, km.stack);
+    g.stack = stack::declare(&mut module, t, km.stack, stack_storage);
     let wasm_globals = interface::declare_wasm_globals(&mut module, km, t);
     let h = helper_fns::declare_helpers(&mut module, t, g);
+    let result_structs = multi_value::declare_result_structs(&mut module, km, t);
     let mut sh = Shared {
         t,
         g,
@@ -187,9 +198,11 @@ pub(crate) fn build(
         wasm_globals,
         fn_map: vec![None; km.funcs.len()],
         fn_loop_depth: vec![0; km.funcs.len()],
+        fn_ops: vec![usize::MAX; km.funcs.len()],
         region_size: km.region_size,
         fuel,
         unroll: unroll.clamp(1, MAX_UNROLL),
+        result_structs,
     };
     let mut uses_i64 = km.uses_i64;
     let mut uses_f64 = km.uses_f64;
@@ -201,7 +214,7 @@ pub(crate) fn build(
         // built to drop one assumption per pass cannot make this quadratic.
         let mut unaligned = HashSet::new();
         let mut passes = 0;
-        let tr = loop {
+        let mut tr = loop {
             let mut tr = FnTranslator::new(&sh, km, fi, &unaligned)?;
             tr.run()?;
             if tr.violations.is_empty() {
@@ -217,10 +230,16 @@ pub(crate) fn build(
         uses_i64 |= tr.uses_i64;
         uses_f64 |= tr.uses_f64;
         let depth = tr.max_loop_depth;
+        let tr_ops = std::mem::take(&mut tr.ops);
         let f = tr.fb.finish();
         let handle = module.functions.append(f, Span::UNDEFINED);
         sh.fn_map[fi as usize] = Some(handle);
         sh.fn_loop_depth[fi as usize] = depth;
+        let sizes = &sh.fn_ops;
+        let size = control::inlined_ops(&tr_ops, &|f| {
+            sizes.get(f as usize).copied().unwrap_or(usize::MAX)
+        });
+        sh.fn_ops[fi as usize] = size;
     }
     let kernel = sh.fn_map[km.kernel as usize]
         .ok_or_else(|| Unsupported::new("internal: kernel function not translated"))?;

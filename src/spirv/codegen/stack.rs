@@ -15,35 +15,50 @@
 //! A stack pointer set below `lo` stops the invocation with
 //! `trap::STACK_LIMIT` (the call then runs on the CPU device).
 //!
-//! Why `Private` storage rather than a slice of a scratch storage buffer:
-//! a driver already places a dynamically indexed private array in its own
-//! scratch memory ("local memory" on NVIDIA, scratch on AMD/Intel), laid
-//! out lane-interleaved so that the same offset of neighbouring
-//! invocations is one coalesced access, and sized by the waves the GPU
-//! actually keeps in flight, which the application cannot know. A scratch
-//! buffer of our own would have to be sized by the invocations of a
-//! dispatch (window × invocations: gigabytes for large calls) or hand out
-//! slots with an atomic per invocation, and would need the interleaved
-//! layout by hand to be as fast. On llvmpipe a private array is a
-//! per-invocation alloca; its cost is the routing select per access (BENCHMARKS.md, "stack frame" rows). Only the
-//! private variant is implemented; the scratch-buffer variant was not
-//! built, so there is no lavapipe comparison of the two.
+//! Two storages (`TranslateOptions::stack_storage`, see
+//! [`StackStorage`]): a `Private` array per invocation (the default), or a
+//! slice of a scratch storage buffer (binding `BINDING_SCRATCH`) with one
+//! window per invocation of the dispatch, lane-interleaved (word `i` of
+//! invocation `s` at `i * n + s`, `n` the dispatch's invocations) or
+//! contiguous (at `s * words + i`). Either way the routing is the same; only
+//! the element a word `i` of the window maps to differs. On lavapipe the
+//! private array is 1.4-3.5x faster per access but compiles slowly past
+//! ~1 KiB (capped at 2 KiB), the scratch buffer compiles fast at any size
+//! (64 KiB windows); on real GPUs a dynamically indexed private array
+//! lives in the driver's interleaved scratch memory anyway. Numbers and the
+//! reasoning for the default (`Private`): BENCHMARKS.md, "Kernels with a
+//! shadow stack".
 
 use super::builder::FunctionBuilder;
-use super::interface::add_global;
+use super::interface::{add_global, global_init};
 use super::translator::FnTranslator;
 use super::{Globals, Types, H};
 use crate::spirv::shadow_stack::ShadowStack;
-use crate::spirv::trap;
+use crate::spirv::{trap, StackStorage, BINDING_SCRATCH};
 use naga::{
-    AddressSpace, ArraySize, AtomicFunction, BinaryOperator as Bo, GlobalVariable, Handle, Module,
-    Span, Type, TypeInner, UnaryOperator as Uo,
+    AddressSpace, ArraySize, AtomicFunction, BinaryOperator as Bo, GlobalVariable, Handle, Literal,
+    Module, Span, StorageAccess, Type, TypeInner, UnaryOperator as Uo,
 };
+
+/// Where the window's words live.
+#[derive(Clone, Copy)]
+pub(super) enum Storage {
+    /// `array<u32, size / 4>` in the `Private` address space.
+    Private(Handle<GlobalVariable>),
+    /// The scratch buffer `buf`; word `i` of this invocation's window is
+    /// element `base + i * step` (`step` absent: 1). `base` and `step` are
+    /// private variables the entry point sets.
+    Scratch {
+        buf: Handle<GlobalVariable>,
+        base: Handle<GlobalVariable>,
+        step: Option<Handle<GlobalVariable>>,
+    },
+}
 
 /// The private window of one invocation.
 #[derive(Clone, Copy)]
 pub(super) struct StackVar {
-    pub var: Handle<GlobalVariable>,
+    pub at: Storage,
     /// The stack pointer global.
     pub global: u32,
     /// First byte of the window and its size in bytes (multiples of 16).
@@ -51,10 +66,44 @@ pub(super) struct StackVar {
     pub size: u32,
 }
 
-/// Declares the window's private array (none for an empty window).
-pub(super) fn declare(module: &mut Module, t: Types, st: Option<ShadowStack>) -> Option<StackVar> {
+/// Declares the window's storage (none for an empty window).
+pub(super) fn declare(
+    module: &mut Module,
+    t: Types,
+    st: Option<ShadowStack>,
+    storage: StackStorage,
+) -> Option<StackVar> {
     let st = st?;
     let words = std::num::NonZeroU32::new(st.size() / 4)?;
+    if storage.is_scratch() {
+        let ty = module.types.insert(
+            Type {
+                name: None,
+                inner: TypeInner::Array {
+                    base: t.u32,
+                    size: ArraySize::Dynamic,
+                    stride: 4,
+                },
+            },
+            Span::UNDEFINED,
+        );
+        let rw = AddressSpace::Storage {
+            access: StorageAccess::LOAD | StorageAccess::STORE,
+        };
+        let buf = add_global(module, "stack_scratch", rw, Some(BINDING_SCRATCH), ty, None);
+        let mut private = |name: &str| {
+            let z = global_init(module, Literal::U32(0));
+            add_global(module, name, AddressSpace::Private, None, t.u32, z)
+        };
+        let base = private("stack_base");
+        let step = (storage == StackStorage::ScratchInterleaved).then(|| private("stack_step"));
+        return Some(StackVar {
+            at: Storage::Scratch { buf, base, step },
+            global: st.global,
+            lo: st.lo,
+            size: st.size(),
+        });
+    }
     let ty = module.types.insert(
         Type {
             name: None,
@@ -79,7 +128,7 @@ pub(super) fn declare(module: &mut Module, t: Types, st: Option<ShadowStack>) ->
         None,
     );
     Some(StackVar {
-        var,
+        at: Storage::Private(var),
         global: st.global,
         lo: st.lo,
         size: st.size(),
@@ -97,6 +146,46 @@ fn locate(fb: &mut FunctionBuilder, s: StackVar, w: H) -> (H, H) {
     (inside, i)
 }
 
+/// A pointer to word `i` of the window (`i` < size / 4).
+fn slot(fb: &mut FunctionBuilder, s: StackVar, i: H) -> H {
+    match s.at {
+        Storage::Private(var) => fb.index(var, i),
+        Storage::Scratch { buf, base, step } => {
+            let b = fb.load_global(base);
+            let off = match step {
+                Some(step) => {
+                    let n = fb.load_global(step);
+                    fb.bin(Bo::Multiply, i, n)
+                }
+                None => i,
+            };
+            let e = fb.bin(Bo::Add, b, off);
+            fb.index(buf, e)
+        }
+    }
+}
+
+/// In the entry point: this invocation's place in the scratch buffer, for
+/// invocation `linear` of a dispatch of `invocations` (no-op for a private
+/// window).
+pub(super) fn set_scratch_slot(fb: &mut FunctionBuilder, g: Globals, linear: H, invocations: H) {
+    let Some(s) = g.stack else { return };
+    let Storage::Scratch { base, step, .. } = s.at else {
+        return;
+    };
+    match step {
+        Some(step) => {
+            fb.store_global(base, linear);
+            fb.store_global(step, invocations);
+        }
+        None => {
+            let words = fb.u32(s.size / 4);
+            let b = fb.bin(Bo::Multiply, linear, words);
+            fb.store_global(base, b);
+        }
+    }
+}
+
 /// The 32-bit word with index `w` (in bounds) of this invocation's memory.
 pub(super) fn read_word(fb: &mut FunctionBuilder, g: Globals, w: H) -> H {
     let p = fb.index(g.arena, w);
@@ -105,7 +194,7 @@ pub(super) fn read_word(fb: &mut FunctionBuilder, g: Globals, w: H) -> H {
         return a;
     };
     let (inside, i) = locate(fb, s, w);
-    let q = fb.index(s.var, i);
+    let q = slot(fb, s, i);
     let v = fb.load(q);
     fb.sel(inside, v, a)
 }
@@ -119,7 +208,7 @@ pub(super) fn write_word(fb: &mut FunctionBuilder, g: Globals, w: H, v: H) {
     };
     let (inside, i) = locate(fb, s, w);
     fb.open();
-    let q = fb.index(s.var, i);
+    let q = slot(fb, s, i);
     fb.store(q, v);
     let accept = fb.close();
     fb.open();
@@ -146,7 +235,7 @@ pub(super) fn insert_word(fb: &mut FunctionBuilder, g: Globals, w: H, mask: H, b
     };
     let (inside, i) = locate(fb, s, w);
     fb.open();
-    let q = fb.index(s.var, i);
+    let q = slot(fb, s, i);
     let old = fb.load(q);
     let nm = fb.un(Uo::BitwiseNot, mask);
     let kept = fb.bin(Bo::And, old, nm);

@@ -21,7 +21,8 @@ pub(super) struct FnTranslator<'s, 'a> {
     pub(super) ctrl: Vec<Frame>,
     pub(super) locals: Vec<(H, Ty)>,
     pub(super) pending: H,
-    pub(super) result: Option<Ty>,
+    /// The function's results.
+    pub(super) results: Vec<Ty>,
     pub(super) unreachable: bool,
     pub(super) skip: u32,
     pub(super) construct: usize,
@@ -72,8 +73,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
                 binding: None,
             });
         }
-        if let Some(r) = wf.result {
-            let ty = fb.ty_of(r);
+        if let Some(ty) = super::multi_value::results_type(sh, &wf.results)? {
             fb.f.result = Some(FunctionResult { ty, binding: None });
         }
         let mut locals = Vec::new();
@@ -112,7 +112,10 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         while !reader.eof() {
             ops.push(reader.read().map_err(wasm_err)?);
         }
-        let (targeted, unrollable) = prescan(&ops)?;
+        let sizes = &sh.fn_ops;
+        let (targeted, unrollable) = prescan(&ops, &|f| {
+            sizes.get(f as usize).copied().unwrap_or(usize::MAX)
+        })?;
         // Declared locals start at 0; of the parameters only the kernel's
         // buffer pointers are known aligned (ABI: at least 16 bytes).
         let nparams = wf.params.len();
@@ -135,7 +138,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             ctrl: Vec::new(),
             locals,
             pending,
-            result: wf.result,
+            results: wf.results.clone(),
             unreachable: false,
             skip: 0,
             construct: 0,
@@ -218,16 +221,23 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             .ok_or_else(|| Unsupported::new("internal: value stack underflow"))
     }
 
-    pub(super) fn block_results(&self, bt: BlockType) -> Result<Vec<Ty>, Unsupported> {
+    /// A block type's parameters and results.
+    pub(super) fn block_type(&self, bt: BlockType) -> Result<(Vec<Ty>, Vec<Ty>), Unsupported> {
         match bt {
-            BlockType::Empty => Ok(vec![]),
-            BlockType::Type(v) => Ok(vec![Ty::from_val(v)?]),
+            BlockType::Empty => Ok((vec![], vec![])),
+            BlockType::Type(v) => Ok((vec![], vec![Ty::from_val(v)?])),
             BlockType::FuncType(i) => {
-                let ft = &self.km.types[i as usize];
-                if !ft.params().is_empty() {
-                    return Err(Unsupported::new("blocks with parameters are not supported"));
-                }
-                ft.results().iter().map(|&v| Ty::from_val(v)).collect()
+                let ft = self
+                    .km
+                    .types
+                    .get(i as usize)
+                    .ok_or_else(|| Unsupported::new("internal: block type index"))?;
+                let tys = |vs: &[wasmparser::ValType]| {
+                    vs.iter()
+                        .map(|&v| Ty::from_val(v))
+                        .collect::<Result<Vec<_>, _>>()
+                };
+                Ok((tys(ft.params())?, tys(ft.results())?))
             }
         }
     }
@@ -237,15 +247,18 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         self.ctrl.iter().rposition(|f| f.materialized)
     }
 
-    pub(super) fn zero_result(&mut self) -> Option<H> {
-        let r = self.result;
-        r.map(|t| self.fb.zero(t))
+    /// Zeros for the function's results, as it returns them.
+    pub(super) fn zero_result(&mut self) -> Result<Option<H>, Unsupported> {
+        let results = self.results.clone();
+        let zeros: Vec<H> = results.iter().map(|&t| self.fb.zero(t)).collect();
+        self.return_value(&zeros)
     }
 
     /// Returns from the function with a dummy value (after a trap).
-    pub(super) fn bail(&mut self) {
-        let z = self.zero_result();
+    pub(super) fn bail(&mut self) -> Result<(), Unsupported> {
+        let z = self.zero_result()?;
         self.fb.ret(z);
+        Ok(())
     }
 
     /// `if cond { trap(code) }`; the caller makes its operation harmless
@@ -258,11 +271,12 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         self.fb.if_(cond, accept, Block::new());
     }
 
-    pub(super) fn trap_now(&mut self, code: u32) {
+    pub(super) fn trap_now(&mut self, code: u32) -> Result<(), Unsupported> {
         let c = self.fb.u32(code);
         self.fb.call(self.sh.h.trap, vec![c], false);
-        self.bail();
+        self.bail()?;
         self.unreachable = true;
+        Ok(())
     }
 
     pub(super) fn run(&mut self) -> Result<(), Unsupported> {
@@ -270,8 +284,10 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         self.ctrl.push(Frame {
             kind: Kind::Func,
             materialized: false,
-            results: wf.result.into_iter().collect(),
+            results: wf.results.clone(),
             result_vars: vec![],
+            params: vec![],
+            param_vars: vec![],
             height: 0,
             cond: None,
             then_block: None,
@@ -326,7 +342,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         self.max_loop_depth = self.max_loop_depth.max(nested);
         let cf = &self.km.funcs[callee as usize];
         let n = cf.params.len();
-        let result = cf.result;
+        let results = cf.results.clone();
         if self.stack.len() < n {
             return Err(Unsupported::new("internal: stack underflow at call"));
         }
@@ -337,10 +353,8 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             .collect();
         // A trap inside the callee: this function runs on to its end like
         // after any trap (see `build_trap`).
-        let r = self.fb.call(target, args, result.is_some());
-        if let (Some(r), Some(rt)) = (r, result) {
-            self.push(r, rt);
-        }
+        let r = self.fb.call(target, args, !results.is_empty());
+        self.push_results(r, &results);
         Ok(())
     }
 }

@@ -75,7 +75,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         use Operator as O;
         match op {
             O::Nop => {}
-            O::Unreachable => self.trap_now(trap::UNREACHABLE),
+            O::Unreachable => self.trap_now(trap::UNREACHABLE)?,
             O::Block { blockty } => self.open_frame(Kind::Block, blockty)?,
             O::Loop { blockty } => self.open_frame(Kind::Loop, blockty)?,
             O::If { blockty } => self.open_frame(Kind::If, blockty)?,

@@ -1,6 +1,5 @@
 //! One Vulkan logical device: buffers, the pipeline cache and dispatch.
 
-use super::chunks::ChunkSizer;
 use crate::parallel::cancel::Cancel;
 use crate::parallel::device::DeviceBuffer;
 use crate::parallel::errno::{ParError, ParResult};
@@ -17,7 +16,6 @@ use vulkano::command_buffer::{
     PrimaryAutoCommandBuffer, PrimaryCommandBufferAbstract,
 };
 use vulkano::descriptor_set::allocator::StandardDescriptorSetAllocator;
-use vulkano::descriptor_set::{DescriptorSet, WriteDescriptorSet};
 use vulkano::device::physical::{PhysicalDevice, PhysicalDeviceType};
 use vulkano::device::{
     Device as VkDevice, DeviceCreateInfo, DeviceExtensions, DeviceFeatures, Queue, QueueCreateInfo,
@@ -26,9 +24,7 @@ use vulkano::device::{
 use vulkano::memory::allocator::{AllocationCreateInfo, MemoryTypeFilter, StandardMemoryAllocator};
 use vulkano::pipeline::compute::ComputePipelineCreateInfo;
 use vulkano::pipeline::layout::PipelineDescriptorSetLayoutCreateInfo;
-use vulkano::pipeline::{
-    ComputePipeline, Pipeline, PipelineBindPoint, PipelineLayout, PipelineShaderStageCreateInfo,
-};
+use vulkano::pipeline::{ComputePipeline, PipelineLayout, PipelineShaderStageCreateInfo};
 use vulkano::shader::{ShaderModule, ShaderModuleCreateInfo};
 use vulkano::sync::GpuFuture;
 
@@ -57,6 +53,8 @@ macro_rules! vk {
         $e.map_err(|e| dev_err($what)(&e))
     };
 }
+
+mod dispatch;
 
 /// Records a copy of `size` bytes from `src` at `src_offset` to `dst` at
 /// `dst_offset`.
@@ -98,6 +96,8 @@ pub struct VulkanBuffer {
 #[derive(Default)]
 struct ArenaState {
     buffer: Option<Subbuffer<[u8]>>,
+    /// The shadow stack's scratch buffer (see `scratch.rs`).
+    scratch: super::scratch::ScratchState,
     /// Set after a call whose buffers were copied back: the arena's buffer
     /// ranges equal these buffers' storage (kept so by `write`), so the next
     /// call with the same placements skips copying them in.
@@ -190,6 +190,14 @@ impl From<ParError> for ExecError {
     }
 }
 
+/// The buffers a dispatch binds: the arena, the control words and the
+/// shadow stack's scratch buffer (when the shader has one).
+type Bindings<'b> = (
+    &'b Subbuffer<[u8]>,
+    &'b Subbuffer<[u8]>,
+    Option<&'b Subbuffer<[u8]>>,
+);
+
 /// A Vulkan logical device with everything needed to run kernels.
 pub struct Gpu {
     device: Arc<VkDevice>,
@@ -219,7 +227,11 @@ pub struct Gpu {
 
 impl Gpu {
     /// Creates the logical device and its allocators.
-    pub fn new(physical: Arc<PhysicalDevice>, llvmpipe_nested_loops: bool) -> Result<Gpu, String> {
+    pub fn new(
+        physical: Arc<PhysicalDevice>,
+        llvmpipe_nested_loops: bool,
+        stack_storage: spirv::StackStorage,
+    ) -> Result<Gpu, String> {
         static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
         let family = physical
             .queue_family_properties()
@@ -256,6 +268,7 @@ impl Gpu {
             // Chosen per call (see `variant`).
             fuel: true,
             unroll: spirv::DEFAULT_UNROLL,
+            stack_storage,
         };
         let (device, mut queues) = VkDevice::new(
             physical.clone(),
@@ -326,7 +339,16 @@ impl Gpu {
             })
     }
 
-    fn device_buffer(&self, bytes: u64, usage: BufferUsage) -> ParResult<Subbuffer<[u8]>> {
+    /// The device's `maxStorageBufferRange`.
+    pub(super) fn max_storage_range(&self) -> u64 {
+        self.max_storage_range
+    }
+
+    pub(super) fn device_buffer(
+        &self,
+        bytes: u64,
+        usage: BufferUsage,
+    ) -> ParResult<Subbuffer<[u8]>> {
         let len = bytes.max(4).div_ceil(4) * 4;
         Buffer::new_slice::<u8>(
             self.memory.clone(),
@@ -624,13 +646,24 @@ impl Gpu {
         }
         let control = self.upload(&[0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])?;
         let words = Self::param_words(run, total);
+        let wg = variant.workgroup_size.max(1) as u64;
+        let (max_dispatch, scratch) = self.scratch_for(
+            &mut state.scratch,
+            tr,
+            self.options.stack_storage,
+            (
+                run.num_iterations as u64,
+                wg,
+                self.max_groups[0] as u64 * wg,
+            ),
+        )?;
         let (code, iteration, mut gpu_time) = self.run_chunks(
             b,
             &kernel,
-            variant,
+            (variant, max_dispatch),
             run,
             words,
-            (&arena, &control),
+            (&arena, &control, scratch.as_ref()),
             keep_alive,
         )?;
         if spirv::trap::is_device_limit(code) {
@@ -804,119 +837,6 @@ impl Gpu {
             words[param::PAIRS + 2 * k + 1] = p.len as u32;
         }
         words
-    }
-
-    /// Dispatch in chunks: one dispatch of a [`ChunkSizer`] chunk per
-    /// submission (the first one after the arena set-up `first` recorded),
-    /// each with its own parameter words, so that an interrupt or a
-    /// deadline (`run.cancel`) is seen between two chunks. A chunk is a
-    /// multiple of the workgroup size (except the last, whose excess
-    /// invocations the shader skips) and at most `max_groups[0]` groups, so
-    /// dispatches never overlap. Stops after a chunk that trapped. Returns
-    /// the control words (trap code, iteration) and the time the
-    /// submissions took; a stop is `kernel_trap` with nothing copied back.
-    #[allow(clippy::too_many_arguments)]
-    fn run_chunks(
-        &self,
-        first: AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
-        kernel: &CompiledKernel,
-        variant: Variant,
-        run: &Run<'_>,
-        mut words: Vec<u32>,
-        (arena, control): (&Subbuffer<[u8]>, &Subbuffer<[u8]>),
-        mut keep_alive: Vec<Subbuffer<[u8]>>,
-    ) -> Result<(u32, u32, Duration), ExecError> {
-        let wg = variant.workgroup_size.max(1) as u64;
-        let n = run.num_iterations as u64;
-        let mut sizer = ChunkSizer::new(wg, self.max_groups[0] as u64 * wg);
-        let mut first = Some(first);
-        let mut gpu_time = Duration::ZERO;
-        let mut base = 0u64;
-        loop {
-            let len = sizer.len.min(n - base);
-            let mut b = match first.take() {
-                Some(b) => b,
-                None => self.builder()?,
-            };
-            words[param::ITERATION_BASE] = base as u32;
-            keep_alive.push(self.record_dispatch(
-                &mut b,
-                kernel,
-                len.div_ceil(wg),
-                &words,
-                (arena, control),
-            )?);
-            base += len;
-            let t = Instant::now();
-            self.submit(b)?;
-            let took = t.elapsed();
-            gpu_time += took;
-            keep_alive.clear();
-            let (code, iteration) = Self::read_control(control)?;
-            if code != 0 || base >= n {
-                return Ok((code, iteration, gpu_time));
-            }
-            if let Err(stop) = run.cancel.check() {
-                // The buffers' own storage is untouched (nothing was copied
-                // back) and the arena holds nothing reusable.
-                return Err(ParError::kernel_trap(format!(
-                    "stopped after {base} of {n} iterations: {}",
-                    stop.describe()
-                ))
-                .into());
-            }
-            sizer.next(took);
-        }
-    }
-
-    /// Records one dispatch of `groups` workgroups (at most
-    /// `max_groups[0]`) with the parameter `words`; returns the params
-    /// buffer, to be kept until the commands ran.
-    fn record_dispatch(
-        &self,
-        b: &mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
-        kernel: &CompiledKernel,
-        groups: u64,
-        words: &[u32],
-        (arena, control): (&Subbuffer<[u8]>, &Subbuffer<[u8]>),
-    ) -> ParResult<Subbuffer<[u8]>> {
-        let pipeline = kernel.pipeline.clone();
-        let set_layout = pipeline.layout().set_layouts()[0].clone();
-        vk!(b.bind_pipeline_compute(pipeline.clone()), "bind pipeline")?;
-        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-        let params = self.upload(&bytes)?;
-        // Unused bindings were compacted out of the shader: bind only
-        // what its layout declares.
-        let writes = [
-            (spirv::BINDING_ARENA, arena),
-            (spirv::BINDING_ARENA_ATOMIC, arena),
-            (spirv::BINDING_PARAMS, &params),
-            (spirv::BINDING_CONTROL, control),
-        ]
-        .into_iter()
-        .filter(|(binding, _)| set_layout.bindings().contains_key(binding))
-        .map(|(binding, buf)| WriteDescriptorSet::buffer(binding, buf.clone()));
-        let set = DescriptorSet::new(self.descriptor_sets.clone(), set_layout.clone(), writes, [])
-            .map_err(|e| ParError::device_error(format!("Vulkan: descriptor set: {e:?}")))?;
-        vk!(
-            b.bind_descriptor_sets(
-                PipelineBindPoint::Compute,
-                pipeline.layout().clone(),
-                0,
-                set
-            ),
-            "bind descriptor set"
-        )?;
-        // SAFETY: the shader only indexes the arena after checking the
-        // address against param MEMORY_SIZE (= the arena's bound size),
-        // the params words it reads exist (their number follows from the
-        // kernel's buffer count), and the control buffer has its 2 words.
-        // A non-terminating loop is memory-safe too: it ends with the
-        // fuel budget (calls with a kernel fuel limit), else llvmpipe's
-        // loop limiter or a real driver's timeout (device lost, which
-        // vulkano reports as an error, not undefined behaviour).
-        vk!(unsafe { b.dispatch([groups as u32, 1, 1]) }, "dispatch")?;
-        Ok(params)
     }
 
     /// Control read-back: the trap code (0: none) and the smallest

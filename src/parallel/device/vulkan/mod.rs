@@ -32,9 +32,11 @@
 
 pub mod chunks;
 pub mod gpu;
+pub mod scratch;
 
 use super::{Device, DeviceBuffer, DeviceInfo, DeviceKind, DeviceSession, ExecRequest, ExecStats};
 use crate::parallel::errno::{ParError, ParResult};
+use crate::spirv::StackStorage;
 use std::sync::{Arc, OnceLock};
 use vulkano::device::physical::{PhysicalDevice, PhysicalDeviceType};
 use vulkano::instance::{Instance, InstanceCreateFlags, InstanceCreateInfo};
@@ -157,6 +159,22 @@ pub fn discover_with(
     selector: Option<&str>,
     llvmpipe_nested_loops: bool,
 ) -> Vec<Arc<dyn Device>> {
+    discover_stack(
+        first_index,
+        selector,
+        llvmpipe_nested_loops,
+        stack_storage_from_env(),
+    )
+}
+
+/// [`discover_with`] with the shadow stack's storage (see
+/// [`VulkanDevice::stack_storage`]).
+pub fn discover_stack(
+    first_index: usize,
+    selector: Option<&str>,
+    llvmpipe_nested_loops: bool,
+    stack_storage: StackStorage,
+) -> Vec<Arc<dyn Device>> {
     let env = std::env::var(DEVICE_ENV).ok();
     let selector = selector.or(env.as_deref());
     // `none` never loads the Vulkan loader or a driver at all (a host that
@@ -177,6 +195,7 @@ pub fn discover_with(
             .map(|(i, c)| {
                 let mut d = VulkanDevice::new(first_index + i, c);
                 d.llvmpipe_nested_loops = llvmpipe_nested_loops;
+                d.stack_storage = stack_storage;
                 Arc::new(d) as Arc<dyn Device>
             })
             .collect(),
@@ -187,6 +206,20 @@ pub fn discover_with(
     }
 }
 
+/// Environment variable choosing where Vulkan invocations keep their shadow
+/// stack: `private` (default), `scratch` (a lane-interleaved scratch
+/// buffer) or `scratch-contiguous`; see [`StackStorage`]. Other values are
+/// ignored (private).
+pub const STACK_ENV: &str = "WASI_PARALLEL_VULKAN_STACK";
+
+/// [`STACK_ENV`]'s storage, else the default.
+pub fn stack_storage_from_env() -> StackStorage {
+    std::env::var(STACK_ENV)
+        .ok()
+        .and_then(|v| StackStorage::parse(&v))
+        .unwrap_or_default()
+}
+
 /// The runtime's view of one Vulkan device; the logical device is created
 /// on first use.
 pub struct VulkanDevice {
@@ -195,6 +228,10 @@ pub struct VulkanDevice {
     gpu: OnceLock<Result<gpu::Gpu, String>>,
     /// See `ParallelConfig::vulkan_llvmpipe_nested_loops`.
     pub llvmpipe_nested_loops: bool,
+    /// Where invocations keep their shadow stack window (default: the
+    /// environment variable [`STACK_ENV`], else [`StackStorage::Private`]).
+    /// Read when the logical device is created (first use).
+    pub stack_storage: StackStorage,
 }
 
 impl VulkanDevice {
@@ -222,6 +259,7 @@ impl VulkanDevice {
             candidate,
             gpu: OnceLock::new(),
             llvmpipe_nested_loops: true,
+            stack_storage: stack_storage_from_env(),
         }
     }
 
@@ -229,7 +267,11 @@ impl VulkanDevice {
     pub fn gpu(&self) -> ParResult<&gpu::Gpu> {
         self.gpu
             .get_or_init(|| {
-                gpu::Gpu::new(self.candidate.physical.clone(), self.llvmpipe_nested_loops)
+                gpu::Gpu::new(
+                    self.candidate.physical.clone(),
+                    self.llvmpipe_nested_loops,
+                    self.stack_storage,
+                )
             })
             .as_ref()
             .map_err(|e| ParError::device_error(format!("{}: {e}", self.info.name)))

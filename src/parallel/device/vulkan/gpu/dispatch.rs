@@ -1,0 +1,137 @@
+//! Dispatching a call in chunks and recording one dispatch (a child of
+//! `gpu.rs`, which it shares the device's private state with).
+
+use super::{dev_err, Bindings, CompiledKernel, ExecError, Gpu, Run, Variant};
+use crate::parallel::device::vulkan::chunks::ChunkSizer;
+use crate::parallel::errno::{ParError, ParResult};
+use crate::spirv::{self, param};
+use std::time::{Duration, Instant};
+use vulkano::buffer::Subbuffer;
+use vulkano::command_buffer::{AutoCommandBufferBuilder, PrimaryAutoCommandBuffer};
+use vulkano::descriptor_set::{DescriptorSet, WriteDescriptorSet};
+use vulkano::pipeline::{Pipeline, PipelineBindPoint};
+
+impl Gpu {
+    /// Dispatch in chunks: one dispatch of a [`ChunkSizer`] chunk per
+    /// submission (the first one after the arena set-up `first` recorded),
+    /// each with its own parameter words, so that an interrupt or a
+    /// deadline (`run.cancel`) is seen between two chunks. A chunk is a
+    /// multiple of the workgroup size (except the last, whose excess
+    /// invocations the shader skips) and at most `max_dispatch`
+    /// invocations (`max_groups[0]` groups, fewer for a scratch stack, see
+    /// `scratch.rs`), so dispatches never overlap. Stops after a chunk that trapped. Returns
+    /// the control words (trap code, iteration) and the time the
+    /// submissions took; a stop is `kernel_trap` with nothing copied back.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn run_chunks(
+        &self,
+        first: AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+        kernel: &CompiledKernel,
+        (variant, max_dispatch): (Variant, u64),
+        run: &Run<'_>,
+        mut words: Vec<u32>,
+        bufs: Bindings<'_>,
+        mut keep_alive: Vec<Subbuffer<[u8]>>,
+    ) -> Result<(u32, u32, Duration), ExecError> {
+        let wg = variant.workgroup_size.max(1) as u64;
+        let n = run.num_iterations as u64;
+        let control = bufs.1;
+        let mut sizer = ChunkSizer::new(wg, max_dispatch);
+        let mut first = Some(first);
+        let mut gpu_time = Duration::ZERO;
+        let mut base = 0u64;
+        loop {
+            let len = sizer.len.min(n - base);
+            let mut b = match first.take() {
+                Some(b) => b,
+                None => self.builder()?,
+            };
+            words[param::ITERATION_BASE] = base as u32;
+            keep_alive.push(self.record_dispatch(
+                &mut b,
+                kernel,
+                len.div_ceil(wg),
+                &words,
+                bufs,
+            )?);
+            base += len;
+            let t = Instant::now();
+            self.submit(b)?;
+            let took = t.elapsed();
+            gpu_time += took;
+            keep_alive.clear();
+            let (code, iteration) = Self::read_control(control)?;
+            if code != 0 || base >= n {
+                return Ok((code, iteration, gpu_time));
+            }
+            if let Err(stop) = run.cancel.check() {
+                // The buffers' own storage is untouched (nothing was copied
+                // back) and the arena holds nothing reusable.
+                return Err(ParError::kernel_trap(format!(
+                    "stopped after {base} of {n} iterations: {}",
+                    stop.describe()
+                ))
+                .into());
+            }
+            sizer.next(took);
+        }
+    }
+
+    /// Records one dispatch of `groups` workgroups (at most
+    /// `max_groups[0]`) with the parameter `words`; returns the params
+    /// buffer, to be kept until the commands ran.
+    fn record_dispatch(
+        &self,
+        b: &mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+        kernel: &CompiledKernel,
+        groups: u64,
+        words: &[u32],
+        (arena, control, scratch): Bindings<'_>,
+    ) -> ParResult<Subbuffer<[u8]>> {
+        let pipeline = kernel.pipeline.clone();
+        let set_layout = pipeline.layout().set_layouts()[0].clone();
+        vk!(b.bind_pipeline_compute(pipeline.clone()), "bind pipeline")?;
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let params = self.upload(&bytes)?;
+        // Unused bindings were compacted out of the shader: bind only
+        // what its layout declares.
+        let has = |b| set_layout.bindings().contains_key(&b);
+        if has(spirv::BINDING_SCRATCH) && scratch.is_none() {
+            return Err(ParError::device_error(
+                "internal: the shader keeps its stack in a scratch buffer but none was made",
+            ));
+        }
+        let writes = [
+            (spirv::BINDING_ARENA, Some(arena)),
+            (spirv::BINDING_ARENA_ATOMIC, Some(arena)),
+            (spirv::BINDING_PARAMS, Some(&params)),
+            (spirv::BINDING_CONTROL, Some(control)),
+            (spirv::BINDING_SCRATCH, scratch),
+        ]
+        .into_iter()
+        .filter_map(|(binding, buf)| Some((binding, buf?)))
+        .filter(|&(binding, _)| has(binding))
+        .map(|(binding, buf)| WriteDescriptorSet::buffer(binding, buf.clone()));
+        let set = DescriptorSet::new(self.descriptor_sets.clone(), set_layout.clone(), writes, [])
+            .map_err(|e| ParError::device_error(format!("Vulkan: descriptor set: {e:?}")))?;
+        vk!(
+            b.bind_descriptor_sets(
+                PipelineBindPoint::Compute,
+                pipeline.layout().clone(),
+                0,
+                set
+            ),
+            "bind descriptor set"
+        )?;
+        // SAFETY: the shader only indexes the arena after checking the
+        // address against param MEMORY_SIZE (= the arena's bound size),
+        // the params words it reads exist (their number follows from the
+        // kernel's buffer count), and the control buffer has its 2 words.
+        // A non-terminating loop is memory-safe too: it ends with the
+        // fuel budget (calls with a kernel fuel limit), else llvmpipe's
+        // loop limiter or a real driver's timeout (device lost, which
+        // vulkano reports as an error, not undefined behaviour).
+        vk!(unsafe { b.dispatch([groups as u32, 1, 1]) }, "dispatch")?;
+        Ok(params)
+    }
+}
