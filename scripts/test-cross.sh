@@ -7,9 +7,10 @@
 #        TARGETS=aarch64 scripts/test-cross.sh
 # environment:
 #   TARGETS         subset of "aarch64 armv7" (default both)
-#   CROSS_FEATURES  cargo features of the cross builds (default: wat, i.e.
-#                   without vulkan: boards without a GPU, and half the build
-#                   time; "default" for the crate's defaults)
+#   CROSS_FEATURES  cargo features of the cross builds (default: "wat,jit" for
+#                   aarch64, "wat" for armv7, i.e. without vulkan: boards
+#                   without a GPU, and half the build time; armv7 has no
+#                   Cranelift backend; "default" for the crate's defaults)
 #   CROSS_PROFILE   cargo profile (default: release, what ships)
 #   SKIP_SETUP=1    do not run scripts/setup-cross.sh (tools already there)
 #   CROSS_OUT       work directory (default: target/cross)
@@ -19,11 +20,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 targets=${TARGETS:-aarch64 armv7}
 out=${CROSS_OUT:-$root/target/cross}
-export FEATURES=${CROSS_FEATURES:-wat}
 export PROFILE=${CROSS_PROFILE:-release}
 guest=$root/c-examples/embedded/square_guest.wat
 failures=0
 t0=$(date +%s)
+# `auto` below means the build's default engine, not the one a caller's
+# environment picks (CI re-runs test suites with it set).
+unset WASI_PARALLEL_KERNEL_ENGINE
 
 log() { echo "test-cross: $*" >&2; }
 fail() { log "FAIL: $*"; failures=$((failures + 1)); }
@@ -49,6 +52,17 @@ for t in $targets; do
     armv7) rt=armv7-unknown-linux-gnueabihf; triple=arm-linux-gnueabihf; qemu=qemu-arm; tc=armv7-linux-gnueabihf.cmake ;;
     *) log "unknown target $t"; exit 2 ;;
   esac
+  # The JIT kernel engine where Cranelift has a backend (aarch64); armv7
+  # builds without it (the interpreter runs kernels there).
+  case "$t" in
+    aarch64) FEATURES=${CROSS_FEATURES:-wat,jit} ;;
+    *) FEATURES=${CROSS_FEATURES:-wat} ;;
+  esac
+  export FEATURES
+  jit=0
+  if [ "$t" = aarch64 ]; then
+    case ",${FEATURES// /,}," in *,jit,* | ,default,) jit=1 ;; esac
+  fi
   command -v $qemu >/dev/null || qemu=$qemu-static
   run=($qemu -L /usr/$triple)
   prefix=$out/$t/prefix
@@ -82,11 +96,34 @@ for t in $targets; do
     # 4. A long-running guest loop and 1M-element kernel call: the interpreter's
     #    tail-call dispatch must not grow the native stack on this ISA.
     expect "$t: CLI, 1M elements (deep interpreter loops)" 0 \
-      "${cli[@]}" run --threads 3 --invoke run "$guest" 1048576 4096 1
+      "${cli[@]}" run --kernel-engine interpreter --threads 3 --invoke run "$guest" 1048576 4096 1
+    # 5. The kernel engines on this ISA: each runs the guest's kernel on the
+    #    SEQUENTIAL and CPU devices (the guest checks every result); --stats
+    #    must name the engine that ran the call. The JIT (Cranelift's aarch64
+    #    backend) where it is built in, the interpreter always; a JIT build
+    #    whose `auto` is not the JIT is a failure.
+    engines="interpreter"
+    [ "$jit" = 1 ] && engines="jit interpreter auto"
+    for engine in $engines; do
+      name=$engine
+      [ "$engine" = jit ] && name="jit (cranelift)"
+      [ "$engine" = auto ] && name=$( [ "$jit" = 1 ] && echo "jit (cranelift)" || echo interpreter)
+      for hint in 0 1; do
+        expect "$t: CLI, kernel engine $engine, device hint $hint" 0 \
+          "${cli[@]}" run --kernel-engine $engine --threads 2 --stats --invoke run "$guest" 100000 256 $hint
+        grep -qF "] $name: 1 calls" "$out/last.stderr" ||
+          fail "$t: --stats does not name the $name engine: $(cat "$out/last.stderr")"
+      done
+    done
+    # A long JIT call (1M elements, 3 threads), as 4. for the interpreter.
+    if [ "$jit" = 1 ]; then
+      expect "$t: CLI, 1M elements on the JIT" 0 \
+        "${cli[@]}" run --kernel-engine jit --threads 3 --invoke run "$guest" 1048576 4096 1
+    fi
   fi
   fi # lib_only
 
-  # 5. C hosts linked against the cross-built static library.
+  # 6. C hosts linked against the cross-built static library.
   if [ -f include/wasi_parallel.h ] && [ -f c-examples/embedded_host.c ]; then
     cc=$triple-gcc
     host=$out/$t/embedded_host
@@ -97,7 +134,7 @@ for t in $targets; do
   else
     log "$t: no C API yet (include/wasi_parallel.h or c-examples/embedded_host.c missing): C host skipped"
   fi
-  # 6. All of c-examples/ against the installed CMake package, configured with
+  # 7. All of c-examples/ against the installed CMake package, configured with
   #    the toolchain file; ctest runs them under qemu (CMAKE_CROSSCOMPILING_EMULATOR).
   if [ -f c-examples/CMakeLists.txt ] && [ -d "$prefix/lib/cmake" ]; then
     cb=$out/$t/c-examples

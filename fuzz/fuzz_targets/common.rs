@@ -4,6 +4,7 @@
 
 use arbitrary::{Result, Unstructured};
 use std::sync::{Arc, OnceLock};
+use wasi_parallel::parallel::kernel::KernelEngine;
 use wasi_parallel::parallel::{ParallelConfig, ParallelRuntime};
 
 /// Fuel of each kernel iteration in the fuzz runtimes: endless kernels trap.
@@ -15,24 +16,39 @@ pub const KERNEL_FUEL: u64 = 20_000;
 /// is fuzzed through the translator (`spirv_translate`).
 pub fn runtime() -> Arc<ParallelRuntime> {
     static RT: OnceLock<Arc<ParallelRuntime>> = OnceLock::new();
-    RT.get_or_init(|| {
-        Arc::new(
-            ParallelRuntime::with_devices(
-                ParallelConfig {
-                    threads: 2,
-                    kernel_fuel: Some(KERNEL_FUEL),
-                    max_buffer_bytes: 1 << 20,
-                    max_buffers: 16,
-                    max_kernel_size: 1 << 16,
-                    kernel_cache_entries: 8,
-                    ..ParallelConfig::default()
-                },
-                |_| Vec::new(),
-            )
-            .expect("runtime"),
-        )
-    })
-    .clone()
+    RT.get_or_init(|| Arc::new(build_runtime(KernelEngine::Auto)))
+        .clone()
+}
+
+/// Like [`runtime`], on the interpreter (`false`) or the JIT (`true`)
+/// kernel engine; the JIT one needs the library's `jit` feature.
+pub fn runtime_on(jit: bool) -> Arc<ParallelRuntime> {
+    static RT: [OnceLock<Arc<ParallelRuntime>>; 2] = [OnceLock::new(), OnceLock::new()];
+    let engine = if jit {
+        KernelEngine::Jit
+    } else {
+        KernelEngine::Interpreter
+    };
+    RT[jit as usize]
+        .get_or_init(|| Arc::new(build_runtime(engine)))
+        .clone()
+}
+
+fn build_runtime(kernel_engine: KernelEngine) -> ParallelRuntime {
+    ParallelRuntime::with_devices(
+        ParallelConfig {
+            threads: 2,
+            kernel_fuel: Some(KERNEL_FUEL),
+            max_buffer_bytes: 1 << 20,
+            max_buffers: 16,
+            max_kernel_size: 1 << 16,
+            kernel_cache_entries: 8,
+            kernel_engine,
+            ..ParallelConfig::default()
+        },
+        |_| Vec::new(),
+    )
+    .expect("runtime")
 }
 
 /// Known kernels: (wat, number of buffers).
@@ -111,6 +127,15 @@ pub fn known_kernels() -> &'static [(Vec<u8>, usize)] {
 /// about, switched on and off by the input (swarm testing). Returns the
 /// bytes and the number of buffers.
 pub fn kernel_module(u: &mut Unstructured<'_>) -> Result<(Vec<u8>, usize)> {
+    kernel_module_with(u, |_| Ok(()))
+}
+
+/// [`kernel_module`] with `tweak` applied to the wasm-smith configuration
+/// last (e.g. to switch on SIMD or force NaN canonicalization).
+pub fn kernel_module_with(
+    u: &mut Unstructured<'_>,
+    tweak: impl FnOnce(&mut wasm_smith::Config) -> Result<()>,
+) -> Result<(Vec<u8>, usize)> {
     let buffers: usize = u.int_in_range(0..=3)?;
     let pages: u32 = u.int_in_range(0..=2)?;
     let shared = if u.arbitrary()? {
@@ -161,6 +186,7 @@ pub fn kernel_module(u: &mut Unstructured<'_>) -> Result<(Vec<u8>, usize)> {
     c.wide_arithmetic_enabled = false;
     c.extended_const_enabled = false;
     c.max_memory32_bytes = 2 << 16;
+    tweak(&mut c)?;
     let m = wasm_smith::Module::new(c, u)?;
     Ok((m.to_bytes(), buffers))
 }

@@ -183,6 +183,16 @@ impl Kernel {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let start = std::time::Instant::now();
         let shape = loader::load(bytes)?;
+        // Validated whole before wasmi sees it: wasmi 2.0 validates and
+        // translates each operator in one pass, and its translator
+        // debug-asserts on operators after a function's final `end`
+        // before the validator reports them (a panic in builds with debug
+        // assertions; fuzz/README.md, finding 3). All proposals are on
+        // here: what the engines do not support is still refused by wasmi
+        // below, with its message.
+        wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+            .validate_all(&shape.rewritten)
+            .map_err(|e| ParError::invalid_kernel(format!("kernel does not validate: {e}")))?;
         let module = wasmi::Module::new(&compilers.wasmi, &shape.rewritten).map_err(|e| {
             let e = e.to_string();
             if e.contains("relaxed SIMD") {

@@ -1,0 +1,255 @@
+//! The two CPU kernel engines against each other: kernel-shaped wasm-smith
+//! modules (1 in 8 inputs: raw bytes) run end to end through
+//! `parallel_exec` on the SEQUENTIAL device, once on a runtime with the
+//! wasmi interpreter and once on one with the Cranelift JIT, with the same
+//! buffers (0..=3, contents from the input) and 0..=4 iterations.
+//!
+//! Oracles: both answer the same code (`success`, `invalid_kernel`,
+//! `kernel_trap` or `resource_exhausted`, nothing else); a trap is of the
+//! same kind (out of bounds, divide by zero, unreachable, ...: the first
+//! words of the two engines' messages differ, [`trap_kind`] maps both); and
+//! every buffer holds the same bytes afterwards (also after a trap: the
+//! stores before it are visible on both engines, in the same order since
+//! SEQUENTIAL runs the iterations in order). No panic.
+//!
+//! Limits, where the engines may differ without a bug (not compared):
+//! - fuel: the interpreter charges per instruction of its register IR, the
+//!   JIT per wasm operator, so the same budget (20 000 units) stops them at
+//!   different points. An input where either side ran out of fuel is not
+//!   compared (neither the code nor the buffers).
+//! - stack: wasmi limits call depth (frames), wasmtime stack bytes, so deep
+//!   recursion may exhaust one and not the other: as for fuel.
+//! - NaN payloads: the wasm spec leaves the payload of an arithmetic NaN
+//!   open. Half of the wasm-smith inputs canonicalize every float result
+//!   (wasm-smith's `canonicalize_nans`) and their buffers must be equal
+//!   byte for byte; in the others a differing aligned 4-byte (8-byte) word
+//!   is accepted when it is a NaN as an f32 (f64) on both sides.
+#![no_main]
+
+#[path = "common.rs"]
+mod common;
+
+use arbitrary::Unstructured;
+use libfuzzer_sys::fuzz_target;
+use wasi_parallel::parallel::kernel::KernelEngine;
+use wasi_parallel::parallel::ParallelContext;
+
+const MEM: usize = 4 << 16;
+const DEV_OUT: i32 = 0;
+const BUF_OUT: i32 = 4;
+const HANDLES: i32 = 64;
+const DATA: usize = 1024;
+const KERNEL: usize = 65536;
+const BUF_SIZE: usize = 256;
+
+/// What one engine did with the input.
+struct Outcome {
+    code: i32,
+    buffers: Vec<u8>,
+    message: String,
+}
+
+/// Runs `kernel` on the SEQUENTIAL device of the interpreter (`jit` false)
+/// or JIT runtime with `nbuf` buffers filled from `fill`.
+fn run(jit: bool, kernel: &[u8], nbuf: usize, iters: u32, fill: &[u8]) -> Outcome {
+    let rt = common::runtime_on(jit);
+    let want = if jit {
+        KernelEngine::Jit
+    } else {
+        KernelEngine::Interpreter
+    };
+    assert_eq!(rt.kernel_engine_kind(), want, "the runtime's engine");
+    let mut ctx = ParallelContext::new(rt);
+    let mut mem = vec![0u8; MEM];
+    assert_eq!(ctx.get_device(&mut mem, 0, DEV_OUT), 0);
+    let dev = i32::from_le_bytes(mem[0..4].try_into().unwrap());
+    let mut handles = Vec::new();
+    for i in 0..nbuf {
+        assert_eq!(
+            ctx.create_buffer(&mut mem, dev, BUF_SIZE as i32, 2, BUF_OUT),
+            0,
+            "{:?}",
+            ctx.last_error()
+        );
+        let h = u32::from_le_bytes(mem[4..8].try_into().unwrap());
+        for (j, b) in mem[DATA..DATA + BUF_SIZE].iter_mut().enumerate() {
+            *b = fill
+                .get((i * BUF_SIZE + j) % fill.len().max(1))
+                .copied()
+                .unwrap_or(j as u8);
+        }
+        assert_eq!(
+            ctx.write_buffer(&mut mem, DATA as i32, BUF_SIZE as i32, h as i32),
+            0
+        );
+        let at = HANDLES as usize + 4 * i;
+        mem[at..at + 4].copy_from_slice(&h.to_le_bytes());
+        handles.push(h);
+    }
+    mem[KERNEL..KERNEL + kernel.len()].copy_from_slice(kernel);
+    let nin = nbuf / 2;
+    let code = ctx.parallel_exec(
+        &mut mem,
+        dev,
+        KERNEL as i32,
+        kernel.len() as i32,
+        iters as i32,
+        1,
+        HANDLES,
+        nin as i32,
+        HANDLES + 4 * nin as i32,
+        (nbuf - nin) as i32,
+    );
+    let message = ctx.last_error().unwrap_or("").to_string();
+    let mut buffers = Vec::new();
+    for h in handles {
+        assert_eq!(
+            ctx.read_buffer(&mut mem, h as i32, DATA as i32, BUF_SIZE as i32),
+            0
+        );
+        buffers.extend_from_slice(&mem[DATA..DATA + BUF_SIZE]);
+    }
+    Outcome {
+        code,
+        buffers,
+        message,
+    }
+}
+
+/// The kind of a `kernel_trap` message, the same for both engines' words
+/// (wasmi's and wasmtime's trap texts), or `None` for a resource limit that
+/// the engines count differently (fuel, stack).
+fn trap_kind(message: &str) -> Option<String> {
+    let m = message.to_ascii_lowercase();
+    let stage = if m.contains("instantiation") {
+        "instantiation: "
+    } else {
+        ""
+    };
+    let kind = if m.contains("out of fuel") || m.contains("fuel") {
+        return None;
+    } else if m.contains("stack") {
+        return None;
+    } else if m.contains("unreachable") {
+        "unreachable"
+    } else if m.contains("divide by zero") || m.contains("division by zero") {
+        "divide by zero"
+    } else if m.contains("integer overflow") {
+        "integer overflow"
+    } else if m.contains("conversion") {
+        "invalid conversion to integer"
+    } else if m.contains("signature") || m.contains("type mismatch") {
+        "indirect call type mismatch"
+    } else if m.contains("memory") && m.contains("out of bounds") {
+        "out of bounds memory access"
+    } else if m.contains("table") || m.contains("element") || m.contains("null") {
+        "table (out of bounds, uninitialized element)"
+    } else {
+        return Some(format!("{stage}other: {message}"));
+    };
+    Some(format!("{stage}{kind}"))
+}
+
+/// Whether the byte `at` of `a` and `b` lies in an aligned `N`-byte word
+/// that is a NaN of that width on both sides.
+fn nan_word<const N: usize>(a: &[u8], b: &[u8], at: usize) -> bool {
+    let w = at / N * N;
+    let is_nan = |x: &[u8]| -> bool {
+        match N {
+            4 => f32::from_le_bytes(x[w..w + 4].try_into().unwrap()).is_nan(),
+            _ => f64::from_le_bytes(x[w..w + 8].try_into().unwrap()).is_nan(),
+        }
+    };
+    w + N <= a.len() && is_nan(a) && is_nan(b)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut u = Unstructured::new(data);
+    let Ok(raw) = u.ratio(1u8, 8) else {
+        return;
+    };
+    let iters: u32 = u.int_in_range(0..=4).unwrap_or(1);
+    let mut canonical = true;
+    let (kernel, nbuf) = if raw {
+        let n = u.int_in_range(0..=3).unwrap_or(0);
+        (u.take_rest().to_vec(), n)
+    } else {
+        let simd = u.ratio(1u8, 4).unwrap_or(false);
+        canonical = u.arbitrary().unwrap_or(true);
+        let made = common::kernel_module_with(&mut u, |c| {
+            c.simd_enabled = simd;
+            c.canonicalize_nans = canonical;
+            Ok(())
+        });
+        match made {
+            Ok(k) => k,
+            Err(_) => return,
+        }
+    };
+    if kernel.len() > MEM - KERNEL {
+        return;
+    }
+    let fill: Vec<u8> = kernel.iter().rev().copied().take(64).collect();
+    let interp = run(false, &kernel, nbuf, iters, &fill);
+    let jit = run(true, &kernel, nbuf, iters, &fill);
+    for (name, o) in [("interpreter", &interp), ("jit", &jit)] {
+        assert!(
+            matches!(o.code, 0 | 4 | 5 | 6),
+            "{name}: code {}: {}",
+            o.code,
+            o.message
+        );
+    }
+    let limit = |o: &Outcome| o.code == 5 && trap_kind(&o.message).is_none();
+    let skipped = limit(&interp) || limit(&jit);
+    if std::env::var_os("ENGINES_SUMMARY").is_some() {
+        // One line per input, for summaries of a corpus replay
+        // (`ENGINES_SUMMARY=1 ... -runs=0`).
+        eprintln!(
+            "engines-summary: raw={raw} canonical={canonical} iters={iters} nbuf={nbuf} \
+             interp={} jit={} skipped={skipped} kind={:?}",
+            interp.code,
+            jit.code,
+            if interp.code == 5 {
+                trap_kind(&interp.message)
+            } else {
+                None
+            }
+        );
+    }
+    if skipped {
+        return;
+    }
+    assert_eq!(
+        interp.code, jit.code,
+        "codes differ: interpreter {:?} / jit {:?}",
+        interp.message, jit.message
+    );
+    if interp.code == 5 {
+        assert_eq!(
+            trap_kind(&interp.message),
+            trap_kind(&jit.message),
+            "trap kinds differ: interpreter {:?} / jit {:?}",
+            interp.message,
+            jit.message
+        );
+    }
+    if interp.buffers != jit.buffers {
+        for (at, (a, b)) in interp.buffers.iter().zip(&jit.buffers).enumerate() {
+            if a == b {
+                continue;
+            }
+            let nan = !canonical
+                && (nan_word::<4>(&interp.buffers, &jit.buffers, at)
+                    || nan_word::<8>(&interp.buffers, &jit.buffers, at));
+            assert!(
+                nan,
+                "buffers differ at byte {at} (buffer {}, offset {}): interpreter {a:#04x}, \
+                 jit {b:#04x} (code {}, canonical NaNs {canonical})",
+                at / BUF_SIZE,
+                at % BUF_SIZE,
+                interp.code
+            );
+        }
+    }
+});
