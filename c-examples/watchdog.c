@@ -58,12 +58,15 @@ static void *watchdog_main(void *arg) {
   struct watchdog *w = arg;
   struct timespec until;
   clock_gettime(CLOCK_REALTIME, &until);
-  long ns = until.tv_nsec + (long)(w->limit_ms * 1e6);
-  until.tv_sec += ns / 1000000000L;
-  until.tv_nsec = ns % 1000000000L;
+  /* 64-bit arithmetic: 5 s in ns does not fit a 32-bit `long` (armv7). */
+  long long ns = until.tv_nsec + (long long)(w->limit_ms * 1e6);
+  until.tv_sec += (time_t)(ns / 1000000000LL);
+  until.tv_nsec = (long)(ns % 1000000000LL);
   pthread_mutex_lock(&w->lock);
   int rc = 0;
-  while (!w->done && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&w->cond, &w->lock, &until);
+  /* 0: signalled or a spurious wakeup; ETIMEDOUT (or any error): stop
+   * waiting, never spin while holding the lock. */
+  while (!w->done && rc == 0) rc = pthread_cond_timedwait(&w->cond, &w->lock, &until);
   if (!w->done) {
     w->fired_at = now_ms();
     w->fired = wp_interrupt(w->handle);
