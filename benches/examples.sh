@@ -59,9 +59,9 @@ for k in saxpy mandelbrot histogram matmul; do
     gpu=$(args=$(echo "$args" | sed 's/ cpu / gpu /'); ms $k --device gpu)
     echo "| $k | $n1 | $nomp | $i1 | $i2 | $j1 | $j2 | $gpu |"
 done
+mkdir -p build
+echo "$native" > build/bench-native.txt
 if [ "${KERNELS:-1}" = 1 ] && [ "${SIMD:-0}" != 1 ]; then
-    mkdir -p build
-    echo "$native" > build/bench-native.txt
     NATIVE="$root/build/bench-native.txt" ROWS_ONLY=1 RUNS=$reps \
         cargo bench --bench kernel_engines > build/bench-kernel-engines.txt
     grep '^| ' build/bench-kernel-engines.txt
