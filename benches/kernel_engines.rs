@@ -31,13 +31,28 @@ use wasi_parallel::parallel::kernel::layout::Layout;
 use wasi_parallel::parallel::kernel::Kernel;
 use wasi_parallel::parallel::{KernelEngine, ParallelConfig, ParallelRuntime};
 
-fn rt(engine: KernelEngine, threads: usize) -> Arc<ParallelRuntime> {
-    runtime(ParallelConfig {
+/// Whether kernels run interruptible (`INTERRUPTIBLE=1`: the library's
+/// default, fuel slices on the interpreter and epoch checks on the JIT) or
+/// not (the default here: what the CLI runs, as `benches/examples.sh`
+/// measures the example guests; `benches/jit_options.rs` and
+/// `benches/limits_cost.rs` give what interruptibility costs).
+fn interruptible() -> bool {
+    std::env::var("INTERRUPTIBLE").is_ok_and(|v| v == "1")
+}
+
+fn config(engine: KernelEngine, threads: usize) -> ParallelConfig {
+    ParallelConfig {
         threads,
         kernel_engine: engine,
         max_buffer_bytes: 1 << 31,
+        interruptible: interruptible(),
         ..ParallelConfig::default()
-    })
+    }
+}
+
+/// SEQUENTIAL and CPU only.
+fn rt(engine: KernelEngine, threads: usize) -> Arc<ParallelRuntime> {
+    runtime(config(engine, threads))
 }
 
 /// Best time of `runs` execs after a warm-up; returns it and the buffers.
@@ -50,7 +65,12 @@ fn time_exec(
     inputs: &[Vec<u8>],
     runs: usize,
 ) -> Result<(Duration, Vec<Vec<u8>>), String> {
-    let kernel = Arc::new(Kernel::compile(rt.kernel_engine(), wasm, 42).expect("kernel"));
+    // Keyed by the bytes (FNV-1a): the Vulkan device remembers declined
+    // kernels by this hash.
+    let hash = wasm.iter().fold(0xcbf29ce484222325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    let kernel = Arc::new(Kernel::compile(rt.kernel_engine(), wasm, hash).expect("kernel"));
     let device = rt.device(dev).expect("device");
     let bufs: Vec<Box<dyn DeviceBuffer>> = inputs
         .iter()
@@ -221,15 +241,17 @@ fn main() {
         .iter()
         .flat_map(|&e| [1, 2].map(|t| (e, t, rt(e, t))))
         .collect();
-    let gpu = cpus[0]
-        .2
+    // With the devices the runtime finds (Vulkan when there is one).
+    let full = Arc::new(ParallelRuntime::new(config(engines[0], 2)).expect("runtime"));
+    let gpu = full
         .devices()
         .into_iter()
         .find(|d| d.kind.is_gpu())
         .map(|d| d.index);
     println!(
-        "\nms, best of {runs} calls after a warm-up (device exec; Vulkan: {})",
-        gpu.map(|g| cpus[0].2.devices()[g].name.clone())
+        "\nms, best of {runs} calls after a warm-up (device exec; kernels {}interruptible; Vulkan: {})",
+        if interruptible() { "" } else { "not " },
+        gpu.map(|g| full.devices()[g].name.clone())
             .unwrap_or_else(|| "no device".into())
     );
     if std::env::var_os("ROWS_ONLY").is_none() {
@@ -255,7 +277,7 @@ fn main() {
         }
         let vk = match gpu {
             None => "-".to_string(),
-            Some(g) => match time_exec(&cpus[0].2, g, w, *n, *block, inputs, runs) {
+            Some(g) => match time_exec(&full, g, w, *n, *block, inputs, runs) {
                 Ok((t, out)) => {
                     assert_eq!(&out[0][..], *want, "{name} on Vulkan");
                     ms(t)

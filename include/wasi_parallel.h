@@ -576,11 +576,15 @@ wp_error_t *wp_config_set_timeout(wp_config_t *config, double seconds);
 
 /**
  * Whether `wp_interrupt` reaches inside guest code and inside one long
- * kernel iteration (true, the default): the guest and its kernels are then
- * fuel-metered, which costs 15-30% of compute-bound code. With false they
- * are metered only when a fuel budget or a timeout is set, and otherwise
- * an interrupt is noticed only at the guest's next host call and between
- * kernel iterations (a guest spinning in its own code is not stopped).
+ * kernel iteration. By default it reaches inside guest code (the guest is
+ * fuel-metered: 15-20% of compute-bound guest code) and stops kernels
+ * between iterations (no cost). `true` also makes one long kernel
+ * iteration interruptible (fuel slices on the interpreter, epoch checks
+ * on the JIT: +20-160% on tight kernel loops); `false` turns guest
+ * metering off too, and an interrupt is then noticed only at the guest's
+ * next host call and between kernel iterations (a guest spinning in its
+ * own code is not stopped). A fuel budget or a timeout meters what it
+ * needs whatever this says.
  *
  * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config. Ownership: borrows
  * `config`. Thread-safety: one thread per config.

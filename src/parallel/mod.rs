@@ -71,11 +71,15 @@ pub struct ParallelConfig {
     /// interpreter fuel slices or Vulkan dispatch chunks) and returns
     /// `kernel_trap`; the guest goes on.
     pub kernel_timeout: Option<Duration>,
-    /// Meter kernels' fuel so that an interrupt or a deadline is noticed
-    /// inside a long iteration, between fuel slices (default true). Off,
-    /// kernels are metered only with `kernel_fuel` or `kernel_timeout`, and
-    /// otherwise stop only between iterations: metering costs 15-25% of a
-    /// compute-bound kernel's time (`cargo bench --bench limits_cost`).
+    /// Make a running kernel iteration interruptible (default false): the
+    /// interpreter meters kernels in fuel slices, the JIT adds an epoch
+    /// check at every loop head and call, so that an interrupt or the
+    /// guest call's deadline is noticed inside one long iteration. Off,
+    /// kernels stop only between iterations (an interrupt still lands
+    /// there), unless `kernel_fuel` or `kernel_timeout` is set, which turn
+    /// on what they need. Off by default because it is not cheap on tight
+    /// loops: +20-50% on the interpreter, +40-160% on the JIT
+    /// (`cargo bench --bench jit_options`, BENCHMARKS.md).
     pub interruptible: bool,
     /// Run a kernel the GPU cannot run on the CPU device instead of
     /// returning `unsupported` (default: true).
@@ -138,7 +142,7 @@ impl Default for ParallelConfig {
             device_policy: DevicePolicy::Auto,
             kernel_fuel: None,
             kernel_timeout: None,
-            interruptible: true,
+            interruptible: false,
             gpu_fallback: true,
             max_buffer_bytes: 1 << 30,
             max_buffers: 4096,

@@ -21,10 +21,11 @@ pub struct Config {
     /// Meter the guest's fuel so that an interrupt is noticed inside guest
     /// code, between fuel slices (default true). Off, guest code is metered
     /// only with `fuel` or `timeout`, and an interrupt is otherwise noticed
-    /// only at the guest's next host call (or inside a kernel it runs):
-    /// metering costs 15-30% of compute-bound guest code (`cargo bench
-    /// --bench limits_cost`). Kernels have their own switch,
-    /// [`crate::parallel::ParallelConfig::interruptible`].
+    /// only at the guest's next host call (or between the iterations of a
+    /// kernel it runs): metering costs 15-20% of compute-bound guest code
+    /// in a release build (`cargo bench --bench limits_cost`). Kernels have
+    /// their own switch, [`crate::parallel::ParallelConfig::interruptible`]
+    /// (default false: an interrupt stops kernels between iterations).
     pub interruptible: bool,
     /// Maximum linear memory of a guest, in 64 KiB pages (`None`: the wasm32 limit).
     pub max_memory_pages: Option<u32>,

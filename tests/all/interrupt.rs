@@ -104,6 +104,9 @@ fn engine(config: Config) -> Engine {
 fn config(threads: usize) -> Config {
     let mut c = Config::default();
     c.parallel.threads = threads;
+    // Kernels interruptible inside an iteration (off by default: only
+    // between iterations; see `without_metering_...` for that case).
+    c.parallel.interruptible = true;
     c
 }
 

@@ -242,9 +242,9 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             ));
         }
         let base = self.stack.len() - n;
-        for i in 0..n {
+        for (i, &var) in vars.iter().enumerate() {
             let v = self.stack[base + i].0;
-            self.fb.store(vars[i], v);
+            self.fb.store(var, v);
         }
         Ok(())
     }
