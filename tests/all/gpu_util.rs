@@ -30,6 +30,12 @@ fn make_with(fuel: Option<u64>, nested: bool) -> Option<Rt> {
         ..Default::default()
     })
     .expect("runtime");
+    with_gpu(rt)
+}
+
+/// `rt` with its first GPU device, or `None` (skip) outside CI when it has
+/// none; under `CI=true` a missing Vulkan device is a failure.
+fn with_gpu(rt: ParallelRuntime) -> Option<Rt> {
     let gpu = rt
         .devices()
         .iter()
@@ -95,26 +101,7 @@ pub fn rt_stack(storage: wasi_parallel::spirv::StackStorage) -> Option<&'static 
                 },
             )
             .expect("runtime");
-            let gpu = rt
-                .devices()
-                .iter()
-                .find(|d| d.kind.is_gpu())
-                .map(|d| d.index);
-            match gpu {
-                Some(gpu) => Some(Rt {
-                    rt: Arc::new(rt),
-                    gpu,
-                }),
-                None => {
-                    let why =
-                        wasi_parallel::parallel::device::vulkan::discovery_note().unwrap_or("?");
-                    if std::env::var("CI").as_deref() == Ok("true") {
-                        panic!("CI=true but no Vulkan device was found: {why}");
-                    }
-                    eprintln!("note: no Vulkan device ({why}); GPU test skipped");
-                    None
-                }
-            }
+            with_gpu(rt)
         })
         .as_ref()
 }
