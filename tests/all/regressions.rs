@@ -63,3 +63,41 @@ fn endless_kernel_on_gpu_never_succeeds() {
         }
     }
 }
+
+/// Fuzz finding 4 (fuzz/README.md): a kernel whose `v128.store16_lane` has
+/// an offset that does not fit 16 bits made wasmi 2.0.0 misdecode the next
+/// instruction in the fuzz builds (a panic with the loop dispatch, a jump to
+/// a bad handler with the tail-call dispatch under coverage
+/// instrumentation). In the library's builds it must trap out of bounds
+/// (the address is past the 64 KiB region) on every engine, with and
+/// without fuel metering.
+#[test]
+fn store16_lane_with_a_large_offset_traps_out_of_bounds() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/regressions/engines-wasmi-store16-lane.kernel.wasm"
+    );
+    let kernel = std::fs::read(path).unwrap();
+    let mut engines = vec![wasi_parallel::parallel::KernelEngine::Interpreter];
+    if wasi_parallel::parallel::KernelEngine::jit_available() {
+        engines.push(wasi_parallel::parallel::KernelEngine::Jit);
+    }
+    for engine in engines {
+        for fuel in [Some(20_000), None] {
+            let rt = runtime(ParallelConfig {
+                kernel_engine: engine,
+                kernel_fuel: fuel,
+                ..ParallelConfig::default()
+            });
+            let mut g = Guest::new(&rt);
+            let dev = g.get_device(SEQUENTIAL).unwrap();
+            assert_eq!(
+                g.exec(dev, &kernel, 3, 1, &[], &[]),
+                KERNEL_TRAP,
+                "{engine:?}, fuel {fuel:?}"
+            );
+            let msg = g.ctx().last_error().unwrap_or("").to_string();
+            assert!(msg.contains("out of bounds"), "{engine:?}: {msg}");
+        }
+    }
+}
