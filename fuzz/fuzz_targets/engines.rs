@@ -190,6 +190,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let fill: Vec<u8> = kernel.iter().rev().copied().take(64).collect();
+    // ENGINES_DUMP=FILE: write the kernel there (to reduce a finding).
+    if let Some(p) = std::env::var_os("ENGINES_DUMP") {
+        std::fs::write(p, &kernel).unwrap();
+        eprintln!("nbuf={nbuf} iters={iters}");
+    }
     let interp = run(false, &kernel, nbuf, iters, &fill);
     let jit = run(true, &kernel, nbuf, iters, &fill);
     for (name, o) in [("interpreter", &interp), ("jit", &jit)] {
