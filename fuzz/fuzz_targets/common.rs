@@ -5,7 +5,7 @@
 use arbitrary::{Result, Unstructured};
 use std::sync::{Arc, OnceLock};
 use wasi_parallel::parallel::kernel::KernelEngine;
-use wasi_parallel::parallel::{ParallelConfig, ParallelRuntime};
+use wasi_parallel::parallel::{ParallelConfig, ParallelContext, ParallelRuntime};
 
 /// Fuel of each kernel iteration in the fuzz runtimes: endless kernels trap.
 pub const KERNEL_FUEL: u64 = 20_000;
@@ -194,4 +194,96 @@ pub fn kernel_module_with(
 /// Whether `code` is one of the ABI's error codes (section 3).
 pub fn is_documented(code: i32) -> bool {
     (0..=8).contains(&code)
+}
+
+// The guest memory `exec_kernel` works in: device and buffer handles at
+// 0/4, the handle lists at HANDLES, buffer contents staged at DATA, the
+// kernel's bytes at KERNEL.
+const MEM: usize = 4 << 16;
+const DEV_OUT: i32 = 0;
+const BUF_OUT: i32 = 4;
+const HANDLES: i32 = 64;
+const DATA: usize = 1024;
+const KERNEL: usize = 65536;
+/// Size of each buffer `exec_kernel` makes.
+pub const BUF_SIZE: usize = 256;
+/// The largest kernel `exec_kernel` takes.
+pub const MAX_KERNEL: usize = MEM - KERNEL;
+
+/// What one `parallel_exec` did.
+pub struct Outcome {
+    pub code: i32,
+    /// Every buffer's contents afterwards, one after the other.
+    pub buffers: Vec<u8>,
+    /// The last error's message ("" after a success).
+    pub message: String,
+}
+
+/// Runs `kernel` (at most [`MAX_KERNEL`] bytes) through `parallel_exec` on
+/// `rt`'s device for `hint`: `iters` iterations of block size 1 over `nbuf`
+/// buffers of [`BUF_SIZE`] bytes filled from `fill` (the first half passed
+/// as inputs, the rest as outputs).
+pub fn exec_kernel(
+    rt: Arc<ParallelRuntime>,
+    hint: i32,
+    kernel: &[u8],
+    nbuf: usize,
+    iters: u32,
+    fill: &[u8],
+) -> Outcome {
+    let mut ctx = ParallelContext::new(rt);
+    let mut mem = vec![0u8; MEM];
+    assert_eq!(ctx.get_device(&mut mem, hint, DEV_OUT), 0);
+    let dev = i32::from_le_bytes(mem[0..4].try_into().unwrap());
+    let mut handles = Vec::new();
+    for i in 0..nbuf {
+        assert_eq!(
+            ctx.create_buffer(&mut mem, dev, BUF_SIZE as i32, 2, BUF_OUT),
+            0,
+            "{:?}",
+            ctx.last_error()
+        );
+        let h = u32::from_le_bytes(mem[4..8].try_into().unwrap());
+        for (j, b) in mem[DATA..DATA + BUF_SIZE].iter_mut().enumerate() {
+            *b = fill
+                .get((i * BUF_SIZE + j) % fill.len().max(1))
+                .copied()
+                .unwrap_or(j as u8);
+        }
+        assert_eq!(
+            ctx.write_buffer(&mut mem, DATA as i32, BUF_SIZE as i32, h as i32),
+            0
+        );
+        let at = HANDLES as usize + 4 * i;
+        mem[at..at + 4].copy_from_slice(&h.to_le_bytes());
+        handles.push(h);
+    }
+    mem[KERNEL..KERNEL + kernel.len()].copy_from_slice(kernel);
+    let nin = nbuf / 2;
+    let code = ctx.parallel_exec(
+        &mut mem,
+        dev,
+        KERNEL as i32,
+        kernel.len() as i32,
+        iters as i32,
+        1,
+        HANDLES,
+        nin as i32,
+        HANDLES + 4 * nin as i32,
+        (nbuf - nin) as i32,
+    );
+    let message = ctx.last_error().unwrap_or("").to_string();
+    let mut buffers = Vec::new();
+    for h in handles {
+        assert_eq!(
+            ctx.read_buffer(&mut mem, h as i32, DATA as i32, BUF_SIZE as i32),
+            0
+        );
+        buffers.extend_from_slice(&mem[DATA..DATA + BUF_SIZE]);
+    }
+    Outcome {
+        code,
+        buffers,
+        message,
+    }
 }

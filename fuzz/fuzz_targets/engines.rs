@@ -32,22 +32,8 @@ mod common;
 use arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 use wasi_parallel::parallel::kernel::KernelEngine;
-use wasi_parallel::parallel::ParallelContext;
 
-const MEM: usize = 4 << 16;
-const DEV_OUT: i32 = 0;
-const BUF_OUT: i32 = 4;
-const HANDLES: i32 = 64;
-const DATA: usize = 1024;
-const KERNEL: usize = 65536;
-const BUF_SIZE: usize = 256;
-
-/// What one engine did with the input.
-struct Outcome {
-    code: i32,
-    buffers: Vec<u8>,
-    message: String,
-}
+use common::{exec_kernel, Outcome, BUF_SIZE, MAX_KERNEL};
 
 /// Runs `kernel` on the SEQUENTIAL device of the interpreter (`jit` false)
 /// or JIT runtime with `nbuf` buffers filled from `fill`.
@@ -59,61 +45,7 @@ fn run(jit: bool, kernel: &[u8], nbuf: usize, iters: u32, fill: &[u8]) -> Outcom
         KernelEngine::Interpreter
     };
     assert_eq!(rt.kernel_engine_kind(), want, "the runtime's engine");
-    let mut ctx = ParallelContext::new(rt);
-    let mut mem = vec![0u8; MEM];
-    assert_eq!(ctx.get_device(&mut mem, 0, DEV_OUT), 0);
-    let dev = i32::from_le_bytes(mem[0..4].try_into().unwrap());
-    let mut handles = Vec::new();
-    for i in 0..nbuf {
-        assert_eq!(
-            ctx.create_buffer(&mut mem, dev, BUF_SIZE as i32, 2, BUF_OUT),
-            0,
-            "{:?}",
-            ctx.last_error()
-        );
-        let h = u32::from_le_bytes(mem[4..8].try_into().unwrap());
-        for (j, b) in mem[DATA..DATA + BUF_SIZE].iter_mut().enumerate() {
-            *b = fill
-                .get((i * BUF_SIZE + j) % fill.len().max(1))
-                .copied()
-                .unwrap_or(j as u8);
-        }
-        assert_eq!(
-            ctx.write_buffer(&mut mem, DATA as i32, BUF_SIZE as i32, h as i32),
-            0
-        );
-        let at = HANDLES as usize + 4 * i;
-        mem[at..at + 4].copy_from_slice(&h.to_le_bytes());
-        handles.push(h);
-    }
-    mem[KERNEL..KERNEL + kernel.len()].copy_from_slice(kernel);
-    let nin = nbuf / 2;
-    let code = ctx.parallel_exec(
-        &mut mem,
-        dev,
-        KERNEL as i32,
-        kernel.len() as i32,
-        iters as i32,
-        1,
-        HANDLES,
-        nin as i32,
-        HANDLES + 4 * nin as i32,
-        (nbuf - nin) as i32,
-    );
-    let message = ctx.last_error().unwrap_or("").to_string();
-    let mut buffers = Vec::new();
-    for h in handles {
-        assert_eq!(
-            ctx.read_buffer(&mut mem, h as i32, DATA as i32, BUF_SIZE as i32),
-            0
-        );
-        buffers.extend_from_slice(&mem[DATA..DATA + BUF_SIZE]);
-    }
-    Outcome {
-        code,
-        buffers,
-        message,
-    }
+    exec_kernel(rt, 0, kernel, nbuf, iters, fill)
 }
 
 /// The kind of a `kernel_trap` message, the same for both engines' words
@@ -186,7 +118,7 @@ fuzz_target!(|data: &[u8]| {
             Err(_) => return,
         }
     };
-    if kernel.len() > MEM - KERNEL {
+    if kernel.len() > MAX_KERNEL {
         return;
     }
     let fill: Vec<u8> = kernel.iter().rev().copied().take(64).collect();

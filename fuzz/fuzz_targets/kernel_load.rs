@@ -12,71 +12,15 @@ mod common;
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use wasi_parallel::parallel::kernel::loader;
-use wasi_parallel::parallel::ParallelContext;
 
-const MEM: usize = 4 << 16;
-const DEV_OUT: i32 = 0;
-const BUF_OUT: i32 = 4;
-const HANDLES: i32 = 64;
-const DATA: usize = 1024;
-const KERNEL: usize = 65536;
-const BUF_SIZE: usize = 256;
+use common::MAX_KERNEL;
 
 /// Runs `kernel` on device kind `hint` with `nbuf` buffers filled from
-/// `fill`; returns the code and the buffers' contents afterwards.
+/// `fill`; returns the code, the buffers' contents afterwards and the last
+/// error's message.
 fn run(kernel: &[u8], hint: i32, nbuf: usize, iters: u32, fill: &[u8]) -> (i32, Vec<u8>, String) {
-    let mut ctx = ParallelContext::new(common::runtime());
-    let mut mem = vec![0u8; MEM];
-    assert_eq!(ctx.get_device(&mut mem, hint, DEV_OUT), 0);
-    let dev = i32::from_le_bytes(mem[0..4].try_into().unwrap());
-    let mut handles = Vec::new();
-    for i in 0..nbuf {
-        assert_eq!(
-            ctx.create_buffer(&mut mem, dev, BUF_SIZE as i32, 2, BUF_OUT),
-            0,
-            "{:?}",
-            ctx.last_error()
-        );
-        let h = u32::from_le_bytes(mem[4..8].try_into().unwrap());
-        for (j, b) in mem[DATA..DATA + BUF_SIZE].iter_mut().enumerate() {
-            *b = fill
-                .get((i * BUF_SIZE + j) % fill.len().max(1))
-                .copied()
-                .unwrap_or(j as u8);
-        }
-        assert_eq!(
-            ctx.write_buffer(&mut mem, DATA as i32, BUF_SIZE as i32, h as i32),
-            0
-        );
-        let at = HANDLES as usize + 4 * i;
-        mem[at..at + 4].copy_from_slice(&h.to_le_bytes());
-        handles.push(h);
-    }
-    let klen = kernel.len().min(MEM - KERNEL);
-    mem[KERNEL..KERNEL + klen].copy_from_slice(&kernel[..klen]);
-    let nin = nbuf / 2;
-    let code = ctx.parallel_exec(
-        &mut mem,
-        dev,
-        KERNEL as i32,
-        kernel.len() as i32,
-        iters as i32,
-        1,
-        HANDLES,
-        nin as i32,
-        HANDLES + 4 * nin as i32,
-        (nbuf - nin) as i32,
-    );
-    let msg = ctx.last_error().unwrap_or("").to_string();
-    let mut out = Vec::new();
-    for h in handles {
-        assert_eq!(
-            ctx.read_buffer(&mut mem, h as i32, DATA as i32, BUF_SIZE as i32),
-            0
-        );
-        out.extend_from_slice(&mem[DATA..DATA + BUF_SIZE]);
-    }
-    (code, out, msg)
+    let o = common::exec_kernel(common::runtime(), hint, kernel, nbuf, iters, fill);
+    (o.code, o.buffers, o.message)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -94,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
         let n = u.int_in_range(0..=3).unwrap_or(0);
         (u.take_rest().to_vec(), n)
     };
-    if kernel.len() > MEM - KERNEL {
+    if kernel.len() > MAX_KERNEL {
         return;
     }
     let loaded = loader::load(&kernel);
