@@ -14,6 +14,7 @@ pub mod error;
 pub(crate) mod kernel_abi;
 pub mod parallel;
 pub mod runtime;
+pub(crate) mod wasmi_select_fix;
 
 pub use error::{Error, ErrorCode, Result, TrapKind};
 pub use runtime::{

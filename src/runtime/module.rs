@@ -27,8 +27,16 @@ impl Module {
             ));
         }
         let wasm = to_binary(bytes)?;
-        let inner = wasmi::Module::new(engine.wasmi(), &wasm[..])
-            .map_err(|e| Error::new(ErrorCode::InvalidModule, format!("invalid module: {e}")))?;
+        // wasmi 2.0.0 miscompiles some `select`s (fuzz/README.md, finding
+        // 5): compile the guarded module; should it fail, the original, so
+        // that errors name the offsets of the bytes the caller passed.
+        let guarded = crate::wasmi_select_fix::guard_selects(&wasm).ok().flatten();
+        let inner = match guarded.and_then(|g| wasmi::Module::new(engine.wasmi(), &g[..]).ok()) {
+            Some(inner) => inner,
+            None => wasmi::Module::new(engine.wasmi(), &wasm[..]).map_err(|e| {
+                Error::new(ErrorCode::InvalidModule, format!("invalid module: {e}"))
+            })?,
+        };
         Ok(Self {
             engine: engine.clone(),
             inner,
