@@ -19,6 +19,12 @@
 //!   compared (neither the code nor the buffers).
 //! - stack: wasmi limits call depth (frames), wasmtime stack bytes, so deep
 //!   recursion may exhaust one and not the other: as for fuel.
+//! - wasmi's narrow lane stores at large offsets: kernels with a
+//!   `v128.store8_lane` or `v128.store16_lane` whose static offset does not
+//!   fit 16 bits are not run at all: in fuzz builds wasmi 2.0.0 misdecodes
+//!   the instruction after such a store (fuzz/README.md, finding 4; an
+//!   upstream bug, library builds are right). Counted; `ENGINES_LANE_SKIP=0`
+//!   runs them anyway (to check whether a wasmi update fixed it).
 //! - NaN payloads: the wasm spec leaves the payload of an arithmetic NaN
 //!   open. Half of the wasm-smith inputs canonicalize every float result
 //!   (wasm-smith's `canonicalize_nans`) and their buffers must be equal
@@ -95,6 +101,49 @@ fn nan_word<const N: usize>(a: &[u8], b: &[u8], at: usize) -> bool {
     w + N <= a.len() && is_nan(a) && is_nan(b)
 }
 
+/// Whether `kernel` has a `v128.store8_lane`/`v128.store16_lane` with a
+/// static offset that does not fit 16 bits: the exact trigger of finding 4
+/// (the 32/64-bit lane stores and all lane loads are not affected, nor are
+/// offsets up to 65535). A kernel that does not decode has
+/// none.
+fn wide_lane_access(kernel: &[u8]) -> bool {
+    use wasmparser::{Operator as O, Parser, Payload};
+    for payload in Parser::new(0).parse_all(kernel) {
+        let Ok(Payload::CodeSectionEntry(body)) = payload else {
+            continue;
+        };
+        let Ok(mut ops) = body.get_operators_reader() else {
+            continue;
+        };
+        while !ops.eof() {
+            let Ok(op) = ops.read() else {
+                break;
+            };
+            match op {
+                O::V128Store8Lane { memarg, .. } | O::V128Store16Lane { memarg, .. }
+                    if memarg.offset > u64::from(u16::MAX) =>
+                {
+                    return true;
+                }
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
+/// Counts the inputs skipped for [`wide_lane_access`]; reports at powers of 2.
+fn count_lane_skip() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SKIPPED: AtomicU64 = AtomicU64::new(0);
+    let n = SKIPPED.fetch_add(1, Ordering::Relaxed) + 1;
+    if n.is_power_of_two() {
+        eprintln!(
+            "engines: {n} inputs skipped (v128.store8/16_lane at an offset >= 65536, finding 4)"
+        );
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
     let Ok(raw) = u.ratio(1u8, 8) else {
@@ -119,6 +168,10 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     if kernel.len() > MAX_KERNEL {
+        return;
+    }
+    if std::env::var_os("ENGINES_LANE_SKIP").is_none_or(|v| v != "0") && wide_lane_access(&kernel) {
+        count_lane_skip();
         return;
     }
     let fill: Vec<u8> = kernel.iter().rev().copied().take(64).collect();

@@ -101,3 +101,109 @@ fn store16_lane_with_a_large_offset_traps_out_of_bounds() {
         }
     }
 }
+
+/// Fuzz finding 5 (fuzz/README.md): wasmi 2.0.0 fuses `select` with a
+/// staged `i32.eqz`/`i32.eq 0`/`i32.ne 0` of a value held in a slot (here
+/// the local `$b`), drops the compare and then reads the condition from a
+/// register nothing wrote. The fuzz input computed `$a / select(1, $b, $b ==
+/// 0)`, which divided by the wrong value. The kernel loader passes every
+/// `select` condition through a fresh local (src/wasmi_select_fix.rs):
+/// both engines must now give the plain Rust result.
+const SELECT_EQZ_KERNEL: &str = r#"(module
+  (import "env" "memory" (memory 1))
+  (func (export "kernel") (param $id i32) (param $n i32) (param $bs i32)
+        (param $p i32) (param $len i32)
+    (local $i i32) (local $v i32) (local $a i32) (local $b i32) (local $k i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $len)))
+        (local.set $v (i32.load (i32.add (local.get $p) (local.get $i))))
+        ;; 0; leaves wasmi's integer register holding 0 (linked to $k) and
+        ;; $v only in its slot, the case wasmi gets wrong
+        (local.set $k (i32.shr_u (local.get $i) (i32.const 31)))
+        ;; the reduced fuzz input's shape
+        i32.const -571649600
+        local.get $v
+        local.set $b
+        i32.const 1
+        local.get $b
+        local.get $b
+        i32.eqz
+        select
+        local.set $b
+        local.set $a
+        (i32.store (i32.add (local.get $p) (local.get $i))
+                   (i32.div_s (local.get $a) (local.get $b)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $l)))))"#;
+
+#[test]
+fn select_of_eqz_of_a_local_is_right_on_both_engines() {
+    let kernel = wat::parse_str(SELECT_EQZ_KERNEL).unwrap();
+    let inputs: Vec<i32> = vec![3, 0, -1, 1, 7, -3, 1 << 20, i32::MAX, i32::MIN, 2];
+    let want: Vec<i32> = inputs
+        .iter()
+        .map(|&v| -571_649_600i32 / if v == 0 { 1 } else { v })
+        .collect();
+    let bytes: Vec<u8> = inputs.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut engines = vec![wasi_parallel::parallel::KernelEngine::Interpreter];
+    if wasi_parallel::parallel::KernelEngine::jit_available() {
+        engines.push(wasi_parallel::parallel::KernelEngine::Jit);
+    }
+    for engine in engines {
+        let rt = runtime(ParallelConfig {
+            kernel_engine: engine,
+            ..ParallelConfig::default()
+        });
+        let mut g = Guest::new(&rt);
+        let dev = g.get_device(SEQUENTIAL).unwrap();
+        let buf = g.buffer_with(dev, &bytes, READ_WRITE);
+        assert_eq!(g.exec(dev, &kernel, 1, 1, &[], &[buf]), 0, "{engine:?}");
+        let out = g.read_buffer(buf, bytes.len()).unwrap();
+        let got: Vec<i32> = out
+            .chunks(4)
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(got, want, "{engine:?}");
+    }
+}
+
+/// Finding 5 on the guest side (guests always run on wasmi): the reduced
+/// fuzz input as a guest function `f`, whose `f(3)` is `-571649600 / 3`.
+/// wasmi alone computes it wrong (checked here, so that this test notices
+/// a wasmi that is fixed); through `Module::new` (which applies the
+/// workaround) it is right.
+#[test]
+fn guest_select_of_eqz_of_a_local_is_right() {
+    use wasi_parallel::{Config, Engine, Instance, InstanceConfig, Module, Val};
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/regressions/engines-wasmi-local-set-tee-divisor.reduced.wat"
+    );
+    let wasm = wat::parse_file(path).unwrap();
+    let want = -571_649_600 / 3;
+    // Plain wasmi 2.0.0: wrong.
+    let engine = wasmi::Engine::default();
+    let raw = wasmi::Module::new(&engine, &wasm).unwrap();
+    let mut store = wasmi::Store::new(&engine, ());
+    let inst = wasmi::Linker::<()>::new(&engine)
+        .instantiate_and_start(&mut store, &raw)
+        .unwrap();
+    let f = inst.get_typed_func::<i32, i32>(&store, "f").unwrap();
+    assert_ne!(
+        f.call(&mut store, 3).unwrap(),
+        want,
+        "wasmi computes this right now: the workaround (src/wasmi_select_fix.rs) may be obsolete"
+    );
+    // The library's guest path: right.
+    let engine = Engine::new(Config::default()).unwrap();
+    let module = Module::new(&engine, &wasm).unwrap();
+    let mut inst = Instance::new(&module, &InstanceConfig::default()).unwrap();
+    for (v, want) in [(3, want), (0, -571_649_600), (-7, -571_649_600 / -7)] {
+        let out = inst.call("f", &[Val::I32(v)]).unwrap();
+        assert!(
+            matches!(out[..], [Val::I32(x)] if x == want),
+            "f({v}) = {out:?}, want {want}"
+        );
+    }
+}
