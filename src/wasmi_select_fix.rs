@@ -197,7 +197,8 @@ mod tests {
     /// right for every shape.
     #[test]
     fn guarded_select_is_right_where_wasmi_is_wrong() {
-        let shapes: [(&str, fn(i32) -> bool); 6] = [
+        type Shape = (&'static str, fn(i32) -> bool);
+        let shapes: [Shape; 6] = [
             ("local.get $v i32.eqz", |v| v == 0),
             ("local.get $v i32.const 0 i32.eq", |v| v == 0),
             ("local.get $v i32.const 0 i32.ne", |v| v != 0),
