@@ -123,30 +123,42 @@ fn is_select(op: &Operator<'_>) -> bool {
 }
 
 /// Appends `body` to `section`, rewritten if it has a `select` (returns
-/// `true` then) and copied otherwise.
+/// `true` then) and copied otherwise. The operators are copied byte for
+/// byte; only the locals declaration is re-encoded (one more `i32`) and the
+/// two instructions are spliced in before each `select`.
 fn rewrite_body(
     body: &wasmparser::FunctionBody<'_>,
     params: u32,
     section: &mut wasm_encoder::CodeSection,
 ) -> Result<bool, RewriteError> {
-    let mut has_select = false;
+    use wasm_encoder::Encode;
+    let data = body.as_bytes();
+    // `select` is the byte 0x1b, `select (result t)` 0x1c: a body with
+    // neither byte anywhere has no `select` (the common case, no parse).
+    if !data.iter().any(|&b| b == 0x1b || b == 0x1c) {
+        section.raw(data);
+        return Ok(false);
+    }
+    let base = body.range().start;
     let mut ops = body.get_operators_reader()?;
+    let ops_start = ops.original_position() - base;
+    let mut selects = Vec::new();
     while !ops.eof() {
+        let at = ops.original_position() - base;
         if is_select(&ops.read()?) {
-            has_select = true;
-            break;
+            selects.push(at);
         }
     }
-    if !has_select {
-        section.raw(body.as_bytes());
+    if selects.is_empty() {
+        section.raw(data);
         return Ok(false);
     }
     let mut enc = RoundtripReencoder;
     let mut locals = Vec::new();
-    let mut count = params as u64;
+    let mut count = u64::from(params);
     for local in body.get_locals_reader()? {
         let (n, ty) = local?;
-        count += n as u64;
+        count += u64::from(n);
         let ty = enc
             .val_type(ty)
             .map_err(|e| RewriteError(format!("{e:?}")))?;
@@ -155,23 +167,21 @@ fn rewrite_body(
     // The fresh local's index; a function already at the index limit is
     // invalid anyway (the validator rejects it with its own message).
     let Ok(cond) = u32::try_from(count) else {
-        section.raw(body.as_bytes());
+        section.raw(data);
         return Ok(false);
     };
     locals.push((1, wasm_encoder::ValType::I32));
-    let mut f = wasm_encoder::Function::new(locals);
-    let mut ops = body.get_operators_reader()?;
-    while !ops.eof() {
-        let op = ops.read()?;
-        if is_select(&op) {
-            f.instruction(&wasm_encoder::Instruction::LocalSet(cond));
-            f.instruction(&wasm_encoder::Instruction::LocalGet(cond));
-        }
-        let ins = enc
-            .instruction(op)
-            .map_err(|e| RewriteError(format!("{e:?}")))?;
-        f.instruction(&ins);
+    let mut code = Vec::with_capacity(data.len() - ops_start + 8 * selects.len());
+    let mut copied = ops_start;
+    for at in selects {
+        code.extend_from_slice(&data[copied..at]);
+        wasm_encoder::Instruction::LocalSet(cond).encode(&mut code);
+        wasm_encoder::Instruction::LocalGet(cond).encode(&mut code);
+        copied = at;
     }
+    code.extend_from_slice(&data[copied..]);
+    let mut f = wasm_encoder::Function::new(locals);
+    f.raw(code);
     section.function(&f);
     Ok(true)
 }
