@@ -118,6 +118,9 @@ pub(crate) fn guard_selects(wasm: &[u8]) -> Result<Option<Vec<u8>>, RewriteError
     Ok(changed.then(|| out.finish()))
 }
 
+/// wasmparser's limit on a function's locals (params included).
+const MAX_LOCALS: u64 = 50_000;
+
 fn is_select(op: &Operator<'_>) -> bool {
     matches!(op, Operator::Select | Operator::TypedSelect { .. })
 }
@@ -164,11 +167,15 @@ fn rewrite_body(
             .map_err(|e| RewriteError(format!("{e:?}")))?;
         locals.push((n, ty));
     }
-    // The fresh local's index; a function already at the index limit is
-    // invalid anyway (the validator rejects it with its own message).
-    let Ok(cond) = u32::try_from(count) else {
-        section.raw(data);
-        return Ok(false);
+    // The fresh local's index. A function already at the validator's
+    // limit of locals (50 000, params included) stays as it is: one more
+    // would make a valid module invalid.
+    let cond = match u32::try_from(count) {
+        Ok(cond) if count < MAX_LOCALS => cond,
+        _ => {
+            section.raw(data);
+            return Ok(false);
+        }
     };
     locals.push((1, wasm_encoder::ValType::I32));
     let mut code = Vec::with_capacity(data.len() - ops_start + 8 * selects.len());
@@ -240,6 +247,23 @@ mod tests {
             wrong_before > 0,
             "wasmi computes every unguarded select right: the workaround may be obsolete"
         );
+    }
+
+    #[test]
+    fn a_function_at_the_locals_limit_stays_valid() {
+        // 1 param + 49 999 locals: the validator's limit of 50 000.
+        let src = r#"(module (func (export "f") (param $v i32) (result i32)
+            (local i32) LOCALS
+            i32.const 7 i32.const 9 local.get $v i32.eqz select))"#;
+        let full = src.replace("(local i32) LOCALS", "(local i32)".repeat(49_999).as_str());
+        let wasm = wat::parse_str(&full).unwrap();
+        wasmparser::Validator::new().validate_all(&wasm).unwrap();
+        assert!(guard_selects(&wasm).unwrap().is_none());
+        let one_less = src.replace("(local i32) LOCALS", "(local i32)".repeat(49_998).as_str());
+        let guarded = guard_selects(&wat::parse_str(&one_less).unwrap())
+            .unwrap()
+            .expect("rewritten");
+        wasmparser::Validator::new().validate_all(&guarded).unwrap();
     }
 
     #[test]
