@@ -207,3 +207,50 @@ fn guest_select_of_eqz_of_a_local_is_right() {
         );
     }
 }
+
+/// Fuzz finding 6 (fuzz/README.md): a kernel whose start function never
+/// returns hung `parallel_exec` for good on both CPU kernel engines, even
+/// with a kernel fuel budget, because a worker's instantiation ran with
+/// unlimited fuel. It now gets one iteration's budget: the call ends with
+/// `kernel_trap` (out of fuel at instantiation).
+#[test]
+fn endless_start_function_runs_out_of_fuel() {
+    let kernel = wat::parse_str(
+        r#"(module (import "env" "memory" (memory 1))
+          (func $spin (loop $l (br $l)))
+          (start $spin)
+          (func (export "kernel") (param i32 i32 i32)))"#,
+    )
+    .unwrap();
+    let mut engines = vec![wasi_parallel::parallel::KernelEngine::Interpreter];
+    if wasi_parallel::parallel::KernelEngine::jit_available() {
+        engines.push(wasi_parallel::parallel::KernelEngine::Jit);
+    }
+    for engine in engines {
+        for dev_kind in [SEQUENTIAL, CPU] {
+            let rt = runtime(ParallelConfig {
+                kernel_engine: engine,
+                kernel_fuel: Some(20_000),
+                threads: 2,
+                ..ParallelConfig::default()
+            });
+            let mut g = Guest::new(&rt);
+            let dev = g.get_device(dev_kind).unwrap();
+            let t = std::time::Instant::now();
+            assert_eq!(
+                g.exec(dev, &kernel, 4, 1, &[], &[]),
+                KERNEL_TRAP,
+                "{engine:?}"
+            );
+            let msg = g.ctx().last_error().unwrap_or("").to_string();
+            assert!(
+                msg.contains("instantiation") && msg.contains("fuel"),
+                "{engine:?}: {msg}"
+            );
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(30),
+                "{engine:?}"
+            );
+        }
+    }
+}

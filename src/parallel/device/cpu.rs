@@ -198,18 +198,22 @@ fn out_of_fuel(iteration: u32, fuel: Option<u64>) -> String {
     )
 }
 
-/// A worker for `kernel` on the engine it was compiled for.
+/// A worker for `kernel` on the engine it was compiled for. Its
+/// instantiation (data segments, a start function) gets `fuel`, the budget
+/// of one iteration, when there is one, so that a start function that never
+/// returns cannot hang the call (fuzz/README.md, finding 6).
 fn build_worker(
     kernel: &Kernel,
     layout: &Layout,
     memfds: &[&Memfd],
+    fuel: Option<u64>,
 ) -> ParResult<Box<dyn KernelWorker>> {
     #[cfg(wp_jit)]
     if let Some(jit) = &kernel.jit {
-        return Ok(Box::new(jit::JitWorker::build(jit, layout, memfds)?));
+        return Ok(Box::new(jit::JitWorker::build(jit, layout, memfds, fuel)?));
     }
     Ok(Box::new(interp::InterpWorker::build(
-        kernel, layout, memfds,
+        kernel, layout, memfds, fuel,
     )?))
 }
 
@@ -287,7 +291,7 @@ impl CallState<'_> {
     fn work_inner(&self, slot: &mut Slot) {
         if slot.is_none() {
             let t = Instant::now();
-            match build_worker(self.kernel, self.layout, self.memfds) {
+            match build_worker(self.kernel, self.layout, self.memfds, self.fuel) {
                 Ok(w) => *slot = Some(w),
                 Err(e) => return self.fail(e),
             }

@@ -34,6 +34,7 @@ impl InterpWorker {
         kernel: &Kernel,
         layout: &Layout,
         memfds: &[&Memfd],
+        fuel: Option<u64>,
     ) -> ParResult<InterpWorker> {
         let engine = kernel.module.engine().clone();
         let pages = layout.total_pages() as u32;
@@ -47,10 +48,11 @@ impl InterpWorker {
             .map_err(|e| ParError::device_error(format!("cannot create kernel memory: {e}")))?;
             Ok((store, memory))
         })?;
-        // Instantiation (data segments, a start function) gets an unlimited
-        // budget; each iteration sets its own. (Without fuel metering this
-        // is an error we ignore.)
-        let _ = store.set_fuel(u64::MAX);
+        // Instantiation (data segments, a start function) gets one
+        // iteration's budget, or an unlimited one without a budget; each
+        // iteration sets its own. (Without fuel metering this is an error
+        // we ignore.)
+        let _ = store.set_fuel(fuel.unwrap_or(u64::MAX));
         let instance = Instance::new(&mut store, &kernel.module, &[memory.into()])
             .map_err(|e| ParError::kernel_trap(format!("kernel instantiation failed: {e}")))?;
         let func = instance

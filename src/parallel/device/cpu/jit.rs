@@ -307,6 +307,7 @@ impl JitWorker {
         kernel: &JitKernel,
         layout: &Layout,
         memfds: &[&Memfd],
+        fuel: Option<u64>,
     ) -> ParResult<JitWorker> {
         let window = map_window(layout, memfds)?;
         let size = usize::try_from(layout.total_size)
@@ -320,10 +321,11 @@ impl JitWorker {
                 _ => Ok(UpdateDeadline::Continue(1)),
             });
         }
-        // Instantiation (data segments, a start function) gets an unlimited
-        // budget when fuel metering is on; each iteration resets it. When it
-        // is off this is an error we ignore.
-        let _ = store.set_fuel(u64::MAX);
+        // Instantiation (data segments, a start function) gets one
+        // iteration's budget when fuel metering is on (unlimited without a
+        // budget); each iteration resets it. When it is off this is an
+        // error we ignore.
+        let _ = store.set_fuel(fuel.unwrap_or(u64::MAX));
         NEXT_WINDOW.with(|w| *w.borrow_mut() = Some((window, size)));
         let instance = kernel.pre.instantiate(&mut store);
         // Not taken if instantiation failed before creating the memory.
@@ -500,8 +502,8 @@ mod tests {
         buf.write_at(&[0xAA; 100], 0).unwrap();
         let layout = Layout::compute(65536, &[(0, 100)]).unwrap();
         let stop = AtomicBool::new(false);
-        let mut a = JitWorker::build(&k, &layout, &[&buf]).unwrap();
-        let mut b = JitWorker::build(&k, &layout, &[&buf]).unwrap();
+        let mut a = JitWorker::build(&k, &layout, &[&buf], None).unwrap();
+        let mut b = JitWorker::build(&k, &layout, &[&buf], None).unwrap();
         a.run_range(&call(2, 1), 0..1, &stop).ok().expect("runs");
         // a's store is in the memfd (the host's view)...
         assert_eq!(read_u32s(&buf, 1), [0x2222]);
@@ -538,7 +540,7 @@ mod tests {
         let layout = Layout::compute(65536, &[(0, 5000)]).unwrap();
         assert_eq!(layout.total_size, 131072);
         let stop = AtomicBool::new(false);
-        let mut w = JitWorker::build(&k, &layout, &[&buf]).unwrap();
+        let mut w = JitWorker::build(&k, &layout, &[&buf], None).unwrap();
         let fuel = |n, b| CallArgs {
             num_iterations: n,
             block_size: b,
@@ -579,7 +581,7 @@ mod tests {
               (func (export "kernel") (param i32 i32 i32) (drop (call $f (local.get 0)))))"#,
         );
         let layout = Layout::compute::<u8>(65536, &[]).unwrap();
-        let mut w = JitWorker::build(&k, &layout, &[]).unwrap();
+        let mut w = JitWorker::build(&k, &layout, &[], None).unwrap();
         let e = trap(w.run_range(&call(1, 0), 0..1, &AtomicBool::new(false)));
         assert!(e.contains("call stack exhausted"), "{e}");
     }
@@ -597,7 +599,7 @@ mod tests {
         );
         let buf = Memfd::new(8).unwrap();
         let layout = Layout::compute(65536, &[(0, 8)]).unwrap();
-        let mut w = JitWorker::build(&k, &layout, &[&buf]).unwrap();
+        let mut w = JitWorker::build(&k, &layout, &[&buf], None).unwrap();
         w.run_range(&call(1, 0), 0..1, &AtomicBool::new(false))
             .ok()
             .expect("runs");
@@ -610,7 +612,7 @@ mod tests {
         );
         let layout = Layout::compute::<u8>(0, &[]).unwrap();
         assert_eq!(layout.total_size, 0);
-        let mut w = JitWorker::build(&k, &layout, &[]).unwrap();
+        let mut w = JitWorker::build(&k, &layout, &[], None).unwrap();
         let e = trap(w.run_range(&call(1, 0), 0..1, &AtomicBool::new(false)));
         assert!(e.contains("out of bounds"), "{e}");
     }
