@@ -254,3 +254,48 @@ fn endless_start_function_runs_out_of_fuel() {
         }
     }
 }
+
+/// Finding 4's exact trigger (fuzz/README.md) is a `v128.store8_lane` or
+/// `v128.store16_lane` at an offset of 65536 or more, trapping or not. The
+/// in-bounds case in the library's builds: the lanes land where they
+/// should (read back and copied into the buffer) on every engine.
+#[test]
+fn narrow_lane_stores_at_large_offsets_store_in_bounds() {
+    let kernel = wat::parse_str(
+        r#"(module (import "env" "memory" (memory 2))
+          (func (export "kernel") (param i32 i32 i32) (param $p i32) (param i32)
+            ;; i16x8 lanes 0x0101, 0x0202, ...; lane 3 (0x0404) at 65536+0,
+            ;; byte lane 5 (0x03) at 65536+8
+            i32.const 0
+            v128.const i16x8 0x0101 0x0202 0x0303 0x0404 0x0505 0x0606 0x0707 0x0808
+            local.get 0 ;; the iteration id, 0: a v128 wasmi cannot fold
+            i8x16.splat
+            i8x16.add
+            v128.store16_lane offset=65536 3
+            i32.const 0
+            v128.const i8x16 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15
+            local.get 0
+            i8x16.splat
+            i8x16.add
+            v128.store8_lane offset=65544 5
+            (i32.store (local.get $p) (i32.load16_u offset=65536 (i32.const 0)))
+            (i32.store offset=4 (local.get $p) (i32.load8_u offset=65544 (i32.const 0)))))"#,
+    )
+    .unwrap();
+    let mut engines = vec![wasi_parallel::parallel::KernelEngine::Interpreter];
+    if wasi_parallel::parallel::KernelEngine::jit_available() {
+        engines.push(wasi_parallel::parallel::KernelEngine::Jit);
+    }
+    for engine in engines {
+        let rt = runtime(ParallelConfig {
+            kernel_engine: engine,
+            ..ParallelConfig::default()
+        });
+        let mut g = Guest::new(&rt);
+        let dev = g.get_device(SEQUENTIAL).unwrap();
+        let buf = g.buffer_with(dev, &[0u8; 8], READ_WRITE);
+        assert_eq!(g.exec(dev, &kernel, 1, 1, &[], &[buf]), 0, "{engine:?}");
+        let out = bytes_to_u32s(&g.read_buffer(buf, 8).unwrap());
+        assert_eq!(out, [0x0404, 5], "{engine:?}");
+    }
+}
