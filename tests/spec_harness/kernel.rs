@@ -613,6 +613,18 @@ impl Prepared {
         })
     }
 
+    /// Whether the module's state is its memory alone: it changes its
+    /// memory but sets no global and does not grow the memory. Then the
+    /// memory one iteration leaves behind is all a later kernel needs to
+    /// start from (see `chain.rs`).
+    pub fn memory_only_state(&self) -> bool {
+        let p = &self.parts;
+        self.stateful
+            && !self.has_grow
+            && self.mem.as_ref().is_some_and(|m| m.per_iteration)
+            && p.sets_globals.iter().all(|g| g.is_empty())
+    }
+
     /// Number of distinct exports the actions use.
     pub fn num_selectors(&self) -> usize {
         self.sels.len()
