@@ -1006,13 +1006,18 @@ impl Prepared {
             f.instruction(&I::GlobalSet(*g));
         }
         if self.stateful {
-            // for k in 0..i: if tab[k].mode == 1 { run(k, 0) }
+            // for k in 0..=i: if k == i || tab[k].mode == 1 { run(k, k == i) }
+            // (one call of `$run`: the driver inlines every call, and each
+            // copy of `$run` holds every enabled export).
             f.instruction(&I::Block(BlockType::Empty));
             f.instruction(&I::Loop(BlockType::Empty));
             f.instruction(&I::LocalGet(k));
             f.instruction(&I::LocalGet(0));
-            f.instruction(&I::I32GeU);
+            f.instruction(&I::I32GtU);
             f.instruction(&I::BrIf(1));
+            f.instruction(&I::LocalGet(k));
+            f.instruction(&I::LocalGet(0));
+            f.instruction(&I::I32Eq);
             f.instruction(&I::LocalGet(3));
             f.instruction(&I::LocalGet(k));
             f.instruction(&I::I32Const(self.rec as i32));
@@ -1021,9 +1026,12 @@ impl Prepared {
             f.instruction(&I::I32Load(memarg(0, 2)));
             f.instruction(&I::I32Const(1));
             f.instruction(&I::I32Eq);
+            f.instruction(&I::I32Or);
             f.instruction(&I::If(BlockType::Empty));
             f.instruction(&I::LocalGet(k));
-            f.instruction(&I::I32Const(0));
+            f.instruction(&I::LocalGet(k));
+            f.instruction(&I::LocalGet(0));
+            f.instruction(&I::I32Eq);
             f.instruction(&I::Call(f_run));
             f.instruction(&I::End);
             f.instruction(&I::LocalGet(k));
@@ -1033,10 +1041,11 @@ impl Prepared {
             f.instruction(&I::Br(0));
             f.instruction(&I::End);
             f.instruction(&I::End);
+        } else {
+            f.instruction(&I::LocalGet(0));
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::Call(f_run));
         }
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I32Const(1));
-        f.instruction(&I::Call(f_run));
         if self.mem.is_some() {
             // out[i].word1 = GROW_LIMIT_HIT when the harness' page limit was hit.
             f.instruction(&I::GlobalGet(hg.grew_past));
