@@ -130,11 +130,11 @@ fn const_bits(expr: &wasmparser::ConstExpr<'_>) -> Result<u64, Unsupported> {
     }
 }
 
+/// A function's parameter, result and local types.
+type Signature = (Vec<Ty>, Vec<Ty>, Vec<Ty>);
+
 /// A function's parameter, result and local types, or why one is not taken.
-fn signature(
-    ty: &FuncType,
-    body: &FunctionBody<'_>,
-) -> Result<(Vec<Ty>, Vec<Ty>, Vec<Ty>), Unsupported> {
+fn signature(ty: &FuncType, body: &FunctionBody<'_>) -> Result<Signature, Unsupported> {
     let conv = |vs: &[ValType]| {
         vs.iter()
             .map(|&v| Ty::from_val(v))

@@ -35,11 +35,13 @@ pub(super) struct Segment {
 
 /// Consecutive stretches of `all` (ascending), each using at most
 /// [`SELECTORS_PER_KERNEL`] exports and [`KERNEL_COST`] of estimated code.
-fn segments(prep: &Prepared, all: &[usize]) -> Vec<Vec<usize>> {
-    let budget: u64 = std::env::var("SPEC_KERNEL_COST")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(KERNEL_COST);
+fn segments(prep: &Prepared, all: &[usize], budget: Option<u64>) -> Vec<Vec<usize>> {
+    let budget: u64 = budget.unwrap_or_else(|| {
+        std::env::var("SPEC_KERNEL_COST")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(KERNEL_COST)
+    });
     let mut segs: Vec<Vec<usize>> = vec![Vec::new()];
     let mut sels: Vec<usize> = Vec::new();
     let mut cost = 0u64;
@@ -74,7 +76,7 @@ impl Runner {
     ) {
         let mem = prep.mem.as_ref().expect("a stateful module has memory");
         let mut image = mem.image.clone();
-        let segs = segments(prep, all);
+        let segs = segments(prep, all, self.segment_cost.get());
         for (n, seg) in segs.iter().enumerate() {
             let snapshot = segs.get(n + 1).map(|s| s[0]);
             let mut tab = prep.tab.clone();

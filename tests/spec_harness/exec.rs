@@ -125,6 +125,10 @@ pub struct Runner {
     device: DeviceSel,
     /// While a chained module runs (`chain.rs`): what its dispatches start from.
     pub(super) segment: std::cell::RefCell<Option<super::chain::Segment>>,
+    /// The code budget of one segment's kernel, instead of the default (the
+    /// self-check sets 1: one export per segment, so memory is carried
+    /// between many kernels).
+    pub segment_cost: std::cell::Cell<Option<u64>>,
 }
 
 /// Most bytes of `mem` copies one dispatch may use.
@@ -165,6 +169,7 @@ impl Runner {
             dev: info.index,
             device: e.device,
             segment: Default::default(),
+            segment_cost: Default::default(),
         })
     }
 
