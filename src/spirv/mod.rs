@@ -19,9 +19,9 @@
 //!   host), then the call's buffers at the offsets of the layout rule. A wasm
 //!   address is a plain byte offset into it.
 //! - binding [`BINDING_ARENA_ATOMIC`]: the same buffer again, viewed as
-//!   `array<atomic<u32>>`; sub-word and unaligned stores xor the bits that
-//!   change into the containing words atomically (after a plain load) so
-//!   they never clobber bytes that other invocations write.
+//!   `array<atomic<u32>>`; sub-word and unaligned stores use atomic And/Or on
+//!   the containing words so they never clobber bytes that other invocations
+//!   write.
 //! - binding [`BINDING_PARAMS`]: read-only `array<u32>`, see [`param`].
 //! - binding [`BINDING_CONTROL`]: `array<atomic<u32>>`: word 0 the largest
 //!   trap code raised (0 = none, see [`trap`]), word 1 the smallest

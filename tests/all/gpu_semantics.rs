@@ -95,6 +95,43 @@ fn sub_word_stores_race_with_neighbours_without_loss() {
 }
 
 #[test]
+fn racing_stores_of_one_value_to_one_byte_keep_it() {
+    // Every invocation stores the same byte value to one of 16 bytes, the
+    // same half-word value to one of 8 halves and an unaligned word to one
+    // of 4 places: many invocations race on each byte with equal values,
+    // and wasm keeps that value (a sub-word store must not be an xor of
+    // the change, which two equal racing stores cancel).
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
+        (param $p8 i32) (param $l8 i32) (param $p16 i32) (param $l16 i32) (param $pu i32) (param $lu i32)
+    (i32.store8 (i32.add (local.get $p8) (i32.and (local.get $i) (i32.const 15))) (i32.const 0x5a))
+    (i32.store16 (i32.add (local.get $p16) (i32.shl (i32.and (local.get $i) (i32.const 7)) (i32.const 1)))
+      (i32.const 0xbeef))
+    (i32.store (i32.add (local.get $pu)
+        (i32.add (i32.const 1) (i32.shl (i32.and (local.get $i) (i32.const 3)) (i32.const 3))))
+      (i32.const 0x11223344))))"#
+    ));
+    spirv_val(&w);
+    let Some(rt) = rt() else { return };
+    let out = compare(
+        rt,
+        &w,
+        1024,
+        1,
+        &[vec![0; 16], vec![0; 16], vec![0; 32]],
+        &[],
+    );
+    assert_eq!(out[0], vec![0x5a; 16]);
+    for h in out[1].chunks(2) {
+        assert_eq!(u16::from_le_bytes([h[0], h[1]]), 0xbeef);
+    }
+    for (k, c) in out[2].chunks(8).enumerate() {
+        assert_eq!(c, [0, 0x44, 0x33, 0x22, 0x11, 0, 0, 0], "word {k}");
+    }
+}
+
+#[test]
 fn control_flow_multi_level_exits_br_table_and_results() {
     let w = wasm(&format!(
         r#"(module {HDR}

@@ -118,7 +118,7 @@ pub(super) fn build_ld(t: Types, g: Globals, bytes: u32) -> Function {
 }
 
 /// Sets the bits `mask` of word `w` to `bits` (already shifted, within mask)
-/// with one atomic xor, leaving the other bytes alone (a plain
+/// with two atomics, leaving the other bytes alone (a plain
 /// read-modify-write when `w` is in the private stack window).
 pub(super) fn atomic_insert(fb: &mut FunctionBuilder, g: Globals, w: H, mask: H, bits: H) {
     insert_word(fb, g, w, mask, bits);

@@ -219,23 +219,20 @@ pub(super) fn write_word(fb: &mut FunctionBuilder, g: Globals, w: H, v: H) {
 }
 
 /// Sets the bits `mask` of word `w` to `bits` (already shifted, within
-/// mask), leaving the other bytes alone: in the arena (other invocations may
-/// write the neighbouring bytes) a plain load and one atomic xor of the bits
-/// that change, `(old ^ bits) & mask`. Only this invocation writes these
-/// bytes (two writing the same byte at once race in wasm as well), so `old`
-/// holds their current value whatever the neighbours do meanwhile; the xor
-/// leaves the other bytes as they are then. (An atomic and plus an atomic or
-/// did the same with two atomics: lavapipe compiles every atomic or store
-/// as a per-lane loop, and left-to-right.wast's kernels, all byte stores,
-/// compiled about 40% slower.) A plain read-modify-write in the window.
+/// mask), leaving the other bytes alone: two atomics in the arena (other
+/// invocations may write the neighbouring bytes), a plain read-modify-write
+/// in the window. Not a plain load plus one atomic xor of the bits that
+/// change (one atomic fewer, and lavapipe compiles each atomic as a
+/// per-lane loop): when several invocations store to the same byte at once
+/// (a racy but common "set a flag" pattern, where wasm keeps one of the
+/// stored values), their xors cancel out, e.g. two stores of 1 leave 0
+/// (test `gpu_semantics::racing_stores_of_one_value_to_one_byte_keep_it`).
 pub(super) fn insert_word(fb: &mut FunctionBuilder, g: Globals, w: H, mask: H, bits: H) {
     let arena = |fb: &mut FunctionBuilder| {
-        let q = fb.index(g.arena, w);
-        let old = fb.load(q);
-        let x = fb.bin(Bo::ExclusiveOr, old, bits);
-        let d = fb.bin(Bo::And, x, mask);
         let p = fb.index(g.arena_atomic, w);
-        fb.atomic(p, AtomicFunction::ExclusiveOr, d);
+        let nm = fb.un(Uo::BitwiseNot, mask);
+        fb.atomic(p, AtomicFunction::And, nm);
+        fb.atomic(p, AtomicFunction::InclusiveOr, bits);
     };
     let Some(s) = g.stack else {
         arena(fb);
