@@ -49,11 +49,14 @@ impl Ty {
 }
 
 /// A module-level global: type, mutability, initial value as raw bits.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Global {
     pub ty: Ty,
     pub mutable: bool,
     pub init_bits: u64,
+    /// Why a function reaching this global makes the kernel unsupported (a
+    /// reference or `v128` global: a placeholder the code never reads).
+    pub unsupported: Option<Unsupported>,
 }
 
 /// A defined function: its signature and body.
@@ -62,6 +65,10 @@ pub(crate) struct Func<'a> {
     /// Its results (several: multi-value, a struct in SPIR-V).
     pub results: Vec<Ty>,
     pub body: FunctionBody<'a>,
+    /// Why the kernel is unsupported if it reaches this function (a
+    /// reference-typed parameter, result, local or block type); `params`
+    /// and `results` are then empty.
+    pub unsupported: Option<Unsupported>,
 }
 
 /// Everything codegen needs about a kernel module.
@@ -121,6 +128,26 @@ fn const_bits(expr: &wasmparser::ConstExpr<'_>) -> Result<u64, Unsupported> {
             "extended constant expressions are not supported",
         )),
     }
+}
+
+/// A function's parameter, result and local types.
+type Signature = (Vec<Ty>, Vec<Ty>, Vec<Ty>);
+
+/// A function's parameter, result and local types, or why one is not taken.
+fn signature(ty: &FuncType, body: &FunctionBody<'_>) -> Result<Signature, Unsupported> {
+    let conv = |vs: &[ValType]| {
+        vs.iter()
+            .map(|&v| Ty::from_val(v))
+            .collect::<Result<Vec<Ty>, _>>()
+    };
+    let params: Vec<Ty> = conv(ty.params())?;
+    let results: Vec<Ty> = conv(ty.results())?;
+    let mut locals = Vec::new();
+    for l in body.get_locals_reader().map_err(wasm_err)? {
+        let (_, v) = l.map_err(wasm_err)?;
+        locals.push(Ty::from_val(v)?);
+    }
+    Ok((params, results, locals))
 }
 
 /// Decodes and checks `bytes`. Bytes the kernel loader accepted (`loaded`)
@@ -185,13 +212,26 @@ pub(crate) fn analyze<'a>(
             Payload::GlobalSection(r) => {
                 for g in r {
                     let g = g.map_err(wasm_err)?;
-                    if g.ty.content_type == ValType::V128 {
-                        return Err(Unsupported::new("v128 globals are not supported"));
-                    }
+                    // Reference and v128 globals only matter if a function
+                    // the kernel reaches uses one (checked below).
+                    let why = match Ty::from_val(g.ty.content_type) {
+                        Ok(Ty::V128) => Unsupported::new("v128 globals are not supported"),
+                        Ok(ty) => {
+                            globals.push(Global {
+                                ty,
+                                mutable: g.ty.mutable,
+                                init_bits: const_bits(&g.init_expr)?,
+                                unsupported: None,
+                            });
+                            continue;
+                        }
+                        Err(e) => e,
+                    };
                     globals.push(Global {
-                        ty: Ty::from_val(g.ty.content_type)?,
-                        mutable: g.ty.mutable,
-                        init_bits: const_bits(&g.init_expr)?,
+                        ty: Ty::I32,
+                        mutable: false,
+                        init_bits: 0,
+                        unsupported: Some(why),
                     });
                 }
             }
@@ -255,37 +295,40 @@ pub(crate) fn analyze<'a>(
         uses_i64 |= t == Ty::I64;
         uses_f64 |= t == Ty::F64;
     };
-    for g in &globals {
+    for g in globals.iter().filter(|g| g.unsupported.is_none()) {
         note(g.ty);
     }
     for (i, body) in bodies.into_iter().enumerate() {
         let ty = &types[func_type_idx[i] as usize];
-        let params = ty
-            .params()
-            .iter()
-            .map(|&v| Ty::from_val(v))
-            .collect::<Result<Vec<_>, _>>()?;
-        let results = ty
-            .results()
-            .iter()
-            .map(|&v| Ty::from_val(v))
-            .collect::<Result<Vec<_>, _>>()?;
-        params.iter().copied().for_each(&mut note);
-        results.iter().copied().for_each(&mut note);
-        for l in body.get_locals_reader().map_err(wasm_err)? {
-            let (_, v) = l.map_err(wasm_err)?;
-            note(Ty::from_val(v)?);
-        }
-        funcs.push(Func {
-            params,
-            results,
+        let mut f = Func {
+            params: Vec::new(),
+            results: Vec::new(),
             body,
-        });
+            unsupported: None,
+        };
+        match signature(ty, &f.body) {
+            Ok((params, results, locals)) => {
+                params
+                    .iter()
+                    .chain(&results)
+                    .chain(&locals)
+                    .copied()
+                    .for_each(&mut note);
+                f.params = params;
+                f.results = results;
+            }
+            // Only an error if the kernel reaches it (checked below).
+            Err(why) => f.unsupported = Some(why),
+        }
+        funcs.push(f);
     }
 
     let kf = funcs
         .get(kernel as usize)
         .ok_or_else(|| Unsupported::new("`kernel` must be a function defined by the module"))?;
+    if let Some(why) = &kf.unsupported {
+        return Err(why.clone());
+    }
     let num_buffers = match kernel_abi::buffer_pairs(kf.params.len()) {
         Some(n) if kf.results.is_empty() => n,
         _ => return Err(Unsupported::new(
@@ -310,7 +353,7 @@ pub(crate) fn analyze<'a>(
     let table = tables.into_iter().next().unwrap_or_default();
     let mut callees: Vec<Vec<u32>> = vec![Vec::new(); funcs.len()];
     let mut set_globals = vec![false; globals.len()];
-    for (i, f) in funcs.iter().enumerate() {
+    for (i, f) in funcs.iter_mut().enumerate() {
         let mut ops = f.body.get_operators_reader().map_err(wasm_err)?;
         while !ops.eof() {
             match ops.read().map_err(wasm_err)? {
@@ -328,13 +371,16 @@ pub(crate) fn analyze<'a>(
                 Operator::Block { blockty }
                 | Operator::Loop { blockty }
                 | Operator::If { blockty } => {
-                    if let BlockType::FuncType(t) = blockty {
-                        for &v in types[t as usize].results() {
-                            note(Ty::from_val(v)?);
+                    let vals: &[ValType] = match &blockty {
+                        BlockType::FuncType(t) => types[*t as usize].results(),
+                        BlockType::Type(v) => std::slice::from_ref(v),
+                        BlockType::Empty => &[],
+                    };
+                    for &v in vals {
+                        match Ty::from_val(v) {
+                            Ok(t) => note(t),
+                            Err(why) => f.unsupported = f.unsupported.take().or(Some(why)),
                         }
-                    }
-                    if let BlockType::Type(v) = blockty {
-                        note(Ty::from_val(v)?);
                     }
                 }
                 _ => {}
@@ -370,16 +416,27 @@ pub(crate) fn analyze<'a>(
         }
     }
 
-    // A global is "set" only if a reachable function sets it.
+    // A global is "set" only if a reachable function sets it. A reachable
+    // function with a type the translator does not take, or using such a
+    // global, makes the kernel unsupported; unreachable ones do not matter.
     let mut reachable_sets = vec![false; globals.len()];
     for &f in &order {
-        let mut r = funcs[f as usize]
-            .body
-            .get_operators_reader()
-            .map_err(wasm_err)?;
+        let func = &funcs[f as usize];
+        if let Some(why) = &func.unsupported {
+            return Err(why.clone());
+        }
+        let mut r = func.body.get_operators_reader().map_err(wasm_err)?;
         while !r.eof() {
-            if let Operator::GlobalSet { global_index } = r.read().map_err(wasm_err)? {
-                reachable_sets[global_index as usize] = true;
+            let g = match r.read().map_err(wasm_err)? {
+                Operator::GlobalSet { global_index } => {
+                    reachable_sets[global_index as usize] = true;
+                    global_index
+                }
+                Operator::GlobalGet { global_index } => global_index,
+                _ => continue,
+            };
+            if let Some(why) = &globals[g as usize].unsupported {
+                return Err(why.clone());
             }
         }
     }

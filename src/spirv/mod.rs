@@ -118,7 +118,9 @@
 //!   (`codegen/multi_value.rs`); block, `if` and loop parameters stay on the
 //!   value stack (a loop a branch targets takes them through variables).
 //! - Unsupported: recursion (direct, or through the table), `memory.grow`, bulk memory,
-//!   reference types, start functions, and 64-bit types when the options exclude them.
+//!   reference types (values, and globals or functions of such types that a function
+//!   `kernel` reaches; unreachable ones are ignored), start functions, and 64-bit types
+//!   when the options exclude them.
 
 #![cfg(feature = "vulkan")]
 

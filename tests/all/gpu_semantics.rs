@@ -45,6 +45,92 @@ fn sub_word_and_unaligned_stores_do_not_clobber_neighbours() {
     );
 }
 
+/// A sub-word store is one plain load and one atomic xor of the bits that
+/// change (`codegen/stack.rs::insert_word`; it was an atomic and plus an
+/// atomic or, twice the per-lane loops for lavapipe to compile). Four
+/// invocations rewrite the four bytes of one word (and two the halves of
+/// another) many times over while the others do the same: each byte must
+/// end as its own writer left it, and a run of byte stores shifting a word
+/// within one invocation (the spec's `left-to-right.wast` helpers) must see
+/// its own earlier stores.
+#[test]
+fn sub_word_stores_race_with_neighbours_without_loss() {
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
+        (param $p8 i32) (param $l8 i32) (param $p16 i32) (param $l16 i32) (param $ps i32) (param $ls i32)
+    (local $k i32) (local $q i32)
+    (loop $again
+      (i32.store8 (i32.add (local.get $p8) (local.get $i))
+        (i32.add (i32.mul (local.get $i) (i32.const 7)) (local.get $k)))
+      (i32.store16 (i32.add (local.get $p16) (i32.shl (local.get $i) (i32.const 1)))
+        (i32.xor (i32.mul (local.get $k) (i32.const 0x101)) (local.get $i)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $again (i32.lt_u (local.get $k) (i32.const 64))))
+    ;; Shift bytes 0..2 of this invocation's word up one byte, then store
+    ;; a new byte 0, reading back each byte just written.
+    (local.set $q (i32.add (local.get $ps) (i32.shl (local.get $i) (i32.const 2))))
+    (i32.store8 offset=3 (local.get $q) (i32.load8_u offset=2 (local.get $q)))
+    (i32.store8 offset=2 (local.get $q) (i32.load8_u offset=1 (local.get $q)))
+    (i32.store8 offset=1 (local.get $q) (i32.load8_u (local.get $q)))
+    (i32.store8 (local.get $q) (i32.add (local.get $i) (i32.const 0x80)))))"#
+    ));
+    spirv_val(&w);
+    let Some(rt) = rt() else { return };
+    let n = 512u32;
+    let out = compare(
+        rt,
+        &w,
+        n,
+        1,
+        &[vec![0; 512], vec![0; 1024], bytes(2048, 9)],
+        &[],
+    );
+    // Not only equal to the interpreter: each byte holds its writer's last value.
+    for i in 0..512usize {
+        assert_eq!(out[0][i], (i * 7 + 63) as u8, "byte {i}");
+        let h = u16::from_le_bytes([out[1][2 * i], out[1][2 * i + 1]]);
+        assert_eq!(h, ((63 * 0x101) ^ i) as u16, "half {i}");
+    }
+}
+
+#[test]
+fn racing_stores_of_one_value_to_one_byte_keep_it() {
+    // Every invocation stores the same byte value to one of 16 bytes, the
+    // same half-word value to one of 8 halves and an unaligned word to one
+    // of 4 places: many invocations race on each byte with equal values,
+    // and wasm keeps that value (a sub-word store must not be an xor of
+    // the change, which two equal racing stores cancel).
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (func (export "kernel") (param $i i32) (param $n i32) (param $b i32)
+        (param $p8 i32) (param $l8 i32) (param $p16 i32) (param $l16 i32) (param $pu i32) (param $lu i32)
+    (i32.store8 (i32.add (local.get $p8) (i32.and (local.get $i) (i32.const 15))) (i32.const 0x5a))
+    (i32.store16 (i32.add (local.get $p16) (i32.shl (i32.and (local.get $i) (i32.const 7)) (i32.const 1)))
+      (i32.const 0xbeef))
+    (i32.store (i32.add (local.get $pu)
+        (i32.add (i32.const 1) (i32.shl (i32.and (local.get $i) (i32.const 3)) (i32.const 3))))
+      (i32.const 0x11223344))))"#
+    ));
+    spirv_val(&w);
+    let Some(rt) = rt() else { return };
+    let out = compare(
+        rt,
+        &w,
+        1024,
+        1,
+        &[vec![0; 16], vec![0; 16], vec![0; 32]],
+        &[],
+    );
+    assert_eq!(out[0], vec![0x5a; 16]);
+    for h in out[1].chunks(2) {
+        assert_eq!(u16::from_le_bytes([h[0], h[1]]), 0xbeef);
+    }
+    for (k, c) in out[2].chunks(8).enumerate() {
+        assert_eq!(c, [0, 0x44, 0x33, 0x22, 0x11, 0, 0, 0], "word {k}");
+    }
+}
+
 #[test]
 fn control_flow_multi_level_exits_br_table_and_results() {
     let w = wasm(&format!(

@@ -18,6 +18,7 @@ mod gpu_driver_regressions;
 mod gpu_multi_value;
 mod gpu_nested_loops;
 mod gpu_random_kernels;
+mod gpu_reference_types;
 mod gpu_semantics;
 mod gpu_simd;
 mod gpu_stack;

@@ -123,6 +123,12 @@ pub struct Runner {
     rt: ParallelRuntime,
     dev: usize,
     device: DeviceSel,
+    /// While a chained module runs (`chain.rs`): what its dispatches start from.
+    pub(super) segment: std::cell::RefCell<Option<super::chain::Segment>>,
+    /// The code budget of one segment's kernel, instead of the default (the
+    /// self-check sets 1: one export per segment, so memory is carried
+    /// between many kernels).
+    pub segment_cost: std::cell::Cell<Option<u64>>,
 }
 
 /// Most bytes of `mem` copies one dispatch may use.
@@ -162,6 +168,8 @@ impl Runner {
             rt,
             dev: info.index,
             device: e.device,
+            segment: Default::default(),
+            segment_cost: Default::default(),
         })
     }
 
@@ -178,8 +186,12 @@ impl Runner {
             .collect();
         let all: Vec<usize> = (0..actions.len()).filter(|k| out[*k].is_none()).collect();
         let caps = prep.caps();
-        for (sels, list) in chunks(prep, &all) {
-            self.run_declinable(prep, actions, &sels, &list, &mut out, caps[0]);
+        if prep.memory_only_state() {
+            self.run_chained(prep, actions, &all, &mut out, caps[0]);
+        } else {
+            for (sels, list) in chunks(prep, &all) {
+                self.run_declinable(prep, actions, &sels, &list, &mut out, caps[0]);
+            }
         }
         // Actions that failed or hit the page limit of a module using
         // memory.grow: again with more pages.
@@ -210,7 +222,7 @@ impl Runner {
 
     /// Runs `all` with one kernel; when the device declines it, with one
     /// kernel per export.
-    fn run_declinable(
+    pub(super) fn run_declinable(
         &self,
         prep: &Prepared,
         actions: &[Action],
@@ -384,7 +396,31 @@ impl Runner {
             .filter(|&k| resolved(prep, k).trap_expected)
             .collect();
         self.one_by_one(&kernel, prep, actions, &traps, out, cap);
+        self.snapshot(&kernel, prep, enabled, cap);
         Ok(())
+    }
+
+    /// In a chained module (`chain.rs`), with a kernel holding every export
+    /// of the segment: runs the snapshot iteration and keeps its memory.
+    fn snapshot(&self, kernel: &Arc<Kernel>, prep: &Prepared, enabled: &[bool], cap: u64) {
+        let j = match &*self.segment.borrow() {
+            Some(seg) if seg.next.is_none() => match seg.snapshot {
+                Some(j) if (0..seg.need.len()).all(|s| !seg.need[s] || enabled[s]) => j,
+                _ => return,
+            },
+            _ => return,
+        };
+        let taken = match self.dispatch(kernel, prep, &[j], cap, true) {
+            Ok(d) => d.mem.ok_or_else(|| "no memory read back".to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let len = prep.mem.as_ref().map_or(0, |m| m.image.len());
+        if let Some(seg) = self.segment.borrow_mut().as_mut() {
+            seg.next = Some(taken.map(|mut m| {
+                m.truncate(len);
+                m
+            }));
+        }
     }
 
     fn one_by_one(
@@ -397,7 +433,7 @@ impl Runner {
         cap: u64,
     ) {
         for &k in list {
-            out[k] = Some(match self.dispatch(kernel, prep, &[k], cap) {
+            out[k] = Some(match self.dispatch(kernel, prep, &[k], cap, false) {
                 Ok(bufs) => judge(prep, actions, k, &bufs),
                 Err(e) if e.errno == Errno::Unsupported => Outcome::Unsupported(e.message),
                 Err(e) if e.errno == Errno::KernelTrap => trapped(actions, k, &e),
@@ -423,6 +459,7 @@ impl Runner {
             .unwrap_or(0);
         let mut all = Dispatched {
             lo: 0,
+            mem: None,
             out: vec![0u8; prep.out_rec * (list.iter().max().map_or(0, |m| m + 1))],
         };
         let mut start = 0;
@@ -431,7 +468,7 @@ impl Runner {
             while end < list.len() && (list[end] - list[start] + 1) * per_iter <= MAX_MEM_BYTES {
                 end += 1;
             }
-            let d = self.dispatch(kernel, prep, &list[start..end], cap)?;
+            let d = self.dispatch(kernel, prep, &list[start..end], cap, false)?;
             for &k in &list[start..end] {
                 let r = k * prep.out_rec;
                 all.out[r..r + prep.out_rec].copy_from_slice(d.record(prep, k));
@@ -441,27 +478,32 @@ impl Runner {
         Ok(all)
     }
 
-    /// One `exec` running the actions of `list` (ascending).
+    /// One `exec` running the actions of `list` (ascending); `want_mem`:
+    /// also reads back the memory copy of `list[0]`.
     fn dispatch(
         &self,
         kernel: &Arc<Kernel>,
         prep: &Prepared,
         list: &[usize],
         cap: u64,
+        want_mem: bool,
     ) -> Result<Dispatched, ParError> {
+        let seg = self.segment.borrow();
         let lo = list[0];
         let hi = list[list.len() - 1] + 1;
         let mut ctl = vec![0u8; hi];
         for &k in list {
             ctl[k] = 1;
         }
-        let mut inputs: Vec<Vec<u8>> = vec![prep.tab.clone(), ctl, vec![0u8; prep.out_rec * hi]];
+        let tab = seg.as_ref().map_or(&prep.tab, |s| &s.tab);
+        let mut inputs: Vec<Vec<u8>> = vec![tab.clone(), ctl, vec![0u8; prep.out_rec * hi]];
         if let Some(m) = &prep.mem {
+            let image = seg.as_ref().map_or(&m.image, |s| &s.image);
             let copies = if m.per_iteration { hi - lo } else { 1 };
             let one = prep.copy_bytes(cap);
             let mut mem = vec![0u8; one * copies];
             for c in 0..copies {
-                mem[c * one..c * one + m.image.len()].copy_from_slice(&m.image);
+                mem[c * one..c * one + image.len()].copy_from_slice(image);
             }
             if mem.is_empty() {
                 mem.push(0);
@@ -508,7 +550,15 @@ impl Runner {
         r?;
         let mut out = vec![0u8; inputs[2].len()];
         device.read(&*bufs[2], &mut out)?;
-        Ok(Dispatched { lo: 0, out })
+        let mut mem = None;
+        if want_mem && bufs.len() > 3 {
+            let one = prep.copy_bytes(cap).min(inputs[3].len());
+            let mut m = vec![0u8; inputs[3].len()];
+            device.read(&*bufs[3], &mut m)?;
+            m.truncate(one);
+            mem = Some(m);
+        }
+        Ok(Dispatched { lo: 0, out, mem })
     }
 }
 
@@ -516,6 +566,8 @@ impl Runner {
 struct Dispatched {
     lo: usize,
     out: Vec<u8>,
+    /// The memory copy of the first iteration, when asked for.
+    mem: Option<Vec<u8>>,
 }
 
 impl Dispatched {
@@ -527,10 +579,10 @@ impl Dispatched {
 
 /// Exports one kernel calls at most: lavapipe's compile time (LLVM's
 /// coroutine passes) grows faster than linearly with the shader's size.
-const SELECTORS_PER_KERNEL: usize = 64;
+pub(super) const SELECTORS_PER_KERNEL: usize = 64;
 /// Most estimated code ([`Prepared::selector_cost`]) per kernel, for the
 /// same reason.
-const KERNEL_COST: u64 = 1500;
+pub(super) const KERNEL_COST: u64 = 1500;
 
 /// Splits `all` into groups of actions on at most [`SELECTORS_PER_KERNEL`]
 /// exports, each with the selectors its kernel needs (its own plus those of
@@ -592,7 +644,7 @@ fn replayed_before(prep: &Prepared, last: usize, enabled: &mut [bool]) {
     }
 }
 
-fn resolved(prep: &Prepared, k: usize) -> &super::kernel::Resolved {
+pub(super) fn resolved(prep: &Prepared, k: usize) -> &super::kernel::Resolved {
     prep.actions[k].as_ref().expect("resolved action")
 }
 

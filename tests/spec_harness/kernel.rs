@@ -32,8 +32,8 @@
 
 use super::plan::{Action, Expect, Target, Val};
 use super::rewrite::{
-    body_cost, chk_fn, const_of, eval_const, grow_fn, push_bits, push_zero, rewrite_body,
-    unsupported, HGlobals,
+    body_cost, chk_fn, const_of, eval_const, globals_set, grow_fn, push_bits, push_zero,
+    rewrite_body, unsupported, HGlobals,
 };
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
 use wasm_encoder::{
@@ -219,6 +219,8 @@ struct Parts {
     mutable_globals: Vec<(u32, Ty, u128)>,
     /// (index, initialiser) of each mutable reference-typed global.
     ref_resets: Vec<(u32, Vec<Instruction<'static>>)>,
+    /// Per function: the globals it sets itself.
+    sets_globals: Vec<Vec<u32>>,
     elements: Option<ElementSection>,
     code: Vec<Function>,
     mem_min_pages: u64,
@@ -465,6 +467,7 @@ impl Prepared {
         let mut changes_fn = vec![false; func_types.len()];
         let mut callees_fn: Vec<Vec<u32>> = vec![Vec::new(); func_types.len()];
         let mut own_cost = vec![1u64; func_types.len()];
+        let mut sets_globals: Vec<Vec<u32>> = vec![Vec::new(); func_types.len()];
         for (i, &t) in func_types.iter().enumerate() {
             let ft = types.get(t as usize).ok_or("function of an unknown type")?;
             if (i as u32) < imported_funcs {
@@ -479,6 +482,7 @@ impl Prepared {
             let body = &bodies[i - imported_funcs as usize];
             let (f, changes, grows, callees) = rewrite_body(body, ft, &hg, f_chk, f_grow)?;
             own_cost[i] = body_cost(body);
+            sets_globals[i] = globals_set(body)?;
             changes_fn[i] = changes;
             callees_fn[i] = callees;
             has_grow |= grows;
@@ -600,12 +604,25 @@ impl Prepared {
                 num_globals,
                 mutable_globals,
                 ref_resets,
+                sets_globals,
                 elements,
                 code,
                 mem_min_pages,
                 mem_max_pages: memory.and_then(|m| m.1).unwrap_or(65536).min(65536),
             },
         })
+    }
+
+    /// Whether the module's state is its memory alone: it changes its
+    /// memory but sets no global and does not grow the memory. Then the
+    /// memory one iteration leaves behind is all a later kernel needs to
+    /// start from (see `chain.rs`).
+    pub fn memory_only_state(&self) -> bool {
+        let p = &self.parts;
+        self.stateful
+            && !self.has_grow
+            && self.mem.as_ref().is_some_and(|m| m.per_iteration)
+            && p.sets_globals.iter().all(|g| g.is_empty())
     }
 
     /// Number of distinct exports the actions use.
@@ -723,7 +740,7 @@ impl Prepared {
         code.function(&chk_fn(&hg, cap * PAGE));
         code.function(&grow_fn(&hg, p.mem_max_pages));
         code.function(&self.run_fn(&hg, enabled));
-        code.function(&self.kernel_fn(&hg, f_run, cap));
+        code.function(&self.kernel_fn(&hg, f_run, cap, &reach));
 
         let mut m = Module::new();
         m.section(&types);
@@ -942,7 +959,7 @@ impl Prepared {
     }
 
     /// The `kernel` export.
-    fn kernel_fn(&self, hg: &HGlobals, f_run: u32, cap: u64) -> Function {
+    fn kernel_fn(&self, hg: &HGlobals, f_run: u32, cap: u64, reach: &[bool]) -> Function {
         use Instruction as I;
         let p = &self.parts;
         // Params: i 0, n 1, blk 2, tab 3/4, ctl 5/6, out 7/8, mem 9/10.
@@ -979,20 +996,28 @@ impl Prepared {
             push_bits(&mut f, ty, bits);
             f.instruction(&I::GlobalSet(g));
         }
-        for (g, ins) in &p.ref_resets {
+        // A reference global no reachable function sets keeps its value
+        // (resetting it would take the translator's reference types).
+        let set = |g: u32| (0..reach.len()).any(|i| reach[i] && p.sets_globals[i].contains(&g));
+        for (g, ins) in p.ref_resets.iter().filter(|(g, _)| set(*g)) {
             for i in ins {
                 f.instruction(i);
             }
             f.instruction(&I::GlobalSet(*g));
         }
         if self.stateful {
-            // for k in 0..i: if tab[k].mode == 1 { run(k, 0) }
+            // for k in 0..=i: if k == i || tab[k].mode == 1 { run(k, k == i) }
+            // (one call of `$run`: the driver inlines every call, and each
+            // copy of `$run` holds every enabled export).
             f.instruction(&I::Block(BlockType::Empty));
             f.instruction(&I::Loop(BlockType::Empty));
             f.instruction(&I::LocalGet(k));
             f.instruction(&I::LocalGet(0));
-            f.instruction(&I::I32GeU);
+            f.instruction(&I::I32GtU);
             f.instruction(&I::BrIf(1));
+            f.instruction(&I::LocalGet(k));
+            f.instruction(&I::LocalGet(0));
+            f.instruction(&I::I32Eq);
             f.instruction(&I::LocalGet(3));
             f.instruction(&I::LocalGet(k));
             f.instruction(&I::I32Const(self.rec as i32));
@@ -1001,9 +1026,12 @@ impl Prepared {
             f.instruction(&I::I32Load(memarg(0, 2)));
             f.instruction(&I::I32Const(1));
             f.instruction(&I::I32Eq);
+            f.instruction(&I::I32Or);
             f.instruction(&I::If(BlockType::Empty));
             f.instruction(&I::LocalGet(k));
-            f.instruction(&I::I32Const(0));
+            f.instruction(&I::LocalGet(k));
+            f.instruction(&I::LocalGet(0));
+            f.instruction(&I::I32Eq);
             f.instruction(&I::Call(f_run));
             f.instruction(&I::End);
             f.instruction(&I::LocalGet(k));
@@ -1013,10 +1041,11 @@ impl Prepared {
             f.instruction(&I::Br(0));
             f.instruction(&I::End);
             f.instruction(&I::End);
+        } else {
+            f.instruction(&I::LocalGet(0));
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::Call(f_run));
         }
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I32Const(1));
-        f.instruction(&I::Call(f_run));
         if self.mem.is_some() {
             // out[i].word1 = GROW_LIMIT_HIT when the harness' page limit was hit.
             f.instruction(&I::GlobalGet(hg.grew_past));

@@ -4,6 +4,7 @@
 //! device. See `docs/conformance.md`.
 #![allow(dead_code)]
 
+pub mod chain;
 pub mod exec;
 pub mod kernel;
 pub mod plan;

@@ -250,6 +250,18 @@ pub(super) fn body_cost(body: &wasmparser::FunctionBody<'_>) -> u64 {
 /// Rewrites one function body (memory accesses through `$chk`,
 /// `memory.size`/`memory.grow` on the page global). Also says whether it
 /// changes module state.
+/// The globals a function body sets (`global.set`).
+pub(super) fn globals_set(body: &wasmparser::FunctionBody<'_>) -> Result<Vec<u32>, String> {
+    let mut out = Vec::new();
+    let mut r = body.get_operators_reader().map_err(|e| e.to_string())?;
+    while !r.eof() {
+        if let Operator::GlobalSet { global_index } = r.read().map_err(|e| e.to_string())? {
+            out.push(global_index);
+        }
+    }
+    Ok(out)
+}
+
 pub(super) fn rewrite_body(
     body: &wasmparser::FunctionBody<'_>,
     ft: &FuncType,

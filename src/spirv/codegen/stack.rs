@@ -221,7 +221,12 @@ pub(super) fn write_word(fb: &mut FunctionBuilder, g: Globals, w: H, v: H) {
 /// Sets the bits `mask` of word `w` to `bits` (already shifted, within
 /// mask), leaving the other bytes alone: two atomics in the arena (other
 /// invocations may write the neighbouring bytes), a plain read-modify-write
-/// in the window.
+/// in the window. Not a plain load plus one atomic xor of the bits that
+/// change (one atomic fewer, and lavapipe compiles each atomic as a
+/// per-lane loop): when several invocations store to the same byte at once
+/// (a racy but common "set a flag" pattern, where wasm keeps one of the
+/// stored values), their xors cancel out, e.g. two stores of 1 leave 0
+/// (test `gpu_semantics::racing_stores_of_one_value_to_one_byte_keep_it`).
 pub(super) fn insert_word(fb: &mut FunctionBuilder, g: Globals, w: H, mask: H, bits: H) {
     let arena = |fb: &mut FunctionBuilder| {
         let p = fb.index(g.arena_atomic, w);
