@@ -10,7 +10,7 @@
 #   scripts/spec-conformance.sh f32 conversions  only these files
 #   scripts/spec-conformance.sh -v               also every failure and why
 #                                                each case is not a kernel
-#   SPEC_SIMD=1 scripts/spec-conformance.sh      adds the SIMD files
+#   SPEC_SIMD=0 scripts/spec-conformance.sh      without the SIMD files
 #   SPEC_ENGINES=vulkan scripts/spec-conformance.sh  one engine only
 #
 # `cargo test` runs the same binary (tests/spec_conformance.rs) with its

@@ -860,8 +860,20 @@ impl Prepared {
             f.instruction(&I::I64Load(memarg(16 + 16 * j as u64, 3)));
             f.instruction(&I::LocalSet(arg(j)));
         }
-        // Result types per slot (all exports of this kernel).
+        // The result slots that some enabled export fills with a v128: they
+        // are stored as v128 for every export (a scalar result there goes
+        // into the low lanes), since the store below is shared.
         let mut v128_results = vec![false; max_results];
+        for (s, _) in self.sels.iter().enumerate() {
+            if !enabled.get(s).copied().unwrap_or(false) {
+                continue;
+            }
+            if let Some(r) = self.actions.iter().flatten().find(|r| r.sel == s) {
+                for (j, t) in r.results.iter().enumerate() {
+                    v128_results[j] |= *t == Ty::V128;
+                }
+            }
+        }
         for (s, sel) in self.sels.iter().enumerate() {
             if !enabled.get(s).copied().unwrap_or(false) {
                 continue;
@@ -927,12 +939,17 @@ impl Prepared {
                         f.instruction(&I::I64ReinterpretF64);
                     }
                     Ty::V128 => {
-                        v128_results[j] = true;
                         f.instruction(&I::LocalSet(vres(j)));
                         continue;
                     }
                 }
-                f.instruction(&I::LocalSet(res(j)));
+                if v128_results[j] {
+                    // A scalar in a v128 slot: its bits in the low lanes.
+                    f.instruction(&I::I64x2Splat);
+                    f.instruction(&I::LocalSet(vres(j)));
+                } else {
+                    f.instruction(&I::LocalSet(res(j)));
+                }
             }
             f.instruction(&I::End);
         }

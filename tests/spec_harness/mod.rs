@@ -66,8 +66,9 @@ pub const FILES: &[&str] = &[
     "memory_redundancy",
 ];
 
-/// SIMD spec files, run when `SPEC_SIMD=1` (once kernels support SIMD);
-/// each must be vendored under `tests/spec/testsuite/` like the others.
+/// SIMD spec files (fixed-width SIMD), run by default (`SPEC_SIMD=0` leaves
+/// them out); vendored under `tests/spec/testsuite/` like the others. Not
+/// here: `simd_linking` (it links modules by import).
 pub const SIMD_FILES: &[&str] = &[
     "simd_address",
     "simd_align",
@@ -79,17 +80,53 @@ pub const SIMD_FILES: &[&str] = &[
     "simd_f32x4",
     "simd_f32x4_arith",
     "simd_f32x4_cmp",
+    "simd_f32x4_pmin_pmax",
+    "simd_f32x4_rounding",
     "simd_f64x2",
     "simd_f64x2_arith",
     "simd_f64x2_cmp",
-    "simd_i8x16_arith",
+    "simd_f64x2_pmin_pmax",
+    "simd_f64x2_rounding",
     "simd_i16x8_arith",
+    "simd_i16x8_arith2",
+    "simd_i16x8_cmp",
+    "simd_i16x8_extadd_pairwise_i8x16",
+    "simd_i16x8_extmul_i8x16",
+    "simd_i16x8_q15mulr_sat_s",
+    "simd_i16x8_sat_arith",
     "simd_i32x4_arith",
+    "simd_i32x4_arith2",
+    "simd_i32x4_cmp",
+    "simd_i32x4_dot_i16x8",
+    "simd_i32x4_extadd_pairwise_i16x8",
+    "simd_i32x4_extmul_i16x8",
+    "simd_i32x4_trunc_sat_f32x4",
+    "simd_i32x4_trunc_sat_f64x2",
     "simd_i64x2_arith",
+    "simd_i64x2_arith2",
+    "simd_i64x2_cmp",
+    "simd_i64x2_extmul_i32x4",
+    "simd_i8x16_arith",
+    "simd_i8x16_arith2",
+    "simd_i8x16_cmp",
+    "simd_i8x16_sat_arith",
+    "simd_int_to_int_extend",
     "simd_lane",
     "simd_load",
-    "simd_store",
+    "simd_load16_lane",
+    "simd_load32_lane",
+    "simd_load64_lane",
+    "simd_load8_lane",
+    "simd_load_extend",
+    "simd_load_splat",
+    "simd_load_zero",
+    "simd_select",
     "simd_splat",
+    "simd_store",
+    "simd_store16_lane",
+    "simd_store32_lane",
+    "simd_store64_lane",
+    "simd_store8_lane",
 ];
 
 /// Directory of the vendored `.wast` files.
