@@ -3,10 +3,20 @@
 
 use crate::parallel_util::*;
 use std::sync::Arc;
-use wasi_parallel::parallel::{ParallelConfig, ParallelRuntime};
+use wasi_parallel::parallel::{KernelEngine, ParallelConfig, ParallelRuntime};
 
 const KERNEL_TRAP: i32 = 5;
 const UNSUPPORTED: i32 = 8;
+
+/// The CPU kernel engines this build has: the interpreter, and the JIT
+/// where it is compiled in.
+fn cpu_engines() -> Vec<KernelEngine> {
+    let mut engines = vec![KernelEngine::Interpreter];
+    if KernelEngine::jit_available() {
+        engines.push(KernelEngine::Jit);
+    }
+    engines
+}
 
 fn gpu_runtime(fuel: u64, fallback: bool) -> Option<Arc<ParallelRuntime>> {
     let rt = ParallelRuntime::new(ParallelConfig {
@@ -78,11 +88,7 @@ fn store16_lane_with_a_large_offset_traps_out_of_bounds() {
         "/fuzz/regressions/engines-wasmi-store16-lane.kernel.wasm"
     );
     let kernel = std::fs::read(path).unwrap();
-    let mut engines = vec![wasi_parallel::parallel::KernelEngine::Interpreter];
-    if wasi_parallel::parallel::KernelEngine::jit_available() {
-        engines.push(wasi_parallel::parallel::KernelEngine::Jit);
-    }
-    for engine in engines {
+    for engine in cpu_engines() {
         for fuel in [Some(20_000), None] {
             let rt = runtime(ParallelConfig {
                 kernel_engine: engine,
@@ -146,11 +152,7 @@ fn select_of_eqz_of_a_local_is_right_on_both_engines() {
         .map(|&v| -571_649_600i32 / if v == 0 { 1 } else { v })
         .collect();
     let bytes: Vec<u8> = inputs.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let mut engines = vec![wasi_parallel::parallel::KernelEngine::Interpreter];
-    if wasi_parallel::parallel::KernelEngine::jit_available() {
-        engines.push(wasi_parallel::parallel::KernelEngine::Jit);
-    }
-    for engine in engines {
+    for engine in cpu_engines() {
         let rt = runtime(ParallelConfig {
             kernel_engine: engine,
             ..ParallelConfig::default()
@@ -222,11 +224,7 @@ fn endless_start_function_runs_out_of_fuel() {
           (func (export "kernel") (param i32 i32 i32)))"#,
     )
     .unwrap();
-    let mut engines = vec![wasi_parallel::parallel::KernelEngine::Interpreter];
-    if wasi_parallel::parallel::KernelEngine::jit_available() {
-        engines.push(wasi_parallel::parallel::KernelEngine::Jit);
-    }
-    for engine in engines {
+    for engine in cpu_engines() {
         for dev_kind in [SEQUENTIAL, CPU] {
             let rt = runtime(ParallelConfig {
                 kernel_engine: engine,
@@ -282,11 +280,7 @@ fn narrow_lane_stores_at_large_offsets_store_in_bounds() {
             (i32.store offset=4 (local.get $p) (i32.load8_u offset=65544 (i32.const 0)))))"#,
     )
     .unwrap();
-    let mut engines = vec![wasi_parallel::parallel::KernelEngine::Interpreter];
-    if wasi_parallel::parallel::KernelEngine::jit_available() {
-        engines.push(wasi_parallel::parallel::KernelEngine::Jit);
-    }
-    for engine in engines {
+    for engine in cpu_engines() {
         let rt = runtime(ParallelConfig {
             kernel_engine: engine,
             ..ParallelConfig::default()
