@@ -18,6 +18,21 @@ fn cpu_engines() -> Vec<KernelEngine> {
     engines
 }
 
+/// Runs `kernel` for one iteration on SEQUENTIAL with `engine` over one
+/// read-write buffer holding `input`; asserts success and returns the
+/// buffer afterwards.
+fn run_once(engine: KernelEngine, kernel: &[u8], input: &[u8]) -> Vec<u8> {
+    let rt = runtime(ParallelConfig {
+        kernel_engine: engine,
+        ..ParallelConfig::default()
+    });
+    let mut g = Guest::new(&rt);
+    let dev = g.get_device(SEQUENTIAL).unwrap();
+    let buf = g.buffer_with(dev, input, READ_WRITE);
+    assert_eq!(g.exec(dev, kernel, 1, 1, &[], &[buf]), 0, "{engine:?}");
+    g.read_buffer(buf, input.len()).unwrap()
+}
+
 fn gpu_runtime(fuel: u64, fallback: bool) -> Option<Arc<ParallelRuntime>> {
     let rt = ParallelRuntime::new(ParallelConfig {
         threads: 2,
@@ -153,15 +168,7 @@ fn select_of_eqz_of_a_local_is_right_on_both_engines() {
         .collect();
     let bytes: Vec<u8> = inputs.iter().flat_map(|v| v.to_le_bytes()).collect();
     for engine in cpu_engines() {
-        let rt = runtime(ParallelConfig {
-            kernel_engine: engine,
-            ..ParallelConfig::default()
-        });
-        let mut g = Guest::new(&rt);
-        let dev = g.get_device(SEQUENTIAL).unwrap();
-        let buf = g.buffer_with(dev, &bytes, READ_WRITE);
-        assert_eq!(g.exec(dev, &kernel, 1, 1, &[], &[buf]), 0, "{engine:?}");
-        let out = g.read_buffer(buf, bytes.len()).unwrap();
+        let out = run_once(engine, &kernel, &bytes);
         let got: Vec<i32> = out
             .chunks(4)
             .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
@@ -281,15 +288,7 @@ fn narrow_lane_stores_at_large_offsets_store_in_bounds() {
     )
     .unwrap();
     for engine in cpu_engines() {
-        let rt = runtime(ParallelConfig {
-            kernel_engine: engine,
-            ..ParallelConfig::default()
-        });
-        let mut g = Guest::new(&rt);
-        let dev = g.get_device(SEQUENTIAL).unwrap();
-        let buf = g.buffer_with(dev, &[0u8; 8], READ_WRITE);
-        assert_eq!(g.exec(dev, &kernel, 1, 1, &[], &[buf]), 0, "{engine:?}");
-        let out = bytes_to_u32s(&g.read_buffer(buf, 8).unwrap());
+        let out = bytes_to_u32s(&run_once(engine, &kernel, &[0u8; 8]));
         assert_eq!(out, [0x0404, 5], "{engine:?}");
     }
 }
