@@ -13,7 +13,7 @@
 //! its own call left out, replays the whole segment; its memory copy is
 //! read back). No engine's results feed another's.
 
-use super::exec::{resolved, Outcome, Runner, KERNEL_COST, SELECTORS_PER_KERNEL};
+use super::exec::{resolved, KernelFill, Outcome, Runner};
 use super::kernel::Prepared;
 use super::plan::Action;
 
@@ -33,29 +33,20 @@ pub(super) struct Segment {
     pub next: Option<Result<Vec<u8>, String>>,
 }
 
-/// Consecutive stretches of `all` (ascending), each using at most
-/// [`SELECTORS_PER_KERNEL`] exports and [`KERNEL_COST`] of estimated code.
+/// Consecutive stretches of `all` (ascending), each using the exports one
+/// kernel may hold ([`KernelFill`]).
 fn segments(prep: &Prepared, all: &[usize], budget: Option<u64>) -> Vec<Vec<usize>> {
-    let budget: u64 = budget.unwrap_or_else(|| {
-        std::env::var("SPEC_KERNEL_COST")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(KERNEL_COST)
-    });
+    let mut fill = KernelFill::new(budget);
     let mut segs: Vec<Vec<usize>> = vec![Vec::new()];
     let mut sels: Vec<usize> = Vec::new();
-    let mut cost = 0u64;
     for &k in all {
         let s = resolved(prep, k).sel;
         if !sels.contains(&s) {
-            let c = prep.selector_cost(s);
-            if !sels.is_empty() && (sels.len() >= SELECTORS_PER_KERNEL || cost + c > budget) {
+            if fill.add(prep.selector_cost(s)) {
                 segs.push(Vec::new());
                 sels.clear();
-                cost = 0;
             }
             sels.push(s);
-            cost += c;
         }
         segs.last_mut().expect("a segment").push(k);
     }

@@ -579,10 +579,50 @@ impl Dispatched {
 
 /// Exports one kernel calls at most: lavapipe's compile time (LLVM's
 /// coroutine passes) grows faster than linearly with the shader's size.
-pub(super) const SELECTORS_PER_KERNEL: usize = 64;
+const SELECTORS_PER_KERNEL: usize = 64;
 /// Most estimated code ([`Prepared::selector_cost`]) per kernel, for the
 /// same reason.
-pub(super) const KERNEL_COST: u64 = 1500;
+const KERNEL_COST: u64 = 1500;
+
+/// The greedy rule that fills kernels with exports, in the order they are
+/// offered: a kernel is closed when the next export would take it past
+/// [`SELECTORS_PER_KERNEL`] exports or past the cost budget
+/// ([`KERNEL_COST`], `SPEC_KERNEL_COST` or the caller's).
+pub(super) struct KernelFill {
+    budget: u64,
+    exports: usize,
+    cost: u64,
+}
+
+impl KernelFill {
+    pub(super) fn new(budget: Option<u64>) -> KernelFill {
+        let budget = budget.unwrap_or_else(|| {
+            std::env::var("SPEC_KERNEL_COST")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(KERNEL_COST)
+        });
+        KernelFill {
+            budget,
+            exports: 0,
+            cost: 0,
+        }
+    }
+
+    /// Adds an export of estimated cost `c`; `true` when it starts a new
+    /// kernel (the first export of all does not).
+    pub(super) fn add(&mut self, c: u64) -> bool {
+        let new = self.exports > 0
+            && (self.exports >= SELECTORS_PER_KERNEL || self.cost + c > self.budget);
+        if new {
+            self.exports = 0;
+            self.cost = 0;
+        }
+        self.exports += 1;
+        self.cost += c;
+        new
+    }
+}
 
 /// Splits `all` into groups of actions on at most [`SELECTORS_PER_KERNEL`]
 /// exports, each with the selectors its kernel needs (its own plus those of
@@ -596,25 +636,14 @@ fn chunks(prep: &Prepared, all: &[usize]) -> Vec<(Vec<bool>, Vec<usize>)> {
         }
     }
     let mut groups = Vec::new();
-    let budget: u64 = std::env::var("SPEC_KERNEL_COST")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(KERNEL_COST);
-    // Greedy: exports in order of first use, a new kernel when the next
-    // would pass the selector or cost budget.
+    // Greedy: exports in order of first use.
     let mut parts: Vec<Vec<usize>> = Vec::new();
-    let mut cost = 0u64;
+    let mut fill = KernelFill::new(None);
     for &s in &order {
-        let c = prep.selector_cost(s);
+        let new_kernel = fill.add(prep.selector_cost(s));
         match parts.last_mut() {
-            Some(last) if last.len() < SELECTORS_PER_KERNEL && cost + c <= budget => {
-                last.push(s);
-                cost += c;
-            }
-            _ => {
-                parts.push(vec![s]);
-                cost = c;
-            }
+            Some(last) if !new_kernel => last.push(s),
+            _ => parts.push(vec![s]),
         }
     }
     for chunk in &parts {
