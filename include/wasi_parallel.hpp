@@ -356,9 +356,22 @@ class Config {
     detail::check(wp_config_set_device_policy(raw(), WP_DEVICE_POLICY_FORCE, static_cast<wp_device_kind_t>(kind)));
     return *this;
   }
-  /// Honour the guest's hint (the default).
-  Config &auto_device() {
-    detail::check(wp_config_set_device_policy(raw(), WP_DEVICE_POLICY_AUTO, WP_DEVICE_CPU));
+  /// The default: the host places each CPU- or GPU-hinted call on the
+  /// device measured fastest for that kernel and size.
+  Config &adaptive_device() {
+    detail::check(wp_config_set_device_policy(raw(), WP_DEVICE_POLICY_ADAPTIVE, WP_DEVICE_CPU));
+    return *this;
+  }
+  /// The same as adaptive_device() (its older name).
+  Config &auto_device() { return adaptive_device(); }
+  /// Honour the guest's hint: every call runs on the device it got.
+  Config &hint_device() {
+    detail::check(wp_config_set_device_policy(raw(), WP_DEVICE_POLICY_HINT, WP_DEVICE_CPU));
+    return *this;
+  }
+  /// Keep the Vulkan pipeline cache in `dir` across runs.
+  Config &pipeline_cache_dir(const std::string &dir) {
+    detail::check(wp_config_set_pipeline_cache_dir(raw(), dir.c_str()));
     return *this;
   }
   Config &gpu_fallback(bool on) { return set(wp_config_set_gpu_fallback, on); }

@@ -55,15 +55,23 @@ rows=""
 seq_ms=""
 seq_sum=""
 gpu_n=0
-run_on() { # run_on KIND LABEL [VULKAN_SELECTOR]
+run_on() { # run_on KIND|adaptive LABEL [VULKAN_SELECTOR]
     kind=$1 label=$2 sel=${3:-}
     out="$work/$label.out" trace="$work/$label.json"
-    if [ -n "$sel" ]; then
-        WASI_PARALLEL_VULKAN_DEVICE=$sel "$wp" run --device "$kind" --trace "$trace" \
-            build/guests/demo.wasm "$kind" "$cols" "$runs" > "$out" 2>> "$log" && rc=0 || rc=$?
+    if [ "$kind" = adaptive ]; then
+        # The guest asks for a GPU; the host places each call.
+        set -- --device auto --device-policy adaptive
+        hint=gpu
     else
-        "$wp" run --device "$kind" --trace "$trace" \
-            build/guests/demo.wasm "$kind" "$cols" "$runs" > "$out" 2>> "$log" && rc=0 || rc=$?
+        set -- --device "$kind"
+        hint=$kind
+    fi
+    if [ -n "$sel" ]; then
+        WASI_PARALLEL_VULKAN_DEVICE=$sel "$wp" run "$@" --trace "$trace" \
+            build/guests/demo.wasm "$hint" "$cols" "$runs" > "$out" 2>> "$log" && rc=0 || rc=$?
+    else
+        "$wp" run "$@" --trace "$trace" \
+            build/guests/demo.wasm "$hint" "$cols" "$runs" > "$out" 2>> "$log" && rc=0 || rc=$?
     fi
     line=$(grep '^demo:' "$out" || true)
     ms=$(echo "$line" | sed -n 's/.* in \([0-9.]*\) ms.*/\1/p')
@@ -74,6 +82,14 @@ run_on() { # run_on KIND LABEL [VULKAN_SELECTOR]
     dev=$(echo "$exec" | sed -n 's/.*"device":"\([^"]*\)".*/\1/p')
     engine=$(echo "$exec" | sed -n 's/.*"engine":"\([^"]*\)".*/\1/p')
     fallback=$(echo "$exec" | grep -q '"fallback"' && echo " (fell back to the CPU device)" || true)
+    if [ "$kind" = adaptive ]; then
+        # Which devices the policy chose, with how many calls each.
+        dev="adaptive: $(grep '"name":"parallel_exec"' "$trace" 2>/dev/null \
+            | sed -n 's/.*"device":"\([^"]*\)".*/\1/p' | sed 's/^vulkan: //; s/ (.*//' \
+            | sort | uniq -c | awk '{n=$1; $1=""; printf "%s%s x%d", sep, substr($0, 2), n; sep=", "}')"
+        engine="(per call)"
+        fallback=""
+    fi
     if [ "$kind" = sequential ]; then seq_ms=$ms seq_sum=$sum; fi
     if [ "$rc" -ne 0 ] || [ -z "$ms" ]; then
         check="FAILED (exit $rc, see $log)"
@@ -98,12 +114,15 @@ while IFS="$(printf '\t')" read -r index kind name; do
             gpu_index=$((gpu_index + 1)) ;;
     esac
 done < build/demo-devices.txt
+# The default device policy: the guest asks for a GPU, the host decides.
+run_on adaptive adaptive
 echo " done"
 
 rows_n=$(( cols * 5 / 13 ))
 echo
 echo "The same Mandelbrot kernel (${cols}x${rows_n} pixels, one iteration per row), $runs calls per device."
 echo "first call: kernel compiled, workers / GPU pipeline built; warm: the best later call; speed-up: warm vs sequential."
+echo "adaptive: the default policy with a GPU hint; the device column shows where the host placed the calls."
 echo
 printf '%-40s | %-23s | %10s | %10s | %8s | %s\n' "device" "engine" "first call" "warm" "speed-up" "result check"
 printf '%-40s-+-%-23s-+-%10s-+-%10s-+-%8s-+-%s\n' "----------------------------------------" "-----------------------" "----------" "----------" "--------" "------------"

@@ -57,11 +57,23 @@ enum Cmd {
 /// Which device `get_device` returns.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum DeviceArg {
-    /// Honour the guest's hint.
+    /// No forced device: the device policy decides.
     Auto,
     Sequential,
     Cpu,
     Gpu,
+}
+
+#[derive(Copy, Clone, Debug, clap::ValueEnum)]
+enum PolicyArg {
+    /// The host places each call on the device that measured fastest for
+    /// that kernel and size (CPU and GPU hints).
+    Adaptive,
+    /// Honour the guest's hint.
+    Hint,
+    /// For testing: each call of a kernel on the next device in turn (CPU,
+    /// then each GPU); results must not change.
+    Rotate,
 }
 
 #[derive(clap::Args, Debug)]
@@ -76,7 +88,7 @@ struct RunArgs {
     /// Set a guest environment variable (repeatable).
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_env)]
     env: Vec<(String, String)>,
-    /// Force the device get_device returns (auto honours the guest's hint).
+    /// Force the device get_device returns (auto: the device policy decides).
     #[arg(
         long,
         value_enum,
@@ -85,6 +97,16 @@ struct RunArgs {
         hide_possible_values = false
     )]
     device: DeviceArg,
+    /// How calls are placed when no device is forced: adaptive (by
+    /// measured cost, per kernel and size) or hint (the guest's hint).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "POLICY",
+        default_value = "adaptive",
+        hide_possible_values = false
+    )]
+    device_policy: PolicyArg,
     /// CPU device worker threads, 1..=1024 (default: available cores).
     #[arg(long, value_name = "N", value_parser = parse_threads)]
     threads: Option<u32>,
@@ -126,6 +148,13 @@ struct RunArgs {
     /// on the CPU device.
     #[arg(long)]
     no_gpu_fallback: bool,
+    /// Keep the Vulkan pipeline cache in DIR across runs (default:
+    /// $XDG_CACHE_HOME/wasi-parallel, else ~/.cache/wasi-parallel).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_pipeline_cache")]
+    pipeline_cache: Option<PathBuf>,
+    /// Keep no pipeline cache across runs (nothing is read or written).
+    #[arg(long)]
+    no_pipeline_cache: bool,
     /// Print per-call device, times and fallbacks on stderr.
     #[arg(long)]
     stats: bool,
@@ -279,7 +308,11 @@ fn engine_config(o: &RunArgs) -> Config {
         DeviceArg::Sequential => DevicePolicy::Force(DeviceKind::Sequential),
         DeviceArg::Cpu => DevicePolicy::Force(DeviceKind::Cpu),
         DeviceArg::Gpu => DevicePolicy::Force(DeviceKind::DiscreteGpu),
-        DeviceArg::Auto => DevicePolicy::Auto,
+        DeviceArg::Auto => match o.device_policy {
+            PolicyArg::Adaptive => DevicePolicy::Adaptive,
+            PolicyArg::Hint => DevicePolicy::Hint,
+            PolicyArg::Rotate => DevicePolicy::Rotate,
+        },
     };
     if let Some(n) = o.threads {
         c.parallel.threads = n as usize;
@@ -301,6 +334,13 @@ fn engine_config(o: &RunArgs) -> Config {
         c.parallel.kernel_cache_entries = n as usize;
     }
     c.parallel.gpu_fallback = !o.no_gpu_fallback;
+    c.parallel.pipeline_cache_dir = if o.no_pipeline_cache {
+        None
+    } else {
+        o.pipeline_cache
+            .clone()
+            .or_else(wasi_parallel::parallel::default_pipeline_cache_dir)
+    };
     c
 }
 
@@ -335,7 +375,20 @@ fn run(o: RunArgs) -> ExitCode {
         Some(name) => invoke(&mut inst, name, guest_args),
     };
     if o.stats {
-        eprint!("{}", inst.parallel().stats().summary());
+        let p = inst.parallel();
+        let stats = p.stats();
+        let devices = p.runtime().devices();
+        eprint!("{}", stats.summary());
+        if !stats.recent_calls.is_empty() {
+            eprintln!(
+                "wasi-parallel: calls (the last {}), device policy {}:",
+                stats.recent_calls.len(),
+                p.runtime().config().device_policy.name()
+            );
+            eprint!("{}", stats.call_lines(&devices));
+            eprintln!("wasi-parallel: per kernel:");
+            eprint!("{}", stats.kernel_lines(&devices));
+        }
     }
     if let Err(e) = inst.finish_trace() {
         return fail(EXIT_LOAD, e);

@@ -2,18 +2,30 @@
 
 use super::error::{guard, wp_error_t};
 use super::kind::{device_kind_from_c, kernel_engine_from_c, wp_device_kind_t, wp_kernel_engine_t};
-use super::non_null_mut;
+use super::{c_str, non_null_mut};
 use crate::error::{Error, Result};
 use crate::parallel::DevicePolicy;
 use crate::runtime::Config;
+use std::ffi::c_char;
 use std::time::Duration;
 
-/// How `get_device` picks the device it returns to a guest.
+/// How the host places a guest's calls on devices.
 pub type wp_device_policy_t = i32;
-/// Honour the guest's hint (a missing GPU falls back to the CPU device).
-pub const WP_DEVICE_POLICY_AUTO: wp_device_policy_t = 0;
+/// The default: the host places each call of a CPU- or GPU-hinted device on
+/// the device measured fastest for that kernel and size (the CPU device or
+/// a Vulkan device); buffers follow the calls.
+pub const WP_DEVICE_POLICY_ADAPTIVE: wp_device_policy_t = 0;
+/// The same as `WP_DEVICE_POLICY_ADAPTIVE` (its older name).
+pub const WP_DEVICE_POLICY_AUTO: wp_device_policy_t = WP_DEVICE_POLICY_ADAPTIVE;
 /// Always return the device of the given kind, whatever the hint.
 pub const WP_DEVICE_POLICY_FORCE: wp_device_policy_t = 1;
+/// Honour the guest's hint (a missing GPU falls back to the CPU device);
+/// every call runs on the device the guest got.
+pub const WP_DEVICE_POLICY_HINT: wp_device_policy_t = 2;
+/// For testing: like `ADAPTIVE`, but each call of a kernel runs on the next
+/// device in turn (the CPU device, then each Vulkan device), so buffers
+/// move at every call; results must not change.
+pub const WP_DEVICE_POLICY_ROTATE: wp_device_policy_t = 3;
 
 /// Engine settings: guest limits and the wasi-parallel device settings.
 ///
@@ -25,7 +37,7 @@ pub struct wp_config_t {
 }
 
 /// A new config with the defaults (no fuel limit, wasm32 memory limit, CPU
-/// threads = available cores, device policy AUTO, GPU fallback on, 1 GiB /
+/// threads = available cores, device policy ADAPTIVE, GPU fallback on, 1 GiB /
 /// 4096 buffers per instance, 16 MiB kernels, 64 cached kernels).
 ///
 /// Ownership: the caller owns the result; free it with `wp_config_delete`.
@@ -157,10 +169,18 @@ pub extern "C" fn wp_config_set_kernel_timeout(
     })
 }
 
-/// Sets the device policy: `WP_DEVICE_POLICY_AUTO` honours the guest's hint
-/// (`kind` is ignored); `WP_DEVICE_POLICY_FORCE` makes `get_device` return
-/// the device of `kind` (a `WP_DEVICE_*` value) whatever the hint (a missing
-/// GPU: the CPU device).
+/// Sets the device policy (`kind` is ignored except with `FORCE`):
+/// - `WP_DEVICE_POLICY_ADAPTIVE` (the default; `WP_DEVICE_POLICY_AUTO` is
+///   the same value): the host places each call of a CPU- or GPU-hinted
+///   device on the CPU device or a Vulkan device by measured cost per
+///   kernel and size; buffers follow the calls. A SEQUENTIAL hint stays
+///   sequential.
+/// - `WP_DEVICE_POLICY_HINT`: `get_device` honours the guest's hint (a
+///   missing GPU: the CPU device) and every call runs there.
+/// - `WP_DEVICE_POLICY_FORCE`: `get_device` returns the device of `kind` (a
+///   `WP_DEVICE_*` value) whatever the hint (a missing GPU: the CPU device).
+/// - `WP_DEVICE_POLICY_ROTATE`: for testing, each call on the next device
+///   in turn.
 ///
 /// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, an unknown policy or
 /// kind. Ownership: borrows `config`. Thread-safety: one thread per config.
@@ -172,7 +192,9 @@ pub extern "C" fn wp_config_set_device_policy(
 ) -> *mut wp_error_t {
     with_config(config, |c| {
         c.parallel.device_policy = match policy {
-            WP_DEVICE_POLICY_AUTO => DevicePolicy::Auto,
+            WP_DEVICE_POLICY_ADAPTIVE => DevicePolicy::Adaptive,
+            WP_DEVICE_POLICY_HINT => DevicePolicy::Hint,
+            WP_DEVICE_POLICY_ROTATE => DevicePolicy::Rotate,
             WP_DEVICE_POLICY_FORCE => DevicePolicy::Force(device_kind_from_c(kind)?),
             other => {
                 return Err(Error::invalid_argument(format!(
@@ -360,6 +382,36 @@ pub extern "C" fn wp_config_set_kernel_cache_entries(
             return Err(Error::invalid_argument("kernel cache entries must be > 0"));
         }
         c.parallel.kernel_cache_entries = entries;
+        Ok(())
+    })
+}
+
+/// Keeps the Vulkan pipeline cache in directory `dir` across runs (created
+/// when first written; one file per device and driver version), so a later
+/// engine builds the same kernels' GPU pipelines from the driver's cache.
+/// NULL turns it off (the default: nothing is read or written). A corrupt
+/// or foreign cache file is ignored with a warning on stderr and rewritten.
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, or a `dir` that
+/// is empty or not UTF-8. Ownership: borrows both; `dir` is copied.
+/// Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_pipeline_cache_dir(
+    config: *mut wp_config_t,
+    dir: *const c_char,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.parallel.pipeline_cache_dir = if dir.is_null() {
+            None
+        } else {
+            let d = c_str(dir, "dir")?;
+            if d.is_empty() {
+                return Err(Error::invalid_argument(
+                    "pipeline cache dir: empty path (NULL turns the cache off)",
+                ));
+            }
+            Some(std::path::PathBuf::from(d))
+        };
         Ok(())
     })
 }

@@ -13,6 +13,7 @@ use super::device::{DeviceKind, DeviceSession};
 use super::dispatch::Call;
 use super::errno::{Errno, ParError, ParResult};
 use super::handles::{BufferAccess, BufferEntry, Entry, HandleTable};
+use super::placement::residency::Copies;
 use super::stats::ParallelStats;
 use super::trace::{Trace, TraceArg};
 use super::{DevicePolicy, ParallelRuntime};
@@ -201,7 +202,7 @@ impl ParallelContext {
         })?;
         guest_range(mem.len(), out, 4, "out_device")?;
         let wanted = match self.runtime.config().device_policy {
-            DevicePolicy::Auto => hint,
+            DevicePolicy::Adaptive | DevicePolicy::Hint | DevicePolicy::Rotate => hint,
             DevicePolicy::Force(kind) => kind,
         };
         let index = self.runtime.pick_device(wanted);
@@ -273,11 +274,15 @@ impl ParallelContext {
                 cfg.max_buffer_bytes
             )));
         }
-        let storage = self.runtime.device_at(index).create_buffer(size)?;
+        // Where the first copy lives: the device itself, or host memory
+        // (the CPU device) when the adaptive policy places its calls.
+        let home = self.runtime.home_device(index);
+        let storage = self.runtime.device_at(home).create_buffer(size)?;
+        let copies = Copies::new(home, storage, self.runtime.device_count());
         let h = self.handles.insert(Entry::Buffer(BufferEntry {
             device: index,
             access,
-            storage,
+            copies,
         }));
         self.buffer_count += 1;
         self.buffer_bytes += size;
@@ -328,18 +333,22 @@ impl ParallelContext {
     ) -> ParResult<(&BufferEntry, Range<usize>)> {
         let b = self.buffer_entry(buffer)?;
         let len = len as u32 as u64;
-        if len > b.storage.size() {
+        if len > b.copies.size() {
             return Err(ParError::out_of_bounds(format!(
                 "data_len {len} is larger than the buffer ({} bytes)",
-                b.storage.size()
+                b.copies.size()
             )));
         }
         Ok((b, guest_range(mem_len, ptr, len, "data")?))
     }
 
     fn write_buffer_inner(&mut self, mem: &[u8], ptr: i32, len: i32, buffer: i32) -> ParResult<()> {
-        let (b, r) = self.transfer(mem.len(), buffer, ptr, len)?;
-        self.runtime.device_at(b.device).write(&*b.storage, &mem[r])
+        let (_, r) = self.transfer(mem.len(), buffer, ptr, len)?;
+        let b = self
+            .handles
+            .buffer_mut(buffer as u32)
+            .expect("transfer() found the buffer");
+        b.copies.write(&self.runtime.devices, &mem[r])
     }
 
     /// `read_buffer(buffer, data_ptr, data_len)`.
@@ -372,9 +381,8 @@ impl ParallelContext {
         len: i32,
     ) -> ParResult<()> {
         let (b, r) = self.transfer(mem.len(), buffer, ptr, len)?;
-        self.runtime
-            .device_at(b.device)
-            .read(&*b.storage, &mut mem[r])
+        b.copies
+            .read(&self.runtime.devices, self.runtime.cpu, &mut mem[r])
     }
 
     /// `parallel_exec(device, kernel_ptr, kernel_len, num_iterations, block_size,
@@ -476,7 +484,6 @@ impl ParallelContext {
         let mut ids = Vec::new();
         Self::read_handles(mem, in_ptr, in_len, "in_buffers", &mut ids)?;
         Self::read_handles(mem, out_ptr, out_len, "out_buffers", &mut ids)?;
-        let mut buffers: Vec<&BufferEntry> = Vec::with_capacity(ids.len());
         for &h in &ids {
             let b = self.handles.buffer(h).ok_or_else(|| {
                 ParError::invalid_handle(format!("{h} is not a buffer handle of this instance"))
@@ -488,7 +495,6 @@ impl ParallelContext {
                     runtime.device_at(index).info().name
                 )));
             }
-            buffers.push(b);
         }
 
         let call = Call {
@@ -496,13 +502,18 @@ impl ParallelContext {
             kernel: &mem[kr],
             num_iterations,
             block_size,
-            buffers: &buffers,
+            buffers: &ids,
             cancel: &Cancel::new(
                 self.interrupt.clone(),
                 self.call_deadline,
                 runtime.config().kernel_timeout.and_then(Deadline::after),
             ),
         };
-        runtime.dispatch(&call, &mut self.sessions[index], &mut self.stats)
+        runtime.dispatch(
+            &call,
+            &mut self.handles,
+            &mut self.sessions,
+            &mut self.stats,
+        )
     }
 }

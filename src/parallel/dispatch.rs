@@ -1,15 +1,19 @@
 //! One kernel call once `ParallelContext` validated the guest's arguments:
 //! kernel cache lookup (decode, check and compile on a miss), the buffers'
-//! layout, the device's exec, the GPU -> CPU fallback when the GPU declines
-//! the kernel, and the call's statistics.
+//! layout, the placement (which device runs it: [`super::placement`]), the
+//! buffers made resident there, the device's exec, the CPU rerun when a GPU
+//! declines the kernel, and the call's statistics.
 
 use super::cancel::Cancel;
 use super::device::{DeviceBuffer, DeviceSession, ExecRequest, ExecStats};
 use super::errno::{Errno, ParResult};
-use super::handles::{BufferAccess, BufferEntry};
+use super::handles::{BufferAccess, HandleTable};
 use super::kernel::cache::CacheOutcome;
 use super::kernel::layout::Layout;
 use super::kernel::{Kernel, KernelEngine};
+use super::placement::model::{Candidate, Key, Reason, Status};
+use super::placement::residency::Move;
+use super::placement::{Decision, DevicePolicy};
 use super::stats::{CallRecord, ParallelStats};
 use super::ParallelRuntime;
 use std::sync::Arc;
@@ -24,38 +28,67 @@ pub(crate) struct Call<'a> {
     pub kernel: &'a [u8],
     pub num_iterations: u32,
     pub block_size: u32,
-    /// Every occurrence, inputs then outputs; all on `device`.
-    pub buffers: &'a [&'a BufferEntry],
+    /// Every occurrence's handle, inputs then outputs; each a buffer of
+    /// `device` in the instance's handle table.
+    pub buffers: &'a [u32],
     /// The instance's interrupt flag and the deadlines (see `cancel`).
     pub cancel: &'a Cancel,
 }
 
+/// A call's kernel and buffers, ready for a device.
+struct Prepared<'a> {
+    call: &'a Call<'a>,
+    kernel: Arc<Kernel>,
+    layout: Layout,
+    /// The handle of each placement (each buffer once).
+    unique: Vec<u32>,
+}
+
+/// What running on one device produced.
+struct Ran {
+    result: ParResult<ExecStats>,
+    /// The copies made to run there.
+    moves: Vec<Move>,
+    /// Time of the device's `exec`.
+    exec_time: Duration,
+}
+
 impl ParallelRuntime {
-    /// Runs `call` on its device (falling back to the CPU device when a GPU
-    /// declines the kernel and the config allows it) and records it in
-    /// `stats`. `session` is the instance's session of the device.
+    /// Runs `call` where the placement sends it, making its buffers
+    /// resident there, and records it in `stats`. `sessions` are the
+    /// instance's device sessions, by device index.
     pub(crate) fn dispatch(
         &self,
         call: &Call<'_>,
-        session: &mut DeviceSession,
+        handles: &mut HandleTable,
+        sessions: &mut [DeviceSession],
         stats: &mut ParallelStats,
     ) -> ParResult<()> {
-        let index = call.device;
-        let buffers = call.buffers;
-        let num_iterations = call.num_iterations;
         let (kernel, cache_hit, compile_time) = self.load_kernel(call.kernel, stats)?;
-        kernel.check_buffer_count(buffers.len())?;
-        let keyed: Vec<(*const BufferEntry, u64)> = buffers
+        kernel.check_buffer_count(call.buffers.len())?;
+        let keyed: Vec<(u32, u64)> = call
+            .buffers
             .iter()
-            .map(|b| (*b as *const BufferEntry, b.storage.size()))
+            .map(|&h| (h, handles.buffer(h).expect("validated").copies.size()))
             .collect();
         let layout = Layout::compute(kernel.private_size, &keyed)?;
-
+        let unique = layout
+            .placements
+            .iter()
+            .map(|p| call.buffers[p.first_occurrence])
+            .collect();
+        let p = Prepared {
+            call,
+            kernel,
+            layout,
+            unique,
+        };
         let mut record = CallRecord {
-            device: self.devices[index].info().kind,
-            device_index: index,
-            engine: self.engine_of(index, &kernel),
-            num_iterations,
+            device: self.devices[call.device].info().kind,
+            device_index: call.device,
+            engine: self.engine_of(call.device, &p.kernel),
+            kernel_hash: p.kernel.hash,
+            num_iterations: call.num_iterations,
             cache_hit,
             compile_time: if cache_hit {
                 Duration::ZERO
@@ -64,50 +97,212 @@ impl ParallelRuntime {
             },
             run_time: Duration::ZERO,
             setup_time: Duration::ZERO,
+            copy_time: Duration::ZERO,
+            copied_bytes: 0,
             workers: 0,
             reused_workers: false,
             fallback: None,
+            reason: Reason::Hint,
+            estimates: Vec::new(),
             errno: Errno::Success,
         };
-        if num_iterations == 0 {
+        if call.num_iterations == 0 {
             stats.record(record, 0, &self.infos);
             return Ok(());
         }
 
-        let storages: Vec<&dyn DeviceBuffer> = buffers.iter().map(|b| &*b.storage).collect();
-        let read_only: Vec<bool> = buffers
-            .iter()
-            .map(|b| b.access == BufferAccess::Read)
-            .collect();
-        let req = ExecRequest {
-            kernel: &kernel,
-            num_iterations,
-            block_size: call.block_size,
-            buffers: &storages,
-            layout: &layout,
-            fuel: self.config.kernel_fuel,
-            read_only: &read_only,
-            cancel: call.cancel,
-        };
         let t = Instant::now();
-        let result = self.exec_with_fallback(call, session, &req, &mut record);
+        let (decision, key) = self.place(&p, handles);
+        record.reason = decision.reason;
+        record.estimates = decision.estimates.clone();
+        let d = decision.device;
+        let mut ran = self.run_on(d, &p, handles, &mut sessions[d]);
+        let mut ran_on = d;
+        if let Err(e) = &ran.result {
+            let dev = self.devices[d].info();
+            // Out of device memory: the adaptive policy reruns the call on
+            // the CPU device (not for good: a later call may fit).
+            let full = e.errno == Errno::ResourceExhausted && key.is_some() && d != self.cpu;
+            if (e.errno == Errno::Unsupported || full) && dev.kind.is_gpu() {
+                let why = format!("{} cannot run this kernel: {}", dev.name, e.message);
+                if !full {
+                    self.placer.decline(p.kernel.hash, d, e.message.clone());
+                }
+                if key.is_some() || self.config.gpu_fallback {
+                    record.fallback = Some(why);
+                    if key.is_some() {
+                        record.reason = Reason::Declined;
+                    }
+                    let before = ran.moves;
+                    ran = self.run_on(self.cpu, &p, handles, &mut sessions[self.cpu]);
+                    ran.moves.extend(before);
+                    ran_on = self.cpu;
+                }
+            }
+        }
         record.run_time = t.elapsed();
-        match &result {
+        record.device = self.devices[ran_on].info().kind;
+        record.device_index = ran_on;
+        record.engine = self.engine_of(ran_on, &p.kernel);
+        record.copy_time = ran.moves.iter().map(|m| m.time).sum();
+        record.copied_bytes = ran.moves.iter().map(|m| m.bytes).sum();
+        self.placer.observe_copies(&ran.moves);
+        match &ran.result {
             Ok(s) => {
                 record.workers = s.workers;
                 record.setup_time = s.setup_time;
                 record.reused_workers = s.reused_workers;
                 stats.setup_time += s.setup_time;
+                if let Some(key) = key {
+                    // The model learns the device's own time (one-time
+                    // setup such as worker instantiation or a pipeline
+                    // build excluded) and the call's total.
+                    let run = ran.exec_time.saturating_sub(s.setup_time);
+                    self.placer
+                        .observe(key, ran_on, run, run + record.copy_time);
+                }
             }
             Err(e) => record.errno = e.errno,
         }
-        let ran = if result.is_ok() {
-            num_iterations as u64
+        let done = if ran.result.is_ok() {
+            call.num_iterations as u64
         } else {
             0
         };
-        stats.record(record, ran, &self.infos);
-        result.map(|_| ())
+        stats.record(record, done, &self.infos);
+        ran.result.map(|_| ())
+    }
+
+    /// Where the call runs: the adaptive policy's choice among the CPU
+    /// device and the GPUs (with the model's key), or the device the guest
+    /// named.
+    fn place(&self, p: &Prepared<'_>, handles: &HandleTable) -> (Decision, Option<Key>) {
+        let call = p.call;
+        if !self.adaptive_for(call.device) {
+            return (Decision::fixed(call.device), None);
+        }
+        let buffers: Vec<_> = p
+            .unique
+            .iter()
+            .map(|&h| &handles.buffer(h).expect("validated").copies)
+            .collect();
+        let bytes = buffers.iter().map(|c| c.size()).sum();
+        let key = Key::new(p.kernel.hash, call.num_iterations, bytes);
+        let gpus = self.infos.iter().filter(|i| i.kind.is_gpu());
+        let candidates = std::iter::once(self.cpu)
+            .chain(gpus.map(|i| i.index))
+            .map(|d| {
+                let declined = self.placer.declined(p.kernel.hash, d);
+                let status = if d == self.cpu {
+                    Status::Ready
+                } else if let Some(why) = &declined {
+                    Status::Declined(why.clone())
+                } else {
+                    self.devices[d].prepare(
+                        &p.kernel,
+                        call.buffers.len(),
+                        call.num_iterations,
+                        call.block_size,
+                        self.config.kernel_fuel.is_some(),
+                    )
+                };
+                if let (Status::Declined(why), None) = (&status, &declined) {
+                    self.placer.decline(p.kernel.hash, d, why.clone());
+                }
+                let copy_ns = buffers
+                    .iter()
+                    .filter(|c| !c.is_valid_on(d))
+                    .map(|c| {
+                        self.placer
+                            .copy_estimate(c.source_for(self.cpu), d, c.size())
+                    })
+                    .sum();
+                Candidate {
+                    device: d,
+                    status,
+                    copy_ns,
+                }
+            })
+            .collect();
+        let rotate = self.config.device_policy == DevicePolicy::Rotate;
+        (self.placer.decide(key, candidates, rotate), Some(key))
+    }
+
+    /// Makes the call's buffers resident on device `d` and runs it there;
+    /// afterwards the copies on `d` of the buffers it may have written are
+    /// the only valid ones (not after `unsupported` or
+    /// `resource_exhausted`: the device gave up before touching them).
+    fn run_on(
+        &self,
+        d: usize,
+        p: &Prepared<'_>,
+        handles: &mut HandleTable,
+        session: &mut DeviceSession,
+    ) -> Ran {
+        let mut moves = Vec::new();
+        let mut scratch = Vec::new();
+        for &h in &p.unique {
+            let b = handles.buffer_mut(h).expect("validated");
+            match b
+                .copies
+                .make_resident(d, &self.devices, self.cpu, &mut scratch)
+            {
+                Ok(m) => moves.extend(m),
+                Err(e) => {
+                    return Ran {
+                        result: Err(e),
+                        moves,
+                        exec_time: Duration::ZERO,
+                    }
+                }
+            }
+        }
+        drop(scratch);
+        let entries: Vec<_> = p
+            .call
+            .buffers
+            .iter()
+            .map(|&h| handles.buffer(h).expect("validated"))
+            .collect();
+        let storages: Vec<&dyn DeviceBuffer> = entries
+            .iter()
+            .map(|b| b.copies.on(d).expect("made resident above"))
+            .collect();
+        let read_only: Vec<bool> = entries
+            .iter()
+            .map(|b| b.access == BufferAccess::Read)
+            .collect();
+        let req = ExecRequest {
+            kernel: &p.kernel,
+            num_iterations: p.call.num_iterations,
+            block_size: p.call.block_size,
+            buffers: &storages,
+            layout: &p.layout,
+            fuel: self.config.kernel_fuel,
+            read_only: &read_only,
+            cancel: p.call.cancel,
+        };
+        let t = Instant::now();
+        let result = self.devices[d].exec(session, &req);
+        let exec_time = t.elapsed();
+        // `unsupported` and `resource_exhausted` come before the kernel
+        // touched the buffers; after anything else (a trap included) the
+        // written copies on `d` are the current ones.
+        let untouched = matches!(&result, Err(e)
+            if matches!(e.errno, Errno::Unsupported | Errno::ResourceExhausted));
+        if !untouched {
+            for &h in &p.unique {
+                let b = handles.buffer_mut(h).expect("validated");
+                if b.access != BufferAccess::Read {
+                    b.copies.wrote_on(d);
+                }
+            }
+        }
+        Ran {
+            result,
+            moves,
+            exec_time,
+        }
     }
 
     /// The kernel engine that runs `kernel` on device `index`: its engine on
@@ -136,75 +331,5 @@ impl ParallelRuntime {
             stats.compile_time += compile_time;
         }
         Ok((kernel, cache_hit, compile_time))
-    }
-
-    /// `req` on the call's device; when a GPU declines the kernel
-    /// (`unsupported`) and the config allows it, on the CPU device instead
-    /// (noted in `record`).
-    fn exec_with_fallback(
-        &self,
-        call: &Call<'_>,
-        session: &mut DeviceSession,
-        req: &ExecRequest<'_>,
-        record: &mut CallRecord,
-    ) -> ParResult<ExecStats> {
-        let index = call.device;
-        let result = self.devices[index].exec(session, req);
-        if let Err(e) = &result {
-            let dev = self.devices[index].info();
-            if e.errno == Errno::Unsupported && dev.kind.is_gpu() && self.config.gpu_fallback {
-                let reason = format!("{} cannot run this kernel: {}", dev.name, e.message);
-                record.fallback = Some(reason);
-                record.device = self.devices[self.cpu].info().kind;
-                record.device_index = self.cpu;
-                record.engine = self.engine_of(self.cpu, req.kernel);
-                // A throwaway session: the temporary buffers are new every
-                // time, so cached workers would only pin their pages.
-                return self.fallback_exec(&mut None, index, call.buffers, req);
-            }
-        }
-        result
-    }
-
-    /// Runs `req` on the CPU device over copies of `buffers` (which live on
-    /// device `from`), then copies back every buffer not declared `read`.
-    fn fallback_exec(
-        &self,
-        session: &mut DeviceSession,
-        from: usize,
-        buffers: &[&BufferEntry],
-        req: &ExecRequest<'_>,
-    ) -> ParResult<ExecStats> {
-        let src = &self.devices[from];
-        let cpu = &self.devices[self.cpu];
-        let mut temps: Vec<Box<dyn DeviceBuffer>> = Vec::new();
-        let mut scratch = Vec::new();
-        for p in &req.layout.placements {
-            let b = buffers[p.first_occurrence];
-            let t = cpu.create_buffer(p.len)?;
-            scratch.resize(p.len as usize, 0);
-            src.read(&*b.storage, &mut scratch)?;
-            cpu.write(&*t, &scratch)?;
-            temps.push(t);
-        }
-        let occ: Vec<&dyn DeviceBuffer> =
-            req.layout.occurrence.iter().map(|&p| &*temps[p]).collect();
-        let stats = cpu.exec(
-            session,
-            &ExecRequest {
-                buffers: &occ,
-                ..*req
-            },
-        )?;
-        for (p, t) in req.layout.placements.iter().zip(&temps) {
-            let b = buffers[p.first_occurrence];
-            if b.access == BufferAccess::Read {
-                continue;
-            }
-            scratch.resize(p.len as usize, 0);
-            cpu.read(&**t, &mut scratch)?;
-            src.write(&*b.storage, &scratch)?;
-        }
-        Ok(stats)
     }
 }

@@ -7,7 +7,7 @@
 //! unlikely to be valid. There is no call that frees a handle, so a handle
 //! never goes stale within its instance.
 
-use super::device::DeviceBuffer;
+use super::placement::residency::Copies;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -37,12 +37,13 @@ impl BufferAccess {
 
 /// A buffer as the instance knows it.
 pub struct BufferEntry {
-    /// Index of the owning device in the runtime.
+    /// Index of the device whose handle created it (the device calls name).
     pub device: usize,
     /// How kernels use it.
     pub access: BufferAccess,
-    /// Its storage on the device.
-    pub storage: Box<dyn DeviceBuffer>,
+    /// Its storage: a copy per device that has needed it, and which are
+    /// current (see [`crate::parallel::placement::residency`]).
+    pub copies: Copies,
 }
 
 /// What a handle refers to.
@@ -104,6 +105,14 @@ impl HandleTable {
     /// The buffer of `handle`, if it is a buffer handle.
     pub fn buffer(&self, handle: u32) -> Option<&BufferEntry> {
         match self.entries.get(&handle) {
+            Some(Entry::Buffer(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The buffer of `handle`, mutable, if it is a buffer handle.
+    pub fn buffer_mut(&mut self, handle: u32) -> Option<&mut BufferEntry> {
+        match self.entries.get_mut(&handle) {
             Some(Entry::Buffer(b)) => Some(b),
             _ => None,
         }

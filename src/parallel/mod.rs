@@ -22,6 +22,7 @@ mod dispatch;
 pub mod errno;
 pub mod handles;
 pub mod kernel;
+pub mod placement;
 pub mod stats;
 pub mod trace;
 
@@ -30,12 +31,14 @@ pub use context::ParallelContext;
 pub use device::{Device, DeviceInfo, DeviceKind};
 pub use errno::{Errno, ParError, ParResult};
 pub use handles::BufferAccess;
+pub use placement::DevicePolicy;
 pub use stats::ParallelStats;
 
 use device::cpu::CpuDevice;
 use kernel::cache::KernelCache;
 use kernel::KernelCompilers;
 pub use kernel::KernelEngine;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,14 +48,16 @@ use std::time::Duration;
 /// when the engine is: 4096 of them took 8 s before the first kernel ran.
 pub const MAX_THREADS: usize = 1024;
 
-/// Which device `get_device` hands out.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
-pub enum DevicePolicy {
-    /// Honour the guest's hint (a missing GPU falls back to the CPU device).
-    #[default]
-    Auto,
-    /// Always this kind, whatever the hint (a missing GPU: the CPU device).
-    Force(DeviceKind),
+/// The CLI's default pipeline cache directory
+/// ([`ParallelConfig::pipeline_cache_dir`]): `$XDG_CACHE_HOME/wasi-parallel`, else
+/// `$HOME/.cache/wasi-parallel`; `None` when neither variable is set.
+pub fn default_pipeline_cache_dir() -> Option<PathBuf> {
+    let xdg = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty());
+    if let Some(x) = xdg {
+        return Some(PathBuf::from(x).join("wasi-parallel"));
+    }
+    let home = std::env::var_os("HOME").filter(|v| !v.is_empty())?;
+    Some(PathBuf::from(home).join(".cache").join("wasi-parallel"))
 }
 
 /// Configuration of a [`ParallelRuntime`].
@@ -61,7 +66,8 @@ pub struct ParallelConfig {
     /// Worker threads of the CPU device; 0 = the available cores (default).
     /// At most [`MAX_THREADS`].
     pub threads: usize,
-    /// Which device `get_device` returns (default: honour the hint).
+    /// How calls are placed on devices (default: adaptive, by measured
+    /// cost; `Hint` honours the guest's hint; `Force` one kind).
     pub device_policy: DevicePolicy,
     /// Fuel budget of each kernel iteration; an iteration that exceeds it
     /// traps (`kernel_trap`). Default: `None` (unlimited, no metering cost).
@@ -109,6 +115,12 @@ pub struct ParallelConfig {
     /// JIT where it is compiled in, else the interpreter). Also what runs
     /// the kernels a GPU device declines.
     pub kernel_engine: KernelEngine,
+    /// Directory where Vulkan devices keep their pipeline cache across
+    /// runs (default: none, nothing is written; the CLI uses
+    /// `$XDG_CACHE_HOME/wasi-parallel`). One file per device and driver
+    /// version; a corrupt or foreign file is ignored with a warning and
+    /// rewritten.
+    pub pipeline_cache_dir: Option<std::path::PathBuf>,
 }
 
 impl ParallelConfig {
@@ -139,7 +151,7 @@ impl Default for ParallelConfig {
     fn default() -> Self {
         ParallelConfig {
             threads: 0,
-            device_policy: DevicePolicy::Auto,
+            device_policy: DevicePolicy::Adaptive,
             kernel_fuel: None,
             kernel_timeout: None,
             interruptible: false,
@@ -151,6 +163,7 @@ impl Default for ParallelConfig {
             vulkan_device: None,
             vulkan_llvmpipe_nested_loops: true,
             kernel_engine: KernelEngine::Auto,
+            pipeline_cache_dir: None,
         }
     }
 }
@@ -164,6 +177,7 @@ pub struct ParallelRuntime {
     sequential: usize,
     cpu: usize,
     cache: KernelCache,
+    placer: placement::Placer,
 }
 
 impl std::fmt::Debug for ParallelRuntime {
@@ -185,8 +199,15 @@ impl ParallelRuntime {
         {
             let selector = config.vulkan_device.clone();
             let nested = config.vulkan_llvmpipe_nested_loops;
+            let cache_dir = config.pipeline_cache_dir.clone();
             Self::with_devices(config, |first| {
-                device::vulkan::discover_with(first, selector.as_deref(), nested)
+                device::vulkan::discover_configured(
+                    first,
+                    selector.as_deref(),
+                    nested,
+                    device::vulkan::stack_storage_from_env(),
+                    cache_dir.as_deref(),
+                )
             })
         }
         #[cfg(not(feature = "vulkan"))]
@@ -214,6 +235,13 @@ impl ParallelRuntime {
             Arc::new(CpuDevice::new(1, config.threads)?),
         ];
         devices.extend(extra(devices.len()));
+        if devices.len() > placement::residency::MAX_DEVICES {
+            return Err(ParError::device_error(format!(
+                "{} devices; at most {} are supported",
+                devices.len(),
+                placement::residency::MAX_DEVICES
+            )));
+        }
         let infos: Vec<DeviceInfo> = devices.iter().map(|d| d.info().clone()).collect();
         for (i, info) in infos.iter().enumerate() {
             if info.index != i {
@@ -231,7 +259,35 @@ impl ParallelRuntime {
             infos,
             sequential: 0,
             cpu: 1,
+            placer: placement::Placer::default(),
         })
+    }
+
+    /// Whether calls on device `index` are placed by the adaptive policy:
+    /// the policy is adaptive, `index` is the CPU device or a GPU, and
+    /// there is a GPU to choose from.
+    pub(crate) fn adaptive_for(&self, index: usize) -> bool {
+        matches!(
+            self.config.device_policy,
+            DevicePolicy::Adaptive | DevicePolicy::Rotate
+        ) && index != self.sequential
+            && self.infos.iter().any(|d| d.kind.is_gpu())
+    }
+
+    /// Where a new buffer of device `index` gets its first copy: host
+    /// memory (the CPU device) when its calls are placed adaptively, else
+    /// the device itself.
+    pub(crate) fn home_device(&self, index: usize) -> usize {
+        if self.adaptive_for(index) {
+            self.cpu
+        } else {
+            index
+        }
+    }
+
+    /// The adaptive policy's cost model.
+    pub fn placer(&self) -> &placement::Placer {
+        &self.placer
     }
 
     /// The configuration it was built from.

@@ -304,7 +304,24 @@ pub(crate) fn exec_events(
         ("run_ms", ms(rec.run_time)),
         ("workers", rec.workers.into()),
         ("reused_workers", rec.reused_workers.into()),
+        ("placement", rec.reason.name().into()),
+        ("copy_ms", ms(rec.copy_time)),
+        ("copied_bytes", rec.copied_bytes.into()),
     ]);
+    if !rec.estimates.is_empty() {
+        let est: Vec<String> = rec
+            .estimates
+            .iter()
+            .map(|(d, e)| {
+                let name = devices.get(*d).map_or("?", |i| i.name.as_str());
+                match e {
+                    Some(ms) => format!("{name}: {ms:.3} ms"),
+                    None => format!("{name}: -"),
+                }
+            })
+            .collect();
+        args.push(("estimates", est.join(", ").into()));
+    }
     if let Some(f) = &rec.fallback {
         args.push(("fallback", f.as_str().into()));
     }

@@ -861,3 +861,80 @@ fn random_simd_kernels_agree_with_the_interpreter() {
         }
     }
 }
+
+/// The random kernels called three times in a row on one output buffer
+/// with the `rotate` policy (CPU device, Vulkan, CPU device: the buffers
+/// move at every call) give what three calls on the SEQUENTIAL device give
+/// (or the same error).
+#[test]
+fn random_kernels_agree_when_their_calls_switch_devices() {
+    use crate::parallel_util::{Guest, READ, READ_WRITE, SEQUENTIAL as SEQ_HINT};
+    use wasi_parallel::parallel::{DevicePolicy, ParallelConfig, ParallelRuntime};
+    let Some(_) = rt() else { return };
+    let make = |policy| {
+        std::sync::Arc::new(
+            ParallelRuntime::new(ParallelConfig {
+                threads: 2,
+                device_policy: policy,
+                ..ParallelConfig::default()
+            })
+            .unwrap(),
+        )
+    };
+    let (seq_rt, rot_rt) = (make(DevicePolicy::Hint), make(DevicePolicy::Rotate));
+    let n = 256usize;
+    let calls = |rt: &std::sync::Arc<ParallelRuntime>, hint: i32, w: &[u8], input: &[u8]| {
+        let mut g = Guest::new(rt);
+        let dev = g.get_device(hint).unwrap();
+        let i = g.buffer_with(dev, input, READ);
+        let o = g.create_buffer(dev, (n * REC) as u32, READ_WRITE).unwrap();
+        let mut devices = Vec::new();
+        for _ in 0..3 {
+            let code = g.exec(dev, w, n as u32, 1, &[i], &[o]);
+            if code != 0 {
+                return Err(code);
+            }
+            devices.push(g.ctx().stats().recent_calls.back().unwrap().device);
+        }
+        Ok((g.read_buffer(o, n * REC).unwrap(), devices))
+    };
+    let mut on_gpu = 0;
+    for seed in 1..=12u64 {
+        let src = Gen::kernel(seed);
+        let w = wat::parse_str(&src).unwrap();
+        let input = bytes(n * 4 + 16, seed);
+        let want = calls(&seq_rt, SEQ_HINT, &w, &input);
+        let got = calls(&rot_rt, crate::parallel_util::DISCRETE_GPU, &w, &input);
+        match (want, got) {
+            (Ok((a, _)), Ok((b, on))) => {
+                // A kernel the GPU declines stays on the CPU device.
+                on_gpu += on.iter().any(|d| d.is_gpu()) as u32;
+                for k in 0..n {
+                    let rec =
+                        |b: &[u8], from: usize, to: usize| b[k * REC + from..k * REC + to].to_vec();
+                    for (from, to, elem) in [
+                        (0, 20, Elem::Bytes),
+                        (20, 24, Elem::F32),
+                        (24, 32, Elem::Bytes),
+                        (32, 40, Elem::F64),
+                        (40, REC, Elem::Bytes),
+                    ] {
+                        if let Err(m) = same(&rec(&a, from, to), &rec(&b, from, to), elem) {
+                            panic!("seed {seed}, iteration {k}, bytes {from}..{to}: {m}\n{src}");
+                        }
+                    }
+                }
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b, "seed {seed}"),
+            (a, b) => panic!(
+                "seed {seed}: sequential {:?} vs rotating {:?}",
+                a.err(),
+                b.err()
+            ),
+        }
+    }
+    assert!(
+        on_gpu >= 6,
+        "only {on_gpu} of 12 kernels ran on the GPU at all"
+    );
+}

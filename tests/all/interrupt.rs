@@ -107,6 +107,9 @@ fn config(threads: usize) -> Config {
     // Kernels interruptible inside an iteration (off by default: only
     // between iterations; see `without_metering_...` for that case).
     c.parallel.interruptible = true;
+    // These tests stop kernels on the device the guest asked for (the
+    // adaptive policy would run the first GPU call on the CPU device).
+    c.parallel.device_policy = wasi_parallel::parallel::DevicePolicy::Hint;
     c
 }
 

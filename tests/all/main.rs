@@ -31,5 +31,8 @@ mod parallel_concurrency;
 mod parallel_differential;
 mod parallel_fuzz;
 mod parallel_prototype_kernels;
+mod placement;
+#[cfg(feature = "vulkan")]
+mod placement_vulkan;
 mod regressions;
 mod runtime;

@@ -741,6 +741,9 @@ fn fake_gpu_runtime(fallback: bool) -> Arc<ParallelRuntime> {
             ParallelConfig {
                 threads: 2,
                 gpu_fallback: fallback,
+                // The fallback of the hint policy (tests/all/placement.rs
+                // covers the adaptive one).
+                device_policy: DevicePolicy::Hint,
                 ..ParallelConfig::default()
             },
             |index| {

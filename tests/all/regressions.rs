@@ -38,6 +38,8 @@ fn gpu_runtime(fuel: u64, fallback: bool) -> Option<Arc<ParallelRuntime>> {
         threads: 2,
         kernel_fuel: Some(fuel),
         gpu_fallback: fallback,
+        // The GPU itself, as the guest asked (not the adaptive placement).
+        device_policy: wasi_parallel::parallel::DevicePolicy::Hint,
         ..ParallelConfig::default()
     })
     .unwrap();

@@ -16,6 +16,7 @@ use super::cancel::Cancel;
 use super::errno::ParResult;
 use super::kernel::layout::Layout;
 use super::kernel::Kernel;
+use super::placement::model::Status;
 use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,4 +135,26 @@ pub trait Device: Send + Sync {
     /// `resource_exhausted`, `device_error`, or `unsupported` (the runtime
     /// may fall back to the CPU device).
     fn exec(&self, session: &mut DeviceSession, req: &ExecRequest<'_>) -> ParResult<ExecStats>;
+    /// Whether a call of `kernel` (with `num_buffers` buffers,
+    /// `num_iterations` iterations, `block_size`, a fuel limit or not)
+    /// could run now without compiling first. A device that compiles per
+    /// kernel (Vulkan) starts the build in the background and answers
+    /// `Building`, or `Declined` with the reason when it cannot run the
+    /// kernel. Default: `Ready`.
+    fn prepare(
+        &self,
+        kernel: &Arc<Kernel>,
+        num_buffers: usize,
+        num_iterations: u32,
+        block_size: u32,
+        fuel: bool,
+    ) -> Status {
+        let _ = (kernel, num_buffers, num_iterations, block_size, fuel);
+        Status::Ready
+    }
+    /// Whether a background build (see [`Device::prepare`]) is queued or
+    /// running. Default: false.
+    fn building(&self) -> bool {
+        false
+    }
 }

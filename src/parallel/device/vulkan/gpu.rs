@@ -1,5 +1,6 @@
 //! One Vulkan logical device: buffers, the pipeline cache and dispatch.
 
+use super::pipeline_cache::{DiskCache, Identity};
 use crate::parallel::cancel::Cancel;
 use crate::parallel::device::DeviceBuffer;
 use crate::parallel::errno::{ParError, ParResult};
@@ -22,6 +23,7 @@ use vulkano::device::{
     QueueFlags,
 };
 use vulkano::memory::allocator::{AllocationCreateInfo, MemoryTypeFilter, StandardMemoryAllocator};
+use vulkano::pipeline::cache::{PipelineCache as VkPipelineCache, PipelineCacheCreateInfo};
 use vulkano::pipeline::compute::ComputePipelineCreateInfo;
 use vulkano::pipeline::layout::PipelineDescriptorSetLayoutCreateInfo;
 use vulkano::pipeline::{ComputePipeline, PipelineLayout, PipelineShaderStageCreateInfo};
@@ -223,6 +225,62 @@ pub struct Gpu {
     /// The arena of the last exec, reused when large enough; the lock also
     /// serializes execs (and writes) on this device.
     arena: Mutex<ArenaState>,
+    /// The driver's pipeline cache every pipeline is built through.
+    vk_cache: Option<Arc<VkPipelineCache>>,
+    /// Where `vk_cache` is kept across runs, if anywhere.
+    disk: Option<DiskCache>,
+    /// Why the cache file was not used, if it was not.
+    cache_warning: Option<String>,
+    /// Time spent building pipelines (translation + driver), in ns.
+    build_nanos: std::sync::atomic::AtomicU64,
+}
+
+/// The driver's pipeline cache, started from the file in `dir` when that
+/// file is trusted; the file handle; a warning when the file was not used.
+fn open_pipeline_cache(
+    device: &Arc<VkDevice>,
+    dir: Option<&std::path::Path>,
+) -> (
+    Option<Arc<VkPipelineCache>>,
+    Option<DiskCache>,
+    Option<String>,
+) {
+    let (disk, blob, mut warning) = match dir {
+        Some(dir) => {
+            let (disk, blob, w) = DiskCache::open(dir, Identity::of(device.physical_device()));
+            (Some(disk), blob, w)
+        }
+        None => (None, Vec::new(), None),
+    };
+    let create = |initial_data: Vec<u8>| {
+        // SAFETY: `initial_data` is empty or a blob this device's driver
+        // produced: `DiskCache::open` returns only data whose checksum,
+        // length and both headers (ours and Vulkan's: vendor, device,
+        // driver version, pipelineCacheUUID) match this device, as
+        // `get_data` wrote them.
+        unsafe {
+            VkPipelineCache::new(
+                device.clone(),
+                PipelineCacheCreateInfo {
+                    initial_data,
+                    ..Default::default()
+                },
+            )
+        }
+    };
+    let cache = match create(blob) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            warning = Some(format!(
+                "the driver refused the pipeline cache data ({e}); starting empty"
+            ));
+            create(Vec::new()).ok()
+        }
+    };
+    if let Some(w) = &warning {
+        eprintln!("wasi-parallel: warning: {w}");
+    }
+    (cache, disk, warning)
 }
 
 impl Gpu {
@@ -231,6 +289,7 @@ impl Gpu {
         physical: Arc<PhysicalDevice>,
         llvmpipe_nested_loops: bool,
         stack_storage: spirv::StackStorage,
+        pipeline_cache_dir: Option<&std::path::Path>,
     ) -> Result<Gpu, String> {
         static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
         let family = physical
@@ -292,6 +351,7 @@ impl Gpu {
         .map_err(|e| format!("cannot create the Vulkan device: {e}"))?;
         let queue = queues.next().ok_or("the driver returned no queue")?;
         let wg = props.max_compute_work_group_count;
+        let (vk_cache, disk, cache_warning) = open_pipeline_cache(&device, pipeline_cache_dir);
         Ok(Gpu {
             memory: Arc::new(StandardMemoryAllocator::new_default(device.clone())),
             command_buffers: Arc::new(StandardCommandBufferAllocator::new(
@@ -312,7 +372,41 @@ impl Gpu {
             cpu_type: props.device_type == PhysicalDeviceType::Cpu,
             declined: Mutex::new(HashMap::new()),
             arena: Mutex::new(ArenaState::default()),
+            vk_cache,
+            disk,
+            cache_warning,
+            build_nanos: Default::default(),
         })
+    }
+
+    /// Time spent building pipelines so far (translation and driver).
+    pub fn pipeline_build_time(&self) -> Duration {
+        Duration::from_nanos(self.build_nanos.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Why the pipeline cache file was not used, if it was not.
+    pub fn pipeline_cache_warning(&self) -> Option<&str> {
+        self.cache_warning.as_deref()
+    }
+
+    /// Writes the driver's pipeline cache to its file (no-op without one).
+    fn save_pipeline_cache(&self) {
+        let (Some(cache), Some(disk)) = (&self.vk_cache, &self.disk) else {
+            return;
+        };
+        let saved = cache
+            .get_data()
+            .map_err(|e| e.to_string())
+            .and_then(|blob| disk.save(&blob).map_err(|e| e.to_string()));
+        if let Err(e) = saved {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| {
+                eprintln!(
+                    "wasi-parallel: warning: cannot write the pipeline cache {}: {e}",
+                    disk.path.display()
+                )
+            });
+        }
     }
 
     /// What the translator may use on this device.
@@ -503,6 +597,16 @@ impl Gpu {
         }
     }
 
+    /// Whether the pipeline for these bytes and variant is built (a call
+    /// would not compile first).
+    pub fn has_pipeline(&self, bytes: &[u8], hash: u64, num_buffers: usize, v: Variant) -> bool {
+        self.pipelines.lock().is_ok_and(|cache| {
+            cache
+                .get(&(hash, num_buffers, v))
+                .is_some_and(|hits| hits.iter().any(|c| &*c.bytes == bytes))
+        })
+    }
+
     /// Translates and builds a pipeline (cached by hash, buffer count and
     /// variant, the bytes compared on a hit).
     pub fn compile(
@@ -526,6 +630,7 @@ impl Gpu {
                 return Ok((hit.clone(), true));
             }
         }
+        let t = Instant::now();
         let options = TranslateOptions {
             fuel: variant.fuel,
             workgroup_size: variant.workgroup_size,
@@ -564,10 +669,15 @@ impl Gpu {
         )?;
         let pipeline = ComputePipeline::new(
             self.device.clone(),
-            None,
+            self.vk_cache.clone(),
             ComputePipelineCreateInfo::stage_layout(stage, layout),
         )
         .map_err(|e| ParError::unsupported(format!("the driver cannot build the pipeline: {e}")))?;
+        self.build_nanos.fetch_add(
+            t.elapsed().as_nanos() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.save_pipeline_cache();
         let compiled = Arc::new(CompiledKernel {
             bytes: bytes.into(),
             pipeline,
@@ -690,19 +800,23 @@ impl Gpu {
     /// Declined check: a kernel that an earlier call found this device
     /// cannot run (see [`Self::decline`]) is not tried again.
     fn check_declined(&self, run: &Run<'_>) -> ParResult<()> {
+        self.check_declined_at(run.kernel_hash, run.block_size)
+    }
+
+    /// [`Self::check_declined`] for a kernel hash and block size.
+    pub fn check_declined_at(&self, kernel_hash: u64, block_size: u32) -> ParResult<()> {
         if let Some(&b) = self
             .declined
             .lock()
             .map_err(|_| ParError::device_error("poisoned lock"))?
-            .get(&run.kernel_hash)
+            .get(&kernel_hash)
         {
-            if run.block_size >= b {
+            if block_size >= b {
                 return Err(ParError::unsupported(if b == 0 {
                     "an earlier call of this kernel stored into its own region [0, R), which GPU invocations share".to_string()
                 } else {
                     format!(
-                        "an earlier call of this kernel with block size {b} was cut short by the driver (llvmpipe: 65535 loop iterations per invocation); not retried with block size {}",
-                        run.block_size
+                        "an earlier call of this kernel with block size {b} was cut short by the driver (llvmpipe: 65535 loop iterations per invocation); not retried with block size {block_size}"
                     )
                 }));
             }

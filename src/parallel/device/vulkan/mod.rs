@@ -30,12 +30,16 @@
 //!   then declines that kernel at once for calls with at least the block size
 //!   that was cut (any block size after a store into `[0, R)`).
 
+pub mod background;
 pub mod chunks;
 pub mod gpu;
+pub mod pipeline_cache;
 pub mod scratch;
 
 use super::{Device, DeviceBuffer, DeviceInfo, DeviceKind, DeviceSession, ExecRequest, ExecStats};
 use crate::parallel::errno::{ParError, ParResult};
+use crate::parallel::kernel::Kernel;
+use crate::parallel::placement::model::Status;
 use crate::spirv::StackStorage;
 use std::sync::{Arc, OnceLock};
 use vulkano::device::physical::{PhysicalDevice, PhysicalDeviceType};
@@ -175,6 +179,24 @@ pub fn discover_stack(
     llvmpipe_nested_loops: bool,
     stack_storage: StackStorage,
 ) -> Vec<Arc<dyn Device>> {
+    discover_configured(
+        first_index,
+        selector,
+        llvmpipe_nested_loops,
+        stack_storage,
+        None,
+    )
+}
+
+/// [`discover_stack`] with a pipeline cache directory (see
+/// [`VulkanDevice::pipeline_cache_dir`]).
+pub fn discover_configured(
+    first_index: usize,
+    selector: Option<&str>,
+    llvmpipe_nested_loops: bool,
+    stack_storage: StackStorage,
+    pipeline_cache_dir: Option<&std::path::Path>,
+) -> Vec<Arc<dyn Device>> {
     let env = std::env::var(DEVICE_ENV).ok();
     let selector = selector.or(env.as_deref());
     // `none` never loads the Vulkan loader or a driver at all (a host that
@@ -196,6 +218,7 @@ pub fn discover_stack(
                 let mut d = VulkanDevice::new(first_index + i, c);
                 d.llvmpipe_nested_loops = llvmpipe_nested_loops;
                 d.stack_storage = stack_storage;
+                d.pipeline_cache_dir = pipeline_cache_dir.map(Into::into);
                 Arc::new(d) as Arc<dyn Device>
             })
             .collect(),
@@ -225,13 +248,18 @@ pub fn stack_storage_from_env() -> StackStorage {
 pub struct VulkanDevice {
     info: DeviceInfo,
     candidate: Candidate,
-    gpu: OnceLock<Result<gpu::Gpu, String>>,
+    gpu: background::SharedGpu,
+    /// Pipelines being built in the background (the adaptive policy).
+    builds: background::Builds,
     /// See `ParallelConfig::vulkan_llvmpipe_nested_loops`.
     pub llvmpipe_nested_loops: bool,
     /// Where invocations keep their shadow stack window (default: the
     /// environment variable [`STACK_ENV`], else [`StackStorage::Auto`]).
     /// Read when the logical device is created (first use).
     pub stack_storage: StackStorage,
+    /// Directory of the pipeline cache kept across runs (default: none).
+    /// Read when the logical device is created (first use).
+    pub pipeline_cache_dir: Option<std::path::PathBuf>,
 }
 
 impl VulkanDevice {
@@ -257,9 +285,11 @@ impl VulkanDevice {
                 index,
             },
             candidate,
-            gpu: OnceLock::new(),
+            gpu: Default::default(),
+            builds: Default::default(),
             llvmpipe_nested_loops: true,
             stack_storage: stack_storage_from_env(),
+            pipeline_cache_dir: None,
         }
     }
 
@@ -271,6 +301,7 @@ impl VulkanDevice {
                     self.candidate.physical.clone(),
                     self.llvmpipe_nested_loops,
                     self.stack_storage,
+                    self.pipeline_cache_dir.as_deref(),
                 )
             })
             .as_ref()
@@ -278,9 +309,40 @@ impl VulkanDevice {
     }
 }
 
+impl VulkanDevice {
+    /// Background pipeline builds finished so far (successful or not).
+    pub fn background_builds_finished(&self) -> u64 {
+        self.builds.finished()
+    }
+}
+
 impl Device for VulkanDevice {
     fn info(&self) -> &DeviceInfo {
         &self.info
+    }
+
+    fn prepare(
+        &self,
+        kernel: &Arc<Kernel>,
+        num_buffers: usize,
+        num_iterations: u32,
+        block_size: u32,
+        fuel: bool,
+    ) -> Status {
+        let gpu = match self.gpu() {
+            Ok(g) => g,
+            Err(e) => return Status::Declined(e.message),
+        };
+        if let Err(e) = gpu.check_declined_at(kernel.hash, block_size) {
+            return Status::Declined(e.message);
+        }
+        let variant = gpu.variant(num_iterations, fuel);
+        self.builds
+            .status(&self.gpu, gpu, kernel, num_buffers, variant)
+    }
+
+    fn building(&self) -> bool {
+        self.builds.busy()
     }
 
     fn create_buffer(&self, size: u64) -> ParResult<Box<dyn DeviceBuffer>> {

@@ -1,0 +1,169 @@
+//! Pipelines built in the background: the adaptive policy asks a Vulkan
+//! device whether it could run a kernel now ([`Builds::status`]); when the
+//! pipeline is not built yet, the request goes to one builder thread per
+//! device and the call runs elsewhere meanwhile. A kernel whose build
+//! fails (the translator or the driver declines it) is remembered with the
+//! reason and never queued again.
+//!
+//! The thread is started on the first request and joined when the device
+//! is dropped (a build in progress finishes first: a driver cannot stop a
+//! pipeline build, and tearing the device down under it is not safe).
+
+use super::gpu::{Gpu, Variant};
+use crate::parallel::kernel::Kernel;
+use crate::parallel::placement::model::Status;
+use std::collections::{HashMap, HashSet};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+
+/// What identifies one pipeline.
+type BuildKey = (u64, usize, Variant);
+
+/// The logical device as the builder thread sees it (shared with the
+/// `VulkanDevice`).
+pub type SharedGpu = Arc<OnceLock<Result<Gpu, String>>>;
+
+struct Job {
+    kernel: Arc<Kernel>,
+    num_buffers: usize,
+    variant: Variant,
+}
+
+#[derive(Default)]
+struct Progress {
+    /// Queued or being built.
+    building: HashSet<BuildKey>,
+    /// Builds that failed, with the reason.
+    failed: HashMap<BuildKey, String>,
+    /// Builds finished since the device was made (for tests and stats).
+    finished: u64,
+}
+
+/// The background builds of one device.
+#[derive(Default)]
+pub struct Builds {
+    progress: Arc<Mutex<Progress>>,
+    worker: Mutex<Option<(Sender<Job>, JoinHandle<()>)>>,
+}
+
+impl Builds {
+    fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
+        // Plain sets: usable after a panic elsewhere.
+        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `gpu` can run `kernel` with `variant` now; if its pipeline
+    /// is neither built nor failed, queues the build and answers `Building`.
+    pub fn status(
+        &self,
+        shared: &SharedGpu,
+        gpu: &Gpu,
+        kernel: &Arc<Kernel>,
+        num_buffers: usize,
+        variant: Variant,
+    ) -> Status {
+        let key = (kernel.hash, num_buffers, variant);
+        if gpu.has_pipeline(&kernel.bytes, kernel.hash, num_buffers, variant) {
+            return Status::Ready;
+        }
+        {
+            let mut p = self.progress();
+            if let Some(why) = p.failed.get(&key) {
+                return Status::Declined(why.clone());
+            }
+            if !p.building.insert(key) {
+                return Status::Building;
+            }
+        }
+        let job = Job {
+            kernel: kernel.clone(),
+            num_buffers,
+            variant,
+        };
+        if let Err(why) = self.send(shared, job) {
+            let mut p = self.progress();
+            p.building.remove(&key);
+            p.failed.insert(key, why.clone());
+            return Status::Declined(why);
+        }
+        Status::Building
+    }
+
+    /// Builds finished so far (successful or not).
+    pub fn finished(&self) -> u64 {
+        self.progress().finished
+    }
+
+    /// Whether a build is queued or running.
+    pub fn busy(&self) -> bool {
+        !self.progress().building.is_empty()
+    }
+
+    fn send(&self, shared: &SharedGpu, job: Job) -> Result<(), String> {
+        let mut worker = self.worker.lock().unwrap_or_else(|p| p.into_inner());
+        if worker.is_none() {
+            let (tx, rx) = channel::<Job>();
+            let shared = shared.clone();
+            let progress = self.progress.clone();
+            let handle = std::thread::Builder::new()
+                .name("wasi-parallel-vk-build".into())
+                .spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        build(&shared, &progress, job);
+                    }
+                })
+                .map_err(|e| format!("cannot start the pipeline builder thread: {e}"))?;
+            *worker = Some((tx, handle));
+        }
+        let (tx, _) = worker.as_ref().expect("started above");
+        tx.send(job)
+            .map_err(|_| "the pipeline builder thread is gone".to_string())
+    }
+}
+
+fn build(shared: &SharedGpu, progress: &Mutex<Progress>, job: Job) {
+    let key = (job.kernel.hash, job.num_buffers, job.variant);
+    let result = match shared.get() {
+        Some(Ok(gpu)) => {
+            let loaded = crate::spirv::LoadedKernel {
+                region_size: job.kernel.private_size,
+                num_buffers: job.kernel.num_buffer_params,
+            };
+            // A panic in the translator or the driver wrapper must not
+            // take the thread (and every later build) with it.
+            let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                gpu.compile(
+                    &job.kernel.bytes,
+                    job.kernel.hash,
+                    job.num_buffers,
+                    job.variant,
+                    &loaded,
+                )
+            }));
+            match built {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e.message),
+                Err(_) => Err("the pipeline build panicked".to_string()),
+            }
+        }
+        Some(Err(e)) => Err(e.clone()),
+        None => Err("the Vulkan device was never created".to_string()),
+    };
+    let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
+    p.building.remove(&key);
+    p.finished += 1;
+    if let Err(why) = result {
+        p.failed.insert(key, why);
+    }
+}
+
+impl Drop for Builds {
+    fn drop(&mut self) {
+        let worker = self.worker.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some((tx, handle)) = worker.take() {
+            drop(tx);
+            let _ = handle.join();
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Which device runs a call: the device policy ([`DevicePolicy`]), the
+//! adaptive policy's measured cost model ([`model`]), and where each
+//! buffer's valid copy lives ([`residency`]). Dispatch asks the
+//! [`Placer`]; devices never do.
+//!
+//! With [`DevicePolicy::Adaptive`] a device handle from a CPU or GPU hint
+//! stands for "the best device for each call" among the CPU device and the
+//! Vulkan devices: each call is placed by [`model::choose`] on measured
+//! costs, its buffers follow it ([`residency::Copies`]), and a GPU whose
+//! pipeline for the kernel is not built yet builds it in the background
+//! while the call runs elsewhere. A SEQUENTIAL hint keeps its meaning
+//! (iterations in order on the calling thread). The model is engine-wide,
+//! shared by every instance, behind one mutex held for a lookup and a few
+//! additions per call.
+
+pub mod model;
+pub mod residency;
+
+use model::{Candidate, CopyRates, Key, KeyModel, Reason};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How the host places calls.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum DevicePolicy {
+    /// The host picks the device of each call by measured cost (CPU and
+    /// GPU hints; a SEQUENTIAL hint stays sequential). The default.
+    #[default]
+    Adaptive,
+    /// Honour the guest's hint (a missing GPU falls back to the CPU device).
+    Hint,
+    /// Always this kind, whatever the hint (a missing GPU: the CPU device).
+    Force(super::DeviceKind),
+    /// For testing kernels and the runtime: like `Adaptive`, but each call
+    /// of a kernel runs on the next device that can run it, in turn (CPU
+    /// device, then each GPU), so a sequence of calls switches devices and
+    /// its buffers move at every call. Results must not change.
+    Rotate,
+}
+
+impl DevicePolicy {
+    /// The name the CLI and the docs use (`adaptive`, `hint`, `force`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DevicePolicy::Adaptive => "adaptive",
+            DevicePolicy::Hint => "hint",
+            DevicePolicy::Force(_) => "force",
+            DevicePolicy::Rotate => "rotate",
+        }
+    }
+}
+
+/// Where one call runs and why (kept in the call's record).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// The device index.
+    pub device: usize,
+    /// Why.
+    pub reason: Reason,
+    /// The candidates' estimates at the time (ms, copies included; `None`
+    /// before a measurement or for a device that cannot run the call), in
+    /// candidate order.
+    pub estimates: Vec<(usize, Option<f64>)>,
+}
+
+impl Decision {
+    /// A call placed without the model (hint or forced policy).
+    pub fn fixed(device: usize) -> Decision {
+        Decision {
+            device,
+            reason: Reason::Hint,
+            estimates: Vec::new(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    keys: HashMap<Key, KeyModel>,
+    copies: CopyRates,
+    /// (kernel hash, device) -> why the device cannot run the kernel.
+    declined: HashMap<(u64, usize), String>,
+}
+
+/// The engine-wide cost model of the adaptive policy.
+#[derive(Default)]
+pub struct Placer {
+    state: Mutex<State>,
+}
+
+impl Placer {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // The state is plain numbers: one left half-updated by a panic is
+        // still usable, so a poisoned lock is taken over.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Chooses among `candidates` (preference order, the CPU device
+    /// first) for a call of `key`. A candidate whose device declined the
+    /// kernel earlier is marked declined here.
+    /// With `rotate`, the call goes to the next device in turn that did not
+    /// decline the kernel (a pipeline still building is built by the call).
+    pub fn decide(&self, key: Key, mut candidates: Vec<Candidate>, rotate: bool) -> Decision {
+        let mut state = self.state();
+        for c in candidates.iter_mut() {
+            if let Some(why) = state.declined.get(&(key.kernel, c.device)) {
+                c.status = model::Status::Declined(why.clone());
+            }
+        }
+        if rotate {
+            let turn = state.keys.entry(key).or_default().turn;
+            let able: Vec<usize> = candidates
+                .iter()
+                .filter(|c| !matches!(c.status, model::Status::Declined(_)))
+                .map(|c| c.device)
+                .collect();
+            let device = able[turn as usize % able.len().max(1)];
+            state.keys.get_mut(&key).expect("inserted").turn += 1;
+            return Decision {
+                device,
+                reason: Reason::Rotating,
+                estimates: Vec::new(),
+            };
+        }
+        let empty = KeyModel::default();
+        let m = state.keys.get(&key).unwrap_or(&empty);
+        let (device, reason) = model::choose(m, &candidates);
+        let estimates = candidates
+            .iter()
+            .map(|c| {
+                let ready = c.status == model::Status::Ready;
+                (c.device, m.estimate(c).filter(|_| ready).map(|ns| ns / 1e6))
+            })
+            .collect();
+        Decision {
+            device,
+            reason,
+            estimates,
+        }
+    }
+
+    /// The copy estimate for `bytes` from `from` to `to` (ns).
+    pub fn copy_estimate(&self, from: usize, to: usize, bytes: u64) -> f64 {
+        self.state().copies.estimate(from, to, bytes)
+    }
+
+    /// Records a call of `key` on `device`: `run` without copies, `total`
+    /// with them.
+    pub fn observe(&self, key: Key, device: usize, run: Duration, total: Duration) {
+        let mut state = self.state();
+        if state.keys.len() >= model::MAX_KEYS && !state.keys.contains_key(&key) {
+            state.keys.clear();
+        }
+        state.keys.entry(key).or_default().observe(
+            device,
+            run.as_nanos() as f64,
+            total.as_nanos() as f64,
+        );
+    }
+
+    /// Records copies made for a call.
+    pub fn observe_copies(&self, moves: &[residency::Move]) {
+        if moves.is_empty() {
+            return;
+        }
+        let mut state = self.state();
+        for m in moves {
+            state
+                .copies
+                .observe(m.from, m.to, m.bytes, m.time.as_nanos() as f64);
+        }
+    }
+
+    /// Device `device` cannot run kernel `kernel` (`why`): it is not tried
+    /// there again.
+    pub fn decline(&self, kernel: u64, device: usize, why: String) {
+        self.state().declined.insert((kernel, device), why);
+    }
+
+    /// Why `device` declined `kernel`, if it did.
+    pub fn declined(&self, kernel: u64, device: usize) -> Option<String> {
+        self.state().declined.get(&(kernel, device)).cloned()
+    }
+
+    /// The model's estimates for `key` (device, average ms, samples).
+    pub fn estimates(&self, key: Key) -> Vec<(usize, f64, u32)> {
+        self.state().keys.get(&key).map_or_else(Vec::new, |m| {
+            m.devices
+                .iter()
+                .map(|(d, c)| (*d, c.average_ns / 1e6, c.samples))
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,462 @@
+//! The adaptive policy's cost model and its choice rule: pure bookkeeping
+//! over measured times, with no device in sight (unit-tested below with
+//! made-up times).
+//!
+//! - A call is keyed by its kernel (content hash) and size class: the
+//!   iteration count and the bytes of its buffers, each rounded up to a
+//!   power of two ([`Key`]).
+//! - Per key and device the model keeps a moving average of the call's
+//!   run time on that device, copies excluded ([`DeviceCost`]). Copies are
+//!   modelled apart, per (source, target) device pair, in nanoseconds per
+//!   byte, because what a call must copy depends on where its buffers are
+//!   now, not on the kernel.
+//! - [`choose`]: a device that has never run the key is tried first
+//!   (*exploring*); then the one with the lowest estimate, run time plus
+//!   the copies it needs now, wins (*cheapest*). Every other device is
+//!   re-tried once the time spent on the key since it last ran, times
+//!   [`EXPLORE_SHARE`], pays for one call there (*re-trying*): exploring
+//!   costs at most about that share of the run. When the best device's
+//!   last time is more than [`DRIFT`]x its average, the devices whose
+//!   average beats that time are re-tried at once (*drift*).
+
+use std::collections::HashMap;
+
+/// The share of a key's time that re-trying other devices may cost.
+pub const EXPLORE_SHARE: f64 = 0.05;
+/// A measurement this many times above the average is a drift.
+pub const DRIFT: f64 = 2.0;
+/// Weight of a new measurement in the moving average.
+const ALPHA: f64 = 0.3;
+/// Copy cost assumed before a pair of devices has been measured (ns/byte;
+/// 4 GB/s).
+pub const DEFAULT_COPY_NS_PER_BYTE: f64 = 0.25;
+/// Most keys kept (the model forgets everything when it has more).
+pub const MAX_KEYS: usize = 4096;
+
+/// `ceil(log2(n))`, 0 for `n <= 1`.
+pub fn size_class(n: u64) -> u8 {
+    if n <= 1 {
+        0
+    } else {
+        (64 - (n - 1).leading_zeros()) as u8
+    }
+}
+
+/// What the model keeps apart.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Key {
+    /// The kernel's content hash.
+    pub kernel: u64,
+    /// [`size_class`] of the iteration count.
+    pub iterations: u8,
+    /// [`size_class`] of the call's buffer bytes (each buffer once).
+    pub bytes: u8,
+}
+
+impl Key {
+    /// The key of a call.
+    pub fn new(kernel: u64, num_iterations: u32, buffer_bytes: u64) -> Key {
+        Key {
+            kernel,
+            iterations: size_class(num_iterations as u64),
+            bytes: size_class(buffer_bytes),
+        }
+    }
+}
+
+/// One device's record for one key.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DeviceCost {
+    /// Measurements taken.
+    pub samples: u32,
+    /// Moving average of the run time, copies excluded (ns).
+    pub average_ns: f64,
+    /// The last measurement (ns).
+    pub last_ns: f64,
+    /// Time spent on the key, all devices, since this device last ran it
+    /// (ns, copies included).
+    pub spent_since_ns: f64,
+    /// Set by a drift of another device: re-try this one at the next call.
+    pub due: bool,
+}
+
+/// Whether a candidate device can take the call now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// It can run the kernel now.
+    Ready,
+    /// Its pipeline for the kernel is being built in the background.
+    Building,
+    /// It cannot run the kernel (the reason).
+    Declined(String),
+}
+
+/// A device the call could run on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate {
+    /// Runtime device index.
+    pub device: usize,
+    /// Can it run now?
+    pub status: Status,
+    /// Estimated cost of the copies the call would need there (ns).
+    pub copy_ns: f64,
+}
+
+/// Why a call runs where it runs.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The policy is `hint` (or a device is forced): the device the guest
+    /// got from `get_device`.
+    Hint,
+    /// The only device that can run it.
+    Only,
+    /// No measurement of this kernel and size class there yet.
+    Exploring,
+    /// The lowest estimate.
+    Cheapest,
+    /// A periodic re-try of a device that was not the cheapest.
+    Retrying,
+    /// The cheapest device's time drifted: the others are re-tried.
+    Drift,
+    /// A better candidate is still compiling the kernel (in the
+    /// background); this device runs the call meanwhile.
+    CompilingElsewhere,
+    /// The GPU declined the kernel; it runs here.
+    Declined,
+    /// The `rotate` policy's turn.
+    Rotating,
+}
+
+impl Reason {
+    /// How `--stats` and the trace name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Hint => "hint",
+            Reason::Only => "only device",
+            Reason::Exploring => "exploring",
+            Reason::Cheapest => "cheapest",
+            Reason::Retrying => "re-trying",
+            Reason::Drift => "drift",
+            Reason::CompilingElsewhere => "compiling elsewhere",
+            Reason::Declined => "declined",
+            Reason::Rotating => "rotating",
+        }
+    }
+}
+
+/// Per key: the devices' records, in candidate order.
+#[derive(Clone, Debug, Default)]
+pub struct KeyModel {
+    /// `(device, record)`.
+    pub devices: Vec<(usize, DeviceCost)>,
+    /// Calls placed by the `rotate` policy so far.
+    pub turn: u64,
+}
+
+impl KeyModel {
+    /// The record of `device` (created empty).
+    pub fn cost_mut(&mut self, device: usize) -> &mut DeviceCost {
+        let i = match self.devices.iter().position(|(d, _)| *d == device) {
+            Some(i) => i,
+            None => {
+                self.devices.push((device, DeviceCost::default()));
+                self.devices.len() - 1
+            }
+        };
+        &mut self.devices[i].1
+    }
+
+    /// The record of `device`, if it has one.
+    pub fn cost(&self, device: usize) -> Option<&DeviceCost> {
+        self.devices
+            .iter()
+            .find(|(d, _)| *d == device)
+            .map(|(_, c)| c)
+    }
+
+    /// The estimate of a call on `c` (ns): its average plus the copies,
+    /// `None` before its first measurement.
+    pub fn estimate(&self, c: &Candidate) -> Option<f64> {
+        self.cost(c.device)
+            .filter(|r| r.samples > 0)
+            .map(|r| r.average_ns + c.copy_ns)
+    }
+
+    /// Records that the call ran on `device` in `run_ns` (copies excluded)
+    /// and took `total_ns` in all.
+    pub fn observe(&mut self, device: usize, run_ns: f64, total_ns: f64) {
+        let best = self.best_known();
+        for (_, r) in self.devices.iter_mut() {
+            r.spent_since_ns += total_ns;
+        }
+        let r = self.cost_mut(device);
+        let drift = r.samples >= 2 && run_ns > r.average_ns * DRIFT;
+        r.average_ns = if r.samples == 0 {
+            run_ns
+        } else {
+            r.average_ns + ALPHA * (run_ns - r.average_ns)
+        };
+        r.last_ns = run_ns;
+        r.samples = r.samples.saturating_add(1);
+        r.spent_since_ns = 0.0;
+        r.due = false;
+        if drift && best == Some(device) {
+            // Only a device that would have beaten the slowed-down time is
+            // worth a re-try (a noisy microsecond kernel must not send its
+            // calls to a device a thousand times slower).
+            for (d, r) in self.devices.iter_mut() {
+                if *d != device && r.samples > 0 && r.average_ns < run_ns {
+                    r.due = true;
+                }
+            }
+        }
+    }
+
+    /// The device with the lowest average (copies not counted), if any has
+    /// one.
+    fn best_known(&self) -> Option<usize> {
+        self.devices
+            .iter()
+            .filter(|(_, r)| r.samples > 0)
+            .min_by(|a, b| a.1.average_ns.total_cmp(&b.1.average_ns))
+            .map(|(d, _)| *d)
+    }
+}
+
+/// The rule: which of `candidates` (in preference order for ties and
+/// first tries; at least one) runs the call, and why.
+pub fn choose(model: &KeyModel, candidates: &[Candidate]) -> (usize, Reason) {
+    let ready: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| c.status == Status::Ready)
+        .collect();
+    let building = candidates.iter().any(|c| c.status == Status::Building);
+    let declined = candidates
+        .iter()
+        .any(|c| matches!(c.status, Status::Declined(_)));
+    let Some(first) = ready.first() else {
+        // Nothing is ready (cannot happen with the CPU device among the
+        // candidates): the first one, which will build synchronously.
+        return (candidates[0].device, Reason::Only);
+    };
+    if ready.len() == 1 {
+        let why = if building {
+            Reason::CompilingElsewhere
+        } else if declined {
+            Reason::Declined
+        } else {
+            Reason::Only
+        };
+        return (first.device, why);
+    }
+    if let Some(c) = ready.iter().find(|c| model.estimate(c).is_none()) {
+        return (c.device, Reason::Exploring);
+    }
+    let est = |c: &Candidate| model.estimate(c).unwrap_or(f64::INFINITY);
+    let best = ready
+        .iter()
+        .min_by(|a, b| est(a).total_cmp(&est(b)))
+        .expect("two or more ready");
+    // Re-try the most overdue other device, if one is due.
+    let due = ready
+        .iter()
+        .filter(|c| c.device != best.device)
+        .filter_map(|c| {
+            let r = model.cost(c.device)?;
+            if r.due {
+                return Some((c, f64::INFINITY, Reason::Drift));
+            }
+            let owed = r.spent_since_ns * EXPLORE_SHARE / est(c).max(1.0);
+            (owed >= 1.0).then_some((c, owed, Reason::Retrying))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    match due {
+        Some((c, _, why)) => (c.device, why),
+        None if building => (best.device, Reason::CompilingElsewhere),
+        None => (best.device, Reason::Cheapest),
+    }
+}
+
+/// Measured copy costs per (source, target) device pair.
+#[derive(Clone, Debug, Default)]
+pub struct CopyRates {
+    ns_per_byte: HashMap<(usize, usize), f64>,
+}
+
+impl CopyRates {
+    /// The estimate for copying `bytes` from `from` to `to` (ns).
+    pub fn estimate(&self, from: usize, to: usize, bytes: u64) -> f64 {
+        if from == to {
+            return 0.0;
+        }
+        let rate = self
+            .ns_per_byte
+            .get(&(from, to))
+            .copied()
+            .unwrap_or(DEFAULT_COPY_NS_PER_BYTE);
+        rate * bytes as f64
+    }
+
+    /// Records a copy of `bytes` that took `ns`. Small copies are mostly
+    /// fixed cost and say little about the rate: below 4 KiB they are not
+    /// recorded.
+    pub fn observe(&mut self, from: usize, to: usize, bytes: u64, ns: f64) {
+        if bytes < 4096 {
+            return;
+        }
+        let rate = ns / bytes as f64;
+        self.ns_per_byte
+            .entry((from, to))
+            .and_modify(|r| *r += ALPHA * (rate - *r))
+            .or_insert(rate);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(device: usize, status: Status) -> Candidate {
+        Candidate {
+            device,
+            status,
+            copy_ns: 0.0,
+        }
+    }
+
+    const CPU: usize = 1;
+    const GPU: usize = 2;
+
+    #[test]
+    fn size_classes_round_up_to_powers_of_two() {
+        assert_eq!(size_class(0), 0);
+        assert_eq!(size_class(1), 0);
+        assert_eq!(size_class(2), 1);
+        assert_eq!(size_class(3), 2);
+        assert_eq!(size_class(4), 2);
+        assert_eq!(size_class(5), 3);
+        assert_eq!(size_class(1 << 20), 20);
+        assert_eq!(size_class((1 << 20) + 1), 21);
+        assert_eq!(size_class(u64::MAX), 64);
+        assert_eq!(Key::new(7, 1000, 4096), Key::new(7, 1024, 3000));
+        assert_ne!(Key::new(7, 1000, 4096), Key::new(7, 1025, 4096));
+    }
+
+    #[test]
+    fn explores_each_ready_device_then_takes_the_cheapest() {
+        let mut m = KeyModel::default();
+        let both = [cand(CPU, Status::Ready), cand(GPU, Status::Ready)];
+        assert_eq!(choose(&m, &both), (CPU, Reason::Exploring));
+        m.observe(CPU, 10e6, 10e6);
+        assert_eq!(choose(&m, &both), (GPU, Reason::Exploring));
+        m.observe(GPU, 40e6, 40e6);
+        assert_eq!(choose(&m, &both), (CPU, Reason::Cheapest));
+        // A GPU that is faster wins once measured.
+        let mut m = KeyModel::default();
+        m.observe(CPU, 10e6, 10e6);
+        m.observe(GPU, 2e6, 2e6);
+        assert_eq!(choose(&m, &both), (GPU, Reason::Cheapest));
+    }
+
+    #[test]
+    fn copies_count_against_a_device() {
+        let mut m = KeyModel::default();
+        m.observe(CPU, 10e6, 10e6);
+        m.observe(GPU, 6e6, 6e6);
+        let mut both = [cand(CPU, Status::Ready), cand(GPU, Status::Ready)];
+        assert_eq!(choose(&m, &both).0, GPU);
+        // The buffers are on the CPU and moving them costs 5 ms.
+        both[1].copy_ns = 5e6;
+        assert_eq!(choose(&m, &both), (CPU, Reason::Cheapest));
+    }
+
+    #[test]
+    fn building_and_declined_devices_are_not_chosen() {
+        let m = KeyModel::default();
+        let c = [cand(CPU, Status::Ready), cand(GPU, Status::Building)];
+        assert_eq!(choose(&m, &c), (CPU, Reason::CompilingElsewhere));
+        let c = [
+            cand(CPU, Status::Ready),
+            cand(GPU, Status::Declined("x".into())),
+        ];
+        assert_eq!(choose(&m, &c), (CPU, Reason::Declined));
+        let c = [cand(CPU, Status::Ready)];
+        assert_eq!(choose(&m, &c), (CPU, Reason::Only));
+    }
+
+    #[test]
+    fn retrying_costs_a_bounded_share() {
+        let mut m = KeyModel::default();
+        m.observe(CPU, 1e6, 1e6);
+        m.observe(GPU, 10e6, 10e6);
+        let both = [cand(CPU, Status::Ready), cand(GPU, Status::Ready)];
+        let mut on_gpu = 0;
+        let mut total = 0.0;
+        let mut gpu_time = 0.0;
+        for _ in 0..10_000 {
+            let (d, why) = choose(&m, &both);
+            let t = if d == GPU { 10e6 } else { 1e6 };
+            if d == GPU {
+                assert_eq!(why, Reason::Retrying);
+                on_gpu += 1;
+                gpu_time += t;
+            } else {
+                assert_eq!(why, Reason::Cheapest);
+            }
+            total += t;
+            m.observe(d, t, t);
+        }
+        assert!(on_gpu > 0, "the slower device is re-tried now and then");
+        let share = gpu_time / total;
+        assert!(
+            share <= EXPLORE_SHARE * 1.1,
+            "re-tries cost {share:.3} of the time"
+        );
+    }
+
+    #[test]
+    fn a_drift_of_the_best_device_retries_the_others() {
+        let mut m = KeyModel::default();
+        for _ in 0..3 {
+            m.observe(CPU, 1e6, 1e6);
+        }
+        m.observe(GPU, 3e6, 3e6);
+        let both = [cand(CPU, Status::Ready), cand(GPU, Status::Ready)];
+        assert_eq!(choose(&m, &both), (CPU, Reason::Cheapest));
+        // A 2.5 ms blip: slower than twice the average, but still faster
+        // than the GPU: no re-try.
+        m.observe(CPU, 2.5e6, 2.5e6);
+        assert_eq!(choose(&m, &both), (CPU, Reason::Cheapest));
+        let mut m = KeyModel::default();
+        for _ in 0..3 {
+            m.observe(CPU, 1e6, 1e6);
+        }
+        m.observe(GPU, 3e6, 3e6);
+        // The CPU gets 5x slower (another program took the cores).
+        m.observe(CPU, 5e6, 5e6);
+        assert_eq!(choose(&m, &both), (GPU, Reason::Drift));
+        m.observe(GPU, 3e6, 3e6);
+        // The CPU's average (2.2 ms) still beats the GPU's 3 ms, and the
+        // re-try is done: back to the cheapest.
+        assert_eq!(choose(&m, &both), (CPU, Reason::Cheapest));
+        // Two more slow CPU calls bring its average above the GPU's.
+        m.observe(CPU, 5e6, 5e6);
+        m.observe(CPU, 5e6, 5e6);
+        assert_eq!(choose(&m, &both), (GPU, Reason::Cheapest));
+    }
+
+    #[test]
+    fn copy_rates_are_learned_per_pair() {
+        let mut r = CopyRates::default();
+        assert_eq!(r.estimate(1, 1, 1 << 20), 0.0);
+        assert_eq!(
+            r.estimate(1, 2, 1 << 20),
+            DEFAULT_COPY_NS_PER_BYTE * (1 << 20) as f64
+        );
+        r.observe(1, 2, 1 << 20, 2.0 * (1 << 20) as f64);
+        assert_eq!(r.estimate(1, 2, 1000), 2000.0);
+        assert_eq!(r.estimate(2, 1, 1000), DEFAULT_COPY_NS_PER_BYTE * 1000.0);
+        r.observe(1, 2, 100, 1e9);
+        assert_eq!(r.estimate(1, 2, 1000), 2000.0, "small copies are ignored");
+    }
+}

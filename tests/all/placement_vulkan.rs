@@ -1,0 +1,319 @@
+//! The adaptive policy and the pipeline cache on the real Vulkan device
+//! (lavapipe in CI): the first GPU-hinted call runs on the CPU while the
+//! pipeline builds in the background, calls that switch between the CPU
+//! and Vulkan devices give the results the SEQUENTIAL device gives, and
+//! the pipeline cache file survives runs and shrugs off corruption.
+
+use crate::common::{cli, in_ci, scratch};
+use crate::parallel_util::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasi_parallel::parallel::placement::model::Reason;
+use wasi_parallel::parallel::{DeviceKind, DevicePolicy, ParallelConfig, ParallelRuntime};
+
+/// A runtime with the Vulkan devices, or `None` (skip) outside CI when
+/// there is none; under `CI=true` a missing Vulkan device fails.
+fn vulkan_runtime(policy: DevicePolicy) -> Option<(Arc<ParallelRuntime>, usize)> {
+    let rt = ParallelRuntime::new(ParallelConfig {
+        threads: 2,
+        device_policy: policy,
+        ..ParallelConfig::default()
+    })
+    .unwrap();
+    match rt.devices().iter().find(|d| d.kind.is_gpu()) {
+        Some(d) => {
+            let gpu = d.index;
+            Some((Arc::new(rt), gpu))
+        }
+        None if in_ci() => panic!("CI=true but no Vulkan device was found"),
+        None => {
+            eprintln!("note: no Vulkan device; test skipped");
+            None
+        }
+    }
+}
+
+fn wait_for_builds(rt: &ParallelRuntime, gpu: usize) {
+    let t = Instant::now();
+    while rt.device(gpu).unwrap().building() {
+        assert!(t.elapsed() < Duration::from_secs(300), "build never ended");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// out[i] = out[i] * 5 + i + in[i % len(in)]: each call depends on the
+/// last, and it reads a second buffer.
+const STEP: &str = r#"(module
+  (memory (import "env" "memory") 1)
+  (func (export "kernel") (param $id i32) (param $n i32) (param $bs i32)
+        (param $i i32) (param $il i32) (param $o i32) (param $ol i32)
+    (local $a i32)
+    (local.set $a (i32.add (local.get $o) (i32.shl (local.get $id) (i32.const 2))))
+    (i32.store (local.get $a)
+      (i32.add
+        (i32.add (i32.mul (i32.load (local.get $a)) (i32.const 5)) (local.get $id))
+        (i32.load (i32.add (local.get $i)
+          (i32.shl (i32.rem_u (local.get $id) (i32.shr_u (local.get $il) (i32.const 2)))
+                   (i32.const 2))))))))"#;
+
+/// Runs `calls` calls of STEP over n elements (and saxpy and compute between
+/// them) on a device from `hint`, returning every buffer read after every
+/// call.
+fn sequence(
+    rt: &Arc<ParallelRuntime>,
+    hint: i32,
+    n: u32,
+    calls: u32,
+) -> (Vec<Vec<u8>>, Vec<usize>) {
+    let mut g = Guest::new(rt);
+    let dev = g.get_device(hint).unwrap();
+    let input: Vec<u32> = (0..97).map(|i| i * 31 + 7).collect();
+    let x = g.buffer_with(dev, &u32s_to_bytes(&input), READ);
+    let out = g.create_buffer(dev, 4 * n, READ_WRITE).unwrap();
+    let xs: Vec<f32> = (0..n).map(|i| i as f32 * 0.5).collect();
+    let fx = g.buffer_with(dev, &f32s_to_bytes(&xs), READ);
+    let fy = g.buffer_with(dev, &f32s_to_bytes(&xs), READ_WRITE);
+    let step = wat::parse_str(STEP).unwrap();
+    let mut seen = Vec::new();
+    let mut devices = Vec::new();
+    for c in 0..calls {
+        assert_eq!(g.exec(dev, &step, n, 1, &[x], &[out]), 0, "call {c}");
+        devices.push(g.ctx().stats().recent_calls.back().unwrap().device_index);
+        seen.push(g.read_buffer(out, 4 * n as usize).unwrap());
+        // saxpy in place (y = 2.5 x + y) with 64 elements per iteration.
+        assert_eq!(
+            g.exec(dev, &wat("saxpy"), n.div_ceil(64), 64, &[fx, fy], &[fy]),
+            0
+        );
+        seen.push(g.read_buffer(fy, 4 * n as usize).unwrap());
+        if c % 2 == 1 {
+            // A write between calls lands in the valid copy.
+            assert_eq!(g.write_buffer(x, &u32s_to_bytes(&[c; 5])), 0);
+        }
+    }
+    (seen, devices)
+}
+
+#[test]
+fn calls_that_switch_devices_match_the_sequential_device() {
+    let Some((rt, gpu)) = vulkan_runtime(DevicePolicy::Rotate) else {
+        return;
+    };
+    let (seq_rt, _) = vulkan_runtime(DevicePolicy::Hint).unwrap();
+    let (want, on) = sequence(&seq_rt, SEQUENTIAL, 1000, 6);
+    assert!(on.iter().all(|&d| d == 0));
+    for hint in [CPU, DISCRETE_GPU] {
+        let (got, on) = sequence(&rt, hint, 1000, 6);
+        assert_eq!(got, want, "hint {hint}: devices {on:?}");
+        assert!(on.contains(&1) && on.contains(&gpu), "{on:?}");
+    }
+}
+
+#[test]
+fn the_first_gpu_hinted_call_runs_on_the_cpu_while_the_pipeline_builds() {
+    let Some((rt, gpu)) = vulkan_runtime(DevicePolicy::Adaptive) else {
+        return;
+    };
+    let mut g = Guest::new(&rt);
+    let dev = g.get_device(DISCRETE_GPU).unwrap();
+    let out = g.create_buffer(dev, 4 * 4096, WRITE).unwrap();
+    // A kernel no other test builds (its constant differs), so its
+    // pipeline is not built yet.
+    let k = wat::parse_str(
+        r#"(module (memory (import "env" "memory") 1)
+          (func (export "kernel") (param $id i32) (param $n i32) (param $bs i32) (param $o i32) (param $l i32)
+            (i32.store (i32.add (local.get $o) (i32.shl (local.get $id) (i32.const 2)))
+              (i32.mul (local.get $id) (i32.const 40503)))))"#,
+    )
+    .unwrap();
+    let want: Vec<u32> = (0..4096u32).map(|i| i.wrapping_mul(40503)).collect();
+    assert_eq!(g.exec(dev, &k, 4096, 1, &[], &[out]), 0);
+    let first = g.ctx().stats().recent_calls.back().unwrap().clone();
+    assert_eq!(first.device, DeviceKind::Cpu);
+    assert_eq!(first.reason, Reason::CompilingElsewhere);
+    assert_eq!(bytes_to_u32s(&g.read_buffer(out, 4 * 4096).unwrap()), want);
+    wait_for_builds(&rt, gpu);
+    // Once built, the GPU is tried, and every call stays right.
+    let mut on = Vec::new();
+    for _ in 0..4 {
+        assert_eq!(g.exec(dev, &k, 4096, 1, &[], &[out]), 0);
+        on.push(g.ctx().stats().recent_calls.back().unwrap().clone());
+        assert_eq!(bytes_to_u32s(&g.read_buffer(out, 4 * 4096).unwrap()), want);
+    }
+    assert!(
+        on.iter()
+            .any(|r| r.device_index == gpu && r.reason == Reason::Exploring),
+        "{on:?}"
+    );
+    assert!(
+        on.iter().skip(2).all(|r| r.reason == Reason::Cheapest
+            || r.reason == Reason::Retrying
+            || r.reason == Reason::Drift),
+        "{on:?}"
+    );
+}
+
+/// A guest (WAT) that runs INCREMENT `calls` times over 256 words on a
+/// GPU-hinted device and returns the sum of the words (256 * calls).
+fn increment_guest(dir: &std::path::Path) -> std::path::PathBuf {
+    let kernel = wat::parse_str(
+        r#"(module (memory (import "env" "memory") 1)
+          (func (export "kernel") (param $id i32) (param $n i32) (param $bs i32) (param $p i32) (param $l i32)
+            (local $a i32)
+            (local.set $a (i32.add (local.get $p) (i32.shl (local.get $id) (i32.const 2))))
+            (i32.store (local.get $a) (i32.add (i32.load (local.get $a)) (i32.const 3)))))"#,
+    )
+    .unwrap();
+    let escaped: String = kernel.iter().map(|b| format!("\\{b:02x}")).collect();
+    let guest = format!(
+        r#"(module
+  (import "wasi_ephemeral_parallel" "get_device" (func $gd (param i32 i32) (result i32)))
+  (import "wasi_ephemeral_parallel" "create_buffer" (func $cb (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_ephemeral_parallel" "read_buffer" (func $rb (param i32 i32 i32) (result i32)))
+  (import "wasi_ephemeral_parallel" "parallel_exec"
+    (func $pe (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 4096) "{escaped}")
+  (func (export "run") (param $calls i32) (result i32)
+    (local $r i32) (local $i i32) (local $sum i32)
+    (drop (call $gd (i32.const 2) (i32.const 0)))
+    (local.set $r (call $cb (i32.load (i32.const 0)) (i32.const 1024) (i32.const 2) (i32.const 4)))
+    (if (local.get $r) (then (return (i32.sub (i32.const -1000) (local.get $r)))))
+    (i32.store (i32.const 8) (i32.load (i32.const 4)))
+    (block $done
+      (loop $l
+        (br_if $done (i32.eqz (local.get $calls)))
+        (local.set $r (call $pe (i32.load (i32.const 0)) (i32.const 4096) (i32.const {len})
+          (i32.const 256) (i32.const 1) (i32.const 8) (i32.const 0) (i32.const 8) (i32.const 1)))
+        (if (local.get $r) (then (return (i32.sub (i32.const 0) (local.get $r)))))
+        (local.set $calls (i32.sub (local.get $calls) (i32.const 1)))
+        (br $l)))
+    (drop (call $rb (i32.load (i32.const 4)) (i32.const 16384) (i32.const 1024)))
+    (block $end
+      (loop $s
+        (br_if $end (i32.ge_u (local.get $i) (i32.const 1024)))
+        (local.set $sum (i32.add (local.get $sum) (i32.load (i32.add (i32.const 16384) (local.get $i)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $s)))
+    (local.get $sum)))"#,
+        len = kernel.len()
+    );
+    let path = dir.join("increment_guest.wat");
+    std::fs::write(&path, guest).unwrap();
+    path
+}
+
+fn have_vulkan() -> bool {
+    vulkan_runtime(DevicePolicy::Hint).is_some()
+}
+
+#[test]
+fn cli_policies_give_the_same_result_and_stats_name_the_choices() {
+    if !have_vulkan() {
+        return;
+    }
+    let dir = scratch("placement_cli");
+    let guest = increment_guest(&dir);
+    for policy in ["adaptive", "hint", "rotate"] {
+        let out = cli()
+            .args([
+                "run",
+                "--stats",
+                "--no-pipeline-cache",
+                "--device-policy",
+                policy,
+            ])
+            .args(["--invoke", "run"])
+            .arg(&guest)
+            .arg("7")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{policy}: {stderr}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            (256 * 3 * 7).to_string(),
+            "{policy}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("device policy {policy}")),
+            "{stderr}"
+        );
+        assert!(stderr.contains("call 7: kernel"), "{stderr}");
+        assert!(stderr.contains("per kernel:"), "{stderr}");
+        match policy {
+            "adaptive" => assert!(
+                stderr.contains("call 1: kernel") && stderr.contains("(compiling elsewhere"),
+                "{stderr}"
+            ),
+            "hint" => assert!(
+                stderr.contains("[vulkan: ") && stderr.contains("(hint)"),
+                "{stderr}"
+            ),
+            _ => assert!(
+                stderr.contains("(rotating)") && stderr.contains("[cpu"),
+                "{stderr}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn the_pipeline_cache_survives_runs_and_corruption() {
+    if !have_vulkan() {
+        return;
+    }
+    let dir = scratch("pipeline_cache");
+    let guest = increment_guest(&dir);
+    let cache = dir.join("cache");
+    let run = || {
+        let out = cli()
+            .args(["run", "--device", "gpu", "--pipeline-cache"])
+            .arg(&cache)
+            .args(["--invoke", "run"])
+            .arg(&guest)
+            .arg("2")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            (256 * 3 * 2).to_string()
+        );
+        stderr
+    };
+    let stderr = run();
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let files: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let file = &files[0];
+    let name = file.file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        name.starts_with("vk-pipelines-") && name.ends_with(".bin"),
+        "{name}"
+    );
+    let good = std::fs::read(file).unwrap();
+    assert!(good.starts_with(b"WPVKPC"));
+    // A second run reads it without complaint.
+    let stderr = run();
+    assert!(!stderr.contains("warning"), "{stderr}");
+    // A damaged file: a warning, the run still right, the file rewritten.
+    for damage in [b"garbage".to_vec(), good[..good.len() / 2].to_vec(), {
+        let mut f = good.clone();
+        let last = f.len() - 1;
+        f[last] ^= 0xff;
+        f
+    }] {
+        std::fs::write(file, &damage).unwrap();
+        let stderr = run();
+        assert!(stderr.contains("warning: pipeline cache"), "{stderr}");
+        let now = std::fs::read(file).unwrap();
+        assert!(now.starts_with(b"WPVKPC"), "rewritten");
+        let stderr = run();
+        assert!(!stderr.contains("warning"), "{stderr}");
+    }
+}
