@@ -241,7 +241,7 @@ typedef struct wp_interrupt_handle_t wp_interrupt_handle_t;
 typedef struct wp_module_t wp_module_t;
 
 /**
- * How `get_device` picks the device it returns to a guest.
+ * How the host places a guest's calls on devices.
  */
 typedef int32_t wp_device_policy_t;
 
@@ -425,14 +425,34 @@ typedef struct {
 } wp_device_stats_t;
 
 /**
- * Honour the guest's hint (a missing GPU falls back to the CPU device).
+ * The default: the host places each call of a CPU- or GPU-hinted device on
+ * the device measured fastest for that kernel and size (the CPU device or
+ * a Vulkan device); buffers follow the calls.
  */
-#define WP_DEVICE_POLICY_AUTO 0
+#define WP_DEVICE_POLICY_ADAPTIVE 0
+
+/**
+ * The same as `WP_DEVICE_POLICY_ADAPTIVE` (its older name).
+ */
+#define WP_DEVICE_POLICY_AUTO WP_DEVICE_POLICY_ADAPTIVE
 
 /**
  * Always return the device of the given kind, whatever the hint.
  */
 #define WP_DEVICE_POLICY_FORCE 1
+
+/**
+ * Honour the guest's hint (a missing GPU falls back to the CPU device);
+ * every call runs on the device the guest got.
+ */
+#define WP_DEVICE_POLICY_HINT 2
+
+/**
+ * For testing: like `ADAPTIVE`, but each call of a kernel runs on the next
+ * device in turn (the CPU device, then each Vulkan device), so buffers
+ * move at every call; results must not change.
+ */
+#define WP_DEVICE_POLICY_ROTATE 3
 
 /**
  * The guest's standard input.
@@ -533,7 +553,7 @@ extern "C" {
 
 /**
  * A new config with the defaults (no fuel limit, wasm32 memory limit, CPU
- * threads = available cores, device policy AUTO, GPU fallback on, 1 GiB /
+ * threads = available cores, device policy ADAPTIVE, GPU fallback on, 1 GiB /
  * 4096 buffers per instance, 16 MiB kernels, 64 cached kernels).
  *
  * Ownership: the caller owns the result; free it with `wp_config_delete`.
@@ -603,10 +623,18 @@ wp_error_t *wp_config_set_interruptible(wp_config_t *config, bool enabled);
 wp_error_t *wp_config_set_kernel_timeout(wp_config_t *config, double seconds);
 
 /**
- * Sets the device policy: `WP_DEVICE_POLICY_AUTO` honours the guest's hint
- * (`kind` is ignored); `WP_DEVICE_POLICY_FORCE` makes `get_device` return
- * the device of `kind` (a `WP_DEVICE_*` value) whatever the hint (a missing
- * GPU: the CPU device).
+ * Sets the device policy (`kind` is ignored except with `FORCE`):
+ * - `WP_DEVICE_POLICY_ADAPTIVE` (the default; `WP_DEVICE_POLICY_AUTO` is
+ *   the same value): the host places each call of a CPU- or GPU-hinted
+ *   device on the CPU device or a Vulkan device by measured cost per
+ *   kernel and size; buffers follow the calls. A SEQUENTIAL hint stays
+ *   sequential.
+ * - `WP_DEVICE_POLICY_HINT`: `get_device` honours the guest's hint (a
+ *   missing GPU: the CPU device) and every call runs there.
+ * - `WP_DEVICE_POLICY_FORCE`: `get_device` returns the device of `kind` (a
+ *   `WP_DEVICE_*` value) whatever the hint (a missing GPU: the CPU device).
+ * - `WP_DEVICE_POLICY_ROTATE`: for testing, each call on the next device
+ *   in turn.
  *
  * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, an unknown policy or
  * kind. Ownership: borrows `config`. Thread-safety: one thread per config.
@@ -710,6 +738,19 @@ wp_error_t *wp_config_set_max_kernel_size(wp_config_t *config, size_t bytes);
  * borrows `config`. Thread-safety: one thread per config.
  */
 wp_error_t *wp_config_set_kernel_cache_entries(wp_config_t *config, size_t entries);
+
+/**
+ * Keeps the Vulkan pipeline cache in directory `dir` across runs (created
+ * when first written; one file per device and driver version), so a later
+ * engine builds the same kernels' GPU pipelines from the driver's cache.
+ * NULL turns it off (the default: nothing is read or written). A corrupt
+ * or foreign cache file is ignored with a warning on stderr and rewritten.
+ *
+ * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, or a `dir` that
+ * is empty or not UTF-8. Ownership: borrows both; `dir` is copied.
+ * Thread-safety: one thread per config.
+ */
+wp_error_t *wp_config_set_pipeline_cache_dir(wp_config_t *config, const char *dir);
 
 /**
  * Creates an engine from `config` (NULL: the defaults): starts the CPU
