@@ -120,10 +120,13 @@ impl ParallelRuntime {
         let mut ran_on = d;
         if let Err(e) = &ran.result {
             let dev = self.devices[d].info();
-            // Out of device memory: the adaptive policy reruns the call on
-            // the CPU device (not for good: a later call may fit).
-            let full = e.errno == Errno::ResourceExhausted && key.is_some() && d != self.cpu;
-            if (e.errno == Errno::Unsupported || full) && dev.kind.is_gpu() {
+            // The adaptive policy also reruns on the CPU device a call the
+            // GPU had no memory for (not for good: a later call may fit) or
+            // lost the device in (for good, for this kernel).
+            let adaptive = key.is_some() && d != self.cpu;
+            let full = adaptive && e.errno == Errno::ResourceExhausted;
+            let lost = adaptive && e.errno == Errno::DeviceError;
+            if (e.errno == Errno::Unsupported || full || lost) && dev.kind.is_gpu() {
                 let why = format!("{} cannot run this kernel: {}", dev.name, e.message);
                 if !full {
                     self.placer.decline(p.kernel.hash, d, e.message.clone());
@@ -230,8 +233,8 @@ impl ParallelRuntime {
 
     /// Makes the call's buffers resident on device `d` and runs it there;
     /// afterwards the copies on `d` of the buffers it may have written are
-    /// the only valid ones (not after `unsupported` or
-    /// `resource_exhausted`: the device gave up before touching them).
+    /// the only valid ones (not after `unsupported`, `resource_exhausted`
+    /// or `device_error`).
     fn run_on(
         &self,
         d: usize,
@@ -286,10 +289,12 @@ impl ParallelRuntime {
         let result = self.devices[d].exec(session, &req);
         let exec_time = t.elapsed();
         // `unsupported` and `resource_exhausted` come before the kernel
-        // touched the buffers; after anything else (a trap included) the
-        // written copies on `d` are the current ones.
+        // touched the buffers, and after a `device_error` nothing on `d` can
+        // be trusted: the copies valid before the call stay the valid ones
+        // (a rerun elsewhere starts from them). After anything else (a trap
+        // included) the written copies on `d` are the current ones.
         let untouched = matches!(&result, Err(e)
-            if matches!(e.errno, Errno::Unsupported | Errno::ResourceExhausted));
+            if matches!(e.errno, Errno::Unsupported | Errno::ResourceExhausted | Errno::DeviceError));
         if !untouched {
             for &h in &p.unique {
                 let b = handles.buffer_mut(h).expect("validated");

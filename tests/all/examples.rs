@@ -87,6 +87,41 @@ fn example_guests_agree_on_every_device() {
     }
 }
 
+/// The example guests, each calling its kernel three times with a GPU hint,
+/// under the `rotate` policy (the calls switch between the CPU device and
+/// Vulkan, the buffers move at every call) and the default `adaptive` one:
+/// the checksum the SEQUENTIAL device gives.
+#[test]
+fn example_guests_agree_when_the_host_moves_their_calls() {
+    let Some(dir) = example_dir() else { return };
+    let cases: [(&str, &[&str]); 4] = [
+        ("saxpy", &["65536", "gpu", "3"]),
+        ("mandelbrot", &["96", "gpu", "3", "/out/mandelbrot.ppm"]),
+        ("histogram", &["262144", "gpu", "3"]),
+        ("matmul", &["48", "gpu", "3"]),
+    ];
+    for (name, args) in cases {
+        let guest = dir.join(format!("{name}.wasm"));
+        let want = checksum_of(&run(&guest, &["--device", "sequential"], args));
+        for policy in ["rotate", "adaptive"] {
+            let out = run(&guest, &["--device-policy", policy], args);
+            assert_eq!(
+                checksum_of(&out),
+                want,
+                "{name} with --device-policy {policy}"
+            );
+            assert!(out.contains(&format!("device policy {policy}")), "{out}");
+            if policy == "rotate" && in_ci() {
+                // The kernel ran on both devices (lavapipe runs them all).
+                assert!(
+                    out.contains("[cpu") && out.contains("[vulkan: "),
+                    "{name}: {out}"
+                );
+            }
+        }
+    }
+}
+
 /// The guest-side conformance test of the ABI (every import, every error
 /// code a guest can provoke, layout, isolation, recovery), on every device.
 #[test]

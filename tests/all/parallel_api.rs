@@ -1000,13 +1000,21 @@ impl Device for BrokenDevice {
 #[test]
 fn device_errors_reach_the_guest_as_device_error() {
     let rt = Arc::new(
-        ParallelRuntime::with_devices(ParallelConfig::default(), |index| {
-            vec![Arc::new(BrokenDevice(DeviceInfo {
-                kind: DeviceKind::IntegratedGpu,
-                name: "broken".into(),
-                index,
-            })) as Arc<dyn Device>]
-        })
+        ParallelRuntime::with_devices(
+            ParallelConfig {
+                // Calls stay on the broken device (tests/all/placement.rs: the
+                // adaptive policy reruns them on the CPU device).
+                device_policy: DevicePolicy::Hint,
+                ..ParallelConfig::default()
+            },
+            |index| {
+                vec![Arc::new(BrokenDevice(DeviceInfo {
+                    kind: DeviceKind::IntegratedGpu,
+                    name: "broken".into(),
+                    index,
+                })) as Arc<dyn Device>]
+            },
+        )
         .unwrap(),
     );
     let mut g = Guest::new(&rt);

@@ -28,6 +28,8 @@ struct Script {
     declines_in_prepare: AtomicBool,
     /// `exec` answers `unsupported` (declined mid-call).
     declines_in_exec: AtomicBool,
+    /// `exec` answers `device_error` (the device was lost).
+    lost: AtomicBool,
     /// Execs run (including declined ones).
     execs: AtomicU32,
     /// `prepare` calls.
@@ -57,6 +59,9 @@ impl Device for StandIn {
         self.script.execs.fetch_add(1, Ordering::SeqCst);
         if self.script.declines_in_exec.load(Ordering::SeqCst) {
             return Err(ParError::unsupported("the stand-in declines this kernel"));
+        }
+        if self.script.lost.load(Ordering::SeqCst) {
+            return Err(ParError::device_error("the stand-in lost its device"));
         }
         std::thread::sleep(*self.script.delay.lock().unwrap());
         self.inner.exec(s, req)
@@ -377,4 +382,24 @@ fn instances_on_one_engine_share_the_model() {
     );
     // The slow stand-in was explored, not chosen over and over.
     assert!(script.execs.load(Ordering::SeqCst) < 20, "{est:?}");
+}
+
+#[test]
+fn a_gpu_that_loses_its_device_costs_the_guest_nothing() {
+    let (rt, script) = stand_in_runtime(DevicePolicy::Adaptive);
+    script.lost.store(true, Ordering::SeqCst);
+    let mut g = Guest::new(&rt);
+    let dev = g.get_device(DISCRETE_GPU).unwrap();
+    let start: Vec<u32> = (0..64).collect();
+    let buf = g.buffer_with(dev, &u32s_to_bytes(&start), READ_WRITE);
+    let inc = wat_str(INCREMENT);
+    for call in 1..=4u32 {
+        assert_eq!(g.exec(dev, &inc, 64, 1, &[], &[buf]), 0, "call {call}");
+        // The failed GPU call left nothing behind: each call adds one.
+        let want: Vec<u32> = start.iter().map(|v| v + call).collect();
+        assert_eq!(compute_out(&mut g, buf, 64), want, "call {call}");
+        assert_eq!(last_call(&g).device_index, CPU_DEV);
+    }
+    assert_eq!(script.execs.load(Ordering::SeqCst), 1, "tried once");
+    assert!(g.ctx().stats().fallback_reasons[0].contains("lost its device"));
 }

@@ -127,9 +127,74 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
 
     pub(super) fn unop_math(&mut self, fun: Mf, t: Ty) -> Result<(), Unsupported> {
         let a = self.pop()?;
-        let r = self.fb.math(fun, a);
+        let r = if matches!(fun, Mf::Trunc | Mf::Ceil | Mf::Floor | Mf::Round)
+            && matches!(t, Ty::F32 | Ty::F64)
+        {
+            self.round_float(fun, a, t)
+        } else {
+            self.fb.math(fun, a)
+        };
         self.push(r, t);
         Ok(())
+    }
+
+    /// trunc / ceil / floor / nearest (`fun`: `Trunc`, `Ceil`, `Floor`,
+    /// `Round` = ties to even) of the float `a`, in plain arithmetic.
+    /// Driver workaround W11 (docs/wasi-parallel.md 2.4): llvmpipe rounds
+    /// vectors wider than the CPU's rounding instructions (8 x f64 without
+    /// AVX-512) through an integer conversion, which lost the sign of zero
+    /// results (`trunc(-0.5)` gave +0.0) and rounded ties of `nearest` up
+    /// (`nearest(-1.5)` gave -1). Here: for `|a| < 2^52` (2^23 for f32),
+    /// `(|a| + 2^52) - 2^52` is `|a|` rounded to even by the FPU's own
+    /// rounding, one step up or down gives floor and ceil of `|a|`, the
+    /// operand's sign is copied back, and larger magnitudes, infinities
+    /// and NaNs (quieted) are their own rounding. The constants are opaque
+    /// to the driver (W1), so it cannot fold the addition away.
+    fn round_float(&mut self, fun: Mf, a: H, t: Ty) -> H {
+        let (big, one) = if t == Ty::F64 {
+            (4503599627370496f64.to_bits(), 1f64.to_bits())
+        } else {
+            (8388608f32.to_bits() as u64, 1f32.to_bits() as u64)
+        };
+        let opaque = |s: &mut Self, bits: u64| {
+            let b = s.ilit_for_float(t, bits);
+            let b = s.opaque_bits(b, t);
+            s.ffrom(b)
+        };
+        let big = opaque(self, big);
+        let one = opaque(self, one);
+        let m = Self::sign_mask(t);
+        let bits = self.fbits(a);
+        let abs_mask = self.ilit_for_float(t, !m);
+        let sign_mask = self.ilit_for_float(t, m);
+        let abs_bits = self.fb.bin(Bo::And, bits, abs_mask);
+        let abs = self.ffrom(abs_bits);
+        let small = self.fb.bin(Bo::Less, abs, big);
+        let sum = self.fb.bin(Bo::Add, abs, big);
+        let even = self.fb.bin(Bo::Subtract, sum, big);
+        let above = self.fb.bin(Bo::Greater, even, abs);
+        let down = self.fb.bin(Bo::Subtract, even, one);
+        let floor = self.fb.sel(above, down, even);
+        let below = self.fb.bin(Bo::Less, even, abs);
+        let up = self.fb.bin(Bo::Add, even, one);
+        let ceil = self.fb.sel(below, up, even);
+        let sign = self.fb.bin(Bo::And, bits, sign_mask);
+        let zero = self.ilit_for_float(t, 0);
+        let negative = self.fb.bin(Bo::NotEqual, sign, zero);
+        // The magnitude of the result: trunc rounds |a| down; floor rounds
+        // a negative a's magnitude up, ceil a positive one's.
+        let magnitude = match fun {
+            Mf::Trunc => floor,
+            Mf::Round => even,
+            Mf::Floor => self.fb.sel(negative, ceil, floor),
+            _ => self.fb.sel(negative, floor, ceil),
+        };
+        let rounded = self.fb.sel(small, magnitude, abs);
+        let r_bits = self.fbits(rounded);
+        let r_abs = self.fb.bin(Bo::And, r_bits, abs_mask);
+        let with_sign = self.fb.bin(Bo::InclusiveOr, r_abs, sign);
+        let r = self.ffrom(with_sign);
+        self.quiet_nan(r, t)
     }
 
     /// clz / ctz / popcnt; 64-bit ones through the 32-bit halves.

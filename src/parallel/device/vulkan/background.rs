@@ -5,8 +5,8 @@
 //! fails (the translator or the driver declines it) is remembered with the
 //! reason and never queued again.
 //!
-//! The thread is started on the first request and joined when the device
-//! is dropped (a build in progress finishes first: a driver cannot stop a
+//! The thread runs at a lower priority (nice 10), is started on the first
+//! request and joined when the device is dropped (a build in progress finishes first: a driver cannot stop a
 //! pipeline build, and tearing the device down under it is not safe).
 
 use super::gpu::{Gpu, Variant};
@@ -109,6 +109,7 @@ impl Builds {
             let handle = std::thread::Builder::new()
                 .name("wasi-parallel-vk-build".into())
                 .spawn(move || {
+                    lower_priority();
                     while let Ok(job) = rx.recv() {
                         build(&shared, &progress, job);
                     }
@@ -119,6 +120,19 @@ impl Builds {
         let (tx, _) = worker.as_ref().expect("started above");
         tx.send(job)
             .map_err(|_| "the pipeline builder thread is gone".to_string())
+    }
+}
+
+/// Builds yield the cores to the calls running meanwhile (on a CPU-type
+/// Vulkan device the build itself runs on the CPU): nice 10 for this
+/// thread. Linux applies `setpriority` to one thread (its thread id).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on this thread's own id, no pointers; a
+    // failure only leaves the priority as it was.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
     }
 }
 
