@@ -803,7 +803,9 @@ impl Gpu {
         self.check_declined_at(run.kernel_hash, run.block_size)
     }
 
-    /// [`Self::check_declined`] for a kernel hash and block size.
+    /// Declined check (see `check_declined`) for a kernel hash and block
+    /// size: an `unsupported` error when an earlier call found that this
+    /// device cannot run the kernel at this block size.
     pub fn check_declined_at(&self, kernel_hash: u64, block_size: u32) -> ParResult<()> {
         if let Some(&b) = self
             .declined
