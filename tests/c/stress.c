@@ -134,6 +134,14 @@ static void null_and_garbage(wp_engine_t *engine, wp_module_t *module,
   err(wp_config_set_device_policy(cfg, 77, 0), WP_ERROR_INVALID_ARGUMENT, "policy 77");
   err(wp_config_set_device_policy(cfg, WP_DEVICE_POLICY_FORCE, 9), WP_ERROR_INVALID_ARGUMENT, "kind 9");
   err(wp_config_set_device_policy(cfg, -1, -1), WP_ERROR_INVALID_ARGUMENT, "policy -1");
+  CHECK(wp_config_set_device_policy(cfg, WP_DEVICE_POLICY_HINT, 0) == NULL);
+  CHECK(wp_config_set_device_policy(cfg, WP_DEVICE_POLICY_ROTATE, 0) == NULL);
+  CHECK(wp_config_set_device_policy(cfg, WP_DEVICE_POLICY_ADAPTIVE, 0) == NULL);
+  err(wp_config_set_pipeline_cache_dir(NULL, "/tmp"), WP_ERROR_INVALID_ARGUMENT, "cache dir config NULL");
+  err(wp_config_set_pipeline_cache_dir(cfg, ""), WP_ERROR_INVALID_ARGUMENT, "cache dir empty");
+  err(wp_config_set_pipeline_cache_dir(cfg, "\xff\xfe"), WP_ERROR_INVALID_ARGUMENT, "cache dir not UTF-8");
+  CHECK(wp_config_set_pipeline_cache_dir(cfg, NULL) == NULL);
+  CHECK(wp_config_set_pipeline_cache_dir(cfg, "/tmp/wp-stress-cache") == NULL);
   err(wp_config_set_max_memory_pages(cfg, 70000), -1, "pages 70000");
   wp_config_delete(cfg);
 
