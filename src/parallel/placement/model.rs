@@ -11,8 +11,10 @@
 //!   byte, because what a call must copy depends on where its buffers are
 //!   now, not on the kernel.
 //! - [`choose`]: a device that has never run the key is tried first
-//!   (*exploring*); then the one with the lowest estimate, run time plus
-//!   the copies it needs now, wins (*cheapest*). Every other device is
+//!   (*exploring*), and tried a second time when its first (cold) call came
+//!   within [`CONFIRM`]x of the best, whose second measurement then
+//!   replaces the first; then the one with the lowest estimate, run time
+//!   plus the copies it needs now, wins (*cheapest*). Every other device is
 //!   re-tried once the time spent on the key since it last ran, times
 //!   [`EXPLORE_SHARE`], pays for one call there (*re-trying*): exploring
 //!   costs at most about that share of the run. When the best device's
@@ -23,6 +25,9 @@ use std::collections::HashMap;
 
 /// The share of a key's time that re-trying other devices may cost.
 pub const EXPLORE_SHARE: f64 = 0.05;
+/// A device measured once within this factor of the best is measured again
+/// (its first call paid one-time costs).
+pub const CONFIRM: f64 = 3.0;
 /// A measurement this many times above the average is a drift.
 pub const DRIFT: f64 = 2.0;
 /// Weight of a new measurement in the moving average.
@@ -191,7 +196,10 @@ impl KeyModel {
         }
         let r = self.cost_mut(device);
         let drift = r.samples >= 2 && run_ns > r.average_ns * DRIFT;
-        r.average_ns = if r.samples == 0 {
+        // A device's first call of a kernel pays one-time costs (page
+        // faults, lazy allocations, cold caches): the second measurement
+        // replaces it instead of being averaged with it.
+        r.average_ns = if r.samples < 2 {
             run_ns
         } else {
             r.average_ns + ALPHA * (run_ns - r.average_ns)
@@ -257,6 +265,15 @@ pub fn choose(model: &KeyModel, candidates: &[Candidate]) -> (usize, Reason) {
         .iter()
         .min_by(|a, b| est(a).total_cmp(&est(b)))
         .expect("two or more ready");
+    // A device measured once (a cold call) that came within CONFIRM x of
+    // the best is measured a second time before it is ruled out.
+    if let Some(c) = ready.iter().find(|c| {
+        c.device != best.device
+            && model.cost(c.device).is_some_and(|r| r.samples == 1)
+            && est(c) < CONFIRM * est(best)
+    }) {
+        return (c.device, Reason::Exploring);
+    }
     // Re-try the most overdue other device, if one is due.
     let due = ready
         .iter()
@@ -359,10 +376,35 @@ mod tests {
     }
 
     #[test]
-    fn copies_count_against_a_device() {
+    fn a_cold_first_call_close_to_the_best_is_measured_again() {
+        let both = [cand(CPU, Status::Ready), cand(GPU, Status::Ready)];
+        let mut m = KeyModel::default();
+        m.observe(CPU, 80e6, 80e6);
+        // The GPU's first call paid 150 ms of one-time costs.
+        m.observe(GPU, 150e6, 150e6);
+        assert_eq!(choose(&m, &both), (GPU, Reason::Exploring));
+        m.observe(GPU, 30e6, 30e6);
+        // Its second measurement replaced the cold one.
+        assert_eq!(m.cost(GPU).unwrap().average_ns, 30e6);
+        // Now the CPU, measured once within 3x of the GPU, gets its
+        // second measurement too; then the GPU wins.
+        assert_eq!(choose(&m, &both), (CPU, Reason::Exploring));
+        m.observe(CPU, 82e6, 82e6);
+        assert_eq!(choose(&m, &both), (GPU, Reason::Cheapest));
+        // A device far off (over 3x) is not measured twice.
         let mut m = KeyModel::default();
         m.observe(CPU, 10e6, 10e6);
-        m.observe(GPU, 6e6, 6e6);
+        m.observe(GPU, 400e6, 400e6);
+        assert_eq!(choose(&m, &both), (CPU, Reason::Cheapest));
+    }
+
+    #[test]
+    fn copies_count_against_a_device() {
+        let mut m = KeyModel::default();
+        for _ in 0..2 {
+            m.observe(CPU, 10e6, 10e6);
+            m.observe(GPU, 6e6, 6e6);
+        }
         let mut both = [cand(CPU, Status::Ready), cand(GPU, Status::Ready)];
         assert_eq!(choose(&m, &both).0, GPU);
         // The buffers are on the CPU and moving them costs 5 ms.
@@ -421,6 +463,7 @@ mod tests {
             m.observe(CPU, 1e6, 1e6);
         }
         m.observe(GPU, 3e6, 3e6);
+        m.observe(GPU, 3e6, 3e6);
         let both = [cand(CPU, Status::Ready), cand(GPU, Status::Ready)];
         assert_eq!(choose(&m, &both), (CPU, Reason::Cheapest));
         // A 2.5 ms blip: slower than twice the average, but still faster
@@ -431,6 +474,7 @@ mod tests {
         for _ in 0..3 {
             m.observe(CPU, 1e6, 1e6);
         }
+        m.observe(GPU, 3e6, 3e6);
         m.observe(GPU, 3e6, 3e6);
         // The CPU gets 5x slower (another program took the cores).
         m.observe(CPU, 5e6, 5e6);

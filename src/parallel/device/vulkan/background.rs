@@ -1,7 +1,8 @@
 //! Pipelines built in the background: the adaptive policy asks a Vulkan
 //! device whether it could run a kernel now ([`Builds::status`]); when the
 //! pipeline is not built yet, the request goes to one builder thread per
-//! device and the call runs elsewhere meanwhile. A kernel whose build
+//! device and the call runs elsewhere meanwhile. The logical device itself
+//! is created there too when the policy first asks ([`Builds::make_device`]). A kernel whose build
 //! fails (the translator or the driver declines it) is remembered with the
 //! reason and never queued again.
 //!
@@ -24,10 +25,18 @@ type BuildKey = (u64, usize, Variant);
 /// `VulkanDevice`).
 pub type SharedGpu = Arc<OnceLock<Result<Gpu, String>>>;
 
-struct Job {
-    kernel: Arc<Kernel>,
-    num_buffers: usize,
-    variant: Variant,
+/// Makes the logical device (on the builder thread, the first time).
+pub type MakeGpu = Box<dyn FnOnce() -> Result<Gpu, String> + Send>;
+
+enum Job {
+    /// Create the logical device.
+    Device(MakeGpu),
+    /// Build one pipeline.
+    Pipeline {
+        kernel: Arc<Kernel>,
+        num_buffers: usize,
+        variant: Variant,
+    },
 }
 
 #[derive(Default)]
@@ -38,6 +47,8 @@ struct Progress {
     failed: HashMap<BuildKey, String>,
     /// Builds finished since the device was made (for tests and stats).
     finished: u64,
+    /// The logical device is being created on the builder thread.
+    making_device: bool,
 }
 
 /// The background builds of one device.
@@ -76,7 +87,7 @@ impl Builds {
                 return Status::Building;
             }
         }
-        let job = Job {
+        let job = Job::Pipeline {
             kernel: kernel.clone(),
             num_buffers,
             variant,
@@ -90,14 +101,34 @@ impl Builds {
         Status::Building
     }
 
+    /// Starts creating the logical device on the builder thread (once), so
+    /// that the call asking does not wait for it; `Building` meanwhile.
+    pub fn make_device(&self, shared: &SharedGpu, make: MakeGpu) -> Status {
+        {
+            let mut p = self.progress();
+            if p.making_device {
+                return Status::Building;
+            }
+            p.making_device = true;
+        }
+        match self.send(shared, Job::Device(make)) {
+            Ok(()) => Status::Building,
+            Err(why) => {
+                self.progress().making_device = false;
+                Status::Declined(why)
+            }
+        }
+    }
+
     /// Builds finished so far (successful or not).
     pub fn finished(&self) -> u64 {
         self.progress().finished
     }
 
-    /// Whether a build is queued or running.
+    /// Whether the device or a pipeline is being made or queued.
     pub fn busy(&self) -> bool {
-        !self.progress().building.is_empty()
+        let p = self.progress();
+        p.making_device || !p.building.is_empty()
     }
 
     fn send(&self, shared: &SharedGpu, job: Job) -> Result<(), String> {
@@ -111,7 +142,27 @@ impl Builds {
                 .spawn(move || {
                     lower_priority();
                     while let Ok(job) = rx.recv() {
-                        build(&shared, &progress, job);
+                        match job {
+                            Job::Device(make) => {
+                                // `get_or_init`: a caller that needs the
+                                // device meanwhile waits for this one.
+                                let made =
+                                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                        let _ = shared.get_or_init(make);
+                                    }));
+                                if made.is_err() {
+                                    let _ = shared
+                                        .set(Err("creating the Vulkan device panicked".into()));
+                                }
+                                let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
+                                p.making_device = false;
+                            }
+                            Job::Pipeline {
+                                kernel,
+                                num_buffers,
+                                variant,
+                            } => build(&shared, &progress, kernel, num_buffers, variant),
+                        }
                     }
                 })
                 .map_err(|e| format!("cannot start the pipeline builder thread: {e}"))?;
@@ -136,24 +187,24 @@ fn lower_priority() {
     }
 }
 
-fn build(shared: &SharedGpu, progress: &Mutex<Progress>, job: Job) {
-    let key = (job.kernel.hash, job.num_buffers, job.variant);
+fn build(
+    shared: &SharedGpu,
+    progress: &Mutex<Progress>,
+    kernel: Arc<Kernel>,
+    num_buffers: usize,
+    variant: Variant,
+) {
+    let key = (kernel.hash, num_buffers, variant);
     let result = match shared.get() {
         Some(Ok(gpu)) => {
             let loaded = crate::spirv::LoadedKernel {
-                region_size: job.kernel.private_size,
-                num_buffers: job.kernel.num_buffer_params,
+                region_size: kernel.private_size,
+                num_buffers: kernel.num_buffer_params,
             };
             // A panic in the translator or the driver wrapper must not
             // take the thread (and every later build) with it.
             let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                gpu.compile(
-                    &job.kernel.bytes,
-                    job.kernel.hash,
-                    job.num_buffers,
-                    job.variant,
-                    &loaded,
-                )
+                gpu.compile(&kernel.bytes, kernel.hash, num_buffers, variant, &loaded)
             }));
             match built {
                 Ok(Ok(_)) => Ok(()),

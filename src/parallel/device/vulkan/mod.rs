@@ -296,16 +296,18 @@ impl VulkanDevice {
     /// The logical device, created on first call.
     pub fn gpu(&self) -> ParResult<&gpu::Gpu> {
         self.gpu
-            .get_or_init(|| {
-                gpu::Gpu::new(
-                    self.candidate.physical.clone(),
-                    self.llvmpipe_nested_loops,
-                    self.stack_storage,
-                    self.pipeline_cache_dir.as_deref(),
-                )
-            })
+            .get_or_init(self.make_gpu())
             .as_ref()
             .map_err(|e| ParError::device_error(format!("{}: {e}", self.info.name)))
+    }
+
+    /// What creates the logical device (here or on the builder thread).
+    fn make_gpu(&self) -> background::MakeGpu {
+        let physical = self.candidate.physical.clone();
+        let nested = self.llvmpipe_nested_loops;
+        let stack = self.stack_storage;
+        let cache_dir = self.pipeline_cache_dir.clone();
+        Box::new(move || gpu::Gpu::new(physical, nested, stack, cache_dir.as_deref()))
     }
 }
 
@@ -329,9 +331,11 @@ impl Device for VulkanDevice {
         block_size: u32,
         fuel: bool,
     ) -> Status {
-        let gpu = match self.gpu() {
-            Ok(g) => g,
-            Err(e) => return Status::Declined(e.message),
+        let gpu = match self.gpu.get() {
+            Some(Ok(g)) => g,
+            Some(Err(e)) => return Status::Declined(format!("{}: {e}", self.info.name)),
+            // Not created yet: on the builder thread, not in this call.
+            None => return self.builds.make_device(&self.gpu, self.make_gpu()),
         };
         if let Err(e) = gpu.check_declined_at(kernel.hash, block_size) {
             return Status::Declined(e.message);
