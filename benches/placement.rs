@@ -276,15 +276,30 @@ fn policy_cost() {
             block: 1,
             buffers: Vec::new(),
         };
-        // Warm up (explore), then time 20000 calls.
-        run_kernel(&w, policy, 50);
+        // Each run explores first (a fresh engine): time 20000 calls and
+        // subtract the time of 20 (the same start-up and exploration).
         let t = Instant::now();
-        let recs = run_kernel(&w, policy, 20_000);
-        let total = t.elapsed();
-        (total.as_nanos() as f64 / 20_000.0, recs)
+        run_kernel(&w, policy, 20);
+        let short = t.elapsed();
+        let t = Instant::now();
+        let recs = run_kernel(&w, policy, 20_020);
+        let long = t.elapsed();
+        (
+            long.saturating_sub(short).as_nanos() as f64 / 20_000.0,
+            recs,
+        )
     };
-    let (hint_ns, _) = per_call(DevicePolicy::Force(DeviceKind::Cpu));
-    let (ada_ns, recs) = per_call(DevicePolicy::Adaptive);
+    // Alternating, best of 3 each (the machine's noise is larger than
+    // the difference).
+    let (mut hint_ns, mut ada_ns, mut recs) = (f64::MAX, f64::MAX, Vec::new());
+    for _ in 0..3 {
+        hint_ns = hint_ns.min(per_call(DevicePolicy::Force(DeviceKind::Cpu)).0);
+        let (a, r) = per_call(DevicePolicy::Adaptive);
+        if a < ada_ns {
+            ada_ns = a;
+            recs = r;
+        }
+    }
     let on_cpu = recs.iter().filter(|r| r.device == DeviceKind::Cpu).count();
     let placer = Placer::default();
     let key = Key::new(7, 1, 64);
