@@ -2,12 +2,14 @@
 //! device whether it could run a kernel now ([`Builds::status`]); when the
 //! pipeline is not built yet, the request goes to one builder thread per
 //! device and the call runs elsewhere meanwhile. The logical device itself
-//! is created there too when the policy first asks ([`Builds::make_device`]). A kernel whose build
-//! fails (the translator or the driver declines it) is remembered with the
-//! reason and never queued again.
+//! is created there too when the policy first asks
+//! ([`Builds::make_device`]). A kernel whose build fails (the translator or
+//! the driver declines it) is remembered with the reason and never queued
+//! again.
 //!
 //! The thread runs at a lower priority (nice 10), is started on the first
-//! request and joined when the device is dropped (a build in progress finishes first: a driver cannot stop a
+//! request and joined when the device is dropped: queued builds are then
+//! skipped, and a build in progress finishes first (a driver cannot stop a
 //! pipeline build, and tearing the device down under it is not safe).
 
 use super::gpu::{Gpu, Variant};
@@ -49,6 +51,8 @@ struct Progress {
     finished: u64,
     /// The logical device is being created on the builder thread.
     making_device: bool,
+    /// The device is being dropped: queued builds are skipped.
+    closing: bool,
 }
 
 /// The background builds of one device.
@@ -161,7 +165,18 @@ impl Builds {
                                 kernel,
                                 num_buffers,
                                 variant,
-                            } => build(&shared, &progress, kernel, num_buffers, variant),
+                            } => {
+                                let closing = {
+                                    let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
+                                    if p.closing {
+                                        p.building.remove(&(kernel.hash, num_buffers, variant));
+                                    }
+                                    p.closing
+                                };
+                                if !closing {
+                                    build(&shared, &progress, kernel, num_buffers, variant);
+                                }
+                            }
                         }
                     }
                 })
@@ -225,6 +240,8 @@ fn build(
 
 impl Drop for Builds {
     fn drop(&mut self) {
+        // Queued builds are skipped; one in progress finishes first.
+        self.progress().closing = true;
         let worker = self.worker.get_mut().unwrap_or_else(|p| p.into_inner());
         if let Some((tx, handle)) = worker.take() {
             drop(tx);
