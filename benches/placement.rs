@@ -16,7 +16,7 @@
 //! and the pipeline cache (cold and warm pipeline creation, each in a
 //! child process).
 //!
-//! Environment: `WP_BENCH_CALLS` (calls per workload, default 12),
+//! Environment: `WP_BENCH_CALLS` (calls per workload, default 20),
 //! `WP_BENCH_ONLY` (comma-separated workload names).
 
 use std::path::{Path, PathBuf};
@@ -426,7 +426,7 @@ fn main() {
     let calls: usize = std::env::var("WP_BENCH_CALLS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(12);
+        .unwrap_or(20);
     let only = std::env::var("WP_BENCH_ONLY").ok();
     let wanted = |n: &str| {
         only.as_ref()
