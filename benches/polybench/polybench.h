@@ -303,7 +303,12 @@ static inline int pb_main(int argc, char **argv, const char *name, pb_buf *array
                           pb_init_fn init, pb_run_fn run, double tol)
 {
     wp_device_kind_t hint = WP_DEVICE_CPU;
+#ifdef __wasm__
     if (argc > 1 && wp_parse_device_kind(argv[1], &hint) != 0) {
+#else
+    (void)hint; /* the native twin takes (and ignores) the device argument */
+    if (0) {
+#endif
         fprintf(stderr, "usage: %s [sequential|cpu|gpu] [reps] [check 0|1] [block]\n", argv[0]);
         return 64;
     }

@@ -31,5 +31,6 @@ mod parallel_concurrency;
 mod parallel_differential;
 mod parallel_fuzz;
 mod parallel_prototype_kernels;
+mod polybench;
 mod regressions;
 mod runtime;
