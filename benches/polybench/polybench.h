@@ -371,6 +371,7 @@ static inline int pb_main(int argc, char **argv, const char *name, pb_buf *array
         }
         pb_ctx rc = c;
         rc.on_device = 0;
+        rc.step.host = rc.step_host; /* its own step values, not c's */
         init(ref);
         run(&rc, ref);
         double worst = 0;
