@@ -30,6 +30,8 @@ use std::time::{Duration, Instant};
 mod interp;
 #[cfg(wp_jit)]
 pub mod jit;
+#[cfg(wp_jit)]
+mod runner;
 
 /// A buffer of a CPU-family device.
 #[derive(Debug)]
