@@ -54,8 +54,8 @@ cell() {
     if [ "$sum" = "$2" ]; then echo "$ms"; else echo "$ms!"; fi
 }
 
-echo "| kernel | dataset | calls | native 1t | native OpenMP 2t | SEQUENTIAL (JIT) | JIT 1t | JIT 2t | interpreter 1t | interpreter 2t | Vulkan | JIT 2t vs OpenMP 2t |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| kernel | dataset | calls | native 1t | native OpenMP 2t | SEQUENTIAL (JIT) | JIT 1t | JIT 2t | interpreter 1t | interpreter 2t | Vulkan | JIT 1t vs native 1t | JIT 2t vs OpenMP 2t |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 bad=0
 for b in $benches; do
     n1=$(run native1 "$out/$b.native" x "$reps")
@@ -85,15 +85,16 @@ for b in $benches; do
             echo "MISMATCH or failure: $b: $l" >&2
         fi
     done
-    nomp_ms=$(echo "$nomp" | field exec_ms)
-    j2_ms=$(echo "$j2" | field exec_ms)
-    ratio=$(awk -v a="$nomp_ms" -v b="$j2_ms" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "-" }')
-    echo "| $b | $(echo "$n1" | field dataset) | $(echo "$n1" | field calls) | $(cell "$n1" "$want") | $(cell "$nomp" "$want") | $(cell "$seq" "$want") | $(cell "$j1" "$want") | $(cell "$j2" "$want") | $(cell "$i1" "$want" "$iskip") | $(cell "$i2" "$want" "$iskip") | $gpu | $ratio |"
+    # speed relative to native: native time / our time (1 = as fast)
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "-" }'; }
+    r1=$(ratio "$(echo "$n1" | field exec_ms)" "$(echo "$j1" | field exec_ms)")
+    r2=$(ratio "$(echo "$nomp" | field exec_ms)" "$(echo "$j2" | field exec_ms)")
+    echo "| $b | $(echo "$n1" | field dataset) | $(echo "$n1" | field calls) | $(cell "$n1" "$want") | $(cell "$nomp" "$want") | $(cell "$seq" "$want") | $(cell "$j1" "$want") | $(cell "$j2" "$want") | $(cell "$i1" "$want" "$iskip") | $(cell "$i2" "$want" "$iskip") | $gpu | $r1 | $r2 |"
 done | tee "$out/table.md"
 # Geometric means of each time column (Vulkan: only where no call fell back).
 awk -F'|' '
     /^\| [a-z0-9]/ {
-        for (c = 5; c <= 12; c++) {
+        for (c = 5; c <= 14; c++) {
             v = $c; gsub(/ /, "", v)
             if (v ~ /fb/ || v == "-" || v == "fail" || v == "") continue
             sub(/!$/, "", v); sub(/x$/, "", v)
@@ -102,10 +103,10 @@ awk -F'|' '
     }
     END {
         printf "| geometric mean | | |"
-        for (c = 5; c <= 12; c++) {
+        for (c = 5; c <= 14; c++) {
             if (n[c] == 0) { printf " - |"; continue }
             g = exp(s[c] / n[c])
-            if (c == 12) printf " **%.2fx** (%d) |", g, n[c]
+            if (c >= 13) printf " **%.2fx** (%d) |", g, n[c]
             else printf " %.3f (%d) |", g, n[c]
         }
         printf "\n"
