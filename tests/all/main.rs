@@ -34,5 +34,6 @@ mod parallel_prototype_kernels;
 mod placement;
 #[cfg(feature = "vulkan")]
 mod placement_vulkan;
+mod polybench;
 mod regressions;
 mod runtime;

@@ -30,6 +30,8 @@ use std::time::{Duration, Instant};
 mod interp;
 #[cfg(wp_jit)]
 pub mod jit;
+#[cfg(wp_jit)]
+mod runner;
 
 /// A buffer of a CPU-family device.
 #[derive(Debug)]
@@ -56,6 +58,9 @@ pub struct CpuDevice {
     threads: usize,
     /// The pool's threads, joined when the device is dropped (see `Drop`).
     joins: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>>,
+    /// Whether the calling thread runs one worker's share of a call (on
+    /// unless `WASI_PARALLEL_CPU_CALLER_WORKS=0`, for measuring it).
+    caller_works: bool,
 }
 
 impl CpuDevice {
@@ -70,6 +75,7 @@ impl CpuDevice {
             pool: None,
             threads: 1,
             joins: Arc::default(),
+            caller_works: true,
         }
     }
 
@@ -113,6 +119,7 @@ impl CpuDevice {
             pool: Some(pool),
             threads,
             joins,
+            caller_works: std::env::var("WASI_PARALLEL_CPU_CALLER_WORKS").as_deref() != Ok("0"),
         })
     }
 
@@ -421,6 +428,19 @@ impl Device for CpuDevice {
             setup_nanos: AtomicU64::new(0),
         };
         match (&self.pool, nworkers) {
+            (Some(pool), w) if w > 1 && self.caller_works => {
+                // The calling thread is the first worker: one hand-off
+                // fewer per call (the guest's thread would only wait), so
+                // many small calls cost less (BENCHMARKS.md, "PolyBench").
+                let state = &state;
+                let (first, rest) = workers[..nworkers].split_first_mut().expect("w > 1");
+                pool.in_place_scope(|s| {
+                    for slot in rest.iter_mut() {
+                        s.spawn(move |_| state.work(slot));
+                    }
+                    state.work(first);
+                });
+            }
             (Some(pool), w) if w > 1 => {
                 let state = &state;
                 pool.scope(|s| {

@@ -25,6 +25,7 @@
 //! reached (at a function entry or loop header), ending the iteration with
 //! `StopError` when it fired. Between iterations the check is direct.
 
+use super::runner;
 use super::{CallArgs, KernelWorker, RunError};
 use crate::parallel::cancel::{Cancel, Stop};
 use crate::parallel::device::shm::{map_window, Memfd, Window};
@@ -37,8 +38,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 use wasmtime::{
-    Config, Engine, Func, InstancePre, LinearMemory, Linker, MemoryCreator, MemoryType, Module,
-    OptLevel, Store, Trap, UpdateDeadline, ValRaw,
+    Config, Engine, Func, Global, InstancePre, LinearMemory, Linker, MemoryCreator, MemoryType,
+    Module, OptLevel, Store, Trap, UpdateDeadline, ValRaw,
 };
 
 thread_local! {
@@ -190,6 +191,9 @@ impl Ticker {
 pub struct JitCompiler {
     engine: Engine,
     linker: Linker<Option<Cancel>>,
+    /// Whether kernels get the generated range loop ([`runner`]); on
+    /// unless `WASI_PARALLEL_JIT_RANGE_LOOP=0` (for measuring its effect).
+    range_loop: bool,
     ticker: Option<(Arc<Ticker>, Option<std::thread::JoinHandle<()>>)>,
 }
 
@@ -246,9 +250,11 @@ impl JitCompiler {
         } else {
             None
         };
+        let range_loop = std::env::var("WASI_PARALLEL_JIT_RANGE_LOOP").as_deref() != Ok("0");
         Ok(JitCompiler {
             engine,
             linker,
+            range_loop,
             ticker,
         })
     }
@@ -256,7 +262,14 @@ impl JitCompiler {
     /// Compiles a kernel (`rewritten` as the loader returns it).
     pub fn compile(&self, rewritten: &[u8]) -> ParResult<JitKernel> {
         let t = std::time::Instant::now();
-        let bytes = loader::define_memory(rewritten)?;
+        let mut bytes = loader::define_memory(rewritten)?;
+        if self.range_loop {
+            // Without the loop (an unexpected module shape) every iteration
+            // enters the compiled code on its own, as before.
+            if let Ok(with_loop) = runner::add_range_loop(&bytes) {
+                bytes = with_loop;
+            }
+        }
         let module = Module::from_binary(&self.engine, &bytes).map_err(|e| {
             ParError::invalid_kernel(format!("the JIT cannot compile the kernel: {e:#}"))
         })?;
@@ -298,6 +311,12 @@ pub(super) struct JitWorker {
     store: Store<Option<Cancel>>,
     ticker: Option<Arc<Ticker>>,
     func: Func,
+    /// The generated range loop and its current-iteration global, when the
+    /// kernel has them ([`runner`]).
+    range_loop: Option<(Func, Global)>,
+    /// How many iterations the next range-loop call runs (grows while calls
+    /// are short, so cancellation is still polled every few microseconds).
+    batch: u32,
     /// `(ptr, len)` of each buffer occurrence.
     buffer_params: Vec<i32>,
 }
@@ -351,10 +370,22 @@ impl JitWorker {
                 "function `kernel` does not take (i32 x 3, i32 pairs per buffer)",
             ));
         }
+        let range_loop = match (
+            instance.get_func(&mut store, runner::RUN_EXPORT),
+            instance.get_global(&mut store, runner::CURRENT_EXPORT),
+        ) {
+            // Its params: first, end, then the kernel's after the iteration.
+            (Some(f), Some(g)) if f.ty(&store).params().len() == ty.params().len() + 1 => {
+                Some((f, g))
+            }
+            _ => None,
+        };
         Ok(JitWorker {
             store,
             ticker: kernel.ticker.clone(),
             func,
+            range_loop,
+            batch: 1,
             buffer_params,
         })
     }
@@ -379,7 +410,14 @@ impl KernelWorker for JitWorker {
             *self.store.data_mut() = Some(call.cancel.clone());
             t.enter();
         }
-        let r = self.run_iterations(call, range, stop);
+        let r = match self.range_loop {
+            // Fuel is a budget per iteration: only the per-iteration path
+            // resets it before each one.
+            Some((run, current)) if call.fuel.is_none() => {
+                self.run_batches(call, range, stop, run, current)
+            }
+            _ => self.run_iterations(call, range, stop),
+        };
         if let Some(t) = &self.ticker {
             t.leave();
         }
@@ -387,7 +425,68 @@ impl KernelWorker for JitWorker {
     }
 }
 
+/// A range-loop call shorter than this doubles the next one's iterations
+/// (up to [`MAX_BATCH`]): cancellation and the other workers' traps are
+/// polled between calls, so batches stay around this long.
+const BATCH_TARGET: Duration = Duration::from_micros(50);
+const MAX_BATCH: u32 = 1 << 20;
+
 impl JitWorker {
+    /// `range` in batches, each one call of the generated range loop.
+    fn run_batches(
+        &mut self,
+        call: &CallArgs<'_>,
+        range: Range<u32>,
+        stop: &AtomicBool,
+        run: Func,
+        current: Global,
+    ) -> Result<(), RunError> {
+        let mut raw: Vec<ValRaw> = Vec::with_capacity(4 + self.buffer_params.len());
+        let mut start = range.start;
+        while start < range.end {
+            // `first = true`: a batch is long enough to read the clock.
+            call.cancel
+                .check_between(start, true)
+                .map_err(|s| RunError::Stopped(s, start))?;
+            let end = range.end.min(start.saturating_add(self.batch));
+            raw.clear();
+            raw.push(ValRaw::i32(start as i32));
+            raw.push(ValRaw::i32(end as i32));
+            raw.push(ValRaw::i32(call.num_iterations as i32));
+            raw.push(ValRaw::i32(call.block_size as i32));
+            raw.extend(self.buffer_params.iter().map(|&v| ValRaw::i32(v)));
+            if self.ticker.is_some() {
+                self.store.set_epoch_deadline(1);
+            }
+            let t = std::time::Instant::now();
+            // SAFETY: `run` belongs to `store` and takes exactly these i32
+            // params (the kernel's, checked in `build`, plus first and end:
+            // its param count was checked there too); it returns nothing.
+            let r = unsafe { run.call_unchecked(&mut self.store, &mut raw[..]) };
+            if let Err(e) = r {
+                let at = current.get(&mut self.store).i32().unwrap_or(-1) as u32;
+                if let Some(StopError(s)) = e.downcast_ref::<StopError>() {
+                    return Err(RunError::Stopped(*s, at));
+                }
+                return Err(RunError::Trap(format!(
+                    "iteration {at} trapped: {}",
+                    trap_text(&e)
+                )));
+            }
+            let took = t.elapsed();
+            if took < BATCH_TARGET {
+                self.batch = (self.batch * 2).min(MAX_BATCH);
+            } else if took > 4 * BATCH_TARGET {
+                self.batch = (self.batch / 2).max(1);
+            }
+            start = end;
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn run_iterations(
         &mut self,
         call: &CallArgs<'_>,
