@@ -86,10 +86,15 @@ run)
     settings "$work/vk_layer_settings.txt" "$enables" \
         "VK_DBG_LAYER_ACTION_LOG_MSG,VK_DBG_LAYER_ACTION_BREAK" error
     log=${VK_VALIDATE_LOG:-$work/run.log}
-    rc=0
-    VK_INSTANCE_LAYERS=$layer VK_LAYER_SETTINGS_PATH="$work/vk_layer_settings.txt" \
-        "$@" >"$log" 2>&1 || rc=$?
-    cat "$log"
+    # The output shows as it comes (a long test run), and is kept for the
+    # search below.
+    {
+        rc=0
+        VK_INSTANCE_LAYERS=$layer VK_LAYER_SETTINGS_PATH="$work/vk_layer_settings.txt" \
+            "$@" 2>&1 || rc=$?
+        echo "$rc" >"$work/rc"
+    } | tee "$log"
+    rc=$(cat "$work/rc")
     errs=$(errors_in "$log")
     if [ -n "$errs" ]; then
         echo "vk-validate: the validation layer reported errors:" >&2
