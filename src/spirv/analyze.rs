@@ -416,10 +416,13 @@ pub(crate) fn analyze<'a>(
         }
     }
 
-    // A global is "set" only if a reachable function sets it. A reachable
-    // function with a type the translator does not take, or using such a
-    // global, makes the kernel unsupported; unreachable ones do not matter.
-    let mut reachable_sets = vec![false; globals.len()];
+    // The globals reachable functions read or set: the stack pointer
+    // candidates (at -O1 and above, clang gives a leaf function its frame
+    // below `__stack_pointer` without ever setting the global, so a kernel
+    // whose only frames are in leaves never sets it). A reachable function
+    // with a type the translator does not take, or using such a global,
+    // makes the kernel unsupported; unreachable ones do not matter.
+    let mut reachable_uses = vec![false; globals.len()];
     for &f in &order {
         let func = &funcs[f as usize];
         if let Some(why) = &func.unsupported {
@@ -428,13 +431,12 @@ pub(crate) fn analyze<'a>(
         let mut r = func.body.get_operators_reader().map_err(wasm_err)?;
         while !r.eof() {
             let g = match r.read().map_err(wasm_err)? {
-                Operator::GlobalSet { global_index } => {
-                    reachable_sets[global_index as usize] = true;
+                Operator::GlobalSet { global_index } | Operator::GlobalGet { global_index } => {
                     global_index
                 }
-                Operator::GlobalGet { global_index } => global_index,
                 _ => continue,
             };
+            reachable_uses[g as usize] = true;
             if let Some(why) = &globals[g as usize].unsupported {
                 return Err(why.clone());
             }
@@ -444,7 +446,7 @@ pub(crate) fn analyze<'a>(
     let stack = super::shadow_stack::analyze(
         &funcs,
         &globals,
-        &reachable_sets,
+        &reachable_uses,
         &order,
         &callees,
         region_size,

@@ -155,12 +155,15 @@ fn frame_of(f: &Func<'_>, sp: u32) -> Result<u64, String> {
 /// top `max_window` bytes, and a stack pointer below them stops the
 /// invocation with `trap::STACK_LIMIT` (the call runs on the CPU instead).
 /// `order` lists the reachable functions, callees first; `callees[f]` the
-/// direct and indirect callees of `f`.
+/// direct and indirect callees of `f`; `used_globals[g]` whether a
+/// reachable function reads or sets global `g` (a stack pointer need not be
+/// set: at -O1 and above a kernel whose frames are all in leaf functions
+/// only computes `__stack_pointer - k` and indexes below it).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn analyze(
     funcs: &[Func<'_>],
     globals: &[Global],
-    set_globals: &[bool],
+    used_globals: &[bool],
     order: &[u32],
     callees: &[Vec<u32>],
     region_size: u64,
@@ -171,7 +174,7 @@ pub(crate) fn analyze(
         .iter()
         .enumerate()
         .filter(|&(g, gl)| {
-            set_globals[g]
+            used_globals[g]
                 && gl.ty == Ty::I32
                 && gl.mutable
                 && gl.init_bits >= 16

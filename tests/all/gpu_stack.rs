@@ -124,6 +124,58 @@ fn c_kernels_with_frames_at_every_optimization_level() {
     }
 }
 
+/// Local arrays with data-dependent indices in optimised kernels: a leaf
+/// kernel whose only frame is `__stack_pointer - 64` (never set: it used to
+/// be declined with "store into the kernel's own memory region [0, R)
+/// outside its shadow stack"), and a non-leaf kernel with a leaf helper's
+/// frame below its own. Both run on the Vulkan device (no fallback here)
+/// and match the interpreter bit for bit; results are also checked against
+/// a plain Rust computation for the leaf kernel.
+#[test]
+fn local_arrays_with_dynamic_indices_at_every_optimization_level() {
+    let input: Vec<u32> = (0..61u32)
+        .map(|i| i.wrapping_mul(2654435761) >> 5)
+        .collect();
+    let n = 300u32;
+    let leaf_ref: Vec<u32> = (0..n)
+        .map(|it| {
+            let m = input.len() as u32;
+            let mut bins = [0u32; 16];
+            for j in 0..64 {
+                bins[(input[((it * 64 + j) % m) as usize] & 15) as usize] += j + 1;
+            }
+            (0..16).fold(0u32, |acc, b| {
+                acc.wrapping_mul(31)
+                    .wrapping_add(bins[(input[((it + b) % m) as usize] & 15) as usize])
+            })
+        })
+        .collect();
+    for opt in ["-O1", "-O2", "-O3", "-Os"] {
+        for (src, out_words) in [("leaf_array", 1usize), ("nonleaf_array", 2)] {
+            let path = format!("tests/kernels/gpu_stack/{src}.c");
+            let Some(w) = clang(&path, opt) else { return };
+            spirv_val(&w);
+            let (lo, top) =
+                window(&w).unwrap_or_else(|| panic!("{src} {opt}: no stack window found"));
+            assert_eq!(top, 32768, "{src} {opt}");
+            assert!(lo < top && lo % 16 == 0, "{src} {opt}: window {lo}..{top}");
+            let Some(rt) = rt() else { continue };
+            let out = compare(
+                rt,
+                &w,
+                n,
+                1,
+                &[u32s(&input), vec![0; n as usize * 4 * out_words]],
+                &[],
+            );
+            assert!(out[1].iter().any(|&b| b != 0), "{src} {opt}");
+            if src == "leaf_array" {
+                assert_eq!(out[1], u32s(&leaf_ref), "{src} {opt}: differs from Rust");
+            }
+        }
+    }
+}
+
 #[test]
 fn histogram_example_kernel_runs_on_vulkan() {
     let mut kernels = vec![(
