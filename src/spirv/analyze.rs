@@ -3,6 +3,7 @@
 //! [`crate::kernel_abi`]), globals, data segments and the direct call graph
 //! (no recursion; callees translated first).
 
+use super::shadow_stack::GlobalUse;
 use super::{wasm_err, LoadedKernel, Unsupported};
 use crate::kernel_abi::{self, KERNEL_EXPORT};
 use wasmparser::{
@@ -422,7 +423,7 @@ pub(crate) fn analyze<'a>(
     // whose only frames are in leaves never sets it). A reachable function
     // with a type the translator does not take, or using such a global,
     // makes the kernel unsupported; unreachable ones do not matter.
-    let mut reachable_uses = vec![false; globals.len()];
+    let mut reachable_uses = vec![GlobalUse::Unused; globals.len()];
     for &f in &order {
         let func = &funcs[f as usize];
         if let Some(why) = &func.unsupported {
@@ -431,12 +432,19 @@ pub(crate) fn analyze<'a>(
         let mut r = func.body.get_operators_reader().map_err(wasm_err)?;
         while !r.eof() {
             let g = match r.read().map_err(wasm_err)? {
-                Operator::GlobalSet { global_index } | Operator::GlobalGet { global_index } => {
+                Operator::GlobalSet { global_index } => {
+                    reachable_uses[global_index as usize] = GlobalUse::Set;
+                    global_index
+                }
+                Operator::GlobalGet { global_index } => {
+                    let u = &mut reachable_uses[global_index as usize];
+                    if *u == GlobalUse::Unused {
+                        *u = GlobalUse::Read;
+                    }
                     global_index
                 }
                 _ => continue,
             };
-            reachable_uses[g as usize] = true;
             if let Some(why) = &globals[g as usize].unsupported {
                 return Err(why.clone());
             }
