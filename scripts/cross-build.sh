@@ -57,20 +57,29 @@ start=$(date +%s)
 # profile's fat LTO (BENCHMARKS.md, "Footprint").
 # The CLI first: building it also builds the library with the crate's list of
 # kinds, which would leave the staticlib/cdylib calls below out of date.
+# Profiles without LTO (e.g. CI's `ci-cross`, Cargo.toml) need none of
+# that: one `cargo build` makes the CLI and every library kind at once.
 cargo_args=(--locked --profile "$profile" --target "$target" "${feat_args[@]}")
-[ "${NO_BIN:-0}" = 1 ] || cargo build "${cargo_args[@]}" --bin wasi-parallel
-cargo rustc "${cargo_args[@]}" --lib --crate-type staticlib
-cargo rustc "${cargo_args[@]}" --lib --crate-type cdylib
+bin_args=(--bin wasi-parallel)
+[ "${NO_BIN:-0}" = 1 ] && bin_args=()
+if [ "$profile" = release ]; then
+  [ ${#bin_args[@]} -eq 0 ] || cargo build "${cargo_args[@]}" "${bin_args[@]}"
+  cargo rustc "${cargo_args[@]}" --lib --crate-type staticlib
+  cargo rustc "${cargo_args[@]}" --lib --crate-type cdylib
+else
+  cargo build "${cargo_args[@]}" --lib "${bin_args[@]}"
+fi
 echo "cross-build.sh: cargo took $(( $(date +%s) - start )) s" >&2
 
 out=target/$target/$profdir
 install -d "$prefix/lib" "$prefix/include" "$prefix/bin"
-if [ -f CMakeLists.txt ] && grep -q "WASI_PARALLEL_RUST_TARGET" CMakeLists.txt && [ "$profile" = release ]; then
+if [ -f CMakeLists.txt ] && grep -q "WASI_PARALLEL_CARGO_PROFILE" CMakeLists.txt; then
   # The project's CMake package (lib/cmake/WasiParallel, pkg-config, headers).
   # Its cargo step finds the library above up to date (same target, profile
   # and features), so cargo does not build twice.
-  bdir=target/$target/cmake-package
-  args=(-DCMAKE_BUILD_TYPE=Release -DWASI_PARALLEL_RUST_TARGET="$target")
+  bdir=target/$target/cmake-package-$profile
+  args=(-DCMAKE_BUILD_TYPE=Release -DWASI_PARALLEL_RUST_TARGET="$target"
+        -DWASI_PARALLEL_CARGO_PROFILE="$profile")
   [ -n "$toolchain_file" ] && args+=(-DCMAKE_TOOLCHAIN_FILE="$toolchain_file")
   case "${FEATURES-default}" in
     default) args+=(-DWASI_PARALLEL_NO_DEFAULT_FEATURES=OFF -DWASI_PARALLEL_CARGO_FEATURES=) ;;

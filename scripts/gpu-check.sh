@@ -23,6 +23,9 @@
 #   GPU_PEAK_GBS                 the card's peak memory bandwidth in GB/s, when
 #                                the card is not in the table below
 #   GPU_CHECK_SEEDS              random kernels to run (default 200)
+#   GPU_CHECK_VALIDATE           1: the test suites under the Khronos validation
+#                                layer (scripts/vk-validate.sh), 0: without it;
+#                                default: with it when it is installed
 #   GPU_CHECK_COMPUTE_N, GPU_CHECK_NSTREAM_ELEMS
 #                                benchmark sizes (default 1Mi invocations, 32Mi f32)
 #
@@ -43,7 +46,7 @@ GUESTS="saxpy mandelbrot histogram matmul"
 mode=run
 case "${1-}" in
     prepare | run) mode=$1; shift ;;
-    -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,33p' "$0"; exit 0 ;;
 esac
 bundle_dir=${GPU_CHECK_BUNDLE:-$root/build/gpu-check}
 
@@ -270,13 +273,29 @@ say ""
 say "## Tests (GPU suites against the interpreter, on $sel_name)"
 failed_total=0
 passed_total=0
+# Under the Khronos validation layer with synchronization validation when it
+# is installed (scripts/vk-validate.sh: any validation error fails the
+# suite); GPU_CHECK_VALIDATE=0 runs without it, =1 requires it.
+validate=""
+case "${GPU_CHECK_VALIDATE:-auto}" in
+    0) ;;
+    1) validate="$root/scripts/vk-validate.sh run" ;;
+    *)
+        if ls /usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json \
+            /etc/vulkan/explicit_layer.d/VkLayer_khronos_validation.json >/dev/null 2>&1 &&
+            command -v vulkaninfo >/dev/null; then
+            validate="$root/scripts/vk-validate.sh run"
+        fi
+        ;;
+esac
+say "  validation layer: $([ -n "$validate" ] && echo "on (synchronization validation)" || echo "off (not installed, or GPU_CHECK_VALIDATE=0)")"
 for t in "$work"/tests/*; do
     name=$(basename "$t")
     log="$out/tests/$name.log"
     start=$(date +%s)
     # shellcheck disable=SC2086
     if (cd "$manifest_dir" && WP_GPU_SEEDS="${GPU_CHECK_SEEDS:-200}" WP_EXAMPLES_DIR="$work/guests" \
-        "$t" --test-threads=2 $GPU_TEST_FILTERS) >"$log" 2>&1; then
+        $validate "$t" --test-threads=2 $GPU_TEST_FILTERS) >"$log" 2>&1; then
         st=ok
     else
         st=FAILED

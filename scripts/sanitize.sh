@@ -28,7 +28,8 @@
 # and lavapipe (LLVM JIT) keep process-lifetime allocations and are not ours
 # to audit; the GPU device is covered by the Rust tests and the fuzzers. The
 # release library has it, and runs with WASI_PARALLEL_VULKAN_DEVICE=none,
-# which keeps the loader and the driver out of the process.
+# which keeps the loader and the driver out of the process, then once more
+# with them (parallel_devices lists the devices, loading lavapipe).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -147,6 +148,19 @@ if [ "${WP_SANITIZE_RELEASE:-1}" = 1 ]; then
   export WASI_PARALLEL_VULKAN_DEVICE=none
   valgrind_pass release "$work/libwasi_parallel-release.a"
   unset WASI_PARALLEL_VULKAN_DEVICE
+  # With the Vulkan driver loaded: listing devices makes glibc's loader
+  # dlopen the ICDs (lavapipe, libLLVM); scripts/valgrind.supp's ld.so
+  # strncmp entry is exercised here, and nothing else may be reported.
+  WP_STRESS_ITERS=$vg_iters run "parallel_devices cpu 2, Vulkan driver loaded (valgrind, release)" \
+    valgrind -q --leak-check=full \
+    --show-leak-kinds=definite,possible --errors-for-leak-kinds=definite,possible \
+    --error-exitcode=1 --suppressions="$root/scripts/valgrind.supp" \
+    "$work/parallel_devices-release" cpu 2
+  grep -q "vulkan" "$work/out.txt" || {
+    echo "  FAIL parallel_devices did not list a Vulkan device (driver not loaded):" >&2
+    cat "$work/out.txt" >&2
+    exit 1
+  }
   t2=$(date +%s)
   echo "  (release pass: build $((t1 - t0)) s, valgrind $((t2 - t1)) s)"
 fi

@@ -4,7 +4,8 @@
 #
 #   scripts/setup.sh          everything the tests need (scripts/test.sh):
 #                             the C -> wasm32 toolchain for guests and
-#                             kernels, Vulkan loader + lavapipe, SPIR-V tools,
+#                             kernels, Vulkan loader + lavapipe + the Khronos
+#                             validation layer (scripts/vk-validate.sh), SPIR-V tools,
 #                             wabt, CMake, libclang (bindgen), valgrind,
 #                             clang's sanitizer runtimes (scripts/sanitize.sh),
 #                             the Rust wasm targets for guest/rust/, and the
@@ -30,7 +31,7 @@ SUDO=""
 DEMO_PKGS="gcc libc6-dev clang lld wasi-libc libclang-rt-14-dev-wasm32 \
   mesa-vulkan-drivers libvulkan1 ca-certificates curl"
 TEST_PKGS="$DEMO_PKGS libclang-dev vulkan-tools spirv-tools wabt cmake pkg-config \
-  valgrind libomp-14-dev libclang-rt-14-dev xxd"
+  valgrind libomp-14-dev libclang-rt-14-dev xxd vulkan-validationlayers"
 if [ "$mode" = demo ]; then PKGS=$DEMO_PKGS; else PKGS=$TEST_PKGS; fi
 
 missing=""

@@ -4,7 +4,28 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-step() { printf '\n==== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
+# Each step's wall time, printed as a table at the end (also after a failure).
+times=$(mktemp "${TMPDIR:-/tmp}/wp-test-times.XXXXXX")
+step_name="" step_t0=$(date +%s) run_t0=$(date +%s)
+step_end() {
+    [ -n "$step_name" ] && printf '%6s s  %s\n' $(($(date +%s) - step_t0)) "$step_name" >>"$times"
+    step_name=""
+}
+print_times() {
+    rc=$?
+    step_end
+    printf '\n==== time per step (s)\n'
+    cat "$times"
+    printf '%6s s  total\n' $(($(date +%s) - run_t0))
+    rm -f "$times"
+    exit $rc
+}
+trap print_times EXIT
+step() {
+    step_end
+    step_name=$1 step_t0=$(date +%s)
+    printf '\n==== %s (%s)\n' "$1" "$(date +%H:%M:%S)"
+}
 
 step "setup"
 scripts/setup.sh
@@ -23,12 +44,25 @@ RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
 # Includes the WebAssembly spec suite as kernels (tests/spec_conformance.rs,
 # the same run as scripts/spec-conformance.sh) on the interpreter engines and
 # the Vulkan device; without the vulkan feature, on the interpreter engines.
-step "cargo test (all features)"
-cargo test --workspace
+# Under the Khronos validation layer with synchronization validation
+# (scripts/vk-validate.sh): any validation error from the Vulkan device, in
+# any test, fails the run with the layer's message (~20% on the GPU tests).
+step "cargo test (all features; Vulkan validation layer)"
+scripts/vk-validate.sh run cargo test --workspace
 
 step "CPU device suites on the interpreter kernel engine (the run above used the JIT)"
 WASI_PARALLEL_KERNEL_ENGINE=interpreter cargo test --test all -- parallel_ limits:: bad_guest:: examples:: cli::
 WASI_PARALLEL_KERNEL_ENGINE=interpreter cargo test --test stress --test parallel_memory
+
+# GPU-assisted validation (out-of-bounds descriptor accesses in our
+# shaders) on the semantics and stack suites; the examples' best-practices
+# report must hold no barrier warning; then the GPU semantics tests and the
+# examples at lavapipe's second subgroup size (LP_NATIVE_VECTOR_WIDTH=128:
+# 4 lanes instead of 8).
+step "Vulkan: GPU-assisted validation, best practices, second subgroup size"
+VK_VALIDATE_GPU_AV=1 scripts/vk-validate.sh run cargo test --test all -- gpu_semantics gpu_stack
+scripts/vk-validate.sh best-practices target/debug/wasi-parallel
+LP_NATIVE_VECTOR_WIDTH=128 cargo test --test all -- gpu_semantics examples::
 
 step "cargo test --no-default-features (no Vulkan, no JIT)"
 cargo test --no-default-features --tests
@@ -36,6 +70,11 @@ cargo test --no-default-features --tests
 # armv7: libraries + C hosts under qemu (the CLI is proven on aarch64), to
 # keep the whole run inside CI's 90 minutes on 2 cores.
 export LIB_ONLY_TARGETS="${LIB_ONLY_TARGETS-armv7}"
+# The cross builds in the `ci-cross` profile (Cargo.toml: release code
+# generation without LTO, one build per target for the CLI, both libraries
+# and the CMake package); the release profile is built natively by
+# c-examples/run.sh and tested by scripts/sanitize.sh.
+export CROSS_PROFILE="${CROSS_PROFILE-ci-cross}"
 # Every one of these is expected: a missing or non-executable script is a
 # failure, not a silent skip.
 for s in c-examples/run.sh scripts/test-cross.sh scripts/sanitize.sh; do
@@ -46,4 +85,5 @@ for s in c-examples/run.sh scripts/test-cross.sh scripts/sanitize.sh; do
     step "$s"
     "$s"
 done
-step "all tests passed"
+step_end
+echo "all tests passed"

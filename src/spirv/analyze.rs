@@ -3,6 +3,7 @@
 //! [`crate::kernel_abi`]), globals, data segments and the direct call graph
 //! (no recursion; callees translated first).
 
+use super::shadow_stack::GlobalUse;
 use super::{wasm_err, LoadedKernel, Unsupported};
 use crate::kernel_abi::{self, KERNEL_EXPORT};
 use wasmparser::{
@@ -416,10 +417,13 @@ pub(crate) fn analyze<'a>(
         }
     }
 
-    // A global is "set" only if a reachable function sets it. A reachable
-    // function with a type the translator does not take, or using such a
-    // global, makes the kernel unsupported; unreachable ones do not matter.
-    let mut reachable_sets = vec![false; globals.len()];
+    // The globals reachable functions read or set: the stack pointer
+    // candidates (at -O1 and above, clang gives a leaf function its frame
+    // below `__stack_pointer` without ever setting the global, so a kernel
+    // whose only frames are in leaves never sets it). A reachable function
+    // with a type the translator does not take, or using such a global,
+    // makes the kernel unsupported; unreachable ones do not matter.
+    let mut reachable_uses = vec![GlobalUse::Unused; globals.len()];
     for &f in &order {
         let func = &funcs[f as usize];
         if let Some(why) = &func.unsupported {
@@ -429,10 +433,16 @@ pub(crate) fn analyze<'a>(
         while !r.eof() {
             let g = match r.read().map_err(wasm_err)? {
                 Operator::GlobalSet { global_index } => {
-                    reachable_sets[global_index as usize] = true;
+                    reachable_uses[global_index as usize] = GlobalUse::Set;
                     global_index
                 }
-                Operator::GlobalGet { global_index } => global_index,
+                Operator::GlobalGet { global_index } => {
+                    let u = &mut reachable_uses[global_index as usize];
+                    if *u == GlobalUse::Unused {
+                        *u = GlobalUse::Read;
+                    }
+                    global_index
+                }
                 _ => continue,
             };
             if let Some(why) = &globals[g as usize].unsupported {
@@ -444,7 +454,7 @@ pub(crate) fn analyze<'a>(
     let stack = super::shadow_stack::analyze(
         &funcs,
         &globals,
-        &reachable_sets,
+        &reachable_uses,
         &order,
         &callees,
         region_size,

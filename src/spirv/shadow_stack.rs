@@ -63,9 +63,45 @@ fn join(a: Option<Sym>, b: Sym) -> Sym {
     }
 }
 
-/// The frame of one function: the largest amount it lowers the stack
-/// pointer by, or why the pattern does not hold.
-fn frame_of(f: &Func<'_>, sp: u32) -> Result<u64, String> {
+/// How reachable code uses a global.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GlobalUse {
+    Unused,
+    /// Read (`global.get`) but never set.
+    Read,
+    /// Set by a reachable function.
+    Set,
+}
+
+/// What one function does with the stack pointer.
+struct Frame {
+    /// The largest amount it lowers the stack pointer by.
+    size: u64,
+    /// Whether it stores through an address below the stack pointer it
+    /// found (a frame's initialisation; evidence for a stack pointer that
+    /// is never set).
+    stores_below: bool,
+}
+
+/// A plain memory store (no atomics, no SIMD lane stores).
+fn is_store(op: &Operator<'_>) -> bool {
+    matches!(
+        op,
+        Operator::I32Store { .. }
+            | Operator::I64Store { .. }
+            | Operator::F32Store { .. }
+            | Operator::F64Store { .. }
+            | Operator::I32Store8 { .. }
+            | Operator::I32Store16 { .. }
+            | Operator::I64Store8 { .. }
+            | Operator::I64Store16 { .. }
+            | Operator::I64Store32 { .. }
+            | Operator::V128Store { .. }
+    )
+}
+
+/// The frame of one function, or why the pattern does not hold.
+fn frame_of(f: &Func<'_>, sp: u32) -> Result<Frame, String> {
     let mut ops = Vec::new();
     let mut reader = f.body.get_operators_reader().map_err(|e| e.to_string())?;
     while !reader.eof() {
@@ -83,6 +119,7 @@ fn frame_of(f: &Func<'_>, sp: u32) -> Result<u64, String> {
         };
         let mut stack: Vec<Sym> = Vec::new();
         let mut frame: u64 = 0;
+        let mut stores_below = false;
         let mut sets = 0u32;
         for op in &ops {
             let pop = |s: &mut Vec<Sym>| s.pop().unwrap_or(Sym::Unknown);
@@ -95,6 +132,19 @@ fn frame_of(f: &Func<'_>, sp: u32) -> Result<u64, String> {
                     })
                 }
                 Operator::I32Const { value } => stack.push(Sym::Const(value as i64)),
+                // Other constants: a value to store, say.
+                Operator::I64Const { .. }
+                | Operator::F32Const { .. }
+                | Operator::F64Const { .. }
+                | Operator::V128Const { .. } => stack.push(Sym::Unknown),
+                ref op if is_store(op) => {
+                    pop(&mut stack);
+                    if let Sym::Sp(k) = pop(&mut stack) {
+                        stores_below |= k < 0;
+                    }
+                    // The tracked stack is a suffix of the real one: what
+                    // was below is still there.
+                }
                 Operator::LocalGet { local_index } => stack.push(read(local_index)),
                 Operator::LocalSet { local_index } | Operator::LocalTee { local_index } => {
                     let v = pop(&mut stack);
@@ -143,7 +193,10 @@ fn frame_of(f: &Func<'_>, sp: u32) -> Result<u64, String> {
             }
         }
         if assigned == locals {
-            return Ok(frame);
+            return Ok(Frame {
+                size: frame,
+                stores_below,
+            });
         }
         locals = assigned;
     }
@@ -155,12 +208,18 @@ fn frame_of(f: &Func<'_>, sp: u32) -> Result<u64, String> {
 /// top `max_window` bytes, and a stack pointer below them stops the
 /// invocation with `trap::STACK_LIMIT` (the call runs on the CPU instead).
 /// `order` lists the reachable functions, callees first; `callees[f]` the
-/// direct and indirect callees of `f`.
+/// direct and indirect callees of `f`; `uses[g]` how reachable functions
+/// use global `g`. A stack pointer need not be set: at -O1 and above a
+/// kernel whose frames are all in leaf functions only computes
+/// `__stack_pointer - k` and indexes below it. Such a global counts only
+/// when a function also stores below it (a frame; merely reading below a
+/// global is no evidence of a stack, and would read the private window's
+/// unspecified contents instead of the shared memory).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn analyze(
     funcs: &[Func<'_>],
     globals: &[Global],
-    set_globals: &[bool],
+    uses: &[GlobalUse],
     order: &[u32],
     callees: &[Vec<u32>],
     region_size: u64,
@@ -171,7 +230,7 @@ pub(crate) fn analyze(
         .iter()
         .enumerate()
         .filter(|&(g, gl)| {
-            set_globals[g]
+            uses[g] != GlobalUse::Unused
                 && gl.ty == Ty::I32
                 && gl.mutable
                 && gl.init_bits >= 16
@@ -181,9 +240,11 @@ pub(crate) fn analyze(
         .map(|(g, _)| g as u32)
         .collect();
     let mut found = None;
-    for &g in &candidates {
+    'globals: for &g in &candidates {
+        let never_set = uses[g as usize] == GlobalUse::Read;
         let mut depth = vec![0u64; funcs.len()];
         let mut failure = None;
+        let mut stores_below = false;
         for &f in order {
             match frame_of(&funcs[f as usize], g) {
                 Ok(frame) => {
@@ -192,7 +253,14 @@ pub(crate) fn analyze(
                         .map(|&c| depth[c as usize])
                         .max()
                         .unwrap_or(0);
-                    depth[f as usize] = frame + deepest;
+                    depth[f as usize] = frame.size + deepest;
+                    stores_below |= frame.stores_below;
+                }
+                // A global never set that the analysis cannot follow is
+                // simply not taken for a stack pointer.
+                Err(_) if never_set => {
+                    failure = Some(String::new());
+                    break;
                 }
                 Err(why) => {
                     failure = Some(format!("function {f} {why}"));
@@ -201,12 +269,15 @@ pub(crate) fn analyze(
             }
         }
         if let Some(why) = failure {
+            if never_set {
+                continue;
+            }
             return Err(Unsupported::new(format!(
                 "global {g} looks like a shadow stack pointer, but {why}"
             )));
         }
         let root = order.last().copied().unwrap_or(0);
-        if depth[root as usize] == 0 {
+        if depth[root as usize] == 0 || (never_set && !stores_below) {
             // Never lowered by a constant: not a stack pointer (a counter,
             // say); stores through it into [0, R) still stop the
             // invocation (`trap::PRIVATE_WRITE`).
@@ -225,6 +296,10 @@ pub(crate) fn analyze(
         for seg in data {
             let end = seg.offset as u64 + seg.bytes.len() as u64;
             if (seg.offset as u64) < top as u64 && !seg.bytes.is_empty() {
+                if end > top as u64 && never_set {
+                    // Not a stack after all: data lies across its top.
+                    continue 'globals;
+                }
                 if end > top as u64 {
                     return Err(Unsupported::new(
                         "a data segment overlaps the top of the shadow stack",

@@ -3,7 +3,7 @@
 //! (what wasm-ld emits as `__indirect_function_table`). The translator turns
 //! `call_indirect` into a switch over these entries (`codegen/indirect.rs`).
 
-use super::Unsupported;
+use super::{wasm_err, Unsupported};
 use wasmparser::{ElementItems, ElementKind, Operator, RefType, TableInit};
 
 /// Largest table the translator expands into a switch.
@@ -11,10 +11,6 @@ pub(crate) const MAX_TABLE: u64 = 4096;
 
 /// Slot `i` holds `Some(function index)` or `None` (a null entry).
 pub(crate) type Table = Vec<Option<u32>>;
-
-fn wasm_err(e: wasmparser::BinaryReaderError) -> Unsupported {
-    Unsupported::new(format!("invalid kernel module: {e}"))
-}
 
 /// A defined table: its initial size (all null; `TableInit::Expr` is declined).
 pub(crate) fn declare(

@@ -124,6 +124,104 @@ fn c_kernels_with_frames_at_every_optimization_level() {
     }
 }
 
+/// Local arrays with data-dependent indices in optimised kernels: a leaf
+/// kernel whose only frame is `__stack_pointer - 64` (never set: it used to
+/// be declined with "store into the kernel's own memory region [0, R)
+/// outside its shadow stack"), and a non-leaf kernel with a leaf helper's
+/// frame below its own. Both run on the Vulkan device (no fallback here)
+/// and match the interpreter bit for bit; results are also checked against
+/// a plain Rust computation for the leaf kernel.
+#[test]
+fn local_arrays_with_dynamic_indices_at_every_optimization_level() {
+    let input: Vec<u32> = (0..61u32)
+        .map(|i| i.wrapping_mul(2654435761) >> 5)
+        .collect();
+    let n = 300u32;
+    let leaf_ref: Vec<u32> = (0..n)
+        .map(|it| {
+            let m = input.len() as u32;
+            let mut bins = [0u32; 16];
+            for j in 0..64 {
+                bins[(input[((it * 64 + j) % m) as usize] & 15) as usize] += j + 1;
+            }
+            (0..16).fold(0u32, |acc, b| {
+                acc.wrapping_mul(31)
+                    .wrapping_add(bins[(input[((it + b) % m) as usize] & 15) as usize])
+            })
+        })
+        .collect();
+    for opt in ["-O1", "-O2", "-O3", "-Os"] {
+        for (src, out_words) in [("leaf_array", 1usize), ("nonleaf_array", 2)] {
+            let path = format!("tests/kernels/gpu_stack/{src}.c");
+            let Some(w) = clang(&path, opt) else { return };
+            spirv_val(&w);
+            let (lo, top) =
+                window(&w).unwrap_or_else(|| panic!("{src} {opt}: no stack window found"));
+            assert_eq!(top, 32768, "{src} {opt}");
+            assert!(lo < top && lo % 16 == 0, "{src} {opt}: window {lo}..{top}");
+            let Some(rt) = rt() else { continue };
+            let out = compare(
+                rt,
+                &w,
+                n,
+                1,
+                &[u32s(&input), vec![0; n as usize * 4 * out_words]],
+                &[],
+            );
+            assert!(out[1].iter().any(|&b| b != 0), "{src} {opt}");
+            if src == "leaf_array" {
+                assert_eq!(out[1], u32s(&leaf_ref), "{src} {opt}: differs from Rust");
+            }
+        }
+    }
+}
+
+/// A global that is never set counts as a stack pointer only with a frame
+/// stored below it: one that is only read below (a base pointer into the
+/// shared region, say) keeps reading the shared memory, and one with a
+/// stored frame (a leaf's, as clang emits at -O2) gets the private window.
+#[test]
+fn never_set_globals_need_a_stored_frame() {
+    // Reads 4 words below $base (zeros, and 1..4 from a data segment
+    // further down): no stack, the shared memory is read.
+    let reads_below = wat::parse_str(format!(
+        r#"(module {HDR}
+  (global $base (mut i32) (i32.const 1024))
+  (data (i32.const 512) "\01\00\00\00\02\00\00\00\03\00\00\00\04\00\00\00")
+  (func (export "kernel") (param $i i32) (param i32 i32) (param $p i32) (param i32)
+    (i32.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))
+      (i32.add
+        (i32.load (i32.add (i32.sub (global.get $base) (i32.const 16))
+          (i32.shl (i32.and (local.get $i) (i32.const 3)) (i32.const 2))))
+        (i32.load offset=512 (i32.shl (i32.and (local.get $i) (i32.const 3)) (i32.const 2)))))))"#
+    ))
+    .unwrap();
+    spirv_val(&reads_below);
+    assert_eq!(window(&reads_below), None);
+    // A leaf frame below a never-set global, indexed dynamically.
+    let leaf_frame = wat::parse_str(format!(
+        r#"(module {HDR}
+  (global $sp (mut i32) (i32.const 1024))
+  (func (export "kernel") (param $i i32) (param i32 i32) (param $p i32) (param i32)
+    (local $fp i32)
+    (local.set $fp (i32.sub (global.get $sp) (i32.const 32)))
+    (i64.store (local.get $fp) (i64.const 0))
+    (i64.store offset=8 (local.get $fp) (i64.const 0))
+    (i32.store (i32.add (local.get $fp) (i32.shl (i32.and (local.get $i) (i32.const 3)) (i32.const 2)))
+      (i32.add (local.get $i) (i32.const 7)))
+    (i32.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))
+      (i32.add (i32.load (local.get $fp)) (i32.load offset=4 (local.get $fp))))))"#
+    ))
+    .unwrap();
+    spirv_val(&leaf_frame);
+    assert_eq!(window(&leaf_frame), Some((992, 1024)));
+    let Some(rt) = rt() else { return };
+    let out = compare(rt, &reads_below, 8, 1, &[vec![0; 32]], &[]);
+    assert_eq!(out[0], u32s(&[1, 2, 3, 4, 1, 2, 3, 4]));
+    let out = compare(rt, &leaf_frame, 8, 1, &[vec![0; 32]], &[]);
+    assert_eq!(out[0], u32s(&[7, 8, 0, 0, 11, 12, 0, 0]));
+}
+
 #[test]
 fn histogram_example_kernel_runs_on_vulkan() {
     let mut kernels = vec![(

@@ -12,10 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vulkano::buffer::{Buffer, BufferCreateInfo, BufferUsage, Subbuffer};
 use vulkano::command_buffer::allocator::StandardCommandBufferAllocator;
-use vulkano::command_buffer::{
-    AutoCommandBufferBuilder, BufferCopy, CommandBufferUsage, CopyBufferInfo,
-    PrimaryAutoCommandBuffer, PrimaryCommandBufferAbstract,
-};
 use vulkano::descriptor_set::allocator::StandardDescriptorSetAllocator;
 use vulkano::device::physical::{PhysicalDevice, PhysicalDeviceType};
 use vulkano::device::{
@@ -28,7 +24,6 @@ use vulkano::pipeline::compute::ComputePipelineCreateInfo;
 use vulkano::pipeline::layout::PipelineDescriptorSetLayoutCreateInfo;
 use vulkano::pipeline::{ComputePipeline, PipelineLayout, PipelineShaderStageCreateInfo};
 use vulkano::shader::{ShaderModule, ShaderModuleCreateInfo};
-use vulkano::sync::GpuFuture;
 
 /// Workgroup size for large calls on CPU-type devices; see [`Gpu::variant`].
 const LLVMPIPE_WORKGROUP_SIZE: u32 = 256;
@@ -56,33 +51,10 @@ macro_rules! vk {
     };
 }
 
+mod commands;
 mod dispatch;
 
-/// Records a copy of `size` bytes from `src` at `src_offset` to `dst` at
-/// `dst_offset`.
-fn copy(
-    b: &mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
-    (src, src_offset): (&Subbuffer<[u8]>, u64),
-    (dst, dst_offset): (&Subbuffer<[u8]>, u64),
-    size: u64,
-    what: &'static str,
-) -> ParResult<()> {
-    vk!(
-        b.copy_buffer(CopyBufferInfo {
-            regions: [BufferCopy {
-                src_offset,
-                dst_offset,
-                size,
-                ..Default::default()
-            }]
-            .into_iter()
-            .collect(),
-            ..CopyBufferInfo::buffers(src.clone(), dst.clone())
-        }),
-        what
-    )
-    .map(|_| ())
-}
+use commands::Commands;
 
 /// A buffer on a [`Gpu`]: device memory, resident between calls.
 pub struct VulkanBuffer {
@@ -497,22 +469,12 @@ impl Gpu {
         Ok(staging)
     }
 
-    fn builder(&self) -> ParResult<AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>> {
-        vk!(
-            AutoCommandBufferBuilder::primary(
-                self.command_buffers.clone(),
-                self.queue.queue_family_index(),
-                CommandBufferUsage::OneTimeSubmit,
-            ),
-            "command buffer"
-        )
+    fn builder(&self) -> ParResult<Commands> {
+        Commands::new(&self.command_buffers, self.queue.queue_family_index())
     }
 
-    fn submit(&self, b: AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>) -> ParResult<()> {
-        let cb = vk!(b.build(), "build command buffer")?;
-        let fut = vk!(cb.execute(self.queue.clone()), "submit")?;
-        let fence = vk!(fut.then_signal_fence_and_flush(), "flush")?;
-        vk!(fence.wait(None), "wait")
+    fn submit(&self, b: Commands) -> ParResult<()> {
+        b.submit(&self.queue)
     }
 
     /// A zero-filled buffer of `size` bytes.
@@ -522,10 +484,7 @@ impl Gpu {
             BufferUsage::STORAGE_BUFFER | BufferUsage::TRANSFER_SRC | BufferUsage::TRANSFER_DST,
         )?;
         let mut b = self.builder()?;
-        vk!(
-            b.fill_buffer(storage.clone().reinterpret::<[u32]>(), 0),
-            "fill"
-        )?;
+        b.zero(&storage)?;
         self.submit(b)?;
         static NEXT_UID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(VulkanBuffer {
@@ -547,7 +506,7 @@ impl Gpu {
         let staging = self.upload(data)?;
         let mut b = self.builder()?;
         let len = data.len() as u64;
-        copy(&mut b, (&staging, 0), (&buffer.storage, 0), len, "copy")?;
+        b.copy((&staging, 0), (&buffer.storage, 0), len, "copy")?;
         // Keep the arena's copy of this buffer current too, if it has one.
         let state = self
             .arena
@@ -555,7 +514,7 @@ impl Gpu {
             .map_err(|_| ParError::device_error("poisoned lock"))?;
         if let (Some(arena), Some(holds)) = (state.buffer.as_ref(), state.holds.as_ref()) {
             for &(_, offset, _) in holds.placements.iter().filter(|p| p.0 == buffer.uid) {
-                copy(&mut b, (&staging, 0), (arena, offset), len, "copy")?;
+                b.copy((&staging, 0), (arena, offset), len, "copy")?;
             }
         }
         self.submit(b)
@@ -572,7 +531,8 @@ impl Gpu {
         let staging = self.host_buffer(out.len() as u64, false)?;
         let mut b = self.builder()?;
         let len = out.len() as u64;
-        copy(&mut b, (&buffer.storage, 0), (&staging, 0), len, "copy")?;
+        b.copy((&buffer.storage, 0), (&staging, 0), len, "copy")?;
+        b.transfer_to_host()?;
         self.submit(b)?;
         let r = vk!(staging.read(), "map staging buffer")?;
         out.copy_from_slice(&r[..out.len()]);
@@ -748,12 +708,15 @@ impl Gpu {
         let buffers_in_place = state.holds.take().is_some_and(|h| h == holds);
 
         let mut b = self.builder()?;
-        let mut keep_alive = Vec::new();
+        // A fill rounded outward to words may cover the first bytes a
+        // buffer copy or data segment writes after it.
         Self::zero_uncovered(&mut b, &arena, layout, arena_len)?;
-        self.copy_data_segments(&mut b, &arena, tr, &mut keep_alive)?;
+        b.transfer_to_transfer()?;
+        self.copy_data_segments(&mut b, &arena, tr)?;
         if !buffers_in_place {
             Self::copy_buffers_in(&mut b, &arena, run)?;
         }
+        b.transfer_to_compute()?;
         let control = self.upload(&[0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])?;
         let words = Self::param_words(run, total);
         let wg = variant.workgroup_size.max(1) as u64;
@@ -774,7 +737,6 @@ impl Gpu {
             run,
             words,
             (&arena, &control, scratch.as_ref()),
-            keep_alive,
         )?;
         if spirv::trap::is_device_limit(code) {
             return Err(self.decline(run, code, iteration)?.into());
@@ -849,7 +811,7 @@ impl Gpu {
 
     /// Zeroes everything no buffer covers: `[0, R)`, the gaps, the tail.
     fn zero_uncovered(
-        b: &mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+        b: &mut Commands,
         arena: &Subbuffer<[u8]>,
         layout: &Layout,
         arena_len: u64,
@@ -879,23 +841,18 @@ impl Gpu {
             let s4 = s / 4 * 4;
             let e4 = e.div_ceil(4) * 4;
             if e4 > s4 {
-                vk!(
-                    b.fill_buffer(arena.clone().slice(s4..e4).reinterpret::<[u32]>(), 0),
-                    "fill"
-                )?;
+                b.zero(&arena.clone().slice(s4..e4))?;
             }
         }
         Ok(())
     }
 
-    /// The kernel's data segments into `[0, R)` (the staging buffer goes
-    /// to `keep_alive` until the commands ran).
+    /// The kernel's data segments into `[0, R)`.
     fn copy_data_segments(
         &self,
-        b: &mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+        b: &mut Commands,
         arena: &Subbuffer<[u8]>,
         tr: &Translation,
-        keep_alive: &mut Vec<Subbuffer<[u8]>>,
     ) -> ParResult<()> {
         if tr.data_segments.is_empty() {
             return Ok(());
@@ -912,24 +869,26 @@ impl Gpu {
         }
         if !regions.is_empty() {
             let staging = self.upload(&image)?;
-            // Later segments overwrite earlier ones: one copy each, in order.
+            // Later segments overwrite earlier ones: one copy each, in
+            // order, with a barrier before one that overlaps an earlier one.
+            let mut written: Vec<(u64, u64)> = Vec::new();
             for (from, to, len) in regions {
-                copy(b, (&staging, from), (arena, to), len, "copy data segment")?;
+                if written.iter().any(|&(s, e)| to < e && s < to + len) {
+                    b.transfer_to_transfer()?;
+                    written.clear();
+                }
+                b.copy((&staging, from), (arena, to), len, "copy data segment")?;
+                written.push((to, to + len));
             }
-            keep_alive.push(staging);
         }
         Ok(())
     }
 
     /// The call's buffers into their places in the arena.
-    fn copy_buffers_in(
-        b: &mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
-        arena: &Subbuffer<[u8]>,
-        run: &Run<'_>,
-    ) -> ParResult<()> {
+    fn copy_buffers_in(b: &mut Commands, arena: &Subbuffer<[u8]>, run: &Run<'_>) -> ParResult<()> {
         for p in run.layout.placements.iter().filter(|p| p.len > 0) {
             let src = &run.buffers[p.first_occurrence].storage;
-            copy(b, (src, 0), (arena, p.offset), p.len, "copy buffer in")?;
+            b.copy((src, 0), (arena, p.offset), p.len, "copy buffer in")?;
         }
         Ok(())
     }
@@ -1008,13 +967,7 @@ impl Gpu {
                     .unwrap_or(false)
         }) {
             let dst = &run.buffers[p.first_occurrence].storage;
-            copy(
-                &mut b,
-                (arena, p.offset),
-                (dst, 0),
-                p.len,
-                "copy buffer out",
-            )?;
+            b.copy((arena, p.offset), (dst, 0), p.len, "copy buffer out")?;
             copies += 1;
         }
         if copies > 0 {

@@ -1,15 +1,14 @@
 //! Dispatching a call in chunks and recording one dispatch (a child of
 //! `gpu.rs`, which it shares the device's private state with).
 
-use super::{dev_err, Bindings, CompiledKernel, ExecError, Gpu, Run, Variant};
+use super::{Bindings, Commands, CompiledKernel, ExecError, Gpu, Run, Variant};
 use crate::parallel::device::vulkan::chunks::ChunkSizer;
 use crate::parallel::errno::{ParError, ParResult};
 use crate::spirv::{self, param};
 use std::time::{Duration, Instant};
 use vulkano::buffer::Subbuffer;
-use vulkano::command_buffer::{AutoCommandBufferBuilder, PrimaryAutoCommandBuffer};
 use vulkano::descriptor_set::{DescriptorSet, WriteDescriptorSet};
-use vulkano::pipeline::{Pipeline, PipelineBindPoint};
+use vulkano::pipeline::Pipeline;
 
 impl Gpu {
     /// Dispatch in chunks: one dispatch of a [`ChunkSizer`] chunk per
@@ -22,16 +21,14 @@ impl Gpu {
     /// `scratch.rs`), so dispatches never overlap. Stops after a chunk that trapped. Returns
     /// the control words (trap code, iteration) and the time the
     /// submissions took; a stop is `kernel_trap` with nothing copied back.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn run_chunks(
         &self,
-        first: AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+        first: Commands,
         kernel: &CompiledKernel,
         (variant, max_dispatch): (Variant, u64),
         run: &Run<'_>,
         mut words: Vec<u32>,
         bufs: Bindings<'_>,
-        mut keep_alive: Vec<Subbuffer<[u8]>>,
     ) -> Result<(u32, u32, Duration), ExecError> {
         let wg = variant.workgroup_size.max(1) as u64;
         let n = run.num_iterations as u64;
@@ -47,19 +44,14 @@ impl Gpu {
                 None => self.builder()?,
             };
             words[param::ITERATION_BASE] = base as u32;
-            keep_alive.push(self.record_dispatch(
-                &mut b,
-                kernel,
-                len.div_ceil(wg),
-                &words,
-                bufs,
-            )?);
+            self.record_dispatch(&mut b, kernel, len.div_ceil(wg), &words, bufs)?;
+            // The host reads the control words after the fence.
+            b.compute_to_host()?;
             base += len;
             let t = Instant::now();
             self.submit(b)?;
             let took = t.elapsed();
             gpu_time += took;
-            keep_alive.clear();
             let (code, iteration) = Self::read_control(control)?;
             if code != 0 || base >= n {
                 return Ok((code, iteration, gpu_time));
@@ -78,19 +70,18 @@ impl Gpu {
     }
 
     /// Records one dispatch of `groups` workgroups (at most
-    /// `max_groups[0]`) with the parameter `words`; returns the params
-    /// buffer, to be kept until the commands ran.
+    /// `max_groups[0]`) with the parameter `words` (a host-written buffer
+    /// that `b` keeps until the commands ran).
     fn record_dispatch(
         &self,
-        b: &mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+        b: &mut Commands,
         kernel: &CompiledKernel,
         groups: u64,
         words: &[u32],
         (arena, control, scratch): Bindings<'_>,
-    ) -> ParResult<Subbuffer<[u8]>> {
-        let pipeline = kernel.pipeline.clone();
+    ) -> ParResult<()> {
+        let pipeline = &kernel.pipeline;
         let set_layout = pipeline.layout().set_layouts()[0].clone();
-        vk!(b.bind_pipeline_compute(pipeline.clone()), "bind pipeline")?;
         let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
         let params = self.upload(&bytes)?;
         // Unused bindings were compacted out of the shader: bind only
@@ -104,7 +95,7 @@ impl Gpu {
         let writes = [
             (spirv::BINDING_ARENA, Some(arena)),
             (spirv::BINDING_ARENA_ATOMIC, Some(arena)),
-            (spirv::BINDING_PARAMS, Some(&params)),
+            (spirv::BINDING_PARAMS, Some(&params as &Subbuffer<[u8]>)),
             (spirv::BINDING_CONTROL, Some(control)),
             (spirv::BINDING_SCRATCH, scratch),
         ]
@@ -114,15 +105,7 @@ impl Gpu {
         .map(|(binding, buf)| WriteDescriptorSet::buffer(binding, buf.clone()));
         let set = DescriptorSet::new(self.descriptor_sets.clone(), set_layout.clone(), writes, [])
             .map_err(|e| ParError::device_error(format!("Vulkan: descriptor set: {e:?}")))?;
-        vk!(
-            b.bind_descriptor_sets(
-                PipelineBindPoint::Compute,
-                pipeline.layout().clone(),
-                0,
-                set
-            ),
-            "bind descriptor set"
-        )?;
+        b.bind(pipeline, set)?;
         // SAFETY: the shader only indexes the arena after checking the
         // address against param MEMORY_SIZE (= the arena's bound size),
         // the params words it reads exist (their number follows from the
@@ -131,7 +114,6 @@ impl Gpu {
         // fuel budget (calls with a kernel fuel limit), else llvmpipe's
         // loop limiter or a real driver's timeout (device lost, which
         // vulkano reports as an error, not undefined behaviour).
-        vk!(unsafe { b.dispatch([groups as u32, 1, 1]) }, "dispatch")?;
-        Ok(params)
+        unsafe { b.dispatch(groups as u32) }
     }
 }
