@@ -1,6 +1,9 @@
-//! Gives the shared library a SONAME, so programs linked against
-//! `libwasi_parallel.so` record the name, not the build path; and sets the
-//! `wp_jit` cfg where the JIT kernel engine is compiled in.
+//! Gives the shared library a versioned SONAME, `libwasi_parallel.so.MAJOR`
+//! (the crate's major version), so programs linked against it record that
+//! name, not the build path, and a library of another major version is never
+//! picked up in its place (the CMake install and the packages add the
+//! `.so -> .so.MAJOR -> .so.MAJOR.MINOR.PATCH` links); and sets the `wp_jit`
+//! cfg where the JIT kernel engine is compiled in.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -13,6 +16,7 @@ fn main() {
     }
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if os == "linux" || os == "android" || os.ends_with("bsd") {
-        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libwasi_parallel.so");
+        let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libwasi_parallel.so.{major}");
     }
 }

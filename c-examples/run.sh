@@ -14,12 +14,20 @@ echo "== package: configure, build (cargo --release), install into $work/prefix"
 cmake -S "$root" -B "$work/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$work/build" -j "$jobs"
 cmake --install "$work/build" --prefix "$work/prefix" >/dev/null
-for f in lib/libwasi_parallel.a lib/libwasi_parallel.so include/wasi_parallel.h include/wasi_parallel.hpp \
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$root/Cargo.toml" | head -n1)
+major=${version%%.*}
+for f in lib/libwasi_parallel.a "lib/libwasi_parallel.so.$version" include/wasi_parallel.h include/wasi_parallel.hpp \
          lib/cmake/WasiParallel/WasiParallelConfig.cmake \
          lib/cmake/WasiParallel/WasiParallelConfigVersion.cmake \
          lib/pkgconfig/wasi_parallel.pc; do
   test -f "$work/prefix/$f" || { echo "missing in the install: $f" >&2; exit 1; }
 done
+# The versioned shared library: .so -> .so.MAJOR -> .so.MAJOR.MINOR.PATCH.
+[ "$(readlink "$work/prefix/lib/libwasi_parallel.so")" = "libwasi_parallel.so.$major" ] &&
+  [ "$(readlink "$work/prefix/lib/libwasi_parallel.so.$major")" = "libwasi_parallel.so.$version" ] ||
+  { echo "wrong shared library links:" >&2; ls -l "$work/prefix/lib" >&2; exit 1; }
+# Its exports and SONAME against the ABI record (only wp_*, exactly the header's).
+"$root/scripts/check-exports.sh" "$work/prefix/lib/libwasi_parallel.so.$version"
 
 echo "== c-examples against the installed package"
 cmake -S "$here" -B "$work/examples" -DCMAKE_PREFIX_PATH="$work/prefix" \

@@ -27,6 +27,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The version of this header (and of the library built with it; see
+ * wp_version, wp_version_check_header). */
+#define WASI_PARALLEL_VERSION_MAJOR 0
+#define WASI_PARALLEL_VERSION_MINOR 1
+#define WASI_PARALLEL_VERSION_PATCH 0
+#define WASI_PARALLEL_VERSION "0.1.0"
+
 /**
  * Most CPU worker threads an engine may have (`wp_config_set_threads`).
  */
@@ -1281,12 +1288,52 @@ wp_error_t *wp_instance_config_set_trace_file(wp_instance_config_t *config, cons
  */
 wp_error_t *wp_instance_write_trace(wp_instance_t *instance);
 
+/**
+ * The library's version, `"MAJOR.MINOR.PATCH"` (compare with the header's
+ * `WASI_PARALLEL_VERSION`).
+ *
+ * Ownership: a static string; do not free it. Thread-safety: any thread.
+ */
+const char *wp_version(void);
+
+/**
+ * The library's major version (`WASI_PARALLEL_VERSION_MAJOR` of the header
+ * it was built with). Thread-safety: any thread.
+ */
+uint32_t wp_version_major(void);
+
+/**
+ * The library's minor version. Thread-safety: any thread.
+ */
+uint32_t wp_version_minor(void);
+
+/**
+ * The library's patch version. Thread-safety: any thread.
+ */
+uint32_t wp_version_patch(void);
+
+/**
+ * Checks that a host compiled against header version
+ * `header_major.header_minor` can use this library: `NULL` when the major
+ * versions are equal and the library's minor version is at least
+ * `header_minor`; otherwise a `WP_ERROR_INVALID_ARGUMENT` error whose
+ * message names both versions. Call it once at start-up, best through
+ * `wp_version_check_header()`, which passes this header's version.
+ *
+ * Ownership: the caller owns the returned error. Thread-safety: any thread.
+ */
+wp_error_t *wp_version_check(uint32_t header_major, uint32_t header_minor);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
 
 #endif  /* WASI_PARALLEL_H */
 
+/* (cbindgen puts this after the include guard: a guard of its own, so a
+ * second #include does not define these functions twice.) */
+#ifndef WASI_PARALLEL_H_INLINE
+#define WASI_PARALLEL_H_INLINE
 /* Raw native argument helpers: a 64-bit slot to a typed value and back. */
 static inline int32_t wp_slot_i32(uint64_t s) { return (int32_t)(uint32_t)s; }
 static inline int64_t wp_slot_i64(uint64_t s) { return (int64_t)s; }
@@ -1297,3 +1344,15 @@ static inline uint64_t wp_i32_slot(int32_t x) { return (uint64_t)(uint32_t)x; }
 static inline uint64_t wp_i64_slot(int64_t x) { return (uint64_t)x; }
 static inline uint64_t wp_f32_slot(float x) { union { uint32_t u; float f; } v; v.f = x; return (uint64_t)v.u; }
 static inline uint64_t wp_f64_slot(double x) { union { uint64_t u; double f; } v; v.f = x; return v.u; }
+
+/*
+ * The host's check of the library it runs with against this header: NULL
+ * when the library has this header's major version and at least its minor
+ * version, else an error naming both (free it with wp_error_delete). Call it
+ * once at start-up; a host that goes on after an error risks calling
+ * functions the library lacks or passing structures of another layout.
+ */
+static inline wp_error_t *wp_version_check_header(void) {
+  return wp_version_check(WASI_PARALLEL_VERSION_MAJOR, WASI_PARALLEL_VERSION_MINOR);
+}
+#endif /* WASI_PARALLEL_H_INLINE */

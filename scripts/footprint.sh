@@ -57,7 +57,7 @@ for t in "${targets[@]}"; do
       { [ -z "$rss" ] || [ "$r" -lt "$rss" ]; } && rss=$r
     done
     a=$(stat -c %s "$prefix/lib/libwasi_parallel.a")
-    so=$(stat -c %s "$prefix/lib/libwasi_parallel.so")
+    so=$(stat -L -c %s "$prefix/lib/libwasi_parallel.so")
     cli=$(stat -c %s "$prefix/bin/wasi-parallel")
     h=$(stat -c %s "$host")
     if [ ${#run[@]} -eq 0 ]; then rss_col="$rss kB (empty C program: $base kB)"

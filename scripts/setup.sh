@@ -8,7 +8,8 @@
 #                             validation layer (scripts/vk-validate.sh), SPIR-V tools,
 #                             wabt, CMake, libclang (bindgen), valgrind,
 #                             clang's sanitizer runtimes (scripts/sanitize.sh),
-#                             the Rust wasm targets for guest/rust/, and the
+#                             the Rust wasm targets for guest/rust/, lintian
+#                             (scripts/deb.sh), and the
 #                             cross toolchains + qemu of scripts/test-cross.sh
 #   scripts/setup.sh --demo   only what scripts/demo.sh needs: a C linker,
 #                             the C -> wasm32 toolchain, Vulkan + lavapipe
@@ -31,7 +32,7 @@ SUDO=""
 DEMO_PKGS="gcc libc6-dev clang lld wasi-libc libclang-rt-14-dev-wasm32 \
   mesa-vulkan-drivers libvulkan1 ca-certificates curl"
 TEST_PKGS="$DEMO_PKGS libclang-dev vulkan-tools spirv-tools wabt cmake pkg-config \
-  valgrind libomp-14-dev libclang-rt-14-dev xxd vulkan-validationlayers"
+  valgrind libomp-14-dev libclang-rt-14-dev xxd vulkan-validationlayers lintian"
 if [ "$mode" = demo ]; then PKGS=$DEMO_PKGS; else PKGS=$TEST_PKGS; fi
 
 missing=""

@@ -71,9 +71,13 @@ for t in $targets; do
   # those targets build and test only the libraries and C hosts, not the CLI.
   lib_only=0
   case " ${LIB_ONLY_TARGETS:-} " in *" $t "*) lib_only=1 ;; esac
+  rm -rf "$prefix"
   NO_BIN=$lib_only scripts/cross-build.sh "$rt" "$prefix"
   log "$t: cross-build took $(( $(date +%s) - tb )) s"
-  file "$prefix/lib/libwasi_parallel.so" "$prefix/bin/wasi-parallel" >&2 || true
+  file -L "$prefix/lib/libwasi_parallel.so" "$prefix/bin/wasi-parallel" >&2 || true
+  # The target's shared library: only wp_* exports, exactly the recorded ABI's.
+  scripts/check-exports.sh "$(readlink -f "$prefix/lib/libwasi_parallel.so")" >&2 ||
+    fail "$t: shared library exports or SONAME"
 
   cli=("${run[@]}" "$prefix/bin/wasi-parallel")
   if [ "$lib_only" = 0 ]; then
@@ -134,17 +138,50 @@ for t in $targets; do
   else
     log "$t: no C API yet (include/wasi_parallel.h or c-examples/embedded_host.c missing): C host skipped"
   fi
-  # 7. All of c-examples/ against the installed CMake package, configured with
-  #    the toolchain file; ctest runs them under qemu (CMAKE_CROSSCOMPILING_EMULATOR).
-  if [ -f c-examples/CMakeLists.txt ] && [ -d "$prefix/lib/cmake" ]; then
+  # 7. The release SDK (scripts/package.sh) of this install, where it has the
+  #    CLI: unpacked into a fresh folder, its checksums hold, and a C host
+  #    built with pkg-config against its shared library runs under qemu.
+  #    Step 8 builds c-examples/ against the unpacked SDK instead of $prefix.
+  examples_prefix=$prefix
+  if [ "$lib_only" = 0 ]; then
+    sdk_root=$out/$t/sdk
+    rm -rf "$sdk_root"
+    mkdir -p "$sdk_root"
+    if SDK_PREFIX=$prefix DIST=$out/dist scripts/package.sh "$t" &&
+       tar -C "$sdk_root" -xzf "$out"/dist/libwasi_parallel-*-"$rt".tar.gz; then
+      sdk=$(echo "$sdk_root"/libwasi_parallel-*)
+      (cd "$sdk" && sha256sum -c --quiet SHA256SUMS) || fail "$t: SDK checksums"
+      examples_prefix=$sdk
+      pc=$(PKG_CONFIG_LIBDIR=$sdk/lib/pkgconfig pkg-config --cflags --libs wasi_parallel)
+      for ex in embedded_host version_check; do
+        # shellcheck disable=SC2086
+        $triple-gcc -O2 -std=c11 -Wall -Werror c-examples/$ex.c $pc -Wl,-rpath,"$sdk/lib" \
+          -o "$out/$t/${ex}_pc" || fail "$t: $ex with the SDK's pkg-config file"
+      done
+      expect "$t: SDK, pkg-config, shared library: C host" "ok" \
+        "${run[@]}" "$out/$t/embedded_host_pc" "$guest" 2
+      expect "$t: SDK, pkg-config, shared library: version check" compatible \
+        sh -c '"$@" | tail -n 1' sh "${run[@]}" "$out/$t/version_check_pc"
+      readelf -d "$out/$t/embedded_host_pc" | grep -q 'NEEDED.*libwasi_parallel\.so\.[0-9]' ||
+        fail "$t: the pkg-config host does not link the shared library by its SONAME"
+      expect "$t: SDK CLI" 0 "${run[@]}" "$sdk/bin/wasi-parallel" run --invoke run "$guest" 4096 64 1
+    else
+      fail "$t: scripts/package.sh or unpacking the SDK"
+    fi
+  fi
+  # 8. All of c-examples/ against the installed CMake package (the unpacked
+  #    SDK where step 7 made one), configured with the toolchain file; ctest
+  #    runs them under qemu (CMAKE_CROSSCOMPILING_EMULATOR).
+  if [ -f c-examples/CMakeLists.txt ] && [ -d "$examples_prefix/lib/cmake" ]; then
     cb=$out/$t/c-examples
     rm -rf "$cb"
     if cmake -S c-examples -B "$cb" -DCMAKE_BUILD_TYPE=Release \
-         -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/$tc" -DCMAKE_PREFIX_PATH="$prefix" >&2 &&
+         -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/$tc" -DCMAKE_PREFIX_PATH="$examples_prefix" >&2 &&
+       grep -q "WasiParallel_DIR:PATH=$examples_prefix/lib/cmake/WasiParallel" "$cb/CMakeCache.txt" &&
        cmake --build "$cb" >&2 &&
        file "$cb/embedded_host" | grep -q "$( [ $t = aarch64 ] && echo aarch64 || echo ARM)" &&
        (cd "$cb" && ctest --output-on-failure >&2); then
-      log "ok: $t: c-examples (CMake toolchain file, ctest under $qemu)"
+      log "ok: $t: c-examples against $examples_prefix (CMake toolchain file, ctest under $qemu)"
     else
       fail "$t: c-examples (CMake toolchain file + ctest under qemu)"
     fi

@@ -77,7 +77,8 @@ export LIB_ONLY_TARGETS="${LIB_ONLY_TARGETS-armv7}"
 export CROSS_PROFILE="${CROSS_PROFILE-ci-cross}"
 # Every one of these is expected: a missing or non-executable script is a
 # failure, not a silent skip.
-for s in c-examples/run.sh scripts/test-cross.sh scripts/sanitize.sh; do
+# test-deb.sh after test-cross.sh: it packages the release builds those two made.
+for s in c-examples/run.sh scripts/test-cross.sh scripts/test-deb.sh scripts/sanitize.sh; do
     if [ ! -x "$s" ]; then
         echo "error: expected test script $s is missing or not executable" >&2
         exit 1

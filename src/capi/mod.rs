@@ -6,7 +6,8 @@
 //! [`module`] (`wp_module_t`), [`instance`] (`wp_instance_config_t`,
 //! `wp_instance_t`), [`val`] (`wp_val_t`), [`natives`] (WAMR-style host
 //! natives, `wp_exec_env_t`), [`parallel`] (devices, statistics) and
-//! [`trace`] (a Chrome/Perfetto timeline of an instance's kernel calls).
+//! [`trace`] (a Chrome/Perfetto timeline of an instance's kernel calls) and
+//! [`version`] (`wp_version`, the host's check against its header).
 //!
 //! Conventions every function follows (they are also in the header):
 //! - Every fallible function returns `wp_error_t *`: `NULL` on success, else
@@ -32,6 +33,7 @@ pub mod natives;
 pub mod parallel;
 pub mod trace;
 pub mod val;
+pub mod version;
 
 use std::ffi::{c_char, CStr};
 

@@ -8,7 +8,9 @@ use std::path::Path;
 
 fn generate() -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");
+    let mut config =
+        cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");
+    config.after_includes = Some(version_macros());
     // Only the C API (src/capi/): the rest of the crate's public items are
     // not part of it.
     let bindings = cbindgen::Builder::new()
@@ -19,6 +21,23 @@ fn generate() -> String {
     let mut out = Vec::new();
     bindings.write(&mut out);
     String::from_utf8(out).expect("header is UTF-8")
+}
+
+/// The header's version macros, from the crate version (Cargo.toml), so
+/// the header, `wp_version()` and the SONAME (build.rs) cannot disagree.
+fn version_macros() -> String {
+    format!(
+        "\n/* The version of this header (and of the library built with it; see\n \
+         * wp_version, wp_version_check_header). */\n\
+         #define WASI_PARALLEL_VERSION_MAJOR {}\n\
+         #define WASI_PARALLEL_VERSION_MINOR {}\n\
+         #define WASI_PARALLEL_VERSION_PATCH {}\n\
+         #define WASI_PARALLEL_VERSION \"{}\"",
+        env!("CARGO_PKG_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_PATCH"),
+        env!("CARGO_PKG_VERSION"),
+    )
 }
 
 #[test]
@@ -63,6 +82,9 @@ fn header_declares_the_whole_c_api() {
         "wp_exec_env_set_exception",
         "wp_engine_device_info",
         "wp_instance_parallel_stats",
+        "wp_version_check",
+        "#define WASI_PARALLEL_VERSION_MAJOR",
+        "#define WASI_PARALLEL_VERSION ",
     ] {
         assert!(h.contains(name), "header lacks {name}");
     }

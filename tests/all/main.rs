@@ -11,6 +11,7 @@ mod common;
 mod gpu_util;
 mod parallel_util;
 
+mod abi_check;
 mod bad_guest;
 mod cli;
 mod examples;
@@ -26,6 +27,7 @@ mod gpu_translator;
 mod header_fresh;
 mod interrupt;
 mod limits;
+mod notices;
 mod parallel_api;
 mod parallel_concurrency;
 mod parallel_differential;
