@@ -441,7 +441,7 @@ typedef struct {
 /**
  * The same as `WP_DEVICE_POLICY_ADAPTIVE` (its older name).
  */
-#define WP_DEVICE_POLICY_AUTO WP_DEVICE_POLICY_ADAPTIVE
+#define WP_DEVICE_POLICY_AUTO 0
 
 /**
  * Always return the device of the given kind, whatever the hint.

@@ -16,7 +16,7 @@ pub type wp_device_policy_t = i32;
 /// a Vulkan device); buffers follow the calls.
 pub const WP_DEVICE_POLICY_ADAPTIVE: wp_device_policy_t = 0;
 /// The same as `WP_DEVICE_POLICY_ADAPTIVE` (its older name).
-pub const WP_DEVICE_POLICY_AUTO: wp_device_policy_t = WP_DEVICE_POLICY_ADAPTIVE;
+pub const WP_DEVICE_POLICY_AUTO: wp_device_policy_t = 0;
 /// Always return the device of the given kind, whatever the hint.
 pub const WP_DEVICE_POLICY_FORCE: wp_device_policy_t = 1;
 /// Honour the guest's hint (a missing GPU falls back to the CPU device);
