@@ -117,3 +117,9 @@ pub fn simd_example_dir() -> Option<&'static Path> {
     })
     .as_deref()
 }
+
+/// `bytes` as the contents of a WAT string (`\xx` escapes), for a data
+/// segment that holds a kernel.
+pub fn data_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("\\{b:02x}")).collect()
+}

@@ -5,7 +5,7 @@
 //! among 8 leaves the other 7 correct; interrupts racing with normal
 //! completion never crash or corrupt.
 
-use crate::common;
+use crate::common::{self, data_string};
 
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -25,10 +25,6 @@ const OUT_AT: u32 = 65536;
 fn kernel(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/wat/{name}.wat", env!("CARGO_MANIFEST_DIR"));
     wat::parse_file(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn data_string(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("\\{b:02x}")).collect()
 }
 
 /// A guest with

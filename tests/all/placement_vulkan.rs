@@ -4,7 +4,7 @@
 //! and Vulkan devices give the results the SEQUENTIAL device gives, and
 //! the pipeline cache file survives runs and shrugs off corruption.
 
-use crate::common::{cli, in_ci, scratch};
+use crate::common::{cli, data_string, in_ci, scratch};
 use crate::parallel_util::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -171,7 +171,7 @@ fn increment_guest(dir: &std::path::Path) -> std::path::PathBuf {
             (i32.store (local.get $a) (i32.add (i32.load (local.get $a)) (i32.const 3)))))"#,
     )
     .unwrap();
-    let escaped: String = kernel.iter().map(|b| format!("\\{b:02x}")).collect();
+    let escaped = data_string(&kernel);
     let guest = format!(
         r#"(module
   (import "wasi_ephemeral_parallel" "get_device" (func $gd (param i32 i32) (result i32)))
