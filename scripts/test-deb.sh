@@ -107,7 +107,8 @@ trap - EXIT
 if [ "${DEB_ARM64:-1}" = 1 ]; then
   tb=$(date +%s)
   # test-cross.sh's aarch64 build (same profile: CROSS_PROFILE), reused.
-  DIST=$dist PROFILE=${CROSS_PROFILE:-release} REUSE_BUILD=${REUSE_BUILD:-1} scripts/deb.sh arm64
+  DIST=$dist PROFILE=${CROSS_PROFILE:-release} FEATURES=${CROSS_FEATURES:-} REUSE_BUILD=${REUSE_BUILD:-1} \
+    scripts/deb.sh arm64
   for deb in "$dist"/*_arm64.deb; do
     [ "$(dpkg-deb -f "$deb" Architecture)" = arm64 ] || { log "FAIL: $deb is not arm64"; exit 1; }
   done
