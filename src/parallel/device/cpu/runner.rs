@@ -280,17 +280,8 @@ fn inlined_body(
         };
         f.instruction(&ins);
     }
-    f.instruction(&I::End) // the body's block
-        .instruction(&I::LocalGet(i))
-        .instruction(&I::I32Const(1))
-        .instruction(&I::I32Add)
-        .instruction(&I::LocalTee(i))
-        .instruction(&I::LocalGet(end))
-        .instruction(&I::I32LtU)
-        .instruction(&I::BrIf(0))
-        .instruction(&I::End)
-        .instruction(&I::End)
-        .instruction(&I::End);
+    f.instruction(&I::End); // the body's block
+    loop_tail(&mut f, i, end);
     Ok(Some(f))
 }
 
@@ -312,8 +303,16 @@ fn run_body(kernel: u32, current: u32, kernel_params: u32) -> Function {
     for p in 2..=kernel_params {
         f.instruction(&I::LocalGet(p));
     }
-    f.instruction(&I::Call(kernel))
-        .instruction(&I::LocalGet(i))
+    f.instruction(&I::Call(kernel));
+    loop_tail(&mut f, i, end);
+    f
+}
+
+/// The end of both generated loops: `i += 1`, loop while `i < end`, then
+/// close the loop, its block and the function.
+fn loop_tail(f: &mut Function, i: u32, end: u32) {
+    use Instruction as I;
+    f.instruction(&I::LocalGet(i))
         .instruction(&I::I32Const(1))
         .instruction(&I::I32Add)
         .instruction(&I::LocalTee(i))
@@ -323,7 +322,6 @@ fn run_body(kernel: u32, current: u32, kernel_params: u32) -> Function {
         .instruction(&I::End)
         .instruction(&I::End)
         .instruction(&I::End);
-    f
 }
 
 #[cfg(test)]
