@@ -216,15 +216,8 @@ fn inlined_body(
     let mut locals = vec![(kernel_params, ValType::I32)];
     locals.extend(declared.iter().copied());
     let mut f = Function::new(locals);
-    f.instruction(&I::Block(BlockType::Empty))
-        .instruction(&I::LocalGet(i))
-        .instruction(&I::LocalGet(end))
-        .instruction(&I::I32GeU)
-        .instruction(&I::BrIf(0))
-        .instruction(&I::Loop(BlockType::Empty))
-        .instruction(&I::LocalGet(i))
-        .instruction(&I::GlobalSet(current))
-        .instruction(&I::LocalGet(i))
+    loop_head(&mut f, i, end, current);
+    f.instruction(&I::LocalGet(i))
         .instruction(&I::LocalSet(base));
     for p in 1..kernel_params {
         f.instruction(&I::LocalGet(p + 1))
@@ -290,15 +283,8 @@ fn run_body(kernel: u32, current: u32, kernel_params: u32) -> Function {
     use Instruction as I;
     let (i, end) = (0u32, 1u32);
     let mut f = Function::new([]);
-    f.instruction(&I::Block(BlockType::Empty))
-        .instruction(&I::LocalGet(i))
-        .instruction(&I::LocalGet(end))
-        .instruction(&I::I32GeU)
-        .instruction(&I::BrIf(0))
-        .instruction(&I::Loop(BlockType::Empty))
-        .instruction(&I::LocalGet(i))
-        .instruction(&I::GlobalSet(current))
-        .instruction(&I::LocalGet(i));
+    loop_head(&mut f, i, end, current);
+    f.instruction(&I::LocalGet(i));
     // n, block size, then the buffer params: locals 2 ..= kernel_params
     for p in 2..=kernel_params {
         f.instruction(&I::LocalGet(p));
@@ -306,6 +292,20 @@ fn run_body(kernel: u32, current: u32, kernel_params: u32) -> Function {
     f.instruction(&I::Call(kernel));
     loop_tail(&mut f, i, end);
     f
+}
+
+/// The start of both generated loops: skip an empty range, enter the
+/// loop, record the current iteration in global `current`.
+fn loop_head(f: &mut Function, i: u32, end: u32, current: u32) {
+    use Instruction as I;
+    f.instruction(&I::Block(BlockType::Empty))
+        .instruction(&I::LocalGet(i))
+        .instruction(&I::LocalGet(end))
+        .instruction(&I::I32GeU)
+        .instruction(&I::BrIf(0))
+        .instruction(&I::Loop(BlockType::Empty))
+        .instruction(&I::LocalGet(i))
+        .instruction(&I::GlobalSet(current));
 }
 
 /// The end of both generated loops: `i += 1`, loop while `i < end`, then
