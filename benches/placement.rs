@@ -375,27 +375,55 @@ fn pipeline_child(dir: &str) {
     );
     assert_eq!(r, 0, "{:?}", ctx.last_error());
     let rec = ctx.stats().recent_calls.back().unwrap().clone();
-    println!("setup_ms={:.3}", ms(rec.setup_time));
+    let vk = rt.device(rec.device_index).unwrap().as_any().unwrap();
+    let vk = vk
+        .downcast_ref::<wasi_parallel::parallel::device::vulkan::VulkanDevice>()
+        .unwrap();
+    let (_, translate) = vk.pipeline_build_time();
+    // The first call's run includes what the driver compiles at a
+    // pipeline's first dispatch (llvmpipe: the whole LLVM compile).
+    println!(
+        "setup_ms={:.3} translate_ms={:.3} run_ms={:.3}",
+        ms(rec.setup_time),
+        ms(translate),
+        ms(rec.run_time)
+    );
 }
 
 fn pipeline_cache() {
     let dir = std::env::temp_dir().join(format!("wp-bench-pipeline-cache-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let me = std::env::current_exe().unwrap();
+    // (setup, of it translation, first run) in ms.
     let run = || {
         let out = std::process::Command::new(&me)
             .env("WP_BENCH_PIPELINE_CHILD", &dir)
             .output()
             .unwrap();
         let s = String::from_utf8_lossy(&out.stdout).to_string();
-        s.lines()
-            .find_map(|l| l.strip_prefix("setup_ms="))
-            .unwrap_or_else(|| panic!("child: {s} {}", String::from_utf8_lossy(&out.stderr)))
-            .parse::<f64>()
-            .unwrap()
+        let line = s
+            .lines()
+            .find(|l| l.starts_with("setup_ms="))
+            .unwrap_or_else(|| panic!("child: {s} {}", String::from_utf8_lossy(&out.stderr)));
+        let v: Vec<f64> = line
+            .split(' ')
+            .map(|kv| kv.split_once('=').unwrap().1.parse().unwrap())
+            .collect();
+        (v[0], v[1], v[2])
     };
-    let cold = run();
-    let warm: Vec<f64> = (0..3).map(|_| run()).collect();
+    let cold_all = run();
+    let warm_all: Vec<(f64, f64, f64)> = (0..3).map(|_| run()).collect();
+    let cold = cold_all.0;
+    let warm: Vec<f64> = warm_all.iter().map(|w| w.0).collect();
+    println!(
+        "pipeline creation split, cold: translation {:.1} ms + driver {:.1} ms; first run (with the driver's first-dispatch compile) {:.1} ms; warm: translation {:.1} + driver {:.1} ms, first run {:.1} ms (medians)",
+        cold_all.1,
+        cold_all.0 - cold_all.1,
+        cold_all.2,
+        median(warm_all.iter().map(|w| w.1).collect()),
+        median(warm_all.iter().map(|w| w.0 - w.1).collect()),
+        median(warm_all.iter().map(|w| w.2).collect()),
+    );
     let size = std::fs::read_dir(&dir)
         .map(|d| {
             d.filter_map(|e| e.ok()?.metadata().ok())

@@ -152,6 +152,20 @@ fn the_first_gpu_hinted_call_runs_on_the_cpu_while_the_pipeline_builds() {
         (gpu, Reason::Exploring),
         "{on:?}"
     );
+    // The builder dispatched the new pipeline once (llvmpipe compiles a
+    // shader at its first dispatch) before the kernel counted as ready, so
+    // the call placed there found it built: no setup in the call.
+    let vk = rt.device(gpu).unwrap().as_any().unwrap();
+    let vk = vk
+        .downcast_ref::<wasi_parallel::parallel::device::vulkan::VulkanDevice>()
+        .unwrap();
+    let (warm_ups, _) = vk.warm_ups();
+    assert!(
+        warm_ups >= 1 && warm_ups <= vk.background_builds_finished(),
+        "{warm_ups} warm-ups, {} builds",
+        vk.background_builds_finished()
+    );
+    assert_eq!(last.setup_time, Duration::ZERO, "{last:?}");
     assert!(
         on[..on.len() - 1]
             .iter()

@@ -157,4 +157,10 @@ pub trait Device: Send + Sync {
     fn building(&self) -> bool {
         false
     }
+    /// The device's concrete type, for callers that need what only it
+    /// offers (tests and benches read the Vulkan device's build counters).
+    /// Default: `None`.
+    fn as_any(&self) -> Option<&dyn Any> {
+        None
+    }
 }

@@ -5,7 +5,10 @@
 //! is created there too when the policy first asks
 //! ([`Builds::make_device`]). A kernel whose build fails (the translator or
 //! the driver declines it) is remembered with the reason and never queued
-//! again.
+//! again. After a build, the builder dispatches the new pipeline once
+//! with nothing to do ([`Gpu::warm_up`]): llvmpipe compiles a shader at its
+//! first dispatch, and that compile belongs off the calls as well. The
+//! kernel is `Ready` only after that.
 //!
 //! The thread runs at a lower priority (nice +5), is started on the first
 //! request and joined when the device is dropped: queued builds are then
@@ -13,6 +16,7 @@
 //! pipeline build, and tearing the device down under it is not safe).
 
 use super::gpu::{Gpu, Variant};
+use crate::parallel::errno::ParError;
 use crate::parallel::kernel::Kernel;
 use crate::parallel::placement::model::Status;
 use std::collections::{HashMap, HashSet};
@@ -79,17 +83,20 @@ impl Builds {
         variant: Variant,
     ) -> Status {
         let key = (kernel.hash, num_buffers, variant);
-        if gpu.has_pipeline(&kernel.bytes, kernel.hash, num_buffers, variant) {
-            return Status::Ready;
-        }
         {
             let mut p = self.progress();
+            // Still building or warming up (see `build`), even when the
+            // pipeline itself is already in the device's cache.
+            if p.building.contains(&key) {
+                return Status::Building;
+            }
+            if gpu.has_pipeline(&kernel.bytes, kernel.hash, num_buffers, variant) {
+                return Status::Ready;
+            }
             if let Some(why) = p.failed.get(&key) {
                 return Status::Declined(why.clone());
             }
-            if !p.building.insert(key) {
-                return Status::Building;
-            }
+            p.building.insert(key);
         }
         let job = Job::Pipeline {
             kernel: kernel.clone(),
@@ -231,7 +238,17 @@ fn build(
                 gpu.compile(&kernel.bytes, kernel.hash, num_buffers, variant, &loaded)
             }));
             match built {
-                Ok(Ok(_)) => Ok(()),
+                // The first dispatch, so that the driver's own compile
+                // (llvmpipe's, at first dispatch) happens here too.
+                Ok(Ok((compiled, _))) => {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        gpu.warm_up(&compiled, num_buffers)
+                    }))
+                    .unwrap_or_else(|_| {
+                        Err(ParError::device_error("the warm-up dispatch panicked"))
+                    })
+                    .map_err(|e| format!("the warm-up dispatch failed: {}", e.message))
+                }
                 Ok(Err(e)) => Err(e.message),
                 Err(_) => Err("the pipeline build panicked".to_string()),
             }

@@ -205,6 +205,11 @@ pub struct Gpu {
     cache_warning: Option<String>,
     /// Time spent building pipelines (translation + driver), in ns.
     build_nanos: std::sync::atomic::AtomicU64,
+    /// Of `build_nanos`, the time spent in our translator, in ns.
+    translate_nanos: std::sync::atomic::AtomicU64,
+    /// Warm-up dispatches run ([`Gpu::warm_up`]) and their time, in ns.
+    warm_ups: std::sync::atomic::AtomicU64,
+    warm_up_nanos: std::sync::atomic::AtomicU64,
 }
 
 /// The driver's pipeline cache, started from the file in `dir` when that
@@ -348,12 +353,37 @@ impl Gpu {
             disk,
             cache_warning,
             build_nanos: Default::default(),
+            translate_nanos: Default::default(),
+            warm_ups: Default::default(),
+            warm_up_nanos: Default::default(),
         })
     }
 
-    /// Time spent building pipelines so far (translation and driver).
-    pub fn pipeline_build_time(&self) -> Duration {
-        Duration::from_nanos(self.build_nanos.load(std::sync::atomic::Ordering::Relaxed))
+    /// Time spent building pipelines so far: in all (translation and
+    /// driver), and of that in the translator.
+    pub fn pipeline_build_time(&self) -> (Duration, Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            Duration::from_nanos(self.build_nanos.load(Relaxed)),
+            Duration::from_nanos(self.translate_nanos.load(Relaxed)),
+        )
+    }
+
+    /// Warm-up dispatches run so far and the time they took (for llvmpipe,
+    /// the shader compile it does at a pipeline's first dispatch).
+    pub fn warm_ups(&self) -> (u64, Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.warm_ups.load(Relaxed),
+            Duration::from_nanos(self.warm_up_nanos.load(Relaxed)),
+        )
+    }
+
+    pub(super) fn count_warm_up(&self, took: Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.warm_ups.fetch_add(1, Relaxed);
+        self.warm_up_nanos
+            .fetch_add(took.as_nanos() as u64, Relaxed);
     }
 
     /// Why the pipeline cache file was not used, if it was not.
@@ -598,6 +628,10 @@ impl Gpu {
         };
         let translation = spirv::translate_loaded(bytes, loaded, &options)
             .map_err(|Unsupported { reason }| ParError::unsupported(reason))?;
+        self.translate_nanos.fetch_add(
+            t.elapsed().as_nanos() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         if translation.num_buffers != num_buffers {
             return Err(ParError::invalid_kernel(format!(
                 "function `kernel` takes {} buffer pairs but the call passes {num_buffers} buffers",

@@ -316,6 +316,24 @@ impl VulkanDevice {
     pub fn background_builds_finished(&self) -> u64 {
         self.builds.finished()
     }
+
+    /// Pipeline build time so far, in all and in the translator (zero
+    /// before the logical device exists); see [`gpu::Gpu::pipeline_build_time`].
+    pub fn pipeline_build_time(&self) -> (std::time::Duration, std::time::Duration) {
+        match self.gpu.get() {
+            Some(Ok(g)) => g.pipeline_build_time(),
+            _ => Default::default(),
+        }
+    }
+
+    /// Warm-up dispatches after background builds, and their total time
+    /// (zero before the logical device exists).
+    pub fn warm_ups(&self) -> (u64, std::time::Duration) {
+        match self.gpu.get() {
+            Some(Ok(g)) => g.warm_ups(),
+            _ => (0, std::time::Duration::ZERO),
+        }
+    }
 }
 
 impl Device for VulkanDevice {
@@ -347,6 +365,10 @@ impl Device for VulkanDevice {
 
     fn building(&self) -> bool {
         self.builds.busy()
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     fn create_buffer(&self, size: u64) -> ParResult<Box<dyn DeviceBuffer>> {

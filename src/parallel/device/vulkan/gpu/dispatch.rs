@@ -6,7 +6,7 @@ use crate::parallel::device::vulkan::chunks::ChunkSizer;
 use crate::parallel::errno::{ParError, ParResult};
 use crate::spirv::{self, param};
 use std::time::{Duration, Instant};
-use vulkano::buffer::Subbuffer;
+use vulkano::buffer::{BufferUsage, Subbuffer};
 use vulkano::descriptor_set::{DescriptorSet, WriteDescriptorSet};
 use vulkano::pipeline::Pipeline;
 
@@ -67,6 +67,36 @@ impl Gpu {
             }
             sizer.next(took);
         }
+    }
+
+    /// One dispatch of one workgroup in which every invocation returns at
+    /// once (the parameter words say 0 iterations), for a pipeline built in
+    /// the background: llvmpipe compiles a compute shader when it is first
+    /// dispatched, not when the pipeline is created, so without this the
+    /// first call placed on the device would wait for that compile (tens
+    /// of ms to seconds). On other drivers it costs one tiny submission.
+    /// Touches no arena or buffer of a call (its own small buffers only).
+    pub(crate) fn warm_up(&self, kernel: &CompiledKernel, num_buffers: usize) -> ParResult<()> {
+        let t = Instant::now();
+        let usage = BufferUsage::STORAGE_BUFFER;
+        let arena = self.device_buffer(16, usage)?;
+        let scratch = self.device_buffer(16, usage)?;
+        let control = self.upload(&[0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])?;
+        // NUM_ITERATIONS and ITERATION_BASE 0: every invocation is past
+        // the end and returns before it reads anything else.
+        let words = vec![0u32; param::words(num_buffers)];
+        let mut b = self.builder()?;
+        self.record_dispatch(
+            &mut b,
+            kernel,
+            1,
+            &words,
+            (&arena, &control, Some(&scratch)),
+        )?;
+        b.compute_to_host()?;
+        self.submit(b)?;
+        self.count_warm_up(t.elapsed());
+        Ok(())
     }
 
     /// Records one dispatch of `groups` workgroups (at most
