@@ -353,7 +353,7 @@ fn pipeline_child(dir: &str) {
         buffers: vec![(vec![0; 4 * 64], 1)],
     };
     let rt = Arc::new(ParallelRuntime::new(c).unwrap());
-    let mut ctx = ParallelContext::new(rt);
+    let mut ctx = ParallelContext::new(rt.clone());
     let mut mem = vec![0u8; 1 << 20];
     let k = &w.kernel;
     mem[65536..65536 + k.len()].copy_from_slice(k);
