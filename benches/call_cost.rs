@@ -14,7 +14,8 @@
 //! interpreter with `ENGINE=interp`). The device is forced, as the CLI's
 //! `--device` does (PolyBench's `run.sh`), and no Vulkan device is looked
 //! for; `ADAPTIVE=1` adds a CPU row under the adaptive policy with the
-//! Vulkan devices found (placement decisions on every call).
+//! Vulkan devices found (placement decisions on every call). `ONLY=SEQ`
+//! (a substring of the device column) runs only those rows, for a profiler.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -128,7 +129,14 @@ fn through_guest(rt: &Arc<ParallelRuntime>, hint: i32, kernel: &[u8], iters: u32
     let dev = read_u32(memory.data(&store), OUT) as i32;
     assert_eq!(call(&mut store, "create_buffer", &[dev, 4, 0, OUT]), 0);
     let step = read_u32(memory.data(&store), OUT);
-    assert_eq!(call(&mut store, "create_buffer", &[dev, iters as i32 * 4, 1, OUT]), 0);
+    assert_eq!(
+        call(
+            &mut store,
+            "create_buffer",
+            &[dev, iters as i32 * 4, 1, OUT]
+        ),
+        0
+    );
     let out = read_u32(memory.data(&store), OUT);
     memory.write(&mut store, KERNEL as usize, kernel).unwrap();
     memory
@@ -170,7 +178,10 @@ fn direct(rt: &Arc<ParallelRuntime>, hint: i32, kernel: &[u8], iters: u32) -> Co
     let dev = read_u32(&mem, OUT) as i32;
     assert_eq!(ctx.create_buffer(&mut mem, dev, 4, 0, OUT), 0);
     let step = read_u32(&mem, OUT) as i32;
-    assert_eq!(ctx.create_buffer(&mut mem, dev, iters as i32 * 4, 1, OUT), 0);
+    assert_eq!(
+        ctx.create_buffer(&mut mem, dev, iters as i32 * 4, 1, OUT),
+        0
+    );
     let out = read_u32(&mem, OUT) as i32;
     mem[KERNEL as usize..][..kernel.len()].copy_from_slice(kernel);
     mem[IN_HANDLES as usize..][..4].copy_from_slice(&step.to_le_bytes());
@@ -242,6 +253,8 @@ fn main() {
     if adaptive {
         rows.push(("CPU 1 thread", 1, 1, true));
     }
+    let only = std::env::var("ONLY").unwrap_or_default();
+    rows.retain(|r| r.0.contains(only.as_str()));
     for (label, hint, threads, adaptive) in rows {
         let kind = if hint == 0 {
             DeviceKind::Sequential

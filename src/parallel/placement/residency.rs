@@ -143,8 +143,12 @@ impl Copies {
     /// no copy claims contents it does not hold); the error is returned.
     pub fn write(&mut self, devices: &[Arc<dyn Device>], data: &[u8]) -> ParResult<()> {
         let mut written = 0u64;
-        let targets: Vec<usize> = self.valid_devices().collect();
-        for d in targets {
+        // By index, not collected first: no allocation per write (the
+        // valid set changes only on the way out).
+        for d in 0..self.copies.len() {
+            if !self.is_valid_on(d) {
+                continue;
+            }
             let copy = self.copies[d].as_deref().expect("valid copies exist");
             if let Err(e) = devices[d].write(copy, data) {
                 if written != 0 {
