@@ -143,13 +143,14 @@ impl Copies {
     /// no copy claims contents it does not hold); the error is returned.
     pub fn write(&mut self, devices: &[Arc<dyn Device>], data: &[u8]) -> ParResult<()> {
         let mut written = 0u64;
-        // By index, not collected first: no allocation per write (the
-        // valid set changes only on the way out).
-        for d in 0..self.copies.len() {
-            if !self.is_valid_on(d) {
+        // The valid set as it was (it changes only on the way out), not
+        // collected into a list: no allocation per write.
+        let valid = self.valid;
+        for (d, copy) in self.copies.iter().enumerate().take(MAX_DEVICES) {
+            if valid & (1 << d) == 0 {
                 continue;
             }
-            let copy = self.copies[d].as_deref().expect("valid copies exist");
+            let copy = copy.as_deref().expect("valid copies exist");
             if let Err(e) = devices[d].write(copy, data) {
                 if written != 0 {
                     self.valid = written;
