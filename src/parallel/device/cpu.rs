@@ -475,8 +475,9 @@ impl Device for CpuDevice {
         };
         let set = &mut session.sets[0];
         let most = (self.threads as u64).min(n as u64) as usize;
-        // The calling thread measures its share when it may work with others.
-        let measure = self.pool.is_some() && self.threads > 1 && self.caller_works;
+        // The calling thread measures its share when it may work with others
+        // (not for one iteration: nothing to share).
+        let measure = self.pool.is_some() && most > 1 && self.caller_works;
         let small = measure
             && set
                 .iteration_ns
