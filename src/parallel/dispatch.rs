@@ -8,7 +8,7 @@ use super::cancel::Cancel;
 use super::device::{DeviceBuffer, DeviceSession, ExecRequest, ExecStats};
 use super::errno::{Errno, ParResult};
 use super::handles::{BufferAccess, HandleTable};
-use super::kernel::cache::CacheOutcome;
+use super::kernel::cache::{CacheOutcome, RecentKernels};
 use super::kernel::layout::Layout;
 use super::kernel::{Kernel, KernelEngine};
 use super::placement::model::{Candidate, Key, Reason, Status};
@@ -49,8 +49,11 @@ struct Ran {
     result: ParResult<ExecStats>,
     /// The copies made to run there.
     moves: Vec<Move>,
-    /// Time of the device's `exec`.
+    /// Time of the device's `exec` (measured only for the adaptive
+    /// policy's model, zero otherwise: a clock read costs ~40 ns in a VM).
     exec_time: Duration,
+    /// When it returned.
+    ended: Instant,
 }
 
 impl ParallelRuntime {
@@ -62,9 +65,10 @@ impl ParallelRuntime {
         call: &Call<'_>,
         handles: &mut HandleTable,
         sessions: &mut [DeviceSession],
+        recent: &mut RecentKernels,
         stats: &mut ParallelStats,
     ) -> ParResult<()> {
-        let (kernel, cache_hit, compile_time) = self.load_kernel(call.kernel, stats)?;
+        let (kernel, cache_hit, compile_time) = self.load_kernel(call.kernel, recent, stats)?;
         kernel.check_buffer_count(call.buffers.len())?;
         let keyed: Vec<(u32, u64)> = call
             .buffers
@@ -116,7 +120,8 @@ impl ParallelRuntime {
         record.reason = decision.reason;
         record.estimates = decision.estimates.clone();
         let d = decision.device;
-        let mut ran = self.run_on(d, &p, handles, &mut sessions[d]);
+        let timed = key.is_some();
+        let mut ran = self.run_on(d, &p, handles, &mut sessions[d], timed);
         let mut ran_on = d;
         if let Err(e) = &ran.result {
             let dev = self.devices[d].info();
@@ -137,13 +142,13 @@ impl ParallelRuntime {
                         record.reason = Reason::Declined;
                     }
                     let before = ran.moves;
-                    ran = self.run_on(self.cpu, &p, handles, &mut sessions[self.cpu]);
+                    ran = self.run_on(self.cpu, &p, handles, &mut sessions[self.cpu], timed);
                     ran.moves.extend(before);
                     ran_on = self.cpu;
                 }
             }
         }
-        record.run_time = t.elapsed();
+        record.run_time = ran.ended.saturating_duration_since(t);
         record.device = self.devices[ran_on].info().kind;
         record.device_index = ran_on;
         record.engine = self.engine_of(ran_on, &p.kernel);
@@ -234,13 +239,14 @@ impl ParallelRuntime {
     /// Makes the call's buffers resident on device `d` and runs it there;
     /// afterwards the copies on `d` of the buffers it may have written are
     /// the only valid ones (not after `unsupported`, `resource_exhausted`
-    /// or `device_error`).
+    /// or `device_error`). `timed`: measure the exec's time.
     fn run_on(
         &self,
         d: usize,
         p: &Prepared<'_>,
         handles: &mut HandleTable,
         session: &mut DeviceSession,
+        timed: bool,
     ) -> Ran {
         let mut moves = Vec::new();
         let mut scratch = Vec::new();
@@ -256,25 +262,20 @@ impl ParallelRuntime {
                         result: Err(e),
                         moves,
                         exec_time: Duration::ZERO,
+                        ended: Instant::now(),
                     }
                 }
             }
         }
         drop(scratch);
-        let entries: Vec<_> = p
-            .call
-            .buffers
-            .iter()
-            .map(|&h| handles.buffer(h).expect("validated"))
-            .collect();
-        let storages: Vec<&dyn DeviceBuffer> = entries
-            .iter()
-            .map(|b| b.copies.on(d).expect("made resident above"))
-            .collect();
-        let read_only: Vec<bool> = entries
-            .iter()
-            .map(|b| b.access == BufferAccess::Read)
-            .collect();
+        let n = p.call.buffers.len();
+        let mut storages: Vec<&dyn DeviceBuffer> = Vec::with_capacity(n);
+        let mut read_only: Vec<bool> = Vec::with_capacity(n);
+        for &h in p.call.buffers {
+            let b = handles.buffer(h).expect("validated");
+            storages.push(b.copies.on(d).expect("made resident above"));
+            read_only.push(b.access == BufferAccess::Read);
+        }
         let req = ExecRequest {
             kernel: &p.kernel,
             num_iterations: p.call.num_iterations,
@@ -285,9 +286,10 @@ impl ParallelRuntime {
             read_only: &read_only,
             cancel: p.call.cancel,
         };
-        let t = Instant::now();
+        let started = timed.then(Instant::now);
         let result = self.devices[d].exec(session, &req);
-        let exec_time = t.elapsed();
+        let ended = Instant::now();
+        let exec_time = started.map_or(Duration::ZERO, |s| ended.saturating_duration_since(s));
         // `unsupported` and `resource_exhausted` come before the kernel
         // touched the buffers, and after a `device_error` nothing on `d` can
         // be trusted: the copies valid before the call stay the valid ones
@@ -307,6 +309,7 @@ impl ParallelRuntime {
             result,
             moves,
             exec_time,
+            ended,
         }
     }
 
@@ -316,18 +319,25 @@ impl ParallelRuntime {
         (!self.devices[index].info().kind.is_gpu()).then(|| kernel.engine())
     }
 
-    /// The compiled kernel for `bytes` from the kernel cache (compiled on a
-    /// miss), whether it was a hit, and how long the lookup took; counts the
-    /// hit or miss in `stats`.
+    /// The compiled kernel for `bytes`: one the instance ran recently
+    /// (`recent`), else from the kernel cache (compiled on a miss); whether
+    /// it was a hit, and how long the lookup took; counts the hit or miss
+    /// in `stats`.
     fn load_kernel(
         &self,
         bytes: &[u8],
+        recent: &mut RecentKernels,
         stats: &mut ParallelStats,
     ) -> ParResult<(Arc<Kernel>, bool, Duration)> {
+        if let Some(kernel) = recent.get(bytes) {
+            stats.cache_hits += 1;
+            return Ok((kernel, true, Duration::ZERO));
+        }
         let t = Instant::now();
         let loaded = self.cache.get_or_compile(&self.engine, bytes);
         let compile_time = t.elapsed();
         let (kernel, outcome) = loaded?;
+        recent.push(kernel.clone());
         let cache_hit = outcome == CacheOutcome::Hit;
         if cache_hit {
             stats.cache_hits += 1;

@@ -71,10 +71,36 @@ fn next_handle() -> u32 {
     }
 }
 
+/// Hashes a handle with one multiplication. Handles are chosen here (a
+/// bijection of a counter, already well mixed), never by the guest, so the
+/// SipHash of the default hasher bought nothing but time: a `parallel_exec`
+/// looks handles up a dozen times.
+#[derive(Default)]
+struct HandleHasher(u64);
+
+impl std::hash::Hasher for HandleHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(v as u64);
+    }
+    fn write_u64(&mut self, v: u64) {
+        // Fibonacci hashing: the high bits (which the table uses too)
+        // depend on every bit of `v`.
+        self.0 = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// The handles of one instance.
 #[derive(Default)]
 pub struct HandleTable {
-    entries: HashMap<u32, Entry>,
+    entries: HashMap<u32, Entry, std::hash::BuildHasherDefault<HandleHasher>>,
 }
 
 impl HandleTable {

@@ -12,8 +12,14 @@
 //!   discards them: the kernel's private state may be inconsistent after it.
 //!   So a kernel's private region and globals persist across the iterations
 //!   a worker runs and across calls; kernels must not rely on either.
-//! - Iterations are handed out dynamically in chunks from an atomic counter;
-//!   the first trap stops the others and its message is returned.
+//! - Iterations are handed out dynamically in chunks from an atomic counter
+//!   (guided: each the iterations left over twice the worker count; one
+//!   worker takes the whole range); the first trap stops the others and its
+//!   message is returned.
+//! - The calling thread is the first worker. A call whose work, at the time
+//!   per iteration the calling thread measured in the set's last call, is
+//!   under `SMALL_CALL_NS` runs on it alone: waking the others would cost
+//!   more than they save.
 
 use super::shm::Memfd;
 use super::{Device, DeviceBuffer, DeviceInfo, DeviceKind, DeviceSession, ExecRequest, ExecStats};
@@ -239,9 +245,27 @@ struct SessionKey {
 /// keeps, most recently used first.
 const WORKER_SETS: usize = 4;
 
+/// Workers for one key, and what their calls cost.
+struct WorkerSet {
+    key: SessionKey,
+    slots: Vec<Slot>,
+    /// Nanoseconds per iteration the calling thread measured on its share
+    /// of the last call (workers being built included), when it measured.
+    iteration_ns: Option<u64>,
+}
+
+/// A call whose work (iterations times the measured time of one) is
+/// below this runs on the calling thread alone, even with more workers:
+/// waking another worker and waiting for it to finish costs about as
+/// much (10-20 us on a loaded 2-core VM; BENCHMARKS.md, "Where the CPU
+/// device's time goes", item 3), and PolyBench's one-element-per-iteration
+/// steps (jacobi-1d, durbin, trisolv) were 2-3x slower on 2 threads than
+/// on 1 for it.
+const SMALL_CALL_NS: u64 = 20_000;
+
 struct CpuSession {
-    /// `sets[0]` is the one in use; each holds workers for one key.
-    sets: Vec<(SessionKey, Vec<Slot>)>,
+    /// `sets[0]` is the one in use.
+    sets: Vec<WorkerSet>,
 }
 
 impl CpuSession {
@@ -261,13 +285,17 @@ impl CpuSession {
 struct CallState<'a> {
     kernel: &'a Kernel,
     layout: &'a Layout,
-    memfds: &'a [&'a Memfd],
+    /// The call's buffers, by occurrence.
+    buffers: &'a [&'a CpuBuffer],
     block_size: u32,
     num_iterations: u32,
     fuel: Option<u64>,
     cancel: &'a Cancel,
     next: AtomicU64,
+    /// The smallest chunk.
     chunk: u64,
+    /// A chunk is the iterations left divided by this (or `chunk`).
+    guided_divisor: u64,
     stop: AtomicBool,
     error: Mutex<Option<ParError>>,
     setup_nanos: AtomicU64,
@@ -282,25 +310,59 @@ impl CallState<'_> {
         }
     }
 
+    /// The next chunk `[start, end)` of `0..n`, `None` when all are taken.
+    /// Guided: a chunk is the iterations left divided by twice the worker
+    /// count (at least `self.chunk`), so a call takes about `2 w ln(n / 2w)`
+    /// chunks, not `32 w`: each chunk is an entry into the engine.
+    fn grab(&self, n: u64) -> Option<(u64, u64)> {
+        let mut start = self.next.load(Ordering::Relaxed);
+        loop {
+            if start >= n {
+                return None;
+            }
+            let size = ((n - start) / self.guided_divisor).max(self.chunk);
+            let end = (start + size).min(n);
+            match self
+                .next
+                .compare_exchange_weak(start, end, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Some((start, end)),
+                Err(now) => start = now,
+            }
+        }
+    }
+
     /// [`Self::work_inner`], turning a panic (a bug, never expected) into a
     /// `device_error` instead of unwinding through the guest's host call.
-    fn work(&self, slot: &mut Slot) {
+    /// Returns how many iterations it ran.
+    fn work(&self, slot: &mut Slot) -> u64 {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work_inner(slot)));
-        if r.is_err() {
+        r.unwrap_or_else(|_| {
             *slot = None;
             self.fail(ParError::device_error("a CPU worker panicked"));
-        }
+            0
+        })
     }
 
     /// Runs chunks of iterations on `slot`'s worker (building it if needed)
     /// until none are left or some iteration failed. On failure the worker
-    /// is discarded.
-    fn work_inner(&self, slot: &mut Slot) {
+    /// is discarded. Returns how many iterations it ran.
+    fn work_inner(&self, slot: &mut Slot) -> u64 {
         if slot.is_none() {
             let t = Instant::now();
-            match build_worker(self.kernel, self.layout, self.memfds, self.fuel) {
+            // Each placement's memfd (only here: most calls reuse workers).
+            let memfds: Vec<&Memfd> = self
+                .layout
+                .placements
+                .iter()
+                .map(|p| &*self.buffers[p.first_occurrence].memfd)
+                .collect();
+            match build_worker(self.kernel, self.layout, &memfds, self.fuel) {
                 Ok(w) => *slot = Some(w),
-                Err(e) => return self.fail(e),
+                Err(e) => {
+                    self.fail(e);
+                    return 0;
+                }
             }
             self.setup_nanos
                 .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
@@ -313,30 +375,30 @@ impl CallState<'_> {
             cancel: self.cancel,
         };
         let n = self.num_iterations as u64;
+        let mut done = 0;
         loop {
             if self.stop.load(Ordering::Relaxed) {
-                return;
+                return done;
             }
-            // 64-bit counter: overshooting past `n` can never wrap around.
-            let start = self.next.fetch_add(self.chunk, Ordering::Relaxed);
-            if start >= n {
-                return;
-            }
-            let end = (start + self.chunk).min(n);
+            let Some((start, end)) = self.grab(n) else {
+                return done;
+            };
             match worker.run_range(&args, start as u32..end as u32, &self.stop) {
-                Ok(()) => {}
+                Ok(()) => done += end - start,
                 Err(RunError::Trap(msg)) => {
                     *slot = None;
-                    return self.fail(ParError::kernel_trap(msg));
+                    self.fail(ParError::kernel_trap(msg));
+                    return done;
                 }
                 Err(RunError::Stopped(stop, i)) => {
                     // Stopped mid-iteration: its private state is as
                     // unknown as after a trap.
                     *slot = None;
-                    return self.fail(ParError::kernel_trap(format!(
+                    self.fail(ParError::kernel_trap(format!(
                         "stopped at iteration {i}: {}",
                         stop.describe()
                     )));
+                    return done;
                 }
             }
         }
@@ -380,52 +442,78 @@ impl Device for CpuDevice {
         for b in req.buffers {
             buffers.push(self.buffer(*b)?);
         }
-        let memfds: Vec<&Memfd> = req
-            .layout
-            .placements
-            .iter()
-            .map(|p| &*buffers[p.first_occurrence].memfd)
-            .collect();
-        let key = SessionKey {
-            kernel: req.kernel.id,
-            buffers: buffers.iter().map(|b| b.id).collect(),
-        };
         let n = req.num_iterations;
         if n == 0 {
             return Ok(ExecStats::default());
         }
         let session = CpuSession::from(session);
-        let reused = match session.sets.iter().position(|(k, _)| *k == key) {
+        let same = |k: &SessionKey| {
+            k.kernel == req.kernel.id && k.buffers.iter().copied().eq(buffers.iter().map(|b| b.id))
+        };
+        let reused = match session.sets.iter().position(|s| same(&s.key)) {
             Some(i) => {
                 let set = session.sets.remove(i);
                 session.sets.insert(0, set);
                 true
             }
             None => {
+                let key = SessionKey {
+                    kernel: req.kernel.id,
+                    buffers: buffers.iter().map(|b| b.id).collect(),
+                };
                 session.sets.truncate(WORKER_SETS - 1);
-                session.sets.insert(0, (key, Vec::new()));
+                session.sets.insert(
+                    0,
+                    WorkerSet {
+                        key,
+                        slots: Vec::new(),
+                        iteration_ns: None,
+                    },
+                );
                 false
             }
         };
-        let workers = &mut session.sets[0].1;
-        let nworkers = (self.threads as u64).min(n as u64) as usize;
+        let set = &mut session.sets[0];
+        let most = (self.threads as u64).min(n as u64) as usize;
+        // The calling thread measures its share when it may work with others
+        // (not for one iteration: nothing to share).
+        let measure = self.pool.is_some() && most > 1 && self.caller_works;
+        let small = measure
+            && set
+                .iteration_ns
+                .is_some_and(|ns| ns.saturating_mul(n as u64) < SMALL_CALL_NS);
+        let nworkers = if small { 1 } else { most };
+        let workers = &mut set.slots;
         if workers.len() < nworkers {
             workers.resize_with(nworkers, || None);
         }
-        let chunk = (n as u64 / (nworkers as u64 * 32)).max(1);
+        // One worker takes the whole range at once: chunks only balance
+        // the load between workers, and each costs an entry into the
+        // engine (and a clock read on the JIT), about 0.15 us: with 32
+        // fixed chunks per worker that was most of the cost of a small call
+        // (BENCHMARKS.md, "Where the CPU device's time goes", item 3).
+        // Several workers take guided chunks (`CallState::grab`).
+        let chunk = if nworkers == 1 { n as u64 } else { 1 };
         let state = CallState {
             kernel: req.kernel,
             layout: req.layout,
-            memfds: &memfds,
+            buffers: &buffers,
             block_size: req.block_size,
             num_iterations: n,
             fuel: req.fuel,
             cancel: req.cancel,
             next: AtomicU64::new(0),
             chunk,
+            guided_divisor: 2 * nworkers as u64,
             stop: AtomicBool::new(false),
             error: Mutex::new(None),
             setup_nanos: AtomicU64::new(0),
+        };
+        let mut caller = None;
+        let timed = |slot: &mut Slot| {
+            let t = Instant::now();
+            let done = state.work(slot);
+            (done > 0).then(|| t.elapsed().as_nanos() as u64 / done)
         };
         match (&self.pool, nworkers) {
             (Some(pool), w) if w > 1 && self.caller_works => {
@@ -436,21 +524,31 @@ impl Device for CpuDevice {
                 let (first, rest) = workers[..nworkers].split_first_mut().expect("w > 1");
                 pool.in_place_scope(|s| {
                     for slot in rest.iter_mut() {
-                        s.spawn(move |_| state.work(slot));
+                        s.spawn(move |_| {
+                            state.work(slot);
+                        });
                     }
-                    state.work(first);
+                    caller = timed(first);
                 });
             }
             (Some(pool), w) if w > 1 => {
                 let state = &state;
                 pool.scope(|s| {
                     for slot in workers[..nworkers].iter_mut() {
-                        s.spawn(move |_| state.work(slot));
+                        s.spawn(move |_| {
+                            state.work(slot);
+                        });
                     }
                 });
             }
             // One worker: run on the calling thread (no hand-off cost).
-            _ => state.work(&mut workers[0]),
+            _ if measure => caller = timed(&mut workers[0]),
+            _ => {
+                state.work(&mut workers[0]);
+            }
+        }
+        if caller.is_some() {
+            set.iteration_ns = caller;
         }
         if let Some(e) = state.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
             // A trapped kernel may have left its private state (e.g. the

@@ -128,6 +128,51 @@ impl KernelCache {
     }
 }
 
+/// How many kernels [`RecentKernels`] remembers.
+pub const RECENT_KERNELS: usize = 8;
+
+/// The kernels one instance ran last (most recent first), found by
+/// comparing bytes: a loop of `parallel_exec` calls alternating a few
+/// kernels (PolyBench's durbin: three) finds its kernel with one `memcmp`
+/// of a few hundred bytes instead of a content hash of all of them, the
+/// cache's lock and its map. A kernel found here is a cache hit; it stays
+/// alive while remembered even if the engine-wide cache evicted it.
+#[derive(Default)]
+pub struct RecentKernels {
+    kernels: Vec<Arc<Kernel>>,
+}
+
+impl RecentKernels {
+    /// The remembered kernel compiled from exactly `bytes`, now the most
+    /// recent one.
+    pub fn get(&mut self, bytes: &[u8]) -> Option<Arc<Kernel>> {
+        let i = self.kernels.iter().position(|k| *k.bytes == *bytes)?;
+        if i != 0 {
+            let k = self.kernels.remove(i);
+            self.kernels.insert(0, k);
+        }
+        Some(self.kernels[0].clone())
+    }
+
+    /// Remembers `kernel` as the most recent one (forgetting the least
+    /// recent beyond [`RECENT_KERNELS`]).
+    pub fn push(&mut self, kernel: Arc<Kernel>) {
+        self.kernels.retain(|k| !Arc::ptr_eq(k, &kernel));
+        self.kernels.insert(0, kernel);
+        self.kernels.truncate(RECENT_KERNELS);
+    }
+
+    /// Number of kernels remembered.
+    pub fn len(&self) -> usize {
+        self.kernels.len()
+    }
+
+    /// Whether none is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.kernels.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +210,40 @@ mod tests {
         // a bad kernel is an error, not an entry
         assert!(cache.get_or_compile(&engine, b"junk").is_err());
         assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn recent_kernels_by_bytes_most_recent_first_bounded() {
+        let engine = KernelCompilers::new(super::super::KernelEngine::Auto, false, false).unwrap();
+        let cache = KernelCache::new(64);
+        let mut recent = RecentKernels::default();
+        let bytes: Vec<Vec<u8>> = (0..RECENT_KERNELS as u32 + 1).map(kernel).collect();
+        assert!(recent.get(&bytes[0]).is_none());
+        let k0 = cache.get_or_compile(&engine, &bytes[0]).unwrap().0;
+        recent.push(k0.clone());
+        recent.push(k0.clone());
+        assert_eq!(recent.len(), 1);
+        assert!(Arc::ptr_eq(&recent.get(&bytes[0]).unwrap(), &k0));
+        // Same length, other bytes: not found.
+        assert_eq!(bytes[1].len(), bytes[0].len());
+        assert!(recent.get(&bytes[1]).is_none());
+        for b in &bytes[1..RECENT_KERNELS] {
+            recent.push(cache.get_or_compile(&engine, b).unwrap().0);
+        }
+        assert_eq!(recent.len(), RECENT_KERNELS);
+        // Found again: the most recent, so the next push drops another.
+        assert!(Arc::ptr_eq(&recent.get(&bytes[0]).unwrap(), &k0));
+        recent.push(
+            cache
+                .get_or_compile(&engine, &bytes[RECENT_KERNELS])
+                .unwrap()
+                .0,
+        );
+        assert_eq!(recent.len(), RECENT_KERNELS);
+        assert!(recent.get(&bytes[0]).is_some());
+        assert!(
+            recent.get(&bytes[1]).is_none(),
+            "the least recent is forgotten"
+        );
     }
 }

@@ -143,9 +143,14 @@ impl Copies {
     /// no copy claims contents it does not hold); the error is returned.
     pub fn write(&mut self, devices: &[Arc<dyn Device>], data: &[u8]) -> ParResult<()> {
         let mut written = 0u64;
-        let targets: Vec<usize> = self.valid_devices().collect();
-        for d in targets {
-            let copy = self.copies[d].as_deref().expect("valid copies exist");
+        // The valid set as it was (it changes only on the way out), not
+        // collected into a list: no allocation per write.
+        let valid = self.valid;
+        for (d, copy) in self.copies.iter().enumerate().take(MAX_DEVICES) {
+            if valid & (1 << d) == 0 {
+                continue;
+            }
+            let copy = copy.as_deref().expect("valid copies exist");
             if let Err(e) = devices[d].write(copy, data) {
                 if written != 0 {
                     self.valid = written;

@@ -430,6 +430,8 @@ impl KernelWorker for JitWorker {
 /// polled between calls, so batches stay around this long.
 const BATCH_TARGET: Duration = Duration::from_micros(50);
 const MAX_BATCH: u32 = 1 << 20;
+/// Range-loop params (4 + 2 per buffer) passed from a stack array.
+const STACK_PARAMS: usize = 36;
 
 impl JitWorker {
     /// `range` in batches, each one call of the generated range loop.
@@ -441,28 +443,41 @@ impl JitWorker {
         run: Func,
         current: Global,
     ) -> Result<(), RunError> {
-        let mut raw: Vec<ValRaw> = Vec::with_capacity(4 + self.buffer_params.len());
+        // The params on the stack when they fit (no allocation per range).
+        let len = 4 + self.buffer_params.len();
+        let mut stack = [ValRaw::i32(0); STACK_PARAMS];
+        let mut heap = Vec::new();
+        let raw: &mut [ValRaw] = if len <= STACK_PARAMS {
+            &mut stack[..len]
+        } else {
+            heap.resize(len, ValRaw::i32(0));
+            &mut heap
+        };
         let mut start = range.start;
+        // One clock read per batch: a batch's end is the next one's start.
+        let mut t = std::time::Instant::now();
         while start < range.end {
             // `first = true`: a batch is long enough to read the clock.
             call.cancel
                 .check_between(start, true)
                 .map_err(|s| RunError::Stopped(s, start))?;
             let end = range.end.min(start.saturating_add(self.batch));
-            raw.clear();
-            raw.push(ValRaw::i32(start as i32));
-            raw.push(ValRaw::i32(end as i32));
-            raw.push(ValRaw::i32(call.num_iterations as i32));
-            raw.push(ValRaw::i32(call.block_size as i32));
-            raw.extend(self.buffer_params.iter().map(|&v| ValRaw::i32(v)));
+            // The callee may overwrite its params' slots (results go there):
+            // all are set again for each batch.
+            raw[0] = ValRaw::i32(start as i32);
+            raw[1] = ValRaw::i32(end as i32);
+            raw[2] = ValRaw::i32(call.num_iterations as i32);
+            raw[3] = ValRaw::i32(call.block_size as i32);
+            for (r, &v) in raw[4..].iter_mut().zip(&self.buffer_params) {
+                *r = ValRaw::i32(v);
+            }
             if self.ticker.is_some() {
                 self.store.set_epoch_deadline(1);
             }
-            let t = std::time::Instant::now();
             // SAFETY: `run` belongs to `store` and takes exactly these i32
             // params (the kernel's, checked in `build`, plus first and end:
             // its param count was checked there too); it returns nothing.
-            let r = unsafe { run.call_unchecked(&mut self.store, &mut raw[..]) };
+            let r = unsafe { run.call_unchecked(&mut self.store, &mut *raw) };
             if let Err(e) = r {
                 let at = current.get(&mut self.store).i32().unwrap_or(-1) as u32;
                 if let Some(StopError(s)) = e.downcast_ref::<StopError>() {
@@ -473,7 +488,9 @@ impl JitWorker {
                     trap_text(&e)
                 )));
             }
-            let took = t.elapsed();
+            let now = std::time::Instant::now();
+            let took = now.saturating_duration_since(t);
+            t = now;
             if took < BATCH_TARGET {
                 self.batch = (self.batch * 2).min(MAX_BATCH);
             } else if took > 4 * BATCH_TARGET {
