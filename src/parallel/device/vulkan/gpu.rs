@@ -1,5 +1,6 @@
 //! One Vulkan logical device: buffers, the pipeline cache and dispatch.
 
+use super::chunks::IterationCost;
 use super::pipeline_cache::{DiskCache, Identity};
 use crate::parallel::cancel::Cancel;
 use crate::parallel::device::DeviceBuffer;
@@ -101,6 +102,8 @@ pub struct CompiledKernel {
     bytes: Arc<[u8]>,
     pipeline: Arc<ComputePipeline>,
     translation: Translation,
+    /// Time per iteration of its last completed call (chunk sizes).
+    cost: IterationCost,
 }
 
 /// Built pipelines by (kernel hash, buffer count, variant); the bytes are
@@ -676,6 +679,7 @@ impl Gpu {
             bytes: bytes.into(),
             pipeline,
             translation,
+            cost: IterationCost::default(),
         });
         let mut cache = self
             .pipelines

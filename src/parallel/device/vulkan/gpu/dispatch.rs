@@ -12,7 +12,9 @@ use vulkano::pipeline::Pipeline;
 
 impl Gpu {
     /// Dispatch in chunks: one dispatch of a [`ChunkSizer`] chunk per
-    /// submission (the first one after the arena set-up `first` recorded),
+    /// submission (the first one after the arena set-up `first` recorded;
+    /// a call the kernel's last call says is short in one, see
+    /// [`ChunkSizer::for_call`]),
     /// each with its own parameter words, so that an interrupt or a
     /// deadline (`run.cancel`) is seen between two chunks. A chunk is a
     /// multiple of the workgroup size (except the last, whose excess
@@ -33,9 +35,18 @@ impl Gpu {
         let wg = variant.workgroup_size.max(1) as u64;
         let n = run.num_iterations as u64;
         let control = bufs.1;
-        let mut sizer = ChunkSizer::new(wg, max_dispatch);
+        // A call the kernel's last call says is short is one submission
+        // (see `ChunkSizer::for_call`).
+        let mut sizer = ChunkSizer::for_call(
+            wg,
+            max_dispatch,
+            n,
+            kernel.cost.get(),
+            run.cancel.deadline().is_some(),
+        );
         let mut first = Some(first);
         let mut gpu_time = Duration::ZERO;
+        let mut chunks = Vec::new();
         let mut base = 0u64;
         loop {
             let len = sizer.len.min(n - base);
@@ -52,8 +63,12 @@ impl Gpu {
             self.submit(b)?;
             let took = t.elapsed();
             gpu_time += took;
+            chunks.push((len, took));
             let (code, iteration) = Self::read_control(control)?;
             if code != 0 || base >= n {
+                if code == 0 {
+                    kernel.cost.record(&chunks);
+                }
                 return Ok((code, iteration, gpu_time));
             }
             if let Err(stop) = run.cancel.check() {
