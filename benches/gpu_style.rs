@@ -17,16 +17,15 @@
 //! group (BENCHMARKS.md, "GPU-style kernels"): a lavapipe call that gets
 //! one core of two hides the loss this bench is for.
 
+#[path = "common/exec.rs"]
+mod exec;
 #[allow(dead_code)]
 #[path = "../tests/all/parallel_util.rs"]
 mod parallel_util;
 
 use parallel_util::*;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use wasi_parallel::parallel::device::{DeviceBuffer, ExecRequest};
-use wasi_parallel::parallel::kernel::layout::Layout;
-use wasi_parallel::parallel::kernel::Kernel;
+use std::time::Duration;
 use wasi_parallel::parallel::{KernelEngine, ParallelConfig, ParallelRuntime};
 
 /// One pixel per iteration: counts[i] = escape steps of pixel i (row i / w,
@@ -102,8 +101,8 @@ fn compute_f32_ref(items: u32) -> Vec<f32> {
         .collect()
 }
 
-/// Best time of `runs` execs after a warm-up (one call per iteration
-/// element, block size 1), and the last buffer after the warm-up.
+/// Best time of `runs` execs after a warm-up (one element per iteration,
+/// block size 1), and the last buffer after the warm-up.
 fn time_exec(
     rt: &ParallelRuntime,
     dev: usize,
@@ -112,52 +111,8 @@ fn time_exec(
     inputs: &[Vec<u8>],
     runs: usize,
 ) -> Result<(Duration, Vec<u8>), String> {
-    // Keyed by the bytes (FNV-1a), as the runtime keys them.
-    let hash = wasm.iter().fold(0xcbf29ce484222325u64, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    });
-    let kernel = Arc::new(Kernel::compile(rt.kernel_engine(), wasm, hash).expect("kernel"));
-    let device = rt.device(dev).expect("device");
-    let bufs: Vec<Box<dyn DeviceBuffer>> = inputs
-        .iter()
-        .map(|d| {
-            let b = device.create_buffer(d.len() as u64).unwrap();
-            device.write(&*b, d).unwrap();
-            b
-        })
-        .collect();
-    let occ: Vec<&dyn DeviceBuffer> = bufs.iter().map(|b| &**b).collect();
-    let keyed: Vec<(usize, u64)> = inputs
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (i, d.len() as u64))
-        .collect();
-    let layout = Layout::compute(kernel.private_size, &keyed).unwrap();
-    let mut session = None;
-    let never = wasi_parallel::parallel::Cancel::never();
-    let req = ExecRequest {
-        kernel: &kernel,
-        num_iterations: n,
-        block_size: 1,
-        buffers: &occ,
-        layout: &layout,
-        fuel: None,
-        read_only: &[],
-        cancel: &never,
-    };
-    // The warm-up builds the workers (Vulkan: the pipeline and llvmpipe's
-    // shader compile); its result is what is checked.
-    device.exec(&mut session, &req).map_err(|e| e.to_string())?;
-    let last = bufs.last().expect("a buffer");
-    let mut out = vec![0u8; inputs.last().unwrap().len()];
-    device.read(&**last, &mut out).unwrap();
-    let mut best = Duration::MAX;
-    for _ in 0..runs {
-        let t = Instant::now();
-        device.exec(&mut session, &req).expect("exec");
-        best = best.min(t.elapsed());
-    }
-    Ok((best, out))
+    let (best, mut out) = exec::time_exec(rt, dev, wasm, n, 1, inputs, runs)?;
+    Ok((best, out.pop().expect("a buffer")))
 }
 
 fn main() {
