@@ -18,8 +18,10 @@
 //!   message is returned.
 //! - The calling thread is the first worker. A call whose work, at the time
 //!   per iteration the calling thread measured in the set's last call, is
-//!   under `SMALL_CALL_NS` runs on it alone: waking the others would cost
-//!   more than they save.
+//!   smaller than what sharing it would save runs on it alone: waking the
+//!   others would cost more than they save. What a hand-off costs is
+//!   measured (how much longer calls with every worker took than an even
+//!   split of their work; at first `SMALL_CALL_NS / 2`).
 
 use super::shm::Memfd;
 use super::{Device, DeviceBuffer, DeviceInfo, DeviceKind, DeviceSession, ExecRequest, ExecStats};
@@ -67,6 +69,10 @@ pub struct CpuDevice {
     /// Whether the calling thread runs one worker's share of a call (on
     /// unless `WASI_PARALLEL_CPU_CALLER_WORKS=0`, for measuring it).
     caller_works: bool,
+    /// What handing a call to the other workers costs, in ns: a moving
+    /// average of how much longer calls with every worker took than their
+    /// work split evenly (see [`small_call`]).
+    hand_off_ns: AtomicU64,
 }
 
 impl CpuDevice {
@@ -82,6 +88,7 @@ impl CpuDevice {
             threads: 1,
             joins: Arc::default(),
             caller_works: true,
+            hand_off_ns: AtomicU64::new(SMALL_CALL_NS / 2),
         }
     }
 
@@ -126,6 +133,7 @@ impl CpuDevice {
             threads,
             joins,
             caller_works: std::env::var("WASI_PARALLEL_CPU_CALLER_WORKS").as_deref() != Ok("0"),
+            hand_off_ns: AtomicU64::new(SMALL_CALL_NS / 2),
         })
     }
 
@@ -255,13 +263,34 @@ struct WorkerSet {
 }
 
 /// A call whose work (iterations times the measured time of one) is
-/// below this runs on the calling thread alone, even with more workers:
-/// waking another worker and waiting for it to finish costs about as
-/// much (10-20 us on a loaded 2-core VM; BENCHMARKS.md, "Where the CPU
-/// device's time goes", item 3), and PolyBench's one-element-per-iteration
-/// steps (jacobi-1d, durbin, trisolv) were 2-3x slower on 2 threads than
-/// on 1 for it.
+/// below this runs on the calling thread alone, even with more workers,
+/// until the device has measured what a hand-off costs (see
+/// [`small_call`]): waking another worker and waiting for it to finish
+/// costs about as much (10-20 us on a loaded 2-core VM; BENCHMARKS.md,
+/// "Where the CPU device's time goes", item 3), and PolyBench's
+/// one-element-per-iteration steps (jacobi-1d, durbin, trisolv) were 2-3x
+/// slower on 2 threads than on 1 for it.
 const SMALL_CALL_NS: u64 = 20_000;
+
+/// Whether a call of `work_ns` (its iterations at the measured time of
+/// one) runs faster on the calling thread alone than on `workers` workers
+/// whose hand-off costs `hand_off_ns`: alone it takes `work_ns`, shared
+/// `work_ns / workers + hand_off_ns`. With the initial hand-off estimate
+/// (`SMALL_CALL_NS / 2`) and two workers that is "under `SMALL_CALL_NS`";
+/// where waking a worker costs more (gramschmidt's 50 us calls were
+/// slower on 2 threads than on 1 in a VM), the bound follows.
+fn small_call(work_ns: u64, workers: u64, hand_off_ns: u64) -> bool {
+    let workers = workers.max(1);
+    work_ns - work_ns / workers < hand_off_ns
+}
+
+/// The hand-off estimate after a call with `workers` workers took
+/// `wall_ns` for `work_ns` of work: a moving average (1/8 weight) of the
+/// excess over an even split.
+fn next_hand_off(old: u64, wall_ns: u64, work_ns: u64, workers: u64) -> u64 {
+    let excess = wall_ns.saturating_sub(work_ns / workers.max(1));
+    (old * 7 + excess) / 8
+}
 
 struct CpuSession {
     /// `sets[0]` is the one in use.
@@ -478,10 +507,11 @@ impl Device for CpuDevice {
         // The calling thread measures its share when it may work with others
         // (not for one iteration: nothing to share).
         let measure = self.pool.is_some() && most > 1 && self.caller_works;
+        let hand_off = self.hand_off_ns.load(Ordering::Relaxed);
         let small = measure
             && set
                 .iteration_ns
-                .is_some_and(|ns| ns.saturating_mul(n as u64) < SMALL_CALL_NS);
+                .is_some_and(|ns| small_call(ns.saturating_mul(n as u64), most as u64, hand_off));
         let nworkers = if small { 1 } else { most };
         let workers = &mut set.slots;
         if workers.len() < nworkers {
@@ -522,6 +552,7 @@ impl Device for CpuDevice {
                 // many small calls cost less (BENCHMARKS.md, "PolyBench").
                 let state = &state;
                 let (first, rest) = workers[..nworkers].split_first_mut().expect("w > 1");
+                let t = Instant::now();
                 pool.in_place_scope(|s| {
                     for slot in rest.iter_mut() {
                         s.spawn(move |_| {
@@ -530,6 +561,18 @@ impl Device for CpuDevice {
                     }
                     caller = timed(first);
                 });
+                // Learn what the hand-off cost (the caller's time per
+                // iteration stands for every worker's; not when workers
+                // were being built: that is a one-time cost).
+                let built = state.setup_nanos.load(Ordering::Relaxed) > 0;
+                if let (Some(ns), false) = (caller, built) {
+                    let wall = t.elapsed().as_nanos() as u64;
+                    let work = ns.saturating_mul(n as u64);
+                    self.hand_off_ns.store(
+                        next_hand_off(hand_off, wall, work, nworkers as u64),
+                        Ordering::Relaxed,
+                    );
+                }
             }
             (Some(pool), w) if w > 1 => {
                 let state = &state;
@@ -561,5 +604,38 @@ impl Device for CpuDevice {
             setup_time: Duration::from_nanos(state.setup_nanos.load(Ordering::Relaxed)),
             reused_workers: reused,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{next_hand_off, small_call, SMALL_CALL_NS};
+
+    #[test]
+    fn a_call_runs_alone_while_sharing_it_costs_more_than_it_saves() {
+        // The initial estimate: two workers, under SMALL_CALL_NS alone.
+        let h = SMALL_CALL_NS / 2;
+        assert!(small_call(SMALL_CALL_NS - 2, 2, h));
+        assert!(!small_call(SMALL_CALL_NS + 2, 2, h));
+        // Four workers save 3/4 of the work: the bound is lower.
+        assert!(!small_call(SMALL_CALL_NS, 4, h));
+        assert!(small_call(h, 4, h));
+        // One worker: nothing to share.
+        assert!(!small_call(1_000_000, 1, 0));
+        // Measured: 50 us of work took 60 us on 2 workers (a 35 us
+        // hand-off); after a few such calls the same call runs alone.
+        let mut est = h;
+        for _ in 0..32 {
+            est = next_hand_off(est, 60_000, 50_000, 2);
+        }
+        assert!((30_000..=35_000).contains(&est), "{est}");
+        assert!(small_call(50_000, 2, est));
+        assert!(!small_call(100_000, 2, est));
+        // Calls that split well bring the estimate back down.
+        for _ in 0..64 {
+            est = next_hand_off(est, 51_000, 100_000, 2);
+        }
+        assert!(est < 2_000, "{est}");
+        assert!(!small_call(20_000, 2, est));
     }
 }
