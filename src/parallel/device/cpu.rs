@@ -260,6 +260,59 @@ struct WorkerSet {
     /// Nanoseconds per iteration the calling thread measured on its share
     /// of the last call (workers being built included), when it measured.
     iteration_ns: Option<u64>,
+    /// Which way this set's calls run faster, measured: see [`Split`].
+    split: Split,
+}
+
+/// Per worker set: the wall time per iteration of its last call on the
+/// calling thread alone and of its last call with every worker (ns), and
+/// calls since the way not chosen was last tried. Sharing a call can be
+/// slower than running it alone for more than the hand-off: workers that
+/// write the same cache lines (gramschmidt's R row, one column of a
+/// row-major matrix per iteration: 4x slower on 2 threads than on 1 in
+/// a VM). So a set whose calls are small enough (under [`TRY_ALONE_NS`]
+/// alone) tries both ways and keeps the faster, re-trying the other every
+/// [`RETRY_SPLIT`] calls.
+#[derive(Default)]
+struct Split {
+    alone_ns: Option<u64>,
+    shared_ns: Option<u64>,
+    since_try: u32,
+}
+
+/// Calls whose work alone is estimated above this always use every
+/// worker: trying one alone would cost more than a hand-off can.
+const TRY_ALONE_NS: u64 = 1_000_000;
+/// How often the way not chosen is tried again.
+const RETRY_SPLIT: u32 = 16;
+
+impl Split {
+    /// Whether a call of `n` iterations, `work_ns` of work at the caller's
+    /// last measured rate, runs alone (the hand-off rule aside).
+    fn alone(&mut self, n: u64, work_ns: u64) -> bool {
+        if work_ns > TRY_ALONE_NS {
+            return false;
+        }
+        let (Some(a), Some(s)) = (self.alone_ns, self.shared_ns) else {
+            // Shared measured, alone not yet: try it.
+            return self.shared_ns.is_some();
+        };
+        let alone_faster = a.saturating_mul(n) <= s.saturating_mul(n);
+        self.since_try += 1;
+        if self.since_try >= RETRY_SPLIT {
+            self.since_try = 0;
+            return !alone_faster;
+        }
+        alone_faster
+    }
+
+    fn observe(&mut self, alone: bool, wall_ns_per_iteration: u64) {
+        if alone {
+            self.alone_ns = Some(wall_ns_per_iteration);
+        } else {
+            self.shared_ns = Some(wall_ns_per_iteration);
+        }
+    }
 }
 
 /// A call whose work (iterations times the measured time of one) is
@@ -497,6 +550,7 @@ impl Device for CpuDevice {
                         key,
                         slots: Vec::new(),
                         iteration_ns: None,
+                        split: Split::default(),
                     },
                 );
                 false
@@ -509,10 +563,12 @@ impl Device for CpuDevice {
         let measure = self.pool.is_some() && most > 1 && self.caller_works;
         let hand_off = self.hand_off_ns.load(Ordering::Relaxed);
         let small = measure
-            && set
-                .iteration_ns
-                .is_some_and(|ns| small_call(ns.saturating_mul(n as u64), most as u64, hand_off));
+            && set.iteration_ns.is_some_and(|ns| {
+                let work = ns.saturating_mul(n as u64);
+                small_call(work, most as u64, hand_off) || set.split.alone(n as u64, work)
+            });
         let nworkers = if small { 1 } else { most };
+        let started = Instant::now();
         let workers = &mut set.slots;
         if workers.len() < nworkers {
             workers.resize_with(nworkers, || None);
@@ -592,6 +648,11 @@ impl Device for CpuDevice {
         }
         if caller.is_some() {
             set.iteration_ns = caller;
+            let built = state.setup_nanos.load(Ordering::Relaxed) > 0;
+            if !built {
+                let wall = started.elapsed().as_nanos() as u64 / n as u64;
+                set.split.observe(nworkers == 1, wall);
+            }
         }
         if let Some(e) = state.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
             // A trapped kernel may have left its private state (e.g. the
@@ -609,7 +670,27 @@ impl Device for CpuDevice {
 
 #[cfg(test)]
 mod tests {
-    use super::{next_hand_off, small_call, SMALL_CALL_NS};
+    use super::{next_hand_off, small_call, Split, RETRY_SPLIT, SMALL_CALL_NS, TRY_ALONE_NS};
+
+    #[test]
+    fn a_set_tries_running_alone_and_keeps_the_faster_way() {
+        let mut s = Split::default();
+        // Nothing measured: every worker (the first call measures that).
+        assert!(!s.alone(100, 50_000));
+        s.observe(false, 800);
+        // Shared measured: alone is tried next.
+        assert!(s.alone(100, 50_000));
+        s.observe(true, 400);
+        // Alone was faster: it stays, but the shared way is re-tried.
+        let tries: Vec<bool> = (0..RETRY_SPLIT).map(|_| s.alone(100, 50_000)).collect();
+        assert_eq!(tries.iter().filter(|&&a| !a).count(), 1, "{tries:?}");
+        // When sharing measures faster, it wins.
+        s.observe(false, 100);
+        assert!(!s.alone(100, 50_000));
+        // A call too large to try alone always shares.
+        s.observe(true, 10);
+        assert!(!s.alone(1_000_000, TRY_ALONE_NS + 1));
+    }
 
     #[test]
     fn a_call_runs_alone_while_sharing_it_costs_more_than_it_saves() {
