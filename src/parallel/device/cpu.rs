@@ -260,13 +260,21 @@ struct WorkerSet {
     /// Nanoseconds per iteration the calling thread measured on its share
     /// of the last call (workers being built included), when it measured.
     iteration_ns: Option<u64>,
-    /// Which way this set's calls run faster, measured: see [`Split`].
-    split: Split,
+    /// Which way this set's calls run faster, measured per size class
+    /// (iterations rounded up to a power of two): see [`Split`].
+    splits: [Split; 33],
+}
+
+/// The size class of a call of `n` iterations (the bit length of `n`).
+fn size_class(n: u32) -> usize {
+    (u32::BITS - n.leading_zeros()) as usize
 }
 
 /// Per worker set: the wall time per iteration of its last call on the
 /// calling thread alone and of its last call with every worker (ns), and
-/// calls since the way not chosen was last tried. Sharing a call can be
+/// calls since the way not chosen was last tried, for one size class of
+/// calls (a call's fixed costs weigh differently at different sizes: LU's
+/// steps shrink from 400 rows to 1). Sharing a call can be
 /// slower than running it alone for more than the hand-off: workers that
 /// write the same cache lines (gramschmidt's R row, one column of a
 /// row-major matrix per iteration: 4x slower on 2 threads than on 1 in
@@ -284,7 +292,7 @@ struct Split {
 /// worker: trying one alone would cost more than a hand-off can.
 const TRY_ALONE_NS: u64 = 1_000_000;
 /// How often the way not chosen is tried again.
-const RETRY_SPLIT: u32 = 16;
+const RETRY_SPLIT: u32 = 64;
 
 impl Split {
     /// Whether a call of `n` iterations, `work_ns` of work at the caller's
@@ -550,7 +558,7 @@ impl Device for CpuDevice {
                         key,
                         slots: Vec::new(),
                         iteration_ns: None,
-                        split: Split::default(),
+                        splits: std::array::from_fn(|_| Split::default()),
                     },
                 );
                 false
@@ -565,7 +573,8 @@ impl Device for CpuDevice {
         let small = measure
             && set.iteration_ns.is_some_and(|ns| {
                 let work = ns.saturating_mul(n as u64);
-                small_call(work, most as u64, hand_off) || set.split.alone(n as u64, work)
+                small_call(work, most as u64, hand_off)
+                    || set.splits[size_class(n)].alone(n as u64, work)
             });
         let nworkers = if small { 1 } else { most };
         let started = Instant::now();
@@ -651,7 +660,7 @@ impl Device for CpuDevice {
             let built = state.setup_nanos.load(Ordering::Relaxed) > 0;
             if !built {
                 let wall = started.elapsed().as_nanos() as u64 / n as u64;
-                set.split.observe(nworkers == 1, wall);
+                set.splits[size_class(n)].observe(nworkers == 1, wall);
             }
         }
         if let Some(e) = state.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
