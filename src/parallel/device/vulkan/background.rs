@@ -6,7 +6,7 @@
 //! ([`Builds::make_device`]). A kernel whose build fails (the translator or
 //! the driver declines it) is remembered with the reason and never queued
 //! again. After a build, the builder dispatches the new pipeline once
-//! with nothing to do ([`Gpu::warm_up`]): llvmpipe compiles a shader at its
+//! with nothing to do (`Gpu::warm_up`): llvmpipe compiles a shader at its
 //! first dispatch, and that compile belongs off the calls as well. The
 //! kernel is `Ready` only after that.
 //!
