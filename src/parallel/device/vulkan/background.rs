@@ -90,11 +90,12 @@ impl Builds {
             if p.building.contains(&key) {
                 return Status::Building;
             }
-            if gpu.has_pipeline(&kernel.bytes, kernel.hash, num_buffers, variant) {
-                return Status::Ready;
-            }
+            // A failed warm-up leaves a built pipeline behind: still declined.
             if let Some(why) = p.failed.get(&key) {
                 return Status::Declined(why.clone());
+            }
+            if gpu.has_pipeline(&kernel.bytes, kernel.hash, num_buffers, variant) {
+                return Status::Ready;
             }
             p.building.insert(key);
         }
