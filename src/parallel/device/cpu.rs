@@ -295,9 +295,9 @@ const TRY_ALONE_NS: u64 = 1_000_000;
 const RETRY_SPLIT: u32 = 64;
 
 impl Split {
-    /// Whether a call of `n` iterations, `work_ns` of work at the caller's
-    /// last measured rate, runs alone (the hand-off rule aside).
-    fn alone(&mut self, n: u64, work_ns: u64) -> bool {
+    /// Whether a call of `work_ns` of work at the caller's last measured
+    /// rate runs alone (the hand-off rule aside).
+    fn alone(&mut self, work_ns: u64) -> bool {
         if work_ns > TRY_ALONE_NS {
             return false;
         }
@@ -305,7 +305,7 @@ impl Split {
             // Shared measured, alone not yet: try it.
             return self.shared_ns.is_some();
         };
-        let alone_faster = a.saturating_mul(n) <= s.saturating_mul(n);
+        let alone_faster = a <= s;
         self.since_try += 1;
         if self.since_try >= RETRY_SPLIT {
             self.since_try = 0;
@@ -338,8 +338,8 @@ const SMALL_CALL_NS: u64 = 20_000;
 /// whose hand-off costs `hand_off_ns`: alone it takes `work_ns`, shared
 /// `work_ns / workers + hand_off_ns`. With the initial hand-off estimate
 /// (`SMALL_CALL_NS / 2`) and two workers that is "under `SMALL_CALL_NS`";
-/// where waking a worker costs more (gramschmidt's 50 us calls were
-/// slower on 2 threads than on 1 in a VM), the bound follows.
+/// where waking a worker costs more (an idle VM's sleeping vCPU), the
+/// bound follows.
 fn small_call(work_ns: u64, workers: u64, hand_off_ns: u64) -> bool {
     let workers = workers.max(1);
     work_ns - work_ns / workers < hand_off_ns
@@ -573,8 +573,7 @@ impl Device for CpuDevice {
         let small = measure
             && set.iteration_ns.is_some_and(|ns| {
                 let work = ns.saturating_mul(n as u64);
-                small_call(work, most as u64, hand_off)
-                    || set.splits[size_class(n)].alone(n as u64, work)
+                small_call(work, most as u64, hand_off) || set.splits[size_class(n)].alone(work)
             });
         let nworkers = if small { 1 } else { most };
         let started = Instant::now();
@@ -685,20 +684,20 @@ mod tests {
     fn a_set_tries_running_alone_and_keeps_the_faster_way() {
         let mut s = Split::default();
         // Nothing measured: every worker (the first call measures that).
-        assert!(!s.alone(100, 50_000));
+        assert!(!s.alone(50_000));
         s.observe(false, 800);
         // Shared measured: alone is tried next.
-        assert!(s.alone(100, 50_000));
+        assert!(s.alone(50_000));
         s.observe(true, 400);
         // Alone was faster: it stays, but the shared way is re-tried.
-        let tries: Vec<bool> = (0..RETRY_SPLIT).map(|_| s.alone(100, 50_000)).collect();
+        let tries: Vec<bool> = (0..RETRY_SPLIT).map(|_| s.alone(50_000)).collect();
         assert_eq!(tries.iter().filter(|&&a| !a).count(), 1, "{tries:?}");
         // When sharing measures faster, it wins.
         s.observe(false, 100);
-        assert!(!s.alone(100, 50_000));
+        assert!(!s.alone(50_000));
         // A call too large to try alone always shares.
         s.observe(true, 10);
-        assert!(!s.alone(1_000_000, TRY_ALONE_NS + 1));
+        assert!(!s.alone(TRY_ALONE_NS + 1));
     }
 
     #[test]
