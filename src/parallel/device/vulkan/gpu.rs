@@ -1,7 +1,7 @@
 //! One Vulkan logical device: buffers, the pipeline cache and dispatch.
 
 use super::chunks::IterationCost;
-use super::pipeline_cache::{DiskCache, Identity};
+use super::pipeline_cache::DriverCache;
 use crate::parallel::cancel::Cancel;
 use crate::parallel::device::DeviceBuffer;
 use crate::parallel::errno::{ParError, ParResult};
@@ -20,7 +20,6 @@ use vulkano::device::{
     QueueFlags,
 };
 use vulkano::memory::allocator::{AllocationCreateInfo, MemoryTypeFilter, StandardMemoryAllocator};
-use vulkano::pipeline::cache::{PipelineCache as VkPipelineCache, PipelineCacheCreateInfo};
 use vulkano::pipeline::compute::ComputePipelineCreateInfo;
 use vulkano::pipeline::layout::PipelineDescriptorSetLayoutCreateInfo;
 use vulkano::pipeline::{ComputePipeline, PipelineLayout, PipelineShaderStageCreateInfo};
@@ -200,12 +199,9 @@ pub struct Gpu {
     /// The arena of the last exec, reused when large enough; the lock also
     /// serializes execs (and writes) on this device.
     arena: Mutex<ArenaState>,
-    /// The driver's pipeline cache every pipeline is built through.
-    vk_cache: Option<Arc<VkPipelineCache>>,
-    /// Where `vk_cache` is kept across runs, if anywhere.
-    disk: Option<DiskCache>,
-    /// Why the cache file was not used, if it was not.
-    cache_warning: Option<String>,
+    /// The driver's pipeline cache every pipeline is built through, and
+    /// its file.
+    pipeline_cache: DriverCache,
     /// Time spent building pipelines (translation + driver), in ns.
     build_nanos: std::sync::atomic::AtomicU64,
     /// Of `build_nanos`, the time spent in our translator, in ns.
@@ -213,54 +209,6 @@ pub struct Gpu {
     /// Warm-up dispatches run ([`Gpu::warm_up`]) and their time, in ns.
     warm_ups: std::sync::atomic::AtomicU64,
     warm_up_nanos: std::sync::atomic::AtomicU64,
-}
-
-/// The driver's pipeline cache, started from the file in `dir` when that
-/// file is trusted; the file handle; a warning when the file was not used.
-fn open_pipeline_cache(
-    device: &Arc<VkDevice>,
-    dir: Option<&std::path::Path>,
-) -> (
-    Option<Arc<VkPipelineCache>>,
-    Option<DiskCache>,
-    Option<String>,
-) {
-    let (disk, blob, mut warning) = match dir {
-        Some(dir) => {
-            let (disk, blob, w) = DiskCache::open(dir, Identity::of(device.physical_device()));
-            (Some(disk), blob, w)
-        }
-        None => (None, Vec::new(), None),
-    };
-    let create = |initial_data: Vec<u8>| {
-        // SAFETY: `initial_data` is empty or a blob this device's driver
-        // produced: `DiskCache::open` returns only data whose checksum,
-        // length and both headers (ours and Vulkan's: vendor, device,
-        // driver version, pipelineCacheUUID) match this device, as
-        // `get_data` wrote them.
-        unsafe {
-            VkPipelineCache::new(
-                device.clone(),
-                PipelineCacheCreateInfo {
-                    initial_data,
-                    ..Default::default()
-                },
-            )
-        }
-    };
-    let cache = match create(blob) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            warning = Some(format!(
-                "the driver refused the pipeline cache data ({e}); starting empty"
-            ));
-            create(Vec::new()).ok()
-        }
-    };
-    if let Some(w) = &warning {
-        eprintln!("wasi-parallel: warning: {w}");
-    }
-    (cache, disk, warning)
 }
 
 impl Gpu {
@@ -331,7 +279,7 @@ impl Gpu {
         .map_err(|e| format!("cannot create the Vulkan device: {e}"))?;
         let queue = queues.next().ok_or("the driver returned no queue")?;
         let wg = props.max_compute_work_group_count;
-        let (vk_cache, disk, cache_warning) = open_pipeline_cache(&device, pipeline_cache_dir);
+        let pipeline_cache = DriverCache::open(&device, pipeline_cache_dir);
         Ok(Gpu {
             memory: Arc::new(StandardMemoryAllocator::new_default(device.clone())),
             command_buffers: Arc::new(StandardCommandBufferAllocator::new(
@@ -352,9 +300,7 @@ impl Gpu {
             cpu_type: props.device_type == PhysicalDeviceType::Cpu,
             declined: Mutex::new(HashMap::new()),
             arena: Mutex::new(ArenaState::default()),
-            vk_cache,
-            disk,
-            cache_warning,
+            pipeline_cache,
             build_nanos: Default::default(),
             translate_nanos: Default::default(),
             warm_ups: Default::default(),
@@ -391,27 +337,7 @@ impl Gpu {
 
     /// Why the pipeline cache file was not used, if it was not.
     pub fn pipeline_cache_warning(&self) -> Option<&str> {
-        self.cache_warning.as_deref()
-    }
-
-    /// Writes the driver's pipeline cache to its file (no-op without one).
-    fn save_pipeline_cache(&self) {
-        let (Some(cache), Some(disk)) = (&self.vk_cache, &self.disk) else {
-            return;
-        };
-        let saved = cache
-            .get_data()
-            .map_err(|e| e.to_string())
-            .and_then(|blob| disk.save(&blob).map_err(|e| e.to_string()));
-        if let Err(e) = saved {
-            static ONCE: std::sync::Once = std::sync::Once::new();
-            ONCE.call_once(|| {
-                eprintln!(
-                    "wasi-parallel: warning: cannot write the pipeline cache {}: {e}",
-                    disk.path.display()
-                )
-            });
-        }
+        self.pipeline_cache.warning.as_deref()
     }
 
     /// What the translator may use on this device.
@@ -666,7 +592,7 @@ impl Gpu {
         )?;
         let pipeline = ComputePipeline::new(
             self.device.clone(),
-            self.vk_cache.clone(),
+            self.pipeline_cache.vk.clone(),
             ComputePipelineCreateInfo::stage_layout(stage, layout),
         )
         .map_err(|e| ParError::unsupported(format!("the driver cannot build the pipeline: {e}")))?;
@@ -674,7 +600,7 @@ impl Gpu {
             t.elapsed().as_nanos() as u64,
             std::sync::atomic::Ordering::Relaxed,
         );
-        self.save_pipeline_cache();
+        self.pipeline_cache.save();
         let compiled = Arc::new(CompiledKernel {
             bytes: bytes.into(),
             pipeline,

@@ -16,7 +16,10 @@
 
 use crate::parallel::kernel::cache::content_hash;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use vulkano::device::physical::PhysicalDevice;
+use vulkano::device::Device as VkDevice;
+use vulkano::pipeline::cache::{PipelineCache as VkPipelineCache, PipelineCacheCreateInfo};
 
 /// The first bytes of a cache file of ours.
 pub const MAGIC: &[u8; 8] = b"WPVKPC\0\0";
@@ -180,6 +183,81 @@ impl DiskCache {
         std::fs::rename(&tmp, &self.path).inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
         })
+    }
+}
+
+/// The driver's pipeline cache of one logical device and the file it is
+/// kept in across runs.
+pub struct DriverCache {
+    /// The `VkPipelineCache` every pipeline is built through.
+    pub vk: Option<Arc<VkPipelineCache>>,
+    /// Where `vk` is kept across runs, if anywhere.
+    disk: Option<DiskCache>,
+    /// Why the cache file was not used, if it was not.
+    pub warning: Option<String>,
+}
+
+impl DriverCache {
+    /// The driver's pipeline cache, started from the file in `dir` when
+    /// that file is trusted (with a warning on stderr when it was not).
+    pub fn open(device: &Arc<VkDevice>, dir: Option<&Path>) -> DriverCache {
+        let (disk, blob, mut warning) = match dir {
+            Some(dir) => {
+                let (disk, blob, w) = DiskCache::open(dir, Identity::of(device.physical_device()));
+                (Some(disk), blob, w)
+            }
+            None => (None, Vec::new(), None),
+        };
+        let create = |initial_data: Vec<u8>| {
+            // SAFETY: `initial_data` is empty or a blob this device's driver
+            // produced: `DiskCache::open` returns only data whose checksum,
+            // length and both headers (ours and Vulkan's: vendor, device,
+            // driver version, pipelineCacheUUID) match this device, as
+            // `get_data` wrote them.
+            unsafe {
+                VkPipelineCache::new(
+                    device.clone(),
+                    PipelineCacheCreateInfo {
+                        initial_data,
+                        ..Default::default()
+                    },
+                )
+            }
+        };
+        let vk = match create(blob) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                warning = Some(format!(
+                    "the driver refused the pipeline cache data ({e}); starting empty"
+                ));
+                create(Vec::new()).ok()
+            }
+        };
+        if let Some(w) = &warning {
+            eprintln!("wasi-parallel: warning: {w}");
+        }
+        DriverCache { vk, disk, warning }
+    }
+
+    /// Writes the driver's pipeline cache to its file (no-op without one;
+    /// a failure is reported on stderr once per process).
+    pub fn save(&self) {
+        let (Some(cache), Some(disk)) = (&self.vk, &self.disk) else {
+            return;
+        };
+        let saved = cache
+            .get_data()
+            .map_err(|e| e.to_string())
+            .and_then(|blob| disk.save(&blob).map_err(|e| e.to_string()));
+        if let Err(e) = saved {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| {
+                eprintln!(
+                    "wasi-parallel: warning: cannot write the pipeline cache {}: {e}",
+                    disk.path.display()
+                )
+            });
+        }
     }
 }
 
