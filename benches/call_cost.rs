@@ -17,6 +17,10 @@
 //! Vulkan devices found (placement decisions on every call). `ONLY=SEQ`
 //! (a substring of the device column) runs only those rows, for a profiler.
 
+#[allow(dead_code)]
+#[path = "../tests/all/parallel_util.rs"]
+mod parallel_util;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasi_parallel::parallel::{
@@ -31,14 +35,8 @@ const IN_HANDLES: i32 = 64;
 const OUT_HANDLES: i32 = 128;
 const KERNEL: i32 = 4096;
 
-const GUEST: &str = r#"
-(module
-  (import "wasi_ephemeral_parallel" "get_device" (func $gd (param i32 i32) (result i32)))
-  (import "wasi_ephemeral_parallel" "create_buffer" (func $cb (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_ephemeral_parallel" "write_buffer" (func $wb (param i32 i32 i32) (result i32)))
-  (import "wasi_ephemeral_parallel" "read_buffer" (func $rb (param i32 i32 i32) (result i32)))
-  (import "wasi_ephemeral_parallel" "parallel_exec"
-    (func $pe (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+/// The guest, after its imports (`parallel_util::PARALLEL_IMPORTS`).
+const GUEST_BODY: &str = r#"
   (memory (export "memory") 2)
   (func (export "get_device") (param i32 i32) (result i32)
     (call $gd (local.get 0) (local.get 1)))
@@ -112,7 +110,15 @@ fn best(runs: usize, calls: usize, mut f: impl FnMut(usize)) -> f64 {
 fn through_guest(rt: &Arc<ParallelRuntime>, hint: i32, kernel: &[u8], iters: u32) -> Costs {
     let (runs, calls) = (env("RUNS", 7), env("CALLS", 2000));
     let engine = Engine::default();
-    let module = Module::new(&engine, wat::parse_str(GUEST).unwrap()).unwrap();
+    let module = Module::new(
+        &engine,
+        wat::parse_str(format!(
+            "(module\n  {}{GUEST_BODY}",
+            parallel_util::PARALLEL_IMPORTS
+        ))
+        .unwrap(),
+    )
+    .unwrap();
     let mut linker = Linker::<ParallelContext>::new(&engine);
     api::add_to_linker(&mut linker, |c| c).unwrap();
     let mut store = Store::new(&engine, ParallelContext::new(rt.clone()));

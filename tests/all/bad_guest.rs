@@ -9,6 +9,7 @@
 //! call whose result the guest stores at `RESULTS + 4 * i`; the test
 //! compares them with the documented codes (ABI section 3) by name.
 
+use crate::parallel_util::PARALLEL_IMPORTS;
 use wasi_parallel::parallel::{DeviceKind, ParallelConfig};
 use wasi_parallel::{Config, Engine, Instance, InstanceConfig, Module, Val};
 
@@ -487,13 +488,7 @@ fn guest(kernels: &[(&'static str, Vec<u8>)]) -> (String, Vec<(&'static str, i32
     }
     let wat = format!(
         r#"(module
-  (import "wasi_ephemeral_parallel" "get_device" (func $gd (param i32 i32) (result i32)))
-  (import "wasi_ephemeral_parallel" "create_buffer" (func $cb (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_ephemeral_parallel" "write_buffer" (func $wb (param i32 i32 i32) (result i32)))
-  (import "wasi_ephemeral_parallel" "read_buffer" (func $rb (param i32 i32 i32) (result i32)))
-  (import "wasi_ephemeral_parallel" "parallel_exec"
-    (func $pe (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 2 2)
+  {PARALLEL_IMPORTS}  (memory (export "memory") 2 2)
 {data}
   ;; a buffer handle of this instance, to be forged into another one
   (func (export "make_buffer") (result i32)

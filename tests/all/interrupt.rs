@@ -6,6 +6,7 @@
 //! completion never crash or corrupt.
 
 use crate::common::{self, data_string};
+use crate::parallel_util::PARALLEL_IMPORTS;
 
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -41,12 +42,7 @@ fn guest() -> Vec<u8> {
     let forever_at = IOTA_AT + iota.len() as u32 + 64;
     let text = format!(
         r#"(module
-  (import "wasi_ephemeral_parallel" "get_device" (func $gd (param i32 i32) (result i32)))
-  (import "wasi_ephemeral_parallel" "create_buffer" (func $cb (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_ephemeral_parallel" "read_buffer" (func $rb (param i32 i32 i32) (result i32)))
-  (import "wasi_ephemeral_parallel" "parallel_exec"
-    (func $pe (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 64)
+  {PARALLEL_IMPORTS}  (memory (export "memory") 64)
   (data (i32.const {SPIN_AT}) "{spin}")
   (data (i32.const {IOTA_AT}) "{iota}")
   (data (i32.const {forever_at}) "{forever}")

@@ -11,14 +11,18 @@ pub const OUT_HANDLES: i32 = 2048;
 pub const KERNEL: i32 = 65536;
 pub const DATA: i32 = 4 << 20;
 
-const GUEST: &str = r#"
-(module
-  (import "wasi_ephemeral_parallel" "get_device" (func $gd (param i32 i32) (result i32)))
+/// The five `wasi_ephemeral_parallel` imports in WAT, as `$gd`, `$cb`,
+/// `$wb`, `$rb` and `$pe`: the start of the test guests' modules.
+pub const PARALLEL_IMPORTS: &str = r#"(import "wasi_ephemeral_parallel" "get_device" (func $gd (param i32 i32) (result i32)))
   (import "wasi_ephemeral_parallel" "create_buffer" (func $cb (param i32 i32 i32 i32) (result i32)))
   (import "wasi_ephemeral_parallel" "write_buffer" (func $wb (param i32 i32 i32) (result i32)))
   (import "wasi_ephemeral_parallel" "read_buffer" (func $rb (param i32 i32 i32) (result i32)))
   (import "wasi_ephemeral_parallel" "parallel_exec"
     (func $pe (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+"#;
+
+/// The forwarding guest, after its imports.
+const GUEST_BODY: &str = r#"
   (memory (export "memory") 128)
   (func (export "get_device") (param i32 i32) (result i32)
     (call $gd (local.get 0) (local.get 1)))
@@ -65,7 +69,11 @@ pub struct Guest {
 impl Guest {
     pub fn new(rt: &Arc<ParallelRuntime>) -> Guest {
         let engine = Engine::default();
-        let module = Module::new(&engine, wat::parse_str(GUEST).unwrap()).unwrap();
+        let module = Module::new(
+            &engine,
+            wat::parse_str(format!("(module\n  {PARALLEL_IMPORTS}{GUEST_BODY}")).unwrap(),
+        )
+        .unwrap();
         let mut linker = Linker::<ParallelContext>::new(&engine);
         api::add_to_linker(&mut linker, |c| c).unwrap();
         let mut store = Store::new(&engine, ParallelContext::new(rt.clone()));

@@ -188,12 +188,7 @@ fn increment_guest(dir: &std::path::Path) -> std::path::PathBuf {
     let escaped = data_string(&kernel);
     let guest = format!(
         r#"(module
-  (import "wasi_ephemeral_parallel" "get_device" (func $gd (param i32 i32) (result i32)))
-  (import "wasi_ephemeral_parallel" "create_buffer" (func $cb (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_ephemeral_parallel" "read_buffer" (func $rb (param i32 i32 i32) (result i32)))
-  (import "wasi_ephemeral_parallel" "parallel_exec"
-    (func $pe (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
+  {PARALLEL_IMPORTS}  (memory (export "memory") 1)
   (data (i32.const 4096) "{escaped}")
   (func (export "run") (param $calls i32) (result i32)
     (local $r i32) (local $i i32) (local $sum i32)
