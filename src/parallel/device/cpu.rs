@@ -576,7 +576,9 @@ impl Device for CpuDevice {
                 small_call(work, most as u64, hand_off) || set.splits[size_class(n)].alone(work)
             });
         let nworkers = if small { 1 } else { most };
-        let started = Instant::now();
+        // The call's wall time, for the split and hand-off estimates (a
+        // clock read only where the calling thread measures).
+        let started = measure.then(Instant::now);
         let workers = &mut set.slots;
         if workers.len() < nworkers {
             workers.resize_with(nworkers, || None);
@@ -616,7 +618,6 @@ impl Device for CpuDevice {
                 // many small calls cost less (BENCHMARKS.md, "PolyBench").
                 let state = &state;
                 let (first, rest) = workers[..nworkers].split_first_mut().expect("w > 1");
-                let t = Instant::now();
                 pool.in_place_scope(|s| {
                     for slot in rest.iter_mut() {
                         s.spawn(move |_| {
@@ -625,18 +626,6 @@ impl Device for CpuDevice {
                     }
                     caller = timed(first);
                 });
-                // Learn what the hand-off cost (the caller's time per
-                // iteration stands for every worker's; not when workers
-                // were being built: that is a one-time cost).
-                let built = state.setup_nanos.load(Ordering::Relaxed) > 0;
-                if let (Some(ns), false) = (caller, built) {
-                    let wall = t.elapsed().as_nanos() as u64;
-                    let work = ns.saturating_mul(n as u64);
-                    self.hand_off_ns.store(
-                        next_hand_off(hand_off, wall, work, nworkers as u64),
-                        Ordering::Relaxed,
-                    );
-                }
             }
             (Some(pool), w) if w > 1 => {
                 let state = &state;
@@ -654,12 +643,22 @@ impl Device for CpuDevice {
                 state.work(&mut workers[0]);
             }
         }
-        if caller.is_some() {
+        if let (Some(ns), Some(started)) = (caller, started) {
             set.iteration_ns = caller;
-            let built = state.setup_nanos.load(Ordering::Relaxed) > 0;
-            if !built {
-                let wall = started.elapsed().as_nanos() as u64 / n as u64;
-                set.splits[size_class(n)].observe(nworkers == 1, wall);
+            // Learn from calls whose workers were not being built (a
+            // one-time cost): which way this size runs faster, and (from
+            // shared calls, the caller's time per iteration standing for
+            // every worker's) what a hand-off costs.
+            if state.setup_nanos.load(Ordering::Relaxed) == 0 {
+                let wall = started.elapsed().as_nanos() as u64;
+                set.splits[size_class(n)].observe(nworkers == 1, wall / n as u64);
+                if nworkers > 1 {
+                    let work = ns.saturating_mul(n as u64);
+                    self.hand_off_ns.store(
+                        next_hand_off(hand_off, wall, work, nworkers as u64),
+                        Ordering::Relaxed,
+                    );
+                }
             }
         }
         if let Some(e) = state.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
