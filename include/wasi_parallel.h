@@ -263,6 +263,11 @@ typedef int32_t wp_device_kind_t;
 typedef int32_t wp_kernel_engine_t;
 
 /**
+ * How JIT-compiled kernels stay in bounds (a `WP_BOUNDS_CHECKS_*` value).
+ */
+typedef int32_t wp_bounds_checks_t;
+
+/**
  * A standard stream of the guest (a `WP_STDIO_*` value).
  */
 typedef int32_t wp_stdio_stream_t;
@@ -529,6 +534,26 @@ typedef struct {
 #define WP_KERNEL_ENGINE_INTERPRETER 2
 
 /**
+ * The environment variable `WASI_PARALLEL_BOUNDS_CHECKS` (`explicit`,
+ * `guard-pages`), else explicit checks (the default).
+ */
+#define WP_BOUNDS_CHECKS_AUTO 0
+
+/**
+ * A check before every memory access in the compiled kernel; no signal
+ * handler is installed.
+ */
+#define WP_BOUNDS_CHECKS_EXPLICIT 1
+
+/**
+ * No checks in the compiled kernel: guard pages after each kernel memory
+ * and wasmtime's signal handlers (SIGSEGV, SIGBUS, SIGILL, SIGFPE),
+ * installed for the whole process, turn an out-of-bounds access into a
+ * kernel trap. Faster on memory-heavy kernels; 64-bit hosts only.
+ */
+#define WP_BOUNDS_CHECKS_GUARD_PAGES 2
+
+/**
  * A 32-bit integer (`of.i32`).
  */
 #define WP_VAL_I32 0
@@ -693,6 +718,24 @@ wp_error_t *wp_config_set_kernel_fuel(wp_config_t *config, uint64_t fuel);
  * `config`. Thread-safety: one thread per config.
  */
 wp_error_t *wp_config_set_kernel_engine(wp_config_t *config, wp_kernel_engine_t engine);
+
+/**
+ * Sets how JIT-compiled kernels stay in bounds: `WP_BOUNDS_CHECKS_AUTO`
+ * (the default: the environment variable `WASI_PARALLEL_BOUNDS_CHECKS`,
+ * else explicit checks), `WP_BOUNDS_CHECKS_EXPLICIT`, or
+ * `WP_BOUNDS_CHECKS_GUARD_PAGES`. Guard pages make memory-heavy kernels
+ * faster but install wasmtime's SIGSEGV/SIGBUS/SIGILL/SIGFPE handlers for
+ * the whole process when the engine is created (they pass faults that are
+ * not a kernel's to the handlers installed before them); a host that
+ * installs its own handlers for those signals afterwards must chain to the
+ * previous ones. No effect on the interpreter or the GPU.
+ *
+ * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or an unknown
+ * value; `WP_ERROR_UNSUPPORTED` from `wp_engine_new` for guard pages on a
+ * 32-bit host. Ownership: borrows `config`. Thread-safety: one thread per
+ * config.
+ */
+wp_error_t *wp_config_set_bounds_checks(wp_config_t *config, wp_bounds_checks_t bounds_checks);
 
 /**
  * Most linear memory of a guest in 64 KiB pages (at most 65536); growing

@@ -121,6 +121,12 @@ struct RunArgs {
     /// has it).
     #[arg(long, value_name = "E", value_parser = parse_kernel_engine)]
     kernel_engine: Option<wasi_parallel::parallel::KernelEngine>,
+    /// How JIT-compiled kernels stay in bounds: guard-pages (the default
+    /// here: no checks in the code, the CLI's signal handlers catch an
+    /// out-of-bounds access), explicit (a check per access), or auto (the
+    /// environment variable WASI_PARALLEL_BOUNDS_CHECKS, else explicit).
+    #[arg(long, value_name = "B", value_parser = parse_bounds_checks)]
+    bounds_checks: Option<wasi_parallel::parallel::BoundsChecks>,
     /// Wall-clock limit of the guest call in seconds (decimals allowed):
     /// past it the guest traps (exit status 134).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, allow_negative_numbers = true)]
@@ -268,6 +274,17 @@ fn parse_kernel_engine(v: &str) -> Result<wasi_parallel::parallel::KernelEngine,
     Ok(e)
 }
 
+/// `auto|explicit|guard-pages`.
+fn parse_bounds_checks(v: &str) -> Result<wasi_parallel::parallel::BoundsChecks, String> {
+    use wasi_parallel::parallel::BoundsChecks;
+    Ok(match v {
+        "auto" => BoundsChecks::Auto,
+        "explicit" => BoundsChecks::Explicit,
+        "guard-pages" => BoundsChecks::GuardPages,
+        _ => return Err(format!("`{v}` is not one of auto, explicit, guard-pages")),
+    })
+}
+
 /// A CPU thread count within the runtime's bound.
 fn parse_threads(v: &str) -> Result<u32, String> {
     let n: u32 = v
@@ -321,6 +338,21 @@ fn engine_config(o: &RunArgs) -> Config {
     if let Some(e) = o.kernel_engine {
         c.parallel.kernel_engine = e;
     }
+    // The CLI owns its process, so it may take the signals that guard-page
+    // bounds checks need (a library leaves that choice to its host); not
+    // on 32-bit hosts, which have no address space for the guard. The
+    // environment variable, when set, wins over this default (not over
+    // the flag).
+    use wasi_parallel::parallel::BoundsChecks;
+    let env_set = std::env::var_os(wasi_parallel::parallel::kernel::BOUNDS_CHECKS_ENV)
+        .is_some_and(|v| !v.is_empty());
+    c.parallel.bounds_checks = o.bounds_checks.unwrap_or(if env_set {
+        BoundsChecks::Auto
+    } else if usize::BITS >= 64 {
+        BoundsChecks::GuardPages
+    } else {
+        BoundsChecks::Explicit
+    });
     if let Some(n) = o.max_buffer_bytes {
         c.parallel.max_buffer_bytes = n;
     }

@@ -1,7 +1,10 @@
 //! `wp_config_t` (engine settings), its setters and the device policy.
 
 use super::error::{guard, wp_error_t};
-use super::kind::{device_kind_from_c, kernel_engine_from_c, wp_device_kind_t, wp_kernel_engine_t};
+use super::kind::{
+    bounds_checks_from_c, device_kind_from_c, kernel_engine_from_c, wp_bounds_checks_t,
+    wp_device_kind_t, wp_kernel_engine_t,
+};
 use super::{c_str, non_null_mut};
 use crate::error::{Error, Result};
 use crate::parallel::DevicePolicy;
@@ -274,6 +277,31 @@ pub extern "C" fn wp_config_set_kernel_engine(
         e.resolve()
             .map_err(|err| Error::invalid_argument(err.message))?;
         c.parallel.kernel_engine = e;
+        Ok(())
+    })
+}
+
+/// Sets how JIT-compiled kernels stay in bounds: `WP_BOUNDS_CHECKS_AUTO`
+/// (the default: the environment variable `WASI_PARALLEL_BOUNDS_CHECKS`,
+/// else explicit checks), `WP_BOUNDS_CHECKS_EXPLICIT`, or
+/// `WP_BOUNDS_CHECKS_GUARD_PAGES`. Guard pages make memory-heavy kernels
+/// faster but install wasmtime's SIGSEGV/SIGBUS/SIGILL/SIGFPE handlers for
+/// the whole process when the engine is created (they pass faults that are
+/// not a kernel's to the handlers installed before them); a host that
+/// installs its own handlers for those signals afterwards must chain to the
+/// previous ones. No effect on the interpreter or the GPU.
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or an unknown
+/// value; `WP_ERROR_UNSUPPORTED` from `wp_engine_new` for guard pages on a
+/// 32-bit host. Ownership: borrows `config`. Thread-safety: one thread per
+/// config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_bounds_checks(
+    config: *mut wp_config_t,
+    bounds_checks: wp_bounds_checks_t,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.parallel.bounds_checks = bounds_checks_from_c(bounds_checks)?;
         Ok(())
     })
 }

@@ -6,7 +6,7 @@
 //! the constants where the header always had them.)
 
 use crate::error::{Error, Result};
-use crate::parallel::{DeviceKind, KernelEngine};
+use crate::parallel::{BoundsChecks, DeviceKind, KernelEngine};
 
 /// A device kind (a `WP_DEVICE_*` value; the ABI's `device_kind`).
 pub type wp_device_kind_t = i32;
@@ -56,4 +56,32 @@ pub(crate) fn kernel_engine_to_c(engine: KernelEngine) -> wp_kernel_engine_t {
         KernelEngine::Jit => WP_KERNEL_ENGINE_JIT,
         KernelEngine::Interpreter => WP_KERNEL_ENGINE_INTERPRETER,
     }
+}
+
+/// How JIT-compiled kernels stay in bounds (a `WP_BOUNDS_CHECKS_*` value).
+pub type wp_bounds_checks_t = i32;
+/// The environment variable `WASI_PARALLEL_BOUNDS_CHECKS` (`explicit`,
+/// `guard-pages`), else explicit checks (the default).
+pub const WP_BOUNDS_CHECKS_AUTO: wp_bounds_checks_t = 0;
+/// A check before every memory access in the compiled kernel; no signal
+/// handler is installed.
+pub const WP_BOUNDS_CHECKS_EXPLICIT: wp_bounds_checks_t = 1;
+/// No checks in the compiled kernel: guard pages after each kernel memory
+/// and wasmtime's signal handlers (SIGSEGV, SIGBUS, SIGILL, SIGFPE),
+/// installed for the whole process, turn an out-of-bounds access into a
+/// kernel trap. Faster on memory-heavy kernels; 64-bit hosts only.
+pub const WP_BOUNDS_CHECKS_GUARD_PAGES: wp_bounds_checks_t = 2;
+
+/// A `WP_BOUNDS_CHECKS_*` value as bounds checks.
+pub(crate) fn bounds_checks_from_c(v: wp_bounds_checks_t) -> Result<BoundsChecks> {
+    Ok(match v {
+        WP_BOUNDS_CHECKS_AUTO => BoundsChecks::Auto,
+        WP_BOUNDS_CHECKS_EXPLICIT => BoundsChecks::Explicit,
+        WP_BOUNDS_CHECKS_GUARD_PAGES => BoundsChecks::GuardPages,
+        other => {
+            return Err(Error::invalid_argument(format!(
+                "unknown bounds checks setting {other}"
+            )))
+        }
+    })
 }

@@ -37,7 +37,7 @@ pub use stats::ParallelStats;
 use device::cpu::CpuDevice;
 use kernel::cache::KernelCache;
 use kernel::KernelCompilers;
-pub use kernel::KernelEngine;
+pub use kernel::{BoundsChecks, KernelEngine};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -121,6 +121,12 @@ pub struct ParallelConfig {
     /// version; a corrupt or foreign file is ignored with a warning and
     /// rewritten.
     pub pipeline_cache_dir: Option<std::path::PathBuf>,
+    /// How JIT-compiled kernels stay in bounds (default `Auto`: the
+    /// environment variable `WASI_PARALLEL_BOUNDS_CHECKS`, else explicit
+    /// checks). `GuardPages` installs process-wide signal handlers: see
+    /// [`BoundsChecks::GuardPages`] before choosing it in a host that
+    /// handles SIGSEGV itself. The CLI uses guard pages.
+    pub bounds_checks: BoundsChecks,
 }
 
 impl ParallelConfig {
@@ -164,6 +170,7 @@ impl Default for ParallelConfig {
             vulkan_llvmpipe_nested_loops: true,
             kernel_engine: KernelEngine::Auto,
             pipeline_cache_dir: None,
+            bounds_checks: BoundsChecks::Auto,
         }
     }
 }
@@ -229,6 +236,7 @@ impl ParallelRuntime {
             config.kernel_engine,
             config.kernel_fuel.is_some(),
             config.interruptible || config.kernel_timeout.is_some(),
+            config.bounds_checks,
         )?;
         let mut devices: Vec<Arc<dyn Device>> = vec![
             Arc::new(device::sequential::new_sequential_device(0)),

@@ -559,3 +559,34 @@ fn kernel_engine_option_and_stats_name_the_engine() {
         );
     }
 }
+
+/// `--bounds-checks` takes its three values (the guest checks its own
+/// results on each) and refuses others with a usage error.
+#[test]
+#[cfg(feature = "wat")] // the guest is WAT text
+fn bounds_checks_option() {
+    let guest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("c-examples/embedded/square_guest.wat");
+    for opt in ["explicit", "guard-pages", "auto"] {
+        for device in ["sequential", "cpu"] {
+            let out = cli()
+                .args(["run", "--bounds-checks", opt, "--device", device])
+                .arg(&guest)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(0), "{opt} {device}: {err}");
+        }
+    }
+    let out = cli()
+        .args(["run", "--bounds-checks", "none"])
+        .arg(&guest)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not one of auto, explicit, guard-pages"),
+        "{err}"
+    );
+}

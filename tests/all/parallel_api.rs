@@ -372,9 +372,25 @@ fn zero_iterations_run_nothing() {
     }
 }
 
+/// With either kind of JIT bounds checks (explicit, or guard pages and
+/// signal handlers: then the out-of-bounds trap is a SIGSEGV in a worker
+/// thread), a trap is `kernel_trap` with its message and nothing breaks.
 #[test]
 fn traps_return_kernel_trap_and_keep_the_message() {
-    let rt = runtime_threads(4);
+    for bounds in [
+        wasi_parallel::parallel::BoundsChecks::Explicit,
+        wasi_parallel::parallel::BoundsChecks::GuardPages,
+    ] {
+        traps_return_kernel_trap(bounds);
+    }
+}
+
+fn traps_return_kernel_trap(bounds: wasi_parallel::parallel::BoundsChecks) {
+    let rt = runtime(ParallelConfig {
+        threads: 4,
+        bounds_checks: bounds,
+        ..Default::default()
+    });
     let k = wat("trap");
     for hint in [SEQUENTIAL, CPU] {
         for (mode, needle) in [(0, "unreachable"), (1, "out of bounds"), (2, "divi")] {

@@ -143,6 +143,12 @@ static void null_and_garbage(wp_engine_t *engine, wp_module_t *module,
   CHECK(wp_config_set_pipeline_cache_dir(cfg, NULL) == NULL);
   CHECK(wp_config_set_pipeline_cache_dir(cfg, "/tmp/wp-stress-cache") == NULL);
   err(wp_config_set_max_memory_pages(cfg, 70000), -1, "pages 70000");
+  err(wp_config_set_bounds_checks(NULL, WP_BOUNDS_CHECKS_EXPLICIT), WP_ERROR_INVALID_ARGUMENT, "bounds NULL");
+  err(wp_config_set_bounds_checks(cfg, 3), WP_ERROR_INVALID_ARGUMENT, "bounds 3");
+  err(wp_config_set_bounds_checks(cfg, -1), WP_ERROR_INVALID_ARGUMENT, "bounds -1");
+  CHECK(wp_config_set_bounds_checks(cfg, WP_BOUNDS_CHECKS_AUTO) == NULL);
+  CHECK(wp_config_set_bounds_checks(cfg, WP_BOUNDS_CHECKS_EXPLICIT) == NULL);
+  CHECK(wp_config_set_bounds_checks(cfg, WP_BOUNDS_CHECKS_GUARD_PAGES) == NULL);
   wp_config_delete(cfg);
 
   /* engine */

@@ -63,7 +63,17 @@ fn interpreter_config() -> ParallelConfig {
 fn jit_config() -> ParallelConfig {
     ParallelConfig {
         kernel_engine: wasi_parallel::parallel::KernelEngine::Jit,
+        bounds_checks: wasi_parallel::parallel::BoundsChecks::Explicit,
         ..base_config()
+    }
+}
+
+/// The JIT without bounds checks in the code: guard pages and signal
+/// handlers (the CLI's default).
+fn jit_guard_config() -> ParallelConfig {
+    ParallelConfig {
+        bounds_checks: wasi_parallel::parallel::BoundsChecks::GuardPages,
+        ..jit_config()
     }
 }
 
@@ -91,6 +101,16 @@ pub fn engines() -> Vec<Engine> {
             config: jit_config,
             device: DeviceSel::Cpu,
         },
+        Engine {
+            name: "jit-guard/sequential",
+            config: jit_guard_config,
+            device: DeviceSel::Sequential,
+        },
+        Engine {
+            name: "jit-guard/cpu",
+            config: jit_guard_config,
+            device: DeviceSel::Cpu,
+        },
         #[cfg(feature = "vulkan")]
         Engine {
             name: "vulkan",
@@ -102,7 +122,7 @@ pub fn engines() -> Vec<Engine> {
     let all: Vec<Engine> = all
         .into_iter()
         .filter(|e| {
-            !e.name.starts_with("jit/") || wasi_parallel::parallel::KernelEngine::jit_available()
+            !e.name.starts_with("jit") || wasi_parallel::parallel::KernelEngine::jit_available()
         })
         .collect();
     // SPEC_ENGINES=name,name: only these (for debugging).

@@ -157,17 +157,32 @@ unsafe impl Send for Window {}
 impl Window {
     /// Reserves `len` (> 0, page multiple) bytes of private zero pages.
     fn reserve(len: u64) -> ParResult<Window> {
+        Window::reserve_guarded(len, 0)
+    }
+
+    /// Reserves `max(len, span)` bytes of address space: `[0, len)` private
+    /// zero pages (readable, writable), the rest `PROT_NONE`, so that any
+    /// access there faults (the guard region of a kernel memory compiled
+    /// without bounds checks). `span <= len` is [`Window::reserve`].
+    fn reserve_guarded(len: u64, span: u64) -> ParResult<Window> {
+        let total = len.max(span);
         // A 32-bit host cannot map a window of 4 GiB (`len as usize` would
         // wrap to 0); larger than its address space is resource exhaustion.
-        let len =
-            usize::try_from(len).map_err(|_| too_big_for_host("kernel memory window", len))?;
+        let total =
+            usize::try_from(total).map_err(|_| too_big_for_host("kernel memory window", total))?;
+        let guarded = span > len;
+        let prot = if guarded {
+            libc::PROT_NONE
+        } else {
+            libc::PROT_READ | libc::PROT_WRITE
+        };
         // SAFETY: a fresh anonymous mapping at an address the kernel picks;
         // it aliases nothing.
         let ptr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
+                total,
+                prot,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                 -1,
                 0,
@@ -176,10 +191,16 @@ impl Window {
         if ptr == libc::MAP_FAILED {
             return Err(os_err("mmap of a worker window"));
         }
-        Ok(Window {
+        let window = Window {
             ptr: ptr.cast(),
-            len,
-        })
+            len: total,
+        };
+        if guarded {
+            // The accessible part: fresh private pages over the reservation
+            // (dropping `window` on error unmaps the whole reservation).
+            window.map_fixed(0, len, None, false)?;
+        }
+        Ok(window)
     }
 
     /// Replaces `[offset, offset+len)` of the window with `fd`'s pages from 0
@@ -298,11 +319,21 @@ pub fn build_window<M>(
 /// `buffers` (one memfd per placement): `[0, R)`, the gaps and the tail are
 /// fresh private zero pages, each buffer its memfd's pages (shared). For an
 /// engine that does not zero-fill the memory it is given (the JIT's memory
-/// creator), so no scratch pages are needed. A layout of total size 0 gets a
-/// one-page window (a valid, unused address) of which nothing is visible.
+/// creator), so no scratch pages are needed.
+///
+/// `span` (0: none) reserves address space after the window up to that
+/// many bytes from its start, `PROT_NONE`: the guard region of a kernel
+/// compiled without bounds checks, where every access past the memory
+/// faults. Without a span, a layout of total size 0 gets a one-page window
+/// (a valid, unused address) of which nothing is visible; with one it gets
+/// no accessible page at all.
 #[cfg_attr(not(wp_jit), allow(dead_code))]
-pub fn map_window(layout: &Layout, buffers: &[&Memfd]) -> ParResult<Window> {
-    let window = Window::reserve(layout.total_size.max(PAGE))?;
+pub fn map_window(layout: &Layout, buffers: &[&Memfd], span: u64) -> ParResult<Window> {
+    let window = if span > 0 {
+        Window::reserve_guarded(layout.total_size, span)?
+    } else {
+        Window::reserve(layout.total_size.max(PAGE))?
+    };
     for (p, fd) in layout.placements.iter().zip(buffers) {
         window.map_fixed(p.offset, round_up(p.len, PAGE), Some(fd), false)?;
     }
@@ -316,9 +347,31 @@ impl Window {
         Window::reserve(round_up(len.max(PAGE), PAGE))
     }
 
+    /// `len` bytes of private zero pages followed by `PROT_NONE` address
+    /// space up to `span` bytes from the start ([`map_window`]'s guard).
+    pub fn private_guarded(len: u64, span: u64) -> ParResult<Window> {
+        Window::reserve_guarded(round_up(len, PAGE), round_up(span, PAGE))
+    }
+
+    /// Makes `[from, to)` of a guarded window readable and writable (fresh
+    /// zero pages): the bytes a growing memory exposes.
+    pub fn open(&self, from: u64, to: u64) -> ParResult<()> {
+        let from = round_up(from, PAGE);
+        let to = round_up(to, PAGE);
+        if to > from {
+            self.map_fixed(from, to - from, None, false)?;
+        }
+        Ok(())
+    }
+
     /// Start of the window.
     pub fn as_ptr(&self) -> *mut u8 {
         self.ptr
+    }
+
+    /// Bytes of address space the window holds (accessible or not).
+    pub fn len(&self) -> usize {
+        self.len
     }
 }
 

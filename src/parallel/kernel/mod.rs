@@ -109,6 +109,59 @@ impl KernelEngine {
     }
 }
 
+/// How JIT-compiled kernels keep their memory accesses in bounds (the
+/// interpreter always checks each access; so does the GPU translator).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum BoundsChecks {
+    /// What the environment variable [`BOUNDS_CHECKS_ENV`] names
+    /// (`explicit`, `guard-pages`), else `Explicit`.
+    #[default]
+    Auto,
+    /// A check before every access in the compiled code; nothing is asked
+    /// of the process. The library's default.
+    Explicit,
+    /// No checks in the compiled code: every kernel memory is followed by
+    /// inaccessible address space up to 4 GiB + 32 MiB from its base, and
+    /// an access there faults; wasmtime's SIGSEGV/SIGBUS/SIGILL/SIGFPE
+    /// handlers, installed for the whole process when the first runtime
+    /// with this setting is created (chaining to the handlers installed
+    /// before them), turn the fault into the same `kernel_trap`. Faster on
+    /// memory-heavy kernels (BENCHMARKS.md); costs 4 GiB of address space
+    /// (not memory) per worker memory; 64-bit hosts only. A host that
+    /// installs its own handlers for those signals afterwards must chain to
+    /// the previous ones, or kernel traps crash the process.
+    GuardPages,
+}
+
+impl BoundsChecks {
+    /// `Auto` replaced by what [`BOUNDS_CHECKS_ENV`] names (unset, empty
+    /// or `auto`: `Explicit`); an explicit setting wins over the variable.
+    pub fn or_env(self) -> ParResult<BoundsChecks> {
+        if self != BoundsChecks::Auto {
+            return Ok(self);
+        }
+        match std::env::var(BOUNDS_CHECKS_ENV).as_deref() {
+            Err(_) | Ok("") | Ok("auto") | Ok("explicit") => Ok(BoundsChecks::Explicit),
+            Ok("guard-pages") => Ok(BoundsChecks::GuardPages),
+            Ok(other) => Err(ParError::invalid_argument(format!(
+                "{BOUNDS_CHECKS_ENV}={other} is not one of auto, explicit, guard-pages"
+            ))),
+        }
+    }
+
+    /// Name for people: `auto`, `explicit`, `guard-pages`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BoundsChecks::Auto => "auto",
+            BoundsChecks::Explicit => "explicit",
+            BoundsChecks::GuardPages => "guard-pages",
+        }
+    }
+}
+
+/// Environment variable read when the configured bounds checks are `Auto`.
+pub const BOUNDS_CHECKS_ENV: &str = "WASI_PARALLEL_BOUNDS_CHECKS";
+
 /// Environment variable read when the configured kernel engine is `Auto`.
 pub const KERNEL_ENGINE_ENV: &str = "WASI_PARALLEL_KERNEL_ENGINE";
 
@@ -137,6 +190,7 @@ impl KernelCompilers {
         engine: KernelEngine,
         fuel: bool,
         interruptible: bool,
+        bounds: BoundsChecks,
     ) -> ParResult<KernelCompilers> {
         let engine = engine.or_env()?.resolve()?;
         let jit = engine == KernelEngine::Jit;
@@ -160,6 +214,7 @@ impl KernelCompilers {
                     fuel,
                     interruptible,
                     false,
+                    bounds,
                 )?)
             } else {
                 None

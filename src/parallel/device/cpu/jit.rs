@@ -10,13 +10,24 @@
 //! worker is instantiated (the creator gets no store context), and is owned
 //! by the memory, so it is unmapped when the worker's `Store` drops.
 //!
-//! No signal handlers: `signals_based_traps(false)`, no reservation and no
-//! guard pages, so every access is bounds-checked in the compiled code
-//! against the memory's length, and every trap (out of bounds, division by
-//! zero, unreachable, stack overflow, fuel) is raised by a libcall and
-//! comes back as a `wasmtime::Trap`. The memory never moves or grows
-//! (`memory.grow` returns -1, as on the interpreter, whose memory has
-//! `max = min`).
+//! Bounds checks, two ways ([`BoundsChecks`], chosen per runtime):
+//! - `Explicit` (the library's default): no signal handlers
+//!   (`signals_based_traps(false)`), no reservation and no guard pages, so
+//!   every access is bounds-checked in the compiled code against the
+//!   memory's length, and every trap (out of bounds, division by zero,
+//!   unreachable, stack overflow, fuel) is raised by a libcall.
+//! - `GuardPages` (opt-in; the CLI's default): each memory is followed by
+//!   `PROT_NONE` address space up to 4 GiB + [`GUARD_BYTES`] from its base,
+//!   so no 32-bit address plus a static offset below the guard can leave
+//!   the reservation, and Cranelift emits no bounds check at all; an
+//!   out-of-bounds access faults and wasmtime's signal handlers (installed
+//!   process-wide when the first such engine is created, chaining to the
+//!   handlers that were there before) turn the fault into the same trap.
+//!   Each worker memory then costs 4 GiB of address space (not memory).
+//!
+//! Either way a trap comes back as a `wasmtime::Trap` with the same
+//! message. The memory never moves or grows (`memory.grow` returns -1, as
+//! on the interpreter, whose memory has `max = min`).
 //!
 //! Cancellation (interrupts, deadlines: [`crate::parallel::cancel`]): with
 //! `interruptible`, the engine uses epoch interruption; a ticker thread
@@ -31,7 +42,7 @@ use crate::parallel::cancel::{Cancel, Stop};
 use crate::parallel::device::shm::{map_window, Memfd, Window};
 use crate::parallel::errno::{ParError, ParResult};
 use crate::parallel::kernel::layout::Layout;
-use crate::parallel::kernel::loader;
+use crate::parallel::kernel::{loader, BoundsChecks};
 use std::cell::RefCell;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,12 +59,20 @@ thread_local! {
     static NEXT_WINDOW: RefCell<Option<(Window, usize)>> = const { RefCell::new(None) };
 }
 
+/// The guard region after the 4 GiB reservation (wasmtime's default on
+/// 64-bit hosts): accesses whose static offset plus size fit in it need no
+/// check; larger offsets (rare) keep an explicit one.
+pub const GUARD_BYTES: u64 = 32 << 20;
+
 /// A kernel memory over a window this value owns. `size` bytes are
-/// visible; `capacity` bytes are mapped (equal for memory 0).
+/// visible; `capacity` bytes may become visible (equal for memory 0).
+/// `guarded`: the bytes past `size` are `PROT_NONE` (guard pages), so a
+/// growth must open them.
 struct WindowMemory {
     window: Window,
     size: usize,
     capacity: usize,
+    guarded: bool,
 }
 
 // SAFETY: the window is plain memory owned by this value; `&WindowMemory`
@@ -61,11 +80,14 @@ struct WindowMemory {
 // while shared (only `grow_to`, through `&mut`, changes `size`).
 unsafe impl Sync for WindowMemory {}
 
-// SAFETY: `as_ptr` is the start of a mapping of at least `capacity`
-// readable, writable bytes that stays mapped (never moves) until this
-// value drops; `byte_size <= byte_capacity`; bytes past the old size are
-// zero when `grow_to` exposes them (fresh anonymous pages, never written
-// because they were out of bounds).
+// SAFETY: `as_ptr` is the start of a mapping of at least `capacity` bytes
+// (readable and writable, or in a guarded window `PROT_NONE` past `size`
+// until `grow_to` opens them) that stays mapped (never moves) until this
+// value drops; a guarded window also covers wasmtime's reservation and
+// guard after the base (checked in `new_memory`); `byte_size <=
+// byte_capacity`; bytes past the old size are zero when `grow_to` exposes
+// them (fresh anonymous pages, never written because they were out of
+// bounds).
 unsafe impl LinearMemory for WindowMemory {
     fn byte_size(&self) -> usize {
         self.size
@@ -76,6 +98,11 @@ unsafe impl LinearMemory for WindowMemory {
     fn grow_to(&mut self, new_size: usize) -> wasmtime::Result<()> {
         if new_size > self.capacity {
             anyhow::bail!("kernel memory cannot grow past {} bytes", self.capacity);
+        }
+        if self.guarded && new_size > self.size {
+            self.window
+                .open(self.size as u64, new_size as u64)
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         }
         self.size = new_size;
         Ok(())
@@ -91,37 +118,59 @@ unsafe impl LinearMemory for WindowMemory {
 /// (at most 4 GiB of address space, committed only when touched).
 struct WindowCreator;
 
-// SAFETY: the memories returned satisfy `LinearMemory`'s contract (above);
-// no reservation or guard is promised (`memory_reservation(0)`,
-// `memory_guard_size(0)`), so the compiled code checks every access.
+// SAFETY: the memories returned satisfy `LinearMemory`'s contract (above)
+// and the engine's promise to the compiled code: with explicit bounds
+// checks no reservation or guard is promised (`memory_reservation(0)`,
+// `memory_guard_size(0)`); with guard pages every memory's window covers
+// `max(capacity, reservation) + guard` bytes from its base, all of it
+// mapped (`PROT_NONE` past the visible size), which is the range
+// wasmtime's compiled code may touch and its signal handler attributes
+// to this memory.
 unsafe impl MemoryCreator for WindowCreator {
     fn new_memory(
         &self,
         _ty: MemoryType,
         minimum: usize,
         maximum: Option<usize>,
-        _reserved_size_in_bytes: Option<usize>,
-        _guard_size_in_bytes: usize,
+        reserved_size_in_bytes: Option<usize>,
+        guard_size_in_bytes: usize,
     ) -> Result<Box<dyn LinearMemory>, String> {
+        let four_gib = usize::try_from(1u64 << 32).unwrap_or(usize::MAX);
+        let reserved = reserved_size_in_bytes.unwrap_or(0);
+        let guarded = reserved > 0 || guard_size_in_bytes > 0;
         if let Some((window, size)) = NEXT_WINDOW.with(|w| w.borrow_mut().take()) {
             if size < minimum {
                 return Err(format!(
                     "kernel memory needs {minimum} bytes, its window has {size}"
                 ));
             }
+            let span = size.max(reserved).saturating_add(guard_size_in_bytes);
+            if window.len() < span {
+                return Err(format!(
+                    "kernel memory window spans {} bytes, the engine needs {span}",
+                    window.len()
+                ));
+            }
             return Ok(Box::new(WindowMemory {
                 window,
                 size,
                 capacity: size,
+                guarded,
             }));
         }
-        let four_gib = usize::try_from(1u64 << 32).unwrap_or(usize::MAX);
         let capacity = maximum.unwrap_or(four_gib).min(four_gib).max(minimum);
-        let window = Window::private(capacity as u64).map_err(|e| e.message)?;
+        let window = if guarded {
+            let span = capacity.max(reserved).saturating_add(guard_size_in_bytes);
+            Window::private_guarded(minimum as u64, span as u64)
+        } else {
+            Window::private(capacity as u64)
+        }
+        .map_err(|e| e.message)?;
         Ok(Box::new(WindowMemory {
             window,
             size: minimum,
             capacity,
+            guarded,
         }))
     }
 }
@@ -195,6 +244,9 @@ pub struct JitCompiler {
     /// unless `WASI_PARALLEL_JIT_RANGE_LOOP=0` (for measuring its effect).
     range_loop: bool,
     ticker: Option<(Arc<Ticker>, Option<std::thread::JoinHandle<()>>)>,
+    /// Address space each worker window reserves from its base (0 with
+    /// explicit bounds checks).
+    span: u64,
 }
 
 impl std::fmt::Debug for JitCompiler {
@@ -219,12 +271,29 @@ impl JitCompiler {
     /// A compiler for kernels; `fuel` turns on fuel metering (it changes
     /// the generated code, so it is per engine like the interpreter's);
     /// `interruptible` turns on epoch interruption (a running iteration
-    /// polls the call's [`Cancel`] about every millisecond).
-    pub fn new(fuel: bool, interruptible: bool, canonicalize_nans: bool) -> ParResult<JitCompiler> {
+    /// polls the call's [`Cancel`] about every millisecond); `bounds` says
+    /// how accesses are kept in bounds (module docs).
+    pub fn new(
+        fuel: bool,
+        interruptible: bool,
+        canonicalize_nans: bool,
+        bounds: BoundsChecks,
+    ) -> ParResult<JitCompiler> {
+        let guard_pages = bounds.or_env()? == BoundsChecks::GuardPages;
+        if guard_pages && usize::BITS < 64 {
+            return Err(ParError::unsupported(
+                "guard-page bounds checks need a 64-bit host (4 GiB of address space per kernel memory)",
+            ));
+        }
+        let (reservation, guard) = if guard_pages {
+            (1u64 << 32, GUARD_BYTES)
+        } else {
+            (0, 0)
+        };
         let mut c = Config::new();
-        c.signals_based_traps(false)
-            .memory_reservation(0)
-            .memory_guard_size(0)
+        c.signals_based_traps(guard_pages)
+            .memory_reservation(reservation)
+            .memory_guard_size(guard)
             .memory_reservation_for_growth(0)
             .guard_before_linear_memory(false)
             .memory_may_move(false)
@@ -256,6 +325,7 @@ impl JitCompiler {
             linker,
             range_loop,
             ticker,
+            span: if guard_pages { reservation + guard } else { 0 },
         })
     }
 
@@ -279,6 +349,7 @@ impl JitCompiler {
         Ok(JitKernel {
             pre,
             ticker: self.ticker.as_ref().map(|(t, _)| t.clone()),
+            span: self.span,
             compile_time: t.elapsed(),
         })
     }
@@ -301,6 +372,8 @@ impl std::error::Error for StopError {}
 pub struct JitKernel {
     pre: InstancePre<Option<Cancel>>,
     ticker: Option<Arc<Ticker>>,
+    /// The compiler's span: the address space each window reserves.
+    span: u64,
     /// How long the JIT took (part of the kernel's compile time).
     pub compile_time: Duration,
 }
@@ -328,7 +401,7 @@ impl JitWorker {
         memfds: &[&Memfd],
         fuel: Option<u64>,
     ) -> ParResult<JitWorker> {
-        let window = map_window(layout, memfds)?;
+        let window = map_window(layout, memfds, kernel.span)?;
         let size = usize::try_from(layout.total_size)
             .map_err(|_| ParError::resource_exhausted("kernel memory too large for this host"))?;
         let mut store = Store::new(kernel.pre.module().engine(), None);
@@ -563,6 +636,9 @@ mod tests {
     use super::*;
     use crate::parallel::kernel::loader;
 
+    /// Every test runs with both kinds of bounds checks.
+    const MODES: [BoundsChecks; 2] = [BoundsChecks::Explicit, BoundsChecks::GuardPages];
+
     fn compile(compiler: &JitCompiler, wat: &str) -> JitKernel {
         let shape = loader::load(&wat::parse_str(wat).unwrap()).unwrap();
         compiler.compile(&shape.rewritten).unwrap()
@@ -612,7 +688,13 @@ mod tests {
 
     #[test]
     fn stores_reach_the_shared_buffer_and_private_pages_stay_private() {
-        let compiler = JitCompiler::new(false, false, false).unwrap();
+        for bounds in MODES {
+            stores_reach_the_shared_buffer(bounds);
+        }
+    }
+
+    fn stores_reach_the_shared_buffer(bounds: BoundsChecks) {
+        let compiler = JitCompiler::new(false, false, false, bounds).unwrap();
         let k = compile(&compiler, PROBE);
         let buf = Memfd::new(100).unwrap();
         buf.write_at(&[0xAA; 100], 0).unwrap();
@@ -641,7 +723,13 @@ mod tests {
 
     #[test]
     fn traps_are_messages_and_bounds_are_the_window() {
-        let compiler = JitCompiler::new(true, false, false).unwrap();
+        for bounds in MODES {
+            traps_are_messages(bounds);
+        }
+    }
+
+    fn traps_are_messages(bounds: BoundsChecks) {
+        let compiler = JitCompiler::new(true, false, false, bounds).unwrap();
         // Loads the word at `block_size`: in bounds up to memory.size - 4.
         let k = compile(
             &compiler,
@@ -689,7 +777,13 @@ mod tests {
 
     #[test]
     fn stack_overflow_is_a_trap() {
-        let compiler = JitCompiler::new(false, false, false).unwrap();
+        for bounds in MODES {
+            stack_overflow(bounds);
+        }
+    }
+
+    fn stack_overflow(bounds: BoundsChecks) {
+        let compiler = JitCompiler::new(false, false, false, bounds).unwrap();
         let k = compile(
             &compiler,
             r#"(module (memory (import "" "memory") 1)
@@ -704,7 +798,13 @@ mod tests {
 
     #[test]
     fn data_segments_and_a_memory_of_size_zero() {
-        let compiler = JitCompiler::new(false, false, false).unwrap();
+        for bounds in MODES {
+            data_segments_and_size_zero(bounds);
+        }
+    }
+
+    fn data_segments_and_size_zero(bounds: BoundsChecks) {
+        let compiler = JitCompiler::new(false, false, false, bounds).unwrap();
         let k = compile(
             &compiler,
             r#"(module (memory (import "" "memory") 1)
@@ -731,5 +831,95 @@ mod tests {
         let mut w = JitWorker::build(&k, &layout, &[], None).unwrap();
         let e = trap(w.run_range(&call(1, 0), 0..1, &AtomicBool::new(false)));
         assert!(e.contains("out of bounds"), "{e}");
+    }
+
+    /// Guard pages: every way out of the window traps (the first byte past
+    /// it, the last 32-bit address, offsets inside and beyond the guard,
+    /// a wide SIMD load straddling the end), in any worker thread, and the
+    /// workers and the process go on; a second memory that grows opens
+    /// its new pages. Explicit checks must agree on every case.
+    #[test]
+    fn every_way_out_of_the_window_traps() {
+        // Loads at `block_size` (the address) with the static offset
+        // chosen by the iteration.
+        const OUT: &str = r#"(module (memory (import "" "memory") 1)
+          (memory $m2 1 3)
+          (func (export "kernel") (param $i i32) (param $n i32) (param $b i32) (param $p i32) (param $l i32)
+            (if (i32.eq (local.get $i) (i32.const 0)) (then (drop (i32.load8_u (local.get $b)))))
+            (if (i32.eq (local.get $i) (i32.const 1)) (then (drop (i64.load offset=16 (local.get $b)))))
+            (if (i32.eq (local.get $i) (i32.const 2)) (then (drop (i32.load offset=40000000 (local.get $b)))))
+            (if (i32.eq (local.get $i) (i32.const 3)) (then (drop (v128.load (local.get $b)))))
+            (if (i32.eq (local.get $i) (i32.const 4)) (then (i32.store8 (local.get $b) (i32.const 7))))
+            (if (i32.eq (local.get $i) (i32.const 5))
+              (then (i32.store (local.get $p) (memory.grow $m2 (i32.const 1)))
+                    (i32.store $m2 (i32.const 100000) (i32.const 9))
+                    (i32.store offset=4 (local.get $p) (i32.load $m2 (i32.const 100000)))
+                    (drop (i32.load $m2 (local.get $b)))))))"#;
+        for bounds in MODES {
+            let compiler = JitCompiler::new(false, false, false, bounds).unwrap();
+            let k = compile(&compiler, OUT);
+            // Guard pages: the window reserves 4 GiB + the guard.
+            let span = if bounds == BoundsChecks::GuardPages {
+                (1 << 32) + GUARD_BYTES
+            } else {
+                0
+            };
+            assert_eq!(k.span, span);
+            let buf = Memfd::new(8).unwrap();
+            let layout = Layout::compute(65536, &[(0, 8)]).unwrap();
+            let end = layout.total_size as u32;
+            let stop = AtomicBool::new(false);
+            let mut w = JitWorker::build(&k, &layout, &[&buf], None).unwrap();
+            let at = |addr: u32| CallArgs {
+                num_iterations: 6,
+                block_size: addr,
+                fuel: None,
+                cancel: never(),
+            };
+            let run =
+                |w: &mut JitWorker, i: u32, addr: u32| w.run_range(&at(addr), i..i + 1, &stop);
+            // in bounds: the last byte, the last 8 bytes, the last 16
+            run(&mut w, 0, end - 1).ok().expect("last byte");
+            run(&mut w, 1, end - 24).ok().expect("last 8 bytes");
+            run(&mut w, 3, end - 16).ok().expect("last 16 bytes");
+            run(&mut w, 4, end - 1)
+                .ok()
+                .expect("store to the last byte");
+            let cases = [
+                (0, end),
+                (0, end + 4096),
+                (0, u32::MAX),
+                (1, end - 23),
+                (1, u32::MAX - 8),
+                (2, 0),
+                (2, u32::MAX),
+                (3, end - 15),
+                (4, end),
+                (4, 1 << 31),
+            ];
+            for (i, addr) in cases {
+                let e = trap(run(&mut w, i, addr));
+                assert!(
+                    e.contains("out of bounds"),
+                    "{bounds:?} case {i} at {addr}: {e}"
+                );
+            }
+            // The same trap from another thread (wasmtime's handler state is
+            // per thread).
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    let mut w2 = JitWorker::build(&k, &layout, &[&buf], None).unwrap();
+                    let e = trap(w2.run_range(&at(end), 0..1, &AtomicBool::new(false)));
+                    assert!(e.contains("out of bounds"), "{e}");
+                });
+            });
+            // Growth of the second memory: 1 -> 2 pages, the new page usable.
+            run(&mut w, 5, 2 * 65536 - 4).ok().expect("grow and use");
+            assert_eq!(read_u32s(&buf, 2), [1, 9]);
+            let e = trap(run(&mut w, 5, 3 * 65536 - 2));
+            assert!(e.contains("out of bounds"), "{bounds:?}: {e}");
+            // the worker still runs after all that
+            run(&mut w, 0, 0).ok().expect("runs after traps");
+        }
     }
 }
