@@ -11,7 +11,10 @@
 # CLANG (clang), CC (gcc), NATIVE=0 (no native twins) or 1t (only the
 # one-thread twin), OPT (-O2),
 # JOBS (parallel builds, default nproc), WASI_PARALLEL (the CLI for `embed`,
-# see c-examples/guests/embed.sh).
+# see c-examples/guests/embed.sh), KERNEL_SIMD=0 (kernels without
+# -msimd128; by default they are built with it, as the native twins get
+# x86-64's SSE2: clang then vectorizes the same loops gcc -O2 does, with
+# the same results, as no reassociation is allowed).
 # -ffp-contract=off everywhere: no fused multiply-adds in the native build,
 # so the twins compute what wasm computes, bit for bit.
 set -eu
@@ -29,6 +32,7 @@ COMMON="$OPT -ffp-contract=off -Wall -Wextra -I$root/include -I$here ${ds}"
 KERNEL_FLAGS="--target=wasm32 -nostdlib $COMMON -DPB_KERNEL_BUILD \
   -Wl,--no-entry -Wl,--import-memory -Wl,--stack-first -Wl,-z,stack-size=32768 \
   -Wl,--initial-memory=65536"
+[ "${KERNEL_SIMD:-1}" = 0 ] || KERNEL_FLAGS="$KERNEL_FLAGS -msimd128"
 benches=${*:-$(cd "$here" && ls *.c | sed 's/\.c$//')}
 # Several benchmarks at once (JOBS, default: the number of cores).
 if [ -z "${PB_ONE:-}" ]; then

@@ -13,9 +13,13 @@
 //!   So a kernel's private region and globals persist across the iterations
 //!   a worker runs and across calls; kernels must not rely on either.
 //! - Iterations are handed out dynamically in chunks from an atomic counter
-//!   (guided: each the iterations left over twice the worker count; one
-//!   worker takes the whole range); the first trap stops the others and its
+//!   (guided: each the iterations left over the worker count; one worker
+//!   takes the whole range); the first trap stops the others and its
 //!   message is returned.
+//! - After a call that used several workers, the pool threads spin for a
+//!   moment (100 us) before they sleep, so the next call hands them work
+//!   without a wake-up ([`linger`]), as OpenMP's threads do between
+//!   parallel regions.
 //! - The calling thread is the first worker. A call whose work, at the time
 //!   per iteration the calling thread measured in the set's last call, is
 //!   smaller than what sharing it would save runs on it alone: waking the
@@ -38,6 +42,7 @@ use std::time::{Duration, Instant};
 mod interp;
 #[cfg(wp_jit)]
 pub mod jit;
+mod linger;
 #[cfg(wp_jit)]
 mod runner;
 
@@ -73,6 +78,9 @@ pub struct CpuDevice {
     /// average of how much longer calls with every worker took than their
     /// work split evenly (see [`small_call`]).
     hand_off_ns: AtomicU64,
+    /// Pool threads that spin for a moment after a shared call, so the
+    /// next call hands them work without waking them ([`linger`]).
+    linger: Option<Arc<linger::Linger>>,
 }
 
 impl CpuDevice {
@@ -89,6 +97,7 @@ impl CpuDevice {
             joins: Arc::default(),
             caller_works: true,
             hand_off_ns: AtomicU64::new(SMALL_CALL_NS / 2),
+            linger: None,
         }
     }
 
@@ -134,6 +143,8 @@ impl CpuDevice {
             joins,
             caller_works: std::env::var("WASI_PARALLEL_CPU_CALLER_WORKS").as_deref() != Ok("0"),
             hand_off_ns: AtomicU64::new(SMALL_CALL_NS / 2),
+            // The calling thread is one worker: the others are pool threads.
+            linger: (threads > 1).then(|| linger::Linger::new(threads - 1, None)),
         })
     }
 
@@ -401,9 +412,16 @@ impl CallState<'_> {
     }
 
     /// The next chunk `[start, end)` of `0..n`, `None` when all are taken.
-    /// Guided: a chunk is the iterations left divided by twice the worker
-    /// count (at least `self.chunk`), so a call takes about `2 w ln(n / 2w)`
-    /// chunks, not `32 w`: each chunk is an entry into the engine.
+    /// Guided, as OpenMP's `schedule(guided)`: a chunk is the iterations
+    /// left divided by the worker count (at least `self.chunk`), so a call
+    /// takes about `w ln(n / w)` chunks, not `32 w` (each chunk is an entry
+    /// into the engine), and the first worker's first chunk is half the
+    /// call (with two workers): the workers rarely run neighbouring
+    /// iterations at the same time. With twice the worker count as the
+    /// divisor, they alternated small chunks at the end of every call, and
+    /// kernels whose neighbouring iterations write the same cache lines
+    /// (symm: a column of a row-major matrix per iteration) ran 2x slower
+    /// on two threads than with this divisor (BENCHMARKS.md, PolyBench).
     fn grab(&self, n: u64) -> Option<(u64, u64)> {
         let mut start = self.next.load(Ordering::Relaxed);
         loop {
@@ -600,7 +618,7 @@ impl Device for CpuDevice {
             cancel: req.cancel,
             next: AtomicU64::new(0),
             chunk,
-            guided_divisor: 2 * nworkers as u64,
+            guided_divisor: nworkers as u64,
             stop: AtomicBool::new(false),
             error: Mutex::new(None),
             setup_nanos: AtomicU64::new(0),
@@ -616,16 +634,18 @@ impl Device for CpuDevice {
                 // The calling thread is the first worker: one hand-off
                 // fewer per call (the guest's thread would only wait), so
                 // many small calls cost less (BENCHMARKS.md, "PolyBench").
+                // Pool threads still spinning after the last shared call
+                // take their share directly (`linger`); the others are
+                // woken through rayon.
                 let state = &state;
                 let (first, rest) = workers[..nworkers].split_first_mut().expect("w > 1");
+                let linger = self.linger.as_deref();
                 pool.in_place_scope(|s| {
-                    for slot in rest.iter_mut() {
-                        s.spawn(move |_| {
-                            state.work(slot);
-                        });
-                    }
-                    caller = timed(first);
+                    caller = share(linger, s, state, rest, || timed(first));
                 });
+                if let Some(l) = &self.linger {
+                    l.rearm(pool);
+                }
             }
             (Some(pool), w) if w > 1 => {
                 let state = &state;
@@ -672,6 +692,35 @@ impl Device for CpuDevice {
             setup_time: Duration::from_nanos(state.setup_nanos.load(Ordering::Relaxed)),
             reused_workers: reused,
         })
+    }
+}
+
+/// Runs `rest`'s workers on claimed lingerers (nested, so each claim's
+/// job is done before this returns) or, when none is spinning, as jobs of
+/// `scope`; `here` (the calling thread's share) runs meanwhile.
+fn share<'s, R>(
+    linger: Option<&linger::Linger>,
+    scope: &rayon::Scope<'s>,
+    state: &'s CallState<'s>,
+    rest: &'s mut [Slot],
+    here: impl FnOnce() -> R,
+) -> R {
+    let Some((slot, more)) = rest.split_first_mut() else {
+        return here();
+    };
+    match linger.and_then(|l| l.claim()) {
+        Some(claim) => claim.run(
+            || {
+                state.work(slot);
+            },
+            || share(linger, scope, state, more, here),
+        ),
+        None => {
+            scope.spawn(move |_| {
+                state.work(slot);
+            });
+            share(linger, scope, state, more, here)
+        }
     }
 }
 
