@@ -172,6 +172,9 @@ impl ParallelRuntime {
             }
             Err(e) => record.errno = e.errno,
         }
+        if key.is_some() {
+            self.start_queued_builds();
+        }
         let done = if ran.result.is_ok() {
             call.num_iterations as u64
         } else {
@@ -196,23 +199,29 @@ impl ParallelRuntime {
             .collect();
         let bytes = buffers.iter().map(|c| c.size()).sum();
         let key = Key::new(p.kernel.hash, call.num_iterations, bytes);
+        let rotate = self.config.device_policy == DevicePolicy::Rotate;
         let gpus = self.infos.iter().filter(|i| i.kind.is_gpu());
         let candidates = std::iter::once(self.cpu)
             .chain(gpus.map(|i| i.index))
             .map(|d| {
-                let declined = self.placer.declined(p.kernel.hash, d);
-                let status = if d == self.cpu {
-                    Status::Ready
-                } else if let Some(why) = &declined {
-                    Status::Declined(why.clone())
+                let (declined, status) = if d == self.cpu {
+                    (None, Status::Ready)
                 } else {
-                    self.devices[d].prepare(
-                        &p.kernel,
-                        call.buffers.len(),
-                        call.num_iterations,
-                        call.block_size,
-                        self.config.kernel_fuel.is_some(),
-                    )
+                    let gate = self.placer.gate(p.kernel.hash, d);
+                    let status = match &gate.declined {
+                        Some(why) => Status::Declined(why.clone()),
+                        // A build asked for here is queued, and started
+                        // after this call (`start_queued_builds`).
+                        None => self.devices[d].prepare(
+                            &p.kernel,
+                            call.buffers.len(),
+                            call.num_iterations,
+                            call.block_size,
+                            self.config.kernel_fuel.is_some(),
+                            gate.may_build || rotate,
+                        ),
+                    };
+                    (gate.declined, status)
                 };
                 if let (Status::Declined(why), None) = (&status, &declined) {
                     self.placer.decline(p.kernel.hash, d, why.clone());
@@ -232,8 +241,18 @@ impl ParallelRuntime {
                 }
             })
             .collect();
-        let rotate = self.config.device_policy == DevicePolicy::Rotate;
         (self.placer.decide(key, candidates, rotate), Some(key))
+    }
+
+    /// After an adaptive call has returned: starts the GPU builds it (or a
+    /// call beside it) queued, and gives the build budget the times of the
+    /// builds that finished.
+    fn start_queued_builds(&self) {
+        for i in self.infos.iter().filter(|i| i.kind.is_gpu()) {
+            for took in self.devices[i.index].start_queued_builds() {
+                self.placer.observe_build(i.index, took);
+            }
+        }
     }
 
     /// Makes the call's buffers resident on device `d` and runs it there;

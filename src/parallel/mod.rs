@@ -121,6 +121,14 @@ pub struct ParallelConfig {
     /// version; a corrupt or foreign file is ignored with a warning and
     /// rewritten.
     pub pipeline_cache_dir: Option<std::path::PathBuf>,
+    /// The adaptive policy's build budget (docs/wasi-parallel.md 2.6): a
+    /// GPU builds a kernel's pipeline only once the kernel's calls have
+    /// taken, in all, as long as a build on that device is expected to
+    /// take: the median of the builds measured there, this prior before
+    /// the first one (default 50 ms, [`placement::model::DEFAULT_BUILD_PRIOR`]).
+    /// `None` turns the budget off: a GPU starts building a kernel after
+    /// its first call, whatever the kernel costs.
+    pub gpu_build_budget: Option<Duration>,
 }
 
 impl ParallelConfig {
@@ -164,6 +172,7 @@ impl Default for ParallelConfig {
             vulkan_llvmpipe_nested_loops: true,
             kernel_engine: KernelEngine::Auto,
             pipeline_cache_dir: None,
+            gpu_build_budget: Some(placement::model::DEFAULT_BUILD_PRIOR),
         }
     }
 }
@@ -252,6 +261,7 @@ impl ParallelRuntime {
             }
         }
         Ok(ParallelRuntime {
+            placer: placement::Placer::new(config.gpu_build_budget),
             cache: KernelCache::new(config.kernel_cache_entries),
             config,
             engine,
@@ -259,7 +269,6 @@ impl ParallelRuntime {
             infos,
             sequential: 0,
             cpu: 1,
-            placer: placement::Placer::default(),
         })
     }
 
