@@ -116,7 +116,7 @@ impl ParallelRuntime {
         }
 
         let t = Instant::now();
-        let (decision, key) = self.place(&p, handles);
+        let (decision, key, unbuilt) = self.place(&p, handles);
         record.reason = decision.reason;
         record.estimates = decision.estimates.clone();
         let d = decision.device;
@@ -173,6 +173,22 @@ impl ParallelRuntime {
             Err(e) => record.errno = e.errno,
         }
         if key.is_some() {
+            // The build budget is checked again now that this call is
+            // counted: a kernel whose calls just reached a GPU's expected
+            // build cost asks for the build at once (a heavy kernel after
+            // its first call), not at its next call.
+            for &d in &unbuilt {
+                if self.placer.gate(p.kernel.hash, d).may_build {
+                    let _ = self.devices[d].prepare(
+                        &p.kernel,
+                        call.buffers.len(),
+                        call.num_iterations,
+                        call.block_size,
+                        self.config.kernel_fuel.is_some(),
+                        true,
+                    );
+                }
+            }
             self.start_queued_builds();
         }
         let done = if ran.result.is_ok() {
@@ -186,11 +202,16 @@ impl ParallelRuntime {
 
     /// Where the call runs: the adaptive policy's choice among the CPU
     /// device and the GPUs (with the model's key), or the device the guest
-    /// named.
-    fn place(&self, p: &Prepared<'_>, handles: &HandleTable) -> (Decision, Option<Key>) {
+    /// named; and the GPUs that have not built the kernel and were not
+    /// asked to (the build budget: `Unbuilt`).
+    fn place(
+        &self,
+        p: &Prepared<'_>,
+        handles: &HandleTable,
+    ) -> (Decision, Option<Key>, Vec<usize>) {
         let call = p.call;
         if !self.adaptive_for(call.device) {
-            return (Decision::fixed(call.device), None);
+            return (Decision::fixed(call.device), None, Vec::new());
         }
         let buffers: Vec<_> = p
             .unique
@@ -240,8 +261,17 @@ impl ParallelRuntime {
                     copy_ns,
                 }
             })
+            .collect::<Vec<_>>();
+        let unbuilt = candidates
+            .iter()
+            .filter(|c| c.status == Status::Unbuilt)
+            .map(|c| c.device)
             .collect();
-        (self.placer.decide(key, candidates, rotate), Some(key))
+        (
+            self.placer.decide(key, candidates, rotate),
+            Some(key),
+            unbuilt,
+        )
     }
 
     /// After an adaptive call has returned: starts the GPU builds it (or a
