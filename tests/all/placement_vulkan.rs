@@ -261,11 +261,11 @@ fn the_build_budget_builds_a_heavy_kernel_and_never_a_short_one() {
     };
     let (seq_rt, _) = vulkan_runtime(DevicePolicy::Hint).unwrap();
     let vk = vulkan_device(&rt, gpu);
-    // A trivially short kernel: 40 calls of microseconds never add up to a
+    // A trivially short kernel: 20 calls of microseconds never add up to a
     // build's expected cost (50 ms before any build): nothing is built, not
     // even the logical device, and every call says why it stays.
-    let (want, _) = calls_of(&seq_rt, None, SEQUENTIAL, SHORT, 256, 40);
-    let (got, recs) = calls_of(&rt, Some(gpu), DISCRETE_GPU, SHORT, 256, 40);
+    let (want, _) = calls_of(&seq_rt, None, SEQUENTIAL, SHORT, 256, 20);
+    let (got, recs) = calls_of(&rt, Some(gpu), DISCRETE_GPU, SHORT, 256, 20);
     assert_eq!(got, want);
     assert!(
         recs.iter()
