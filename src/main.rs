@@ -161,6 +161,12 @@ struct RunArgs {
     /// Keep no pipeline cache across runs (nothing is read or written).
     #[arg(long)]
     no_pipeline_cache: bool,
+    /// The adaptive policy's build budget: a GPU builds a kernel only once
+    /// the kernel's calls took as long as a build is expected to take (the
+    /// median of measured builds; this many seconds before the first,
+    /// default 0.05). `off`: build after a kernel's first call.
+    #[arg(long, value_name = "SECONDS|off", value_parser = parse_build_budget)]
+    gpu_build_budget: Option<BuildBudgetArg>,
     /// Print per-call device, times and fallbacks on stderr.
     #[arg(long)]
     stats: bool,
@@ -308,6 +314,25 @@ fn parse_seconds(v: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| format!("`{v}` seconds is too large"))
 }
 
+/// `--gpu-build-budget`: a prior in seconds (0 allowed), or `off`.
+#[derive(Clone, Copy, Debug)]
+struct BuildBudgetArg(Option<Duration>);
+
+fn parse_build_budget(v: &str) -> Result<BuildBudgetArg, String> {
+    if v == "off" {
+        return Ok(BuildBudgetArg(None));
+    }
+    let secs: f64 = v
+        .parse()
+        .map_err(|_| format!("`{v}` is neither a number of seconds nor `off`"))?;
+    if secs.is_nan() || secs < 0.0 {
+        return Err(format!("`{v}` is not a number of seconds >= 0"));
+    }
+    Duration::try_from_secs_f64(secs)
+        .map(|d| BuildBudgetArg(Some(d)))
+        .map_err(|_| format!("`{v}` seconds is too large"))
+}
+
 fn engine_config(o: &RunArgs) -> Config {
     let mut c = Config {
         fuel: o.fuel,
@@ -366,6 +391,9 @@ fn engine_config(o: &RunArgs) -> Config {
         c.parallel.kernel_cache_entries = n as usize;
     }
     c.parallel.gpu_fallback = !o.no_gpu_fallback;
+    if let Some(BuildBudgetArg(prior)) = o.gpu_build_budget {
+        c.parallel.gpu_build_budget = prior;
+    }
     c.parallel.pipeline_cache_dir = if o.no_pipeline_cache {
         None
     } else {

@@ -116,7 +116,7 @@ impl ParallelRuntime {
         }
 
         let t = Instant::now();
-        let (decision, key) = self.place(&p, handles);
+        let (decision, key, unbuilt) = self.place(&p, handles);
         record.reason = decision.reason;
         record.estimates = decision.estimates.clone();
         let d = decision.device;
@@ -172,6 +172,25 @@ impl ParallelRuntime {
             }
             Err(e) => record.errno = e.errno,
         }
+        if key.is_some() {
+            // The build budget is checked again now that this call is
+            // counted: a kernel whose calls just reached a GPU's expected
+            // build cost asks for the build at once (a heavy kernel after
+            // its first call), not at its next call.
+            for &d in &unbuilt {
+                if self.placer.gate(p.kernel.hash, d).may_build {
+                    let _ = self.devices[d].prepare(
+                        &p.kernel,
+                        call.buffers.len(),
+                        call.num_iterations,
+                        call.block_size,
+                        self.config.kernel_fuel.is_some(),
+                        true,
+                    );
+                }
+            }
+            self.start_queued_builds();
+        }
         let done = if ran.result.is_ok() {
             call.num_iterations as u64
         } else {
@@ -183,11 +202,16 @@ impl ParallelRuntime {
 
     /// Where the call runs: the adaptive policy's choice among the CPU
     /// device and the GPUs (with the model's key), or the device the guest
-    /// named.
-    fn place(&self, p: &Prepared<'_>, handles: &HandleTable) -> (Decision, Option<Key>) {
+    /// named; and the GPUs that have not built the kernel and were not
+    /// asked to (the build budget: `Unbuilt`).
+    fn place(
+        &self,
+        p: &Prepared<'_>,
+        handles: &HandleTable,
+    ) -> (Decision, Option<Key>, Vec<usize>) {
         let call = p.call;
         if !self.adaptive_for(call.device) {
-            return (Decision::fixed(call.device), None);
+            return (Decision::fixed(call.device), None, Vec::new());
         }
         let buffers: Vec<_> = p
             .unique
@@ -196,23 +220,29 @@ impl ParallelRuntime {
             .collect();
         let bytes = buffers.iter().map(|c| c.size()).sum();
         let key = Key::new(p.kernel.hash, call.num_iterations, bytes);
+        let rotate = self.config.device_policy == DevicePolicy::Rotate;
         let gpus = self.infos.iter().filter(|i| i.kind.is_gpu());
         let candidates = std::iter::once(self.cpu)
             .chain(gpus.map(|i| i.index))
             .map(|d| {
-                let declined = self.placer.declined(p.kernel.hash, d);
-                let status = if d == self.cpu {
-                    Status::Ready
-                } else if let Some(why) = &declined {
-                    Status::Declined(why.clone())
+                let (declined, status) = if d == self.cpu {
+                    (None, Status::Ready)
                 } else {
-                    self.devices[d].prepare(
-                        &p.kernel,
-                        call.buffers.len(),
-                        call.num_iterations,
-                        call.block_size,
-                        self.config.kernel_fuel.is_some(),
-                    )
+                    let gate = self.placer.gate(p.kernel.hash, d);
+                    let status = match &gate.declined {
+                        Some(why) => Status::Declined(why.clone()),
+                        // A build asked for here is queued, and started
+                        // after this call (`start_queued_builds`).
+                        None => self.devices[d].prepare(
+                            &p.kernel,
+                            call.buffers.len(),
+                            call.num_iterations,
+                            call.block_size,
+                            self.config.kernel_fuel.is_some(),
+                            gate.may_build || rotate,
+                        ),
+                    };
+                    (gate.declined, status)
                 };
                 if let (Status::Declined(why), None) = (&status, &declined) {
                     self.placer.decline(p.kernel.hash, d, why.clone());
@@ -231,9 +261,28 @@ impl ParallelRuntime {
                     copy_ns,
                 }
             })
+            .collect::<Vec<_>>();
+        let unbuilt = candidates
+            .iter()
+            .filter(|c| c.status == Status::Unbuilt)
+            .map(|c| c.device)
             .collect();
-        let rotate = self.config.device_policy == DevicePolicy::Rotate;
-        (self.placer.decide(key, candidates, rotate), Some(key))
+        (
+            self.placer.decide(key, candidates, rotate),
+            Some(key),
+            unbuilt,
+        )
+    }
+
+    /// After an adaptive call has returned: starts the GPU builds it (or a
+    /// call beside it) queued, and gives the build budget the times of the
+    /// builds that finished.
+    fn start_queued_builds(&self) {
+        for i in self.infos.iter().filter(|i| i.kind.is_gpu()) {
+            for took in self.devices[i.index].start_queued_builds() {
+                self.placer.observe_build(i.index, took);
+            }
+        }
     }
 
     /// Makes the call's buffers resident on device `d` and runs it there;

@@ -69,6 +69,14 @@ pub struct ParallelConfig {
     /// How calls are placed on devices (default: adaptive, by measured
     /// cost; `Hint` honours the guest's hint; `Force` one kind).
     pub device_policy: DevicePolicy,
+    /// The adaptive policy's build budget (docs/wasi-parallel.md 2.6): a
+    /// GPU builds a kernel's pipeline only once the kernel's calls have
+    /// taken, in all, as long as a build on that device is expected to
+    /// take: the median of the builds measured there, this prior before
+    /// the first one (default 50 ms, [`placement::model::DEFAULT_BUILD_PRIOR`]).
+    /// `None` turns the budget off: a GPU starts building a kernel after
+    /// its first call, whatever the kernel costs.
+    pub gpu_build_budget: Option<Duration>,
     /// Fuel budget of each kernel iteration; an iteration that exceeds it
     /// traps (`kernel_trap`). Default: `None` (unlimited, no metering cost).
     pub kernel_fuel: Option<u64>,
@@ -158,6 +166,7 @@ impl Default for ParallelConfig {
         ParallelConfig {
             threads: 0,
             device_policy: DevicePolicy::Adaptive,
+            gpu_build_budget: Some(placement::model::DEFAULT_BUILD_PRIOR),
             kernel_fuel: None,
             kernel_timeout: None,
             interruptible: false,
@@ -260,6 +269,7 @@ impl ParallelRuntime {
             }
         }
         Ok(ParallelRuntime {
+            placer: placement::Placer::new(config.gpu_build_budget),
             cache: KernelCache::new(config.kernel_cache_entries),
             config,
             engine,
@@ -267,7 +277,6 @@ impl ParallelRuntime {
             infos,
             sequential: 0,
             cpu: 1,
-            placer: placement::Placer::default(),
         })
     }
 

@@ -66,7 +66,7 @@ impl Device for StandIn {
         std::thread::sleep(*self.script.delay.lock().unwrap());
         self.inner.exec(s, req)
     }
-    fn prepare(&self, _: &Arc<Kernel>, _: usize, _: u32, _: u32, _: bool) -> Status {
+    fn prepare(&self, _: &Arc<Kernel>, _: usize, _: u32, _: u32, _: bool, _: bool) -> Status {
         self.script.prepares.fetch_add(1, Ordering::SeqCst);
         if self.script.declines_in_prepare.load(Ordering::SeqCst) {
             Status::Declined("the stand-in cannot build it".into())

@@ -2,7 +2,9 @@
 //! (lavapipe in CI): the first GPU-hinted call runs on the CPU while the
 //! pipeline builds in the background, calls that switch between the CPU
 //! and Vulkan devices give the results the SEQUENTIAL device gives, and
-//! the pipeline cache file survives runs and shrugs off corruption.
+//! the pipeline cache file survives runs and shrugs off corruption; the
+//! build budget keeps a trivially short kernel off the builder and lets a
+//! heavy one reach the GPU.
 
 use crate::common::{cli, data_string, in_ci, scratch};
 use crate::parallel_util::*;
@@ -12,11 +14,29 @@ use wasi_parallel::parallel::placement::model::Reason;
 use wasi_parallel::parallel::{DeviceKind, DevicePolicy, ParallelConfig, ParallelRuntime};
 
 /// A runtime with the Vulkan devices, or `None` (skip) outside CI when
-/// there is none; under `CI=true` a missing Vulkan device fails.
+/// there is none; under `CI=true` a missing Vulkan device fails. The
+/// build budget is off (a GPU builds a kernel after its first call), so
+/// that short test kernels reach the GPU; `budgeted_runtime` keeps it.
 fn vulkan_runtime(policy: DevicePolicy) -> Option<(Arc<ParallelRuntime>, usize)> {
+    with_budget(policy, None)
+}
+
+/// The adaptive policy with the default build budget.
+fn budgeted_runtime() -> Option<(Arc<ParallelRuntime>, usize)> {
+    with_budget(
+        DevicePolicy::Adaptive,
+        ParallelConfig::default().gpu_build_budget,
+    )
+}
+
+fn with_budget(
+    policy: DevicePolicy,
+    budget: Option<Duration>,
+) -> Option<(Arc<ParallelRuntime>, usize)> {
     let rt = ParallelRuntime::new(ParallelConfig {
         threads: 2,
         device_policy: policy,
+        gpu_build_budget: budget,
         ..ParallelConfig::default()
     })
     .unwrap();
@@ -155,10 +175,7 @@ fn the_first_gpu_hinted_call_runs_on_the_cpu_while_the_pipeline_builds() {
     // The builder dispatched the new pipeline once (llvmpipe compiles a
     // shader at its first dispatch) before the kernel counted as ready, so
     // the call placed there found it built: no setup in the call.
-    let vk = rt.device(gpu).unwrap().as_any().unwrap();
-    let vk = vk
-        .downcast_ref::<wasi_parallel::parallel::device::vulkan::VulkanDevice>()
-        .unwrap();
+    let vk = vulkan_device(&rt, gpu);
     let (warm_ups, _) = vk.warm_ups();
     assert!(
         (1..=vk.background_builds_finished()).contains(&warm_ups),
@@ -172,6 +189,135 @@ fn the_first_gpu_hinted_call_runs_on_the_cpu_while_the_pipeline_builds() {
             .all(|r| r.device == DeviceKind::Cpu && r.reason == Reason::CompilingElsewhere),
         "{on:?}"
     );
+}
+
+fn vulkan_device(
+    rt: &ParallelRuntime,
+    gpu: usize,
+) -> &wasi_parallel::parallel::device::vulkan::VulkanDevice {
+    rt.device(gpu)
+        .unwrap()
+        .as_any()
+        .unwrap()
+        .downcast_ref()
+        .unwrap()
+}
+
+/// out[i] = i * 40499 + 1 (a trivially short call).
+const SHORT: &str = r#"(module (memory (import "env" "memory") 1)
+  (func (export "kernel") (param $id i32) (param $n i32) (param $bs i32) (param $o i32) (param $l i32)
+    (i32.store (i32.add (local.get $o) (i32.shl (local.get $id) (i32.const 2)))
+      (i32.add (i32.mul (local.get $id) (i32.const 40499)) (i32.const 1)))))"#;
+
+/// out[i] = 1500 steps of an LCG seeded with i and the previous out[i]
+/// (some milliseconds a call on the CPU device; each call depends on the
+/// last).
+const HEAVY: &str = r#"(module (memory (import "env" "memory") 1)
+  (func (export "kernel") (param $id i32) (param $n i32) (param $bs i32) (param $o i32) (param $l i32)
+    (local $a i32) (local $x i32) (local $j i32)
+    (local.set $a (i32.add (local.get $o) (i32.shl (local.get $id) (i32.const 2))))
+    (local.set $x (i32.add (i32.load (local.get $a)) (local.get $id)))
+    (loop $l
+      (local.set $x (i32.add (i32.mul (local.get $x) (i32.const 1664525)) (i32.const 1013904223)))
+      (local.set $x (i32.xor (local.get $x) (i32.shr_u (local.get $x) (i32.const 13))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $j) (i32.const 1500))))
+    (i32.store (local.get $a) (local.get $x))))"#;
+
+/// Runs `calls` calls of `kernel` over `n` words on a device from `hint`,
+/// waiting for background builds after each; returns the buffer after
+/// each call and each call's record.
+fn calls_of(
+    rt: &Arc<ParallelRuntime>,
+    gpu: Option<usize>,
+    hint: i32,
+    kernel: &str,
+    n: u32,
+    calls: u32,
+) -> (
+    Vec<Vec<u8>>,
+    Vec<wasi_parallel::parallel::stats::CallRecord>,
+) {
+    let mut g = Guest::new(rt);
+    let dev = g.get_device(hint).unwrap();
+    let out = g.create_buffer(dev, 4 * n, READ_WRITE).unwrap();
+    let k = wat::parse_str(kernel).unwrap();
+    let (mut seen, mut records) = (Vec::new(), Vec::new());
+    for c in 0..calls {
+        assert_eq!(g.exec(dev, &k, n, 1, &[], &[out]), 0, "call {c}");
+        records.push(g.ctx().stats().recent_calls.back().unwrap().clone());
+        seen.push(g.read_buffer(out, 4 * n as usize).unwrap());
+        if let Some(gpu) = gpu {
+            wait_for_builds(rt, gpu);
+        }
+    }
+    (seen, records)
+}
+
+#[test]
+fn the_build_budget_builds_a_heavy_kernel_and_never_a_short_one() {
+    let Some((rt, gpu)) = budgeted_runtime() else {
+        return;
+    };
+    let (seq_rt, _) = vulkan_runtime(DevicePolicy::Hint).unwrap();
+    let vk = vulkan_device(&rt, gpu);
+    // A trivially short kernel: 20 calls of microseconds never add up to a
+    // build's expected cost (50 ms before any build): nothing is built, not
+    // even the logical device, and every call says why it stays.
+    let (want, _) = calls_of(&seq_rt, None, SEQUENTIAL, SHORT, 256, 20);
+    let (got, recs) = calls_of(&rt, Some(gpu), DISCRETE_GPU, SHORT, 256, 20);
+    assert_eq!(got, want);
+    assert!(
+        recs.iter()
+            .all(|r| r.device == DeviceKind::Cpu && r.reason == Reason::SavingForBuild),
+        "{recs:?}"
+    );
+    assert!(!rt.device(gpu).unwrap().building());
+    assert_eq!(vk.background_builds_finished(), 0);
+    assert_eq!(vk.warm_ups().0, 0);
+    assert_eq!(vk.pipeline_build_time().0, Duration::ZERO);
+    let (expected, spent) = rt.placer().build_budget(recs[0].kernel_hash, gpu);
+    assert_eq!(expected, 50.0);
+    assert!(spent < expected, "{spent} ms");
+
+    // A heavy kernel: its first call saves for the build too (nothing was
+    // spent on it yet); once its calls took 50 ms the build is asked for
+    // (after the call that reached the budget) and the GPU is tried once
+    // it is built.
+    let n = 4096;
+    let (want, _) = calls_of(&seq_rt, None, SEQUENTIAL, HEAVY, n, 30);
+    let (got, recs) = calls_of(&rt, Some(gpu), DISCRETE_GPU, HEAVY, n, 30);
+    assert_eq!(got, want, "results equal the SEQUENTIAL device's");
+    let reasons: Vec<_> = recs.iter().map(|r| (r.device_index, r.reason)).collect();
+    assert_eq!(reasons[0], (1, Reason::SavingForBuild), "{reasons:?}");
+    let tried = recs
+        .iter()
+        .position(|r| r.device_index == gpu)
+        .unwrap_or_else(|| panic!("the GPU was never tried: {reasons:?}"));
+    assert_eq!(recs[tried].reason, Reason::Exploring, "{reasons:?}");
+    assert!(
+        recs[..tried].iter().all(|r| r.device_index == 1
+            && matches!(
+                r.reason,
+                Reason::SavingForBuild | Reason::CompilingElsewhere
+            )),
+        "{reasons:?}"
+    );
+    // The calls before the GPU's took the budget (a call's run time
+    // includes what the model counts, and more), and the build was not
+    // asked for before: every call but the last before it saved.
+    let before: f64 = recs[..tried]
+        .iter()
+        .map(|r| r.run_time.as_secs_f64() * 1e3)
+        .sum();
+    assert!(before >= 50.0, "{before} ms before the GPU: {reasons:?}");
+    assert!(tried >= 2, "{reasons:?}");
+    assert!(vk.background_builds_finished() >= 1);
+    assert!(vk.warm_ups().0 >= 1);
+    // The measured build replaced the prior as the expected cost.
+    let (expected, _) = rt.placer().build_budget(recs[0].kernel_hash, gpu);
+    assert_ne!(expected, 50.0);
+    assert!(expected > 0.0);
 }
 
 /// A guest (WAT) that runs INCREMENT `calls` times over 256 words on a
@@ -230,14 +376,23 @@ fn cli_policies_give_the_same_result_and_stats_name_the_choices() {
     }
     let dir = scratch("placement_cli");
     let guest = increment_guest(&dir);
-    for policy in ["adaptive", "hint", "rotate"] {
+    // "adaptive-budget": adaptive with the default build budget, which the
+    // short kernel never reaches; the others with the budget off.
+    for policy in ["adaptive", "hint", "rotate", "adaptive-budget"] {
+        let budget = if policy == "adaptive-budget" {
+            "0.05"
+        } else {
+            "off"
+        };
         let out = cli()
             .args([
                 "run",
                 "--stats",
                 "--no-pipeline-cache",
+                "--gpu-build-budget",
+                budget,
                 "--device-policy",
-                policy,
+                policy.trim_end_matches("-budget"),
             ])
             .args(["--invoke", "run"])
             .arg(&guest)
@@ -252,7 +407,10 @@ fn cli_policies_give_the_same_result_and_stats_name_the_choices() {
             "{policy}: {stderr}"
         );
         assert!(
-            stderr.contains(&format!("device policy {policy}")),
+            stderr.contains(&format!(
+                "device policy {}",
+                policy.trim_end_matches("-budget")
+            )),
             "{stderr}"
         );
         assert!(stderr.contains("call 7: kernel"), "{stderr}");
@@ -260,6 +418,12 @@ fn cli_policies_give_the_same_result_and_stats_name_the_choices() {
         match policy {
             "adaptive" => assert!(
                 stderr.contains("call 1: kernel") && stderr.contains("(compiling elsewhere"),
+                "{stderr}"
+            ),
+            "adaptive-budget" => assert!(
+                stderr.contains("call 7: kernel")
+                    && stderr.contains("(saving for the GPU build")
+                    && !stderr.contains("(compiling elsewhere"),
                 "{stderr}"
             ),
             "hint" => assert!(

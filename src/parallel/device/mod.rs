@@ -138,9 +138,12 @@ pub trait Device: Send + Sync {
     /// Whether a call of `kernel` (with `num_buffers` buffers,
     /// `num_iterations` iterations, `block_size`, a fuel limit or not)
     /// could run now without compiling first. A device that compiles per
-    /// kernel (Vulkan) starts the build in the background and answers
-    /// `Building`, or `Declined` with the reason when it cannot run the
-    /// kernel. Default: `Ready`.
+    /// kernel (Vulkan) answers `Declined` with the reason when it cannot
+    /// run the kernel; when the kernel is not built, it queues a build and
+    /// answers `Building` if `may_build` (the adaptive policy's build
+    /// budget is reached), else answers `Unbuilt` and queues nothing.
+    /// Queued builds start at [`Device::start_queued_builds`], after the
+    /// call. Default: `Ready`.
     fn prepare(
         &self,
         kernel: &Arc<Kernel>,
@@ -148,14 +151,24 @@ pub trait Device: Send + Sync {
         num_iterations: u32,
         block_size: u32,
         fuel: bool,
+        may_build: bool,
     ) -> Status {
         let _ = (kernel, num_buffers, num_iterations, block_size, fuel);
+        let _ = may_build;
         Status::Ready
     }
     /// Whether a background build (see [`Device::prepare`]) is queued or
     /// running. Default: false.
     fn building(&self) -> bool {
         false
+    }
+    /// Called by the adaptive policy after each call has returned: starts
+    /// the background builds queued by [`Device::prepare`] (so that they
+    /// do not take the cores from the call that asked), and returns the
+    /// wall time of each background build (warm-up included) that finished
+    /// since the last time, for the build budget. Default: none.
+    fn start_queued_builds(&self) -> Vec<std::time::Duration> {
+        Vec::new()
     }
     /// The device's concrete type, for callers that need what only it
     /// offers (tests and benches read the Vulkan device's build counters).

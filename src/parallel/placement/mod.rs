@@ -8,7 +8,9 @@
 //! Vulkan devices: each call is placed by [`model::choose`] on measured
 //! costs, its buffers follow it ([`residency::Copies`]), and a GPU whose
 //! pipeline for the kernel is not built yet builds it in the background
-//! while the call runs elsewhere. A SEQUENTIAL hint keeps its meaning
+//! while calls run elsewhere: not before the kernel's calls have taken as
+//! long as a build there is expected to take ([`model::BuildBudget`]), and
+//! only once the call that asked has returned. A SEQUENTIAL hint keeps its meaning
 //! (iterations in order on the calling thread). The model is engine-wide,
 //! shared by every instance, behind one mutex held for a lookup and a few
 //! additions per call.
@@ -16,7 +18,7 @@
 pub mod model;
 pub mod residency;
 
-use model::{Candidate, CopyRates, Key, KeyModel, Reason};
+use model::{BuildBudget, Candidate, CopyRates, Key, KeyModel, Reason};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -81,6 +83,18 @@ struct State {
     copies: CopyRates,
     /// (kernel hash, device) -> why the device cannot run the kernel.
     declined: HashMap<(u64, usize), String>,
+    /// When a GPU may start a kernel's build.
+    budget: BuildBudget,
+}
+
+/// What the model says of one GPU for one kernel before a call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gate {
+    /// Why the device cannot run the kernel, if it declined it.
+    pub declined: Option<String>,
+    /// Whether the device may start building the kernel's pipeline (the
+    /// build budget is reached or off).
+    pub may_build: bool,
 }
 
 /// The engine-wide cost model of the adaptive policy.
@@ -90,6 +104,17 @@ pub struct Placer {
 }
 
 impl Placer {
+    /// A model whose build budget starts from `build_prior` (see
+    /// [`model::BuildBudget`]; `None`: no budget, builds start at once).
+    pub fn new(build_prior: Option<Duration>) -> Placer {
+        Placer {
+            state: Mutex::new(State {
+                budget: BuildBudget::new(build_prior),
+                ..State::default()
+            }),
+        }
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // The state is plain numbers: one left half-updated by a panic is
         // still usable, so a poisoned lock is taken over.
@@ -157,6 +182,36 @@ impl Placer {
             run.as_nanos() as f64,
             total.as_nanos() as f64,
         );
+        state
+            .budget
+            .observe_call(key.kernel, total.as_nanos() as f64);
+    }
+
+    /// Whether `device` declined `kernel`, and whether it may start
+    /// building it (one lock for both).
+    pub fn gate(&self, kernel: u64, device: usize) -> Gate {
+        let state = self.state();
+        Gate {
+            declined: state.declined.get(&(kernel, device)).cloned(),
+            may_build: state.budget.may_build(kernel, device),
+        }
+    }
+
+    /// A background build on `device` took `took` (build and warm-up).
+    pub fn observe_build(&self, device: usize, took: Duration) {
+        self.state()
+            .budget
+            .observe_build(device, took.as_nanos() as f64);
+    }
+
+    /// The expected cost of a build on `device` (ms) and the time the
+    /// calls of `kernel` took so far (ms): the build budget's two sides.
+    pub fn build_budget(&self, kernel: u64, device: usize) -> (f64, f64) {
+        let state = self.state();
+        (
+            state.budget.expected_ns(device) / 1e6,
+            state.budget.spent_ns(kernel) / 1e6,
+        )
     }
 
     /// Records copies made for a call.

@@ -20,8 +20,16 @@
 //!   costs at most about that share of the run. When the best device's
 //!   last time is more than [`DRIFT`]x its average, the devices whose
 //!   average beats that time are re-tried at once (*drift*).
+//! - [`BuildBudget`], the build budget (ski rental): a GPU whose pipeline
+//!   for a kernel is not built yet is asked to build it only once the
+//!   kernel's calls have taken, in all, as long as a build on that device
+//!   is expected to take (the median of its recent measured builds, a
+//!   prior before the first). A kernel whose calls are short never pays for
+//!   a build it could not earn back; a heavy one builds after its first
+//!   call. Meanwhile its calls run on the CPU device (*saving for the GPU
+//!   build*).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 /// The share of a key's time that re-trying other devices may cost.
 pub const EXPLORE_SHARE: f64 = 0.05;
@@ -39,6 +47,11 @@ const ALPHA: f64 = 0.3;
 pub const DEFAULT_COPY_NS_PER_BYTE: f64 = 0.25;
 /// Most keys kept (the model forgets everything when it has more).
 pub const MAX_KEYS: usize = 4096;
+/// The expected cost of a GPU pipeline build before any build on that
+/// device was measured (the build budget's prior; see [`BuildBudget`]).
+pub const DEFAULT_BUILD_PRIOR: std::time::Duration = std::time::Duration::from_millis(50);
+/// Measured builds kept per device; the expected cost is their median.
+pub const BUILD_SAMPLES: usize = 9;
 
 /// `ceil(log2(n))`, 0 for `n <= 1`.
 pub fn size_class(n: u64) -> u8 {
@@ -94,6 +107,9 @@ pub enum Status {
     Ready,
     /// Its pipeline for the kernel is being built in the background.
     Building,
+    /// Its pipeline for the kernel is not built and no build was started:
+    /// the build budget ([`BuildBudget`]) is not reached yet.
+    Unbuilt,
     /// It cannot run the kernel (the reason).
     Declined(String),
 }
@@ -128,6 +144,10 @@ pub enum Reason {
     /// A better candidate is still compiling the kernel (in the
     /// background); this device runs the call meanwhile.
     CompilingElsewhere,
+    /// A GPU could build the kernel, but the kernel's calls have not yet
+    /// taken as long as the build is expected to take ([`BuildBudget`]):
+    /// this device runs the call and no build is started yet.
+    SavingForBuild,
     /// The GPU declined the kernel; it runs here.
     Declined,
     /// The `rotate` policy's turn.
@@ -145,6 +165,7 @@ impl Reason {
             Reason::Retrying => "re-trying",
             Reason::Drift => "drift",
             Reason::CompilingElsewhere => "compiling elsewhere",
+            Reason::SavingForBuild => "saving for the GPU build",
             Reason::Declined => "declined",
             Reason::Rotating => "rotating",
         }
@@ -241,6 +262,7 @@ pub fn choose(model: &KeyModel, candidates: &[Candidate]) -> (usize, Reason) {
         .filter(|c| c.status == Status::Ready)
         .collect();
     let building = candidates.iter().any(|c| c.status == Status::Building);
+    let unbuilt = candidates.iter().any(|c| c.status == Status::Unbuilt);
     let declined = candidates
         .iter()
         .any(|c| matches!(c.status, Status::Declined(_)));
@@ -252,6 +274,8 @@ pub fn choose(model: &KeyModel, candidates: &[Candidate]) -> (usize, Reason) {
     if ready.len() == 1 {
         let why = if building {
             Reason::CompilingElsewhere
+        } else if unbuilt {
+            Reason::SavingForBuild
         } else if declined {
             Reason::Declined
         } else {
@@ -292,7 +316,90 @@ pub fn choose(model: &KeyModel, candidates: &[Candidate]) -> (usize, Reason) {
     match due {
         Some((c, _, why)) => (c.device, why),
         None if building => (best.device, Reason::CompilingElsewhere),
+        None if unbuilt => (best.device, Reason::SavingForBuild),
         None => (best.device, Reason::Cheapest),
+    }
+}
+
+/// The build budget (ski rental): when a GPU may start building a kernel's
+/// pipeline. Renting is running the kernel's calls on the CPU device;
+/// buying is the build, which on a CPU-type Vulkan device (lavapipe) takes
+/// the cores the calls run on and may take longer than the whole run. So a
+/// device is asked to build a kernel only once the kernel's measured calls
+/// (all size classes, copies included) have taken, in all, at least the
+/// build's expected cost on that device: the median of the last
+/// [`BUILD_SAMPLES`] builds measured there (build and warm-up, wall time),
+/// or the prior before the first one. A kernel that never runs that long
+/// never pays for a build; one whose first call takes longer than a build
+/// starts it after that call. With no prior (`None`) the budget is off and
+/// every build starts at once.
+#[derive(Clone, Debug, Default)]
+pub struct BuildBudget {
+    /// The expected cost before any measurement (ns); `None`: no budget.
+    prior_ns: Option<f64>,
+    /// Time the kernel's calls took so far (ns), by kernel hash.
+    spent: HashMap<u64, f64>,
+    /// Recent measured builds (ns), by device.
+    builds: HashMap<usize, VecDeque<f64>>,
+}
+
+impl BuildBudget {
+    /// A budget with `prior` as the expected cost of a device's first
+    /// build; `None` turns the budget off.
+    pub fn new(prior: Option<std::time::Duration>) -> BuildBudget {
+        BuildBudget {
+            prior_ns: prior.map(|d| d.as_nanos() as f64),
+            ..BuildBudget::default()
+        }
+    }
+
+    /// A call of `kernel` took `ns`.
+    pub fn observe_call(&mut self, kernel: u64, ns: f64) {
+        if self.prior_ns.is_none() {
+            return;
+        }
+        if self.spent.len() >= MAX_KEYS && !self.spent.contains_key(&kernel) {
+            self.spent.clear();
+        }
+        *self.spent.entry(kernel).or_default() += ns;
+    }
+
+    /// A build on `device` took `ns` (wall time, warm-up included).
+    pub fn observe_build(&mut self, device: usize, ns: f64) {
+        let b = self.builds.entry(device).or_default();
+        if b.len() == BUILD_SAMPLES {
+            b.pop_front();
+        }
+        b.push_back(ns);
+    }
+
+    /// The expected cost of a build on `device` (ns): the median of its
+    /// recent builds, else the prior (0 with the budget off).
+    pub fn expected_ns(&self, device: usize) -> f64 {
+        match self.builds.get(&device).filter(|b| !b.is_empty()) {
+            Some(b) => {
+                let mut v: Vec<f64> = b.iter().copied().collect();
+                v.sort_by(f64::total_cmp);
+                let n = v.len();
+                if n % 2 == 1 {
+                    v[n / 2]
+                } else {
+                    (v[n / 2 - 1] + v[n / 2]) / 2.0
+                }
+            }
+            None => self.prior_ns.unwrap_or(0.0),
+        }
+    }
+
+    /// Time the calls of `kernel` took so far (ns; 0 with the budget off).
+    pub fn spent_ns(&self, kernel: u64) -> f64 {
+        self.spent.get(&kernel).copied().unwrap_or(0.0)
+    }
+
+    /// Whether `device` may start building `kernel` now: the budget is
+    /// off, or the kernel's calls took at least the expected build cost.
+    pub fn may_build(&self, kernel: u64, device: usize) -> bool {
+        self.prior_ns.is_none() || self.spent_ns(kernel) >= self.expected_ns(device)
     }
 }
 
@@ -489,6 +596,110 @@ mod tests {
         m.observe(CPU, 5e6, 5e6);
         m.observe(CPU, 5e6, 5e6);
         assert_eq!(choose(&m, &both), (GPU, Reason::Cheapest));
+    }
+
+    #[test]
+    fn waiting_for_the_build_budget_is_its_own_reason() {
+        let m = KeyModel::default();
+        let c = [cand(CPU, Status::Ready), cand(GPU, Status::Unbuilt)];
+        assert_eq!(choose(&m, &c), (CPU, Reason::SavingForBuild));
+        assert_eq!(Reason::SavingForBuild.name(), "saving for the GPU build");
+        // A build in progress elsewhere is named first.
+        let c = [
+            cand(CPU, Status::Ready),
+            cand(GPU, Status::Unbuilt),
+            cand(3, Status::Building),
+        ];
+        assert_eq!(choose(&m, &c), (CPU, Reason::CompilingElsewhere));
+        // Two ready devices and an unbuilt one: the cheapest runs it.
+        let mut m = KeyModel::default();
+        m.observe(CPU, 5e6, 5e6);
+        m.observe(CPU, 5e6, 5e6);
+        m.observe(GPU, 1e6, 1e6);
+        m.observe(GPU, 1e6, 1e6);
+        let c = [
+            cand(CPU, Status::Ready),
+            cand(GPU, Status::Ready),
+            cand(3, Status::Unbuilt),
+        ];
+        assert_eq!(choose(&m, &c), (GPU, Reason::SavingForBuild));
+    }
+
+    /// The calls after which `budget` lets `device` build `kernel` first
+    /// (1-based), for calls of `call_ns` each, within `calls` calls.
+    fn builds_after(
+        budget: &mut BuildBudget,
+        kernel: u64,
+        call_ns: f64,
+        calls: u32,
+    ) -> Option<u32> {
+        for c in 1..=calls {
+            assert!(!budget.may_build(kernel, GPU), "before call {c}");
+            budget.observe_call(kernel, call_ns);
+            if budget.may_build(kernel, GPU) {
+                return Some(c);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_short_kernel_never_pays_for_a_build_and_a_heavy_one_does() {
+        let prior = DEFAULT_BUILD_PRIOR.as_nanos() as f64;
+        assert_eq!(prior, 50e6);
+        let mut b = BuildBudget::new(Some(DEFAULT_BUILD_PRIOR));
+        assert_eq!(b.expected_ns(GPU), prior);
+        // histogram-like: 1.2 ms a call, 20 calls = 24 ms < 50 ms.
+        assert_eq!(builds_after(&mut b, 1, 1.2e6, 20), None);
+        assert!((b.spent_ns(1) - 24e6).abs() < 1.0);
+        // compute-like: 76 ms a call: after the first call.
+        assert_eq!(builds_after(&mut b, 2, 76e6, 20), Some(1));
+        // 20 ms a call: after the third (60 ms >= 50 ms, 40 ms is not).
+        assert_eq!(builds_after(&mut b, 3, 20e6, 20), Some(3));
+        // Exactly the budget is enough.
+        assert_eq!(builds_after(&mut b, 4, 25e6, 20), Some(2));
+        // Kernels are kept apart: kernel 1 is still below.
+        assert!(!b.may_build(1, GPU));
+    }
+
+    #[test]
+    fn the_expected_build_cost_follows_measured_builds() {
+        let mut b = BuildBudget::new(Some(DEFAULT_BUILD_PRIOR));
+        b.observe_build(GPU, 400e6);
+        assert_eq!(b.expected_ns(GPU), 400e6);
+        // Another device keeps the prior.
+        assert_eq!(b.expected_ns(3), 50e6);
+        // A 76 ms kernel now saves for six calls (456 ms >= 400 ms).
+        assert_eq!(builds_after(&mut b, 1, 76e6, 20), Some(6));
+        // The median of the recent builds: one slow build does not move it.
+        b.observe_build(GPU, 10e6);
+        assert_eq!(b.expected_ns(GPU), 205e6);
+        b.observe_build(GPU, 20e6);
+        assert_eq!(b.expected_ns(GPU), 20e6);
+        b.observe_build(GPU, 3900e6);
+        assert_eq!(b.expected_ns(GPU), 210e6);
+        // Only the last BUILD_SAMPLES count.
+        for _ in 0..BUILD_SAMPLES {
+            b.observe_build(GPU, 5e6);
+        }
+        assert_eq!(b.expected_ns(GPU), 5e6);
+        assert_eq!(builds_after(&mut b, 2, 1e6, 20), Some(5));
+    }
+
+    #[test]
+    fn without_a_prior_the_budget_is_off() {
+        let mut b = BuildBudget::new(None);
+        assert!(b.may_build(1, GPU), "at once, before any call");
+        b.observe_build(GPU, 400e6);
+        b.observe_call(1, 1e3);
+        assert!(b.may_build(1, GPU));
+        assert!(b.may_build(2, GPU));
+        // A zero prior: the first kernel builds at once, later ones by
+        // what builds measured.
+        let mut b = BuildBudget::new(Some(std::time::Duration::ZERO));
+        assert!(b.may_build(1, GPU));
+        b.observe_build(GPU, 30e6);
+        assert!(!b.may_build(2, GPU));
     }
 
     #[test]

@@ -1,9 +1,17 @@
 //! Pipelines built in the background: the adaptive policy asks a Vulkan
 //! device whether it could run a kernel now ([`Builds::status`]); when the
-//! pipeline is not built yet, the request goes to one builder thread per
-//! device and the call runs elsewhere meanwhile. The logical device itself
-//! is created there too when the policy first asks
-//! ([`Builds::make_device`]). A kernel whose build fails (the translator or
+//! pipeline is not built yet and the policy's build budget allows a build,
+//! the request is queued for one builder thread per device and the call
+//! runs elsewhere meanwhile. The logical device itself is created there
+//! too when the policy first asks ([`Builds::make_device`]), followed by
+//! the pipeline of the kernel that asked.
+//!
+//! Deferred start: a queued request is handed to the builder thread only
+//! by [`Builds::start_queued`], which the runtime calls when a call has
+//! returned, so the call that asked for a build (the first call of a new
+//! kernel, often) has the cores to itself; later calls run while the build
+//! goes on. Each build's wall time (warm-up included) is reported back
+//! there too, for the build budget's expected cost. A kernel whose build fails (the translator or
 //! the driver declines it) is remembered with the reason and never queued
 //! again. After a build, the builder dispatches the new pipeline once
 //! with nothing to do (`Gpu::warm_up`): llvmpipe compiles a shader at its
@@ -20,9 +28,11 @@ use crate::parallel::errno::ParError;
 use crate::parallel::kernel::Kernel;
 use crate::parallel::placement::model::Status;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// What identifies one pipeline.
 type BuildKey = (u64, usize, Variant);
@@ -34,9 +44,24 @@ pub type SharedGpu = Arc<OnceLock<Result<Gpu, String>>>;
 /// Makes the logical device (on the builder thread, the first time).
 pub type MakeGpu = Box<dyn FnOnce() -> Result<Gpu, String> + Send>;
 
+/// The pipeline to build right after the logical device is made: the
+/// call's parameters that pick the variant.
+pub struct FollowUp {
+    /// The kernel.
+    pub kernel: Arc<Kernel>,
+    /// Its call's buffer count.
+    pub num_buffers: usize,
+    /// Its call's iterations.
+    pub num_iterations: u32,
+    /// Its call's block size.
+    pub block_size: u32,
+    /// Whether the call is fuel-limited.
+    pub fuel: bool,
+}
+
 enum Job {
-    /// Create the logical device.
-    Device(MakeGpu),
+    /// Create the logical device, then build one pipeline.
+    Device(MakeGpu, Option<FollowUp>),
     /// Build one pipeline.
     Pipeline {
         kernel: Arc<Kernel>,
@@ -53,6 +78,9 @@ struct Progress {
     failed: HashMap<BuildKey, String>,
     /// Builds finished since the device was made (for tests and stats).
     finished: u64,
+    /// Wall times of builds finished since [`Builds::start_queued`] last
+    /// took them.
+    measured: Vec<Duration>,
     /// The logical device is being created on the builder thread.
     making_device: bool,
     /// The device is being dropped: queued builds are skipped.
@@ -64,6 +92,11 @@ struct Progress {
 pub struct Builds {
     progress: Arc<Mutex<Progress>>,
     worker: Mutex<Option<(Sender<Job>, JoinHandle<()>)>>,
+    /// Requests not handed to the builder thread yet.
+    queued: Mutex<Vec<Job>>,
+    /// Set when a request is queued or a build finished: `start_queued`
+    /// has something to do (a lock-free check on every call otherwise).
+    attention: Arc<AtomicBool>,
 }
 
 impl Builds {
@@ -73,14 +106,15 @@ impl Builds {
     }
 
     /// Whether `gpu` can run `kernel` with `variant` now; if its pipeline
-    /// is neither built nor failed, queues the build and answers `Building`.
+    /// is neither built nor failed, queues the build and answers `Building`
+    /// when `may_build`, else answers `Unbuilt`.
     pub fn status(
         &self,
-        shared: &SharedGpu,
         gpu: &Gpu,
         kernel: &Arc<Kernel>,
         num_buffers: usize,
         variant: Variant,
+        may_build: bool,
     ) -> Status {
         let key = (kernel.hash, num_buffers, variant);
         {
@@ -97,25 +131,23 @@ impl Builds {
             if gpu.has_pipeline(&kernel.bytes, kernel.hash, num_buffers, variant) {
                 return Status::Ready;
             }
+            if !may_build {
+                return Status::Unbuilt;
+            }
             p.building.insert(key);
         }
-        let job = Job::Pipeline {
+        self.queue(Job::Pipeline {
             kernel: kernel.clone(),
             num_buffers,
             variant,
-        };
-        if let Err(why) = self.send(shared, job) {
-            let mut p = self.progress();
-            p.building.remove(&key);
-            p.failed.insert(key, why.clone());
-            return Status::Declined(why);
-        }
+        });
         Status::Building
     }
 
-    /// Starts creating the logical device on the builder thread (once), so
-    /// that the call asking does not wait for it; `Building` meanwhile.
-    pub fn make_device(&self, shared: &SharedGpu, make: MakeGpu) -> Status {
+    /// Queues the creation of the logical device on the builder thread
+    /// (once), then the build of `then`, so that the call asking does not
+    /// wait for them; `Building` meanwhile.
+    pub fn make_device(&self, make: MakeGpu, then: Option<FollowUp>) -> Status {
         {
             let mut p = self.progress();
             if p.making_device {
@@ -123,13 +155,51 @@ impl Builds {
             }
             p.making_device = true;
         }
-        match self.send(shared, Job::Device(make)) {
-            Ok(()) => Status::Building,
-            Err(why) => {
-                self.progress().making_device = false;
-                Status::Declined(why)
+        self.queue(Job::Device(make, then));
+        Status::Building
+    }
+
+    fn queue(&self, job: Job) {
+        self.queued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(job);
+        self.attention.store(true, Ordering::Release);
+    }
+
+    /// Hands the queued requests to the builder thread (starting it the
+    /// first time), and returns the wall times of the builds finished
+    /// since the last call. Called after each adaptive call has returned.
+    pub fn start_queued(&self, shared: &SharedGpu) -> Vec<Duration> {
+        if !self.attention.swap(false, Ordering::AcqRel) {
+            return Vec::new();
+        }
+        let jobs = std::mem::take(&mut *self.queued.lock().unwrap_or_else(|p| p.into_inner()));
+        for job in jobs {
+            let pipeline = match &job {
+                Job::Pipeline {
+                    kernel,
+                    num_buffers,
+                    variant,
+                } => Some((kernel.hash, *num_buffers, *variant)),
+                Job::Device(..) => None,
+            };
+            if let Err(why) = self.send(shared, job) {
+                let mut p = self.progress();
+                match pipeline {
+                    Some(key) => {
+                        p.building.remove(&key);
+                        p.failed.insert(key, why);
+                    }
+                    None => {
+                        // The policy sees the device as declined from now on.
+                        let _ = shared.set(Err(why));
+                        p.making_device = false;
+                    }
+                }
             }
         }
+        std::mem::take(&mut self.progress().measured)
     }
 
     /// Builds finished so far (successful or not).
@@ -149,13 +219,14 @@ impl Builds {
             let (tx, rx) = channel::<Job>();
             let shared = shared.clone();
             let progress = self.progress.clone();
+            let attention = self.attention.clone();
             let handle = std::thread::Builder::new()
                 .name("wasi-parallel-vk-build".into())
                 .spawn(move || {
                     lower_priority();
                     while let Ok(job) = rx.recv() {
                         match job {
-                            Job::Device(make) => {
+                            Job::Device(make, then) => {
                                 // `get_or_init`: a caller that needs the
                                 // device meanwhile waits for this one.
                                 let made =
@@ -166,8 +237,11 @@ impl Builds {
                                     let _ = shared
                                         .set(Err("creating the Vulkan device panicked".into()));
                                 }
-                                let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
-                                p.making_device = false;
+                                let next = follow_up(&shared, &progress, then);
+                                if let Some((kernel, num_buffers, variant)) = next {
+                                    build(&shared, &progress, kernel, num_buffers, variant);
+                                    attention.store(true, Ordering::Release);
+                                }
                             }
                             Job::Pipeline {
                                 kernel,
@@ -183,6 +257,7 @@ impl Builds {
                                 };
                                 if !closing {
                                     build(&shared, &progress, kernel, num_buffers, variant);
+                                    attention.store(true, Ordering::Release);
                                 }
                             }
                         }
@@ -219,6 +294,35 @@ fn lower_priority() {
     }
 }
 
+/// After the device was made: ends `making_device` and claims the build
+/// of `then`'s pipeline (its key put in `building` under the same lock, so
+/// a call that asks meanwhile finds it building), unless it is built,
+/// failed, declined or claimed by a call already.
+fn follow_up(
+    shared: &SharedGpu,
+    progress: &Mutex<Progress>,
+    then: Option<FollowUp>,
+) -> Option<(Arc<Kernel>, usize, Variant)> {
+    let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
+    p.making_device = false;
+    let (Some(Ok(gpu)), Some(f)) = (shared.get(), then) else {
+        return None;
+    };
+    if p.closing || gpu.check_declined_at(f.kernel.hash, f.block_size).is_err() {
+        return None;
+    }
+    let variant = gpu.variant(f.num_iterations, f.fuel);
+    let key = (f.kernel.hash, f.num_buffers, variant);
+    if p.building.contains(&key)
+        || p.failed.contains_key(&key)
+        || gpu.has_pipeline(&f.kernel.bytes, f.kernel.hash, f.num_buffers, variant)
+    {
+        return None;
+    }
+    p.building.insert(key);
+    Some((f.kernel, f.num_buffers, variant))
+}
+
 fn build(
     shared: &SharedGpu,
     progress: &Mutex<Progress>,
@@ -227,6 +331,8 @@ fn build(
     variant: Variant,
 ) {
     let key = (kernel.hash, num_buffers, variant);
+    let t = Instant::now();
+    let mut measured = None;
     let result = match shared.get() {
         Some(Ok(gpu)) => {
             let loaded = crate::spirv::LoadedKernel {
@@ -238,7 +344,7 @@ fn build(
             let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 gpu.compile(&kernel.bytes, kernel.hash, num_buffers, variant, &loaded)
             }));
-            match built {
+            let result = match built {
                 // The first dispatch, so that the driver's own compile
                 // (llvmpipe's, at first dispatch) happens here too.
                 Ok(Ok((compiled, _))) => {
@@ -252,7 +358,11 @@ fn build(
                 }
                 Ok(Err(e)) => Err(e.message),
                 Err(_) => Err("the pipeline build panicked".to_string()),
-            }
+            };
+            // What it cost, failed or not (a declined build cost the time
+            // it took to decline).
+            measured = Some(t.elapsed());
+            result
         }
         Some(Err(e)) => Err(e.clone()),
         None => Err("the Vulkan device was never created".to_string()),
@@ -260,6 +370,7 @@ fn build(
     let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
     p.building.remove(&key);
     p.finished += 1;
+    p.measured.extend(measured);
     if let Err(why) = result {
         p.failed.insert(key, why);
     }

@@ -348,23 +348,39 @@ impl Device for VulkanDevice {
         num_iterations: u32,
         block_size: u32,
         fuel: bool,
+        may_build: bool,
     ) -> Status {
         let gpu = match self.gpu.get() {
             Some(Ok(g)) => g,
             Some(Err(e)) => return Status::Declined(format!("{}: {e}", self.info.name)),
-            // Not created yet: on the builder thread, not in this call.
-            None => return self.builds.make_device(&self.gpu, self.make_gpu()),
+            // Not created yet, and not before a build is due: on the
+            // builder thread, after this call, followed by this kernel.
+            None if !may_build => return Status::Unbuilt,
+            None => {
+                let then = background::FollowUp {
+                    kernel: kernel.clone(),
+                    num_buffers,
+                    num_iterations,
+                    block_size,
+                    fuel,
+                };
+                return self.builds.make_device(self.make_gpu(), Some(then));
+            }
         };
         if let Err(e) = gpu.check_declined_at(kernel.hash, block_size) {
             return Status::Declined(e.message);
         }
         let variant = gpu.variant(num_iterations, fuel);
         self.builds
-            .status(&self.gpu, gpu, kernel, num_buffers, variant)
+            .status(gpu, kernel, num_buffers, variant, may_build)
     }
 
     fn building(&self) -> bool {
         self.builds.busy()
+    }
+
+    fn start_queued_builds(&self) -> Vec<std::time::Duration> {
+        self.builds.start_queued(&self.gpu)
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
