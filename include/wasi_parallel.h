@@ -655,6 +655,22 @@ wp_error_t *wp_config_set_interruptible(wp_config_t *config, bool enabled);
 wp_error_t *wp_config_set_kernel_timeout(wp_config_t *config, double seconds);
 
 /**
+ * The adaptive policy's GPU build budget in seconds (decimals allowed;
+ * default 0.05): a Vulkan device builds a kernel's pipeline only once the
+ * kernel's calls have taken, in all, as long as a build on that device is
+ * expected to take (the median of the builds measured there; this value
+ * before the first one), so a kernel whose calls are short never pays for
+ * a build it cannot earn back. 0 turns the budget off: a GPU starts
+ * building a kernel after its first call. Only the adaptive policy uses
+ * it (docs/wasi-parallel.md 2.6).
+ *
+ * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, a negative, NaN or
+ * infinite value. Ownership: borrows `config`. Thread-safety: one thread
+ * per config.
+ */
+wp_error_t *wp_config_set_gpu_build_budget(wp_config_t *config, double seconds);
+
+/**
  * Sets the device policy (`kind` is ignored except with `FORCE`):
  * - `WP_DEVICE_POLICY_ADAPTIVE` (the default; `WP_DEVICE_POLICY_AUTO` is
  *   the same value): the host places each call of a CPU- or GPU-hinted

@@ -149,6 +149,12 @@ static void null_and_garbage(wp_engine_t *engine, wp_module_t *module,
   CHECK(wp_config_set_bounds_checks(cfg, WP_BOUNDS_CHECKS_AUTO) == NULL);
   CHECK(wp_config_set_bounds_checks(cfg, WP_BOUNDS_CHECKS_EXPLICIT) == NULL);
   CHECK(wp_config_set_bounds_checks(cfg, WP_BOUNDS_CHECKS_GUARD_PAGES) == NULL);
+  err(wp_config_set_gpu_build_budget(NULL, 0.05), WP_ERROR_INVALID_ARGUMENT, "budget NULL");
+  err(wp_config_set_gpu_build_budget(cfg, -1.0), WP_ERROR_INVALID_ARGUMENT, "budget -1");
+  err(wp_config_set_gpu_build_budget(cfg, 0.0 / 0.0), WP_ERROR_INVALID_ARGUMENT, "budget NaN");
+  err(wp_config_set_gpu_build_budget(cfg, 1e300), WP_ERROR_INVALID_ARGUMENT, "budget huge");
+  CHECK(wp_config_set_gpu_build_budget(cfg, 0.0) == NULL);
+  CHECK(wp_config_set_gpu_build_budget(cfg, 0.25) == NULL);
   wp_config_delete(cfg);
 
   /* engine */

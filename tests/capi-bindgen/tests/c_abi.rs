@@ -436,6 +436,17 @@ fn config_rejects_bad_values() {
     }
     ok(c!(wp_config_set_timeout(cfg, 0.0)));
     ok(c!(wp_config_set_kernel_timeout(cfg, 2.5)));
+    fails(c!(wp_config_set_bounds_checks(cfg, 3)), IA);
+    fails(c!(wp_config_set_bounds_checks(cfg, -1)), IA);
+    ok(c!(wp_config_set_bounds_checks(
+        cfg,
+        WP_BOUNDS_CHECKS_GUARD_PAGES as i32
+    )));
+    fails(c!(wp_config_set_gpu_build_budget(cfg, -0.5)), IA);
+    fails(c!(wp_config_set_gpu_build_budget(cfg, f64::NAN)), IA);
+    fails(c!(wp_config_set_gpu_build_budget(cfg, f64::INFINITY)), IA);
+    ok(c!(wp_config_set_gpu_build_budget(cfg, 0.0)));
+    ok(c!(wp_config_set_gpu_build_budget(cfg, 0.2)));
     ok(c!(wp_config_set_device_policy(
         cfg,
         WP_DEVICE_POLICY_AUTO as i32,
