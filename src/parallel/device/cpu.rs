@@ -18,7 +18,7 @@
 //!   message is returned.
 //! - After a call that used several workers, the pool threads spin for a
 //!   moment (100 us) before they sleep, so the next call hands them work
-//!   without a wake-up ([`linger`]), as OpenMP's threads do between
+//!   without a wake-up (`cpu/linger.rs`), as OpenMP's threads do between
 //!   parallel regions.
 //! - The calling thread is the first worker. A call whose work, at the time
 //!   per iteration the calling thread measured in the set's last call, is
