@@ -33,7 +33,7 @@ KERNEL_FLAGS="--target=wasm32 -nostdlib $COMMON -DPB_KERNEL_BUILD \
   -Wl,--no-entry -Wl,--import-memory -Wl,--stack-first -Wl,-z,stack-size=32768 \
   -Wl,--initial-memory=65536"
 [ "${KERNEL_SIMD:-1}" = 0 ] || KERNEL_FLAGS="$KERNEL_FLAGS -msimd128"
-benches=${*:-$(cd "$here" && ls *.c | sed 's/\.c$//')}
+benches=${*:-$(cd "$here" && ls *.c | grep -v -- '-cells\.c$' | sed 's/\.c$//')}
 # Several benchmarks at once (JOBS, default: the number of cores).
 if [ -z "${PB_ONE:-}" ]; then
     printf '%s\n' $benches | xargs -P "${JOBS:-$(nproc)}" -I{} env PB_ONE={} sh "$0" "$out"

@@ -114,6 +114,21 @@
                             : (int)(hi);                                                           \
          i < i##_end_; i++)
 
+/* One element per iteration (block size 1), the way a kernel written for a
+ * GPU looks: the iteration's cells of the (ihi-ilo) x (jhi-jlo) grid,
+ * row-major, each as (i, j) from a division and a remainder (the native
+ * twin loops over the same cells with the same arithmetic). The
+ * `*-cells.c` benchmarks use it; PB_EXEC gets the number of cells. */
+#define PB_CELLS(i, j, ilo, ihi, jlo, jhi)                                                         \
+    for (int pb_c_ = (int)(pb_it * pb_bs),                                                         \
+             pb_ce_ = (int)((pb_it + 1) * pb_bs) < ((ihi) - (ilo)) * ((jhi) - (jlo))                \
+                          ? (int)((pb_it + 1) * pb_bs)                                             \
+                          : ((ihi) - (ilo)) * ((jhi) - (jlo));                                     \
+         pb_c_ < pb_ce_; pb_c_++)                                                                  \
+        for (int i = (int)(ilo) + pb_c_ / ((jhi) - (jlo)), j = (int)(jlo) + pb_c_ % ((jhi) - (jlo)), \
+                 pb_once_ = 1;                                                                     \
+             pb_once_; pb_once_ = 0)
+
 #define PB_SQRT(x) __builtin_sqrt(x)
 
 /* ---- the driver (guest and native twin) ----------------------------- */
