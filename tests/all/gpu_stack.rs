@@ -622,3 +622,63 @@ fn frames_past_2_kib_run_with_a_scratch_buffer() {
         }
     }
 }
+
+/// SIMD accesses to the shadow stack (what clang's `-msimd128` code does
+/// with a local array and wasi-libc's `memcpy`): `v128.store`s into the
+/// frame, aligned and not, read back by `v128.load`, `load64_splat` and
+/// scalar loads, scalar stores read back by `v128.load`, a load straddling
+/// the window's top (half window, half static data above it), and a
+/// `v128` copy from the frame into a buffer in a helper that takes and
+/// returns pointers (every byte read was written by the same iteration:
+/// the frame's contents at the start are unspecified). Every word of the window must go to this invocation's
+/// private copy on every stack storage (the `v128` accesses used to index
+/// the shared arena directly: invocations overwrote each other's frames and
+/// scalar loads missed what `v128.store` wrote).
+#[test]
+fn simd_accesses_to_the_stack_stay_private() {
+    let w = wasm(&format!(
+        r#"(module {HDR}
+  (global $sp (mut i32) (i32.const 1024))
+  (data (i32.const 1024) "0123456789abcdef")
+  (func $copy (param $d i32) (param $s i32) (result i32)
+    (v128.store align=1 (local.get $d) (v128.load align=1 (local.get $s)))
+    (local.get $d))
+  (func (export "kernel") (param $i i32) (param i32 i32) (param $p i32) (param i32) (param $o i32) (param i32)
+    (local $fp i32) (local $x v128)
+    (global.set $sp (local.tee $fp (i32.sub (global.get $sp) (i32.const 64))))
+    (local.set $x (v128.load align=1 (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 4)))))
+    (v128.store (local.get $fp) (local.get $x))
+    (i32.store offset=16 (local.get $fp) (i32.mul (local.get $i) (i32.const 7)))
+    (i64.store offset=32 (local.get $fp) (i64.const 0x0102030405060708))
+    (v128.store offset=19 align=1 (local.get $fp)
+      (v128.xor (local.get $x) (i32x4.splat (i32.mul (local.get $i) (i32.const 2654435761)))))
+    (i32.store offset=40 (local.get $fp) (i32.add (i32.mul (local.get $i) (i32.const 3)) (i32.const 1)))
+    (i32.store offset=44 (local.get $fp) (local.get $i))
+    (i64.store offset=48 (local.get $fp) (i64.extend_i32_u (i32.xor (local.get $i) (i32.const -1))))
+    (i64.store offset=56 (local.get $fp) (i64.extend_i32_u (i32.rotl (local.get $i) (i32.const 9))))
+    (local.set $o (i32.add (local.get $o) (i32.mul (local.get $i) (i32.const 96))))
+    (v128.store (local.get $o) (v128.load (local.get $fp)))
+    (i64.store offset=16 (local.get $o) (i64.load offset=4 (local.get $fp)))
+    (v128.store offset=24 align=1 (local.get $o) (v128.load offset=17 align=1 (local.get $fp)))
+    (v128.store offset=40 (local.get $o) (v128.load64_splat offset=40 (local.get $fp)))
+    (v128.store offset=56 (local.get $o) (v128.load offset=56 (local.get $fp)))
+    (i64.store offset=72 (local.get $o) (i64.load offset=22 (local.get $fp)))
+    (drop (call $copy (i32.add (local.get $o) (i32.const 80)) (i32.add (local.get $fp) (i32.const 19))))
+    (global.set $sp (i32.add (local.get $fp) (i32.const 64)))))"#
+    ));
+    assert_eq!(window(&w).map(|(_, top)| top), Some(1024));
+    let n = 300;
+    let inputs = [bytes_of(n as usize * 16, 11), vec![0; n as usize * 96]];
+    for storage in STORAGES {
+        let opts = TranslateOptions {
+            stack_storage: storage,
+            ..Default::default()
+        };
+        spirv_val_with(&w, &opts);
+        let Some(rt) = rt_stack(storage) else {
+            return;
+        };
+        eprintln!("{storage:?}");
+        compare(rt, &w, n, 1, &inputs, &[]);
+    }
+}

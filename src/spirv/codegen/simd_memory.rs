@@ -1,9 +1,13 @@
 //! SIMD memory operators: `v128.load`/`store`, the extending loads,
 //! `load*_splat`, `load*_zero`, `load*_lane` and `store*_lane`, with the
 //! bounds checks and trap rules of the scalar accesses (`memory.rs`): a
-//! trapped load reads address 0, a trapped store writes nothing.
+//! trapped load reads address 0, a trapped store writes nothing. Every
+//! word goes through `stack.rs`'s `read_word`/`write_word`/`insert_word`,
+//! so a `v128` access to the shadow stack's window touches this
+//! invocation's private copy, as the scalar accesses do.
 
 use super::simd::Lanes;
+use super::stack::{read_word, write_word};
 use super::translator::FnTranslator;
 use super::H;
 use crate::spirv::analyze::Ty;
@@ -74,24 +78,24 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
     }
 
     /// The four words of `v` at `ea`, a multiple of 4 known in bounds:
-    /// plain stores (the helper's atomics, which llvmpipe turns into a loop
-    /// over the lanes each, made shaders with vectorised loops take minutes
-    /// to compile).
+    /// whole-word stores, each routed to the shadow stack's window or the
+    /// arena by `write_word` (a plain store when the kernel has no stack),
+    /// not the helper's atomics (which llvmpipe turns into a loop over the
+    /// lanes each: shaders with vectorised loops took minutes to compile).
     fn store_words(&mut self, ea: H, v: H) {
         let two = self.fb.u32(2);
         let w0 = self.fb.bin(Bo::ShiftRight, ea, two);
         for i in 0..4 {
             let wi = self.offset_by(w0, i);
-            let p = self.fb.index(self.sh.g.arena, wi);
             let x = self.word(v, i);
-            self.fb.store(p, x);
+            write_word(&mut self.fb, self.sh.g, wi, x);
         }
     }
 
     /// The four words of `v` at `ea` (known in bounds), any alignment: one
-    /// test; aligned, four plain stores; else the 16 bytes cover three
-    /// whole words (plain stores) and parts of two (atomic inserts, as the
-    /// scalar helper does), rather than four helper calls with two atomic
+    /// test; aligned, four whole-word stores; else the 16 bytes cover three
+    /// whole words (whole-word stores) and parts of two (atomic inserts, as
+    /// the scalar helper does; all five routed like `store_words`), rather than four helper calls with two atomic
     /// inserts each (which took lavapipe minutes to compile in an unrolled
     /// loop).
     fn store_unaligned(&mut self, ea: H, v: H) {
@@ -118,8 +122,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
             let lo = self.fb.bin(Bo::ShiftRight, x[k - 1], rs);
             let word = self.fb.bin(Bo::InclusiveOr, hi, lo);
             let wk = self.offset_by(w0, k as u32);
-            let p = self.fb.index(self.sh.g.arena, wk);
-            self.fb.store(p, word);
+            write_word(&mut self.fb, self.sh.g, wk, word);
         }
         let w4 = self.offset_by(w0, 4);
         let m4 = self.fb.bin(Bo::ShiftRight, all, rs);
@@ -158,15 +161,15 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
     /// branch per word (which made lavapipe compile vectorised loops for a
     /// minute): the words covering the access, each read once (the last
     /// one clamped to the first where the access is aligned, so nothing
-    /// past it is read), funnel-shifted by the misalignment.
+    /// past it is read) through `read_word` (branch-free: the shadow
+    /// stack's window or the arena), funnel-shifted by the misalignment.
     fn load_span(&mut self, ea: H, n: u32, aligned: bool) -> Vec<H> {
         let two = self.fb.u32(2);
         let w0 = self.fb.bin(Bo::ShiftRight, ea, two);
         let mut raw = Vec::new();
         for k in 0..n {
             let wk = self.offset_by(w0, k);
-            let p = self.fb.index(self.sh.g.arena, wk);
-            raw.push(self.fb.load(p));
+            raw.push(read_word(&mut self.fb, self.sh.g, wk));
         }
         if aligned {
             return raw;
@@ -179,8 +182,7 @@ impl<'s, 'a> FnTranslator<'s, 'a> {
         // Word n only when the access straddles it (else word 0 again).
         let wn = self.offset_by(w0, n);
         let wn = self.fb.sel(is_aligned, w0, wn);
-        let p = self.fb.index(self.sh.g.arena, wn);
-        raw.push(self.fb.load(p));
+        raw.push(read_word(&mut self.fb, self.sh.g, wn));
         // `x << 32` is undefined: shift the high word by 31 - s, then 1.
         let c31 = self.fb.u32(31);
         let one = self.fb.u32(1);
