@@ -268,9 +268,12 @@ const WORKER_SETS: usize = 4;
 struct WorkerSet {
     key: SessionKey,
     slots: Vec<Slot>,
-    /// Nanoseconds per iteration the calling thread measured on its share
+    /// Picoseconds per iteration the calling thread measured on its share
     /// of the last call (workers being built included), when it measured.
-    iteration_ns: Option<u64>,
+    /// (Picoseconds: one-element iterations take under a nanosecond, and
+    /// whole nanoseconds rounded them to 0, "no work", so such calls ran
+    /// alone for good.)
+    iteration_ps: Option<u64>,
     /// Which way this set's calls run faster, measured per size class
     /// (iterations rounded up to a power of two): see [`Split`].
     splits: [Split; 33],
@@ -281,8 +284,9 @@ fn size_class(n: u32) -> usize {
     (u32::BITS - n.leading_zeros()) as usize
 }
 
-/// Per worker set: the wall time per iteration of its last call on the
-/// calling thread alone and of its last call with every worker (ns), and
+/// Per worker set: the wall time per iteration of its calls on the
+/// calling thread alone and of its calls with every worker (ps, see
+/// [`Split::observe`]), and
 /// calls since the way not chosen was last tried, for one size class of
 /// calls (a call's fixed costs weigh differently at different sizes: LU's
 /// steps shrink from 400 rows to 1). Sharing a call can be
@@ -291,12 +295,15 @@ fn size_class(n: u32) -> usize {
 /// row-major matrix per iteration: 4x slower on 2 threads than on 1 in
 /// a VM). So a set whose calls are small enough (under [`TRY_ALONE_NS`]
 /// alone) tries both ways and keeps the faster, re-trying the other every
-/// [`RETRY_SPLIT`] calls.
+/// [`RETRY_SPLIT`] calls. Calls that run alone because the hand-off costs
+/// more than sharing saves ([`small_call`]) share every
+/// [`RETRY_SMALL`]th time, so the hand-off estimate is measured again.
 #[derive(Default)]
 struct Split {
-    alone_ns: Option<u64>,
-    shared_ns: Option<u64>,
+    alone_ps: Option<u64>,
+    shared_ps: Option<u64>,
     since_try: u32,
+    small_calls: u32,
 }
 
 /// Calls whose work alone is estimated above this always use every
@@ -304,17 +311,28 @@ struct Split {
 const TRY_ALONE_NS: u64 = 1_000_000;
 /// How often the way not chosen is tried again.
 const RETRY_SPLIT: u32 = 32;
+/// How often a call too small to share (by the hand-off estimate) shares
+/// anyway, to measure the hand-off again (which only shared calls do).
+const RETRY_SMALL: u32 = 256;
 
 impl Split {
     /// Whether a call of `work_ns` of work at the caller's last measured
     /// rate runs alone (the hand-off rule aside).
-    fn alone(&mut self, work_ns: u64) -> bool {
+    fn alone(&mut self, work_ns: u64, small: bool) -> bool {
+        if small {
+            self.small_calls += 1;
+            if self.small_calls >= RETRY_SMALL {
+                self.small_calls = 0;
+                return false;
+            }
+            return true;
+        }
         if work_ns > TRY_ALONE_NS {
             return false;
         }
-        let (Some(a), Some(s)) = (self.alone_ns, self.shared_ns) else {
+        let (Some(a), Some(s)) = (self.alone_ps, self.shared_ps) else {
             // Shared measured, alone not yet: try it.
-            return self.shared_ns.is_some();
+            return self.shared_ps.is_some();
         };
         let alone_faster = a <= s;
         self.since_try += 1;
@@ -332,15 +350,15 @@ impl Split {
     /// slower is believed within a few calls. (With the last time alone,
     /// fdtd-2d-cells on 2 threads ran alone at 24.7 ms in one process and
     /// shared at 15.7 ms in the next.)
-    fn observe(&mut self, alone: bool, wall_ns_per_iteration: u64) {
+    fn observe(&mut self, alone: bool, wall_ps_per_iteration: u64) {
         let slot = if alone {
-            &mut self.alone_ns
+            &mut self.alone_ps
         } else {
-            &mut self.shared_ns
+            &mut self.shared_ps
         };
         *slot = Some(match *slot {
-            Some(old) => wall_ns_per_iteration.min(old.saturating_add(old / 4)),
-            None => wall_ns_per_iteration,
+            Some(old) => wall_ps_per_iteration.min(old.saturating_add(old / 4)),
+            None => wall_ps_per_iteration,
         });
     }
 }
@@ -368,11 +386,20 @@ fn small_call(work_ns: u64, workers: u64, hand_off_ns: u64) -> bool {
 }
 
 /// The hand-off estimate after a call with `workers` workers took
-/// `wall_ns` for `work_ns` of work: a moving average (1/8 weight) of the
-/// excess over an even split.
+/// `wall_ns` for `work_ns` of work, from the excess over an even split:
+/// halfway down to a lower excess, up by at most a quarter towards a
+/// higher one. Slow to rise, because a high estimate makes calls run alone
+/// (`small_call`), and calls that run alone do not measure the hand-off
+/// (one outlier, a call descheduled for a millisecond, once kept every
+/// call under ~250 us of work alone); quick to fall, because a hand-off
+/// that got cheaper (a pool thread still spinning) should be used at once.
 fn next_hand_off(old: u64, wall_ns: u64, work_ns: u64, workers: u64) -> u64 {
     let excess = wall_ns.saturating_sub(work_ns / workers.max(1));
-    (old * 7 + excess) / 8
+    if excess <= old {
+        (old + excess) / 2
+    } else {
+        excess.min(old.saturating_add(old / 4).max(1_000))
+    }
 }
 
 struct CpuSession {
@@ -586,7 +613,7 @@ impl Device for CpuDevice {
                     WorkerSet {
                         key,
                         slots: Vec::new(),
-                        iteration_ns: None,
+                        iteration_ps: None,
                         splits: std::array::from_fn(|_| Split::default()),
                     },
                 );
@@ -600,9 +627,10 @@ impl Device for CpuDevice {
         let measure = self.pool.is_some() && most > 1 && self.caller_works;
         let hand_off = self.hand_off_ns.load(Ordering::Relaxed);
         let small = measure
-            && set.iteration_ns.is_some_and(|ns| {
-                let work = ns.saturating_mul(n as u64);
-                small_call(work, most as u64, hand_off) || set.splits[size_class(n)].alone(work)
+            && set.iteration_ps.is_some_and(|ps| {
+                let work = ps.saturating_mul(n as u64) / 1000;
+                let small = small_call(work, most as u64, hand_off);
+                set.splits[size_class(n)].alone(work, small)
             });
         let nworkers = if small { 1 } else { most };
         // The call's wall time, for the split and hand-off estimates (a
@@ -638,7 +666,7 @@ impl Device for CpuDevice {
         let timed = |slot: &mut Slot| {
             let t = Instant::now();
             let done = state.work(slot);
-            (done > 0).then(|| t.elapsed().as_nanos() as u64 / done)
+            (done > 0).then(|| (t.elapsed().as_nanos() as u64).saturating_mul(1000) / done)
         };
         match (&self.pool, nworkers) {
             (Some(pool), w) if w > 1 && self.caller_works => {
@@ -674,17 +702,18 @@ impl Device for CpuDevice {
                 state.work(&mut workers[0]);
             }
         }
-        if let (Some(ns), Some(started)) = (caller, started) {
-            set.iteration_ns = caller;
+        if let (Some(ps), Some(started)) = (caller, started) {
+            set.iteration_ps = caller;
             // Learn from calls whose workers were not being built (a
             // one-time cost): which way this size runs faster, and (from
             // shared calls, the caller's time per iteration standing for
             // every worker's) what a hand-off costs.
             if state.setup_nanos.load(Ordering::Relaxed) == 0 {
                 let wall = started.elapsed().as_nanos() as u64;
-                set.splits[size_class(n)].observe(nworkers == 1, wall / n as u64);
+                set.splits[size_class(n)]
+                    .observe(nworkers == 1, wall.saturating_mul(1000) / n as u64);
                 if nworkers > 1 {
-                    let work = ns.saturating_mul(n as u64);
+                    let work = ps.saturating_mul(n as u64) / 1000;
                     self.hand_off_ns.store(
                         next_hand_off(hand_off, wall, work, nworkers as u64),
                         Ordering::Relaxed,
@@ -737,35 +766,41 @@ fn share<'s, R>(
 
 #[cfg(test)]
 mod tests {
-    use super::{next_hand_off, small_call, Split, RETRY_SPLIT, SMALL_CALL_NS, TRY_ALONE_NS};
+    use super::{
+        next_hand_off, small_call, Split, RETRY_SMALL, RETRY_SPLIT, SMALL_CALL_NS, TRY_ALONE_NS,
+    };
 
     #[test]
     fn a_set_tries_running_alone_and_keeps_the_faster_way() {
         let mut s = Split::default();
+        // Too small to share by the hand-off estimate: alone, but shared
+        // every RETRY_SMALL calls (to measure the hand-off again).
+        let small: Vec<bool> = (0..RETRY_SMALL).map(|_| s.alone(1_000, true)).collect();
+        assert_eq!(small.iter().filter(|&&a| !a).count(), 1);
         // Nothing measured: every worker (the first call measures that).
-        assert!(!s.alone(50_000));
+        assert!(!s.alone(50_000, false));
         s.observe(false, 800);
         // Shared measured: alone is tried next.
-        assert!(s.alone(50_000));
+        assert!(s.alone(50_000, false));
         s.observe(true, 400);
         // Alone was faster: it stays, but the shared way is re-tried.
-        let tries: Vec<bool> = (0..RETRY_SPLIT).map(|_| s.alone(50_000)).collect();
+        let tries: Vec<bool> = (0..RETRY_SPLIT).map(|_| s.alone(50_000, false)).collect();
         assert_eq!(tries.iter().filter(|&&a| !a).count(), 1, "{tries:?}");
         // When sharing measures faster, it wins.
         s.observe(false, 100);
-        assert!(!s.alone(50_000));
+        assert!(!s.alone(50_000, false));
         // One slow shared call (a wake-up) raises the shared estimate by
         // at most a quarter: sharing (125) still beats alone (400).
         s.observe(false, 5_000);
-        assert!(!s.alone(50_000));
+        assert!(!s.alone(50_000, false));
         // A way that stays slower is believed after a few calls.
         for _ in 0..8 {
             s.observe(false, 5_000);
         }
-        assert!(s.alone(50_000));
+        assert!(s.alone(50_000, false));
         // A call too large to try alone always shares.
         s.observe(true, 10);
-        assert!(!s.alone(TRY_ALONE_NS + 1));
+        assert!(!s.alone(TRY_ALONE_NS + 1, false));
     }
 
     #[test]
@@ -785,11 +820,13 @@ mod tests {
         for _ in 0..32 {
             est = next_hand_off(est, 60_000, 50_000, 2);
         }
-        assert!((30_000..=35_000).contains(&est), "{est}");
+        assert_eq!(est, 35_000);
+        // One outlier (a call descheduled for 1 ms) moves it a quarter.
+        assert_eq!(next_hand_off(10_000, 1_000_000, 50_000, 2), 12_500);
         assert!(small_call(50_000, 2, est));
         assert!(!small_call(100_000, 2, est));
-        // Calls that split well bring the estimate back down.
-        for _ in 0..64 {
+        // Calls that split well bring the estimate back down, quickly.
+        for _ in 0..8 {
             est = next_hand_off(est, 51_000, 100_000, 2);
         }
         assert!(est < 2_000, "{est}");
