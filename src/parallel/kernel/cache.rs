@@ -185,15 +185,20 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn hit_miss_and_bound() {
-        let engine = KernelCompilers::new(
+    /// The default compilers (no fuel, not interruptible).
+    fn compilers() -> KernelCompilers {
+        KernelCompilers::new(
             super::super::KernelEngine::Auto,
             false,
             false,
             super::super::BoundsChecks::Auto,
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn hit_miss_and_bound() {
+        let engine = compilers();
         let cache = KernelCache::new(2);
         let (a, o) = cache.get_or_compile(&engine, &kernel(1)).unwrap();
         assert_eq!(o, CacheOutcome::Miss);
@@ -220,13 +225,7 @@ mod tests {
 
     #[test]
     fn recent_kernels_by_bytes_most_recent_first_bounded() {
-        let engine = KernelCompilers::new(
-            super::super::KernelEngine::Auto,
-            false,
-            false,
-            super::super::BoundsChecks::Auto,
-        )
-        .unwrap();
+        let engine = compilers();
         let cache = KernelCache::new(64);
         let mut recent = RecentKernels::default();
         let bytes: Vec<Vec<u8>> = (0..RECENT_KERNELS as u32 + 1).map(kernel).collect();
