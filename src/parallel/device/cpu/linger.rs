@@ -183,8 +183,13 @@ impl Linger {
                     let job = unsafe { (*slot.job.get()).take() };
                     if let Some(job) = job {
                         // SAFETY: `run` matches `data` (`Claim::run` made
-                        // both from one closure) and is called once.
-                        unsafe { (job.run)(job.data) };
+                        // both from one closure) and is called once. A
+                        // panic (the CPU device's jobs catch their own)
+                        // must still end in DONE, or the claimer would
+                        // wait for ever.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+                            (job.run)(job.data)
+                        }));
                     }
                     slot.state.store(DONE, Ordering::Release);
                     // The claimer hands the slot back (DONE -> SPINNING).
@@ -301,6 +306,18 @@ mod tests {
         // A claim given back unused leaves the lingerer spinning.
         drop(l.claim().expect("still spinning"));
         assert!(l.claim().is_some());
+        // A job that panics still ends (the claimer is not left waiting)
+        // and the lingerer takes the next one.
+        let c = l.claim().expect("still spinning");
+        assert_eq!(c.run(|| panic!("a job panicked (expected)"), || 7), 7);
+        let c = l.claim().expect("spinning after a panicked job");
+        c.run(
+            || {
+                hits.fetch_add(1, Ordering::Relaxed);
+            },
+            || (),
+        );
+        assert_eq!(hits.load(Ordering::Relaxed), 51);
         let l2 = Linger::new(1, Some(Duration::from_micros(200)));
         l2.rearm(&p);
         std::thread::sleep(Duration::from_millis(50));
