@@ -16,8 +16,8 @@
 //!   (guided: each the iterations left over the worker count; one worker
 //!   takes the whole range); the first trap stops the others and its
 //!   message is returned.
-//! - After a call that used several workers, the pool threads spin for a
-//!   moment (100 us) before they sleep, so the next call hands them work
+//! - After a call that could use several workers, the pool threads spin
+//!   for a moment (100 us) before they sleep, so the next call hands them work
 //!   without a wake-up (`cpu/linger.rs`), as OpenMP's threads do between
 //!   parallel regions.
 //! - The calling thread is the first worker. A call whose work, at the time
@@ -313,7 +313,7 @@ const TRY_ALONE_NS: u64 = 1_000_000;
 const RETRY_SPLIT: u32 = 32;
 /// How often a call too small to share (by the hand-off estimate) shares
 /// anyway, to measure the hand-off again (which only shared calls do).
-const RETRY_SMALL: u32 = 256;
+const RETRY_SMALL: u32 = 64;
 
 impl Split {
     /// Whether a call of `work_ns` of work at the caller's last measured
@@ -682,9 +682,6 @@ impl Device for CpuDevice {
                 pool.in_place_scope(|s| {
                     caller = share(linger, s, state, rest, || timed(first));
                 });
-                if let Some(l) = &self.linger {
-                    l.rearm(pool);
-                }
             }
             (Some(pool), w) if w > 1 => {
                 let state = &state;
@@ -701,6 +698,14 @@ impl Device for CpuDevice {
             _ => {
                 state.work(&mut workers[0]);
             }
+        }
+        // Pool threads linger after every call that could have used them,
+        // shared or not: a call that ran alone because waking a thread
+        // costs more than sharing saves finds them awake next time, and
+        // its periodic shared try measures the cheap hand-off, so a burst
+        // of small calls can share (as OpenMP's spinning threads do).
+        if let (true, Some(pool), Some(l)) = (measure, &self.pool, &self.linger) {
+            l.rearm(pool);
         }
         if let (Some(ps), Some(started)) = (caller, started) {
             set.iteration_ps = caller;
