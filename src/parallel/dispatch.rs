@@ -279,7 +279,8 @@ impl ParallelRuntime {
     /// builds that finished.
     fn start_queued_builds(&self) {
         for i in self.infos.iter().filter(|i| i.kind.is_gpu()) {
-            for took in self.devices[i.index].start_queued_builds() {
+            let expected = self.placer.expected_build(i.index);
+            for took in self.devices[i.index].start_queued_builds(expected) {
                 self.placer.observe_build(i.index, took);
             }
         }

@@ -204,6 +204,16 @@ impl Placer {
             .observe_build(device, took.as_nanos() as f64);
     }
 
+    /// The expected cost of a build on `device` (`None` without a build
+    /// budget).
+    pub fn expected_build(&self, device: usize) -> Option<Duration> {
+        let state = self.state();
+        state
+            .budget
+            .enabled()
+            .then(|| Duration::from_nanos(state.budget.expected_ns(device) as u64))
+    }
+
     /// The expected cost of a build on `device` (ms) and the time the
     /// calls of `kernel` took so far (ms): the build budget's two sides.
     pub fn build_budget(&self, kernel: u64, device: usize) -> (f64, f64) {

@@ -373,6 +373,11 @@ impl BuildBudget {
         b.push_back(ns);
     }
 
+    /// Whether there is a budget (a prior; `None` turns it off).
+    pub fn enabled(&self) -> bool {
+        self.prior_ns.is_some()
+    }
+
     /// The expected cost of a build on `device` (ns): the median of its
     /// recent builds, else the prior (0 with the budget off).
     pub fn expected_ns(&self, device: usize) -> f64 {

@@ -18,7 +18,10 @@
 //! first dispatch, and that compile belongs off the calls as well. The
 //! kernel is `Ready` only after that.
 //!
-//! The thread runs at a lower priority (nice +5), is started on the first
+//! The thread runs at the process's priority while a build is within
+//! [`DEMOTE_AFTER`] times its expected cost (the build budget's estimate)
+//! and at the lowest (nice 19) once it overruns that, until it ends
+//! (`Builds::demote_overrun`, checked after each call); it is started on the first
 //! request and joined when the device is dropped: queued builds are then
 //! skipped, and a build in progress finishes first (a driver cannot stop a
 //! pipeline build, and tearing the device down under it is not safe).
@@ -28,7 +31,7 @@ use crate::parallel::errno::ParError;
 use crate::parallel::kernel::Kernel;
 use crate::parallel::placement::model::Status;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -97,6 +100,30 @@ pub struct Builds {
     /// Set when a request is queued or a build finished: `start_queued`
     /// has something to do (a lock-free check on every call otherwise).
     attention: Arc<AtomicBool>,
+    /// The builder thread's priority state, for demoting a build that
+    /// overruns its expected cost ([`Builds::start_queued`]).
+    priority: Arc<BuilderPriority>,
+}
+
+/// The builder thread's id and its current build's start.
+#[derive(Default)]
+struct BuilderPriority {
+    /// Linux thread id of the builder (0 until it runs).
+    tid: AtomicI32,
+    /// When the build in progress started (ns after [`epoch`]; 0: none).
+    started_ns: AtomicU64,
+    /// The build in progress was demoted.
+    demoted: AtomicBool,
+}
+
+/// The process-wide zero of `BuilderPriority::started_ns`.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now_ns() -> u64 {
+    (epoch().elapsed().as_nanos() as u64).max(1)
 }
 
 impl Builds {
@@ -170,7 +197,8 @@ impl Builds {
     /// Hands the queued requests to the builder thread (starting it the
     /// first time), and returns the wall times of the builds finished
     /// since the last call. Called after each adaptive call has returned.
-    pub fn start_queued(&self, shared: &SharedGpu) -> Vec<Duration> {
+    pub fn start_queued(&self, shared: &SharedGpu, expected: Option<Duration>) -> Vec<Duration> {
+        self.demote_overrun(expected);
         if !self.attention.swap(false, Ordering::AcqRel) {
             return Vec::new();
         }
@@ -202,6 +230,25 @@ impl Builds {
         std::mem::take(&mut self.progress().measured)
     }
 
+    /// Demotes the builder thread to the lowest priority when the build in
+    /// progress has run longer than [`DEMOTE_AFTER`] times its `expected`
+    /// cost (checked after each call): the build budget paid for about that much of the cores, and a
+    /// build that needs far more (matmul's 0.5 s on lavapipe after a 50 ms
+    /// prior) would otherwise take it from every call until it ends.
+    fn demote_overrun(&self, expected: Option<Duration>) {
+        let pr = &self.priority;
+        let started = pr.started_ns.load(Ordering::Relaxed);
+        let Some(expected) = expected else { return };
+        if started == 0 || pr.demoted.load(Ordering::Relaxed) {
+            return;
+        }
+        let limit = (expected.as_nanos() as f64 * DEMOTE_AFTER) as u64;
+        if now_ns().saturating_sub(started) > limit {
+            pr.demoted.store(true, Ordering::Relaxed);
+            set_priority(pr.tid.load(Ordering::Relaxed), 19);
+        }
+    }
+
     /// Builds finished so far (successful or not).
     pub fn finished(&self) -> u64 {
         self.progress().finished
@@ -220,10 +267,12 @@ impl Builds {
             let shared = shared.clone();
             let progress = self.progress.clone();
             let attention = self.attention.clone();
+            let priority = self.priority.clone();
             let handle = std::thread::Builder::new()
                 .name("wasi-parallel-vk-build".into())
                 .spawn(move || {
-                    lower_priority();
+                    priority.tid.store(own_tid(), Ordering::Relaxed);
+                    set_priority(own_tid(), BASE_NICE);
                     while let Ok(job) = rx.recv() {
                         match job {
                             Job::Device(make, then) => {
@@ -239,7 +288,14 @@ impl Builds {
                                 }
                                 let next = follow_up(&shared, &progress, then);
                                 if let Some((kernel, num_buffers, variant)) = next {
-                                    build(&shared, &progress, kernel, num_buffers, variant);
+                                    build(
+                                        &shared,
+                                        &progress,
+                                        &priority,
+                                        kernel,
+                                        num_buffers,
+                                        variant,
+                                    );
                                     attention.store(true, Ordering::Release);
                                 }
                             }
@@ -256,7 +312,14 @@ impl Builds {
                                     p.closing
                                 };
                                 if !closing {
-                                    build(&shared, &progress, kernel, num_buffers, variant);
+                                    build(
+                                        &shared,
+                                        &progress,
+                                        &priority,
+                                        kernel,
+                                        num_buffers,
+                                        variant,
+                                    );
                                     attention.store(true, Ordering::Release);
                                 }
                             }
@@ -272,26 +335,54 @@ impl Builds {
     }
 }
 
-/// How much nicer than the process the builder thread runs: the calls
-/// running meanwhile keep most of the cores (on a CPU-type Vulkan device
-/// the build itself runs on the CPU), and the build still progresses while
-/// they run (at +5, about a quarter of a core against a busy one).
-const NICER_BY: i32 = 5;
+/// How much nicer than the process the builder thread runs while its build
+/// is within [`DEMOTE_AFTER`] times its expected cost: not at all. The
+/// build budget decided the build is worth that much of the cores, and the
+/// sooner it ends the sooner calls move (at +5, compute's build took 2-3 of
+/// its 76 ms calls; on lavapipe the build runs on the cores the calls use).
+const BASE_NICE: i32 = 0;
 
-/// Lowers this thread's priority by [`NICER_BY`] (Linux applies
-/// `setpriority` to one thread, by its thread id).
-fn lower_priority() {
+/// A build running longer than this many times its expected cost drops to
+/// the lowest priority (nice 19) until it ends: it keeps going while the
+/// cores are idle, and stops taking them from the calls. Over the placement
+/// bench (5 runs each, idle): the whole run 1.29x of the best device's
+/// run at a constant +5, 1.23x with 0 and this (3x: 1.31x, 2x: 1.23x over
+/// 2 runs, no demotion: 1.245x over 2; BENCHMARKS.md).
+const DEMOTE_AFTER: f64 = 4.0;
+
+/// This thread's Linux thread id (0 elsewhere).
+fn own_tid() -> i32 {
     #[cfg(target_os = "linux")]
-    // SAFETY: plain system calls on this thread's own id, no pointers; a
-    // failure only leaves the priority as it was.
+    // SAFETY: a plain system call without arguments.
     unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        *libc::__errno_location() = 0;
-        let now = libc::getpriority(libc::PRIO_PROCESS, tid);
-        if *libc::__errno_location() == 0 {
-            libc::setpriority(libc::PRIO_PROCESS, tid, (now + NICER_BY).min(19));
+        libc::syscall(libc::SYS_gettid) as i32
+    }
+    #[cfg(not(target_os = "linux"))]
+    0
+}
+
+/// Sets thread `tid`'s nice value to the process's plus `nicer` (at most
+/// 19); Linux applies `setpriority` to one thread by its id. Nothing for
+/// tid 0.
+fn set_priority(tid: i32, nicer: i32) {
+    #[cfg(target_os = "linux")]
+    if tid > 0 {
+        // SAFETY: plain system calls on a thread id, no pointers; a
+        // failure only leaves the priority as it was.
+        unsafe {
+            *libc::__errno_location() = 0;
+            let process = libc::getpriority(libc::PRIO_PROCESS, 0);
+            if *libc::__errno_location() == 0 {
+                libc::setpriority(
+                    libc::PRIO_PROCESS,
+                    tid as libc::id_t,
+                    (process + nicer).min(19),
+                );
+            }
         }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (tid, nicer);
 }
 
 /// After the device was made: ends `making_device` and claims the build
@@ -326,11 +417,18 @@ fn follow_up(
 fn build(
     shared: &SharedGpu,
     progress: &Mutex<Progress>,
+    priority: &BuilderPriority,
     kernel: Arc<Kernel>,
     num_buffers: usize,
     variant: Variant,
 ) {
     let key = (kernel.hash, num_buffers, variant);
+    // Each build starts at the base priority (a previous one may have been
+    // demoted) and is timed for `Builds::demote_overrun`.
+    if priority.demoted.swap(false, Ordering::Relaxed) {
+        set_priority(own_tid(), BASE_NICE);
+    }
+    priority.started_ns.store(now_ns(), Ordering::Relaxed);
     let t = Instant::now();
     let mut measured = None;
     let result = match shared.get() {
@@ -367,6 +465,7 @@ fn build(
         Some(Err(e)) => Err(e.clone()),
         None => Err("the Vulkan device was never created".to_string()),
     };
+    priority.started_ns.store(0, Ordering::Relaxed);
     let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
     p.building.remove(&key);
     p.finished += 1;
@@ -385,5 +484,57 @@ impl Drop for Builds {
             drop(tx);
             let _ = handle.join();
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    //! The builder's priority rule on a real thread (no GPU needed).
+    use super::*;
+
+    fn nice_of(tid: i32) -> i32 {
+        // SAFETY: a plain system call on a thread id.
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t) }
+    }
+
+    /// A build within 4x its expected cost keeps the base priority; past
+    /// it the builder thread drops to nice 19, once; the next build starts
+    /// at the base priority again; nothing happens without a budget or
+    /// without a build in progress.
+    #[test]
+    fn a_build_that_overruns_its_expected_cost_is_demoted() {
+        let builds = Builds::default();
+        let pr = builds.priority.clone();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel::<i32>();
+        let t = std::thread::spawn(move || {
+            set_priority(own_tid(), BASE_NICE);
+            tid_tx.send(own_tid()).unwrap();
+            let _ = rx.recv();
+        });
+        let tid = tid_rx.recv().unwrap();
+        pr.tid.store(tid, Ordering::Relaxed);
+        let base = nice_of(tid);
+        let ms = Duration::from_millis(1);
+        // No build in progress: nothing.
+        builds.demote_overrun(Some(ms));
+        assert_eq!(nice_of(tid), base);
+        // A build running for 100 ms, expected to cost 50 ms: within 4x.
+        pr.started_ns.store(now_ns(), Ordering::Relaxed);
+        std::thread::sleep(100 * ms);
+        builds.demote_overrun(Some(50 * ms));
+        assert_eq!(nice_of(tid), base);
+        // Without a budget: never.
+        builds.demote_overrun(None);
+        assert_eq!(nice_of(tid), base);
+        // Expected 20 ms: 100 ms is past 4x.
+        builds.demote_overrun(Some(20 * ms));
+        assert_eq!(nice_of(tid), 19);
+        assert!(pr.demoted.load(Ordering::Relaxed));
+        // Raising a thread's priority back needs CAP_SYS_NICE unless the
+        // limit allows it; where it is allowed, a new build restores it
+        // (the builder thread does that itself in `build`).
+        drop(tx);
+        t.join().unwrap();
     }
 }

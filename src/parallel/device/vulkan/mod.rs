@@ -379,8 +379,11 @@ impl Device for VulkanDevice {
         self.builds.busy()
     }
 
-    fn start_queued_builds(&self) -> Vec<std::time::Duration> {
-        self.builds.start_queued(&self.gpu)
+    fn start_queued_builds(
+        &self,
+        expected: Option<std::time::Duration>,
+    ) -> Vec<std::time::Duration> {
+        self.builds.start_queued(&self.gpu, expected)
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
