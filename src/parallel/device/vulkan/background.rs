@@ -19,7 +19,7 @@
 //! kernel is `Ready` only after that.
 //!
 //! The thread runs at the process's priority while a build is within
-//! [`DEMOTE_AFTER`] times its expected cost (the build budget's estimate)
+//! `DEMOTE_AFTER` (4) times its expected cost (the build budget's estimate)
 //! and at the lowest (nice 19) once it overruns that, until it ends
 //! (`Builds::demote_overrun`, checked after each call); it is started on the first
 //! request and joined when the device is dropped: queued builds are then
