@@ -110,6 +110,11 @@ pub struct Builds {
 struct BuilderPriority {
     /// Linux thread id of the builder (0 until it runs).
     tid: AtomicI32,
+    /// The nice value of the thread that started the builder (a guest's
+    /// thread: what the process runs at), which the builder's nice values
+    /// are relative to. (Linux keeps a nice value per thread: a demoted
+    /// builder asking for its own would get 19.)
+    base: AtomicI32,
     /// When the build in progress started (ns after [`epoch`]; 0: none).
     started_ns: AtomicU64,
     /// The build in progress was demoted.
@@ -245,7 +250,7 @@ impl Builds {
         let limit = (expected.as_nanos() as f64 * DEMOTE_AFTER) as u64;
         if now_ns().saturating_sub(started) > limit {
             pr.demoted.store(true, Ordering::Relaxed);
-            set_priority(pr.tid.load(Ordering::Relaxed), 19);
+            set_nice(pr.tid.load(Ordering::Relaxed), 19);
         }
     }
 
@@ -268,13 +273,14 @@ impl Builds {
             let progress = self.progress.clone();
             let attention = self.attention.clone();
             let priority = self.priority.clone();
+            priority.base.store(current_nice(), Ordering::Relaxed);
             let handle = std::thread::Builder::new()
                 .name("wasi-parallel-vk-build".into())
                 .spawn(move || {
                     priority.tid.store(own_tid(), Ordering::Relaxed);
-                    set_priority(own_tid(), BASE_NICE);
+                    set_nice(own_tid(), priority.base_nice());
                     while let Ok(job) = rx.recv() {
-                        match job {
+                        let next = match job {
                             Job::Device(make, then) => {
                                 // `get_or_init`: a caller that needs the
                                 // device meanwhile waits for this one.
@@ -286,43 +292,25 @@ impl Builds {
                                     let _ = shared
                                         .set(Err("creating the Vulkan device panicked".into()));
                                 }
-                                let next = follow_up(&shared, &progress, then);
-                                if let Some((kernel, num_buffers, variant)) = next {
-                                    build(
-                                        &shared,
-                                        &progress,
-                                        &priority,
-                                        kernel,
-                                        num_buffers,
-                                        variant,
-                                    );
-                                    attention.store(true, Ordering::Release);
-                                }
+                                follow_up(&shared, &progress, then)
                             }
                             Job::Pipeline {
                                 kernel,
                                 num_buffers,
                                 variant,
                             } => {
-                                let closing = {
-                                    let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
-                                    if p.closing {
-                                        p.building.remove(&(kernel.hash, num_buffers, variant));
-                                    }
-                                    p.closing
-                                };
-                                if !closing {
-                                    build(
-                                        &shared,
-                                        &progress,
-                                        &priority,
-                                        kernel,
-                                        num_buffers,
-                                        variant,
-                                    );
-                                    attention.store(true, Ordering::Release);
+                                let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
+                                if p.closing {
+                                    p.building.remove(&(kernel.hash, num_buffers, variant));
+                                    None
+                                } else {
+                                    Some((kernel, num_buffers, variant))
                                 }
                             }
+                        };
+                        if let Some((kernel, num_buffers, variant)) = next {
+                            build(&shared, &progress, &priority, kernel, num_buffers, variant);
+                            attention.store(true, Ordering::Release);
                         }
                     }
                 })
@@ -361,28 +349,42 @@ fn own_tid() -> i32 {
     0
 }
 
-/// Sets thread `tid`'s nice value to the process's plus `nicer` (at most
-/// 19); Linux applies `setpriority` to one thread by its id. Nothing for
-/// tid 0.
-fn set_priority(tid: i32, nicer: i32) {
+/// The calling thread's nice value (0 where it cannot be read).
+fn current_nice() -> i32 {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls, no pointers but errno's own location.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let nice = libc::getpriority(libc::PRIO_PROCESS, 0);
+        if *libc::__errno_location() == 0 {
+            return nice;
+        }
+    }
+    0
+}
+
+/// Sets thread `tid`'s nice value (at most 19); Linux applies
+/// `setpriority` to one thread by its id. Nothing for tid 0. Going back
+/// down (a demoted builder's next build) needs `RLIMIT_NICE` or
+/// `CAP_SYS_NICE`; without them the call fails and the value stays.
+fn set_nice(tid: i32, nice: i32) {
     #[cfg(target_os = "linux")]
     if tid > 0 {
-        // SAFETY: plain system calls on a thread id, no pointers; a
+        // SAFETY: a plain system call on a thread id, no pointers; a
         // failure only leaves the priority as it was.
         unsafe {
-            *libc::__errno_location() = 0;
-            let process = libc::getpriority(libc::PRIO_PROCESS, 0);
-            if *libc::__errno_location() == 0 {
-                libc::setpriority(
-                    libc::PRIO_PROCESS,
-                    tid as libc::id_t,
-                    (process + nicer).min(19),
-                );
-            }
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice.min(19));
         }
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = (tid, nicer);
+    let _ = (tid, nice);
+}
+
+impl BuilderPriority {
+    /// The builder's nice value within its expected cost.
+    fn base_nice(&self) -> i32 {
+        self.base.load(Ordering::Relaxed) + BASE_NICE
+    }
 }
 
 /// After the device was made: ends `making_device` and claims the build
@@ -426,7 +428,7 @@ fn build(
     // Each build starts at the base priority (a previous one may have been
     // demoted) and is timed for `Builds::demote_overrun`.
     if priority.demoted.swap(false, Ordering::Relaxed) {
-        set_priority(own_tid(), BASE_NICE);
+        set_nice(own_tid(), priority.base_nice());
     }
     priority.started_ns.store(now_ns(), Ordering::Relaxed);
     let t = Instant::now();
@@ -508,13 +510,15 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let (tid_tx, tid_rx) = std::sync::mpsc::channel::<i32>();
         let t = std::thread::spawn(move || {
-            set_priority(own_tid(), BASE_NICE);
+            set_nice(own_tid(), current_nice() + BASE_NICE);
             tid_tx.send(own_tid()).unwrap();
             let _ = rx.recv();
         });
         let tid = tid_rx.recv().unwrap();
         pr.tid.store(tid, Ordering::Relaxed);
+        pr.base.store(current_nice(), Ordering::Relaxed);
         let base = nice_of(tid);
+        assert_eq!(base, pr.base_nice());
         let ms = Duration::from_millis(1);
         // No build in progress: nothing.
         builds.demote_overrun(Some(ms));
@@ -531,6 +535,9 @@ mod tests {
         builds.demote_overrun(Some(20 * ms));
         assert_eq!(nice_of(tid), 19);
         assert!(pr.demoted.load(Ordering::Relaxed));
+        // The level a next build goes back to is still the starter's, not
+        // the demoted thread's own 19.
+        assert_eq!(pr.base_nice(), base);
         // Raising a thread's priority back needs CAP_SYS_NICE unless the
         // limit allows it; where it is allowed, a new build restores it
         // (the builder thread does that itself in `build`).
