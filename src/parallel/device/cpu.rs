@@ -12,9 +12,10 @@
 //!   discards them: the kernel's private state may be inconsistent after it.
 //!   So a kernel's private region and globals persist across the iterations
 //!   a worker runs and across calls; kernels must not rely on either.
-//! - Iterations are handed out dynamically in chunks from an atomic counter
-//!   (guided: each the iterations left over the worker count; one worker
-//!   takes the whole range); the first trap stops the others and its
+//! - Each worker owns a contiguous block of a call's iterations (the same
+//!   block in every call), takes chunks from its front and, once it is
+//!   empty, steals from the back of the others' (`cpu/schedule.rs`); one
+//!   worker takes the whole range. The first trap stops the others and its
 //!   message is returned.
 //! - After a call that could use several workers, the pool threads spin
 //!   for a moment (100 us) before they sleep, so the next call hands them work
@@ -45,6 +46,7 @@ pub mod jit;
 mod linger;
 #[cfg(wp_jit)]
 mod runner;
+mod schedule;
 
 /// A buffer of a CPU-family device.
 #[derive(Debug)]
@@ -315,6 +317,12 @@ const RETRY_SPLIT: u32 = 32;
 /// anyway, to measure the hand-off again (which only shared calls do).
 const RETRY_SMALL: u32 = 64;
 
+/// The least work of a chunk when several workers share a call (ps, at
+/// the last measured time per iteration): each chunk is an entry into the
+/// kernel engine, ~0.1-0.15 us, and a chunk smaller than this only
+/// balances the load at the end of a call.
+const CHUNK_PS: u64 = 3_000_000;
+
 impl Split {
     /// Whether a call of `work_ns` of work at the caller's last measured
     /// rate runs alone (the hand-off rule aside).
@@ -430,11 +438,8 @@ struct CallState<'a> {
     num_iterations: u32,
     fuel: Option<u64>,
     cancel: &'a Cancel,
-    next: AtomicU64,
-    /// The smallest chunk.
-    chunk: u64,
-    /// A chunk is the iterations left divided by this (or `chunk`).
-    guided_divisor: u64,
+    /// Which worker runs which iterations.
+    blocks: schedule::Blocks,
     stop: AtomicBool,
     error: Mutex<Option<ParError>>,
     setup_nanos: AtomicU64,
@@ -449,40 +454,11 @@ impl CallState<'_> {
         }
     }
 
-    /// The next chunk `[start, end)` of `0..n`, `None` when all are taken.
-    /// Guided, as OpenMP's `schedule(guided)`: a chunk is the iterations
-    /// left divided by the worker count (at least `self.chunk`), so a call
-    /// takes about `w ln(n / w)` chunks, not `32 w` (each chunk is an entry
-    /// into the engine), and the first worker's first chunk is half the
-    /// call (with two workers): the workers rarely run neighbouring
-    /// iterations at the same time. With twice the worker count as the
-    /// divisor, they alternated small chunks at the end of every call, and
-    /// kernels whose neighbouring iterations write the same cache lines
-    /// (symm: a column of a row-major matrix per iteration) ran 2x slower
-    /// on two threads than with this divisor (BENCHMARKS.md, PolyBench).
-    fn grab(&self, n: u64) -> Option<(u64, u64)> {
-        let mut start = self.next.load(Ordering::Relaxed);
-        loop {
-            if start >= n {
-                return None;
-            }
-            let size = ((n - start) / self.guided_divisor).max(self.chunk);
-            let end = (start + size).min(n);
-            match self
-                .next
-                .compare_exchange_weak(start, end, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return Some((start, end)),
-                Err(now) => start = now,
-            }
-        }
-    }
-
     /// [`Self::work_inner`], turning a panic (a bug, never expected) into a
     /// `device_error` instead of unwinding through the guest's host call.
     /// Returns how many iterations it ran.
-    fn work(&self, slot: &mut Slot) -> u64 {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work_inner(slot)));
+    fn work(&self, w: usize, slot: &mut Slot) -> u64 {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work_inner(w, slot)));
         r.unwrap_or_else(|_| {
             *slot = None;
             self.fail(ParError::device_error("a CPU worker panicked"));
@@ -490,10 +466,11 @@ impl CallState<'_> {
         })
     }
 
-    /// Runs chunks of iterations on `slot`'s worker (building it if needed)
-    /// until none are left or some iteration failed. On failure the worker
-    /// is discarded. Returns how many iterations it ran.
-    fn work_inner(&self, slot: &mut Slot) -> u64 {
+    /// Runs chunks of iterations on `slot`'s worker (building it if needed),
+    /// worker `w`'s block first, until none are left or some iteration
+    /// failed. On failure the worker is discarded. Returns how many
+    /// iterations it ran.
+    fn work_inner(&self, w: usize, slot: &mut Slot) -> u64 {
         if slot.is_none() {
             let t = Instant::now();
             // Each placement's memfd (only here: most calls reuse workers).
@@ -520,13 +497,12 @@ impl CallState<'_> {
             fuel: self.fuel,
             cancel: self.cancel,
         };
-        let n = self.num_iterations as u64;
         let mut done = 0;
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 return done;
             }
-            let Some((start, end)) = self.grab(n) else {
+            let Some(Range { start, end }) = self.blocks.grab(w) else {
                 return done;
             };
             match worker.run_range(&args, start as u32..end as u32, &self.stop) {
@@ -645,8 +621,13 @@ impl Device for CpuDevice {
         // engine (and a clock read on the JIT), about 0.15 us: with 32
         // fixed chunks per worker that was most of the cost of a small call
         // (BENCHMARKS.md, "Where the CPU device's time goes", item 3).
-        // Several workers take guided chunks (`CallState::grab`).
-        let chunk = if nworkers == 1 { n as u64 } else { 1 };
+        // Several workers take chunks of their blocks (`schedule`) of at
+        // least CHUNK_PS of work at the last measured rate.
+        let min_chunk = match set.iteration_ps {
+            _ if nworkers == 1 => n as u64,
+            Some(ps) => CHUNK_PS / ps.max(1),
+            None => 1,
+        };
         let state = CallState {
             kernel: req.kernel,
             layout: req.layout,
@@ -655,9 +636,7 @@ impl Device for CpuDevice {
             num_iterations: n,
             fuel: req.fuel,
             cancel: req.cancel,
-            next: AtomicU64::new(0),
-            chunk,
-            guided_divisor: nworkers as u64,
+            blocks: schedule::Blocks::new(n, nworkers, min_chunk),
             stop: AtomicBool::new(false),
             error: Mutex::new(None),
             setup_nanos: AtomicU64::new(0),
@@ -665,7 +644,7 @@ impl Device for CpuDevice {
         let mut caller = None;
         let timed = |slot: &mut Slot| {
             let t = Instant::now();
-            let done = state.work(slot);
+            let done = state.work(0, slot);
             (done > 0).then(|| (t.elapsed().as_nanos() as u64).saturating_mul(1000) / done)
         };
         match (&self.pool, nworkers) {
@@ -679,16 +658,14 @@ impl Device for CpuDevice {
                 let state = &state;
                 let (first, rest) = workers[..nworkers].split_first_mut().expect("w > 1");
                 let linger = self.linger.as_deref();
-                pool.in_place_scope(|s| {
-                    caller = share(linger, s, state, rest, || timed(first));
-                });
+                caller = share(pool, linger, state, 1, rest, || timed(first));
             }
             (Some(pool), w) if w > 1 => {
                 let state = &state;
                 pool.scope(|s| {
-                    for slot in workers[..nworkers].iter_mut() {
+                    for (w, slot) in workers[..nworkers].iter_mut().enumerate() {
                         s.spawn(move |_| {
-                            state.work(slot);
+                            state.work(w, slot);
                         });
                     }
                 });
@@ -696,7 +673,7 @@ impl Device for CpuDevice {
             // One worker: run on the calling thread (no hand-off cost).
             _ if measure => caller = timed(&mut workers[0]),
             _ => {
-                state.work(&mut workers[0]);
+                state.work(0, &mut workers[0]);
             }
         }
         // Pool threads linger after every call that could have used them,
@@ -740,14 +717,19 @@ impl Device for CpuDevice {
     }
 }
 
-/// Runs `rest`'s workers on claimed lingerers (nested, so each claim's
-/// job is done before this returns) or, when none is spinning, as jobs of
-/// `scope`; `here` (the calling thread's share) runs meanwhile.
-fn share<'s, R>(
+/// Runs `rest`'s workers (worker numbers `w`, `w + 1`, ...) on claimed
+/// lingerers (nested, so each claim's job is done before this returns)
+/// while `here` (the calling thread's share, worker 0) runs. Workers no
+/// lingerer takes become jobs of one rayon scope, opened only then: a
+/// scope entered from outside the pool costs a futex wake-up when it ends
+/// (its latch's condition variable), which was a quarter of the cost of
+/// a small shared call.
+fn share<R>(
+    pool: &rayon::ThreadPool,
     linger: Option<&linger::Linger>,
-    scope: &rayon::Scope<'s>,
-    state: &'s CallState<'s>,
-    rest: &'s mut [Slot],
+    state: &CallState<'_>,
+    w: usize,
+    rest: &mut [Slot],
     here: impl FnOnce() -> R,
 ) -> R {
     let Some((slot, more)) = rest.split_first_mut() else {
@@ -756,17 +738,29 @@ fn share<'s, R>(
     match linger.and_then(|l| l.claim()) {
         Some(claim) => claim.run(
             || {
-                state.work(slot);
+                state.work(w, slot);
             },
-            || share(linger, scope, state, more, here),
+            || share(pool, linger, state, w + 1, more, here),
         ),
-        None => {
-            scope.spawn(move |_| {
-                state.work(slot);
-            });
-            share(linger, scope, state, more, here)
-        }
+        None => pool.in_place_scope(|s| spawn_all(s, state, w, rest, here)),
     }
+}
+
+/// Spawns `rest`'s workers (numbers from `w`) as jobs of `scope`, then
+/// runs `here`.
+fn spawn_all<'s, R>(
+    scope: &rayon::Scope<'s>,
+    state: &'s CallState<'s>,
+    w: usize,
+    rest: &'s mut [Slot],
+    here: impl FnOnce() -> R,
+) -> R {
+    for (k, slot) in rest.iter_mut().enumerate() {
+        scope.spawn(move |_| {
+            state.work(w + k, slot);
+        });
+    }
+    here()
 }
 
 #[cfg(test)]

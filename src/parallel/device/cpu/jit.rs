@@ -49,8 +49,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 use wasmtime::{
-    Config, Engine, Func, Global, InstancePre, LinearMemory, Linker, MemoryCreator, MemoryType,
-    Module, OptLevel, Store, Trap, UpdateDeadline, ValRaw,
+    Config, Engine, Func, InstancePre, LinearMemory, Linker, MemoryCreator, MemoryType, Module,
+    OptLevel, Store, Trap, UpdateDeadline, ValRaw,
 };
 
 thread_local! {
@@ -384,9 +384,9 @@ pub(super) struct JitWorker {
     store: Store<Option<Cancel>>,
     ticker: Option<Arc<Ticker>>,
     func: Func,
-    /// The generated range loop and its current-iteration global, when the
-    /// kernel has them ([`runner`]).
-    range_loop: Option<(Func, Global)>,
+    /// The generated range loop and its block size 1 copy, when the kernel
+    /// has them ([`runner`]).
+    range_loop: Option<(Func, Option<Func>)>,
     /// How many iterations the next range-loop call runs (grows while calls
     /// are short, so cancellation is still polled every few microseconds).
     batch: u32,
@@ -443,16 +443,15 @@ impl JitWorker {
                 "function `kernel` does not take (i32 x 3, i32 pairs per buffer)",
             ));
         }
-        let range_loop = match (
-            instance.get_func(&mut store, runner::RUN_EXPORT),
-            instance.get_global(&mut store, runner::CURRENT_EXPORT),
-        ) {
-            // Its params: first, end, then the kernel's after the iteration.
-            (Some(f), Some(g)) if f.ty(&store).params().len() == ty.params().len() + 1 => {
-                Some((f, g))
-            }
-            _ => None,
+        // Their params: first, end, then the kernel's after the iteration.
+        let loop_params = ty.params().len() + 1;
+        let mut loop_func = |name: &str| {
+            instance
+                .get_func(&mut store, name)
+                .filter(|f| f.ty(&store).params().len() == loop_params)
         };
+        let range_loop = loop_func(runner::RUN_EXPORT)
+            .map(|general| (general, loop_func(runner::RUN_BS1_EXPORT)));
         Ok(JitWorker {
             store,
             ticker: kernel.ticker.clone(),
@@ -486,8 +485,9 @@ impl KernelWorker for JitWorker {
         let r = match self.range_loop {
             // Fuel is a budget per iteration: only the per-iteration path
             // resets it before each one.
-            Some((run, current)) if call.fuel.is_none() => {
-                self.run_batches(call, range, stop, run, current)
+            Some((general, bs1)) if call.fuel.is_none() => {
+                let run = bs1.filter(|_| call.block_size == 1).unwrap_or(general);
+                self.run_batches(call, range, stop, run)
             }
             _ => self.run_iterations(call, range, stop),
         };
@@ -514,7 +514,6 @@ impl JitWorker {
         range: Range<u32>,
         stop: &AtomicBool,
         run: Func,
-        current: Global,
     ) -> Result<(), RunError> {
         // The params on the stack when they fit (no allocation per range).
         let len = 4 + self.buffer_params.len();
@@ -552,14 +551,10 @@ impl JitWorker {
             // its param count was checked there too); it returns nothing.
             let r = unsafe { run.call_unchecked(&mut self.store, &mut *raw) };
             if let Err(e) = r {
-                let at = current.get(&mut self.store).i32().unwrap_or(-1) as u32;
                 if let Some(StopError(s)) = e.downcast_ref::<StopError>() {
-                    return Err(RunError::Stopped(*s, at));
+                    return Err(RunError::Stopped(*s, start));
                 }
-                return Err(RunError::Trap(format!(
-                    "iteration {at} trapped: {}",
-                    trap_text(&e)
-                )));
+                return Err(self.locate_trap(call, start..end, &e));
             }
             let now = std::time::Instant::now();
             let took = now.saturating_duration_since(t);
@@ -575,6 +570,30 @@ impl JitWorker {
             }
         }
         Ok(())
+    }
+
+    /// The error of a batch `range` that trapped with `e`: the loop does not
+    /// record which iteration it was in, so the batch runs again one
+    /// iteration at a time (buffers are unspecified after a trap, and the
+    /// worker is discarded after it) and the first iteration that traps
+    /// names it. Where none traps again (a kernel whose trap depended on
+    /// what the batch had already written), the message names the batch.
+    fn locate_trap(
+        &mut self,
+        call: &CallArgs<'_>,
+        range: Range<u32>,
+        e: &wasmtime::Error,
+    ) -> RunError {
+        let again = self.run_iterations(call, range.clone(), &AtomicBool::new(false));
+        match again {
+            Err(RunError::Trap(m)) => RunError::Trap(m),
+            _ => RunError::Trap(format!(
+                "an iteration in {}..{} trapped: {}",
+                range.start,
+                range.end,
+                trap_text(e)
+            )),
+        }
     }
 
     fn run_iterations(
@@ -773,6 +792,49 @@ mod tests {
         };
         let e = trap(w.run_range(&tiny, 0..1, &stop));
         assert!(e.contains("out of fuel"), "{e}");
+    }
+
+    /// A trap inside a batch of the range loop names its iteration (the
+    /// batch runs again one iteration at a time), with the block size 1
+    /// copy and the general loop; a trap that does not happen again (it
+    /// depended on what the batch had written) names the batch.
+    #[test]
+    fn a_trap_in_a_batch_names_its_iteration() {
+        let compiler = JitCompiler::new(false, false, false, BoundsChecks::Explicit).unwrap();
+        let k = compile(
+            &compiler,
+            r#"(module (memory (import "" "memory") 1)
+              (func (export "kernel") (param $i i32) (param $n i32) (param $b i32) (param $p i32) (param $l i32)
+                (i32.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))) (local.get $b))
+                (if (i32.eq (local.get $i) (i32.const 37)) (then (unreachable)))))"#,
+        );
+        let buf = Memfd::new(400).unwrap();
+        let layout = Layout::compute(65536, &[(0, 400)]).unwrap();
+        for block in [1, 3] {
+            let mut w = JitWorker::build(&k, &layout, &[&buf], None).unwrap();
+            assert!(w.range_loop.is_some_and(|(_, bs1)| bs1.is_some()));
+            w.batch = 64;
+            let e = trap(w.run_range(&call(100, block), 0..100, &AtomicBool::new(false)));
+            assert!(e.starts_with("iteration 37 trapped:"), "block {block}: {e}");
+            assert!(e.contains("unreachable"), "{e}");
+            // Iterations before it wrote the block size.
+            assert_eq!(read_u32s(&buf, 37), vec![block; 37]);
+        }
+        // Traps at the 6th iteration this worker runs: in the batch, not
+        // when the batch runs again.
+        let k = compile(
+            &compiler,
+            r#"(module (memory (import "" "memory") 1) (global $c (mut i32) (i32.const 0))
+              (func (export "kernel") (param i32 i32 i32)
+                (global.set $c (i32.add (global.get $c) (i32.const 1)))
+                (if (i32.eq (global.get $c) (i32.const 6)) (then (unreachable)))))"#,
+        );
+        let layout = Layout::compute::<u8>(65536, &[]).unwrap();
+        let mut w = JitWorker::build(&k, &layout, &[], None).unwrap();
+        w.batch = 64;
+        let e = trap(w.run_range(&call(10, 1), 0..10, &AtomicBool::new(false)));
+        assert!(e.starts_with("an iteration in 0..10 trapped:"), "{e}");
+        assert!(e.contains("unreachable"), "{e}");
     }
 
     #[test]

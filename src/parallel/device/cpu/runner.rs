@@ -12,24 +12,35 @@
 //!            (param $p0 i32) (param $l0 i32) ...
 //!   (block (br_if 0 (i32.ge_u $i $end))
 //!     (loop
-//!       (global.set $current (local.get $i))
 //!       (call $kernel (local.get $i) (local.get $n) (local.get $bs) (local.get $p0) ...)
 //!       (br_if 0 (i32.lt_u (local.tee $i (i32.add $i 1)) $end)))))
 //! ```
 //!
-//! is exported as [`RUN_EXPORT`]; `$current` (exported as [`CURRENT_EXPORT`])
-//! names the iteration that trapped, so trap messages stay per iteration.
-//! The kernel itself is unchanged (same indices: the function and the
-//! global are appended after the existing ones).
+//! is exported as [`RUN_EXPORT`], with the kernel's body inlined where it
+//! can be. For block size 1 (one element per iteration, a GPU-style
+//! kernel) a second copy, [`RUN_BS1_EXPORT`], has the block size as the
+//! constant 1, so Cranelift folds the kernel's `iteration * block_size`
+//! arithmetic (jacobi-1d: 3% fewer instructions per iteration, BENCHMARKS.md).
+//! The loop does not record which iteration it is in (a store per
+//! iteration, 8% of a one-element iteration): after a trap the worker runs
+//! the batch again one iteration at a time to name it (`jit.rs`). The
+//! kernel itself is unchanged (same indices: the functions are appended
+//! after the existing ones).
 
 use crate::parallel::errno::{ParError, ParResult};
-use wasm_encoder::{BlockType, ConstExpr, Encode, Function, GlobalType, Instruction, ValType};
+use wasm_encoder::{BlockType, Encode, Function, Instruction, ValType};
 use wasmparser::{BinaryReader, ExternalKind, Parser, Payload};
 
 /// The export name of the generated range loop.
 pub const RUN_EXPORT: &str = "__wasi_parallel_run_range";
-/// The export name of the global holding the iteration being run.
-pub const CURRENT_EXPORT: &str = "__wasi_parallel_iteration";
+/// The export name of the range loop for block size 1 (the block size
+/// param is ignored), when there is one.
+pub const RUN_BS1_EXPORT: &str = "__wasi_parallel_run_range_bs1";
+
+/// Kernels whose body is larger than this (bytes of code) get no block
+/// size 1 copy: it would double the time to compile them, and a large
+/// body's iteration gains little from the folded arithmetic.
+const BS1_MAX_BODY: usize = 4096;
 
 fn bad(msg: &str) -> ParError {
     ParError::invalid_kernel(format!("cannot add the range loop: {msg}"))
@@ -61,7 +72,7 @@ fn section(out: &mut Vec<u8>, id: u8, count: u32, old: &[u8], new: &[u8]) {
 /// with i32 params only, checked by the loader) plus the range loop.
 pub fn add_range_loop(module: &[u8]) -> ParResult<Vec<u8>> {
     // First pass: the counts and the kernel's index and parameter count.
-    let (mut types, mut funcs, mut globals) = (0u32, Vec::new(), 0u32);
+    let (mut types, mut funcs) = (0u32, Vec::new());
     let mut type_params: Vec<u32> = Vec::new();
     let mut kernel = None;
     let mut bodies: Vec<wasmparser::FunctionBody<'_>> = Vec::new();
@@ -85,7 +96,6 @@ pub fn add_range_loop(module: &[u8]) -> ParResult<Vec<u8>> {
                     funcs.push(f.map_err(bin)?);
                 }
             }
-            Payload::GlobalSection(r) => globals = r.count(),
             Payload::CodeSectionEntry(body) => bodies.push(body),
             Payload::ExportSection(r) => {
                 for e in r {
@@ -107,45 +117,37 @@ pub fn add_range_loop(module: &[u8]) -> ParResult<Vec<u8>> {
         .filter(|&&p| p >= 3 && p != u32::MAX)
         .ok_or_else(|| bad("unexpected `kernel` type"))?;
     let run_index = funcs.len() as u32;
-    let current = globals;
 
     // The new entries.
     let mut new_type = vec![0x60];
     (params + 1).encode(&mut new_type);
     new_type.extend(std::iter::repeat_n(0x7f, params as usize + 1));
     0u32.encode(&mut new_type);
-    let mut new_func = Vec::new();
-    types.encode(&mut new_func);
-    let mut new_global = Vec::new();
-    GlobalType {
-        val_type: ValType::I32,
-        mutable: true,
-        shared: false,
-    }
-    .encode(&mut new_global);
-    ConstExpr::i32_const(-1).encode(&mut new_global);
-    let mut new_exports = Vec::new();
-    RUN_EXPORT.encode(&mut new_exports);
-    new_exports.push(0x00);
-    run_index.encode(&mut new_exports);
-    CURRENT_EXPORT.encode(&mut new_exports);
-    new_exports.push(0x03);
-    current.encode(&mut new_exports);
-    let mut new_code = Vec::new();
+    let body = bodies.get(kernel as usize);
     // The kernel's body inlined into the loop where it can be (no call per
     // iteration), else a loop calling it.
-    let inlined = bodies
-        .get(kernel as usize)
-        .and_then(|b| inlined_body(b, current, params).ok().flatten());
-    match inlined {
-        Some(f) => f.encode(&mut new_code),
-        None => run_body(kernel, current, params).encode(&mut new_code),
+    let inlined = body.and_then(|b| inlined_body(b, params, None).ok().flatten());
+    let bs1 = body
+        .filter(|b| inlined.is_some() && b.range().len() <= BS1_MAX_BODY)
+        .and_then(|b| inlined_body(b, params, Some(1)).ok().flatten());
+    let mut loops = vec![(
+        RUN_EXPORT,
+        inlined.unwrap_or_else(|| run_body(kernel, params)),
+    )];
+    loops.extend(bs1.map(|f| (RUN_BS1_EXPORT, f)));
+    let (mut new_func, mut new_exports, mut new_code) = (Vec::new(), Vec::new(), Vec::new());
+    for (k, (name, f)) in loops.iter().enumerate() {
+        types.encode(&mut new_func);
+        name.encode(&mut new_exports);
+        new_exports.push(0x00);
+        (run_index + k as u32).encode(&mut new_exports);
+        f.encode(&mut new_code);
     }
+    let added = loops.len() as u32;
 
     // Second pass: copy every section, with the new entries appended.
     let mut out = Vec::with_capacity(module.len() + 256);
     out.extend_from_slice(&module[..8]);
-    let mut globals_done = false;
     for payload in Parser::new(0).parse_all(module) {
         let payload = payload.map_err(bin)?;
         let Some((id, range)) = payload.as_section() else {
@@ -159,24 +161,15 @@ pub fn add_range_loop(module: &[u8]) -> ParResult<Vec<u8>> {
             }
             3 => {
                 let (n, old) = entries(data)?;
-                section(&mut out, 3, n + 1, old, &new_func);
-            }
-            6 => {
-                let (n, old) = entries(data)?;
-                section(&mut out, 6, n + 1, old, &new_global);
-                globals_done = true;
+                section(&mut out, 3, n + added, old, &new_func);
             }
             7 => {
-                if !globals_done {
-                    section(&mut out, 6, 1, &[], &new_global);
-                    globals_done = true;
-                }
                 let (n, old) = entries(data)?;
-                section(&mut out, 7, n + 2, old, &new_exports);
+                section(&mut out, 7, n + added, old, &new_exports);
             }
             10 => {
                 let (n, old) = entries(data)?;
-                section(&mut out, 10, n + 1, old, &new_code);
+                section(&mut out, 10, n + added, old, &new_code);
             }
             _ => {
                 out.push(id);
@@ -194,11 +187,12 @@ pub fn add_range_loop(module: &[u8]) -> ParResult<Vec<u8>> {
 /// counter, declared locals zero, as a call would), and the body runs in a
 /// block that its `return`s (and branches to the function's label) leave
 /// for the next iteration. `Ok(None)` for bodies it does not handle (tail
-/// calls): the loop then calls `kernel`.
+/// calls): the loop then calls `kernel`. With `block_size`, the kernel's
+/// block size param is that constant instead of the loop's param.
 fn inlined_body(
     body: &wasmparser::FunctionBody<'_>,
-    current: u32,
     kernel_params: u32,
+    block_size: Option<i32>,
 ) -> ParResult<Option<Function>> {
     use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
     use Instruction as I;
@@ -216,12 +210,16 @@ fn inlined_body(
     let mut locals = vec![(kernel_params, ValType::I32)];
     locals.extend(declared.iter().copied());
     let mut f = Function::new(locals);
-    loop_head(&mut f, i, end, current);
+    loop_head(&mut f, i, end);
     f.instruction(&I::LocalGet(i))
         .instruction(&I::LocalSet(base));
     for p in 1..kernel_params {
-        f.instruction(&I::LocalGet(p + 1))
-            .instruction(&I::LocalSet(base + p));
+        match block_size {
+            // Kernel param 2 is the block size.
+            Some(bs) if p == 2 => f.instruction(&I::I32Const(bs)),
+            _ => f.instruction(&I::LocalGet(p + 1)),
+        };
+        f.instruction(&I::LocalSet(base + p));
     }
     let mut x = base + kernel_params;
     for (n, t) in &declared {
@@ -279,11 +277,11 @@ fn inlined_body(
 }
 
 /// The body of the range loop calling `kernel` (see the module docs).
-fn run_body(kernel: u32, current: u32, kernel_params: u32) -> Function {
+fn run_body(kernel: u32, kernel_params: u32) -> Function {
     use Instruction as I;
     let (i, end) = (0u32, 1u32);
     let mut f = Function::new([]);
-    loop_head(&mut f, i, end, current);
+    loop_head(&mut f, i, end);
     f.instruction(&I::LocalGet(i));
     // n, block size, then the buffer params: locals 2 ..= kernel_params
     for p in 2..=kernel_params {
@@ -295,17 +293,15 @@ fn run_body(kernel: u32, current: u32, kernel_params: u32) -> Function {
 }
 
 /// The start of both generated loops: skip an empty range, enter the
-/// loop, record the current iteration in global `current`.
-fn loop_head(f: &mut Function, i: u32, end: u32, current: u32) {
+/// loop.
+fn loop_head(f: &mut Function, i: u32, end: u32) {
     use Instruction as I;
     f.instruction(&I::Block(BlockType::Empty))
         .instruction(&I::LocalGet(i))
         .instruction(&I::LocalGet(end))
         .instruction(&I::I32GeU)
         .instruction(&I::BrIf(0))
-        .instruction(&I::Loop(BlockType::Empty))
-        .instruction(&I::LocalGet(i))
-        .instruction(&I::GlobalSet(current));
+        .instruction(&I::Loop(BlockType::Empty));
 }
 
 /// The end of both generated loops: `i += 1`, loop while `i < end`, then
@@ -328,9 +324,9 @@ fn loop_tail(f: &mut Function, i: u32, end: u32) {
 mod tests {
     use super::*;
 
-    /// The loop calls `kernel` for exactly first..end, in order, with the
-    /// other arguments passed through, and leaves the last iteration in
-    /// the global; the module still validates (checked by wasmparser).
+    /// The module with the loops still validates (checked by wasmparser)
+    /// and keeps the kernel's exports; small inlinable bodies get the
+    /// block size 1 copy.
     #[test]
     fn generated_loop_validates_and_keeps_the_kernel() {
         for wat in [
@@ -354,7 +350,7 @@ mod tests {
                     }
                 }
             }
-            assert_eq!(exports, ["kernel", RUN_EXPORT, CURRENT_EXPORT]);
+            assert_eq!(exports, ["kernel", RUN_EXPORT, RUN_BS1_EXPORT]);
         }
         assert!(add_range_loop(
             &wat::parse_str(
@@ -415,14 +411,25 @@ mod tests {
                         .unwrap();
                     f.call(&mut store, (2, 9, 20, 5, 1000, 64)).unwrap();
                     f.call(&mut store, (9, 9, 20, 5, 1000, 64)).unwrap(); // empty range
-                    let cur = inst.get_global(&mut store, CURRENT_EXPORT).unwrap();
-                    assert_eq!(cur.get(&mut store).i32(), Some(8));
+                                                                          // The block size 1 copy ignores its block size param.
+                    match inst.get_typed_func::<(i32, i32, i32, i32, i32, i32), ()>(
+                        &mut store,
+                        RUN_BS1_EXPORT,
+                    ) {
+                        Ok(f) => f.call(&mut store, (11, 14, 20, 77, 1000, 64)).unwrap(),
+                        Err(_) => assert!(tail, "no block size 1 copy"),
+                    }
                 } else {
                     let f = inst
                         .get_typed_func::<(i32, i32, i32, i32, i32), ()>(&mut store, "kernel")
                         .unwrap();
                     for i in 2..9 {
                         f.call(&mut store, (i, 20, 5, 1000, 64)).unwrap();
+                    }
+                    if !tail {
+                        for i in 11..14 {
+                            f.call(&mut store, (i, 20, 1, 1000, 64)).unwrap();
+                        }
                     }
                 }
                 let mem = inst
@@ -436,22 +443,27 @@ mod tests {
                     .unwrap();
                 (mem.unwrap_or_default(), g)
             };
-            // Inlined: the loop calls `kernel` (function 2) only with a tail call.
-            let mut last_calls = Vec::new();
+            // Inlined: the loops (functions 3 and 4) call `kernel` (function
+            // 2) only with a tail call.
+            let mut calls = Vec::new();
             for p in Parser::new(0).parse_all(&looped) {
                 if let Payload::CodeSectionEntry(b) = p.unwrap() {
-                    last_calls.clear();
+                    let mut mine = Vec::new();
                     let mut ops = b.get_operators_reader().unwrap();
                     while !ops.eof() {
                         if let wasmparser::Operator::Call { function_index } = ops.read().unwrap() {
-                            last_calls.push(function_index);
+                            mine.push(function_index);
                         }
                     }
+                    calls.push(mine);
                 }
             }
-            assert_eq!(last_calls.contains(&2), tail, "{last_calls:?}");
+            assert_eq!(calls.len(), if tail { 4 } else { 5 });
+            for c in &calls[3..] {
+                assert_eq!(c.contains(&2), tail, "{calls:?}");
+            }
             let want = run(&plain, false);
-            assert_eq!(want.1, 7);
+            assert_eq!(want.1, if tail { 7 } else { 10 });
             assert_eq!(run(&looped, true), want, "tail call: {tail}");
         }
     }
