@@ -21,10 +21,15 @@
 //! The thread runs at the process's priority while a build is within
 //! `DEMOTE_AFTER` (4) times its expected cost (the build budget's estimate)
 //! and at the lowest (nice 19) once it overruns that, until it ends
-//! (`Builds::demote_overrun`, checked after each call); it is started on the first
-//! request and joined when the device is dropped: queued builds are then
-//! skipped, and a build in progress finishes first (a driver cannot stop a
-//! pipeline build, and tearing the device down under it is not safe).
+//! (`Builds::demote_overrun`, checked after each call). A demoted thread
+//! then retires, and the next call starts a fresh builder (which inherits
+//! the calling thread's priority) on the same queue: raising a thread's
+//! priority back needs `CAP_SYS_NICE` or `RLIMIT_NICE`, so without them
+//! every later build would have run at nice 19. The builder is started on
+//! the first request and joined when the device is dropped: queued builds
+//! are then skipped, and a build in progress finishes first (a driver
+//! cannot stop a pipeline build, and tearing the device down under it is
+//! not safe).
 
 use super::gpu::{Gpu, Variant};
 use crate::parallel::errno::ParError;
@@ -32,7 +37,7 @@ use crate::parallel::kernel::Kernel;
 use crate::parallel::placement::model::Status;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::mpsc::{channel, Sender};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -103,6 +108,9 @@ pub struct Builds {
     /// The builder thread's priority state, for demoting a build that
     /// overruns its expected cost ([`Builds::start_queued`]).
     priority: Arc<BuilderPriority>,
+    /// The queue's receiving end, left by a builder thread that retired
+    /// after a demoted build, for the next one.
+    retired: Arc<Mutex<Option<Receiver<Job>>>>,
 }
 
 /// The builder thread's id and its current build's start.
@@ -204,6 +212,7 @@ impl Builds {
     /// since the last call. Called after each adaptive call has returned.
     pub fn start_queued(&self, shared: &SharedGpu, expected: Option<Duration>) -> Vec<Duration> {
         self.demote_overrun(expected);
+        self.replace_retired(shared);
         if !self.attention.swap(false, Ordering::AcqRel) {
             return Vec::new();
         }
@@ -265,61 +274,110 @@ impl Builds {
         p.making_device || !p.building.is_empty()
     }
 
+    /// Starts a fresh builder thread on the queue a retired one left (see
+    /// the module docs), if one did.
+    fn replace_retired(&self, shared: &SharedGpu) {
+        let Some(rx) = self
+            .retired
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        else {
+            return;
+        };
+        let mut worker = self.worker.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((tx, old)) = worker.take() else {
+            return; // dropped meanwhile: nothing to build for
+        };
+        // It has left its loop: the join is short.
+        let _ = old.join();
+        match self.spawn(shared, rx) {
+            Ok(handle) => *worker = Some((tx, handle)),
+            Err(why) => {
+                // Nothing builds from now on: what is queued, and later
+                // requests, fail with the reason.
+                drop(tx);
+                let mut p = self.progress();
+                let keys: Vec<BuildKey> = p.building.drain().collect();
+                for key in keys {
+                    p.failed.insert(key, why.clone());
+                }
+            }
+        }
+    }
+
     fn send(&self, shared: &SharedGpu, job: Job) -> Result<(), String> {
         let mut worker = self.worker.lock().unwrap_or_else(|p| p.into_inner());
         if worker.is_none() {
             let (tx, rx) = channel::<Job>();
-            let shared = shared.clone();
-            let progress = self.progress.clone();
-            let attention = self.attention.clone();
-            let priority = self.priority.clone();
-            priority.base.store(current_nice(), Ordering::Relaxed);
-            let handle = std::thread::Builder::new()
-                .name("wasi-parallel-vk-build".into())
-                .spawn(move || {
-                    priority.tid.store(own_tid(), Ordering::Relaxed);
-                    set_nice(own_tid(), priority.base_nice());
-                    while let Ok(job) = rx.recv() {
-                        let next = match job {
-                            Job::Device(make, then) => {
-                                // `get_or_init`: a caller that needs the
-                                // device meanwhile waits for this one.
-                                let made =
-                                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                        let _ = shared.get_or_init(make);
-                                    }));
-                                if made.is_err() {
-                                    let _ = shared
-                                        .set(Err("creating the Vulkan device panicked".into()));
-                                }
-                                follow_up(&shared, &progress, then)
-                            }
-                            Job::Pipeline {
-                                kernel,
-                                num_buffers,
-                                variant,
-                            } => {
-                                let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
-                                if p.closing {
-                                    p.building.remove(&(kernel.hash, num_buffers, variant));
-                                    None
-                                } else {
-                                    Some((kernel, num_buffers, variant))
-                                }
-                            }
-                        };
-                        if let Some((kernel, num_buffers, variant)) = next {
-                            build(&shared, &progress, &priority, kernel, num_buffers, variant);
-                            attention.store(true, Ordering::Release);
-                        }
-                    }
-                })
-                .map_err(|e| format!("cannot start the pipeline builder thread: {e}"))?;
+            let handle = self.spawn(shared, rx)?;
             *worker = Some((tx, handle));
         }
         let (tx, _) = worker.as_ref().expect("started above");
         tx.send(job)
             .map_err(|_| "the pipeline builder thread is gone".to_string())
+    }
+
+    /// Starts a builder thread taking jobs from `rx`, at the calling
+    /// thread's priority (the base its demotion is relative to).
+    fn spawn(&self, shared: &SharedGpu, rx: Receiver<Job>) -> Result<JoinHandle<()>, String> {
+        let shared = shared.clone();
+        let progress = self.progress.clone();
+        let attention = self.attention.clone();
+        let priority = self.priority.clone();
+        let retired = self.retired.clone();
+        priority.base.store(current_nice(), Ordering::Relaxed);
+        priority.demoted.store(false, Ordering::Relaxed);
+        std::thread::Builder::new()
+            .name("wasi-parallel-vk-build".into())
+            .spawn(move || {
+                priority.tid.store(own_tid(), Ordering::Relaxed);
+                set_nice(own_tid(), priority.base_nice());
+                while let Ok(job) = rx.recv() {
+                    run_job(&shared, &progress, &priority, job);
+                    attention.store(true, Ordering::Release);
+                    if priority.demoted.load(Ordering::Relaxed) {
+                        // Retire: the next call starts a fresh builder at
+                        // the base priority on this queue.
+                        *retired.lock().unwrap_or_else(|p| p.into_inner()) = Some(rx);
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the pipeline builder thread: {e}"))
+    }
+}
+
+/// One job on the builder thread.
+fn run_job(shared: &SharedGpu, progress: &Mutex<Progress>, priority: &BuilderPriority, job: Job) {
+    let next = match job {
+        Job::Device(make, then) => {
+            // `get_or_init`: a caller that needs the device meanwhile waits
+            // for this one.
+            let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _ = shared.get_or_init(make);
+            }));
+            if made.is_err() {
+                let _ = shared.set(Err("creating the Vulkan device panicked".into()));
+            }
+            follow_up(shared, progress, then)
+        }
+        Job::Pipeline {
+            kernel,
+            num_buffers,
+            variant,
+        } => {
+            let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
+            if p.closing {
+                p.building.remove(&(kernel.hash, num_buffers, variant));
+                None
+            } else {
+                Some((kernel, num_buffers, variant))
+            }
+        }
+    };
+    if let Some((kernel, num_buffers, variant)) = next {
+        build(shared, progress, priority, kernel, num_buffers, variant);
     }
 }
 
@@ -365,8 +423,8 @@ fn current_nice() -> i32 {
 
 /// Sets thread `tid`'s nice value (at most 19); Linux applies
 /// `setpriority` to one thread by its id. Nothing for tid 0. Going back
-/// down (a demoted builder's next build) needs `RLIMIT_NICE` or
-/// `CAP_SYS_NICE`; without them the call fails and the value stays.
+/// down needs `RLIMIT_NICE` or `CAP_SYS_NICE`; without them the call fails
+/// and the value stays (so a demoted builder retires instead).
 fn set_nice(tid: i32, nice: i32) {
     #[cfg(target_os = "linux")]
     if tid > 0 {
@@ -425,11 +483,8 @@ fn build(
     variant: Variant,
 ) {
     let key = (kernel.hash, num_buffers, variant);
-    // Each build starts at the base priority (a previous one may have been
-    // demoted) and is timed for `Builds::demote_overrun`.
-    if priority.demoted.swap(false, Ordering::Relaxed) {
-        set_nice(own_tid(), priority.base_nice());
-    }
+    // Timed for `Builds::demote_overrun` (a demoted thread retires after
+    // its build, so every build starts at the base priority).
     priority.started_ns.store(now_ns(), Ordering::Relaxed);
     let t = Instant::now();
     let mut measured = None;
@@ -500,9 +555,8 @@ mod tests {
     }
 
     /// A build within 4x its expected cost keeps the base priority; past
-    /// it the builder thread drops to nice 19, once; the next build starts
-    /// at the base priority again; nothing happens without a budget or
-    /// without a build in progress.
+    /// it the builder thread drops to nice 19, once; nothing happens
+    /// without a budget or without a build in progress.
     #[test]
     fn a_build_that_overruns_its_expected_cost_is_demoted() {
         let builds = Builds::default();
@@ -538,10 +592,91 @@ mod tests {
         // The level a next build goes back to is still the starter's, not
         // the demoted thread's own 19.
         assert_eq!(pr.base_nice(), base);
-        // Raising a thread's priority back needs CAP_SYS_NICE unless the
-        // limit allows it; where it is allowed, a new build restores it
-        // (the builder thread does that itself in `build`).
         drop(tx);
         t.join().unwrap();
+    }
+
+    /// Polls `f` for up to 10 s.
+    fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+        let t = Instant::now();
+        while !f() {
+            assert!(t.elapsed() < Duration::from_secs(10), "timed out: {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// A builder thread demoted during its job retires after it; the next
+    /// call starts a fresh one at the base priority (a demoted thread
+    /// could not go back without CAP_SYS_NICE), which runs what was
+    /// queued meanwhile.
+    #[test]
+    fn a_demoted_builder_retires_and_a_fresh_one_takes_the_queue() {
+        use crate::parallel::kernel::{BoundsChecks, KernelCompilers, KernelEngine};
+        let builds = Builds::default();
+        let shared: SharedGpu = Arc::new(OnceLock::new());
+        let pr = builds.priority.clone();
+        let base = current_nice();
+        let first = Arc::new(AtomicI32::new(0));
+        let (pr2, first2) = (pr.clone(), first.clone());
+        // The "device" job stands for a build that overran: it is demoted
+        // (nice 19) while it runs.
+        let make: MakeGpu = Box::new(move || {
+            first2.store(own_tid(), Ordering::Relaxed);
+            set_nice(own_tid(), 19);
+            pr2.demoted.store(true, Ordering::Relaxed);
+            Err("no device in this test".into())
+        });
+        builds.send(&shared, Job::Device(make, None)).unwrap();
+        wait_for("the first builder retires", || {
+            builds.retired.lock().unwrap().is_some()
+        });
+        let old = first.load(Ordering::Relaxed);
+        assert!(old > 0);
+        // A job queued while no builder runs waits in the queue.
+        let compilers = KernelCompilers::new(
+            KernelEngine::Interpreter,
+            false,
+            false,
+            BoundsChecks::Explicit,
+        )
+        .unwrap();
+        let wasm = wat::parse_str(
+            r#"(module (memory (import "" "memory") 1) (func (export "kernel") (param i32 i32 i32)))"#,
+        )
+        .unwrap();
+        let kernel = Arc::new(Kernel::compile(&compilers, &wasm, 7).unwrap());
+        let variant = Variant {
+            fuel: false,
+            workgroup_size: 64,
+        };
+        let (tx, _) = builds
+            .worker
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|(t, _)| (t.clone(), ()))
+            .unwrap();
+        tx.send(Job::Pipeline {
+            kernel,
+            num_buffers: 0,
+            variant,
+        })
+        .unwrap();
+        // The next call's `start_queued` starts a fresh builder.
+        builds.start_queued(&shared, None);
+        assert!(builds.retired.lock().unwrap().is_none());
+        wait_for("the queued build ran", || builds.finished() == 1);
+        let new = pr.tid.load(Ordering::Relaxed);
+        assert_ne!(new, old, "a fresh thread");
+        assert_eq!(nice_of(new), base + BASE_NICE);
+        assert!(!pr.demoted.load(Ordering::Relaxed));
+        // The build failed (no device), and says why.
+        let p = builds.progress();
+        assert_eq!(p.failed.len(), 1);
+        assert!(
+            p.failed.values().all(|w| w == "no device in this test"),
+            "{:?}",
+            p.failed
+        );
     }
 }
