@@ -40,12 +40,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod batches;
 mod interp;
 #[cfg(wp_jit)]
 pub mod jit;
 mod linger;
-#[cfg(wp_jit)]
-mod runner;
+pub(crate) mod runner;
 mod schedule;
 
 /// A buffer of a CPU-family device.

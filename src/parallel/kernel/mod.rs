@@ -194,6 +194,8 @@ impl KernelCompilers {
     ) -> ParResult<KernelCompilers> {
         let engine = engine.or_env()?.resolve()?;
         let jit = engine == KernelEngine::Jit;
+        #[cfg(not(wp_jit))]
+        let _ = bounds; // only the JIT has guard pages
         let mut c = wasmi::Config::default();
         c.consume_fuel(fuel || interruptible);
         // Fixed-width SIMD runs on every device; relaxed SIMD is refused
@@ -248,17 +250,28 @@ impl Kernel {
         wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
             .validate_all(&shape.rewritten)
             .map_err(|e| ParError::invalid_kernel(format!("kernel does not validate: {e}")))?;
-        let module = wasmi::Module::new(&compilers.wasmi, &shape.rewritten).map_err(|e| {
-            let e = e.to_string();
-            if e.contains("relaxed SIMD") {
-                ParError::invalid_kernel(format!(
+        // The interpreter runs the kernel with the generated range loops
+        // (one call per batch of iterations, not per iteration:
+        // `device/cpu/batches.rs`) where they can be added; that module
+        // still exports `kernel`. Otherwise (or if wasmi refuses it) the
+        // plain module, whose error is the one to report.
+        let with_loops = crate::parallel::device::cpu::runner::add_range_loop(&shape.rewritten)
+            .ok()
+            .and_then(|bytes| wasmi::Module::new(&compilers.wasmi, &bytes).ok());
+        let module = match with_loops {
+            Some(m) => m,
+            None => wasmi::Module::new(&compilers.wasmi, &shape.rewritten).map_err(|e| {
+                let e = e.to_string();
+                if e.contains("relaxed SIMD") {
+                    ParError::invalid_kernel(format!(
                     "kernel uses relaxed SIMD, which kernels may not use (its results may differ \
                      between devices; build without -mrelaxed-simd): {e}"
                 ))
-            } else {
-                ParError::invalid_kernel(format!("kernel does not validate: {e}"))
-            }
-        })?;
+                } else {
+                    ParError::invalid_kernel(format!("kernel does not validate: {e}"))
+                }
+            })?,
+        };
         // A kernel the interpreter validated but the JIT cannot compile
         // (it uses reference-typed values: wasmtime is built without its
         // GC support) runs on the interpreter; `jit_declined` says why.

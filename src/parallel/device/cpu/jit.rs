@@ -36,6 +36,7 @@
 //! reached (at a function entry or loop header), ending the iteration with
 //! `StopError` when it fired. Between iterations the check is direct.
 
+use super::batches::{self, BatchEnd, RangeLoop};
 use super::runner;
 use super::{CallArgs, KernelWorker, RunError};
 use crate::parallel::cancel::{Cancel, Stop};
@@ -485,10 +486,7 @@ impl KernelWorker for JitWorker {
         let r = match self.range_loop {
             // Fuel is a budget per iteration: only the per-iteration path
             // resets it before each one.
-            Some((general, bs1)) if call.fuel.is_none() => {
-                let run = bs1.filter(|_| call.block_size == 1).unwrap_or(general);
-                self.run_batches(call, range, stop, run)
-            }
+            Some(_) if call.fuel.is_none() => batches::run_batches(self, call, range, stop),
             _ => self.run_iterations(call, range, stop),
         };
         if let Some(t) = &self.ticker {
@@ -498,24 +496,16 @@ impl KernelWorker for JitWorker {
     }
 }
 
-/// A range-loop call shorter than this doubles the next one's iterations
-/// (up to [`MAX_BATCH`]): cancellation and the other workers' traps are
-/// polled between calls, so batches stay around this long.
-const BATCH_TARGET: Duration = Duration::from_micros(50);
-const MAX_BATCH: u32 = 1 << 20;
 /// Range-loop params (4 + 2 per buffer) passed from a stack array.
 const STACK_PARAMS: usize = 36;
 
-impl JitWorker {
-    /// `range` in batches, each one call of the generated range loop.
-    fn run_batches(
-        &mut self,
-        call: &CallArgs<'_>,
-        range: Range<u32>,
-        stop: &AtomicBool,
-        run: Func,
-    ) -> Result<(), RunError> {
-        // The params on the stack when they fit (no allocation per range).
+impl RangeLoop for JitWorker {
+    fn call_loop(&mut self, call: &CallArgs<'_>, range: Range<u32>) -> BatchEnd {
+        let Some((general, bs1)) = self.range_loop else {
+            unreachable!("run_batches is only called with a range loop");
+        };
+        let run = bs1.filter(|_| call.block_size == 1).unwrap_or(general);
+        // The params on the stack when they fit (no allocation per batch).
         let len = 4 + self.buffer_params.len();
         let mut stack = [ValRaw::i32(0); STACK_PARAMS];
         let mut heap = Vec::new();
@@ -525,75 +515,30 @@ impl JitWorker {
             heap.resize(len, ValRaw::i32(0));
             &mut heap
         };
-        let mut start = range.start;
-        // One clock read per batch: a batch's end is the next one's start.
-        let mut t = std::time::Instant::now();
-        while start < range.end {
-            // `first = true`: a batch is long enough to read the clock.
-            call.cancel
-                .check_between(start, true)
-                .map_err(|s| RunError::Stopped(s, start))?;
-            let end = range.end.min(start.saturating_add(self.batch));
-            // The callee may overwrite its params' slots (results go there):
-            // all are set again for each batch.
-            raw[0] = ValRaw::i32(start as i32);
-            raw[1] = ValRaw::i32(end as i32);
-            raw[2] = ValRaw::i32(call.num_iterations as i32);
-            raw[3] = ValRaw::i32(call.block_size as i32);
-            for (r, &v) in raw[4..].iter_mut().zip(&self.buffer_params) {
-                *r = ValRaw::i32(v);
-            }
-            if self.ticker.is_some() {
-                self.store.set_epoch_deadline(1);
-            }
-            // SAFETY: `run` belongs to `store` and takes exactly these i32
-            // params (the kernel's, checked in `build`, plus first and end:
-            // its param count was checked there too); it returns nothing.
-            let r = unsafe { run.call_unchecked(&mut self.store, &mut *raw) };
-            if let Err(e) = r {
-                if let Some(StopError(s)) = e.downcast_ref::<StopError>() {
-                    return Err(RunError::Stopped(*s, start));
-                }
-                return Err(self.locate_trap(call, start..end, &e));
-            }
-            let now = std::time::Instant::now();
-            let took = now.saturating_duration_since(t);
-            t = now;
-            if took < BATCH_TARGET {
-                self.batch = (self.batch * 2).min(MAX_BATCH);
-            } else if took > 4 * BATCH_TARGET {
-                self.batch = (self.batch / 2).max(1);
-            }
-            start = end;
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
+        raw[0] = ValRaw::i32(range.start as i32);
+        raw[1] = ValRaw::i32(range.end as i32);
+        raw[2] = ValRaw::i32(call.num_iterations as i32);
+        raw[3] = ValRaw::i32(call.block_size as i32);
+        for (r, &v) in raw[4..].iter_mut().zip(&self.buffer_params) {
+            *r = ValRaw::i32(v);
         }
-        Ok(())
+        if self.ticker.is_some() {
+            self.store.set_epoch_deadline(1);
+        }
+        // SAFETY: `run` belongs to `store` and takes exactly these i32
+        // params (the kernel's, checked in `build`, plus first and end: its
+        // param count was checked there too); it returns nothing.
+        match unsafe { run.call_unchecked(&mut self.store, &mut *raw) } {
+            Ok(()) => BatchEnd::Done,
+            Err(e) => match e.downcast_ref::<StopError>() {
+                Some(StopError(s)) => BatchEnd::Stopped(*s),
+                None => BatchEnd::Trapped(trap_text(&e)),
+            },
+        }
     }
 
-    /// The error of a batch `range` that trapped with `e`: the loop does not
-    /// record which iteration it was in, so the batch runs again one
-    /// iteration at a time (buffers are unspecified after a trap, and the
-    /// worker is discarded after it) and the first iteration that traps
-    /// names it. Where none traps again (a kernel whose trap depended on
-    /// what the batch had already written), the message names the batch.
-    fn locate_trap(
-        &mut self,
-        call: &CallArgs<'_>,
-        range: Range<u32>,
-        e: &wasmtime::Error,
-    ) -> RunError {
-        let again = self.run_iterations(call, range.clone(), &AtomicBool::new(false));
-        match again {
-            Err(RunError::Trap(m)) => RunError::Trap(m),
-            _ => RunError::Trap(format!(
-                "an iteration in {}..{} trapped: {}",
-                range.start,
-                range.end,
-                trap_text(e)
-            )),
-        }
+    fn batch(&mut self) -> &mut u32 {
+        &mut self.batch
     }
 
     fn run_iterations(
