@@ -12,7 +12,11 @@
 //! a trap, and the worker is discarded after it) and the first iteration
 //! that traps names it. Where none traps again (a kernel whose trap
 //! depended on what the batch had already written), the message names the
-//! batch.
+//! batch. Running iterations again adds no behaviour a call could not
+//! have anyway: iterations may run in any order and on any worker, so a
+//! kernel whose iterations depend on each other (the only kind whose run
+//! again can differ, say by reaching an iteration that never ends) can do
+//! the same under another split of the range.
 
 use super::{CallArgs, RunError};
 use crate::parallel::cancel::Stop;
