@@ -88,7 +88,7 @@ pub(crate) fn bytes<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8]
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
-/// The checks of [`bytes_mut`] and [`slice`] for a non-empty `(ptr, len)`:
+/// The checks of [`bytes_mut`] and [`slice()`] for a non-empty `(ptr, len)`:
 /// not NULL, and `len` elements of `T` fit in `isize::MAX` bytes.
 fn check_slice<T>(is_null: bool, len: usize, what: &str) -> Result<()> {
     if is_null {
