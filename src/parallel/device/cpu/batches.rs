@@ -59,6 +59,12 @@ pub(crate) trait RangeLoop {
     fn batch(&mut self) -> &mut u32;
 }
 
+/// The loop for a call of `block_size`: the block size 1 copy where it
+/// applies and the kernel has one, else the general loop.
+pub(crate) fn pick<F: Copy>((general, bs1): (F, Option<F>), block_size: u32) -> F {
+    bs1.filter(|_| block_size == 1).unwrap_or(general)
+}
+
 /// Runs `range` on `worker` in batches (see the module docs); stops early,
 /// without error, once `stop` is set.
 pub(crate) fn run_batches<W: RangeLoop + ?Sized>(

@@ -116,10 +116,10 @@ impl KernelWorker for InterpWorker {
 
 impl RangeLoop for InterpWorker {
     fn call_loop(&mut self, call: &CallArgs<'_>, range: Range<u32>) -> BatchEnd {
-        let Some((general, bs1)) = self.range_loop else {
+        let Some(loops) = self.range_loop else {
             unreachable!("run_batches is only called with a range loop");
         };
-        let run = bs1.filter(|_| call.block_size == 1).unwrap_or(general);
+        let run = batches::pick(loops, call.block_size);
         self.loop_params[0] = Val::I32(range.start as i32);
         self.loop_params[1] = Val::I32(range.end as i32);
         self.loop_params[2] = Val::I32(call.num_iterations as i32);

@@ -501,10 +501,10 @@ const STACK_PARAMS: usize = 36;
 
 impl RangeLoop for JitWorker {
     fn call_loop(&mut self, call: &CallArgs<'_>, range: Range<u32>) -> BatchEnd {
-        let Some((general, bs1)) = self.range_loop else {
+        let Some(loops) = self.range_loop else {
             unreachable!("run_batches is only called with a range loop");
         };
-        let run = bs1.filter(|_| call.block_size == 1).unwrap_or(general);
+        let run = batches::pick(loops, call.block_size);
         // The params on the stack when they fit (no allocation per batch).
         let len = 4 + self.buffer_params.len();
         let mut stack = [ValRaw::i32(0); STACK_PARAMS];
