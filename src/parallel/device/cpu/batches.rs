@@ -16,7 +16,9 @@
 //! have anyway: iterations may run in any order and on any worker, so a
 //! kernel whose iterations depend on each other (the only kind whose run
 //! again can differ, say by reaching an iteration that never ends) can do
-//! the same under another split of the range.
+//! the same under another split of the range. A call stopped by its
+//! `Cancel` (interrupt, deadline) inside a batch names the batch's first
+//! iteration.
 
 use super::{CallArgs, RunError};
 use crate::parallel::cancel::Stop;
