@@ -662,13 +662,7 @@ impl Device for CpuDevice {
             }
             (Some(pool), w) if w > 1 => {
                 let state = &state;
-                pool.scope(|s| {
-                    for (w, slot) in workers[..nworkers].iter_mut().enumerate() {
-                        s.spawn(move |_| {
-                            state.work(w, slot);
-                        });
-                    }
-                });
+                pool.scope(|s| spawn_all(s, state, 0, &mut workers[..nworkers], || ()));
             }
             // One worker: run on the calling thread (no hand-off cost).
             _ if measure => caller = timed(&mut workers[0]),

@@ -250,14 +250,15 @@ impl Kernel {
         wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
             .validate_all(&shape.rewritten)
             .map_err(|e| ParError::invalid_kernel(format!("kernel does not validate: {e}")))?;
-        // The interpreter runs the kernel with the generated range loops
-        // (one call per batch of iterations, not per iteration:
+        // Both engines run the kernel with the generated range loops (one
+        // call per batch of iterations, not per iteration:
         // `device/cpu/batches.rs`) where they can be added; that module
         // still exports `kernel`. Otherwise (or if wasmi refuses it) the
         // plain module, whose error is the one to report.
-        let with_loops = crate::parallel::device::cpu::runner::add_range_loop(&shape.rewritten)
-            .ok()
-            .and_then(|bytes| wasmi::Module::new(&compilers.wasmi, &bytes).ok());
+        let looped = crate::parallel::device::cpu::runner::add_range_loop(&shape.rewritten).ok();
+        let with_loops = looped
+            .as_deref()
+            .and_then(|bytes| wasmi::Module::new(&compilers.wasmi, bytes).ok());
         let module = match with_loops {
             Some(m) => m,
             None => wasmi::Module::new(&compilers.wasmi, &shape.rewritten).map_err(|e| {
@@ -276,8 +277,12 @@ impl Kernel {
         // (it uses reference-typed values: wasmtime is built without its
         // GC support) runs on the interpreter; `jit_declined` says why.
         #[cfg(wp_jit)]
-        let (jit, jit_declined) = match compilers.jit.as_ref().map(|c| c.compile(&shape.rewritten))
-        {
+        let jit_bytes = |c: &crate::parallel::device::cpu::jit::JitCompiler| match &looped {
+            Some(l) if c.range_loop() => l.as_slice(),
+            _ => shape.rewritten.as_slice(),
+        };
+        #[cfg(wp_jit)]
+        let (jit, jit_declined) = match compilers.jit.as_ref().map(|c| c.compile(jit_bytes(c))) {
             Some(Ok(k)) => (Some(k), None),
             Some(Err(e)) => (None, Some(e.message)),
             None => (None, None),

@@ -61,6 +61,14 @@ pub(crate) trait RangeLoop {
     fn batch(&mut self) -> &mut u32;
 }
 
+/// The kernel's range loops, by their export names: the general one and,
+/// where the kernel has it, the block size 1 copy. `lookup` finds an
+/// exported function of the instance that takes the range loop's params.
+pub(crate) fn find_loops<F>(mut lookup: impl FnMut(&str) -> Option<F>) -> Option<(F, Option<F>)> {
+    lookup(super::runner::RUN_EXPORT)
+        .map(|general| (general, lookup(super::runner::RUN_BS1_EXPORT)))
+}
+
 /// The loop for a call of `block_size`: the block size 1 copy where it
 /// applies and the kernel has one, else the general loop.
 pub(crate) fn pick<F: Copy>((general, bs1): (F, Option<F>), block_size: u32) -> F {

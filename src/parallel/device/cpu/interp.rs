@@ -9,7 +9,6 @@
 //! workers share).
 
 use super::batches::{self, BatchEnd, RangeLoop};
-use super::runner;
 use super::{CallArgs, KernelWorker, RunError};
 use crate::parallel::cancel::{call_in_slices, SlicedError};
 use crate::parallel::device::shm::{build_window, Memfd, Window};
@@ -28,7 +27,7 @@ pub(super) struct InterpWorker {
     func: Func,
     params: Vec<Val>,
     /// The generated range loop and its block size 1 copy, when the
-    /// kernel's module has them ([`runner`]).
+    /// kernel's module has them ([`super::runner`]).
     range_loop: Option<(Func, Option<Func>)>,
     /// The range loop's params: first, end, then the kernel's after the
     /// iteration.
@@ -79,13 +78,11 @@ impl InterpWorker {
             params.push(Val::I32(len as i32));
         }
         let loop_params: Vec<Val> = [Val::I32(0)].into_iter().chain(params.clone()).collect();
-        let loop_func = |name: &str| {
+        let range_loop = batches::find_loops(|name| {
             instance
                 .get_func(&store, name)
                 .filter(|f| f.ty(&store).params().len() == loop_params.len())
-        };
-        let range_loop = loop_func(runner::RUN_EXPORT)
-            .map(|general| (general, loop_func(runner::RUN_BS1_EXPORT)));
+        });
         Ok(InterpWorker {
             store,
             func,

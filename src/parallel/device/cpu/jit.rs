@@ -37,7 +37,6 @@
 //! `StopError` when it fired. Between iterations the check is direct.
 
 use super::batches::{self, BatchEnd, RangeLoop};
-use super::runner;
 use super::{CallArgs, KernelWorker, RunError};
 use crate::parallel::cancel::{Cancel, Stop};
 use crate::parallel::device::shm::{map_window, Memfd, Window};
@@ -241,8 +240,9 @@ impl Ticker {
 pub struct JitCompiler {
     engine: Engine,
     linker: Linker<Option<Cancel>>,
-    /// Whether kernels get the generated range loop ([`runner`]); on
-    /// unless `WASI_PARALLEL_JIT_RANGE_LOOP=0` (for measuring its effect).
+    /// Whether kernels run through the generated range loop ([`super::runner`]);
+    /// on unless `WASI_PARALLEL_JIT_RANGE_LOOP=0` (for measuring its
+    /// effect).
     range_loop: bool,
     ticker: Option<(Arc<Ticker>, Option<std::thread::JoinHandle<()>>)>,
     /// Address space each worker window reserves from its base (0 with
@@ -330,17 +330,19 @@ impl JitCompiler {
         })
     }
 
-    /// Compiles a kernel (`rewritten` as the loader returns it).
+    /// Whether kernels should be compiled with the range loops
+    /// (`runner::add_range_loop`, which `Kernel::compile` adds once for
+    /// both engines).
+    pub fn range_loop(&self) -> bool {
+        self.range_loop
+    }
+
+    /// Compiles a kernel: `rewritten` as the loader returns it, with the
+    /// range loops where they could be added (without them, an unexpected
+    /// module shape, every iteration enters the compiled code on its own).
     pub fn compile(&self, rewritten: &[u8]) -> ParResult<JitKernel> {
         let t = std::time::Instant::now();
-        let mut bytes = loader::define_memory(rewritten)?;
-        if self.range_loop {
-            // Without the loop (an unexpected module shape) every iteration
-            // enters the compiled code on its own, as before.
-            if let Ok(with_loop) = runner::add_range_loop(&bytes) {
-                bytes = with_loop;
-            }
-        }
+        let bytes = loader::define_memory(rewritten)?;
         let module = Module::from_binary(&self.engine, &bytes).map_err(|e| {
             ParError::invalid_kernel(format!("the JIT cannot compile the kernel: {e:#}"))
         })?;
@@ -386,7 +388,7 @@ pub(super) struct JitWorker {
     ticker: Option<Arc<Ticker>>,
     func: Func,
     /// The generated range loop and its block size 1 copy, when the kernel
-    /// has them ([`runner`]).
+    /// has them ([`super::runner`]).
     range_loop: Option<(Func, Option<Func>)>,
     /// How many iterations the next range-loop call runs (grows while calls
     /// are short, so cancellation is still polled every few microseconds).
@@ -446,13 +448,11 @@ impl JitWorker {
         }
         // Their params: first, end, then the kernel's after the iteration.
         let loop_params = ty.params().len() + 1;
-        let mut loop_func = |name: &str| {
+        let range_loop = batches::find_loops(|name| {
             instance
                 .get_func(&mut store, name)
                 .filter(|f| f.ty(&store).params().len() == loop_params)
-        };
-        let range_loop = loop_func(runner::RUN_EXPORT)
-            .map(|general| (general, loop_func(runner::RUN_BS1_EXPORT)));
+        });
         Ok(JitWorker {
             store,
             ticker: kernel.ticker.clone(),
@@ -603,9 +603,11 @@ mod tests {
     /// Every test runs with both kinds of bounds checks.
     const MODES: [BoundsChecks; 2] = [BoundsChecks::Explicit, BoundsChecks::GuardPages];
 
+    /// As `Kernel::compile` compiles for the JIT: with the range loops.
     fn compile(compiler: &JitCompiler, wat: &str) -> JitKernel {
         let shape = loader::load(&wat::parse_str(wat).unwrap()).unwrap();
-        compiler.compile(&shape.rewritten).unwrap()
+        let looped = super::super::runner::add_range_loop(&shape.rewritten).unwrap();
+        compiler.compile(&looped).unwrap()
     }
 
     fn never() -> &'static Cancel {
