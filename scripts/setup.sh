@@ -7,6 +7,7 @@
 #                             kernels, Vulkan loader + lavapipe + the Khronos
 #                             validation layer (scripts/vk-validate.sh), SPIR-V tools,
 #                             wabt, CMake, libclang (bindgen), valgrind,
+#                             gdb (scripts/test.sh: backtraces of a crash),
 #                             clang's sanitizer runtimes (scripts/sanitize.sh),
 #                             the Rust wasm targets for guest/rust/, lintian
 #                             (scripts/deb.sh), and the
@@ -32,7 +33,7 @@ SUDO=""
 DEMO_PKGS="gcc libc6-dev clang lld wasi-libc libclang-rt-14-dev-wasm32 \
   mesa-vulkan-drivers libvulkan1 ca-certificates curl"
 TEST_PKGS="$DEMO_PKGS libclang-dev vulkan-tools spirv-tools wabt cmake pkg-config \
-  valgrind libomp-14-dev libclang-rt-14-dev xxd vulkan-validationlayers lintian"
+  valgrind gdb libomp-14-dev libclang-rt-14-dev xxd vulkan-validationlayers lintian"
 if [ "$mode" = demo ]; then PKGS=$DEMO_PKGS; else PKGS=$TEST_PKGS; fi
 
 missing=""

@@ -11,8 +11,32 @@ step_end() {
     [ -n "$step_name" ] && printf '%6s s  %s\n' $(($(date +%s) - step_t0)) "$step_name" >>"$times"
     step_name=""
 }
+# A test process that crashes (a signal, e.g. SIGSEGV) leaves a core file
+# (core.<name>.<pid> in the crate's folder, where cargo runs tests); after a
+# failed run, each one's threads are printed with gdb, so that a crash CI
+# saw once can be read afterwards. The pattern is set where it may be (root,
+# CI); elsewhere the system's is kept.
+ulimit -c unlimited 2>/dev/null || true
+if [ "${CI:-}" = true ] && [ -w /proc/sys/kernel/core_pattern ]; then
+    echo 'core.%e.%p' >/proc/sys/kernel/core_pattern 2>/dev/null || true
+fi
+rm -f "$root"/core.*
+crash_report() {
+    for core in "$root"/core.*; do
+        [ -f "$core" ] || continue
+        name=$(basename "$core" | cut -d. -f2)
+        exe=$(ls -t "$root"/target/debug/deps/"$name"* "$root"/target/debug/"$name"* 2>/dev/null |
+            grep -v '\.d$' | head -1)
+        printf '\n==== %s crashed (%s): its threads\n' "${exe:-$name}" "$core"
+        if command -v gdb >/dev/null 2>&1 && [ -n "$exe" ]; then
+            gdb -batch -nx -ex 'thread apply all bt 40' "$exe" "$core" 2>&1 |
+                grep -v '^\[New LWP' | head -600
+        fi
+    done
+}
 print_times() {
     rc=$?
+    [ $rc -eq 0 ] || crash_report
     step_end
     printf '\n==== time per step (s)\n'
     cat "$times"

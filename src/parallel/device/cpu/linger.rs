@@ -217,8 +217,12 @@ impl Claim<'_> {
     /// this one, and returns `here`'s result once both are done. `job` may
     /// borrow from the caller: it is finished before this returns (also
     /// when `here` panics: the wait is in a drop guard).
-    pub fn run<J: FnOnce() + Send, R>(mut self, job: J, here: impl FnOnce() -> R) -> R {
+    pub fn run<J: FnOnce() + Send, R>(self, job: J, here: impl FnOnce() -> R) -> R {
         let mut job = Some(job);
+        // Declared after `job`, so dropped before it: the wait for DONE
+        // (in `Claim::drop`) ends before `job` is dropped. (A parameter is
+        // dropped after every local: `self` itself would wait too late.)
+        let mut claim = self;
         /// Calls the `Option<J>` behind `data` once.
         unsafe fn call<J: FnOnce()>(data: *mut ()) {
             // SAFETY: `data` is `&mut Option<J>` of the `run` frame below,
@@ -235,10 +239,10 @@ impl Claim<'_> {
         };
         // SAFETY: the slot is CLAIMED by us: the lingerer does not read the
         // cell until READY, stored (release) right after.
-        unsafe { *self.slot.job.get() = Some(erased) };
-        self.slot.state.store(READY, Ordering::Release);
-        self.started = true;
-        // `self` (dropped at the end of this frame, also on unwinding)
+        unsafe { *claim.slot.job.get() = Some(erased) };
+        claim.slot.state.store(READY, Ordering::Release);
+        claim.started = true;
+        // `claim` (dropped at the end of this frame, also on unwinding)
         // waits for DONE before `job` goes out of scope.
         here()
     }
