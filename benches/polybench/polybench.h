@@ -91,9 +91,17 @@
 #define PB_KATTR_0 static __attribute__((unused))
 #define PB_KATTR(name) PB_CAT(PB_KATTR_, PB_SELECTED(name))
 #define PB_HOST 0
+/* The loop over an iteration's rows (cells) runs `block size` times, once
+ * by default: vectorizing or unrolling it only adds run-time alias checks
+ * and remainder code that a one-row iteration always skips (jacobi-1d's
+ * iteration: 33 instructions with them; BENCHMARKS.md). Loops inside a row
+ * are vectorized as before. The native twins' gcc -O2 leaves this loop
+ * scalar and not unrolled too (it needs run-time alias checks). */
+#define PB_ROW_LOOP _Pragma("clang loop vectorize(disable) interleave(disable) unroll(disable)")
 #else
 #define PB_KATTR(name) static __attribute__((unused))
 #define PB_HOST 1
+#define PB_ROW_LOOP
 #endif
 
 /* PB_KERNEL(name, PB_BUF(T, p), ...) { body }: a kernel over rows. */
@@ -108,7 +116,7 @@
 #define PB_3D(T, name, d2, d3, p) T(*name)[d2][d3] = (T(*)[d2][d3])(void *)(p)
 /* for (int i = ...) over this iteration's rows of lo .. hi-1 */
 #define PB_ROWS(i, lo, hi)                                                                         \
-    for (int i = (int)(lo) + (int)(pb_it * pb_bs),                                                 \
+    PB_ROW_LOOP for (int i = (int)(lo) + (int)(pb_it * pb_bs),                                                 \
              i##_end_ = (int)(lo) + (int)((pb_it + 1) * pb_bs) < (int)(hi)                         \
                             ? (int)(lo) + (int)((pb_it + 1) * pb_bs)                               \
                             : (int)(hi);                                                           \
@@ -120,7 +128,7 @@
  * twin loops over the same cells with the same arithmetic). The
  * `*-cells.c` benchmarks use it; PB_EXEC gets the number of cells. */
 #define PB_CELLS(i, j, ilo, ihi, jlo, jhi)                                                         \
-    for (int pb_c_ = (int)(pb_it * pb_bs),                                                         \
+    PB_ROW_LOOP for (int pb_c_ = (int)(pb_it * pb_bs),                                                         \
              pb_ce_ = (int)((pb_it + 1) * pb_bs) < ((ihi) - (ilo)) * ((jhi) - (jlo))                \
                           ? (int)((pb_it + 1) * pb_bs)                                             \
                           : ((ihi) - (ilo)) * ((jhi) - (jlo));                                     \
