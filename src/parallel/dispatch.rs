@@ -9,7 +9,7 @@ use super::device::{DeviceBuffer, DeviceSession, ExecRequest, ExecStats};
 use super::errno::{Errno, ParResult};
 use super::handles::{BufferAccess, HandleTable};
 use super::kernel::cache::{CacheOutcome, RecentKernels};
-use super::kernel::layout::Layout;
+use super::kernel::layout::{Layout, PerBuffer};
 use super::kernel::{Kernel, KernelEngine};
 use super::placement::model::{Candidate, Key, Reason, Status};
 use super::placement::residency::Move;
@@ -41,7 +41,7 @@ struct Prepared<'a> {
     kernel: Arc<Kernel>,
     layout: Layout,
     /// The handle of each placement (each buffer once).
-    unique: Vec<u32>,
+    unique: PerBuffer<u32>,
 }
 
 /// What running on one device produced.
@@ -70,7 +70,7 @@ impl ParallelRuntime {
     ) -> ParResult<()> {
         let (kernel, cache_hit, compile_time) = self.load_kernel(call.kernel, recent, stats)?;
         kernel.check_buffer_count(call.buffers.len())?;
-        let keyed: Vec<(u32, u64)> = call
+        let keyed: PerBuffer<(u32, u64)> = call
             .buffers
             .iter()
             .map(|&h| (h, handles.buffer(h).expect("validated").copies.size()))
@@ -319,8 +319,8 @@ impl ParallelRuntime {
         }
         drop(scratch);
         let n = p.call.buffers.len();
-        let mut storages: Vec<&dyn DeviceBuffer> = Vec::with_capacity(n);
-        let mut read_only: Vec<bool> = Vec::with_capacity(n);
+        let mut storages: PerBuffer<&dyn DeviceBuffer> = PerBuffer::with_capacity(n);
+        let mut read_only: PerBuffer<bool> = PerBuffer::with_capacity(n);
         for &h in p.call.buffers {
             let b = handles.buffer(h).expect("validated");
             storages.push(b.copies.on(d).expect("made resident above"));
@@ -339,6 +339,8 @@ impl ParallelRuntime {
         let started = timed.then(Instant::now);
         let result = self.devices[d].exec(session, &req);
         let ended = Instant::now();
+        // The handles' borrow ends here (a SmallVec's drop counts as a use).
+        drop(storages);
         let exec_time = started.map_or(Duration::ZERO, |s| ended.saturating_duration_since(s));
         // `unsupported` and `resource_exhausted` come before the kernel
         // touched the buffers, and after a `device_error` nothing on `d` can

@@ -32,7 +32,7 @@ use super::shm::Memfd;
 use super::{Device, DeviceBuffer, DeviceInfo, DeviceKind, DeviceSession, ExecRequest, ExecStats};
 use crate::parallel::cancel::{Cancel, Stop};
 use crate::parallel::errno::{ParError, ParResult};
-use crate::parallel::kernel::layout::Layout;
+use crate::parallel::kernel::layout::{Layout, PerBuffer};
 use crate::parallel::kernel::Kernel;
 use std::any::Any;
 use std::ops::Range;
@@ -411,8 +411,11 @@ fn next_hand_off(old: u64, wall_ns: u64, work_ns: u64, workers: u64) -> u64 {
 }
 
 struct CpuSession {
-    /// `sets[0]` is the one in use.
-    sets: Vec<WorkerSet>,
+    /// `sets[0]` is the one in use. Boxed: a set is about 1.4 KiB (its
+    /// splits), and a stencil that swaps two buffers each call moves the
+    /// other set to the front every call.
+    #[allow(clippy::vec_box)]
+    sets: Vec<Box<WorkerSet>>,
 }
 
 impl CpuSession {
@@ -560,7 +563,7 @@ impl Device for CpuDevice {
     }
 
     fn exec(&self, session: &mut DeviceSession, req: &ExecRequest<'_>) -> ParResult<ExecStats> {
-        let mut buffers = Vec::with_capacity(req.buffers.len());
+        let mut buffers = PerBuffer::<&CpuBuffer>::with_capacity(req.buffers.len());
         for b in req.buffers {
             buffers.push(self.buffer(*b)?);
         }
@@ -574,8 +577,7 @@ impl Device for CpuDevice {
         };
         let reused = match session.sets.iter().position(|s| same(&s.key)) {
             Some(i) => {
-                let set = session.sets.remove(i);
-                session.sets.insert(0, set);
+                session.sets[..=i].rotate_right(1);
                 true
             }
             None => {
@@ -586,12 +588,12 @@ impl Device for CpuDevice {
                 session.sets.truncate(WORKER_SETS - 1);
                 session.sets.insert(
                     0,
-                    WorkerSet {
+                    Box::new(WorkerSet {
                         key,
                         slots: Vec::new(),
                         iteration_ps: None,
                         splits: std::array::from_fn(|_| Split::default()),
-                    },
+                    }),
                 );
                 false
             }

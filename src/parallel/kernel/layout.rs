@@ -12,6 +12,13 @@
 //!   65536 bytes (whole wasm pages), and must fit a 32-bit memory.
 
 use super::super::errno::{ParError, ParResult};
+use smallvec::SmallVec;
+
+/// A call's buffers inline, up to this many without an allocation (a
+/// `parallel_exec` per call allocated one list per step before).
+pub const INLINE_BUFFERS: usize = 8;
+/// A list of one call's buffers (or their occurrences).
+pub type PerBuffer<T> = SmallVec<[T; INLINE_BUFFERS]>;
 
 /// Alignment of each buffer inside the kernel's memory.
 pub const BUFFER_ALIGN: u64 = 4096;
@@ -34,9 +41,9 @@ pub struct Layout {
     /// Size of the kernel's private region `[0, R)`.
     pub private_size: u64,
     /// Distinct buffers in first-occurrence order.
-    pub placements: Vec<Placement>,
+    pub placements: PerBuffer<Placement>,
     /// For each occurrence (inputs then outputs): index into `placements`.
-    pub occurrence: Vec<usize>,
+    pub occurrence: PerBuffer<usize>,
     /// Total memory size in bytes (a multiple of 65536, at most 4 GiB).
     pub total_size: u64,
 }
@@ -45,8 +52,8 @@ impl Layout {
     /// Computes the layout for private size `r` and the call's buffers given
     /// as `(key, size)` in occurrence order; equal keys are the same buffer.
     pub fn compute<K: PartialEq>(r: u64, buffers: &[(K, u64)]) -> ParResult<Layout> {
-        let mut placements: Vec<Placement> = Vec::new();
-        let mut occurrence = Vec::with_capacity(buffers.len());
+        let mut placements: PerBuffer<Placement> = PerBuffer::new();
+        let mut occurrence = PerBuffer::with_capacity(buffers.len());
         let mut next = r;
         for (i, (key, size)) in buffers.iter().enumerate() {
             if let Some(p) = placements
@@ -118,7 +125,7 @@ mod tests {
         assert_eq!(l.placements[0].offset, 65536);
         assert_eq!(l.placements[1].offset, 65536 + 4096);
         assert_eq!(l.placements[2].offset, 65536 + 4096 + 8192);
-        assert_eq!(l.occurrence, vec![0, 1, 0, 2]);
+        assert_eq!(l.occurrence.as_slice(), [0, 1, 0, 2]);
         let p: Vec<_> = l.params().collect();
         assert_eq!(p[0], p[2]);
         assert_eq!(p[3], ((65536 + 4096 + 8192) as u32, 4096));

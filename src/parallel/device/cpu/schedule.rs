@@ -29,7 +29,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// down, both by compare-and-swap on the same word, so every iteration is
 /// handed out exactly once.
 pub(crate) struct Blocks {
-    left: Vec<AtomicU64>,
+    /// Inline up to 8 workers: no allocation per call.
+    left: smallvec::SmallVec<[AtomicU64; 8]>,
     min_chunk: u64,
 }
 
