@@ -289,13 +289,17 @@ case "${GPU_CHECK_VALIDATE:-auto}" in
         ;;
 esac
 say "  validation layer: $([ -n "$validate" ] && echo "on (synchronization validation)" || echo "off (not installed, or GPU_CHECK_VALIDATE=0)")"
+# One test at a time under the validation layer (its device map races with a
+# concurrent vkCreateDevice: scripts/vk-validate.sh).
+threads=2
+[ -z "$validate" ] || threads=1
 for t in "$work"/tests/*; do
     name=$(basename "$t")
     log="$out/tests/$name.log"
     start=$(date +%s)
     # shellcheck disable=SC2086
     if (cd "$manifest_dir" && WP_GPU_SEEDS="${GPU_CHECK_SEEDS:-200}" WP_EXAMPLES_DIR="$work/guests" \
-        $validate "$t" --test-threads=2 $GPU_TEST_FILTERS) >"$log" 2>&1; then
+        $validate "$t" --test-threads=$threads $GPU_TEST_FILTERS) >"$log" 2>&1; then
         st=ok
     else
         st=FAILED

@@ -12,25 +12,32 @@ step_end() {
     step_name=""
 }
 # A test process that crashes (a signal, e.g. SIGSEGV) leaves a core file
-# (core.<name>.<pid> in the crate's folder, where cargo runs tests); after a
-# failed run, each one's threads are printed with gdb, so that a crash CI
-# saw once can be read afterwards. The pattern is set where it may be (root,
-# CI); elsewhere the system's is kept.
+# (core.<executable path, '/' as '!'>.<pid> in the crate's folder, where
+# cargo runs tests); after a failed run, each one's crashing thread and then
+# all its threads are printed with gdb, so that a crash CI saw once can be
+# read afterwards. The pattern is set where it may be (root, CI); elsewhere
+# the system's is kept. (%E, the path: %e is the crashing thread's name,
+# which for a test is the test's, cut to 15 bytes.)
 ulimit -c unlimited 2>/dev/null || true
 if [ "${CI:-}" = true ] && [ -w /proc/sys/kernel/core_pattern ]; then
-    echo 'core.%e.%p' >/proc/sys/kernel/core_pattern 2>/dev/null || true
+    echo 'core.%E.%p' >/proc/sys/kernel/core_pattern 2>/dev/null || true
 fi
 rm -f "$root"/core.*
 crash_report() {
     for core in "$root"/core.*; do
         [ -f "$core" ] || continue
-        name=$(basename "$core" | cut -d. -f2)
-        exe=$(ls -t "$root"/target/debug/deps/"$name"* "$root"/target/debug/"$name"* 2>/dev/null |
-            grep -v '\.d$' | head -1)
-        printf '\n==== %s crashed (%s): its threads\n' "${exe:-$name}" "$core"
+        name=$(basename "$core")
+        name=${name#core.}
+        exe=$(printf '%s' "${name%.*}" | tr '!' '/')
+        if [ ! -f "$exe" ]; then
+            name=$(basename "$exe")
+            exe=$(ls -t "$root"/target/debug/deps/"$name"* "$root"/target/debug/"$name"* 2>/dev/null |
+                grep -v '\.d$' | head -1)
+        fi
+        printf '\n==== %s crashed (%s): its threads, the crashing one first\n' "${exe:-$name}" "$core"
         if command -v gdb >/dev/null 2>&1 && [ -n "$exe" ]; then
-            gdb -batch -nx -ex 'thread apply all bt 40' "$exe" "$core" 2>&1 |
-                grep -v '^\[New LWP' | head -600
+            gdb -batch -nx -ex 'bt 40' -ex 'thread apply all bt 16' "$exe" "$core" 2>&1 |
+                grep -v -e '^\[New LWP' -e 'Unexpected size of section' | head -2000
         fi
     done
 }

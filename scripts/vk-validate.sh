@@ -11,6 +11,13 @@
 #       action), so a test or a CLI run under it fails; the whole output is
 #       also searched for the layer's error lines afterwards. Fails when the
 #       loader does not load the layer (a check that cannot fail is no check).
+#       Rust tests run one at a time here (RUST_TEST_THREADS=1, unless set):
+#       the layer of Debian 12 (1.3.239) reads its map of devices without a
+#       lock while another thread's vkCreateDevice inserts into it
+#       (KhronosGroup/Vulkan-ValidationLayers#4391, GetLayerDataPtr), which
+#       crashed a CI run with SIGSEGV in vkCreateBuffer beside a concurrent
+#       vkCreateDevice of another test (core dump of 2026-12-07). One test
+#       at a time took the step from 117 s to 145 s here.
 #   scripts/vk-validate.sh best-practices CLI [GUESTS_DIR]
 #       runs the example guests (c-examples/guests, built into a temporary
 #       folder unless GUESTS_DIR has them) on the Vulkan device (CLI `run --device gpu`)
@@ -26,7 +33,7 @@ layer=VK_LAYER_KHRONOS_validation
 work=$(mktemp -d "${TMPDIR:-/tmp}/wp-vk-validate.XXXXXX")
 trap '[ -n "${VK_VALIDATE_KEEP-}" ] || rm -rf "$work"' EXIT
 
-usage() { sed -n '2,23p' "$0" >&2; exit 2; }
+usage() { sed -n '2,30p' "$0" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 mode=$1
 shift
@@ -90,7 +97,8 @@ run)
     # search below.
     {
         rc=0
-        VK_INSTANCE_LAYERS=$layer VK_LAYER_SETTINGS_PATH="$work/vk_layer_settings.txt" \
+        RUST_TEST_THREADS=${RUST_TEST_THREADS:-1} \
+            VK_INSTANCE_LAYERS=$layer VK_LAYER_SETTINGS_PATH="$work/vk_layer_settings.txt" \
             "$@" 2>&1 || rc=$?
         echo "$rc" >"$work/rc"
     } | tee "$log"
