@@ -9,7 +9,8 @@
 //! than table 0, reference types a kernel reaches: the CPU device runs such
 //! kernels in real use).
 //! Arguments (after `--`): file names to run only those; `-v` lists every
-//! failure and unsupported case. `SPEC_SIMD=0` leaves the SIMD files out.
+//! failure and unsupported case; `--skip PATTERN` leaves out the files whose
+//! name contains it (other libtest flags are ignored). `SPEC_SIMD=0` leaves the SIMD files out.
 //! `scripts/spec-conformance.sh` wraps it.
 
 mod spec_harness;
@@ -127,15 +128,27 @@ struct Count {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let verbose = args.iter().any(|a| a == "-v" || a == "--verbose");
-    let wanted: Vec<&str> = args
-        .iter()
-        .filter(|a| !a.starts_with('-'))
-        .map(|s| s.trim_end_matches(".wast"))
-        .collect();
+    // File names, and libtest's flags as `cargo test -- ...` passes them to
+    // every test binary: `--skip PATTERN` leaves out the files whose name
+    // contains it; other flags (and the values of those that take one) are
+    // ignored.
+    let (mut wanted, mut skip): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--skip" => skip.extend(it.next().map(String::as_str)),
+            "--test-threads" | "--color" | "--format" | "--logfile" | "-Z" => {
+                it.next();
+            }
+            f if f.starts_with('-') => {}
+            f => wanted.push(f.trim_end_matches(".wast")),
+        }
+    }
     let mut files: Vec<&str> = spec_harness::FILES.to_vec();
     if std::env::var("SPEC_SIMD").as_deref() != Ok("0") {
         files.extend_from_slice(spec_harness::SIMD_FILES);
     }
+    files.retain(|f| !skip.iter().any(|s| f.contains(s)));
     if !wanted.is_empty() {
         files.retain(|f| wanted.contains(f));
         if files.is_empty() {
