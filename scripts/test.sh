@@ -103,12 +103,12 @@ wait "$slow_pid" || slow_rc=$?
 printf '\n== the slow Vulkan tests, run beside the others (exit %s):\n' "$slow_rc"
 cat "$slow_log"
 # Both ran (a renamed test would otherwise be skipped by both runs).
-ran_both=0
-grep -q "test result: ok. 2 passed" "$slow_log" || ran_both=1
+both_ran=yes
+grep -q "test result: ok. 2 passed" "$slow_log" || both_ran=no
 rm -f "$slow_log"
 [ "$rc" -eq 0 ] || exit "$rc"
 [ "$slow_rc" -eq 0 ] || exit "$slow_rc"
-if [ "$ran_both" -ne 0 ]; then
+if [ "$both_ran" = no ]; then
     echo "test.sh: the slow Vulkan tests did not both run: $slow" >&2
     exit 1
 fi
