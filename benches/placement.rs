@@ -215,10 +215,14 @@ fn row(name: &str, runs: [Vec<CallRecord>; 3], gpu_name: &str) -> Row {
     if std::env::var_os("WP_BENCH_VERBOSE").is_some() {
         for (i, c) in ada.iter().enumerate() {
             println!(
-                "  {name} call {i}: {} {} {:.2} ms",
+                "  {name} call {i}: {} {} {:.2} ms{}",
                 c.device.name(),
                 c.reason.name(),
-                ms(c.run_time)
+                ms(c.run_time),
+                c.fallback
+                    .as_deref()
+                    .map(|f| format!(" ({f})"))
+                    .unwrap_or_default()
             );
         }
     }

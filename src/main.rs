@@ -447,7 +447,7 @@ fn run(o: RunArgs) -> ExitCode {
             );
             eprint!("{}", stats.call_lines(&devices));
             eprintln!("wasi-parallel: per kernel:");
-            eprint!("{}", stats.kernel_lines(&devices));
+            eprint!("{}", stats.kernel_lines(&devices, p.runtime().placer()));
         }
     }
     if let Err(e) = inst.finish_trace() {

@@ -240,8 +240,12 @@ impl ParallelStats {
     }
 
     /// One line per kernel: calls and mean time per device, where its last
-    /// call ran and why.
-    pub fn kernel_lines(&self, devices: &[DeviceInfo]) -> String {
+    /// call ran and why, and why a device declined it (from `placer`).
+    pub fn kernel_lines(
+        &self,
+        devices: &[DeviceInfo],
+        placer: &crate::parallel::placement::Placer,
+    ) -> String {
         use std::fmt::Write;
         let name = |d: usize| devices.get(d).map_or("?", |i| i.name.as_str());
         let mut s = String::new();
@@ -258,7 +262,13 @@ impl ParallelStats {
             if let Some((d, why)) = k.last {
                 let _ = write!(s, "; last on {} ({})", name(d), why.name());
             }
-            let _ = writeln!(s, "; copies {} B", k.copied_bytes);
+            let _ = write!(s, "; copies {} B", k.copied_bytes);
+            for d in devices {
+                if let Some(why) = placer.declined(k.kernel_hash, d.index) {
+                    let _ = write!(s, "; declined by {}: {why}", d.name);
+                }
+            }
+            let _ = writeln!(s);
         }
         s
     }

@@ -173,7 +173,7 @@ fn adaptive_explores_each_device_then_keeps_the_cheaper() {
     let lines = g.ctx().stats().call_lines(&rt.devices());
     assert!(lines.contains("(cheapest; "), "{lines}");
     assert!(lines.contains("stand-in gpu est"), "{lines}");
-    let kernels = g.ctx().stats().kernel_lines(&rt.devices());
+    let kernels = g.ctx().stats().kernel_lines(&rt.devices(), rt.placer());
     assert!(kernels.contains("6 calls"), "{kernels}");
     assert!(kernels.contains("last on cpu"), "{kernels}");
 }

@@ -320,6 +320,104 @@ fn the_build_budget_builds_a_heavy_kernel_and_never_a_short_one() {
     assert!(expected > 0.0);
 }
 
+/// out[i] = a hash of 0 .. block_size, plus i: a loop over the block.
+const BLOCK_LOOP: &str = r#"(module (memory (import "env" "memory") 1)
+  (func (export "kernel") (param $id i32) (param $n i32) (param $bs i32) (param $o i32) (param $l i32)
+    (local $k i32) (local $x i32)
+    (loop $l
+      (local.set $x (i32.add (i32.mul (local.get $x) (i32.const 31)) (local.get $k)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $k) (local.get $bs))))
+    (i32.store (i32.add (local.get $o) (i32.shl (local.get $id) (i32.const 2)))
+      (i32.add (local.get $x) (local.get $id)))))"#;
+
+/// The records and final buffer of `calls` GPU-hinted calls of `kernel`
+/// with 4 iterations of `block` (waiting for background builds after each).
+fn block_calls(
+    rt: &Arc<ParallelRuntime>,
+    gpu: usize,
+    kernel: &str,
+    block: u32,
+    calls: u32,
+) -> (Vec<u8>, Vec<wasi_parallel::parallel::stats::CallRecord>) {
+    let mut g = Guest::new(rt);
+    let dev = g.get_device(DISCRETE_GPU).unwrap();
+    let out = g.create_buffer(dev, 16, WRITE).unwrap();
+    let k = wat::parse_str(kernel).unwrap();
+    let mut recs = Vec::new();
+    for c in 0..calls {
+        assert_eq!(g.exec(dev, &k, 4, block, &[], &[out]), 0, "call {c}");
+        recs.push(g.ctx().stats().recent_calls.back().unwrap().clone());
+        wait_for_builds(rt, gpu);
+    }
+    (g.read_buffer(out, 16).unwrap(), recs)
+}
+
+#[test]
+fn llvmpipe_is_not_tried_for_a_kernel_that_loops_over_a_block_it_would_cut() {
+    let Some((rt, gpu)) = vulkan_runtime(DevicePolicy::Adaptive) else {
+        return;
+    };
+    let vk = vulkan_device(&rt, gpu);
+    let name = rt.devices()[gpu].name.clone();
+    if !name.contains("CPU-type") {
+        eprintln!("note: {name} is not llvmpipe; test skipped");
+        return;
+    }
+    let want: Vec<u32> = (0..4u32)
+        .map(|i| {
+            let x = (0..300_000u32).fold(0u32, |x, k| x.wrapping_mul(31).wrapping_add(k));
+            x.wrapping_add(i)
+        })
+        .collect();
+    // Block size 300 000, over what llvmpipe runs of a loop (65 535
+    // back-edges of a loop unrolled 4 times): the budget is off, yet no
+    // call builds or tries the GPU, and each says why.
+    let (got, recs) = block_calls(&rt, gpu, BLOCK_LOOP, 300_000, 3);
+    assert_eq!(bytes_to_u32s(&got), want);
+    assert!(
+        recs.iter()
+            .all(|r| r.device == DeviceKind::Cpu && r.reason == Reason::Declined),
+        "{recs:?}"
+    );
+    assert_eq!(vk.background_builds_finished(), 0);
+    assert_eq!(vk.pipeline_build_time().0, Duration::ZERO);
+    let why = rt.placer().declined(recs[0].kernel_hash, gpu).unwrap();
+    assert!(why.contains("loop") && why.contains("300000"), "{why}");
+    // --stats' line for the kernel gives the reason.
+    let mut g = Guest::new(&rt);
+    let dev = g.get_device(DISCRETE_GPU).unwrap();
+    let out = g.create_buffer(dev, 16, WRITE).unwrap();
+    let k = wat::parse_str(BLOCK_LOOP).unwrap();
+    assert_eq!(g.exec(dev, &k, 4, 300_000, &[], &[out]), 0);
+    let lines = g.ctx().stats().kernel_lines(&rt.devices(), rt.placer());
+    assert!(
+        lines.contains(&format!("declined by {name}: {why}")),
+        "{lines}"
+    );
+
+    // The guess is right: forced there, the driver cuts the loop and the
+    // call falls back to the CPU device.
+    let (forced, _) = vulkan_runtime(DevicePolicy::Force(DeviceKind::DiscreteGpu)).unwrap();
+    let (got, recs) = block_calls(&forced, gpu, BLOCK_LOOP, 300_000, 1);
+    assert_eq!(bytes_to_u32s(&got), want);
+    let fallback = recs[0].fallback.as_deref().unwrap_or_default();
+    assert!(fallback.contains("cut a loop short"), "{recs:?}");
+
+    // At a block size under the limit (but over 65 535), and for a kernel
+    // without a loop at any block size, the GPU is built and tried.
+    for (kernel, block) in [(BLOCK_LOOP, 70_000), (SHORT, 300_000)] {
+        let (rt, gpu) = vulkan_runtime(DevicePolicy::Adaptive).unwrap();
+        let (_, recs) = block_calls(&rt, gpu, kernel, block, 4);
+        assert!(
+            recs.iter()
+                .any(|r| r.device_index == gpu && r.reason == Reason::Exploring),
+            "block {block}: {recs:?}"
+        );
+        assert!(vulkan_device(&rt, gpu).background_builds_finished() >= 1);
+    }
+}
+
 /// A guest (WAT) that runs INCREMENT `calls` times over 256 words on a
 /// GPU-hinted device and returns the sum of the words (256 * calls).
 fn increment_guest(dir: &std::path::Path) -> std::path::PathBuf {

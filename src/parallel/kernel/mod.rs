@@ -31,6 +31,10 @@ pub struct Kernel {
     /// Why the JIT (the runtime's engine) declined this kernel, which then
     /// runs on the interpreter; `None` when it did not.
     pub jit_declined: Option<String>,
+    /// Whether any of its functions has a `loop` (a CPU-type Vulkan
+    /// device, whose driver cuts long loops, is not tried for such a kernel
+    /// at large block sizes: see `device::vulkan::LLVMPIPE_LOOP_LIMIT`).
+    pub has_loop: bool,
     /// How long decoding, checking and compiling took.
     pub compile_time: Duration,
     /// A process-unique id (keys per-device caches such as cached workers).
@@ -234,6 +238,24 @@ impl KernelCompilers {
     }
 }
 
+/// Whether a function of `module` (validated) has a `loop` instruction.
+fn has_loop(module: &[u8]) -> bool {
+    use wasmparser::{Operator, Parser, Payload};
+    Parser::new(0).parse_all(module).any(|p| match p {
+        Ok(Payload::CodeSectionEntry(body)) => body.get_operators_reader().is_ok_and(|mut ops| {
+            while !ops.eof() {
+                match ops.read() {
+                    Ok(Operator::Loop { .. }) => return true,
+                    Ok(_) => {}
+                    Err(_) => return false,
+                }
+            }
+            false
+        }),
+        _ => false,
+    })
+}
+
 impl Kernel {
     /// Loads and compiles `bytes` with `compilers`.
     pub fn compile(compilers: &KernelCompilers, bytes: &[u8], hash: u64) -> ParResult<Kernel> {
@@ -289,6 +311,7 @@ impl Kernel {
         };
         #[cfg(not(wp_jit))]
         let jit_declined = None;
+        let has_loop = has_loop(&shape.rewritten);
         Ok(Kernel {
             hash,
             bytes: bytes.into(),
@@ -299,6 +322,7 @@ impl Kernel {
             #[cfg(wp_jit)]
             jit,
             jit_declined,
+            has_loop,
             compile_time: start.elapsed(),
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })

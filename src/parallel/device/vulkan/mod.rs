@@ -243,6 +243,18 @@ pub fn stack_storage_from_env() -> StackStorage {
         .unwrap_or_default()
 }
 
+/// llvmpipe's loop limiter: an invocation (a SIMD vector of them) stops
+/// after this many loop back-edges, all loops together; the translator
+/// detects the cut and the call is declined (`spirv::trap::DRIVER_LOOP_LIMIT`).
+pub const LLVMPIPE_LOOP_LIMIT: u32 = 65535;
+
+/// The most iterations a loop can run on llvmpipe before the cut: the
+/// limit times the translator's unrolling of small innermost loops
+/// ([`spirv::DEFAULT_UNROLL`] iterations per back-edge). The adaptive
+/// policy does not try a CPU-type device for a kernel with a loop at a
+/// block size above it ([`Device::prepare`]).
+pub const LLVMPIPE_MAX_LOOP_ITERATIONS: u32 = LLVMPIPE_LOOP_LIMIT * crate::spirv::DEFAULT_UNROLL;
+
 /// The runtime's view of one Vulkan device; the logical device is created
 /// on first use.
 pub struct VulkanDevice {
@@ -350,6 +362,21 @@ impl Device for VulkanDevice {
         fuel: bool,
         may_build: bool,
     ) -> Status {
+        if self.candidate.device_type == PhysicalDeviceType::Cpu
+            && kernel.has_loop
+            && block_size > LLVMPIPE_MAX_LOOP_ITERATIONS
+        {
+            // Such a kernel most likely loops over its block, and the cut
+            // would only be found after a build and a run (sum.wat at
+            // block size 20M: a 56 ms build beside six calls, then a
+            // wasted run). A forced or hinted call still tries.
+            return Status::Declined(format!(
+                "{}: not tried for a kernel with a loop at block size {block_size}: \
+                 the driver stops an invocation after {LLVMPIPE_MAX_LOOP_ITERATIONS} loop iterations \
+                 (a loop over the block would be cut)",
+                self.info.name
+            ));
+        }
         let gpu = match self.gpu.get() {
             Some(Ok(g)) => g,
             Some(Err(e)) => return Status::Declined(format!("{}: {e}", self.info.name)),
