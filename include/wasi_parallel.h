@@ -1086,10 +1086,11 @@ wp_error_t *wp_instance_func_type(const wp_instance_t *instance,
 wp_error_t *wp_instance_run_start(wp_instance_t *instance, int32_t *exit_code);
 
 /**
- * Stores the size in bytes of the guest's exported memory `memory` in `*size`.
+ * Stores the size in bytes of the guest's memory in `*size`: its export
+ * `memory`, else its default memory (memory 0, exported or not).
  *
  * Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers), `WP_ERROR_NOT_FOUND`
- * (no exported memory). Ownership: borrows both. Thread-safety: one thread
+ * (the guest has no memory). Ownership: borrows both. Thread-safety: one thread
  * per instance.
  */
 wp_error_t *wp_instance_memory_size(const wp_instance_t *instance, uint64_t *size);
@@ -1099,7 +1100,7 @@ wp_error_t *wp_instance_memory_size(const wp_instance_t *instance, uint64_t *siz
  * is checked first; nothing is copied if it is outside guest memory.
  *
  * Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers), `WP_ERROR_NOT_FOUND`
- * (no exported memory), `WP_ERROR_OUT_OF_BOUNDS`. Ownership: borrows all.
+ * (the guest has no memory), `WP_ERROR_OUT_OF_BOUNDS`. Ownership: borrows all.
  * Thread-safety: one thread per instance.
  */
 wp_error_t *wp_instance_memory_read(const wp_instance_t *instance,
@@ -1112,7 +1113,7 @@ wp_error_t *wp_instance_memory_read(const wp_instance_t *instance,
  * range is checked first; nothing is written if it is outside guest memory.
  *
  * Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers), `WP_ERROR_NOT_FOUND`
- * (no exported memory), `WP_ERROR_OUT_OF_BOUNDS`. Ownership: borrows all.
+ * (the guest has no memory), `WP_ERROR_OUT_OF_BOUNDS`. Ownership: borrows all.
  * Thread-safety: one thread per instance.
  */
 wp_error_t *wp_instance_memory_write(wp_instance_t *instance,
@@ -1228,7 +1229,8 @@ void wp_exec_env_set_exception(wp_exec_env_t *env, const char *message);
 
 /**
  * The calling guest's memory: its base address, and its size in bytes in
- * `*size` (if `size` is not NULL). NULL if the guest exports no memory.
+ * `*size` (if `size` is not NULL): its export `memory`, else its default
+ * memory. NULL if the guest has no memory.
  *
  * Ownership: the memory belongs to the instance; the pointer is valid only
  * during the native call. Thread-safety: only inside the native call.

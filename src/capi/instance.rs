@@ -481,10 +481,11 @@ pub extern "C" fn wp_instance_run_start(
     })
 }
 
-/// Stores the size in bytes of the guest's exported memory `memory` in `*size`.
+/// Stores the size in bytes of the guest's memory in `*size`: its export
+/// `memory`, else its default memory (memory 0, exported or not).
 ///
 /// Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers), `WP_ERROR_NOT_FOUND`
-/// (no exported memory). Ownership: borrows both. Thread-safety: one thread
+/// (the guest has no memory). Ownership: borrows both. Thread-safety: one thread
 /// per instance.
 #[no_mangle]
 pub extern "C" fn wp_instance_memory_size(
@@ -502,7 +503,7 @@ pub extern "C" fn wp_instance_memory_size(
 /// is checked first; nothing is copied if it is outside guest memory.
 ///
 /// Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers), `WP_ERROR_NOT_FOUND`
-/// (no exported memory), `WP_ERROR_OUT_OF_BOUNDS`. Ownership: borrows all.
+/// (the guest has no memory), `WP_ERROR_OUT_OF_BOUNDS`. Ownership: borrows all.
 /// Thread-safety: one thread per instance.
 #[no_mangle]
 pub extern "C" fn wp_instance_memory_read(
@@ -522,7 +523,7 @@ pub extern "C" fn wp_instance_memory_read(
 /// range is checked first; nothing is written if it is outside guest memory.
 ///
 /// Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers), `WP_ERROR_NOT_FOUND`
-/// (no exported memory), `WP_ERROR_OUT_OF_BOUNDS`. Ownership: borrows all.
+/// (the guest has no memory), `WP_ERROR_OUT_OF_BOUNDS`. Ownership: borrows all.
 /// Thread-safety: one thread per instance.
 #[no_mangle]
 pub extern "C" fn wp_instance_memory_write(

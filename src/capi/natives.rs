@@ -140,7 +140,7 @@ fn call_raw(
         None if needs_memory => {
             return Err(Error::new(
                 ErrorCode::NotFound,
-                "native takes pointers but the guest exports no memory",
+                "native takes pointers but the guest has no memory",
             ))
         }
         None => (std::ptr::null_mut(), 0),
@@ -324,7 +324,8 @@ pub extern "C" fn wp_exec_env_set_exception(env: *mut wp_exec_env_t, message: *c
 }
 
 /// The calling guest's memory: its base address, and its size in bytes in
-/// `*size` (if `size` is not NULL). NULL if the guest exports no memory.
+/// `*size` (if `size` is not NULL): its export `memory`, else its default
+/// memory. NULL if the guest has no memory.
 ///
 /// Ownership: the memory belongs to the instance; the pointer is valid only
 /// during the native call. Thread-safety: only inside the native call.

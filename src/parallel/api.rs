@@ -1,14 +1,15 @@
 //! The `wasi_ephemeral_parallel` imports on a `wasmi::Linker`.
 //!
-//! Each host function finds the caller's exported memory named `memory`,
-//! borrows its bytes and the host state together, and hands the raw `i32`
-//! arguments to the [`ParallelContext`], which validates them. A guest
-//! without an exported memory gets `invalid_argument`; nothing traps.
+//! Each host function finds the caller's memory (the export `memory`, else
+//! its default memory: `runtime::memory_alias`), borrows its bytes and the
+//! host state together, and hands the raw `i32` arguments to the
+//! [`ParallelContext`], which validates them. A guest without a memory gets
+//! `invalid_argument`; nothing traps.
 
 use super::context::ParallelContext;
 use super::errno::Errno;
 use std::panic::AssertUnwindSafe;
-use wasmi::{Caller, Extern, Linker};
+use wasmi::{Caller, Linker};
 
 /// The import module name.
 pub const MODULE: &str = "wasi_ephemeral_parallel";
@@ -19,8 +20,8 @@ fn with_memory<T>(
     what: &str,
     f: impl FnOnce(&mut ParallelContext, &mut [u8]) -> i32,
 ) -> i32 {
-    match caller.get_export("memory") {
-        Some(Extern::Memory(memory)) => {
+    match crate::runtime::memory_alias::guest_memory(caller) {
+        Some(memory) => {
             let (bytes, data) = memory.data_and_store_mut(caller);
             let ctx = get(data);
             // A bug in the host must not unwind through the interpreter into
@@ -42,10 +43,10 @@ fn with_memory<T>(
                 }
             }
         }
-        _ => {
+        None => {
             let ctx = get(caller.data_mut());
             ctx.set_last_error(format!(
-                "{what}: invalid_argument: the calling module exports no memory named `memory`"
+                "{what}: invalid_argument: the calling module has no memory"
             ));
             Errno::InvalidArgument.code()
         }

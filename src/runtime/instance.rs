@@ -206,12 +206,12 @@ impl Instance {
     }
 
     fn memory(&self) -> Result<wasmi::Memory> {
-        self.instance
-            .get_memory(&self.store, "memory")
-            .ok_or_else(|| Error::new(ErrorCode::NotFound, "the module exports no memory"))
+        crate::runtime::memory_alias::instance_memory(&self.instance, &self.store)
+            .ok_or_else(|| Error::new(ErrorCode::NotFound, "the module has no memory"))
     }
 
-    /// Size of the exported memory in bytes.
+    /// Size of the guest's memory in bytes (its export `memory`, else its
+    /// default memory).
     pub fn memory_size(&self) -> Result<usize> {
         Ok(self.memory()?.data(&self.store).len())
     }

@@ -3,6 +3,7 @@
 pub mod engine;
 pub mod instance;
 pub mod interrupt;
+pub mod memory_alias;
 pub mod module;
 pub mod natives;
 pub mod types;

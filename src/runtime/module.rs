@@ -27,11 +27,22 @@ impl Module {
             ));
         }
         let wasm = to_binary(bytes)?;
-        // wasmi 2.0.0 miscompiles some `select`s (fuzz/README.md, finding
-        // 5): compile the guarded module; should it fail, the original, so
-        // that errors name the offsets of the bytes the caller passed.
-        let guarded = crate::wasmi_select_fix::guard_selects(&wasm).ok().flatten();
-        let inner = match guarded.and_then(|g| wasmi::Module::new(engine.wasmi(), &g[..]).ok()) {
+        // Host functions reach the default memory through an export
+        // (`memory_alias`). wasmi 2.0.0 miscompiles some `select`s
+        // (fuzz/README.md, finding 5): compile the guarded module; should
+        // it fail, the original, so that errors name the offsets of the
+        // bytes the caller passed.
+        let aliased = crate::runtime::memory_alias::add_memory_alias(&wasm);
+        let base = aliased.as_deref().unwrap_or(&wasm);
+        let guarded = crate::wasmi_select_fix::guard_selects(base).ok().flatten();
+        let compiled = guarded
+            .and_then(|g| wasmi::Module::new(engine.wasmi(), &g[..]).ok())
+            .or_else(|| {
+                aliased
+                    .as_ref()
+                    .and_then(|a| wasmi::Module::new(engine.wasmi(), &a[..]).ok())
+            });
+        let inner = match compiled {
             Some(inner) => inner,
             None => wasmi::Module::new(engine.wasmi(), &wasm[..]).map_err(|e| {
                 Error::new(ErrorCode::InvalidModule, format!("invalid module: {e}"))
@@ -80,6 +91,7 @@ impl Module {
     pub fn exports(&self) -> Vec<(String, String)> {
         self.inner
             .exports()
+            .filter(|e| e.name() != crate::runtime::memory_alias::MEMORY_ALIAS)
             .map(|e| {
                 (
                     e.name().to_string(),
@@ -95,7 +107,7 @@ impl std::fmt::Debug for Module {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Module")
             .field("imports", &self.inner.imports().len())
-            .field("exports", &self.inner.exports().count())
+            .field("exports", &self.exports().len())
             .finish()
     }
 }

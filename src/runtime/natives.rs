@@ -23,12 +23,11 @@ pub struct NativeCaller<'a, 'b> {
 
 impl NativeCaller<'_, '_> {
     fn memory(&mut self) -> Option<wasmi::Memory> {
-        self.caller
-            .get_export("memory")
-            .and_then(wasmi::Extern::into_memory)
+        crate::runtime::memory_alias::guest_memory(self.caller)
     }
 
-    /// The calling guest's whole linear memory (exported as `memory`), if any.
+    /// The calling guest's whole linear memory (the export `memory`, else
+    /// its default memory), if any.
     pub fn memory_mut(&mut self) -> Option<&mut [u8]> {
         let mem = self.memory()?;
         Some(mem.data_mut(&mut *self.caller))
@@ -38,7 +37,7 @@ impl NativeCaller<'_, '_> {
     pub fn slice_mut(&mut self, offset: u32, len: u32) -> Result<&mut [u8]> {
         let mem = self
             .memory_mut()
-            .ok_or_else(|| Error::new(ErrorCode::NotFound, "guest exports no memory"))?;
+            .ok_or_else(|| Error::new(ErrorCode::NotFound, "the guest has no memory"))?;
         checked_range(mem.len(), offset as u64, len as u64).map(move |r| &mut mem[r])
     }
 
@@ -46,7 +45,7 @@ impl NativeCaller<'_, '_> {
     pub fn c_str(&mut self, offset: u32) -> Result<String> {
         let mem = self
             .memory_mut()
-            .ok_or_else(|| Error::new(ErrorCode::NotFound, "guest exports no memory"))?;
+            .ok_or_else(|| Error::new(ErrorCode::NotFound, "the guest has no memory"))?;
         let start = offset as usize;
         if start >= mem.len() {
             return Err(oob(offset as u64, 1, mem.len()));

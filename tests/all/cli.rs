@@ -271,6 +271,48 @@ fn traced_guest() -> String {
     )
 }
 
+/// ABI.md section 1: pointers are offsets into the guest's exported or
+/// default memory. A guest whose memory is not exported, or exported under
+/// another name, gets the same results as one exporting `memory`, and its
+/// exports (as `--invoke` sees them) do not change.
+#[test]
+#[cfg(feature = "wat")]
+fn a_guest_memory_not_exported_as_memory_is_its_default_memory() {
+    let dir = scratch("cli_default_memory");
+    let exported = traced_guest();
+    let decl = r#"(memory (export "memory") 1)"#;
+    assert!(exported.contains(decl));
+    for (name, memory) in [
+        ("exported", decl),
+        ("unexported", "(memory 1)"),
+        ("renamed", r#"(memory (export "mem") 1)"#),
+    ] {
+        let guest = dir.join(format!("{name}.wat"));
+        std::fs::write(&guest, exported.replace(decl, memory)).unwrap();
+        for device in ["sequential", "cpu"] {
+            let out = cli()
+                .args(["run", "--device", device, "--invoke", "run"])
+                .arg(&guest)
+                .args(["64", "1"])
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                "0",
+                "{name} on {device}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        // The hidden export cannot be invoked as a function.
+        let out = cli()
+            .args(["run", "--invoke", "__wasi_parallel_default_memory"])
+            .arg(&guest)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+    }
+}
+
 #[test]
 #[cfg(feature = "wat")]
 fn trace_holds_a_span_per_call_on_every_device() {

@@ -659,6 +659,9 @@ fn device_policy_force_overrides_the_hint() {
     assert_eq!(g.ctx().stats().per_device[0].device.kind, DeviceKind::Cpu);
 }
 
+/// Through the imports on a plain wasmi linker (an embedder's own wasmi,
+/// without this crate's loader, which gives an unexported memory a hidden
+/// export): a module without an exported memory gets an error, not a trap.
 #[test]
 fn guest_without_memory_export_gets_an_error_not_a_trap() {
     let rt = runtime_threads(1);
