@@ -21,6 +21,26 @@ const EXIT_USAGE: u8 = 2;
 const EXIT_LOAD: u8 = 125;
 /// Exit code when the guest traps (or a host function aborts it).
 const EXIT_TRAP: u8 = 134;
+/// Exit code when the runner cannot write its own output (results, device
+/// list, header) to stdout: a closed pipe, a full disk (`EX_IOERR`).
+const EXIT_OUTPUT: u8 = 74;
+
+/// Writes `text` to stdout. A failure is the one-line error and
+/// [`EXIT_OUTPUT`], never a panic (`println!` panics on a closed pipe).
+fn write_stdout(text: &str) -> Result<(), ExitCode> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| fail(EXIT_OUTPUT, format!("cannot write to stdout: {e}")))
+}
+
+/// Writes `text` to stderr, ignoring a failure (there is nowhere left to
+/// report it; `eprint!` would panic).
+fn write_stderr(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
 
 /// Run WebAssembly programs that offload parallel loops through wasi-parallel.
 #[derive(Parser, Debug)]
@@ -213,7 +233,7 @@ fn parse_env(v: &str) -> Result<(String, String), String> {
 fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
     // One line, no panic text: embedders and scripts parse this.
     let msg = msg.to_string().replace('\n', " ");
-    eprintln!("wasi-parallel: error: {msg}");
+    write_stderr(&format!("wasi-parallel: error: {msg}\n"));
     ExitCode::from(code)
 }
 
@@ -256,13 +276,13 @@ fn main() -> ExitCode {
         Cmd::Devices => devices(),
         Cmd::Embed(a) => embed(a),
         Cmd::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "wasi-parallel",
-                &mut std::io::stdout(),
-            );
-            ExitCode::SUCCESS
+            // Into memory first: clap_complete panics when its writer fails.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "wasi-parallel", &mut script);
+            match write_stdout(&String::from_utf8_lossy(&script)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(code) => code,
+            }
         }
     }
 }
@@ -438,17 +458,18 @@ fn run(o: RunArgs) -> ExitCode {
         let p = inst.parallel();
         let stats = p.stats();
         let devices = p.runtime().devices();
-        eprint!("{}", stats.summary());
+        let mut text = stats.summary();
         if !stats.recent_calls.is_empty() {
-            eprintln!(
-                "wasi-parallel: calls (the last {}), device policy {}:",
+            text += &format!(
+                "wasi-parallel: calls (the last {}), device policy {}:\n",
                 stats.recent_calls.len(),
                 p.runtime().config().device_policy.name()
             );
-            eprint!("{}", stats.call_lines(&devices));
-            eprintln!("wasi-parallel: per kernel:");
-            eprint!("{}", stats.kernel_lines(&devices, p.runtime().placer()));
+            text += &stats.call_lines(&devices);
+            text += "wasi-parallel: per kernel:\n";
+            text += &stats.kernel_lines(&devices, p.runtime().placer());
         }
+        write_stderr(&text);
     }
     if let Err(e) = inst.finish_trace() {
         return fail(EXIT_LOAD, e);
@@ -504,10 +525,11 @@ fn invoke(inst: &mut Instance, name: &str, args: &[String]) -> ExitCode {
     }
     match inst.call(name, &vals) {
         Ok(results) => {
-            for r in results {
-                println!("{}", format_val(&r));
+            let text: String = results.iter().map(|r| format_val(r) + "\n").collect();
+            match write_stdout(&text) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(code) => code,
             }
-            ExitCode::SUCCESS
         }
         Err(e) => match e.exit_code() {
             Some(code) => ExitCode::from(code as u8),
@@ -568,10 +590,16 @@ fn devices() -> ExitCode {
         Ok(e) => e,
         Err(e) => return fail(EXIT_LOAD, e),
     };
-    for d in engine.parallel().devices() {
-        println!("{}\t{}\t{}", d.index, d.kind.name(), d.name);
+    let text: String = engine
+        .parallel()
+        .devices()
+        .iter()
+        .map(|d| format!("{}\t{}\t{}\n", d.index, d.kind.name(), d.name))
+        .collect();
+    match write_stdout(&text) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
     }
-    ExitCode::SUCCESS
 }
 
 fn embed(a: EmbedArgs) -> ExitCode {
@@ -589,11 +617,10 @@ fn embed(a: EmbedArgs) -> ExitCode {
     let symbol = a
         .name
         .unwrap_or_else(|| wasi_parallel::embed::default_symbol(&path.to_string_lossy()));
-    print!(
-        "{}",
-        wasi_parallel::embed::kernel_to_c_header(&bytes, &symbol)
-    );
-    ExitCode::SUCCESS
+    match write_stdout(&wasi_parallel::embed::kernel_to_c_header(&bytes, &symbol)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
 }
 
 #[cfg(test)]

@@ -271,6 +271,55 @@ fn traced_guest() -> String {
     )
 }
 
+/// The runner's own output going nowhere (a full disk: /dev/full) is a
+/// one-line error and exit 74, never a panic; a failing stderr does not
+/// change the exit code.
+#[test]
+#[cfg(feature = "wat")]
+fn unwritable_output_is_an_error_not_a_panic() {
+    let full = std::path::Path::new("/dev/full");
+    if !full.exists() {
+        eprintln!("note: no /dev/full; test skipped");
+        return;
+    }
+    let dir = scratch("cli_dev_full");
+    let guest = dir.join("two.wat");
+    std::fs::write(
+        &guest,
+        r#"(module (func (export "f") (result i32 i32) (i32.const 1) (i32.const 2)))"#,
+    )
+    .unwrap();
+    let open = || std::fs::OpenOptions::new().write(true).open(full).unwrap();
+    let runs: [(&str, Vec<&std::ffi::OsStr>); 2] = [
+        (
+            "invoke",
+            vec![
+                "run".as_ref(),
+                "--invoke".as_ref(),
+                "f".as_ref(),
+                guest.as_os_str(),
+            ],
+        ),
+        ("devices", vec!["devices".as_ref()]),
+    ];
+    for (what, args) in runs {
+        let out = cli().args(&args).stdout(open()).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(74), "{what}: {err}");
+        assert_eq!(err.lines().count(), 1, "{what}: {err}");
+        assert!(err.contains("cannot write to stdout"), "{what}: {err}");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+    }
+    let out = cli()
+        .args(["run", "--stats", "--invoke", "f"])
+        .arg(&guest)
+        .stderr(open())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n2\n");
+}
+
 /// ABI.md section 1: pointers are offsets into the guest's exported or
 /// default memory. A guest whose memory is not exported, or exported under
 /// another name, gets the same results as one exporting `memory`, and its

@@ -234,7 +234,7 @@ impl DriverCache {
             }
         };
         if let Some(w) = &warning {
-            eprintln!("wasi-parallel: warning: {w}");
+            warn(w);
         }
         DriverCache { vk, disk, warning }
     }
@@ -252,13 +252,20 @@ impl DriverCache {
         if let Err(e) = saved {
             static ONCE: std::sync::Once = std::sync::Once::new();
             ONCE.call_once(|| {
-                eprintln!(
-                    "wasi-parallel: warning: cannot write the pipeline cache {}: {e}",
+                warn(&format!(
+                    "cannot write the pipeline cache {}: {e}",
                     disk.path.display()
-                )
+                ))
             });
         }
     }
+}
+
+/// A warning on stderr; a stderr that cannot be written is ignored
+/// (`eprintln!` would panic, in a library called from C).
+fn warn(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "wasi-parallel: warning: {msg}");
 }
 
 #[cfg(test)]
