@@ -358,6 +358,19 @@ fn invalid_kernels_are_rejected() {
         g.exec(dev, b"\0asm\x0d\0\x01\0", 1, 1, &[], &[out]),
         INVALID_KERNEL
     );
+    // atomics, on a prototype-style shared memory or a plain one: refused,
+    // with a message that names them
+    for memory in ["1 1 shared", "1"] {
+        let k = wat::parse_str(format!(
+            r#"(module (memory (import "" "memory") {memory})
+                (func (export "kernel") (param i32 i32 i32 i32 i32)
+                  (drop (i32.atomic.rmw.add (local.get 3) (i32.const 1)))))"#
+        ))
+        .unwrap();
+        assert_eq!(g.exec(dev, &k, 1, 1, &[], &[out]), INVALID_KERNEL);
+        let e = g.ctx().last_error().unwrap();
+        assert!(e.contains("atomic instructions"), "{e}");
+    }
 }
 
 #[test]

@@ -285,7 +285,13 @@ impl Kernel {
             Some(m) => m,
             None => wasmi::Module::new(&compilers.wasmi, &shape.rewritten).map_err(|e| {
                 let e = e.to_string();
-                if e.contains("relaxed SIMD") {
+                if e.contains("threads support") {
+                    ParError::invalid_kernel(format!(
+                        "kernel uses atomic instructions (the threads proposal), which kernels \
+                         may not use: no kernel engine runs them on every device (give each \
+                         iteration its own output elements and combine them in the guest): {e}"
+                    ))
+                } else if e.contains("relaxed SIMD") {
                     ParError::invalid_kernel(format!(
                     "kernel uses relaxed SIMD, which kernels may not use (its results may differ \
                      between devices; build without -mrelaxed-simd): {e}"
