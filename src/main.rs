@@ -459,6 +459,9 @@ fn run(o: RunArgs) -> ExitCode {
         let stats = p.stats();
         let devices = p.runtime().devices();
         let mut text = stats.summary();
+        if let Some(e) = p.last_error() {
+            text += &format!("wasi-parallel: last error: {e}\n");
+        }
         if !stats.recent_calls.is_empty() {
             text += &format!(
                 "wasi-parallel: calls (the last {}), device policy {}:\n",

@@ -271,6 +271,48 @@ fn traced_guest() -> String {
     )
 }
 
+/// `--stats` ends with the message of the guest's last wasi-parallel error
+/// (docs/wasi-parallel.md section 3), also when no parallel_exec ran.
+#[test]
+#[cfg(feature = "wat")]
+fn stats_show_the_last_error() {
+    let dir = scratch("cli_stats_error");
+    let guest = dir.join("bad_hint.wat");
+    std::fs::write(
+        &guest,
+        r#"(module
+  (import "wasi_ephemeral_parallel" "get_device" (func $gd (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "f") (result i32) (call $gd (i32.const 9) (i32.const 0))))"#,
+    )
+    .unwrap();
+    let out = cli()
+        .args(["run", "--stats", "--invoke", "f"])
+        .arg(&guest)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("wasi-parallel: last error: get_device: invalid_argument")),
+        "{err}"
+    );
+    // Without an error, no such line.
+    let ok = dir.join("ok.wat");
+    std::fs::write(
+        &ok,
+        r#"(module (func (export "f") (result i32) (i32.const 0)))"#,
+    )
+    .unwrap();
+    let out = cli()
+        .args(["run", "--stats", "--invoke", "f"])
+        .arg(&ok)
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("last error"));
+}
+
 /// The runner's own output going nowhere (a full disk: /dev/full) is a
 /// one-line error and exit 74, never a panic; a failing stderr does not
 /// change the exit code.
