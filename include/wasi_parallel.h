@@ -657,8 +657,9 @@ wp_error_t *wp_config_set_kernel_timeout(wp_config_t *config, double seconds);
 /**
  * The adaptive policy's GPU build budget in seconds (decimals allowed;
  * default 0.05): a Vulkan device builds a kernel's pipeline only once the
- * kernel's calls have taken, in all, as long as a build on that device is
- * expected to take (the median of the builds measured there; this value
+ * kernel's calls have taken, in all, as long as its build on that device
+ * is expected to take (scaled by the kernel's code size from the builds
+ * measured there; this value, for a kernel of up to 64 bytes of code,
  * before the first one), so a kernel whose calls are short never pays for
  * a build it cannot earn back. 0 turns the budget off: a GPU starts
  * building a kernel after its first call. Only the adaptive policy uses

@@ -182,8 +182,9 @@ struct RunArgs {
     #[arg(long)]
     no_pipeline_cache: bool,
     /// The adaptive policy's build budget: a GPU builds a kernel only once
-    /// the kernel's calls took as long as a build is expected to take (the
-    /// median of measured builds; this many seconds before the first,
+    /// the kernel's calls took as long as its build is expected to take (its
+    /// measured builds, scaled by the kernel's code size; this many seconds
+    /// for a small kernel before the first,
     /// default 0.05). `off`: build after a kernel's first call.
     #[arg(long, value_name = "SECONDS|off", value_parser = parse_build_budget)]
     gpu_build_budget: Option<BuildBudgetArg>,

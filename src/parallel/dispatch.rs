@@ -178,7 +178,11 @@ impl ParallelRuntime {
             // build cost asks for the build at once (a heavy kernel after
             // its first call), not at its next call.
             for &d in &unbuilt {
-                if self.placer.gate(p.kernel.hash, d).may_build {
+                if self
+                    .placer
+                    .gate(p.kernel.hash, p.kernel.code_bytes, d)
+                    .may_build
+                {
                     let _ = self.devices[d].prepare(
                         &p.kernel,
                         call.buffers.len(),
@@ -228,7 +232,7 @@ impl ParallelRuntime {
                 let (declined, status) = if d == self.cpu {
                     (None, Status::Ready)
                 } else {
-                    let gate = self.placer.gate(p.kernel.hash, d);
+                    let gate = self.placer.gate(p.kernel.hash, p.kernel.code_bytes, d);
                     let status = match &gate.declined {
                         Some(why) => Status::Declined(why.clone()),
                         // A build asked for here is queued, and started
@@ -279,9 +283,13 @@ impl ParallelRuntime {
     /// builds that finished.
     fn start_queued_builds(&self) {
         for i in self.infos.iter().filter(|i| i.kind.is_gpu()) {
-            let expected = self.placer.expected_build(i.index);
-            for took in self.devices[i.index].start_queued_builds(expected) {
-                self.placer.observe_build(i.index, took);
+            // The expected cost of a build by its kernel's code size.
+            let placer = &self.placer;
+            let budget = placer.expected_build(i.index, 0).is_some();
+            let expected = |bytes| placer.expected_build(i.index, bytes).unwrap_or_default();
+            let expected: Option<&dyn Fn(u64) -> std::time::Duration> = budget.then_some(&expected);
+            for (took, bytes) in self.devices[i.index].start_queued_builds(expected) {
+                self.placer.observe_build(i.index, took, bytes);
             }
         }
     }

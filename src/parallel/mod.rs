@@ -71,9 +71,10 @@ pub struct ParallelConfig {
     pub device_policy: DevicePolicy,
     /// The adaptive policy's build budget (docs/wasi-parallel.md 2.6): a
     /// GPU builds a kernel's pipeline only once the kernel's calls have
-    /// taken, in all, as long as a build on that device is expected to
-    /// take: the median of the builds measured there, this prior before
-    /// the first one (default 50 ms, [`placement::model::DEFAULT_BUILD_PRIOR`]).
+    /// taken, in all, as long as its build on that device is expected to
+    /// take: scaled by its code size from the builds measured there
+    /// (`placement::model::build_units`), this prior (for a kernel of up
+    /// to 64 bytes of code) before the first one (default 50 ms, [`placement::model::DEFAULT_BUILD_PRIOR`]).
     /// `None` turns the budget off: a GPU starts building a kernel after
     /// its first call, whatever the kernel costs.
     pub gpu_build_budget: Option<Duration>,

@@ -224,6 +224,19 @@ const HEAVY: &str = r#"(module (memory (import "env" "memory") 1)
       (br_if $l (i32.lt_u (local.get $j) (i32.const 1500))))
     (i32.store (local.get $a) (local.get $x))))"#;
 
+/// The size of a kernel's code section (what its build is expected to cost
+/// grows with).
+fn code_bytes(kernel: &str) -> u64 {
+    let wasm = wat::parse_str(kernel).unwrap();
+    let size = wasmparser::Parser::new(0)
+        .parse_all(&wasm)
+        .find_map(|p| match p.unwrap() {
+            wasmparser::Payload::CodeSectionStart { size, .. } => Some(size as u64),
+            _ => None,
+        });
+    size.unwrap()
+}
+
 /// Runs `calls` calls of `kernel` over `n` words on a device from `hint`,
 /// waiting for background builds after each; returns the buffer after
 /// each call and each call's record.
@@ -276,7 +289,9 @@ fn the_build_budget_builds_a_heavy_kernel_and_never_a_short_one() {
     assert_eq!(vk.background_builds_finished(), 0);
     assert_eq!(vk.warm_ups().0, 0);
     assert_eq!(vk.pipeline_build_time().0, Duration::ZERO);
-    let (expected, spent) = rt.placer().build_budget(recs[0].kernel_hash, gpu);
+    let (expected, spent) = rt
+        .placer()
+        .build_budget(recs[0].kernel_hash, code_bytes(SHORT), gpu);
     assert_eq!(expected, 50.0);
     assert!(spent < expected, "{spent} ms");
 
@@ -314,10 +329,21 @@ fn the_build_budget_builds_a_heavy_kernel_and_never_a_short_one() {
     assert!(tried >= 2, "{reasons:?}");
     assert!(vk.background_builds_finished() >= 1);
     assert!(vk.warm_ups().0 >= 1);
-    // The measured build replaced the prior as the expected cost.
-    let (expected, _) = rt.placer().build_budget(recs[0].kernel_hash, gpu);
+    // The measured build replaced the prior as the expected cost, which
+    // now grows with the kernel's code.
+    let heavy = code_bytes(HEAVY);
+    let (expected, _) = rt.placer().build_budget(recs[0].kernel_hash, heavy, gpu);
     assert_ne!(expected, 50.0);
     assert!(expected > 0.0);
+    let (twice, _) = rt
+        .placer()
+        .build_budget(recs[0].kernel_hash, 2 * heavy, gpu);
+    use wasi_parallel::parallel::placement::model::build_units;
+    let ratio = build_units(2 * heavy) / build_units(heavy);
+    assert!(
+        (twice / expected - ratio).abs() < 1e-9,
+        "{expected} {twice}"
+    );
 }
 
 /// out[i] = a hash of 0 .. block_size, plus i: a loop over the block.

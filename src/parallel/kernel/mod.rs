@@ -35,6 +35,9 @@ pub struct Kernel {
     /// device, whose driver cuts long loops, is not tried for such a kernel
     /// at large block sizes: see `device::vulkan::LLVMPIPE_LOOP_LIMIT`).
     pub has_loop: bool,
+    /// Size of its code section in bytes (what a GPU build is expected to
+    /// cost grows with: `placement::model::BuildBudget`).
+    pub code_bytes: u64,
     /// How long decoding, checking and compiling took.
     pub compile_time: Duration,
     /// A process-unique id (keys per-device caches such as cached workers).
@@ -238,6 +241,18 @@ impl KernelCompilers {
     }
 }
 
+/// The size of `module`'s code section in bytes (0 without one).
+fn code_bytes(module: &[u8]) -> u64 {
+    use wasmparser::{Parser, Payload};
+    Parser::new(0)
+        .parse_all(module)
+        .find_map(|p| match p {
+            Ok(Payload::CodeSectionStart { size, .. }) => Some(size as u64),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
 /// Whether a function of `module` (validated) has a `loop` instruction.
 fn has_loop(module: &[u8]) -> bool {
     use wasmparser::{Operator, Parser, Payload};
@@ -318,6 +333,7 @@ impl Kernel {
         #[cfg(not(wp_jit))]
         let jit_declined = None;
         let has_loop = has_loop(&shape.rewritten);
+        let code_bytes = code_bytes(&shape.rewritten);
         Ok(Kernel {
             hash,
             bytes: bytes.into(),
@@ -329,6 +345,7 @@ impl Kernel {
             jit,
             jit_declined,
             has_loop,
+            code_bytes,
             compile_time: start.elapsed(),
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })

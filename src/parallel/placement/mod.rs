@@ -9,7 +9,7 @@
 //! costs, its buffers follow it ([`residency::Copies`]), and a GPU whose
 //! pipeline for the kernel is not built yet builds it in the background
 //! while calls run elsewhere: not before the kernel's calls have taken as
-//! long as a build there is expected to take ([`model::BuildBudget`]), and
+//! long as its build there is expected to take ([`model::BuildBudget`]), and
 //! only once the call that asked has returned. A SEQUENTIAL hint keeps its meaning
 //! (iterations in order on the calling thread). The model is engine-wide,
 //! shared by every instance, behind one mutex held for a lookup and a few
@@ -187,39 +187,41 @@ impl Placer {
             .observe_call(key.kernel, total.as_nanos() as f64);
     }
 
-    /// Whether `device` declined `kernel`, and whether it may start
-    /// building it (one lock for both).
-    pub fn gate(&self, kernel: u64, device: usize) -> Gate {
+    /// Whether `device` declined `kernel` (`code_bytes` of code), and
+    /// whether it may start building it (one lock for both).
+    pub fn gate(&self, kernel: u64, code_bytes: u64, device: usize) -> Gate {
         let state = self.state();
         Gate {
             declined: state.declined.get(&(kernel, device)).cloned(),
-            may_build: state.budget.may_build(kernel, device),
+            may_build: state.budget.may_build(kernel, code_bytes, device),
         }
     }
 
-    /// A background build on `device` took `took` (build and warm-up).
-    pub fn observe_build(&self, device: usize, took: Duration) {
+    /// A background build on `device` of a kernel with `code_bytes` of
+    /// code took `took` (build and warm-up).
+    pub fn observe_build(&self, device: usize, took: Duration, code_bytes: u64) {
         self.state()
             .budget
-            .observe_build(device, took.as_nanos() as f64);
+            .observe_build(device, took.as_nanos() as f64, code_bytes);
     }
 
-    /// The expected cost of a build on `device` (`None` without a build
-    /// budget).
-    pub fn expected_build(&self, device: usize) -> Option<Duration> {
+    /// The expected cost of building a kernel with `code_bytes` of code on
+    /// `device` (`None` without a build budget).
+    pub fn expected_build(&self, device: usize, code_bytes: u64) -> Option<Duration> {
         let state = self.state();
         state
             .budget
             .enabled()
-            .then(|| Duration::from_nanos(state.budget.expected_ns(device) as u64))
+            .then(|| Duration::from_nanos(state.budget.expected_ns(device, code_bytes) as u64))
     }
 
-    /// The expected cost of a build on `device` (ms) and the time the
-    /// calls of `kernel` took so far (ms): the build budget's two sides.
-    pub fn build_budget(&self, kernel: u64, device: usize) -> (f64, f64) {
+    /// The expected cost of building `kernel` (`code_bytes` of code) on
+    /// `device` (ms) and the time the kernel's calls took so far (ms): the
+    /// build budget's two sides.
+    pub fn build_budget(&self, kernel: u64, code_bytes: u64, device: usize) -> (f64, f64) {
         let state = self.state();
         (
-            state.budget.expected_ns(device) / 1e6,
+            state.budget.expected_ns(device, code_bytes) / 1e6,
             state.budget.spent_ns(kernel) / 1e6,
         )
     }

@@ -22,10 +22,11 @@
 //!   average beats that time are re-tried at once (*drift*).
 //! - [`BuildBudget`], the build budget (ski rental): a GPU whose pipeline
 //!   for a kernel is not built yet is asked to build it only once the
-//!   kernel's calls have taken, in all, as long as a build on that device
-//!   is expected to take (the median of its recent measured builds, a
-//!   prior before the first). A kernel whose calls are short never pays for
-//!   a build it could not earn back; a heavy one builds after its first
+//!   kernel's calls have taken, in all, as long as a build of that kernel
+//!   on that device is expected to take (the kernel's code size times the
+//!   median cost per code byte of the device's recent builds, a prior
+//!   before the first). A kernel whose calls are short never pays for a
+//!   build it could not earn back; a heavy one builds after its first
 //!   call. Meanwhile its calls run on the CPU device (*saving for the GPU
 //!   build*).
 
@@ -50,8 +51,26 @@ pub const MAX_KEYS: usize = 4096;
 /// The expected cost of a GPU pipeline build before any build on that
 /// device was measured (the build budget's prior; see [`BuildBudget`]).
 pub const DEFAULT_BUILD_PRIOR: std::time::Duration = std::time::Duration::from_millis(50);
-/// Measured builds kept per device; the expected cost is their median.
+/// Measured builds kept per device; the expected cost per code byte is
+/// their median.
 pub const BUILD_SAMPLES: usize = 9;
+/// Code size (bytes) below which kernels are expected to cost the same to
+/// build.
+pub const MIN_BUILD_CODE_BYTES: u64 = 64;
+/// What a build costs besides the kernel's own code (pipeline creation,
+/// the driver's compile of the shader's entry point, bounds and loop
+/// checks), counted as this many bytes of code. Fitted to lavapipe's
+/// builds in the `placement` bench: 72-102 ms for 69 bytes of code, 100 ms
+/// for nstream's 70, 161-188 ms for mandelbrot's 309, 422-470 ms for
+/// matmul's 704, that is 0.37-0.56 ms per unit of [`build_units`] (where
+/// the cost per code byte alone spread 0.5-1.5 ms).
+pub const FIXED_BUILD_BYTES: u64 = 128;
+
+/// A build's size in the units its cost is modelled in: the kernel's code
+/// bytes (at least [`MIN_BUILD_CODE_BYTES`]) plus [`FIXED_BUILD_BYTES`].
+pub fn build_units(code_bytes: u64) -> f64 {
+    (code_bytes.max(MIN_BUILD_CODE_BYTES) + FIXED_BUILD_BYTES) as f64
+}
 
 /// `ceil(log2(n))`, 0 for `n <= 1`.
 pub fn size_class(n: u64) -> u8 {
@@ -327,19 +346,25 @@ pub fn choose(model: &KeyModel, candidates: &[Candidate]) -> (usize, Reason) {
 /// the cores the calls run on and may take longer than the whole run. So a
 /// device is asked to build a kernel only once the kernel's measured calls
 /// (all size classes, copies included) have taken, in all, at least the
-/// build's expected cost on that device: the median of the last
-/// [`BUILD_SAMPLES`] builds measured there (build and warm-up, wall time),
-/// or the prior before the first one. A kernel that never runs that long
-/// never pays for a build; one whose first call takes longer than a build
-/// starts it after that call. With no prior (`None`) the budget is off and
-/// every build starts at once.
+/// build's expected cost on that device. Ski rental's bound (never more
+/// than twice the better choice) holds only if that cost is right, and a
+/// build's cost grows with the kernel (on lavapipe from 100 ms for 70
+/// bytes of code to 450 ms for matmul's 704). So the expected cost is the
+/// kernel's [`build_units`] times the median cost per unit of the last
+/// [`BUILD_SAMPLES`] builds measured there (build and warm-up, wall time);
+/// before the first one, the prior is the cost of a kernel of up to
+/// [`MIN_BUILD_CODE_BYTES`] bytes of code, and a larger one scales with
+/// its units. A kernel that never runs that long never pays for a build;
+/// one whose first call takes longer than a build starts it after that
+/// call. With no prior (`None`) the budget is off and every build starts
+/// at once.
 #[derive(Clone, Debug, Default)]
 pub struct BuildBudget {
     /// The expected cost before any measurement (ns); `None`: no budget.
     prior_ns: Option<f64>,
     /// Time the kernel's calls took so far (ns), by kernel hash.
     spent: HashMap<u64, f64>,
-    /// Recent measured builds (ns), by device.
+    /// Recent measured builds (ns per [`build_units`]), by device.
     builds: HashMap<usize, VecDeque<f64>>,
 }
 
@@ -364,13 +389,14 @@ impl BuildBudget {
         *self.spent.entry(kernel).or_default() += ns;
     }
 
-    /// A build on `device` took `ns` (wall time, warm-up included).
-    pub fn observe_build(&mut self, device: usize, ns: f64) {
+    /// A build on `device` of a kernel with `code_bytes` of code took `ns`
+    /// (wall time, warm-up included).
+    pub fn observe_build(&mut self, device: usize, ns: f64, code_bytes: u64) {
         let b = self.builds.entry(device).or_default();
         if b.len() == BUILD_SAMPLES {
             b.pop_front();
         }
-        b.push_back(ns);
+        b.push_back(ns / build_units(code_bytes));
     }
 
     /// Whether there is a budget (a prior; `None` turns it off).
@@ -378,10 +404,12 @@ impl BuildBudget {
         self.prior_ns.is_some()
     }
 
-    /// The expected cost of a build on `device` (ns): the median of its
-    /// recent builds, else the prior (0 with the budget off).
-    pub fn expected_ns(&self, device: usize) -> f64 {
-        match self.builds.get(&device).filter(|b| !b.is_empty()) {
+    /// The expected cost of building a kernel with `code_bytes` of code on
+    /// `device` (ns): its [`build_units`] times the median cost per unit of
+    /// the device's recent builds, else the prior scaled the same way from
+    /// a kernel of [`MIN_BUILD_CODE_BYTES`] (0 with the budget off).
+    pub fn expected_ns(&self, device: usize, code_bytes: u64) -> f64 {
+        let per_unit = match self.builds.get(&device).filter(|b| !b.is_empty()) {
             Some(b) => {
                 let mut v: Vec<f64> = b.iter().copied().collect();
                 v.sort_by(f64::total_cmp);
@@ -392,8 +420,9 @@ impl BuildBudget {
                     (v[n / 2 - 1] + v[n / 2]) / 2.0
                 }
             }
-            None => self.prior_ns.unwrap_or(0.0),
-        }
+            None => self.prior_ns.unwrap_or(0.0) / build_units(0),
+        };
+        per_unit * build_units(code_bytes)
     }
 
     /// Time the calls of `kernel` took so far (ns; 0 with the budget off).
@@ -401,10 +430,11 @@ impl BuildBudget {
         self.spent.get(&kernel).copied().unwrap_or(0.0)
     }
 
-    /// Whether `device` may start building `kernel` now: the budget is
-    /// off, or the kernel's calls took at least the expected build cost.
-    pub fn may_build(&self, kernel: u64, device: usize) -> bool {
-        self.prior_ns.is_none() || self.spent_ns(kernel) >= self.expected_ns(device)
+    /// Whether `device` may start building `kernel` (`code_bytes` of code)
+    /// now: the budget is off, or the kernel's calls took at least the
+    /// expected build cost.
+    pub fn may_build(&self, kernel: u64, code_bytes: u64, device: usize) -> bool {
+        self.prior_ns.is_none() || self.spent_ns(kernel) >= self.expected_ns(device, code_bytes)
     }
 }
 
@@ -630,81 +660,100 @@ mod tests {
         assert_eq!(choose(&m, &c), (GPU, Reason::SavingForBuild));
     }
 
-    /// The calls after which `budget` lets `device` build `kernel` first
-    /// (1-based), for calls of `call_ns` each, within `calls` calls.
-    fn builds_after(
-        budget: &mut BuildBudget,
-        kernel: u64,
-        call_ns: f64,
-        calls: u32,
-    ) -> Option<u32> {
-        for c in 1..=calls {
-            assert!(!budget.may_build(kernel, GPU), "before call {c}");
-            budget.observe_call(kernel, call_ns);
-            if budget.may_build(kernel, GPU) {
-                return Some(c);
-            }
-        }
-        None
-    }
-
     #[test]
     fn a_short_kernel_never_pays_for_a_build_and_a_heavy_one_does() {
         let prior = DEFAULT_BUILD_PRIOR.as_nanos() as f64;
         assert_eq!(prior, 50e6);
         let mut b = BuildBudget::new(Some(DEFAULT_BUILD_PRIOR));
-        assert_eq!(b.expected_ns(GPU), prior);
+        // The prior is a small kernel's (up to 64 bytes of code) ...
+        assert_eq!(b.expected_ns(GPU, 0), prior);
+        assert_eq!(b.expected_ns(GPU, MIN_BUILD_CODE_BYTES), prior);
+        // ... and grows with a larger one: 100 bytes are 228 units of 192.
+        assert_eq!(b.expected_ns(GPU, 100), prior * 228.0 / 192.0);
+        let small = |b: &BuildBudget, k| b.may_build(k, 64, GPU);
         // histogram-like: 1.2 ms a call, 20 calls = 24 ms < 50 ms.
-        assert_eq!(builds_after(&mut b, 1, 1.2e6, 20), None);
+        let mut calls = |b: &mut BuildBudget, kernel, call_ns: f64| {
+            (1..=20).find(|c| {
+                assert!(!small(b, kernel), "before call {c}");
+                b.observe_call(kernel, call_ns);
+                small(b, kernel)
+            })
+        };
+        assert_eq!(calls(&mut b, 1, 1.2e6), None);
         assert!((b.spent_ns(1) - 24e6).abs() < 1.0);
         // compute-like: 76 ms a call: after the first call.
-        assert_eq!(builds_after(&mut b, 2, 76e6, 20), Some(1));
+        assert_eq!(calls(&mut b, 2, 76e6), Some(1));
         // 20 ms a call: after the third (60 ms >= 50 ms, 40 ms is not).
-        assert_eq!(builds_after(&mut b, 3, 20e6, 20), Some(3));
+        assert_eq!(calls(&mut b, 3, 20e6), Some(3));
         // Exactly the budget is enough.
-        assert_eq!(builds_after(&mut b, 4, 25e6, 20), Some(2));
+        assert_eq!(calls(&mut b, 4, 25e6), Some(2));
         // Kernels are kept apart: kernel 1 is still below.
-        assert!(!b.may_build(1, GPU));
+        assert!(!small(&b, 1));
+        // A matmul-sized kernel (704 bytes of code: 832 units, 217 ms
+        // expected) is not built after 20 calls of 7 ms.
+        for _ in 0..20 {
+            b.observe_call(5, 7e6);
+        }
+        assert!(!b.may_build(5, 704, GPU));
+        assert!(b.may_build(5, 64, GPU));
     }
 
     #[test]
-    fn the_expected_build_cost_follows_measured_builds() {
+    fn the_expected_build_cost_follows_measured_builds_and_the_kernels_size() {
         let mut b = BuildBudget::new(Some(DEFAULT_BUILD_PRIOR));
-        b.observe_build(GPU, 400e6);
-        assert_eq!(b.expected_ns(GPU), 400e6);
+        // 400 ms for 72 bytes of code: 200 units, 2 ms a unit.
+        b.observe_build(GPU, 400e6, 72);
+        assert_eq!(b.expected_ns(GPU, 72), 400e6);
+        // 272 bytes are twice the units; any size under 64 bytes is 192.
+        assert_eq!(b.expected_ns(GPU, 272), 800e6);
+        assert_eq!(b.expected_ns(GPU, 1), 384e6);
         // Another device keeps the prior.
-        assert_eq!(b.expected_ns(3), 50e6);
-        // A 76 ms kernel now saves for six calls (456 ms >= 400 ms).
-        assert_eq!(builds_after(&mut b, 1, 76e6, 20), Some(6));
-        // The median of the recent builds: one slow build does not move it.
-        b.observe_build(GPU, 10e6);
-        assert_eq!(b.expected_ns(GPU), 205e6);
-        b.observe_build(GPU, 20e6);
-        assert_eq!(b.expected_ns(GPU), 20e6);
-        b.observe_build(GPU, 3900e6);
-        assert_eq!(b.expected_ns(GPU), 210e6);
+        assert_eq!(b.expected_ns(3, 64), 50e6);
+        // The median of the recent rates: one fast build does not move it.
+        b.observe_build(GPU, 10e6, 72);
+        assert_eq!(b.expected_ns(GPU, 72), 205e6);
+        b.observe_build(GPU, 20e6, 72);
+        assert_eq!(b.expected_ns(GPU, 72), 20e6);
+        b.observe_build(GPU, 3900e6, 72);
+        assert_eq!(b.expected_ns(GPU, 72), 210e6);
         // Only the last BUILD_SAMPLES count.
         for _ in 0..BUILD_SAMPLES {
-            b.observe_build(GPU, 5e6);
+            b.observe_build(GPU, 10e6, 272);
         }
-        assert_eq!(b.expected_ns(GPU), 5e6);
-        assert_eq!(builds_after(&mut b, 2, 1e6, 20), Some(5));
+        assert_eq!(b.expected_ns(GPU, 72), 5e6);
+        // The placement bench's lavapipe builds (ms, code bytes) agree
+        // within about 1.5x on the cost per unit, where the cost per code
+        // byte alone spread 3x.
+        let runs: [(f64, u64); 5] = [
+            (72.0, 69),
+            (102.0, 69),
+            (100.0, 70),
+            (175.0, 309),
+            (446.0, 704),
+        ];
+        let per_unit: Vec<f64> = runs.iter().map(|(ms, b)| ms / build_units(*b)).collect();
+        let per_byte: Vec<f64> = runs.iter().map(|(ms, b)| ms / *b as f64).collect();
+        let spread = |v: &[f64]| {
+            v.iter().cloned().fold(f64::MIN, f64::max) / v.iter().cloned().fold(f64::MAX, f64::min)
+        };
+        assert!(spread(&per_unit) < 1.5, "{per_unit:?}");
+        assert!(spread(&per_byte) > 2.5, "{per_byte:?}");
     }
 
     #[test]
     fn without_a_prior_the_budget_is_off() {
         let mut b = BuildBudget::new(None);
-        assert!(b.may_build(1, GPU), "at once, before any call");
-        b.observe_build(GPU, 400e6);
+        assert!(b.may_build(1, 100, GPU), "at once, before any call");
+        b.observe_build(GPU, 400e6, 100);
         b.observe_call(1, 1e3);
-        assert!(b.may_build(1, GPU));
-        assert!(b.may_build(2, GPU));
+        assert!(b.may_build(1, 100, GPU));
+        assert!(b.may_build(2, 100, GPU));
         // A zero prior: the first kernel builds at once, later ones by
         // what builds measured.
         let mut b = BuildBudget::new(Some(std::time::Duration::ZERO));
-        assert!(b.may_build(1, GPU));
-        b.observe_build(GPU, 30e6);
-        assert!(!b.may_build(2, GPU));
+        assert!(b.may_build(1, 100, GPU));
+        b.observe_build(GPU, 30e6, 100);
+        assert!(!b.may_build(2, 100, GPU));
     }
 
     #[test]

@@ -88,7 +88,7 @@ struct Progress {
     finished: u64,
     /// Wall times of builds finished since [`Builds::start_queued`] last
     /// took them.
-    measured: Vec<Duration>,
+    measured: Vec<(Duration, u64)>,
     /// The logical device is being created on the builder thread.
     making_device: bool,
     /// The device is being dropped: queued builds are skipped.
@@ -125,6 +125,9 @@ struct BuilderPriority {
     base: AtomicI32,
     /// When the build in progress started (ns after [`epoch`]; 0: none).
     started_ns: AtomicU64,
+    /// The code size of the kernel being built (bytes), which its expected
+    /// cost grows with.
+    code_bytes: AtomicU64,
     /// The build in progress was demoted.
     demoted: AtomicBool,
 }
@@ -209,9 +212,15 @@ impl Builds {
 
     /// Hands the queued requests to the builder thread (starting it the
     /// first time), and returns the wall times of the builds finished
-    /// since the last call. Called after each adaptive call has returned.
-    pub fn start_queued(&self, shared: &SharedGpu, expected: Option<Duration>) -> Vec<Duration> {
-        self.demote_overrun(expected);
+    /// since the last call, each with its kernel's code size. Called after
+    /// each adaptive call has returned.
+    pub fn start_queued(
+        &self,
+        shared: &SharedGpu,
+        expected: Option<&dyn Fn(u64) -> Duration>,
+    ) -> Vec<(Duration, u64)> {
+        let bytes = self.priority.code_bytes.load(Ordering::Relaxed);
+        self.demote_overrun(expected.map(|f| f(bytes)));
         self.replace_retired(shared);
         if !self.attention.swap(false, Ordering::AcqRel) {
             return Vec::new();
@@ -485,6 +494,9 @@ fn build(
     let key = (kernel.hash, num_buffers, variant);
     // Timed for `Builds::demote_overrun` (a demoted thread retires after
     // its build, so every build starts at the base priority).
+    priority
+        .code_bytes
+        .store(kernel.code_bytes, Ordering::Relaxed);
     priority.started_ns.store(now_ns(), Ordering::Relaxed);
     let t = Instant::now();
     let mut measured = None;
@@ -526,7 +538,7 @@ fn build(
     let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
     p.building.remove(&key);
     p.finished += 1;
-    p.measured.extend(measured);
+    p.measured.extend(measured.map(|m| (m, kernel.code_bytes)));
     if let Err(why) = result {
         p.failed.insert(key, why);
     }

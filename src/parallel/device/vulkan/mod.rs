@@ -408,8 +408,8 @@ impl Device for VulkanDevice {
 
     fn start_queued_builds(
         &self,
-        expected: Option<std::time::Duration>,
-    ) -> Vec<std::time::Duration> {
+        expected: Option<&dyn Fn(u64) -> std::time::Duration>,
+    ) -> Vec<(std::time::Duration, u64)> {
         self.builds.start_queued(&self.gpu, expected)
     }
 
