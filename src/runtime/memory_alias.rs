@@ -104,7 +104,7 @@ pub(crate) fn add_memory_alias(wasm: &[u8]) -> Option<Vec<u8>> {
         // Without an export section, a new one goes before the first
         // section that follows exports: start, element, data count, code,
         // data.
-        if !has_exports && !added && matches!(id, 8 | 9 | 10 | 11 | 12) {
+        if !has_exports && !added && matches!(id, 8..=12) {
             let mut body = vec![1];
             body.extend_from_slice(&entry);
             push_section(&mut out, 7, &body);

@@ -672,7 +672,7 @@ mod tests {
         assert_eq!(b.expected_ns(GPU, 100), prior * 228.0 / 192.0);
         let small = |b: &BuildBudget, k| b.may_build(k, 64, GPU);
         // histogram-like: 1.2 ms a call, 20 calls = 24 ms < 50 ms.
-        let mut calls = |b: &mut BuildBudget, kernel, call_ns: f64| {
+        let calls = |b: &mut BuildBudget, kernel, call_ns: f64| {
             (1..=20).find(|c| {
                 assert!(!small(b, kernel), "before call {c}");
                 b.observe_call(kernel, call_ns);
