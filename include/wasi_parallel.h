@@ -748,11 +748,12 @@ wp_error_t *wp_config_set_kernel_engine(wp_config_t *config, wp_kernel_engine_t 
  * previous ones. No effect on the interpreter or the GPU.
  *
  * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or an unknown
- * value; `WP_ERROR_UNSUPPORTED` from `wp_engine_new` for guard pages on a
- * 32-bit host. Ownership: borrows `config`. Thread-safety: one thread per
+ * value; `WP_ERROR_INVALID_ARGUMENT` from `wp_engine_new` for guard pages
+ * on a 32-bit host or a bad `WASI_PARALLEL_BOUNDS_CHECKS` value. Ownership: borrows `config`. Thread-safety: one thread per
  * config.
  */
-wp_error_t *wp_config_set_bounds_checks(wp_config_t *config, wp_bounds_checks_t bounds_checks);
+wp_error_t *wp_config_set_bounds_checks(wp_config_t *config,
+                                        wp_bounds_checks_t bounds_checks);
 
 /**
  * Most linear memory of a guest in 64 KiB pages (at most 65536); growing
@@ -971,7 +972,9 @@ wp_error_t *wp_instance_config_set_stdin_bytes(wp_instance_config_t *config,
  * Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL module/instance_out),
  * `WP_ERROR_LINK` (an unresolved or mistyped import; the message names
  * `module.field` and both types), `WP_ERROR_IO` (a preopen cannot be
- * opened), `WP_ERROR_WASI`, `WP_ERROR_TRAP` (the start function trapped).
+ * opened), `WP_ERROR_WASI`, `WP_ERROR_TRAP` (the start function trapped),
+ * `WP_ERROR_RESOURCE_EXHAUSTED` (its memory or tables exceed the engine's
+ * limits, e.g. `wp_config_set_max_memory_pages`).
  * Ownership: borrows `module` and `config`; the caller owns the instance and
  * frees it with `wp_instance_delete`. Thread-safety: any thread, also
  * concurrently on the same module and config.
@@ -1078,7 +1081,9 @@ wp_error_t *wp_instance_func_type(const wp_instance_t *instance,
 /**
  * Runs the WASI command entry point `_start` and stores the guest's exit
  * code in `*exit_code`: 0 when `_start` returns, the `proc_exit` status
- * otherwise. A trap is an error, never an exit code.
+ * otherwise (0 to 125: WASI's runtime treats a status of 126 or more as a
+ * trap, `WP_TRAP_HOST`, as wasmtime does; shells give 126 and up their own
+ * meanings). A trap is an error, never an exit code.
  *
  * Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers), `WP_ERROR_NOT_FOUND`
  * (no `_start`), `WP_ERROR_TRAP` (with a trap kind).
@@ -1197,7 +1202,9 @@ void wp_module_delete(wp_module_t *module);
  * before any is added. Guests instantiated with this config can import them.
  *
  * Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers, a bad signature, a
- * name defined twice; the message names the entry).
+ * name defined twice, a module the runtime defines itself:
+ * `wasi_snapshot_preview1`, `wasi_ephemeral_parallel`; the message names
+ * the entry).
  * Ownership: borrows `config`, `module_name` and `symbols` (names and
  * signatures are copied); the attachments are not owned by the runtime and
  * must stay valid while instances made with this config exist.

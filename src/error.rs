@@ -200,6 +200,20 @@ pub(crate) fn link_error(err: &wasmi::Error) -> Error {
             crate::runtime::types::describe_func(expected),
             crate::runtime::types::describe_func(actual)
         ),
+        // A memory or table the configured limits (or the host) refuse:
+        // not a linking problem.
+        ErrorKind::Instantiation(
+            InstantiationError::FailedToInstantiateMemory(_)
+            | InstantiationError::FailedToInstantiateTable(_)
+            | InstantiationError::TooManyInstances
+            | InstantiationError::TooManyTables
+            | InstantiationError::TooManyMemories,
+        ) => {
+            return Error::new(
+                ErrorCode::ResourceExhausted,
+                format!("instantiation failed: {err}"),
+            )
+        }
         _ => format!("instantiation failed: {err}"),
     };
     Error::new(ErrorCode::Link, msg)

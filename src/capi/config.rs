@@ -316,8 +316,8 @@ pub extern "C" fn wp_config_set_kernel_engine(
 /// previous ones. No effect on the interpreter or the GPU.
 ///
 /// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config or an unknown
-/// value; `WP_ERROR_UNSUPPORTED` from `wp_engine_new` for guard pages on a
-/// 32-bit host. Ownership: borrows `config`. Thread-safety: one thread per
+/// value; `WP_ERROR_INVALID_ARGUMENT` from `wp_engine_new` for guard pages
+/// on a 32-bit host or a bad `WASI_PARALLEL_BOUNDS_CHECKS` value. Ownership: borrows `config`. Thread-safety: one thread per
 /// config.
 #[no_mangle]
 pub extern "C" fn wp_config_set_bounds_checks(

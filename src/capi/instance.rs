@@ -249,7 +249,9 @@ fn stdio_for(mode: Mode) -> (Stdio, Option<Arc<RwLock<Vec<u8>>>>) {
 /// Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL module/instance_out),
 /// `WP_ERROR_LINK` (an unresolved or mistyped import; the message names
 /// `module.field` and both types), `WP_ERROR_IO` (a preopen cannot be
-/// opened), `WP_ERROR_WASI`, `WP_ERROR_TRAP` (the start function trapped).
+/// opened), `WP_ERROR_WASI`, `WP_ERROR_TRAP` (the start function trapped),
+/// `WP_ERROR_RESOURCE_EXHAUSTED` (its memory or tables exceed the engine's
+/// limits, e.g. `wp_config_set_max_memory_pages`).
 /// Ownership: borrows `module` and `config`; the caller owns the instance and
 /// frees it with `wp_instance_delete`. Thread-safety: any thread, also
 /// concurrently on the same module and config.
@@ -463,7 +465,9 @@ pub extern "C" fn wp_instance_func_type(
 
 /// Runs the WASI command entry point `_start` and stores the guest's exit
 /// code in `*exit_code`: 0 when `_start` returns, the `proc_exit` status
-/// otherwise. A trap is an error, never an exit code.
+/// otherwise (0 to 125: WASI's runtime treats a status of 126 or more as a
+/// trap, `WP_TRAP_HOST`, as wasmtime does; shells give 126 and up their own
+/// meanings). A trap is an error, never an exit code.
 ///
 /// Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers), `WP_ERROR_NOT_FOUND`
 /// (no `_start`), `WP_ERROR_TRAP` (with a trap kind).

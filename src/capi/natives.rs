@@ -223,7 +223,9 @@ fn call_raw(
 /// before any is added. Guests instantiated with this config can import them.
 ///
 /// Errors: `WP_ERROR_INVALID_ARGUMENT` (NULL pointers, a bad signature, a
-/// name defined twice; the message names the entry).
+/// name defined twice, a module the runtime defines itself:
+/// `wasi_snapshot_preview1`, `wasi_ephemeral_parallel`; the message names
+/// the entry).
 /// Ownership: borrows `config`, `module_name` and `symbols` (names and
 /// signatures are copied); the attachments are not owned by the runtime and
 /// must stay valid while instances made with this config exist.
@@ -394,7 +396,9 @@ pub extern "C" fn wp_exec_env_native_to_app(
             return false;
         };
         let (base, p) = (e.memory as usize, ptr as usize);
-        if e.memory.is_null() || p < base || p > base + e.memory_len {
+        // Into memory: the last byte is at `base + len - 1`; one past the
+        // end is not a guest address (app_to_native refuses it too).
+        if e.memory.is_null() || p < base || p >= base + e.memory_len {
             return false;
         }
         *out = (p - base) as u64;

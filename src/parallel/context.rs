@@ -176,7 +176,7 @@ impl ParallelContext {
 
     /// Replaces the last error message (used by the import glue).
     pub fn set_last_error(&mut self, message: String) {
-        self.last_error = Some(message);
+        self.last_error = Some(one_line(&message));
     }
 
     /// Turns a result into the raw code, keeping the message of an error.
@@ -185,7 +185,7 @@ impl ParallelContext {
             Ok(()) => Errno::Success.code(),
             Err(e) => {
                 let code = e.errno.code();
-                self.last_error = Some(format!("{what}: {}: {}", e.errno, e.message));
+                self.last_error = Some(one_line(&format!("{what}: {}: {}", e.errno, e.message)));
                 code
             }
         }
@@ -424,11 +424,18 @@ impl ParallelContext {
             out_buffers_len,
         );
         let code = self.finish("parallel_exec", r);
+        // A call that reached a device (or had no iterations) left a
+        // record; one refused before (a bad pointer, handle or kernel) is
+        // still a call, and a failed one.
+        let recorded = self.stats.calls > calls_before;
+        if !recorded {
+            self.stats.calls += 1;
+            if code != 0 {
+                self.stats.failed_calls += 1;
+            }
+        }
         if let (Some(trace), Some(t)) = (self.trace.as_mut(), t) {
-            // A call that reached a device (or had no iterations) left a record.
-            let record = (self.stats.calls > calls_before)
-                .then(|| self.stats.recent_calls.back())
-                .flatten();
+            let record = recorded.then(|| self.stats.recent_calls.back()).flatten();
             super::trace::exec_events(
                 trace,
                 t,
@@ -555,4 +562,15 @@ impl ParallelContext {
             &mut self.stats,
         )
     }
+}
+
+/// `message` on one line: a library's multi-line text (wasmparser prints a
+/// bad magic number as a pretty list of bytes) has each run of whitespace
+/// with a line break made one space, so `--stats` and the C API's last
+/// error stay one line.
+fn one_line(message: &str) -> String {
+    if !message.contains('\n') {
+        return message.to_string();
+    }
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }

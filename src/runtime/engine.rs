@@ -100,8 +100,18 @@ impl Engine {
         let mut pc = config.parallel.clone();
         // A call's deadline must reach inside the kernels it runs too.
         pc.interruptible |= config.timeout.is_some();
-        let parallel = crate::parallel::ParallelRuntime::new(pc)
-            .map_err(|e| crate::Error::new(crate::ErrorCode::Internal, e.to_string()))?;
+        let parallel = crate::parallel::ParallelRuntime::new(pc).map_err(|e| {
+            use crate::parallel::errno::Errno;
+            let code = match e.errno {
+                // A setting the host cannot honour (guard pages on a 32-bit
+                // host, a bad WASI_PARALLEL_BOUNDS_CHECKS value) is the
+                // caller's to change.
+                Errno::InvalidArgument | Errno::Unsupported => crate::ErrorCode::InvalidArgument,
+                Errno::ResourceExhausted => crate::ErrorCode::ResourceExhausted,
+                _ => crate::ErrorCode::Internal,
+            };
+            crate::Error::new(code, e.to_string())
+        })?;
         Ok(Self {
             inner: Arc::new(EngineInner {
                 wasmi: wasmi::Engine::new(&wc),

@@ -94,13 +94,22 @@ pub struct Natives {
     pub(crate) funcs: Vec<NativeFunc>,
 }
 
+/// Import modules whose functions the runtime defines itself: a native
+/// there would clash with them when an instance is linked.
+const RESERVED_MODULES: [(&str, &str); 2] = [
+    ("wasi_snapshot_preview1", "WASI preview 1"),
+    (crate::parallel::api::MODULE, "wasi-parallel"),
+];
+
 impl Natives {
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Adds `module.name` with the given signature. A second definition of the
-    /// same name is an error (`InvalidArgument`).
+    /// same name, or one in a module the runtime defines itself (WASI's
+    /// `wasi_snapshot_preview1`, `wasi_ephemeral_parallel`), is an error
+    /// (`InvalidArgument`).
     pub fn define(
         &mut self,
         module: &str,
@@ -109,6 +118,16 @@ impl Natives {
         results: &[ValType],
         callback: NativeCallback,
     ) -> Result<()> {
+        if let Some(what) = RESERVED_MODULES
+            .iter()
+            .find(|(m, _)| *m == module)
+            .map(|(_, what)| what)
+        {
+            return Err(Error::invalid_argument(format!(
+                "native `{module}.{name}`: module `{module}` is the runtime's own ({what}); \
+                 natives go in another module"
+            )));
+        }
         if self
             .funcs
             .iter()

@@ -353,11 +353,15 @@ fn invalid_kernels_are_rejected() {
     .unwrap();
     assert_eq!(g.exec(dev, &k, 1, 1, &[], &[out]), INVALID_KERNEL);
     assert!(g.ctx().last_error().unwrap().contains("validate"));
-    // a component or junk
+    // a component or junk; the message stays on one line (wasmparser's
+    // for a bad magic number spans many)
     assert_eq!(
         g.exec(dev, b"\0asm\x0d\0\x01\0", 1, 1, &[], &[out]),
         INVALID_KERNEL
     );
+    assert_eq!(g.exec(dev, b"not wasm", 1, 1, &[], &[out]), INVALID_KERNEL);
+    let e = g.ctx().last_error().unwrap();
+    assert!(!e.contains('\n') && e.contains("magic"), "{e}");
     // atomics, on a prototype-style shared memory or a plain one: refused,
     // with a message that names them
     for memory in ["1 1 shared", "1"] {
@@ -371,6 +375,12 @@ fn invalid_kernels_are_rejected() {
         let e = g.ctx().last_error().unwrap();
         assert!(e.contains("atomic instructions"), "{e}");
     }
+    // A forged device handle: refused before any device saw the call.
+    assert_eq!(g.exec(999, &k, 1, 1, &[], &[out]), INVALID_HANDLE);
+    // Every refused call is a call, and a failed one.
+    let calls = bad.len() as u64 + 6;
+    let st = g.ctx().stats();
+    assert_eq!((st.calls, st.failed_calls), (calls, calls));
 }
 
 #[test]

@@ -220,7 +220,8 @@ fn memory_limit_applies_to_creation_and_growth() {
     })
     .unwrap();
     let big = Module::new(&e, br#"(module (memory (export "memory") 8))"#).unwrap();
-    assert!(Instance::new(&big, &InstanceConfig::default()).is_err());
+    let err = Instance::new(&big, &InstanceConfig::default()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ResourceExhausted, "{err}");
     let small = Module::new(
         &e,
         br#"(module (memory (export "memory") 2)
@@ -321,6 +322,36 @@ fn proc_exit_is_an_exit_code_not_a_trap() {
     assert_eq!(&out.read().unwrap()[..], b"hi\n");
     let err = i.call("_start", &[]).unwrap_err();
     assert_eq!((err.code(), err.exit_code()), (ErrorCode::Exit, Some(42)));
+    // 125 is the highest exit status; 126 and up are a trap, as the docs
+    // say (wasi-common's rule, wasmtime's too).
+    for (status, exit) in [
+        (0, Some(0)),
+        (125, Some(125)),
+        (126, None),
+        (200, None),
+        (-1, None),
+    ] {
+        let m = Module::new(
+            &e,
+            format!(
+                r#"(module
+                (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+                (memory (export "memory") 1)
+                (func (export "_start") i32.const {status} call $exit))"#
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut i = Instance::new(&m, &InstanceConfig::default()).unwrap();
+        match exit {
+            Some(code) => assert_eq!(i.run_start().unwrap(), code),
+            None => {
+                let err = i.run_start().unwrap_err();
+                assert_eq!(err.code(), ErrorCode::Trap, "{status}: {err}");
+                assert!(err.to_string().contains("exit status"), "{err}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -337,5 +368,31 @@ fn missing_preopen_is_a_clear_error() {
         err.message().contains("/definitely/not/here"),
         "{}",
         err.message()
+    );
+}
+
+/// A bad `WASI_PARALLEL_BOUNDS_CHECKS` value is the caller's to fix:
+/// `InvalidArgument` from `Engine::new` (it was `Internal`). Runs itself
+/// in a child process, the only one whose environment has the value.
+#[test]
+fn a_bad_bounds_checks_variable_is_an_invalid_argument() {
+    if std::env::var_os("WP_TEST_BAD_BOUNDS_CHILD").is_some() {
+        let err = Engine::new(Config::default()).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
+        assert!(err.to_string().contains("bogus"), "{err}");
+        return;
+    }
+    let name = "runtime::a_bad_bounds_checks_variable_is_an_invalid_argument";
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--test-threads", "1"])
+        .env("WP_TEST_BAD_BOUNDS_CHILD", "1")
+        .env("WASI_PARALLEL_BOUNDS_CHECKS", "bogus")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -954,6 +954,19 @@ unsafe extern "C" fn checker_native(env: *mut wp_exec_env_t, args: *mut u64) {
             (base as usize + 70000) as *const c_void,
             &mut off
         ));
+        // The last byte is in memory, one past it is not (off untouched).
+        assert!(wp_exec_env_native_to_app(
+            env,
+            (base as usize + 65535) as *const c_void,
+            &mut off
+        ));
+        assert_eq!(off, 65535);
+        assert!(!wp_exec_env_native_to_app(
+            env,
+            (base as usize + 65536) as *const c_void,
+            &mut off
+        ));
+        assert_eq!(off, 65535);
         if *args as u32 != 0 {
             wp_exec_env_set_exception(env, c"checker refused".as_ptr());
         }
@@ -1122,6 +1135,21 @@ fn bad_native_tables_are_rejected_naming_the_entry() {
         WP_ERROR_INVALID_ARGUMENT,
     );
     assert!(err.msg.contains("already defined"), "{}", err.msg);
+    // A module the runtime defines itself: refused here, not a failure of
+    // every later instance.
+    for reserved in ["wasi_snapshot_preview1", "wasi_ephemeral_parallel"] {
+        let m = cs(reserved);
+        let err = fails(
+            c!(wp_instance_config_register_natives(
+                cfg,
+                m.as_ptr(),
+                &entry,
+                1
+            )),
+            WP_ERROR_INVALID_ARGUMENT,
+        );
+        assert!(err.msg.contains("runtime's own"), "{}", err.msg);
+    }
     // A failed registration adds nothing: the single entry still registers.
     ok(c!(wp_instance_config_register_natives(
         cfg,
