@@ -148,7 +148,8 @@ struct RunArgs {
     #[arg(long, value_name = "B", value_parser = parse_bounds_checks)]
     bounds_checks: Option<wasi_parallel::parallel::BoundsChecks>,
     /// Wall-clock limit of the guest call in seconds (decimals allowed):
-    /// past it the guest traps (exit status 134).
+    /// past it the guest traps (exit status 134); a guest blocked in a WASI
+    /// call (sleep, a read) is stopped when that call returns.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, allow_negative_numbers = true)]
     timeout: Option<Duration>,
     /// Wall-clock limit of each parallel_exec in seconds (decimals

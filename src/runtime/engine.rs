@@ -96,7 +96,18 @@ impl Engine {
         let mut wc = wasmi::Config::default();
         // Metered guest calls run in fuel slices, so that interrupts and
         // deadlines are noticed inside guest code (see `runtime::interrupt`).
-        wc.consume_fuel(config.interruptible || config.fuel.is_some() || config.timeout.is_some());
+        let metered = config.interruptible || config.fuel.is_some() || config.timeout.is_some();
+        wc.consume_fuel(metered);
+        // wasmi translates a function at its first call by default and
+        // charges the translation to the fuel of the call in progress; when
+        // a slice runs out there, the error it returns cannot be resumed
+        // (unlike running out inside code), so a metered guest traps with
+        // "all fuel consumed" at random, far below any budget (a directory
+        // listing under --timeout did every time). Metered engines translate
+        // every function when the module is compiled instead.
+        if metered {
+            wc.compilation_mode(wasmi::CompilationMode::Eager);
+        }
         let mut pc = config.parallel.clone();
         // A call's deadline must reach inside the kernels it runs too.
         pc.interruptible |= config.timeout.is_some();

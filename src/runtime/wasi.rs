@@ -14,6 +14,61 @@ use wasi_common::WasiCtx;
 
 use crate::error::{Error, ErrorCode, Result};
 
+/// The host's stdin as wasi-common gives it, except that a stdin whose
+/// bytes ready cannot be counted (`FIONREAD` fails on `/dev/null` and other
+/// character devices that are not terminals) counts as ready: wasi-common's
+/// `poll_oneoff` turned that failure into a trap of the guest ("host
+/// function failed: Unknown OS error") for `poll()` on stdin under
+/// `prog </dev/null`. Reads, seeks and the rest are wasi-common's.
+struct HostStdin(wasi_common::sync::stdio::Stdin);
+
+#[async_trait::async_trait]
+impl wasi_common::WasiFile for HostStdin {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn pollable(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.0.pollable()
+    }
+    async fn get_filetype(
+        &self,
+    ) -> std::result::Result<wasi_common::file::FileType, wasi_common::Error> {
+        self.0.get_filetype().await
+    }
+    async fn read_vectored<'a>(
+        &self,
+        bufs: &mut [std::io::IoSliceMut<'a>],
+    ) -> std::result::Result<u64, wasi_common::Error> {
+        self.0.read_vectored(bufs).await
+    }
+    async fn read_vectored_at<'a>(
+        &self,
+        bufs: &mut [std::io::IoSliceMut<'a>],
+        offset: u64,
+    ) -> std::result::Result<u64, wasi_common::Error> {
+        self.0.read_vectored_at(bufs, offset).await
+    }
+    async fn seek(&self, pos: std::io::SeekFrom) -> std::result::Result<u64, wasi_common::Error> {
+        self.0.seek(pos).await
+    }
+    async fn peek(&self, buf: &mut [u8]) -> std::result::Result<u64, wasi_common::Error> {
+        self.0.peek(buf).await
+    }
+    async fn set_times(
+        &self,
+        atime: Option<wasi_common::SystemTimeSpec>,
+        mtime: Option<wasi_common::SystemTimeSpec>,
+    ) -> std::result::Result<(), wasi_common::Error> {
+        self.0.set_times(atime, mtime).await
+    }
+    fn num_ready_bytes(&self) -> std::result::Result<u64, wasi_common::Error> {
+        Ok(self.0.num_ready_bytes().unwrap_or(0))
+    }
+    fn isatty(&self) -> bool {
+        self.0.isatty()
+    }
+}
+
 /// Where a standard stream of the guest goes.
 #[derive(Clone, Debug, Default)]
 pub enum Stdio {
@@ -60,7 +115,7 @@ impl WasiConfig {
         }
         match &self.stdin {
             Stdio::Inherit => {
-                b.inherit_stdin();
+                b.stdin(Box::new(HostStdin(wasi_common::sync::stdio::stdin())));
             }
             Stdio::Null => {
                 b.stdin(Box::new(ReadPipe::from(Vec::<u8>::new())));

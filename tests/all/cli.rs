@@ -271,6 +271,53 @@ fn traced_guest() -> String {
     )
 }
 
+/// `poll_oneoff` on stdin when stdin is /dev/null (a character device that
+/// is not a terminal, whose ready bytes cannot be counted): readable, as
+/// with a pipe or a file; wasi-common's own stdin trapped the guest.
+#[test]
+#[cfg(feature = "wat")]
+fn polling_stdin_from_dev_null_does_not_trap() {
+    let dir = scratch("cli_poll_stdin");
+    let guest = dir.join("poll.wat");
+    // subscription at 0 (userdata 7, FD_READ = 1, fd 0 at 16); event at 64
+    // (its type at 74); nevents at 128. Returns nevents * 10 + the event's
+    // type, or 100 + errno.
+    std::fs::write(
+        &guest,
+        r#"(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "f") (result i32) (local $e i32)
+    (i64.store (i32.const 0) (i64.const 7))
+    (i32.store8 (i32.const 8) (i32.const 1))
+    (i32.store (i32.const 16) (i32.const 0))
+    (local.set $e (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))
+    (if (local.get $e) (then (return (i32.add (i32.const 100) (local.get $e)))))
+    (i32.add (i32.mul (i32.load (i32.const 128)) (i32.const 10)) (i32.load8_u (i32.const 74)))))"#,
+    )
+    .unwrap();
+    for stdin in ["/dev/null", "/dev/zero"] {
+        if !std::path::Path::new(stdin).exists() {
+            continue;
+        }
+        let out = cli()
+            .args(["run", "--invoke", "f"])
+            .arg(&guest)
+            .stdin(std::fs::File::open(stdin).unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).trim()
+            ),
+            (Some(0), "11"),
+            "{stdin}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// `--stats` ends with the message of the guest's last wasi-parallel error
 /// (docs/wasi-parallel.md section 3), also when no parallel_exec ran.
 #[test]

@@ -396,3 +396,41 @@ fn a_bad_bounds_checks_variable_is_an_invalid_argument() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A metered guest (a fuel budget, a timeout) runs in fuel slices; a slice
+/// that ran out while wasmi translated a function at its first call ended
+/// the guest with "all fuel consumed", far below the budget (a directory
+/// listing under `--timeout` did every time). Sixty functions of 8 KB, each
+/// first called in turn, put slice ends inside translations (7 fuel a
+/// byte: 56 000 a function, 2^20 a slice).
+#[test]
+fn a_metered_guest_is_not_stopped_by_translating_its_functions() {
+    let mut wat = String::from("(module\n");
+    for f in 0..60 {
+        wat += &format!("(func $f{f}");
+        for _ in 0..2700 {
+            wat += " i32.const 1 drop";
+        }
+        wat += ")\n";
+    }
+    wat += "(func (export \"run\") (result i32)";
+    for f in 0..60 {
+        wat += &format!(" call $f{f}");
+    }
+    wat += " i32.const 7))";
+    for config in [
+        Config {
+            fuel: Some(1 << 40),
+            ..Config::default()
+        },
+        Config {
+            timeout: Some(std::time::Duration::from_secs(60)),
+            ..Config::default()
+        },
+    ] {
+        let e = Engine::new(config).unwrap();
+        let m = Module::new(&e, wat.as_bytes()).unwrap();
+        let mut i = Instance::new(&m, &InstanceConfig::default()).unwrap();
+        assert_eq!(i.call("run", &[]).unwrap()[0].i32(), Some(7));
+    }
+}

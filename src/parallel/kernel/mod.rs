@@ -23,7 +23,8 @@ pub struct Kernel {
     /// Number of buffer `(ptr, len)` pairs the `kernel` export takes.
     pub num_buffer_params: usize,
     /// The module for the interpreter (validated; translated eagerly when
-    /// the interpreter is the kernel engine, lazily otherwise).
+    /// the interpreter is the kernel engine or kernels are metered, lazily
+    /// otherwise).
     pub module: wasmi::Module,
     /// The native code, when the JIT is the kernel engine.
     #[cfg(wp_jit)]
@@ -210,7 +211,10 @@ impl KernelCompilers {
         // compute the same on every device: see `Kernel::compile`).
         c.wasm_simd(true);
         c.wasm_relaxed_simd(false);
-        c.compilation_mode(if jit {
+        // Lazy translation charges a function's translation to the fuel of
+        // the call that first runs it, and running out there cannot be
+        // resumed (see `runtime::engine`): with fuel, translate eagerly.
+        c.compilation_mode(if jit && !(fuel || interruptible) {
             wasmi::CompilationMode::LazyTranslation
         } else {
             wasmi::CompilationMode::Eager
