@@ -222,6 +222,11 @@ fn parse_dir(v: &str) -> Result<(PathBuf, String), String> {
         Some((h, g)) => (h.to_string(), g.to_string()),
         None => (v.to_string(), v.to_string()),
     };
+    // An empty guest name would match every path the guest opens, an
+    // empty host path names nothing.
+    if host.is_empty() || guest.is_empty() {
+        return Err(format!("`{v}` is not HOST[::GUEST] (neither may be empty)"));
+    }
     Ok((PathBuf::from(host), guest))
 }
 

@@ -277,6 +277,9 @@ pub fn call_in_slices<T>(
         };
         let need = pending.required_fuel().max(1);
         if *left < need {
+            // What is left cannot pay for the next step: the budget is
+            // spent (reported as 0 left, as after any out-of-fuel trap).
+            *left = 0;
             return Err(SlicedError::Wasm(wasmi::TrapCode::OutOfFuel.into()));
         }
         if let Some(s) = stop(store.data()) {

@@ -616,6 +616,14 @@ fn usage_errors_exit_2_with_one_line_and_suggestions() {
         ),
         (&["run", "--threads", "0", "x.wasm"][..], "--threads"),
         (&["run", "--env", "x", "x.wasm"][..], "is not KEY=VALUE"),
+        (
+            &["run", "--dir", "box::", "x.wasm"][..],
+            "neither may be empty",
+        ),
+        (
+            &["run", "--dir", "::/x", "x.wasm"][..],
+            "neither may be empty",
+        ),
         (&["run"][..], "MODULE"),
         (&["embed"][..], "KERNEL.wasm"),
         (&["completions", "tcsh"][..], "bash"),
