@@ -6,7 +6,7 @@
 //! caller's exports, so a guest that keeps its memory unexported, or
 //! exports it under another name, would be left without one. At load
 //! time such a module gets one more export, [`MEMORY_ALIAS`], naming memory
-//! 0 (its default memory, imported or defined); [`guest_memory`] looks for
+//! 0 (its default memory, imported or defined); `guest_memory` looks for
 //! `memory` first, then for the alias. The guest cannot see the extra
 //! export, and [`crate::Module::exports`] leaves it out. Modules that export
 //! a memory named `memory`, or have no memory, are left as they are.

@@ -250,7 +250,7 @@ pub const LLVMPIPE_LOOP_LIMIT: u32 = 65535;
 
 /// The most iterations a loop can run on llvmpipe before the cut: the
 /// limit times the translator's unrolling of small innermost loops
-/// ([`spirv::DEFAULT_UNROLL`] iterations per back-edge). The adaptive
+/// ([`crate::spirv::DEFAULT_UNROLL`] iterations per back-edge). The adaptive
 /// policy does not try a CPU-type device for a kernel with a loop at a
 /// block size above it ([`Device::prepare`]).
 pub const LLVMPIPE_MAX_LOOP_ITERATIONS: u32 = LLVMPIPE_LOOP_LIMIT * crate::spirv::DEFAULT_UNROLL;
