@@ -25,14 +25,15 @@ const EXIT_TRAP: u8 = 134;
 /// list, header) to stdout: a closed pipe, a full disk (`EX_IOERR`).
 const EXIT_OUTPUT: u8 = 74;
 
-/// Writes `text` to stdout. A failure is the one-line error and
-/// [`EXIT_OUTPUT`], never a panic (`println!` panics on a closed pipe).
-fn write_stdout(text: &str) -> Result<(), ExitCode> {
+/// Writes `text` to stdout and succeeds. A failure is the one-line error
+/// and [`EXIT_OUTPUT`], never a panic (`println!` panics on a closed pipe).
+fn write_stdout(text: &str) -> ExitCode {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| fail(EXIT_OUTPUT, format!("cannot write to stdout: {e}")))
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(EXIT_OUTPUT, format!("cannot write to stdout: {e}")),
+    }
 }
 
 /// Writes `text` to stderr, ignoring a failure (there is nowhere left to
@@ -286,10 +287,7 @@ fn main() -> ExitCode {
             // Into memory first: clap_complete panics when its writer fails.
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "wasi-parallel", &mut script);
-            match write_stdout(&String::from_utf8_lossy(&script)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(code) => code,
-            }
+            write_stdout(&String::from_utf8_lossy(&script))
         }
     }
 }
@@ -536,10 +534,7 @@ fn invoke(inst: &mut Instance, name: &str, args: &[String]) -> ExitCode {
     match inst.call(name, &vals) {
         Ok(results) => {
             let text: String = results.iter().map(|r| format_val(r) + "\n").collect();
-            match write_stdout(&text) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(code) => code,
-            }
+            write_stdout(&text)
         }
         Err(e) => match e.exit_code() {
             Some(code) => ExitCode::from(code as u8),
@@ -606,10 +601,7 @@ fn devices() -> ExitCode {
         .iter()
         .map(|d| format!("{}\t{}\t{}\n", d.index, d.kind.name(), d.name))
         .collect();
-    match write_stdout(&text) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(code) => code,
-    }
+    write_stdout(&text)
 }
 
 fn embed(a: EmbedArgs) -> ExitCode {
@@ -627,10 +619,7 @@ fn embed(a: EmbedArgs) -> ExitCode {
     let symbol = a
         .name
         .unwrap_or_else(|| wasi_parallel::embed::default_symbol(&path.to_string_lossy()));
-    match write_stdout(&wasi_parallel::embed::kernel_to_c_header(&bytes, &symbol)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(code) => code,
-    }
+    write_stdout(&wasi_parallel::embed::kernel_to_c_header(&bytes, &symbol))
 }
 
 #[cfg(test)]

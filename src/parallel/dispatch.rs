@@ -283,11 +283,7 @@ impl ParallelRuntime {
     /// builds that finished.
     fn start_queued_builds(&self) {
         for i in self.infos.iter().filter(|i| i.kind.is_gpu()) {
-            // The expected cost of a build by its kernel's code size.
-            let placer = &self.placer;
-            let budget = placer.expected_build(i.index, 0).is_some();
-            let expected = |bytes| placer.expected_build(i.index, bytes).unwrap_or_default();
-            let expected: Option<&dyn Fn(u64) -> std::time::Duration> = budget.then_some(&expected);
+            let expected = self.placer.build_estimate(i.index);
             for (took, bytes) in self.devices[i.index].start_queued_builds(expected) {
                 self.placer.observe_build(i.index, took, bytes);
             }

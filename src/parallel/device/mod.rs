@@ -173,7 +173,7 @@ pub trait Device: Send + Sync {
     /// given the lowest priority. Default: none.
     fn start_queued_builds(
         &self,
-        expected: Option<&dyn Fn(u64) -> std::time::Duration>,
+        expected: Option<crate::parallel::placement::model::BuildEstimate>,
     ) -> Vec<(std::time::Duration, u64)> {
         let _ = expected;
         Vec::new()

@@ -28,6 +28,10 @@ pub struct KernelShape {
     pub num_buffer_params: usize,
     /// The module with the memory import rewritten (ready for wasmi).
     pub rewritten: Vec<u8>,
+    /// Whether any of its functions has a `loop`.
+    pub has_loop: bool,
+    /// Size of its code section in bytes (0 without one).
+    pub code_bytes: u64,
 }
 
 fn bad(msg: impl Into<String>) -> ParError {
@@ -50,6 +54,8 @@ pub fn load(bytes: &[u8]) -> ParResult<KernelShape> {
     let mut global_inits: Vec<Option<i64>> = Vec::new();
     let mut active_data: Vec<(Option<i64>, u64)> = Vec::new();
     let mut seen_version = false;
+    let mut has_loop = false;
+    let mut code_bytes = 0u64;
 
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(bin_err)?;
@@ -98,6 +104,18 @@ pub fn load(bytes: &[u8]) -> ParResult<KernelShape> {
                             return Err(bad("export `kernel` is not a function"));
                         }
                         kernel_export = Some(e.index);
+                    }
+                }
+            }
+            Payload::CodeSectionStart { size, .. } => code_bytes = u64::from(*size),
+            // Undecodable bodies are left to the validator, which runs next.
+            Payload::CodeSectionEntry(body) if !has_loop => {
+                if let Ok(mut ops) = body.get_operators_reader() {
+                    while let Ok(op) = ops.read() {
+                        if matches!(op, wasmparser::Operator::Loop { .. }) {
+                            has_loop = true;
+                            break;
+                        }
                     }
                 }
             }
@@ -152,6 +170,8 @@ pub fn load(bytes: &[u8]) -> ParResult<KernelShape> {
         private_size,
         num_buffer_params,
         rewritten,
+        has_loop,
+        code_bytes,
     })
 }
 

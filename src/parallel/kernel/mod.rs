@@ -245,36 +245,6 @@ impl KernelCompilers {
     }
 }
 
-/// The size of `module`'s code section in bytes (0 without one).
-fn code_bytes(module: &[u8]) -> u64 {
-    use wasmparser::{Parser, Payload};
-    Parser::new(0)
-        .parse_all(module)
-        .find_map(|p| match p {
-            Ok(Payload::CodeSectionStart { size, .. }) => Some(size as u64),
-            _ => None,
-        })
-        .unwrap_or(0)
-}
-
-/// Whether a function of `module` (validated) has a `loop` instruction.
-fn has_loop(module: &[u8]) -> bool {
-    use wasmparser::{Operator, Parser, Payload};
-    Parser::new(0).parse_all(module).any(|p| match p {
-        Ok(Payload::CodeSectionEntry(body)) => body.get_operators_reader().is_ok_and(|mut ops| {
-            while !ops.eof() {
-                match ops.read() {
-                    Ok(Operator::Loop { .. }) => return true,
-                    Ok(_) => {}
-                    Err(_) => return false,
-                }
-            }
-            false
-        }),
-        _ => false,
-    })
-}
-
 impl Kernel {
     /// Loads and compiles `bytes` with `compilers`.
     pub fn compile(compilers: &KernelCompilers, bytes: &[u8], hash: u64) -> ParResult<Kernel> {
@@ -336,8 +306,6 @@ impl Kernel {
         };
         #[cfg(not(wp_jit))]
         let jit_declined = None;
-        let has_loop = has_loop(&shape.rewritten);
-        let code_bytes = code_bytes(&shape.rewritten);
         Ok(Kernel {
             hash,
             bytes: bytes.into(),
@@ -348,8 +316,8 @@ impl Kernel {
             #[cfg(wp_jit)]
             jit,
             jit_declined,
-            has_loop,
-            code_bytes,
+            has_loop: shape.has_loop,
+            code_bytes: shape.code_bytes,
             compile_time: start.elapsed(),
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })

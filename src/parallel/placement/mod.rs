@@ -205,14 +205,14 @@ impl Placer {
             .observe_build(device, took.as_nanos() as f64, code_bytes);
     }
 
-    /// The expected cost of building a kernel with `code_bytes` of code on
-    /// `device` (`None` without a build budget).
-    pub fn expected_build(&self, device: usize, code_bytes: u64) -> Option<Duration> {
+    /// What a build on `device` is expected to cost, by its kernel's code
+    /// size (`None` without a build budget).
+    pub fn build_estimate(&self, device: usize) -> Option<model::BuildEstimate> {
         let state = self.state();
         state
             .budget
             .enabled()
-            .then(|| Duration::from_nanos(state.budget.expected_ns(device, code_bytes) as u64))
+            .then(|| state.budget.estimate(device))
     }
 
     /// The expected cost of building `kernel` (`code_bytes` of code) on

@@ -66,6 +66,22 @@ pub const MIN_BUILD_CODE_BYTES: u64 = 64;
 /// the cost per code byte alone spread 0.5-1.5 ms).
 pub const FIXED_BUILD_BYTES: u64 = 128;
 
+/// What a build on one device is expected to cost, a copy taken from the
+/// [`BuildBudget`] (so that a builder can size each build without the
+/// model's lock).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct BuildEstimate {
+    /// Expected nanoseconds per [`build_units`].
+    pub per_unit_ns: f64,
+}
+
+impl BuildEstimate {
+    /// The expected cost of building a kernel with `code_bytes` of code.
+    pub fn for_code(self, code_bytes: u64) -> std::time::Duration {
+        std::time::Duration::from_nanos((self.per_unit_ns * build_units(code_bytes)) as u64)
+    }
+}
+
 /// A build's size in the units its cost is modelled in: the kernel's code
 /// bytes (at least [`MIN_BUILD_CODE_BYTES`]) plus [`FIXED_BUILD_BYTES`].
 pub fn build_units(code_bytes: u64) -> f64 {
@@ -409,7 +425,13 @@ impl BuildBudget {
     /// the device's recent builds, else the prior scaled the same way from
     /// a kernel of [`MIN_BUILD_CODE_BYTES`] (0 with the budget off).
     pub fn expected_ns(&self, device: usize, code_bytes: u64) -> f64 {
-        let per_unit = match self.builds.get(&device).filter(|b| !b.is_empty()) {
+        self.estimate(device).per_unit_ns * build_units(code_bytes)
+    }
+
+    /// What a build on `device` is expected to cost per [`build_units`]:
+    /// see [`Self::expected_ns`].
+    pub fn estimate(&self, device: usize) -> BuildEstimate {
+        let per_unit_ns = match self.builds.get(&device).filter(|b| !b.is_empty()) {
             Some(b) => {
                 let mut v: Vec<f64> = b.iter().copied().collect();
                 v.sort_by(f64::total_cmp);
@@ -422,7 +444,7 @@ impl BuildBudget {
             }
             None => self.prior_ns.unwrap_or(0.0) / build_units(0),
         };
-        per_unit * build_units(code_bytes)
+        BuildEstimate { per_unit_ns }
     }
 
     /// Time the calls of `kernel` took so far (ns; 0 with the budget off).
@@ -706,6 +728,10 @@ mod tests {
         assert_eq!(b.expected_ns(GPU, 72), 400e6);
         // 272 bytes are twice the units; any size under 64 bytes is 192.
         assert_eq!(b.expected_ns(GPU, 272), 800e6);
+        assert_eq!(
+            b.estimate(GPU).for_code(272),
+            std::time::Duration::from_millis(800)
+        );
         assert_eq!(b.expected_ns(GPU, 1), 384e6);
         // Another device keeps the prior.
         assert_eq!(b.expected_ns(3, 64), 50e6);

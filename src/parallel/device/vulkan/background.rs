@@ -34,7 +34,7 @@
 use super::gpu::{Gpu, Variant};
 use crate::parallel::errno::ParError;
 use crate::parallel::kernel::Kernel;
-use crate::parallel::placement::model::Status;
+use crate::parallel::placement::model::{BuildEstimate, Status};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -217,10 +217,10 @@ impl Builds {
     pub fn start_queued(
         &self,
         shared: &SharedGpu,
-        expected: Option<&dyn Fn(u64) -> Duration>,
+        expected: Option<BuildEstimate>,
     ) -> Vec<(Duration, u64)> {
         let bytes = self.priority.code_bytes.load(Ordering::Relaxed);
-        self.demote_overrun(expected.map(|f| f(bytes)));
+        self.demote_overrun(expected.map(|e| e.for_code(bytes)));
         self.replace_retired(shared);
         if !self.attention.swap(false, Ordering::AcqRel) {
             return Vec::new();

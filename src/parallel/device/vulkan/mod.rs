@@ -408,7 +408,7 @@ impl Device for VulkanDevice {
 
     fn start_queued_builds(
         &self,
-        expected: Option<&dyn Fn(u64) -> std::time::Duration>,
+        expected: Option<crate::parallel::placement::model::BuildEstimate>,
     ) -> Vec<(std::time::Duration, u64)> {
         self.builds.start_queued(&self.gpu, expected)
     }
