@@ -48,10 +48,11 @@ fn wat(name: &str) -> Vec<u8> {
     wat::parse_file(root().join(format!("tests/wat/{name}.wat"))).unwrap()
 }
 
-fn parallel_config(policy: DevicePolicy) -> ParallelConfig {
+fn parallel_config(policy: DevicePolicy, history: Option<&Path>) -> ParallelConfig {
     ParallelConfig {
         threads: 2,
         device_policy: policy,
+        placement_history_dir: history.map(Path::to_path_buf),
         ..ParallelConfig::default()
     }
 }
@@ -73,8 +74,13 @@ struct KernelWork {
 }
 
 /// Runs `calls` calls of `w` on a fresh runtime with `policy`; the records.
-fn run_kernel(w: &KernelWork, policy: DevicePolicy, calls: usize) -> Vec<CallRecord> {
-    let rt = Arc::new(ParallelRuntime::new(parallel_config(policy)).unwrap());
+fn run_kernel(
+    w: &KernelWork,
+    policy: DevicePolicy,
+    history: Option<&Path>,
+    calls: usize,
+) -> Vec<CallRecord> {
+    let rt = Arc::new(ParallelRuntime::new(parallel_config(policy, history)).unwrap());
     let mut ctx = ParallelContext::new(rt);
     let data: usize = w.buffers.iter().map(|b| b.0.len()).max().unwrap_or(0);
     let kernel_at = 1 << 16;
@@ -125,9 +131,14 @@ fn run_kernel(w: &KernelWork, policy: DevicePolicy, calls: usize) -> Vec<CallRec
 
 /// Runs an example guest with `args` on a fresh engine with `policy`; the
 /// records of its `parallel_exec` calls.
-fn run_guest(wasm: &Path, args: &[String], policy: DevicePolicy) -> Vec<CallRecord> {
+fn run_guest(
+    wasm: &Path,
+    args: &[String],
+    policy: DevicePolicy,
+    history: Option<&Path>,
+) -> Vec<CallRecord> {
     let config = Config {
-        parallel: parallel_config(policy),
+        parallel: parallel_config(policy, history),
         ..Config::default()
     };
     let engine = Engine::new(config).unwrap();
@@ -145,22 +156,32 @@ fn run_guest(wasm: &Path, args: &[String], policy: DevicePolicy) -> Vec<CallReco
     inst.parallel().stats().recent_calls.into_iter().collect()
 }
 
-/// Runs `run` with each of [`POLICIES`] in turn, `rounds` times; for each
-/// policy the run whose main kernel's calls took the least in all.
+/// Runs `run` with each of [`POLICIES`] in turn, `rounds` times, and a
+/// fourth time adaptively from the placement history the adaptive run of
+/// the same round wrote (a program's second run); for each of the four the
+/// run whose main kernel's calls took the least in all.
 fn best_of(
     rounds: usize,
-    mut run: impl FnMut(DevicePolicy) -> Vec<CallRecord>,
-) -> [Vec<CallRecord>; 3] {
+    mut run: impl FnMut(DevicePolicy, Option<&Path>) -> Vec<CallRecord>,
+) -> [Vec<CallRecord>; 4] {
     let total = |r: &[CallRecord]| -> f64 { main_kernel(r).iter().map(|c| ms(c.run_time)).sum() };
-    let mut best: [Option<Vec<CallRecord>>; 3] = [None, None, None];
+    let history = std::env::temp_dir().join(format!("wp-bench-history-{}", std::process::id()));
+    let mut best: [Option<Vec<CallRecord>>; 4] = [None, None, None, None];
     for _ in 0..rounds {
-        for (i, (_, p)) in POLICIES.iter().enumerate() {
-            let r = run(*p);
+        let _ = std::fs::remove_dir_all(&history);
+        for i in 0..4 {
+            let r = match i {
+                // The adaptive run writes the history the fourth one reads.
+                2 => run(POLICIES[2].1, Some(&history)),
+                3 => run(DevicePolicy::Adaptive, Some(&history)),
+                _ => run(POLICIES[i].1, None),
+            };
             if best[i].as_ref().is_none_or(|b| total(&r) < total(b)) {
                 best[i] = Some(r);
             }
         }
     }
+    let _ = std::fs::remove_dir_all(&history);
     best.map(|b| b.expect("at least one round"))
 }
 
@@ -193,10 +214,13 @@ struct Row {
     best_run: f64,
     ideal: f64,
     adaptive_on: String,
+    /// The adaptive run from the history of a first run: first call, whole
+    /// run, where it placed the calls.
+    second: (f64, f64, String),
 }
 
-fn row(name: &str, runs: [Vec<CallRecord>; 3], gpu_name: &str) -> Row {
-    let [cpu, gpu, ada] = runs.map(|r| {
+fn row(name: &str, runs: [Vec<CallRecord>; 4], gpu_name: &str) -> Row {
+    let [cpu, gpu, ada, again] = runs.map(|r| {
         main_kernel(&r)
             .iter()
             .map(|c| (*c).clone())
@@ -211,11 +235,23 @@ fn row(name: &str, runs: [Vec<CallRecord>; 3], gpu_name: &str) -> Row {
     // The "per-kernel best": the whole run on the device that ran
     // it faster.
     let best_run = tc.iter().sum::<f64>().min(tg.iter().sum::<f64>());
-    let on_gpu = ada.iter().filter(|c| c.device.is_gpu()).count();
+    let placed = |v: &[CallRecord]| {
+        let g = v.iter().filter(|c| c.device.is_gpu()).count();
+        format!(
+            "{} cpu / {g} {gpu_name}; last: {}",
+            v.len() - g,
+            v.last().map_or("", |c| c.reason.name())
+        )
+    };
     if std::env::var_os("WP_BENCH_VERBOSE").is_some() {
-        for (i, c) in ada.iter().enumerate() {
+        for (i, c) in ada.iter().chain(&again).enumerate() {
+            let (run, i) = if i < ada.len() {
+                ("", i)
+            } else {
+                (" (2nd run)", i - ada.len())
+            };
             println!(
-                "  {name} call {i}: {} {} {:.2} ms{}",
+                "  {name}{run} call {i}: {} {} {:.2} ms{}",
                 c.device.name(),
                 c.reason.name(),
                 ms(c.run_time),
@@ -235,12 +271,8 @@ fn row(name: &str, runs: [Vec<CallRecord>; 3], gpu_name: &str) -> Row {
         total: ta.iter().sum(),
         best_run,
         ideal,
-        adaptive_on: format!(
-            "{} cpu / {} {gpu_name}; last: {}",
-            ada.len() - on_gpu,
-            on_gpu,
-            ada.last().map_or("", |c| c.reason.name())
-        ),
+        adaptive_on: placed(&ada),
+        second: (t(&again)[0], t(&again).iter().sum(), placed(&again)),
     }
 }
 
@@ -325,10 +357,10 @@ fn policy_cost() {
         // Each run explores first (a fresh engine): time 20000 calls and
         // subtract the time of 20 (the same start-up and exploration).
         let t = Instant::now();
-        run_kernel(&w, policy, 20);
+        run_kernel(&w, policy, None, 20);
         let short = t.elapsed();
         let t = Instant::now();
-        let recs = run_kernel(&w, policy, 20_020);
+        let recs = run_kernel(&w, policy, None, 20_020);
         let long = t.elapsed();
         (
             long.saturating_sub(short).as_nanos() as f64 / 20_000.0,
@@ -389,7 +421,7 @@ fn policy_cost() {
 /// Child: one cold or warm pipeline build with the cache in `dir`; prints
 /// the first Vulkan call's setup time (translation + pipeline) in ms.
 fn pipeline_child(dir: &str) {
-    let mut c = parallel_config(DevicePolicy::Force(DeviceKind::DiscreteGpu));
+    let mut c = parallel_config(DevicePolicy::Force(DeviceKind::DiscreteGpu), None);
     c.pipeline_cache_dir = Some(dir.into());
     let w = KernelWork {
         name: "compute f32",
@@ -522,13 +554,13 @@ fn main() {
     );
     let mut rows = Vec::new();
     for w in kernels().into_iter().filter(|w| wanted(w.name)) {
-        let runs = best_of(rounds, |p| run_kernel(&w, p, calls));
+        let runs = best_of(rounds, |p, h| run_kernel(&w, p, h, calls));
         rows.push(row(w.name, runs, gpu_name));
     }
     if let Some(dir) = build_guests() {
         for (g, args) in guests(calls).into_iter().filter(|g| wanted(g.0)) {
             let wasm = dir.join(format!("{g}.wasm"));
-            let runs = best_of(rounds, |p| run_guest(&wasm, &args, p));
+            let runs = best_of(rounds, |p, h| run_guest(&wasm, &args, p, h));
             rows.push(row(g, runs, gpu_name));
         }
     } else {
@@ -537,8 +569,9 @@ fn main() {
     println!();
     println!("| workload | first call: CPU / Vulkan / adaptive (ms) | warm call: CPU / Vulkan (ms) | adaptive calls 4+: worst / median vs faster | adaptive run / best device's run (ms) | ideal run (ms) | adaptive placed |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
-    let (mut total, mut best_run, mut ideal) = (0.0, 0.0, 0.0);
+    let (mut total, mut best_run, mut ideal, mut again) = (0.0, 0.0, 0.0, 0.0);
     for r in &rows {
+        again += r.second.1;
         total += r.total;
         best_run += r.best_run;
         ideal += r.ideal;
@@ -565,6 +598,28 @@ fn main() {
         "| all | | | | {total:.1} / {best_run:.1} ({:.2}x) | {ideal:.1} ({:.2}x) | |",
         total / best_run,
         total / ideal
+    );
+    println!();
+    println!("Second run (adaptive, from the placement history the first adaptive run wrote):");
+    println!();
+    println!("| workload | first call: CPU / adaptive 2nd run (ms) | 2nd run / best device's run (ms) | placed |");
+    println!("| --- | --- | --- | --- |");
+    for r in &rows {
+        println!(
+            "| {} | {:.2} / {:.2} ({:.2}x CPU) | {:.1} / {:.1} ({:.2}x) | {} |",
+            r.name,
+            r.first[0],
+            r.second.0,
+            r.second.0 / r.first[0],
+            r.second.1,
+            r.best_run,
+            r.second.1 / r.best_run,
+            r.second.2
+        );
+    }
+    println!(
+        "| all | | {again:.1} / {best_run:.1} ({:.2}x) | |",
+        again / best_run
     );
     println!();
     policy_cost();

@@ -183,6 +183,14 @@ struct RunArgs {
     /// Keep no pipeline cache across runs (nothing is read or written).
     #[arg(long)]
     no_pipeline_cache: bool,
+    /// Keep the adaptive policy's measurements across runs (the placement
+    /// history), in DIR or, without `=DIR`, in the pipeline cache's default
+    /// directory: a later run of the same kernels starts from them (no
+    /// exploring; a GPU that lost is not built, one that won is built at
+    /// once). Off by default: each run starts from nothing.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true,
+          default_missing_value = "", value_parser = clap::value_parser!(std::ffi::OsString))]
+    placement_history: Option<std::ffi::OsString>,
     /// The adaptive policy's build budget: a GPU builds a kernel only once
     /// the kernel's calls took as long as its build is expected to take (its
     /// measured builds, scaled by the kernel's code size; this many seconds
@@ -425,6 +433,10 @@ fn engine_config(o: &RunArgs) -> Config {
         o.pipeline_cache
             .clone()
             .or_else(wasi_parallel::parallel::default_pipeline_cache_dir)
+    };
+    c.parallel.placement_history_dir = match &o.placement_history {
+        Some(d) if d.is_empty() => wasi_parallel::parallel::default_pipeline_cache_dir(),
+        other => other.clone().map(PathBuf::from),
     };
     c
 }

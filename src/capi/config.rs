@@ -467,3 +467,36 @@ pub extern "C" fn wp_config_set_pipeline_cache_dir(
         Ok(())
     })
 }
+
+/// Keeps the adaptive policy's measurements in directory `dir` across
+/// engines and runs (the placement history, one file,
+/// `placement-history.txt`): read when the engine is made, written when it
+/// is deleted. A later engine then places the same kernels from what the
+/// earlier one measured: no exploring, no GPU build for a kernel the GPU
+/// lost, an immediate build for one it won. NULL turns it off (the
+/// default: each engine starts from nothing). A file that does not parse
+/// is ignored with a warning on stderr and rewritten.
+///
+/// Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, or a `dir` that
+/// is empty or not UTF-8. Ownership: borrows both; `dir` is copied.
+/// Thread-safety: one thread per config.
+#[no_mangle]
+pub extern "C" fn wp_config_set_placement_history_dir(
+    config: *mut wp_config_t,
+    dir: *const c_char,
+) -> *mut wp_error_t {
+    with_config(config, |c| {
+        c.parallel.placement_history_dir = if dir.is_null() {
+            None
+        } else {
+            let d = c_str(dir, "dir")?;
+            if d.is_empty() {
+                return Err(Error::invalid_argument(
+                    "placement history dir: empty path (NULL turns the history off)",
+                ));
+            }
+            Some(std::path::PathBuf::from(d))
+        };
+        Ok(())
+    })
+}

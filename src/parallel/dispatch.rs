@@ -11,7 +11,7 @@ use super::handles::{BufferAccess, HandleTable};
 use super::kernel::cache::{CacheOutcome, RecentKernels};
 use super::kernel::layout::{Layout, PerBuffer};
 use super::kernel::{Kernel, KernelEngine};
-use super::placement::model::{Candidate, Key, Reason, Status};
+use super::placement::model::{Candidate, Key, Plan, Reason, Status};
 use super::placement::residency::Move;
 use super::placement::{Decision, DevicePolicy};
 use super::stats::{CallRecord, ParallelStats};
@@ -235,16 +235,8 @@ impl ParallelRuntime {
                     let gate = self.placer.gate(p.kernel.hash, p.kernel.code_bytes, d);
                     let status = match &gate.declined {
                         Some(why) => Status::Declined(why.clone()),
-                        // A build asked for here is queued, and started
-                        // after this call (`start_queued_builds`).
-                        None => self.devices[d].prepare(
-                            &p.kernel,
-                            call.buffers.len(),
-                            call.num_iterations,
-                            call.block_size,
-                            self.config.kernel_fuel.is_some(),
-                            gate.may_build || rotate,
-                        ),
+                        None if rotate => self.prepare_on(d, p, true),
+                        None => self.prepare_planned(d, p, key, gate.may_build),
                     };
                     (gate.declined, status)
                 };
@@ -278,14 +270,66 @@ impl ParallelRuntime {
         )
     }
 
+    /// Device `d`'s [`Device::prepare`](super::device::Device::prepare)
+    /// for this call; a build it asks for is queued, and started after the
+    /// call (`start_queued_builds`).
+    fn prepare_on(&self, d: usize, p: &Prepared<'_>, may_build: bool) -> Status {
+        self.devices[d].prepare(
+            &p.kernel,
+            p.call.buffers.len(),
+            p.call.num_iterations,
+            p.call.block_size,
+            self.config.kernel_fuel.is_some(),
+            may_build,
+        )
+    }
+
+    /// The status of GPU `d` for an adaptive call of `key`: what the
+    /// placement history plans for a kernel it has not built
+    /// ([`Placer::plan`](super::placement::Placer::plan)), else the build
+    /// budget's `may_build`. A planned wait builds here, now.
+    fn prepare_planned(&self, d: usize, p: &Prepared<'_>, key: Key, may_build: bool) -> Status {
+        let status = self.prepare_on(d, p, false);
+        if status != Status::Unbuilt {
+            return status;
+        }
+        let dev = &self.devices[d];
+        match self.placer.plan(key, self.cpu, d, dev.shares_host_cores()) {
+            Plan::Budget if may_build => self.prepare_on(d, p, true),
+            Plan::Budget => Status::Unbuilt,
+            Plan::Never => Status::Skipped,
+            Plan::Background => self.prepare_on(d, p, true),
+            Plan::Wait => {
+                let call = p.call;
+                let fuel = self.config.kernel_fuel.is_some();
+                let built = dev.build_now(
+                    &p.kernel,
+                    call.buffers.len(),
+                    call.num_iterations,
+                    call.block_size,
+                    fuel,
+                );
+                match built {
+                    Ok(took) => {
+                        let k = &p.kernel;
+                        self.placer.observe_build(d, took, k.hash, k.code_bytes);
+                        self.prepare_on(d, p, false)
+                    }
+                    Err(why) => Status::Declined(why),
+                }
+            }
+        }
+    }
+
     /// After an adaptive call has returned: starts the GPU builds it (or a
     /// call beside it) queued, and gives the build budget the times of the
     /// builds that finished.
     fn start_queued_builds(&self) {
         for i in self.infos.iter().filter(|i| i.kind.is_gpu()) {
             let expected = self.placer.build_estimate(i.index);
-            for (took, bytes) in self.devices[i.index].start_queued_builds(expected) {
-                self.placer.observe_build(i.index, took, bytes);
+            for b in self.devices[i.index].start_queued_builds(expected) {
+                self.placer
+                    .observe_build(i.index, b.took, b.kernel, b.code_bytes);
             }
         }
     }

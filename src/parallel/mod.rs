@@ -130,6 +130,14 @@ pub struct ParallelConfig {
     /// version; a corrupt or foreign file is ignored with a warning and
     /// rewritten.
     pub pipeline_cache_dir: Option<std::path::PathBuf>,
+    /// Directory where the adaptive policy keeps its measurements across
+    /// runs (the placement history, `placement-history.txt`; default:
+    /// none, every run starts from nothing; the CLI uses the pipeline
+    /// cache's directory). Read when the runtime is made, written when it
+    /// is dropped; a file that does not parse is ignored with a warning
+    /// and rewritten. See [`placement::history`] and docs/wasi-parallel.md
+    /// 2.6.
+    pub placement_history_dir: Option<std::path::PathBuf>,
     /// How JIT-compiled kernels stay in bounds (default `Auto`: the
     /// environment variable `WASI_PARALLEL_BOUNDS_CHECKS`, else explicit
     /// checks). `GuardPages` installs process-wide signal handlers: see
@@ -180,6 +188,7 @@ impl Default for ParallelConfig {
             vulkan_llvmpipe_nested_loops: true,
             kernel_engine: KernelEngine::Auto,
             pipeline_cache_dir: None,
+            placement_history_dir: None,
             bounds_checks: BoundsChecks::Auto,
         }
     }
@@ -195,6 +204,30 @@ pub struct ParallelRuntime {
     cpu: usize,
     cache: KernelCache,
     placer: placement::Placer,
+}
+
+impl Drop for ParallelRuntime {
+    /// Writes the placement history, when there is a directory for it.
+    fn drop(&mut self) {
+        let Some(dir) = self.config.placement_history_dir.clone() else {
+            return;
+        };
+        // Nothing measured, nothing remembered: nothing to write.
+        let h = self.placer.history(&self.identities());
+        if h == placement::history::History::default() {
+            return;
+        }
+        if let Err(why) = h.save(&dir) {
+            warn(&format!("placement history not written: {why}"));
+        }
+    }
+}
+
+/// A warning on stderr; a stderr that cannot be written is ignored
+/// (`eprintln!` would panic, in a library called from C).
+fn warn(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "wasi-parallel: warning: {msg}");
 }
 
 impl std::fmt::Debug for ParallelRuntime {
@@ -269,7 +302,7 @@ impl ParallelRuntime {
                 )));
             }
         }
-        Ok(ParallelRuntime {
+        let runtime = ParallelRuntime {
             placer: placement::Placer::new(config.gpu_build_budget),
             cache: KernelCache::new(config.kernel_cache_entries),
             config,
@@ -278,7 +311,45 @@ impl ParallelRuntime {
             infos,
             sequential: 0,
             cpu: 1,
-        })
+        };
+        if let Some(dir) = &runtime.config.placement_history_dir {
+            match placement::history::History::load(dir) {
+                Ok(h) => runtime.placer.seed(h, runtime.identities()),
+                Err(why) => warn(&format!(
+                    "placement history ignored (rewritten at the end of the run): {why}"
+                )),
+            }
+        }
+        Ok(runtime)
+    }
+
+    /// What names each device in the placement history (by index): the
+    /// device's own identity, and for the CPU device also how it runs
+    /// kernels (engine, bounds checks, metering), which changes its costs.
+    fn identities(&self) -> Vec<String> {
+        let c = &self.config;
+        let engine = match c.kernel_engine.or_env() {
+            Ok(KernelEngine::Auto) if KernelEngine::jit_available() => KernelEngine::Jit,
+            Ok(KernelEngine::Auto) => KernelEngine::Interpreter,
+            Ok(e) => e,
+            Err(_) => c.kernel_engine,
+        };
+        let metered = c.kernel_fuel.is_some() || c.kernel_timeout.is_some() || c.interruptible;
+        self.devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let id = d.identity();
+                if i == self.cpu || i == self.sequential {
+                    format!(
+                        "{id} engine={engine:?} bounds={:?} metered={metered}",
+                        c.bounds_checks.or_env().unwrap_or(c.bounds_checks)
+                    )
+                } else {
+                    id
+                }
+            })
+            .collect()
     }
 
     /// Whether calls on device `index` are placed by the adaptive policy:

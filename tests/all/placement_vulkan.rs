@@ -621,3 +621,179 @@ fn the_pipeline_cache_survives_runs_and_corruption() {
         assert!(!stderr.contains("warning"), "{stderr}");
     }
 }
+
+/// An adaptive runtime with the default build budget that keeps its
+/// placement history in `dir`.
+fn history_runtime(dir: &std::path::Path) -> Option<(Arc<ParallelRuntime>, usize)> {
+    let rt = ParallelRuntime::new(ParallelConfig {
+        threads: 2,
+        placement_history_dir: Some(dir.to_path_buf()),
+        ..ParallelConfig::default()
+    })
+    .unwrap();
+    let gpu = rt.devices().iter().find(|d| d.kind.is_gpu())?.index;
+    Some((Arc::new(rt), gpu))
+}
+
+#[test]
+fn the_placement_history_carries_measurements_to_the_next_engine() {
+    use wasi_parallel::parallel::placement::history::{Cost, History};
+    if vulkan_runtime(DevicePolicy::Adaptive).is_none() {
+        return;
+    }
+    let dir = scratch("placement-history");
+    let (seq_rt, _) = vulkan_runtime(DevicePolicy::Hint).unwrap();
+    let n = 1024;
+    let (short_want, _) = calls_of(&seq_rt, None, SEQUENTIAL, SHORT, 256, 3);
+    let (heavy_want, _) = calls_of(&seq_rt, None, SEQUENTIAL, HEAVY, n, 3);
+
+    // A first engine: a few calls of each kernel, all on the CPU device
+    // (saving for the build), written to the history when it is dropped.
+    let (rt, gpu) = history_runtime(&dir).unwrap();
+    let (_, short) = calls_of(&rt, None, DISCRETE_GPU, SHORT, 256, 2);
+    let (_, heavy) = calls_of(&rt, None, DISCRETE_GPU, HEAVY, n, 1);
+    let gpu_id = rt.device(gpu).unwrap().identity();
+    drop(rt);
+    let mut h = History::load(&dir).unwrap();
+    let (short_k, heavy_k) = (short[0].kernel_hash, heavy[0].kernel_hash);
+    assert_eq!(h.calls[&short_k], 2);
+    assert_eq!(h.calls[&heavy_k], 1);
+    let cpu_cost = |k: u64| h.costs.iter().find(|c| c.kernel == k).unwrap().clone();
+    let (short_cpu, heavy_cpu) = (cpu_cost(short_k), cpu_cost(heavy_k));
+    assert!(short_cpu.device.starts_with("cpu"), "{short_cpu:?}");
+    assert!(short_cpu.samples == 2 && short_cpu.average_ns > 0.0);
+
+    // Made-up numbers for the next engine: HEAVY is 100x faster on the GPU
+    // and its build is cheap (it pays at once), SHORT is slower there (it
+    // never pays); 20 calls each last time.
+    let gpu_cost = |c: &Cost, factor: f64| Cost {
+        device: gpu_id.clone(),
+        average_ns: c.average_ns * factor,
+        ..c.clone()
+    };
+    h.costs.push(gpu_cost(&heavy_cpu, 0.01));
+    h.costs.push(gpu_cost(&short_cpu, 10.0));
+    h.builds.insert((heavy_k, gpu_id.clone()), 1.0);
+    h.builds.insert((short_k, gpu_id.clone()), 1.0);
+    h.calls.insert(heavy_k, 20);
+    h.calls.insert(short_k, 20);
+    h.save(&dir).unwrap();
+
+    let (rt, gpu) = history_runtime(&dir).unwrap();
+    let vk = vulkan_device(&rt, gpu);
+    // SHORT: remembered as slower on the GPU, so never built, no exploring.
+    let (got, recs) = calls_of(&rt, Some(gpu), DISCRETE_GPU, SHORT, 256, 3);
+    assert_eq!(got, short_want);
+    let reasons: Vec<_> = recs.iter().map(|r| (r.device_index, r.reason)).collect();
+    assert!(
+        reasons.iter().all(|&r| r == (1, Reason::Remembered)),
+        "{reasons:?}"
+    );
+    assert_eq!(vk.pipeline_build_time().0, Duration::ZERO);
+    // HEAVY: built at once on the calling thread (lavapipe builds on the
+    // host's cores), its first call runs on the GPU and waits for it.
+    let (got, recs) = calls_of(&rt, Some(gpu), DISCRETE_GPU, HEAVY, n, 3);
+    assert_eq!(got, heavy_want, "results equal the SEQUENTIAL device's");
+    let reasons: Vec<_> = recs.iter().map(|r| (r.device_index, r.reason)).collect();
+    assert_eq!(reasons[0], (gpu, Reason::Remembered), "{reasons:?}");
+    assert_eq!(
+        vk.background_builds_finished(),
+        0,
+        "built here, not in the background"
+    );
+    assert!(vk.warm_ups().0 >= 1);
+    drop(rt);
+
+    // The file now holds this run's measurement of HEAVY on the GPU and the
+    // build it measured.
+    let h = History::load(&dir).unwrap();
+    let measured = h
+        .costs
+        .iter()
+        .find(|c| c.kernel == heavy_k && c.device == gpu_id)
+        .unwrap();
+    assert!(measured.samples >= 3, "{measured:?}");
+    assert!(h.builds[&(heavy_k, gpu_id.clone())] > 1.0);
+    assert_eq!(h.calls[&heavy_k], 3);
+
+    // A damaged file: ignored (the engine starts from nothing) and
+    // rewritten whole at the end.
+    let path = wasi_parallel::parallel::placement::history::path_in(&dir);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("cost\t", "cost\tX", 1)).unwrap();
+    assert!(History::load(&dir).is_err());
+    let (rt, gpu) = history_runtime(&dir).unwrap();
+    let (got, recs) = calls_of(&rt, Some(gpu), DISCRETE_GPU, SHORT, 256, 1);
+    assert_eq!(got[0], short_want[0]);
+    assert_eq!(recs[0].reason, Reason::SavingForBuild, "nothing remembered");
+    drop(rt);
+    let h = History::load(&dir).unwrap();
+    assert_eq!(h.calls.get(&short_k), Some(&1));
+}
+
+#[test]
+fn the_cli_keeps_a_placement_history_only_when_asked() {
+    if !have_vulkan() {
+        return;
+    }
+    let dir = scratch("placement_history_cli");
+    let guest = increment_guest(&dir);
+    let xdg = dir.join("xdg");
+    let run = |history: Option<&str>| {
+        let mut c = cli();
+        c.env("XDG_CACHE_HOME", &xdg).args([
+            "run",
+            "--no-pipeline-cache",
+            "--gpu-build-budget",
+            "off",
+        ]);
+        if let Some(h) = history {
+            c.arg(h);
+        }
+        let out = c
+            .args(["--invoke", "run"])
+            .arg(&guest)
+            .arg("5")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            (256 * 3 * 5).to_string()
+        );
+        stderr
+    };
+    let default_file = xdg.join("wasi-parallel/placement-history.txt");
+    // Off by default.
+    run(None);
+    assert!(!default_file.exists());
+    // `--placement-history`: the default directory.
+    let stderr = run(Some("--placement-history"));
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let text = std::fs::read_to_string(&default_file).unwrap();
+    assert!(
+        text.starts_with("wasi-parallel placement history\t1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\ncalls\t") && text.contains("\t5\n"),
+        "{text}"
+    );
+    // `=DIR`; a damaged file there is ignored with a warning and rewritten.
+    let mine = dir.join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("placement-history.txt"), "not a history").unwrap();
+    let stderr = run(Some(&format!("--placement-history={}", mine.display())));
+    assert!(
+        stderr.contains("placement history ignored") && stderr.contains("first line"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(mine.join("placement-history.txt")).unwrap();
+    assert!(
+        text.starts_with("wasi-parallel placement history\t1\n"),
+        "{text}"
+    );
+    // The guest's argument is not taken for the directory.
+    assert!(!dir.join("5").exists());
+}

@@ -142,6 +142,11 @@ static void null_and_garbage(wp_engine_t *engine, wp_module_t *module,
   err(wp_config_set_pipeline_cache_dir(cfg, "\xff\xfe"), WP_ERROR_INVALID_ARGUMENT, "cache dir not UTF-8");
   CHECK(wp_config_set_pipeline_cache_dir(cfg, NULL) == NULL);
   CHECK(wp_config_set_pipeline_cache_dir(cfg, "/tmp/wp-stress-cache") == NULL);
+  err(wp_config_set_placement_history_dir(NULL, "/tmp"), WP_ERROR_INVALID_ARGUMENT, "history dir config NULL");
+  err(wp_config_set_placement_history_dir(cfg, ""), WP_ERROR_INVALID_ARGUMENT, "history dir empty");
+  err(wp_config_set_placement_history_dir(cfg, "\xff\xfe"), WP_ERROR_INVALID_ARGUMENT, "history dir not UTF-8");
+  CHECK(wp_config_set_placement_history_dir(cfg, NULL) == NULL);
+  CHECK(wp_config_set_placement_history_dir(cfg, "/tmp/wp-stress-history") == NULL);
   err(wp_config_set_max_memory_pages(cfg, 70000), -1, "pages 70000");
   err(wp_config_set_bounds_checks(NULL, WP_BOUNDS_CHECKS_EXPLICIT), WP_ERROR_INVALID_ARGUMENT, "bounds NULL");
   err(wp_config_set_bounds_checks(cfg, 3), WP_ERROR_INVALID_ARGUMENT, "bounds 3");

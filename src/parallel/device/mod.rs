@@ -120,6 +120,17 @@ pub struct ExecStats {
     pub reused_workers: bool,
 }
 
+/// A background build that finished ([`Device::start_queued_builds`]).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct MeasuredBuild {
+    /// Wall time, warm-up included.
+    pub took: Duration,
+    /// The kernel's content hash.
+    pub kernel: u64,
+    /// The kernel's code size (bytes).
+    pub code_bytes: u64,
+}
+
 /// A device. Shared by all instances of a runtime, so `Send + Sync`.
 pub trait Device: Send + Sync {
     /// Its description.
@@ -166,17 +177,47 @@ pub trait Device: Send + Sync {
     /// the background builds queued by [`Device::prepare`] (so that they
     /// do not take the cores from the call that asked), and returns the
     /// wall time of each background build (warm-up included) that finished
-    /// since the last time, with its kernel's code size in bytes, for the
-    /// build budget. `expected`: what building a kernel with that many
+    /// since the last time, with its kernel, for the build budget. `expected`: what building a kernel with that many
     /// bytes of code on this device is expected to cost (the budget's
     /// estimate; `None` without a budget): a build running far longer is
     /// given the lowest priority. Default: none.
     fn start_queued_builds(
         &self,
         expected: Option<crate::parallel::placement::model::BuildEstimate>,
-    ) -> Vec<(std::time::Duration, u64)> {
+    ) -> Vec<MeasuredBuild> {
         let _ = expected;
         Vec::new()
+    }
+    /// What names this device in the placement history across runs
+    /// ([`crate::parallel::placement::history`]): stable for the same
+    /// hardware and driver, different when either changes. Default: its
+    /// name.
+    fn identity(&self) -> String {
+        self.info().name.clone()
+    }
+    /// Whether the device's builds and runs use the host's CPU cores (a
+    /// CPU-type Vulkan device such as lavapipe): the adaptive policy then
+    /// builds a pipeline on the calling thread instead of beside the CPU
+    /// device's calls ([`crate::parallel::placement::model::plan_build`]).
+    /// Default: false.
+    fn shares_host_cores(&self) -> bool {
+        false
+    }
+    /// Builds, on the calling thread, what [`Device::prepare`] would have
+    /// built in the background for such a call (the pipeline and its
+    /// warm-up), so that the call can run here at once; returns the time
+    /// it took, or why the device cannot run the kernel. Default: nothing
+    /// to build.
+    fn build_now(
+        &self,
+        kernel: &Arc<Kernel>,
+        num_buffers: usize,
+        num_iterations: u32,
+        block_size: u32,
+        fuel: bool,
+    ) -> Result<Duration, String> {
+        let _ = (kernel, num_buffers, num_iterations, block_size, fuel);
+        Ok(Duration::ZERO)
     }
     /// The device's concrete type, for callers that need what only it
     /// offers (tests and benches read the Vulkan device's build counters).

@@ -15,10 +15,12 @@
 //! shared by every instance, behind one mutex held for a lookup and a few
 //! additions per call.
 
+pub mod history;
 pub mod model;
 pub mod residency;
 
-use model::{BuildBudget, Candidate, CopyRates, Key, KeyModel, Reason};
+use history::History;
+use model::{BuildBudget, Candidate, CopyRates, DeviceCost, Key, KeyModel, Plan, Reason};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -85,6 +87,18 @@ struct State {
     declined: HashMap<(u64, usize), String>,
     /// When a GPU may start a kernel's build.
     budget: BuildBudget,
+    /// Calls per kernel in this run.
+    calls: HashMap<u64, u64>,
+    /// Calls per kernel in the run the placement history was written by.
+    remembered_calls: HashMap<u64, u64>,
+    /// (kernel hash, device) -> the cheapest build measured in this run
+    /// (ns), or the remembered one (`true`) until this run measures one.
+    builds: HashMap<(u64, usize), (f64, bool)>,
+    /// Device identities by index, once a history was seeded.
+    identities: Vec<String>,
+    /// What the history held for devices this runtime does not have (kept
+    /// and written back).
+    foreign: History,
 }
 
 /// What the model says of one GPU for one kernel before a call.
@@ -185,6 +199,7 @@ impl Placer {
         state
             .budget
             .observe_call(key.kernel, total.as_nanos() as f64);
+        *state.calls.entry(key.kernel).or_default() += 1;
     }
 
     /// Whether `device` declined `kernel` (`code_bytes` of code), and
@@ -197,12 +212,137 @@ impl Placer {
         }
     }
 
-    /// A background build on `device` of a kernel with `code_bytes` of
-    /// code took `took` (build and warm-up).
-    pub fn observe_build(&self, device: usize, took: Duration, code_bytes: u64) {
-        self.state()
-            .budget
-            .observe_build(device, took.as_nanos() as f64, code_bytes);
+    /// A build on `device` of `kernel` (`code_bytes` of code) took `took`
+    /// (build and warm-up).
+    pub fn observe_build(&self, device: usize, took: Duration, kernel: u64, code_bytes: u64) {
+        let ns = took.as_nanos() as f64;
+        let mut state = self.state();
+        state.budget.observe_build(device, ns, code_bytes);
+        let b = state.builds.entry((kernel, device)).or_insert((ns, false));
+        *b = if b.1 {
+            (ns, false)
+        } else {
+            (b.0.min(ns), false)
+        };
+    }
+
+    /// What to do about `device`, a GPU that has not built the kernel of
+    /// `key`, by the placement history ([`model::plan_build`]; `cpu` is the
+    /// CPU device's index, `shares_cores` whether `device` builds on the
+    /// host's cores).
+    pub fn plan(&self, key: Key, cpu: usize, device: usize, shares_cores: bool) -> Plan {
+        let state = self.state();
+        let Some(m) = state.keys.get(&key) else {
+            return Plan::Budget;
+        };
+        let remaining = state
+            .remembered_calls
+            .get(&key.kernel)
+            .map(|n| n.saturating_sub(state.calls.get(&key.kernel).copied().unwrap_or(0)));
+        model::plan_build(
+            m.cost(cpu),
+            m.cost(device),
+            state.builds.get(&(key.kernel, device)).map(|b| b.0),
+            remaining,
+            shares_cores,
+        )
+    }
+
+    /// Starts the model from a placement history: `identities` names this
+    /// runtime's devices by index (see [`history`]). Costs become
+    /// remembered records, declines are declines, builds and call counts
+    /// feed [`Placer::plan`]; entries of other devices are kept for
+    /// [`Placer::history`].
+    pub fn seed(&self, h: History, identities: Vec<String>) {
+        let mut state = self.state();
+        let index = |id: &str| identities.iter().position(|d| d == id);
+        for c in h.costs {
+            let Some(d) = index(&c.device) else {
+                state.foreign.costs.push(c);
+                continue;
+            };
+            let key = Key {
+                kernel: c.kernel,
+                iterations: c.iterations,
+                bytes: c.bytes,
+            };
+            if state.keys.len() >= model::MAX_KEYS {
+                continue;
+            }
+            *state.keys.entry(key).or_default().cost_mut(d) = DeviceCost {
+                // A record measured more than once is taken as confirmed.
+                samples: c.samples.min(2),
+                average_ns: c.average_ns,
+                last_ns: c.average_ns,
+                remembered: true,
+                ..DeviceCost::default()
+            };
+        }
+        for ((k, id), ns) in h.builds {
+            match index(&id) {
+                Some(d) => {
+                    state.builds.insert((k, d), (ns, true));
+                }
+                None => {
+                    state.foreign.builds.insert((k, id), ns);
+                }
+            }
+        }
+        for ((k, id), why) in h.declined {
+            match index(&id) {
+                Some(d) => {
+                    state.declined.insert((k, d), why);
+                }
+                None => {
+                    state.foreign.declined.insert((k, id), why);
+                }
+            }
+        }
+        state.remembered_calls = h.calls;
+        state.identities = identities;
+    }
+
+    /// The model as a placement history, to be written at the end of the
+    /// run: what was measured or remembered, the declines, the cheapest
+    /// builds and each kernel's calls (this run's, or the remembered count
+    /// of a kernel this run did not call), plus the entries of devices
+    /// this runtime does not have.
+    pub fn history(&self, identities: &[String]) -> History {
+        let state = self.state();
+        let mut h = state.foreign.clone();
+        let id = |d: usize| identities.get(d).cloned();
+        let mut keys: Vec<_> = state.keys.iter().collect();
+        keys.sort_by_key(|(k, _)| (k.kernel, k.iterations, k.bytes));
+        for (k, m) in keys {
+            for (d, r) in &m.devices {
+                if let (Some(device), true) = (id(*d), r.samples > 0) {
+                    h.costs.push(history::Cost {
+                        kernel: k.kernel,
+                        iterations: k.iterations,
+                        bytes: k.bytes,
+                        device,
+                        average_ns: r.average_ns,
+                        samples: r.samples,
+                    });
+                }
+            }
+        }
+        for (&(k, d), &(ns, _)) in &state.builds {
+            if let Some(device) = id(d) {
+                h.builds.insert((k, device), ns);
+            }
+        }
+        for ((k, d), why) in &state.declined {
+            if why.contains(model::PREDICTED_DECLINE) {
+                continue;
+            }
+            if let Some(device) = id(*d) {
+                h.declined.insert((*k, device), why.clone());
+            }
+        }
+        h.calls = state.remembered_calls.clone();
+        h.calls.extend(state.calls.iter().map(|(k, n)| (*k, *n)));
+        h
     }
 
     /// What a build on `device` is expected to cost, by its kernel's code
@@ -258,5 +398,68 @@ impl Placer {
                 .map(|(d, c)| (*d, c.average_ns / 1e6, c.samples))
                 .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seeded_model_plans_and_writes_back_what_it_holds() {
+        let ids = vec!["cpu a".to_string(), "gpu b".to_string()];
+        let p = Placer::new(Some(model::DEFAULT_BUILD_PRIOR));
+        let key = Key::new(0xabc, 1000, 1 << 20);
+        let ms = Duration::from_millis(1);
+        for _ in 0..3 {
+            p.observe(key, 0, 76 * ms, 76 * ms);
+        }
+        p.observe(key, 1, 12 * ms, 12 * ms);
+        p.observe_build(1, 60 * ms, key.kernel, 70);
+        p.observe_build(1, 90 * ms, key.kernel, 70);
+        p.decline(0xdef, 1, "the driver said no".into());
+        p.decline(
+            0x123,
+            1,
+            format!("{} 300000: cut", model::PREDICTED_DECLINE),
+        );
+        let mut h = p.history(&ids);
+        // Entries of a device this runtime does not have.
+        h.costs.push(history::Cost {
+            kernel: 0xabc,
+            iterations: key.iterations,
+            bytes: key.bytes,
+            device: "gpu elsewhere".into(),
+            average_ns: 1.0,
+            samples: 5,
+        });
+        assert_eq!(
+            h.builds[&(0xabc, "gpu b".to_string())],
+            60e6,
+            "the cheapest build"
+        );
+        assert_eq!(h.calls[&0xabc], 4);
+        assert_eq!(h.declined.len(), 1, "a predicted decline is not kept");
+        let h = history::History::decode(&h.encode()).unwrap();
+
+        // A new model from the file: no exploring, the GPU planned at once.
+        let q = Placer::new(Some(model::DEFAULT_BUILD_PRIOR));
+        q.seed(h, ids.clone());
+        assert_eq!(q.plan(key, 0, 1, true), Plan::Wait);
+        assert_eq!(q.plan(key, 0, 1, false), Plan::Background);
+        assert_eq!(q.plan(Key::new(0xabc, 7, 8), 0, 1, true), Plan::Budget);
+        assert!(q.declined(0xdef, 1).is_some());
+        // The foreign entry survives the round trip; the calls remembered
+        // are kept for a kernel this run did not call.
+        let back = q.history(&ids);
+        assert!(back.costs.iter().any(|c| c.device == "gpu elsewhere"));
+        assert_eq!(back.calls[&0xabc], 4);
+        // The calls left shrink as this run calls the kernel; none left
+        // counts as one, and a 60 ms build plus a 12 ms call still beats a
+        // 76 ms call.
+        for _ in 0..4 {
+            q.observe(key, 0, 76 * ms, 76 * ms);
+        }
+        assert_eq!(q.plan(key, 0, 1, true), Plan::Wait);
     }
 }

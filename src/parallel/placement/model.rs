@@ -66,6 +66,11 @@ pub const MIN_BUILD_CODE_BYTES: u64 = 64;
 /// the cost per code byte alone spread 0.5-1.5 ms).
 pub const FIXED_BUILD_BYTES: u64 = 128;
 
+/// How a device's decline of a kernel for one call's block size begins
+/// (llvmpipe's loop limit, predicted before any build): it holds for that
+/// call only, so the placement history does not keep it.
+pub const PREDICTED_DECLINE: &str = "not tried for a kernel with a loop at block size";
+
 /// What a build on one device is expected to cost, a copy taken from the
 /// [`BuildBudget`] (so that a builder can size each build without the
 /// model's lock).
@@ -133,6 +138,9 @@ pub struct DeviceCost {
     pub spent_since_ns: f64,
     /// Set by a drift of another device: re-try this one at the next call.
     pub due: bool,
+    /// Taken from the placement history ([`super::history`]) and not
+    /// measured in this run yet.
+    pub remembered: bool,
 }
 
 /// Whether a candidate device can take the call now.
@@ -147,6 +155,9 @@ pub enum Status {
     Unbuilt,
     /// It cannot run the kernel (the reason).
     Declined(String),
+    /// Its pipeline for the kernel is not built, and the placement history
+    /// says a build would not pay in this run ([`plan_build`]).
+    Skipped,
 }
 
 /// A device the call could run on.
@@ -187,6 +198,10 @@ pub enum Reason {
     Declined,
     /// The `rotate` policy's turn.
     Rotating,
+    /// The placement history of earlier runs says so: the cheapest device
+    /// by remembered costs, or the CPU device because a GPU build would
+    /// not pay ([`plan_build`]).
+    Remembered,
 }
 
 impl Reason {
@@ -203,6 +218,7 @@ impl Reason {
             Reason::SavingForBuild => "saving for the GPU build",
             Reason::Declined => "declined",
             Reason::Rotating => "rotating",
+            Reason::Remembered => "remembered",
         }
     }
 }
@@ -266,6 +282,7 @@ impl KeyModel {
         r.samples = r.samples.saturating_add(1);
         r.spent_since_ns = 0.0;
         r.due = false;
+        r.remembered = false;
         if drift && best == Some(device) {
             // Only a device that would have beaten the slowed-down time is
             // worth a re-try (a noisy microsecond kernel must not send its
@@ -298,6 +315,7 @@ pub fn choose(model: &KeyModel, candidates: &[Candidate]) -> (usize, Reason) {
         .collect();
     let building = candidates.iter().any(|c| c.status == Status::Building);
     let unbuilt = candidates.iter().any(|c| c.status == Status::Unbuilt);
+    let skipped = candidates.iter().any(|c| c.status == Status::Skipped);
     let declined = candidates
         .iter()
         .any(|c| matches!(c.status, Status::Declined(_)));
@@ -311,6 +329,8 @@ pub fn choose(model: &KeyModel, candidates: &[Candidate]) -> (usize, Reason) {
             Reason::CompilingElsewhere
         } else if unbuilt {
             Reason::SavingForBuild
+        } else if skipped {
+            Reason::Remembered
         } else if declined {
             Reason::Declined
         } else {
@@ -352,7 +372,58 @@ pub fn choose(model: &KeyModel, candidates: &[Candidate]) -> (usize, Reason) {
         Some((c, _, why)) => (c.device, why),
         None if building => (best.device, Reason::CompilingElsewhere),
         None if unbuilt => (best.device, Reason::SavingForBuild),
+        None if skipped || model.cost(best.device).is_some_and(|r| r.remembered) => {
+            (best.device, Reason::Remembered)
+        }
         None => (best.device, Reason::Cheapest),
+    }
+}
+
+/// What to do about a GPU whose pipeline for a kernel is not built, given
+/// what the placement history says ([`plan_build`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// Nothing known: the build budget decides ([`BuildBudget`]).
+    Budget,
+    /// A build would not pay in this run: do not build.
+    Never,
+    /// Build in the background; calls run on the CPU device meanwhile.
+    Background,
+    /// Build now, on the calling thread, and run the call on the GPU.
+    Wait,
+}
+
+/// The build decision with a history: the kernel's cost per call on the
+/// CPU device (`cpu`) and on the GPU (`gpu`) for this size class, what a
+/// build of it costs there (`build_ns`), and how many calls are left
+/// (`remaining`: the calls it had in the last run less those made so far).
+/// With all of them known the choice is no longer ski rental's guess: a
+/// build pays when `build + remaining * gpu < remaining * cpu`. Then a GPU
+/// that takes the host's cores to build (`shares_cores`: lavapipe, whose
+/// builds ran 1.7-2.5x longer beside the CPU device's calls than alone)
+/// is built at once on the calling thread and the call waits for it; any
+/// other GPU builds in the background while the CPU device runs calls.
+/// A GPU no faster than the CPU device, or whose build the remaining calls
+/// would not pay back, is not built ([`Plan::Never`]). Anything missing:
+/// [`Plan::Budget`].
+pub fn plan_build(
+    cpu: Option<&DeviceCost>,
+    gpu: Option<&DeviceCost>,
+    build_ns: Option<f64>,
+    remaining: Option<u64>,
+    shares_cores: bool,
+) -> Plan {
+    let known = |r: Option<&DeviceCost>| r.filter(|r| r.samples > 0).map(|r| r.average_ns);
+    let (Some(c), Some(g), Some(b), Some(n)) = (known(cpu), known(gpu), build_ns, remaining) else {
+        return Plan::Budget;
+    };
+    let n = n.max(1) as f64;
+    if g >= c || b + n * g >= n * c {
+        Plan::Never
+    } else if shares_cores {
+        Plan::Wait
+    } else {
+        Plan::Background
     }
 }
 
@@ -795,5 +866,71 @@ mod tests {
         assert_eq!(r.estimate(2, 1, 1000), DEFAULT_COPY_NS_PER_BYTE * 1000.0);
         r.observe(1, 2, 100, 1e9);
         assert_eq!(r.estimate(1, 2, 1000), 2000.0, "small copies are ignored");
+    }
+
+    fn remembered(ns: f64) -> DeviceCost {
+        DeviceCost {
+            samples: 2,
+            average_ns: ns,
+            last_ns: ns,
+            remembered: true,
+            ..DeviceCost::default()
+        }
+    }
+
+    #[test]
+    fn with_a_history_a_build_happens_only_where_it_pays() {
+        let ms = 1e6;
+        let (c, g) = (remembered(76.0 * ms), remembered(12.0 * ms));
+        // compute: 20 calls left, a 60 ms build pays back in one call.
+        let wait = plan_build(Some(&c), Some(&g), Some(60.0 * ms), Some(20), true);
+        assert_eq!(wait, Plan::Wait);
+        // The same on a GPU that does not build on the host's cores.
+        let bg = plan_build(Some(&c), Some(&g), Some(60.0 * ms), Some(20), false);
+        assert_eq!(bg, Plan::Background);
+        // One call left and a build longer than the saving: not built.
+        let one = plan_build(Some(&c), Some(&g), Some(80.0 * ms), Some(1), true);
+        assert_eq!(one, Plan::Never);
+        // No calls left counts as one.
+        let none_left = plan_build(Some(&c), Some(&g), Some(60.0 * ms), Some(0), true);
+        assert_eq!(none_left, Plan::Wait);
+        // matmul: the GPU is slower per call: never built, whatever the horizon.
+        let (c, g) = (remembered(3.5 * ms), remembered(67.0 * ms));
+        let never = plan_build(Some(&c), Some(&g), Some(1.0), Some(1_000_000), true);
+        assert_eq!(never, Plan::Never);
+        // Anything unknown: the build budget decides.
+        assert_eq!(
+            plan_build(Some(&c), None, Some(1.0), Some(20), true),
+            Plan::Budget
+        );
+        assert_eq!(
+            plan_build(Some(&c), Some(&g), None, Some(20), true),
+            Plan::Budget
+        );
+        assert_eq!(
+            plan_build(Some(&c), Some(&g), Some(1.0), None, true),
+            Plan::Budget
+        );
+        let empty = DeviceCost::default();
+        assert_eq!(
+            plan_build(Some(&empty), Some(&g), Some(1.0), Some(9), true),
+            Plan::Budget
+        );
+    }
+
+    #[test]
+    fn remembered_choices_say_so_until_measured_here() {
+        let mut m = KeyModel::default();
+        *m.cost_mut(CPU) = remembered(76e6);
+        *m.cost_mut(GPU) = remembered(12e6);
+        let both = [cand(CPU, Status::Ready), cand(GPU, Status::Ready)];
+        // No exploring: both are known from the history.
+        assert_eq!(choose(&m, &both), (GPU, Reason::Remembered));
+        m.observe(GPU, 13e6, 13e6);
+        assert!(!m.cost(GPU).unwrap().remembered);
+        assert_eq!(choose(&m, &both), (GPU, Reason::Cheapest));
+        // A GPU skipped by the history leaves the CPU device, remembered.
+        let skipped = [cand(CPU, Status::Ready), cand(GPU, Status::Skipped)];
+        assert_eq!(choose(&m, &skipped), (CPU, Reason::Remembered));
     }
 }

@@ -32,6 +32,7 @@
 //! not safe).
 
 use super::gpu::{Gpu, Variant};
+use crate::parallel::device::MeasuredBuild;
 use crate::parallel::errno::ParError;
 use crate::parallel::kernel::Kernel;
 use crate::parallel::placement::model::{BuildEstimate, Status};
@@ -86,9 +87,8 @@ struct Progress {
     failed: HashMap<BuildKey, String>,
     /// Builds finished since the device was made (for tests and stats).
     finished: u64,
-    /// Wall times of builds finished since [`Builds::start_queued`] last
-    /// took them.
-    measured: Vec<(Duration, u64)>,
+    /// Builds finished since [`Builds::start_queued`] last took them.
+    measured: Vec<MeasuredBuild>,
     /// The logical device is being created on the builder thread.
     making_device: bool,
     /// The device is being dropped: queued builds are skipped.
@@ -187,6 +187,45 @@ impl Builds {
         Status::Building
     }
 
+    /// Builds `kernel`'s pipeline for `variant` on the calling thread, with
+    /// its warm-up dispatch, as the builder thread would (for the adaptive
+    /// policy's [`crate::parallel::device::Device::build_now`]); a failure
+    /// is remembered like a background one. Returns the time it took.
+    pub fn build_here(
+        &self,
+        gpu: &Gpu,
+        kernel: &Arc<Kernel>,
+        num_buffers: usize,
+        variant: Variant,
+    ) -> Result<Duration, String> {
+        let key = (kernel.hash, num_buffers, variant);
+        if let Some(why) = self.progress().failed.get(&key) {
+            return Err(why.clone());
+        }
+        let t = Instant::now();
+        let loaded = crate::spirv::LoadedKernel {
+            region_size: kernel.private_size,
+            num_buffers: kernel.num_buffer_params,
+        };
+        let result = gpu
+            .compile(&kernel.bytes, kernel.hash, num_buffers, variant, &loaded)
+            .map_err(|e| e.message)
+            .and_then(|(compiled, cached)| {
+                if cached {
+                    return Ok(());
+                }
+                gpu.warm_up(&compiled, num_buffers)
+                    .map_err(|e| format!("the warm-up dispatch failed: {}", e.message))
+            });
+        match result {
+            Ok(()) => Ok(t.elapsed()),
+            Err(why) => {
+                self.progress().failed.insert(key, why.clone());
+                Err(why)
+            }
+        }
+    }
+
     /// Queues the creation of the logical device on the builder thread
     /// (once), then the build of `then`, so that the call asking does not
     /// wait for them; `Building` meanwhile.
@@ -218,7 +257,7 @@ impl Builds {
         &self,
         shared: &SharedGpu,
         expected: Option<BuildEstimate>,
-    ) -> Vec<(Duration, u64)> {
+    ) -> Vec<MeasuredBuild> {
         let bytes = self.priority.code_bytes.load(Ordering::Relaxed);
         self.demote_overrun(expected.map(|e| e.for_code(bytes)));
         self.replace_retired(shared);
@@ -538,7 +577,11 @@ fn build(
     let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
     p.building.remove(&key);
     p.finished += 1;
-    p.measured.extend(measured.map(|m| (m, kernel.code_bytes)));
+    p.measured.extend(measured.map(|took| MeasuredBuild {
+        took,
+        kernel: kernel.hash,
+        code_bytes: kernel.code_bytes,
+    }));
     if let Err(why) = result {
         p.failed.insert(key, why);
     }

@@ -371,10 +371,11 @@ impl Device for VulkanDevice {
             // block size 20M: a 56 ms build beside six calls, then a
             // wasted run). A forced or hinted call still tries.
             return Status::Declined(format!(
-                "{}: not tried for a kernel with a loop at block size {block_size}: \
+                "{}: {} {block_size}: \
                  the driver stops an invocation after {LLVMPIPE_MAX_LOOP_ITERATIONS} loop iterations \
                  (a loop over the block would be cut)",
-                self.info.name
+                self.info.name,
+                crate::parallel::placement::model::PREDICTED_DECLINE,
             ));
         }
         let gpu = match self.gpu.get() {
@@ -409,8 +410,38 @@ impl Device for VulkanDevice {
     fn start_queued_builds(
         &self,
         expected: Option<crate::parallel::placement::model::BuildEstimate>,
-    ) -> Vec<(std::time::Duration, u64)> {
+    ) -> Vec<crate::parallel::device::MeasuredBuild> {
         self.builds.start_queued(&self.gpu, expected)
+    }
+
+    fn identity(&self) -> String {
+        let p = self.candidate.physical.properties();
+        format!(
+            "vulkan {:x}:{:x} driver {:x} {}",
+            p.vendor_id, p.device_id, p.driver_version, self.candidate.name
+        )
+    }
+
+    fn shares_host_cores(&self) -> bool {
+        self.candidate.device_type == PhysicalDeviceType::Cpu
+    }
+
+    fn build_now(
+        &self,
+        kernel: &Arc<Kernel>,
+        num_buffers: usize,
+        num_iterations: u32,
+        block_size: u32,
+        fuel: bool,
+    ) -> Result<std::time::Duration, String> {
+        let t = std::time::Instant::now();
+        let gpu = self.gpu().map_err(|e| e.message)?;
+        gpu.check_declined_at(kernel.hash, block_size)
+            .map_err(|e| e.message)?;
+        let variant = gpu.variant(num_iterations, fuel);
+        self.builds.build_here(gpu, kernel, num_buffers, variant)?;
+        // The device's creation, when this made it, is part of the cost.
+        Ok(t.elapsed())
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
