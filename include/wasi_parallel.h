@@ -821,6 +821,22 @@ wp_error_t *wp_config_set_kernel_cache_entries(wp_config_t *config, size_t entri
 wp_error_t *wp_config_set_pipeline_cache_dir(wp_config_t *config, const char *dir);
 
 /**
+ * Keeps the adaptive policy's measurements in directory `dir` across
+ * engines and runs (the placement history, one file,
+ * `placement-history.txt`): read when the engine is made, written when it
+ * is deleted. A later engine then places the same kernels from what the
+ * earlier one measured: no exploring, no GPU build for a kernel the GPU
+ * lost, an immediate build for one it won. NULL turns it off (the
+ * default: each engine starts from nothing). A file that does not parse
+ * is ignored with a warning on stderr and rewritten.
+ *
+ * Errors: `WP_ERROR_INVALID_ARGUMENT` for a NULL config, or a `dir` that
+ * is empty or not UTF-8. Ownership: borrows both; `dir` is copied.
+ * Thread-safety: one thread per config.
+ */
+wp_error_t *wp_config_set_placement_history_dir(wp_config_t *config, const char *dir);
+
+/**
  * Creates an engine from `config` (NULL: the defaults): starts the CPU
  * thread pool and discovers the devices. Stores it in `*engine_out`.
  *
