@@ -177,11 +177,16 @@ impl ParallelRuntime {
             // counted: a kernel whose calls just reached a GPU's expected
             // build cost asks for the build at once (a heavy kernel after
             // its first call), not at its next call.
+            // A GPU that builds on the host's cores builds at the next call,
+            // which waits for it (`build_and_wait`).
             for &d in &unbuilt {
-                if self
-                    .placer
-                    .gate(p.kernel.hash, p.kernel.code_bytes, d)
-                    .may_build
+                let waits =
+                    self.devices[d].shares_host_cores() && self.placer.build_estimate(d).is_some();
+                if !waits
+                    && self
+                        .placer
+                        .gate(p.kernel.hash, p.kernel.code_bytes, d)
+                        .may_build
                 {
                     let _ = self.devices[d].prepare(
                         &p.kernel,
@@ -295,30 +300,42 @@ impl ParallelRuntime {
         }
         let dev = &self.devices[d];
         match self.placer.plan(key, self.cpu, d, dev.shares_host_cores()) {
+            Plan::Budget if may_build && dev.shares_host_cores() => self.build_and_wait(d, p),
             Plan::Budget if may_build => self.prepare_on(d, p, true),
             Plan::Budget => Status::Unbuilt,
             Plan::Never => Status::Skipped,
             Plan::Background => self.prepare_on(d, p, true),
-            Plan::Wait => {
-                let call = p.call;
-                let fuel = self.config.kernel_fuel.is_some();
-                let built = dev.build_now(
-                    &p.kernel,
-                    call.buffers.len(),
-                    call.num_iterations,
-                    call.block_size,
-                    fuel,
-                );
-                match built {
-                    Ok(took) => {
-                        let k = &p.kernel;
-                        self.placer.observe_build(d, took, k.hash, k.code_bytes);
-                        self.prepare_on(d, p, false)
-                    }
-                    Err(why) => Status::Declined(why),
-                }
-            }
+            Plan::Wait => self.build_and_wait(d, p),
         }
+    }
+
+    /// A build on a GPU that builds on the host's cores (lavapipe), which
+    /// the build budget allows or the placement history says pays: started
+    /// now, and the call waits for it, at most
+    /// [`WAIT_FOR_BUILD`](super::placement::model::WAIT_FOR_BUILD) times
+    /// its expected cost (the budget's estimate for the kernel's size, or
+    /// the build the history remembers if longer). A build still running
+    /// then goes on in the background and the call runs on the CPU device.
+    /// Beside the CPU device's calls such a build takes 1.7-2.5x as long
+    /// and slows the calls too. Without a budget (every build starts after
+    /// a kernel's first call, however short), nothing waits.
+    fn build_and_wait(&self, d: usize, p: &Prepared<'_>) -> Status {
+        let status = self.prepare_on(d, p, true);
+        let k = &p.kernel;
+        let expected = self.placer.build_estimate(d).map(|e| {
+            let remembered = self.placer.remembered_build(k.hash, d);
+            e.for_code(k.code_bytes).max(remembered.unwrap_or_default())
+        });
+        let (Status::Building, Some(expected)) = (&status, expected) else {
+            return status;
+        };
+        let limit = expected.mul_f64(super::placement::model::WAIT_FOR_BUILD);
+        self.start_queued_builds();
+        let t = Instant::now();
+        while self.devices[d].building() && t.elapsed() < limit {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        self.prepare_on(d, p, false)
     }
 
     /// After an adaptive call has returned: starts the GPU builds it (or a

@@ -197,27 +197,11 @@ pub trait Device: Send + Sync {
     }
     /// Whether the device's builds and runs use the host's CPU cores (a
     /// CPU-type Vulkan device such as lavapipe): the adaptive policy then
-    /// builds a pipeline on the calling thread instead of beside the CPU
-    /// device's calls ([`crate::parallel::placement::model::plan_build`]).
+    /// waits for a build it starts instead of running calls on the CPU
+    /// device beside it ([`crate::parallel::placement::model::plan_build`]).
     /// Default: false.
     fn shares_host_cores(&self) -> bool {
         false
-    }
-    /// Builds, on the calling thread, what [`Device::prepare`] would have
-    /// built in the background for such a call (the pipeline and its
-    /// warm-up), so that the call can run here at once; returns the time
-    /// it took, or why the device cannot run the kernel. Default: nothing
-    /// to build.
-    fn build_now(
-        &self,
-        kernel: &Arc<Kernel>,
-        num_buffers: usize,
-        num_iterations: u32,
-        block_size: u32,
-        fuel: bool,
-    ) -> Result<Duration, String> {
-        let _ = (kernel, num_buffers, num_iterations, block_size, fuel);
-        Ok(Duration::ZERO)
     }
     /// The device's concrete type, for callers that need what only it
     /// offers (tests and benches read the Vulkan device's build counters).

@@ -18,13 +18,14 @@
 //! trusted.
 //!
 //! ```text
-//! wasi-parallel placement history	1
-//! device	0	cpu threads=2 engine=jit bounds=explicit
-//! device	1	vulkan 10005:0 driver 1 llvmpipe (LLVM 15.0.6, 256 bits)
-//! cost	<kernel hash, 16 hex>	<iterations class>	<bytes class>	<device>	<average ns>	<samples>
-//! build	<kernel hash>	<device>	<ns>
-//! declined	<kernel hash>	<device>	<why>
-//! calls	<kernel hash>	<calls in the last run>
+//! (fields separated by one tab each)
+//! wasi-parallel placement history 1
+//! device 0 cpu threads=2 engine=jit bounds=explicit
+//! device 1 vulkan 10005:0 driver 1 llvmpipe (LLVM 15.0.6, 256 bits)
+//! cost <kernel hash, 16 hex> <iterations class> <bytes class> <device> <average ns> <samples>
+//! build <kernel hash> <device> <ns>
+//! declined <kernel hash> <device> <why>
+//! calls <kernel hash> <calls in the last run>
 //! ```
 
 use std::collections::HashMap;

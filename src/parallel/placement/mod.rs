@@ -10,7 +10,10 @@
 //! pipeline for the kernel is not built yet builds it in the background
 //! while calls run elsewhere: not before the kernel's calls have taken as
 //! long as its build there is expected to take ([`model::BuildBudget`]), and
-//! only once the call that asked has returned. A SEQUENTIAL hint keeps its meaning
+//! only once the call that asked has returned (on a GPU that builds on the
+//! host's cores, lavapipe, the call that reaches the budget waits for the
+//! build instead). With a placement history ([`history`]) a run starts
+//! from an earlier run's measurements ([`model::plan_build`]). A SEQUENTIAL hint keeps its meaning
 //! (iterations in order on the calling thread). The model is engine-wide,
 //! shared by every instance, behind one mutex held for a lookup and a few
 //! additions per call.
@@ -224,6 +227,14 @@ impl Placer {
         } else {
             (b.0.min(ns), false)
         };
+    }
+
+    /// The build of `kernel` on `device` the placement history remembers
+    /// (until this run measures one).
+    pub fn remembered_build(&self, kernel: u64, device: usize) -> Option<Duration> {
+        let state = self.state();
+        let &(ns, remembered) = state.builds.get(&(kernel, device))?;
+        remembered.then(|| Duration::from_nanos(ns as u64))
     }
 
     /// What to do about `device`, a GPU that has not built the kernel of

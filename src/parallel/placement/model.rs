@@ -66,6 +66,11 @@ pub const MIN_BUILD_CODE_BYTES: u64 = 64;
 /// the cost per code byte alone spread 0.5-1.5 ms).
 pub const FIXED_BUILD_BYTES: u64 = 128;
 
+/// A call that starts a build on a GPU that builds on the host's cores
+/// waits for it at most this many times the build's expected cost (then the
+/// build goes on in the background and the call runs on the CPU device).
+pub const WAIT_FOR_BUILD: f64 = 4.0;
+
 /// How a device's decline of a kernel for one call's block size begins
 /// (llvmpipe's loop limit, predicted before any build): it holds for that
 /// call only, so the placement history does not keep it.
@@ -389,7 +394,8 @@ pub enum Plan {
     Never,
     /// Build in the background; calls run on the CPU device meanwhile.
     Background,
-    /// Build now, on the calling thread, and run the call on the GPU.
+    /// Build now and run the call on the GPU: the call waits for the build
+    /// (at most [`WAIT_FOR_BUILD`] times its expected cost).
     Wait,
 }
 
@@ -401,8 +407,9 @@ pub enum Plan {
 /// build pays when `build + remaining * gpu < remaining * cpu`. Then a GPU
 /// that takes the host's cores to build (`shares_cores`: lavapipe, whose
 /// builds ran 1.7-2.5x longer beside the CPU device's calls than alone)
-/// is built at once on the calling thread and the call waits for it; any
-/// other GPU builds in the background while the CPU device runs calls.
+/// builds at once and the call waits for it (at most [`WAIT_FOR_BUILD`]
+/// times its expected cost); any other GPU builds in the background while
+/// the CPU device runs calls.
 /// A GPU no faster than the CPU device, or whose build the remaining calls
 /// would not pay back, is not built ([`Plan::Never`]). Anything missing:
 /// [`Plan::Budget`].

@@ -187,45 +187,6 @@ impl Builds {
         Status::Building
     }
 
-    /// Builds `kernel`'s pipeline for `variant` on the calling thread, with
-    /// its warm-up dispatch, as the builder thread would (for the adaptive
-    /// policy's [`crate::parallel::device::Device::build_now`]); a failure
-    /// is remembered like a background one. Returns the time it took.
-    pub fn build_here(
-        &self,
-        gpu: &Gpu,
-        kernel: &Arc<Kernel>,
-        num_buffers: usize,
-        variant: Variant,
-    ) -> Result<Duration, String> {
-        let key = (kernel.hash, num_buffers, variant);
-        if let Some(why) = self.progress().failed.get(&key) {
-            return Err(why.clone());
-        }
-        let t = Instant::now();
-        let loaded = crate::spirv::LoadedKernel {
-            region_size: kernel.private_size,
-            num_buffers: kernel.num_buffer_params,
-        };
-        let result = gpu
-            .compile(&kernel.bytes, kernel.hash, num_buffers, variant, &loaded)
-            .map_err(|e| e.message)
-            .and_then(|(compiled, cached)| {
-                if cached {
-                    return Ok(());
-                }
-                gpu.warm_up(&compiled, num_buffers)
-                    .map_err(|e| format!("the warm-up dispatch failed: {}", e.message))
-            });
-        match result {
-            Ok(()) => Ok(t.elapsed()),
-            Err(why) => {
-                self.progress().failed.insert(key, why.clone());
-                Err(why)
-            }
-        }
-    }
-
     /// Queues the creation of the logical device on the builder thread
     /// (once), then the build of `then`, so that the call asking does not
     /// wait for them; `Building` meanwhile.

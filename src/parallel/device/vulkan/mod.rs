@@ -426,24 +426,6 @@ impl Device for VulkanDevice {
         self.candidate.device_type == PhysicalDeviceType::Cpu
     }
 
-    fn build_now(
-        &self,
-        kernel: &Arc<Kernel>,
-        num_buffers: usize,
-        num_iterations: u32,
-        block_size: u32,
-        fuel: bool,
-    ) -> Result<std::time::Duration, String> {
-        let t = std::time::Instant::now();
-        let gpu = self.gpu().map_err(|e| e.message)?;
-        gpu.check_declined_at(kernel.hash, block_size)
-            .map_err(|e| e.message)?;
-        let variant = gpu.variant(num_iterations, fuel);
-        self.builds.build_here(gpu, kernel, num_buffers, variant)?;
-        // The device's creation, when this made it, is part of the cost.
-        Ok(t.elapsed())
-    }
-
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
     }
