@@ -138,7 +138,7 @@ fn compute_out(g: &mut Guest, buf: u32, n: usize) -> Vec<u32> {
 fn adaptive_explores_each_device_then_keeps_the_cheaper() {
     let (rt, script) = stand_in_runtime(DevicePolicy::Adaptive);
     // Slow enough that a loaded machine's cold CPU call (up to 30 ms)
-    // stays outside CONFIRM (5x) of it: the stand-in is then not
+    // stays outside CONFIRM (2x) of it: the stand-in is then not
     // measured a second time. (30 ms made this flaky under load.)
     *script.delay.lock().unwrap() = Duration::from_millis(150);
     let mut g = Guest::new(&rt);
@@ -357,7 +357,7 @@ fn a_sequential_hint_is_never_moved() {
 fn instances_on_one_engine_share_the_model() {
     let (rt, script) = stand_in_runtime(DevicePolicy::Adaptive);
     // 50 ms: the four instances' first calls queue on the stand-in (about
-    // 100-200 ms each), far beyond CONFIRM (5x) of a cold CPU call even on
+    // 100-200 ms each), far beyond CONFIRM (2x) of a cold CPU call even on
     // a loaded machine. (5 ms let such a machine confirm and re-try it
     // from every thread: 22 of 80 calls.)
     *script.delay.lock().unwrap() = Duration::from_millis(50);

@@ -728,7 +728,10 @@ fn the_placement_history_carries_measurements_to_the_next_engine() {
         .iter()
         .find(|c| c.kernel == heavy_k && c.device == gpu_id)
         .unwrap();
-    assert!(measured.samples >= 3, "{measured:?}");
+    // The made-up record (one sample) plus at least this run's first call,
+    // whose measurement replaced the made-up time.
+    assert!(measured.samples >= 2, "{measured:?}");
+    assert_ne!(measured.average_ns, heavy_cpu.average_ns * 0.01);
     let build = h.builds[&(heavy_k, gpu_id.clone())];
     assert!(
         build > 0.0 && build < 10e9,
