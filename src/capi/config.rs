@@ -453,19 +453,23 @@ pub extern "C" fn wp_config_set_pipeline_cache_dir(
     dir: *const c_char,
 ) -> *mut wp_error_t {
     with_config(config, |c| {
-        c.parallel.pipeline_cache_dir = if dir.is_null() {
-            None
-        } else {
-            let d = c_str(dir, "dir")?;
-            if d.is_empty() {
-                return Err(Error::invalid_argument(
-                    "pipeline cache dir: empty path (NULL turns the cache off)",
-                ));
-            }
-            Some(std::path::PathBuf::from(d))
-        };
+        c.parallel.pipeline_cache_dir = optional_dir(dir, "pipeline cache dir")?;
         Ok(())
     })
+}
+
+/// A directory setting: NULL is none; empty or not UTF-8 is an error.
+fn optional_dir(dir: *const c_char, what: &str) -> Result<Option<std::path::PathBuf>, Error> {
+    if dir.is_null() {
+        return Ok(None);
+    }
+    let d = c_str(dir, "dir")?;
+    if d.is_empty() {
+        return Err(Error::invalid_argument(format!(
+            "{what}: empty path (NULL turns it off)"
+        )));
+    }
+    Ok(Some(std::path::PathBuf::from(d)))
 }
 
 /// Keeps the adaptive policy's measurements in directory `dir` across
@@ -486,17 +490,7 @@ pub extern "C" fn wp_config_set_placement_history_dir(
     dir: *const c_char,
 ) -> *mut wp_error_t {
     with_config(config, |c| {
-        c.parallel.placement_history_dir = if dir.is_null() {
-            None
-        } else {
-            let d = c_str(dir, "dir")?;
-            if d.is_empty() {
-                return Err(Error::invalid_argument(
-                    "placement history dir: empty path (NULL turns the history off)",
-                ));
-            }
-            Some(std::path::PathBuf::from(d))
-        };
+        c.parallel.placement_history_dir = optional_dir(dir, "placement history dir")?;
         Ok(())
     })
 }

@@ -507,6 +507,24 @@ fn increment_guest(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+/// Runs `run(calls)` of the increment guest with `cmd` (the CLI and its
+/// options), checks that it succeeded with the right sum; its stderr.
+fn run_increment(mut cmd: std::process::Command, guest: &std::path::Path, calls: u32) -> String {
+    let out = cmd
+        .args(["--invoke", "run"])
+        .arg(guest)
+        .arg(calls.to_string())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        (256 * 3 * calls).to_string()
+    );
+    stderr
+}
+
 fn have_vulkan() -> bool {
     vulkan_runtime(DevicePolicy::Hint).is_some()
 }
@@ -589,21 +607,10 @@ fn the_pipeline_cache_survives_runs_and_corruption() {
     let guest = increment_guest(&dir);
     let cache = dir.join("cache");
     let run = || {
-        let out = cli()
-            .args(["run", "--device", "gpu", "--pipeline-cache"])
-            .arg(&cache)
-            .args(["--invoke", "run"])
-            .arg(&guest)
-            .arg("2")
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(out.status.success(), "{stderr}");
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            (256 * 3 * 2).to_string()
-        );
-        stderr
+        let mut c = cli();
+        c.args(["run", "--device", "gpu", "--pipeline-cache"])
+            .arg(&cache);
+        run_increment(c, &guest, 2)
     };
     let stderr = run();
     assert!(!stderr.contains("warning"), "{stderr}");
@@ -773,19 +780,7 @@ fn the_cli_keeps_a_placement_history_only_when_asked() {
         if let Some(h) = history {
             c.arg(h);
         }
-        let out = c
-            .args(["--invoke", "run"])
-            .arg(&guest)
-            .arg("5")
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(out.status.success(), "{stderr}");
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            (256 * 3 * 5).to_string()
-        );
-        stderr
+        run_increment(c, &guest, 5)
     };
     let default_file = xdg.join("wasi-parallel/placement-history.txt");
     // Off by default.
