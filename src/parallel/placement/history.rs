@@ -12,7 +12,9 @@
 //! Vulkan device's vendor, device and driver version), not by their index:
 //! entries of devices this runtime does not have are kept as they are and
 //! written back. The file is read once, when the runtime is made, and
-//! written (to a temporary file, then renamed over it) when it is dropped.
+//! written (to a temporary file, then renamed over it) when it is dropped;
+//! of engines sharing a directory, the last one dropped writes the file
+//! (what it read at its start plus what it measured).
 //! A file that does not parse is ignored whole, with one warning on
 //! stderr, and replaced at the next write: its numbers are never half
 //! trusted.
@@ -242,7 +244,11 @@ impl History {
     pub fn save(&self, dir: &Path) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let path = path_in(dir);
-        let tmp = dir.join(format!("{FILE_NAME}.{}.tmp", std::process::id()));
+        // One temporary file per writer: engines of one process may be
+        // dropped at the same time.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!("{FILE_NAME}.{}.{n}.tmp", std::process::id()));
         let write = std::fs::write(&tmp, self.encode()).and_then(|_| std::fs::rename(&tmp, &path));
         write.map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
@@ -332,6 +338,33 @@ mod tests {
         }
         // Truncated in the middle of a line: refused, not half read.
         assert!(History::decode(&text[..text.len() - 4]).is_err());
+    }
+
+    #[test]
+    fn writers_at_the_same_time_leave_one_whole_file() {
+        let dir = std::env::temp_dir().join(format!("wp-history-race-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    let mut h = sample();
+                    h.calls.insert(0xdead_beef, i);
+                    for _ in 0..20 {
+                        h.save(&dir).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let back = History::load(&dir).unwrap();
+        assert_eq!(back.costs, sample().costs);
+        assert!(back.calls[&0xdead_beef] < 8);
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file left");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
