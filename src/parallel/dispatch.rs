@@ -292,7 +292,8 @@ impl ParallelRuntime {
     /// The status of GPU `d` for an adaptive call of `key`: what the
     /// placement history plans for a kernel it has not built
     /// ([`Placer::plan`](super::placement::Placer::plan)), else the build
-    /// budget's `may_build`. A planned wait builds here, now.
+    /// budget's `may_build`. On a GPU that builds on the host's cores, a
+    /// build that starts here is waited for (`build_and_wait`).
     fn prepare_planned(&self, d: usize, p: &Prepared<'_>, key: Key, may_build: bool) -> Status {
         let status = self.prepare_on(d, p, false);
         if status != Status::Unbuilt {
