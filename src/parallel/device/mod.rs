@@ -177,8 +177,9 @@ pub trait Device: Send + Sync {
     /// the background builds queued by [`Device::prepare`] (so that they
     /// do not take the cores from the call that asked), and returns the
     /// wall time of each background build (warm-up included) that finished
-    /// since the last time, with its kernel, for the build budget. `expected`: what building a kernel with that many
-    /// bytes of code on this device is expected to cost (the budget's
+    /// since the last time, with its kernel, for the build budget.
+    /// `expected`: what building a kernel with that many bytes of code on
+    /// this device is expected to cost (the budget's
     /// estimate; `None` without a budget): a build running far longer is
     /// given the lowest priority. Default: none.
     fn start_queued_builds(
