@@ -689,19 +689,22 @@ fn the_placement_history_carries_measurements_to_the_next_engine() {
     assert!(short_cpu.samples == 2 && short_cpu.average_ns > 0.0);
 
     // Made-up numbers for the next engine: HEAVY is 100x faster on the GPU
-    // and its build is cheap (it pays at once), SHORT is slower there (it
-    // never pays); 20 calls each last time.
+    // and its build pays back in its calls, SHORT is 1000x slower there
+    // and its build never pays.
     let gpu_cost = |c: &Cost, factor: f64| Cost {
         device: gpu_id.clone(),
         average_ns: c.average_ns * factor,
         ..c.clone()
     };
     h.costs.push(gpu_cost(&heavy_cpu, 0.01));
-    h.costs.push(gpu_cost(&short_cpu, 10.0));
+    h.costs.push(gpu_cost(&short_cpu, 1000.0));
     // A long remembered build (the call waits up to 4x it) that a million
     // calls last time pay back.
     h.builds.insert((heavy_k, gpu_id.clone()), 10e9);
-    h.builds.insert((short_k, gpu_id.clone()), 1.0);
+    // SHORT's build (10 s) can never pay in 20 calls, even if this run's
+    // CPU calls (microseconds, noisy) come out slower than the made-up GPU
+    // time.
+    h.builds.insert((short_k, gpu_id.clone()), 10e9);
     h.calls.insert(heavy_k, 1_000_000);
     h.calls.insert(short_k, 20);
     h.save(&dir).unwrap();
