@@ -22,6 +22,7 @@ mod dispatch;
 pub mod errno;
 pub mod handles;
 pub mod kernel;
+mod persist;
 pub mod placement;
 pub mod stats;
 pub mod trace;
@@ -38,6 +39,7 @@ use device::cpu::CpuDevice;
 use kernel::cache::KernelCache;
 use kernel::KernelCompilers;
 pub use kernel::{BoundsChecks, KernelEngine};
+use persist::warn;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -221,13 +223,6 @@ impl Drop for ParallelRuntime {
             warn(&format!("placement history not written: {why}"));
         }
     }
-}
-
-/// A warning on stderr; a stderr that cannot be written is ignored
-/// (`eprintln!` would panic, in a library called from C).
-fn warn(msg: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "wasi-parallel: warning: {msg}");
 }
 
 impl std::fmt::Debug for ParallelRuntime {

@@ -239,21 +239,12 @@ impl History {
         History::decode(text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
-    /// Writes the history into `dir` (made if missing): a temporary file
-    /// renamed over the old one, so a reader never sees half a file.
+    /// Writes the history into `dir` (made if missing), replacing the file
+    /// whole ([`crate::parallel::persist::replace_file`]).
     pub fn save(&self, dir: &Path) -> Result<(), String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let path = path_in(dir);
-        // One temporary file per writer: engines of one process may be
-        // dropped at the same time.
-        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmp = dir.join(format!("{FILE_NAME}.{}.{n}.tmp", std::process::id()));
-        let write = std::fs::write(&tmp, self.encode()).and_then(|_| std::fs::rename(&tmp, &path));
-        write.map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            format!("{}: {e}", path.display())
-        })
+        crate::parallel::persist::replace_file(&path, self.encode().as_bytes())
+            .map_err(|e| format!("{}: {e}", path.display()))
     }
 }
 

@@ -15,6 +15,7 @@
 //! crash or a concurrent run never leaves a torn file.
 
 use crate::parallel::kernel::cache::content_hash;
+use crate::parallel::persist::warn;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use vulkano::device::physical::PhysicalDevice;
@@ -171,18 +172,10 @@ impl DiskCache {
         (cache, blob, warning)
     }
 
-    /// Writes `blob` (the driver's current data) to the file: a temporary
-    /// file in the same directory, renamed over the old one.
+    /// Writes `blob` (the driver's current data) to the file, replacing it
+    /// whole ([`crate::parallel::persist::replace_file`]).
     pub fn save(&self, blob: &[u8]) -> std::io::Result<()> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let tmp = self
-            .path
-            .with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, encode(&self.identity, blob))?;
-        std::fs::rename(&tmp, &self.path).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
+        crate::parallel::persist::replace_file(&self.path, &encode(&self.identity, blob))
     }
 }
 
@@ -259,13 +252,6 @@ impl DriverCache {
             });
         }
     }
-}
-
-/// A warning on stderr; a stderr that cannot be written is ignored
-/// (`eprintln!` would panic, in a library called from C).
-fn warn(msg: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "wasi-parallel: warning: {msg}");
 }
 
 #[cfg(test)]
