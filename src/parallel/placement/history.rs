@@ -37,8 +37,9 @@ use std::path::{Path, PathBuf};
 pub const FILE_NAME: &str = "placement-history.txt";
 /// The first line.
 const MAGIC: &str = "wasi-parallel placement history\t1";
-/// Most `cost` entries kept (the oldest are dropped at a write); the other
-/// kinds are bounded by this too.
+/// Most entries of each kind written (the rest are dropped at a write: of
+/// the costs, those of devices the writing runtime does not have are the
+/// first dropped) and read (a file with more is refused).
 pub const MAX_ENTRIES: usize = 8192;
 /// Largest file read (a bigger one is ignored).
 const MAX_FILE_BYTES: u64 = 4 << 20;

@@ -320,7 +320,7 @@ impl Placer {
     /// this runtime does not have.
     pub fn history(&self, identities: &[String]) -> History {
         let state = self.state();
-        let mut h = state.foreign.clone();
+        let mut h = History::default();
         let id = |d: usize| identities.get(d).cloned();
         let mut keys: Vec<_> = state.keys.iter().collect();
         keys.sort_by_key(|(k, _)| (k.kernel, k.iterations, k.bytes));
@@ -338,6 +338,11 @@ impl Placer {
                 }
             }
         }
+        // Other devices' costs after this runtime's: the file keeps the
+        // first `MAX_ENTRIES`.
+        h.costs.extend(state.foreign.costs.iter().cloned());
+        h.builds = state.foreign.builds.clone();
+        h.declined = state.foreign.declined.clone();
         for (&(k, d), &(ns, _)) in &state.builds {
             if let Some(device) = id(d) {
                 h.builds.insert((k, device), ns);
@@ -463,7 +468,9 @@ mod tests {
         // The foreign entry survives the round trip; the calls remembered
         // are kept for a kernel this run did not call.
         let back = q.history(&ids);
-        assert!(back.costs.iter().any(|c| c.device == "gpu elsewhere"));
+        // It comes after this runtime's own costs (the bound drops it first).
+        assert_eq!(back.costs.last().unwrap().device, "gpu elsewhere");
+        assert!(back.costs.iter().any(|c| c.device == "gpu b"));
         assert_eq!(back.calls[&0xabc], 4);
         // The calls left shrink as this run calls the kernel; none left
         // counts as one, and a 60 ms build plus a 12 ms call still beats a
