@@ -241,7 +241,7 @@ impl History {
     }
 
     /// Writes the history into `dir` (made if missing), replacing the file
-    /// whole ([`crate::parallel::persist::replace_file`]).
+    /// whole (through a temporary file renamed over it).
     pub fn save(&self, dir: &Path) -> Result<(), String> {
         let path = path_in(dir);
         crate::parallel::persist::replace_file(&path, self.encode().as_bytes())

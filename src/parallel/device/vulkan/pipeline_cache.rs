@@ -173,7 +173,7 @@ impl DiskCache {
     }
 
     /// Writes `blob` (the driver's current data) to the file, replacing it
-    /// whole ([`crate::parallel::persist::replace_file`]).
+    /// whole (through a temporary file renamed over it).
     pub fn save(&self, blob: &[u8]) -> std::io::Result<()> {
         crate::parallel::persist::replace_file(&self.path, &encode(&self.identity, blob))
     }
