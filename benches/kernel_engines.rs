@@ -61,10 +61,20 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    let engines: Vec<KernelEngine> = if KernelEngine::jit_available() {
+    let mut engines: Vec<KernelEngine> = if KernelEngine::jit_available() {
         vec![KernelEngine::Interpreter, KernelEngine::Jit]
     } else {
         vec![KernelEngine::Interpreter]
+    };
+    // `ENGINES=jit` (or `interpreter`) keeps one engine; `ONLY=nstream,sum`
+    // keeps the cases whose key (the native table's name) is listed.
+    if let Ok(keep) = std::env::var("ENGINES") {
+        engines.retain(|e| keep.split(',').any(|k| e.name().starts_with(k)));
+    }
+    let only = std::env::var("ONLY").ok();
+    let picked = |key: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|k| k == key))
     };
     let runs = std::env::var("RUNS")
         .ok()
@@ -105,7 +115,7 @@ fn main() {
     // (row label, key of benches/native/run.sh's output, kernel, iterations,
     // block size, buffers in, expected first buffer out)
     type Case<'a> = (&'a str, &'a str, Vec<u8>, u32, u32, Vec<Vec<u8>>, &'a [u8]);
-    let cases: Vec<Case<'_>> = vec![
+    let mut cases: Vec<Case<'_>> = vec![
         (
             "compute f32 64Ki x 1000",
             "compute",
@@ -117,7 +127,7 @@ fn main() {
         ),
         (
             "compute u32 64 x 400k",
-            "-",
+            "compute_u32",
             wat("compute"),
             64,
             400_000,
@@ -143,6 +153,7 @@ fn main() {
             &sum_want,
         ),
     ];
+    cases.retain(|c| picked(c.1));
     println!("compile time per kernel (cache miss), ms:");
     for (name, _, w, ..) in &cases {
         let mut line = format!("  {name:<26}");

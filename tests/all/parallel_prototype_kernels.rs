@@ -147,3 +147,49 @@ fn layout_report_follows_the_layout_rule() {
         assert_eq!(got, vec![0x10000, 100, 0x11000, 20, 2]);
     });
 }
+
+/// nstream (a += b + 3c) bit for bit against a Rust reference, on both
+/// kernel engines, SEQUENTIAL and CPU: the JIT compiles its loop unrolled
+/// (`src/parallel/device/cpu/unroll.rs`), so every block size from 1 to 9
+/// runs rounds and leftover trips, and iterations start at every offset
+/// of a round.
+#[test]
+fn nstream_matches_a_reference_on_both_engines() {
+    use wasi_parallel::parallel::KernelEngine;
+    let engines: &[KernelEngine] = if KernelEngine::jit_available() {
+        &[KernelEngine::Jit, KernelEngine::Interpreter]
+    } else {
+        &[KernelEngine::Interpreter]
+    };
+    for &engine in engines {
+        let rt = runtime(ParallelConfig {
+            threads: 2,
+            kernel_engine: engine,
+            ..ParallelConfig::default()
+        });
+        for hint in [SEQUENTIAL, CPU] {
+            let mut g = Guest::new(&rt);
+            let dev = g.get_device(hint).unwrap();
+            for bs in 1..=9u32 {
+                let iters = 7u32;
+                let len = (iters * bs) as usize;
+                let a: Vec<f32> = (0..len).map(|i| i as f32 * 0.75 - 3.0).collect();
+                let b: Vec<f32> = (0..len).map(|i| (i % 5) as f32 * 1.25).collect();
+                let c: Vec<f32> = (0..len).map(|i| 1.0 / (i as f32 + 3.0)).collect();
+                let ba = g.buffer_with(dev, &f32s_to_bytes(&a), READ_WRITE);
+                let bb = g.buffer_with(dev, &f32s_to_bytes(&b), READ);
+                let bc = g.buffer_with(dev, &f32s_to_bytes(&c), READ);
+                assert_eq!(
+                    g.exec(dev, &wat("nstream"), iters, bs, &[ba, bb, bc], &[]),
+                    0,
+                    "{engine:?} {hint} bs {bs}"
+                );
+                let want: Vec<u32> = (0..len)
+                    .map(|j| (a[j] + (b[j] + 3.0 * c[j])).to_bits())
+                    .collect();
+                let got = bytes_to_u32s(&g.read_buffer(ba, 4 * len).unwrap());
+                assert_eq!(got, want, "{engine:?} {hint} bs {bs}");
+            }
+        }
+    }
+}

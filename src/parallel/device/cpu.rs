@@ -47,6 +47,8 @@ pub mod jit;
 mod linger;
 pub(crate) mod runner;
 mod schedule;
+#[cfg(wp_jit)]
+mod unroll;
 
 /// A buffer of a CPU-family device.
 #[derive(Debug)]

@@ -244,6 +244,10 @@ pub struct JitCompiler {
     /// on unless `WASI_PARALLEL_JIT_RANGE_LOOP=0` (for measuring its
     /// effect).
     range_loop: bool,
+    /// Whether simple counted loops are unrolled before compiling
+    /// ([`super::unroll`]): not with fuel metering, nor with
+    /// `WASI_PARALLEL_JIT_UNROLL=0`.
+    unroll: bool,
     ticker: Option<(Arc<Ticker>, Option<std::thread::JoinHandle<()>>)>,
     /// Address space each worker window reserves from its base (0 with
     /// explicit bounds checks).
@@ -325,6 +329,7 @@ impl JitCompiler {
             engine,
             linker,
             range_loop,
+            unroll: !fuel && super::unroll::enabled_by_env(),
             ticker,
             span: if guard_pages { reservation + guard } else { 0 },
         })
@@ -343,6 +348,11 @@ impl JitCompiler {
     pub fn compile(&self, rewritten: &[u8]) -> ParResult<JitKernel> {
         let t = std::time::Instant::now();
         let bytes = loader::define_memory(rewritten)?;
+        let (bytes, unrolled_loops) = if self.unroll {
+            super::unroll::unroll_loops(&bytes)
+        } else {
+            (std::borrow::Cow::Borrowed(&bytes[..]), 0)
+        };
         let module = Module::from_binary(&self.engine, &bytes).map_err(|e| {
             ParError::invalid_kernel(format!("the JIT cannot compile the kernel: {e:#}"))
         })?;
@@ -354,6 +364,7 @@ impl JitCompiler {
             ticker: self.ticker.as_ref().map(|(t, _)| t.clone()),
             span: self.span,
             compile_time: t.elapsed(),
+            unrolled_loops,
         })
     }
 }
@@ -379,6 +390,8 @@ pub struct JitKernel {
     span: u64,
     /// How long the JIT took (part of the kernel's compile time).
     pub compile_time: Duration,
+    /// How many loops [`super::unroll`] unrolled.
+    pub unrolled_loops: usize,
 }
 
 /// One worker: a wasmtime store and instance of the compiled kernel whose
@@ -650,6 +663,27 @@ mod tests {
         b.chunks(4)
             .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
             .collect()
+    }
+
+    /// The JIT compiles nstream's loop unrolled (in the kernel, the range
+    /// loop and its block size 1 copy), but not with fuel metering, whose
+    /// count the copies would change.
+    #[test]
+    fn loops_are_unrolled_unless_fuel_is_metered() {
+        let nstream = include_str!("../../../../tests/wat/nstream.wat");
+        for (fuel, want) in [(false, 3), (true, 0)] {
+            let compiler = JitCompiler::new(fuel, false, false, BoundsChecks::Explicit).unwrap();
+            let want = if super::super::unroll::enabled_by_env() {
+                want
+            } else {
+                0
+            };
+            assert_eq!(
+                compile(&compiler, nstream).unrolled_loops,
+                want,
+                "fuel {fuel}"
+            );
+        }
     }
 
     #[test]

@@ -51,14 +51,14 @@ fn bin(e: wasmparser::BinaryReaderError) -> ParError {
 }
 
 /// A section's entries after its count (`data` starts with the count).
-fn entries(data: &[u8]) -> ParResult<(u32, &[u8])> {
+pub(super) fn entries(data: &[u8]) -> ParResult<(u32, &[u8])> {
     let mut r = BinaryReader::new(data, 0);
     let count = r.read_var_u32().map_err(bin)?;
     Ok((count, &data[r.original_position()..]))
 }
 
 /// Appends section `id` with `count` entries: `old` (already encoded) then `new`.
-fn section(out: &mut Vec<u8>, id: u8, count: u32, old: &[u8], new: &[u8]) {
+pub(super) fn section(out: &mut Vec<u8>, id: u8, count: u32, old: &[u8], new: &[u8]) {
     let mut body = Vec::new();
     count.encode(&mut body);
     body.extend_from_slice(old);

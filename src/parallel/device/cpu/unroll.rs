@@ -1,0 +1,519 @@
+//! Unrolling of simple counted loops in a kernel, before the JIT compiles
+//! it.
+//!
+//! Cranelift compiles wasm loops as written: no unrolling, and a loop
+//! tested at its head and closed by an unconditional branch pays a compare,
+//! two branches and its constants (rematerialised in every block) per trip.
+//! On a streaming loop such as the prototype's nstream that is 15
+//! instructions per element where gcc emits 8 (BENCHMARKS.md, "Left
+//! (issue 23)"), and on a wide core the instruction count is the time.
+//!
+//! This pass rewrites the innermost loops of one shape, the one a counted
+//! `for` takes in hand-written wat and in simple compilers,
+//!
+//! ```text
+//! (block $done
+//!   (loop $l
+//!     (br_if $done (CMP (local.get $j) BOUND))   ;; CMP: i32.ge_u, i32.ge_s or i32.eq
+//!     BODY                                       ;; writes neither $j nor BOUND
+//!     (local.set $j (i32.add (local.get $j) (i32.const 1)))
+//!     (br $l)))
+//! ```
+//!
+//! (`BOUND` a `local.get` or an `i32.const`), into
+//!
+//! ```text
+//! (block $done
+//!   (br_if $done (CMP (local.get $j) BOUND))
+//!   (block $rest
+//!     (loop $u                                   ;; UNROLL trips of the loop per round
+//!       (br_if $rest (i32.lt_u (i32.sub BOUND (local.get $j)) (i32.const UNROLL)))
+//!       BODY ($j += 1) BODY ($j += 1) BODY ($j += 1) BODY ($j += 1)
+//!       (br $u)))
+//!   (loop $l ...the original loop, for the last trips...))
+//! ```
+//!
+//! Why it is the same program: past the first test `$j` is short of the
+//! bound (`$j < BOUND`, or for `i32.eq`, `$j != BOUND` in wrapping
+//! arithmetic), so `BOUND - $j` (mod 2^32) is the number of trips left,
+//! and a round runs only when at least `UNROLL` are; a round's trips are
+//! the original trips in order, each with the test it skips known to be
+//! false, so side effects, traps and their order are unchanged. BODY's
+//! branches out of the loop keep their targets (depths past the loop are
+//! shifted by the new block); a loop whose BODY branches back to its own
+//! head (a `continue` that skips the increment) is left alone, as is every
+//! loop not of this shape. An interrupt (epoch check at a loop head) is
+//! noticed once per round instead of once per trip.
+//!
+//! The rewritten module is validated (a safeguard: a BODY that leaves
+//! values for the `br` to drop leaves them in each copy, and the round's
+//! `br` drops them all); if it does not validate, the kernel is compiled
+//! as it was.
+//! The pass is the JIT's only: off with fuel metering (it changes the
+//! operator count, so fuel would run out at another point), and with
+//! `WASI_PARALLEL_JIT_UNROLL=0` (for measuring it).
+
+use super::runner::{entries, section};
+use std::borrow::Cow;
+use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
+use wasm_encoder::{BlockType, Encode, Function, Instruction as I, ValType};
+use wasmparser::{Parser, Payload};
+
+/// Trips of the loop per round of the unrolled copy.
+pub const UNROLL: u32 = 4;
+
+/// Loops whose BODY has more instructions than this are left alone: the
+/// copies would cost compile time and code size for a per-trip saving that
+/// is small against a large body.
+pub const MAX_BODY: usize = 64;
+
+/// The environment variable that turns the pass off (`0`).
+pub const UNROLL_ENV: &str = "WASI_PARALLEL_JIT_UNROLL";
+
+/// Whether the pass is on for this process (`WASI_PARALLEL_JIT_UNROLL`
+/// is not `0`).
+pub fn enabled_by_env() -> bool {
+    std::env::var(UNROLL_ENV).as_deref() != Ok("0")
+}
+
+/// `module` with its simple counted loops unrolled, and how many loops
+/// were. The module itself (borrowed, count 0) when none was, or when the
+/// rewritten module would not be valid, or `module` cannot be read (the
+/// compiler then reports what is wrong with it).
+pub fn unroll_loops(module: &[u8]) -> (Cow<'_, [u8]>, usize) {
+    match rewrite(module) {
+        Some((out, n)) if n > 0 && validates(&out) => (Cow::Owned(out), n),
+        _ => (Cow::Borrowed(module), 0),
+    }
+}
+
+fn validates(module: &[u8]) -> bool {
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(module)
+        .is_ok()
+}
+
+/// The module with every function's loops unrolled (unchanged functions
+/// copied byte for byte), and the number unrolled; `None` if anything in
+/// it cannot be read or re-encoded.
+fn rewrite(module: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let mut code = Vec::new();
+    let (mut count, mut unrolled) = (0u32, 0usize);
+    for payload in Parser::new(0).parse_all(module) {
+        if let Payload::CodeSectionEntry(body) = payload.ok()? {
+            count += 1;
+            match unroll_function(&body)? {
+                Some((f, n)) => {
+                    unrolled += n;
+                    f.encode(&mut code);
+                }
+                None => {
+                    let raw = &module[body.range()];
+                    raw.len().encode(&mut code);
+                    code.extend_from_slice(raw);
+                }
+            }
+        }
+    }
+    if unrolled == 0 {
+        return Some((Vec::new(), 0));
+    }
+    let mut out = Vec::with_capacity(module.len() + code.len());
+    out.extend_from_slice(module.get(..8)?);
+    for payload in Parser::new(0).parse_all(module) {
+        let Some((id, range)) = payload.ok()?.as_section() else {
+            continue;
+        };
+        let data = &module[range];
+        if id == 10 {
+            let (n, _) = entries(data).ok()?;
+            if n != count {
+                return None;
+            }
+            section(&mut out, 10, count, &[], &code);
+        } else {
+            out.push(id);
+            data.len().encode(&mut out);
+            out.extend_from_slice(data);
+        }
+    }
+    Some((out, unrolled))
+}
+
+/// A function body with its loops unrolled and how many (`Some(None)`
+/// when it has none to unroll); `None` when it cannot be read.
+fn unroll_function(body: &wasmparser::FunctionBody<'_>) -> Option<Option<(Function, usize)>> {
+    let mut ins = Vec::new();
+    let mut ops = body.get_operators_reader().ok()?;
+    while !ops.eof() {
+        ins.push(RoundtripReencoder.instruction(ops.read().ok()?).ok()?);
+    }
+    let (out, n) = unroll_instructions(&ins);
+    if n == 0 {
+        return Some(None);
+    }
+    let mut locals: Vec<(u32, ValType)> = Vec::new();
+    for l in body.get_locals_reader().ok()? {
+        let (n, t) = l.ok()?;
+        locals.push((n, RoundtripReencoder.val_type(t).ok()?));
+    }
+    let mut f = Function::new(locals);
+    for i in &out {
+        f.instruction(i);
+    }
+    Some(Some((f, n)))
+}
+
+/// A loop of the module docs' shape, found at some index.
+struct Counted<'a, 'b> {
+    /// The counter local.
+    j: u32,
+    /// `local.get` of the bound, or the constant bound.
+    bound: &'b I<'a>,
+    /// The exit test (`i32.ge_u`, `i32.ge_s` or `i32.eq`).
+    cmp: &'b I<'a>,
+    /// BODY.
+    body: &'b [I<'a>],
+    /// Index of the loop's `end`.
+    end: usize,
+}
+
+/// The instructions with every loop of the module docs' shape unrolled,
+/// and how many were.
+fn unroll_instructions<'a>(ins: &[I<'a>]) -> (Vec<I<'a>>, usize) {
+    let mut out = Vec::with_capacity(ins.len());
+    let (mut i, mut n) = (0, 0);
+    while i < ins.len() {
+        let Some(c) = counted_loop(ins, i) else {
+            out.push(ins[i].clone());
+            i += 1;
+            continue;
+        };
+        // (block $done  -- kept as it was
+        out.push(ins[i].clone());
+        // (br_if $done (CMP (local.get $j) BOUND))
+        out.extend([I::LocalGet(c.j), c.bound.clone(), c.cmp.clone(), I::BrIf(0)]);
+        // (block $rest (loop $u (br_if $rest (i32.lt_u (i32.sub BOUND $j) UNROLL))
+        out.extend([
+            I::Block(BlockType::Empty),
+            I::Loop(BlockType::Empty),
+            c.bound.clone(),
+            I::LocalGet(c.j),
+            I::I32Sub,
+            I::I32Const(UNROLL as i32),
+            I::I32LtU,
+            I::BrIf(1),
+        ]);
+        for _ in 0..UNROLL {
+            out.extend(shifted(c.body));
+            out.extend([
+                I::LocalGet(c.j),
+                I::I32Const(1),
+                I::I32Add,
+                I::LocalSet(c.j),
+            ]);
+        }
+        // (br $u)))  then the original loop for the trips left
+        out.extend([I::Br(0), I::End, I::End]);
+        out.extend(ins[i + 1..=c.end].iter().cloned());
+        i = c.end + 1;
+        n += 1;
+    }
+    (out, n)
+}
+
+/// The loop of the module docs' shape whose `block` is at `ins[at]`.
+fn counted_loop<'a, 'b>(ins: &'b [I<'a>], at: usize) -> Option<Counted<'a, 'b>> {
+    let head = ins.get(at..at + 6)?;
+    let (j, bound, cmp) = match head {
+        [I::Block(BlockType::Empty), I::Loop(BlockType::Empty), I::LocalGet(j), bound @ (I::LocalGet(_) | I::I32Const(_)), cmp @ (I::I32GeU | I::I32GeS | I::I32Eq), I::BrIf(1)] => {
+            (*j, bound, cmp)
+        }
+        _ => return None,
+    };
+    let bound_local = match bound {
+        I::LocalGet(e) if *e == j => return None,
+        I::LocalGet(e) => Some(*e),
+        _ => None,
+    };
+    // The loop's end; nested loops, legacy and new exception handling
+    // are not handled.
+    let mut depth = 0usize;
+    let mut end = None;
+    for (k, x) in ins.iter().enumerate().skip(at + 6) {
+        match x {
+            I::Block(_) | I::If(_) => depth += 1,
+            I::Loop(_) | I::Try(_) | I::TryTable(..) | I::Delegate(_) => return None,
+            I::End if depth == 0 => {
+                end = Some(k);
+                break;
+            }
+            I::End => depth -= 1,
+            _ => {}
+        }
+    }
+    let end = end?;
+    let tail = ins.get(end.checked_sub(5)?..end)?;
+    if !matches!(tail, [I::LocalGet(a), I::I32Const(1), I::I32Add, I::LocalSet(b), I::Br(0)] if *a == j && *b == j)
+    {
+        return None;
+    }
+    let body = ins.get(at + 6..end - 5)?;
+    if body.len() > MAX_BODY {
+        return None;
+    }
+    // BODY writes neither the counter nor the bound, and does not branch
+    // back to the loop's head; other branches are kept (shifted).
+    let writes = |l: u32| l == j || Some(l) == bound_local;
+    let mut depth = 0u32;
+    for x in body {
+        match x {
+            I::LocalSet(l) | I::LocalTee(l) if writes(*l) => return None,
+            I::Block(_) | I::If(_) => depth += 1,
+            I::End => depth -= 1,
+            I::Br(r) | I::BrIf(r) if *r == depth => return None,
+            I::BrTable(ts, d) if *d == depth || ts.contains(&depth) => return None,
+            I::BrOnNull(_) | I::BrOnNonNull(_) | I::BrOnCast { .. } | I::BrOnCastFail { .. } => {
+                return None
+            }
+            _ => {}
+        }
+    }
+    Some(Counted {
+        j,
+        bound,
+        cmp,
+        body,
+        end,
+    })
+}
+
+/// BODY for its place in the unrolled loop: a branch past the loop (to
+/// `$done` or further out) crosses one more block (`$rest`).
+fn shifted<'a>(body: &[I<'a>]) -> Vec<I<'a>> {
+    let mut depth = 0u32;
+    let past = |r: u32, depth: u32| if r > depth { r + 1 } else { r };
+    body.iter()
+        .map(|x| match x {
+            I::Block(_) | I::If(_) => {
+                depth += 1;
+                x.clone()
+            }
+            I::End => {
+                depth -= 1;
+                x.clone()
+            }
+            I::Br(r) => I::Br(past(*r, depth)),
+            I::BrIf(r) => I::BrIf(past(*r, depth)),
+            I::BrTable(ts, d) => I::BrTable(
+                ts.iter()
+                    .map(|&t| past(t, depth))
+                    .collect::<Vec<_>>()
+                    .into(),
+                past(*d, depth),
+            ),
+            _ => x.clone(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How `f(args)` of `wasm` ends, how many trips its loop made (a
+    /// global counts them) and what it left in memory, on wasmi (with fuel
+    /// for a few thousand trips, so a loop run past its end fails the test
+    /// instead of wrapping round for minutes).
+    fn run(wasm: &[u8], args: &[i32]) -> (Result<(), String>, i32, Vec<u8>) {
+        let mut config = wasmi::Config::default();
+        config.consume_fuel(true);
+        let engine = wasmi::Engine::new(&config);
+        let module = wasmi::Module::new(&engine, wasm).unwrap();
+        let mut store = wasmi::Store::new(&engine, ());
+        store.set_fuel(1_000_000).unwrap();
+        let inst = wasmi::Instance::new(&mut store, &module, &[]).unwrap();
+        let f = inst.get_func(&store, "f").unwrap();
+        let params: Vec<wasmi::Val> = args.iter().map(|&a| wasmi::Val::I32(a)).collect();
+        let r = f
+            .call(&mut store, &params, &mut [])
+            .map_err(|e| e.to_string());
+        let trips = inst
+            .get_global(&store, "trips")
+            .unwrap()
+            .get(&store)
+            .i32()
+            .unwrap();
+        let mem = inst.get_memory(&store, "m").unwrap().data(&store)[..4096].to_vec();
+        (r, trips, mem)
+    }
+
+    /// A module `f($j, $end, $x)` around one loop of the documented shape
+    /// (`cmp`, `bound`), whose body is `body`; each trip counts itself in
+    /// the global `trips` and writes `$j` at `(j & 1023) * 4`.
+    fn module(cmp: &str, bound: &str, body: &str) -> Vec<u8> {
+        wat::parse_str(format!(
+            r#"(module (memory (export "m") 1) (global $trips (export "trips") (mut i32) (i32.const 0))
+              (func (export "f") (param $j i32) (param $end i32) (param $x i32) (local $t i32)
+                (block $done
+                  (loop $l
+                    (br_if $done ({cmp} (local.get $j) {bound}))
+                    (global.set $trips (i32.add (global.get $trips) (i32.const 1)))
+                    (i32.store (i32.shl (i32.and (local.get $j) (i32.const 1023)) (i32.const 2))
+                               (i32.add (local.get $j) (i32.load (i32.const 4092))))
+                    {body}
+                    (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                    (br $l)))
+                (i32.store (i32.const 4092) (i32.add (i32.load (i32.const 4092)) (i32.const 1000)))))"#
+        ))
+        .unwrap()
+    }
+
+    /// Unrolled, and running it gives the original's trips, memory and
+    /// trap for ranges around every round boundary, empty and reversed
+    /// ranges, and ranges that wrap.
+    #[test]
+    fn unrolled_loops_run_like_the_original() {
+        let bodies = [
+            "",
+            // A break out of the loop from inside a block (to $done), and
+            // one past it (the function's label): both must keep going
+            // where they went.
+            "(block (br_if $done (i32.eq (local.get $j) (local.get $x))))
+             (if (i32.eq (local.get $j) (i32.add (local.get $x) (i32.const 3))) (then (br 3)))",
+            // A branch table whose targets are inside, $done and past it.
+            "(block $a (block $b (br_table $a $b $done 4 (i32.and (local.get $j) (i32.const 3)))))",
+            // A value left for the `br` to drop (each round's `br` drops
+            // its copies' values).
+            "(i32.const 7)",
+            // A trap at a given trip: the trips before it are done.
+            "(local.set $t (i32.div_u (i32.const 1) (i32.sub (local.get $j) (local.get $x))))",
+        ];
+        let mut cases = Vec::new();
+        for start in [0i32, 5, -3, i32::MAX - 2, -1] {
+            for len in 0..11 {
+                cases.push((start, start.wrapping_add(len)));
+            }
+        }
+        cases.extend([(7, 2), (i32::MIN, i32::MIN + 9), (-6, 3)]);
+        for cmp in ["i32.ge_u", "i32.ge_s", "i32.eq"] {
+            for bound in ["(local.get $end)", "(i32.const 13)"] {
+                for body in bodies {
+                    let plain = module(cmp, bound, body);
+                    let (out, n) = unroll_loops(&plain);
+                    assert_eq!(n, 1, "{cmp} {bound} {body}");
+                    assert!(out.len() > plain.len());
+                    for &(j, end) in &cases {
+                        // Trips the loop makes (some ranges wrap round).
+                        let e = if bound.contains("const") { 13 } else { end };
+                        let trips = match cmp {
+                            "i32.ge_u" => (e as u32).saturating_sub(j as u32),
+                            "i32.ge_s" if j >= e => 0,
+                            _ => e.wrapping_sub(j) as u32,
+                        };
+                        if trips > 100 {
+                            continue;
+                        }
+                        for x in [j.wrapping_add(2), j.wrapping_add(6), j.wrapping_sub(1)] {
+                            let args = [j, end, x];
+                            let (a, b) = (run(&out, &args), run(&plain, &args));
+                            assert!(
+                                a == b,
+                                "{cmp} {bound} {body} {args:?}: unrolled {:?}, original {:?}",
+                                (&a.0, a.1),
+                                (&b.0, b.1)
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Loops of other shapes, and bodies it cannot keep the same, are left
+    /// as they are (the module comes back unchanged, not rewritten).
+    #[test]
+    fn other_loops_are_left_alone() {
+        for (cmp, bound, body) in [
+            // writes the counter or the bound
+            (
+                "i32.ge_u",
+                "(local.get $end)",
+                "(local.set $j (local.get $j))",
+            ),
+            (
+                "i32.ge_u",
+                "(local.get $end)",
+                "(local.set $end (i32.const 3))",
+            ),
+            (
+                "i32.ge_u",
+                "(local.get $end)",
+                "(drop (local.tee $j (i32.const 3)))",
+            ),
+            // branches back to the head (skipping the increment)
+            (
+                "i32.ge_u",
+                "(local.get $end)",
+                "(br_if $l (i32.eqz (local.get $x)))",
+            ),
+            (
+                "i32.ge_u",
+                "(local.get $end)",
+                "(block (br_table 0 1 (local.get $x)))",
+            ),
+            // an inner loop
+            ("i32.ge_u", "(local.get $end)", "(loop (nop))"),
+            // another test
+            ("i32.lt_u", "(local.get $end)", ""),
+            ("i32.ge_u", "(local.get $j)", ""),
+            // a body too large
+            ("i32.ge_u", "(local.get $end)", &"(nop)".repeat(MAX_BODY)),
+        ] {
+            let plain = module(cmp, bound, body);
+            let (out, n) = unroll_loops(&plain);
+            assert_eq!((n, &out[..]), (0, &plain[..]), "{cmp} {bound} {body}");
+        }
+        // A step other than 1, a loop with a result: left alone.
+        for wat in [
+            r#"(module (func (param $j i32) (block (loop (br_if 1 (i32.ge_u (local.get $j) (i32.const 9)))
+                 (local.set $j (i32.add (local.get $j) (i32.const 2))) (br 0)))))"#,
+            r#"(module (func (param $j i32) (result i32) (block (result i32) (loop (result i32) (br_if 1 (i32.const 0) (i32.ge_u (local.get $j) (i32.const 9)))
+                 (local.set $j (i32.add (local.get $j) (i32.const 1))) (br 0)))))"#,
+        ] {
+            let plain = wat::parse_str(wat).unwrap();
+            assert_eq!(unroll_loops(&plain).1, 0);
+        }
+    }
+
+    /// The prototype's nstream kernel, with the range loop around it, has
+    /// its loop unrolled in both the kernel and the range loop's copy, and
+    /// the rest of the module is byte for byte the same.
+    #[test]
+    fn nstream_is_unrolled() {
+        let wat = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/wat/nstream.wat"
+        ))
+        .unwrap();
+        let shape = crate::parallel::kernel::loader::load(&wat::parse_str(wat).unwrap()).unwrap();
+        let looped = super::super::runner::add_range_loop(&shape.rewritten).unwrap();
+        let (out, n) = unroll_loops(&looped);
+        assert_eq!(n, 3, "the kernel, the range loop and its block size 1 copy");
+        let sections = |m: &[u8]| -> Vec<(u8, Vec<u8>)> {
+            Parser::new(0)
+                .parse_all(m)
+                .filter_map(|p| p.unwrap().as_section())
+                .map(|(id, r)| (id, m[r].to_vec()))
+                .collect()
+        };
+        let (a, b) = (sections(&looped), sections(&out));
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.0, y.0);
+            if x.0 != 10 {
+                assert_eq!(x, y, "section {} changed", x.0);
+            }
+        }
+    }
+}
