@@ -164,106 +164,279 @@ fn unroll_function(body: &wasmparser::FunctionBody<'_>) -> Option<Option<(Functi
     Some(Some((f, n)))
 }
 
-/// A loop of the module docs' shape, found at some index.
+/// Where a counted loop tests its counter.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Shape {
+    /// At its head, after a `block` it leaves (hand-written wat).
+    Head,
+    /// At its foot, after the step, branching back to its head (clang's
+    /// rotated loops: the body runs before the first test).
+    Foot,
+}
+
+/// Largest step (in either direction) of a loop that is unrolled, so
+/// that `UNROLL * step` stays far from wrapping.
+const MAX_STEP: i32 = 1 << 12;
+
+/// A counted loop found at some index.
 struct Counted<'a, 'b> {
+    shape: Shape,
     /// The counter local.
     j: u32,
+    /// What each trip adds to it (`Head`: positive; `Foot`: either sign).
+    step: i32,
     /// `local.get` of the bound, or the constant bound.
-    bound: &'b I<'a>,
-    /// The exit test (`i32.ge_u`, `i32.ge_s` or `i32.eq`).
-    cmp: &'b I<'a>,
+    bound: I<'a>,
+    /// The test that goes on looping (`Foot`), as `(GO_ON $j BOUND)`:
+    /// `i32.lt_u`, `i32.lt_s` or `i32.ne` counting up, `i32.gt_u`,
+    /// `i32.gt_s` or `i32.ne` counting down.
+    go_on: I<'static>,
+    /// The exit test at the head (`Head`): `i32.ge_u`, `i32.ge_s`,
+    /// `i32.eq`.
+    exit: Option<I<'a>>,
     /// BODY.
     body: &'b [I<'a>],
+    /// A `Foot` loop that ends with a branch out when its test fails
+    /// (`br_if $l ...` then `br N`): N, as seen from the loop's body.
+    leave: Option<u32>,
     /// Index of the loop's `end`.
     end: usize,
 }
 
-/// The instructions with every loop of the module docs' shape unrolled,
+impl<'a> Counted<'a, '_> {
+    /// `$j += step`.
+    fn step(&self) -> [I<'a>; 4] {
+        [
+            I::LocalGet(self.j),
+            I::I32Const(self.step),
+            I::I32Add,
+            I::LocalSet(self.j),
+        ]
+    }
+
+    /// Pushes 1 when fewer than `UNROLL` trips may be left: the distance
+    /// still to go (`BOUND - $j` counting up, `$j - BOUND` down), unsigned,
+    /// is under `UNROLL * |step|`. Valid once the loop's own test has
+    /// said that at least one more trip is due.
+    fn too_few(&self) -> [I<'a>; 5] {
+        let (x, y) = if self.step > 0 {
+            (self.bound.clone(), I::LocalGet(self.j))
+        } else {
+            (I::LocalGet(self.j), self.bound.clone())
+        };
+        [
+            x,
+            y,
+            I::I32Sub,
+            I::I32Const(UNROLL as i32 * self.step.abs()),
+            I::I32LtU,
+        ]
+    }
+}
+
+/// The instructions with every loop of the module docs' shapes unrolled,
 /// and how many were.
 fn unroll_instructions<'a>(ins: &[I<'a>]) -> (Vec<I<'a>>, usize) {
     let mut out = Vec::with_capacity(ins.len());
     let (mut i, mut n) = (0, 0);
     while i < ins.len() {
-        let Some(c) = counted_loop(ins, i) else {
+        let Some(c) = head_loop(ins, i).or_else(|| foot_loop(ins, i)) else {
             out.push(ins[i].clone());
             i += 1;
             continue;
         };
-        // (block $done  -- kept as it was
-        out.push(ins[i].clone());
-        // (br_if $done (CMP (local.get $j) BOUND))
-        out.extend([I::LocalGet(c.j), c.bound.clone(), c.cmp.clone(), I::BrIf(0)]);
-        // (block $rest (loop $u (br_if $rest (i32.lt_u (i32.sub BOUND $j) UNROLL))
-        out.extend([
-            I::Block(BlockType::Empty),
-            I::Loop(BlockType::Empty),
-            c.bound.clone(),
-            I::LocalGet(c.j),
-            I::I32Sub,
-            I::I32Const(UNROLL as i32),
-            I::I32LtU,
-            I::BrIf(1),
-        ]);
-        for _ in 0..UNROLL {
-            out.extend(shifted(c.body));
-            out.extend([
-                I::LocalGet(c.j),
-                I::I32Const(1),
-                I::I32Add,
-                I::LocalSet(c.j),
-            ]);
+        match c.shape {
+            Shape::Head => {
+                // (block $done  -- kept as it was
+                out.push(ins[i].clone());
+                // (br_if $done (EXIT (local.get $j) BOUND))
+                let exit = c.exit.clone().expect("a head loop has its exit test");
+                out.extend([I::LocalGet(c.j), c.bound.clone(), exit, I::BrIf(0)]);
+                // (block $rest (loop $u (br_if $rest TOO_FEW)
+                out.extend([I::Block(BlockType::Empty), I::Loop(BlockType::Empty)]);
+                out.extend(c.too_few());
+                out.push(I::BrIf(1));
+                for _ in 0..UNROLL {
+                    out.extend(shifted(c.body, 1));
+                    out.extend(c.step());
+                }
+                // (br $u)))  then the original loop for the trips left
+                out.extend([I::Br(0), I::End, I::End]);
+                out.extend(ins[i + 1..=c.end].iter().cloned());
+            }
+            Shape::Foot => {
+                // (block $done (block $rest
+                out.extend([I::Block(BlockType::Empty), I::Block(BlockType::Empty)]);
+                // (br_if $rest (i32.eqz (GO_ON $j BOUND)))  -- the trip
+                // due is the last one (the body runs before the first
+                // test): the original loop runs it
+                out.extend([
+                    I::LocalGet(c.j),
+                    c.bound.clone(),
+                    c.go_on.clone(),
+                    I::I32Eqz,
+                    I::BrIf(0),
+                ]);
+                // (loop $u (br_if $rest TOO_FEW)
+                out.push(I::Loop(BlockType::Empty));
+                out.extend(c.too_few());
+                out.push(I::BrIf(1));
+                for _ in 1..UNROLL {
+                    out.extend(shifted(c.body, 2));
+                    out.extend(c.step());
+                }
+                // The last copy keeps the loop's own test: on to $u, or
+                // the loop is over (out of $done, or where it branched).
+                out.extend(shifted(c.body, 2));
+                out.extend([
+                    I::LocalGet(c.j),
+                    I::I32Const(c.step),
+                    I::I32Add,
+                    I::LocalTee(c.j),
+                    c.bound.clone(),
+                    c.go_on.clone(),
+                    I::BrIf(0),
+                    I::Br(c.leave.map_or(2, |r| r + 2)),
+                    I::End,
+                    I::End,
+                ]);
+                // The original loop (its body is due) inside $done: its
+                // branches past the loop cross $done too.
+                out.push(ins[i].clone());
+                out.extend(shifted(&ins[i + 1..c.end], 1));
+                out.extend([I::End, I::End]);
+            }
         }
-        // (br $u)))  then the original loop for the trips left
-        out.extend([I::Br(0), I::End, I::End]);
-        out.extend(ins[i + 1..=c.end].iter().cloned());
         i = c.end + 1;
         n += 1;
     }
     (out, n)
 }
 
-/// The loop of the module docs' shape whose `block` is at `ins[at]`.
-fn counted_loop<'a, 'b>(ins: &'b [I<'a>], at: usize) -> Option<Counted<'a, 'b>> {
-    let head = ins.get(at..at + 6)?;
-    let (j, bound, cmp) = match head {
-        [I::Block(BlockType::Empty), I::Loop(BlockType::Empty), I::LocalGet(j), bound @ (I::LocalGet(_) | I::I32Const(_)), cmp @ (I::I32GeU | I::I32GeS | I::I32Eq), I::BrIf(1)] => {
-            (*j, bound, cmp)
+/// The `Head` loop whose `block` is at `ins[at]` (module docs).
+fn head_loop<'a, 'b>(ins: &'b [I<'a>], at: usize) -> Option<Counted<'a, 'b>> {
+    let (j, bound, exit) = match ins.get(at..at + 6)? {
+        [I::Block(BlockType::Empty), I::Loop(BlockType::Empty), I::LocalGet(j), bound @ (I::LocalGet(_) | I::I32Const(_)), exit @ (I::I32GeU | I::I32GeS | I::I32Eq), I::BrIf(1)] => {
+            (*j, bound, exit)
         }
         _ => return None,
     };
+    let end = loop_end(ins, at + 6)?;
+    let step = match ins.get(end.checked_sub(5)?..end)? {
+        [I::LocalGet(a), I::I32Const(s), I::I32Add, I::LocalSet(b), I::Br(0)]
+            if *a == j && *b == j && (1..=MAX_STEP).contains(s) =>
+        {
+            *s
+        }
+        _ => return None,
+    };
+    let body = ins.get(at + 6..end - 5)?;
+    body_is_plain(body, j, bound)?;
+    Some(Counted {
+        shape: Shape::Head,
+        j,
+        step,
+        bound: bound.clone(),
+        go_on: I::Nop, // (a head loop uses its exit test)
+        exit: Some(exit.clone()),
+        body,
+        leave: None,
+        end,
+    })
+}
+
+/// The `Foot` loop whose `loop` is at `ins[at]`:
+///
+/// ```text
+/// (loop $l BODY (br_if $l (GO_ON (local.tee $j (i32.add (local.get $j) (i32.const STEP))) BOUND)) [(br N)])
+/// ```
+///
+/// or, counting down to 0, `(br_if $l (local.tee $j (i32.add (local.get $j) (i32.const -STEP))))`.
+fn foot_loop<'a, 'b>(ins: &'b [I<'a>], at: usize) -> Option<Counted<'a, 'b>> {
+    if !matches!(ins.get(at)?, I::Loop(BlockType::Empty)) {
+        return None;
+    }
+    let end = loop_end(ins, at + 1)?;
+    // A branch out after the test fails (never back to the loop: that
+    // would be a `continue` past the test).
+    let (last, leave) = match ins.get(end.checked_sub(1)?)? {
+        I::Br(r) if *r > 0 => (end - 1, Some(*r)),
+        _ => (end, None),
+    };
+    let tee = |a: &I<'_>, s: &I<'_>, b: &I<'_>| match (a, s, b) {
+        (I::LocalGet(a), I::I32Const(s), I::LocalTee(b)) if a == b && *s != 0 => {
+            (s.abs() <= MAX_STEP).then_some((*a, *s))
+        }
+        _ => None,
+    };
+    let (j, step, bound, go_on, body_end) = match ins.get(last.checked_sub(7)?..last)? {
+        [a, s, I::I32Add, b, bound @ (I::LocalGet(_) | I::I32Const(_)), go_on, I::BrIf(0)] => {
+            let (j, step) = tee(a, s, b)?;
+            let go_on = match (go_on, step > 0) {
+                (I::I32LtU, true) => I::I32LtU,
+                (I::I32LtS, true) => I::I32LtS,
+                (I::I32GtU, false) => I::I32GtU,
+                (I::I32GtS, false) => I::I32GtS,
+                (I::I32Ne, _) => I::I32Ne,
+                _ => return None,
+            };
+            (j, step, bound.clone(), go_on, last - 7)
+        }
+        [.., a, s, I::I32Add, b, I::BrIf(0)] if step_down(s) => {
+            let (j, step) = tee(a, s, b)?;
+            (j, step, I::I32Const(0), I::I32Ne, last - 5)
+        }
+        _ => return None,
+    };
+    let body = ins.get(at + 1..body_end)?;
+    body_is_plain(body, j, &bound)?;
+    Some(Counted {
+        shape: Shape::Foot,
+        j,
+        step,
+        bound,
+        go_on,
+        exit: None,
+        body,
+        leave,
+        end,
+    })
+}
+
+/// Whether `s` is `i32.const` of a negative step.
+fn step_down(s: &I<'_>) -> bool {
+    matches!(s, I::I32Const(s) if *s < 0)
+}
+
+/// The index of the `end` of the loop whose body starts at `ins[from]`;
+/// `None` if the body has a loop (only innermost loops are unrolled) or
+/// exception handling.
+fn loop_end(ins: &[I<'_>], from: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (k, x) in ins.iter().enumerate().skip(from) {
+        match x {
+            I::Block(_) | I::If(_) => depth += 1,
+            I::Loop(_) | I::Try(_) | I::TryTable(..) | I::Delegate(_) => return None,
+            I::End if depth == 0 => return Some(k),
+            I::End => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `Some(())` if BODY is small, writes neither the counter `j` nor the
+/// bound, and does not branch back to the loop's head (a `continue` that
+/// skips the increment); its other branches are kept (shifted).
+fn body_is_plain(body: &[I<'_>], j: u32, bound: &I<'_>) -> Option<()> {
+    if body.len() > MAX_BODY {
+        return None;
+    }
     let bound_local = match bound {
         I::LocalGet(e) if *e == j => return None,
         I::LocalGet(e) => Some(*e),
         _ => None,
     };
-    // The loop's end; nested loops, legacy and new exception handling
-    // are not handled.
-    let mut depth = 0usize;
-    let mut end = None;
-    for (k, x) in ins.iter().enumerate().skip(at + 6) {
-        match x {
-            I::Block(_) | I::If(_) => depth += 1,
-            I::Loop(_) | I::Try(_) | I::TryTable(..) | I::Delegate(_) => return None,
-            I::End if depth == 0 => {
-                end = Some(k);
-                break;
-            }
-            I::End => depth -= 1,
-            _ => {}
-        }
-    }
-    let end = end?;
-    let tail = ins.get(end.checked_sub(5)?..end)?;
-    if !matches!(tail, [I::LocalGet(a), I::I32Const(1), I::I32Add, I::LocalSet(b), I::Br(0)] if *a == j && *b == j)
-    {
-        return None;
-    }
-    let body = ins.get(at + 6..end - 5)?;
-    if body.len() > MAX_BODY {
-        return None;
-    }
-    // BODY writes neither the counter nor the bound, and does not branch
-    // back to the loop's head; other branches are kept (shifted).
     let writes = |l: u32| l == j || Some(l) == bound_local;
     let mut depth = 0u32;
     for x in body {
@@ -279,20 +452,14 @@ fn counted_loop<'a, 'b>(ins: &'b [I<'a>], at: usize) -> Option<Counted<'a, 'b>> 
             _ => {}
         }
     }
-    Some(Counted {
-        j,
-        bound,
-        cmp,
-        body,
-        end,
-    })
+    Some(())
 }
 
 /// BODY for its place in the unrolled loop: a branch past the loop (to
-/// `$done` or further out) crosses one more block (`$rest`).
-fn shifted<'a>(body: &[I<'a>]) -> Vec<I<'a>> {
+/// `$done` or further out) crosses `by` more blocks.
+fn shifted<'a>(body: &[I<'a>], by: u32) -> Vec<I<'a>> {
     let mut depth = 0u32;
-    let past = |r: u32, depth: u32| if r > depth { r + 1 } else { r };
+    let past = |r: u32, depth: u32| if r > depth { r + by } else { r };
     body.iter()
         .map(|x| match x {
             I::Block(_) | I::If(_) => {
@@ -348,25 +515,85 @@ mod tests {
         (r, trips, mem)
     }
 
-    /// A module `f($j, $end, $x)` around one loop of the documented shape
-    /// (`cmp`, `bound`), whose body is `body`; each trip counts itself in
-    /// the global `trips` and writes `$j` at `(j & 1023) * 4`.
-    fn module(cmp: &str, bound: &str, body: &str) -> Vec<u8> {
+    /// A loop for the tests: its shape, its test as written (`""`: a
+    /// `Foot` loop counting down to 0), its step, and for a `Foot` loop
+    /// what follows the test (`""`, or a `br` out).
+    #[derive(Clone, Copy, Debug)]
+    struct Form {
+        shape: Shape,
+        cmp: &'static str,
+        step: i32,
+        after: &'static str,
+    }
+
+    /// A module `f($j, $end, $x)` around one loop of `form` with bound
+    /// `bound`, whose body is `body`; each trip counts itself in the
+    /// global `trips` and writes `$j` at `(j & 1023) * 4`.
+    fn module(form: Form, bound: &str, body: &str) -> Vec<u8> {
+        let Form {
+            shape,
+            cmp,
+            step,
+            after,
+        } = form;
+        let next = format!("(i32.add (local.get $j) (i32.const {step}))");
+        let (head, foot) = match shape {
+            Shape::Head => (
+                format!("(br_if $done ({cmp} (local.get $j) {bound}))"),
+                format!("(local.set $j {next}) (br $l)"),
+            ),
+            Shape::Foot if cmp.is_empty() => (
+                String::new(),
+                format!("(br_if $l (local.tee $j {next})) {after}"),
+            ),
+            Shape::Foot => (
+                String::new(),
+                format!("(br_if $l ({cmp} (local.tee $j {next}) {bound})) {after}"),
+            ),
+        };
         wat::parse_str(format!(
             r#"(module (memory (export "m") 1) (global $trips (export "trips") (mut i32) (i32.const 0))
               (func (export "f") (param $j i32) (param $end i32) (param $x i32) (local $t i32)
                 (block $done
                   (loop $l
-                    (br_if $done ({cmp} (local.get $j) {bound}))
+                    {head}
                     (global.set $trips (i32.add (global.get $trips) (i32.const 1)))
                     (i32.store (i32.shl (i32.and (local.get $j) (i32.const 1023)) (i32.const 2))
                                (i32.add (local.get $j) (i32.load (i32.const 4092))))
                     {body}
-                    (local.set $j (i32.add (local.get $j) (i32.const 1)))
-                    (br $l)))
+                    {foot}))
                 (i32.store (i32.const 4092) (i32.add (i32.load (i32.const 4092)) (i32.const 1000)))))"#
         ))
         .unwrap()
+    }
+
+    /// How many trips a loop of `form` makes from `j` to bound `e`,
+    /// counted up to 101.
+    fn trips(form: Form, mut j: i32, e: i32) -> u32 {
+        let test = |j: i32| match form.cmp {
+            "i32.ge_u" => (j as u32) >= (e as u32),
+            "i32.ge_s" => j >= e,
+            "i32.eq" => j == e,
+            "i32.lt_u" => (j as u32) < (e as u32),
+            "i32.lt_s" => j < e,
+            "i32.gt_u" => (j as u32) > (e as u32),
+            "i32.gt_s" => j > e,
+            "i32.ne" => j != e,
+            "" => j != 0,
+            _ => unreachable!(),
+        };
+        let mut t = 0;
+        while t <= 100 {
+            if form.shape == Shape::Head && test(j) {
+                break;
+            }
+            t += 1;
+            j = j.wrapping_add(form.step);
+            if form.shape == Shape::Foot && !test(j) {
+                break;
+            }
+        }
+        t
     }
 
     /// Unrolled, and running it gives the original's trips, memory and
@@ -383,43 +610,71 @@ mod tests {
              (if (i32.eq (local.get $j) (i32.add (local.get $x) (i32.const 3))) (then (br 3)))",
             // A branch table whose targets are inside, $done and past it.
             "(block $a (block $b (br_table $a $b $done 4 (i32.and (local.get $j) (i32.const 3)))))",
-            // A value left for the `br` to drop (each round's `br` drops
-            // its copies' values).
-            "(i32.const 7)",
             // A trap at a given trip: the trips before it are done.
             "(local.set $t (i32.div_u (i32.const 1) (i32.sub (local.get $j) (local.get $x))))",
+            // A value left for the `br` to drop (each round's `br` drops
+            // its copies' values; a foot loop cannot leave one).
+            "(i32.const 7)",
         ];
+        let mut forms = Vec::new();
+        for step in [1, 3] {
+            for cmp in ["i32.ge_u", "i32.ge_s", "i32.eq"] {
+                forms.push(Form {
+                    shape: Shape::Head,
+                    cmp,
+                    step,
+                    after: "",
+                });
+            }
+        }
+        for (step, cmps) in [
+            (1, ["i32.lt_u", "i32.lt_s", "i32.ne"]),
+            (2, ["i32.lt_u", "i32.lt_s", "i32.ne"]),
+            (-1, ["i32.gt_u", "i32.gt_s", "i32.ne"]),
+            (-2, ["i32.gt_u", "i32.gt_s", ""]),
+        ] {
+            for cmp in cmps {
+                // Leaving the loop past the function's label once the
+                // test fails, or falling out.
+                for after in ["", "(br 2)"] {
+                    forms.push(Form {
+                        shape: Shape::Foot,
+                        cmp,
+                        step,
+                        after,
+                    });
+                }
+            }
+        }
         let mut cases = Vec::new();
-        for start in [0i32, 5, -3, i32::MAX - 2, -1] {
-            for len in 0..11 {
+        for start in [0i32, 5, -3, i32::MAX - 2, -1, 13, 24] {
+            for len in -10..11 {
                 cases.push((start, start.wrapping_add(len)));
             }
         }
         cases.extend([(7, 2), (i32::MIN, i32::MIN + 9), (-6, 3)]);
-        for cmp in ["i32.ge_u", "i32.ge_s", "i32.eq"] {
+        for form in forms {
+            let bodies = match form.shape {
+                Shape::Head => &bodies[..],
+                Shape::Foot => &bodies[..4],
+            };
             for bound in ["(local.get $end)", "(i32.const 13)"] {
                 for body in bodies {
-                    let plain = module(cmp, bound, body);
+                    let plain = module(form, bound, body);
                     let (out, n) = unroll_loops(&plain);
-                    assert_eq!(n, 1, "{cmp} {bound} {body}");
+                    assert_eq!(n, 1, "{form:?} {bound} {body}");
                     assert!(out.len() > plain.len());
                     for &(j, end) in &cases {
-                        // Trips the loop makes (some ranges wrap round).
                         let e = if bound.contains("const") { 13 } else { end };
-                        let trips = match cmp {
-                            "i32.ge_u" => (e as u32).saturating_sub(j as u32),
-                            "i32.ge_s" if j >= e => 0,
-                            _ => e.wrapping_sub(j) as u32,
-                        };
-                        if trips > 100 {
-                            continue;
+                        if trips(form, j, e) > 100 {
+                            continue; // (wraps round)
                         }
                         for x in [j.wrapping_add(2), j.wrapping_add(6), j.wrapping_sub(1)] {
                             let args = [j, end, x];
                             let (a, b) = (run(&out, &args), run(&plain, &args));
                             assert!(
                                 a == b,
-                                "{cmp} {bound} {body} {args:?}: unrolled {:?}, original {:?}",
+                                "{form:?} {bound} {body} {args:?}: unrolled {:?}, original {:?}",
                                 (&a.0, a.1),
                                 (&b.0, b.1)
                             );
@@ -434,50 +689,78 @@ mod tests {
     /// as they are (the module comes back unchanged, not rewritten).
     #[test]
     fn other_loops_are_left_alone() {
-        for (cmp, bound, body) in [
+        let form = |shape, cmp, step| Form {
+            shape,
+            cmp,
+            step,
+            after: "",
+        };
+        let (h, f, end) = (Shape::Head, Shape::Foot, "(local.get $end)");
+        for (form, bound, body) in [
             // writes the counter or the bound
+            (form(h, "i32.ge_u", 1), end, "(local.set $j (local.get $j))"),
             (
-                "i32.ge_u",
-                "(local.get $end)",
-                "(local.set $j (local.get $j))",
-            ),
-            (
-                "i32.ge_u",
-                "(local.get $end)",
+                form(h, "i32.ge_u", 1),
+                end,
                 "(local.set $end (i32.const 3))",
             ),
             (
-                "i32.ge_u",
-                "(local.get $end)",
+                form(h, "i32.ge_u", 1),
+                end,
                 "(drop (local.tee $j (i32.const 3)))",
             ),
-            // branches back to the head (skipping the increment)
+            (form(f, "i32.lt_u", 1), end, "(local.set $j (local.get $j))"),
             (
-                "i32.ge_u",
-                "(local.get $end)",
+                form(f, "i32.lt_s", 1),
+                end,
+                "(local.set $end (i32.const 3))",
+            ),
+            (form(f, "", -1), end, "(local.set $j (local.get $j))"),
+            // branches back to the head (skipping the test or the step)
+            (
+                form(h, "i32.ge_u", 1),
+                end,
                 "(br_if $l (i32.eqz (local.get $x)))",
             ),
             (
-                "i32.ge_u",
-                "(local.get $end)",
+                form(h, "i32.ge_u", 1),
+                end,
                 "(block (br_table 0 1 (local.get $x)))",
             ),
+            (
+                form(f, "i32.lt_u", 1),
+                end,
+                "(br_if $l (i32.eqz (local.get $x)))",
+            ),
             // an inner loop
-            ("i32.ge_u", "(local.get $end)", "(loop (nop))"),
-            // another test
-            ("i32.lt_u", "(local.get $end)", ""),
-            ("i32.ge_u", "(local.get $j)", ""),
+            (form(h, "i32.ge_u", 1), end, "(loop (nop))"),
+            (form(f, "i32.ne", 1), end, "(loop (nop))"),
+            // tests that do not fit the step's direction, or no test
+            (form(h, "i32.lt_u", 1), end, ""),
+            (form(h, "i32.ge_u", -1), end, ""),
+            (form(f, "i32.ge_u", 1), end, ""),
+            (form(f, "i32.gt_s", 1), end, ""),
+            (form(f, "i32.lt_u", -1), end, ""),
+            (form(f, "", 1), end, ""),
+            // steps of 0 or too large
+            (form(h, "i32.ge_u", 0), end, ""),
+            (form(f, "i32.ne", MAX_STEP + 1), end, ""),
+            (form(f, "i32.ne", -MAX_STEP - 1), end, ""),
+            // the counter as its own bound
+            (form(h, "i32.ge_u", 1), "(local.get $j)", ""),
+            (form(f, "i32.lt_u", 1), "(local.get $j)", ""),
             // a body too large
-            ("i32.ge_u", "(local.get $end)", &"(nop)".repeat(MAX_BODY)),
+            (form(h, "i32.ge_u", 1), end, &"(nop)".repeat(MAX_BODY)),
+            (form(f, "i32.lt_u", 1), end, &"(nop)".repeat(MAX_BODY)),
         ] {
-            let plain = module(cmp, bound, body);
+            let plain = module(form, bound, body);
             let (out, n) = unroll_loops(&plain);
-            assert_eq!((n, &out[..]), (0, &plain[..]), "{cmp} {bound} {body}");
+            assert_eq!((n, &out[..]), (0, &plain[..]), "{form:?} {bound} {body}");
         }
-        // A step other than 1, a loop with a result: left alone.
+        // A foot loop that branches back after its test; a loop with a
+        // result: left alone.
         for wat in [
-            r#"(module (func (param $j i32) (block (loop (br_if 1 (i32.ge_u (local.get $j) (i32.const 9)))
-                 (local.set $j (i32.add (local.get $j) (i32.const 2))) (br 0)))))"#,
+            r#"(module (func (param $j i32) (loop (br_if 0 (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (i32.const 9))) (br 0))))"#,
             r#"(module (func (param $j i32) (result i32) (block (result i32) (loop (result i32) (br_if 1 (i32.const 0) (i32.ge_u (local.get $j) (i32.const 9)))
                  (local.set $j (i32.add (local.get $j) (i32.const 1))) (br 0)))))"#,
         ] {
