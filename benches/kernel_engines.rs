@@ -8,7 +8,9 @@
 //! machine may be shared. `benches/examples.sh` runs it after the example
 //! guests, with `NATIVE=` (the output of `benches/native/run.sh`, for the
 //! native columns) and `ROWS_ONLY=1` (no table header), so that both make
-//! one table.
+//! one table. `ENGINES=jit` (or `interpreter`) keeps one engine and
+//! `ONLY=nstream,sum` the cases of those keys (for A/B runs: e.g. the
+//! same binary with and without `WASI_PARALLEL_JIT_UNROLL=0`).
 //!
 //! Kernels: the f32 compute kernel (`tests/wat/compute_f32.wat`, twin of
 //! `benches/native/compute.c`; 64Ki
