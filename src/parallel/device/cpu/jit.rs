@@ -390,7 +390,7 @@ pub struct JitKernel {
     span: u64,
     /// How long the JIT took (part of the kernel's compile time).
     pub compile_time: Duration,
-    /// How many loops [`super::unroll`] unrolled.
+    /// How many loops the unrolling pass (`cpu/unroll.rs`) unrolled.
     pub unrolled_loops: usize,
 }
 
