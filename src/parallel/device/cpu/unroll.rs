@@ -74,8 +74,8 @@ pub const MAX_BODY: usize = 64;
 /// used only at the end of the unrolled round, so all the copies' loads
 /// come first and their values wait in registers. doitgen's reduction (8
 /// loads, no store) unrolled 4x spilled 16 of them to the stack and ran
-/// 1.4x slower; atax's (6 loads, each pair followed by a store) ran 1.35x
-/// faster.
+/// 1.4x slower; atax's (6 loads, each pair followed by a store) is still
+/// unrolled.
 pub const MAX_TRAILING_LOADS: usize = 2;
 
 /// Whether `x` writes memory.
