@@ -180,14 +180,33 @@ pub fn add_range_loop(module: &[u8]) -> ParResult<Vec<u8>> {
                 let (n, old) = entries(data)?;
                 section(&mut out, 10, n + added, old, &new_code);
             }
-            _ => {
-                out.push(id);
-                data.len().encode(&mut out);
-                out.extend_from_slice(data);
-            }
+            _ => copy_section(&mut out, id, data),
         }
     }
     Ok(out)
+}
+
+/// Appends section `id` whose contents are `data`, as it was.
+pub(super) fn copy_section(out: &mut Vec<u8>, id: u8, data: &[u8]) {
+    out.push(id);
+    data.len().encode(out);
+    out.extend_from_slice(data);
+}
+
+/// A function body's declared locals, as `wasm_encoder` takes them.
+pub(super) fn declared_locals(
+    body: &wasmparser::FunctionBody<'_>,
+) -> ParResult<Vec<(u32, ValType)>> {
+    use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
+    let mut declared = Vec::new();
+    for l in body.get_locals_reader().map_err(bin)? {
+        let (n, t) = l.map_err(bin)?;
+        let t = RoundtripReencoder
+            .val_type(t)
+            .map_err(|e| bad(&e.to_string()))?;
+        declared.push((n, t));
+    }
+    Ok(declared)
 }
 
 /// The range loop with the kernel's body inlined: the kernel's params and
@@ -208,14 +227,7 @@ fn inlined_body(
     let (i, end) = (0u32, 1u32);
     // The loop's own params: i, end, then the kernel's after the iteration.
     let base = kernel_params + 1;
-    let mut declared: Vec<(u32, ValType)> = Vec::new();
-    for l in body.get_locals_reader().map_err(bin)? {
-        let (n, t) = l.map_err(bin)?;
-        let t = RoundtripReencoder
-            .val_type(t)
-            .map_err(|e| bad(&e.to_string()))?;
-        declared.push((n, t));
-    }
+    let declared = declared_locals(body)?;
     let mut locals = vec![(kernel_params, ValType::I32)];
     locals.extend(declared.iter().copied());
     let mut f = Function::new(locals);

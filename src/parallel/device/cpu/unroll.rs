@@ -53,10 +53,10 @@
 //! operator count, so fuel would run out at another point), and with
 //! `WASI_PARALLEL_JIT_UNROLL=0` (for measuring it).
 
-use super::runner::{entries, section};
+use super::runner::{copy_section, declared_locals, entries, section};
 use std::borrow::Cow;
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
-use wasm_encoder::{BlockType, Encode, Function, Instruction as I, ValType};
+use wasm_encoder::{BlockType, Encode, Function, Instruction as I};
 use wasmparser::{Parser, Payload};
 
 /// Trips of the loop per round of the unrolled copy.
@@ -223,9 +223,7 @@ fn rewrite(module: &[u8]) -> Option<(Vec<u8>, usize)> {
             }
             section(&mut out, 10, count, &[], &code);
         } else {
-            out.push(id);
-            data.len().encode(&mut out);
-            out.extend_from_slice(data);
+            copy_section(&mut out, id, data);
         }
     }
     Some((out, unrolled))
@@ -243,26 +241,28 @@ fn unroll_function(body: &wasmparser::FunctionBody<'_>) -> Option<Option<(Functi
     if n == 0 {
         return Some(None);
     }
-    let mut locals: Vec<(u32, ValType)> = Vec::new();
-    for l in body.get_locals_reader().ok()? {
-        let (n, t) = l.ok()?;
-        locals.push((n, RoundtripReencoder.val_type(t).ok()?));
-    }
-    let mut f = Function::new(locals);
+    let mut f = Function::new(declared_locals(body).ok()?);
     for i in &out {
         f.instruction(i);
     }
     Some(Some((f, n)))
 }
 
-/// Where a counted loop tests its counter.
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Shape {
-    /// At its head, after a `block` it leaves (hand-written wat).
-    Head,
+/// Where a counted loop tests its counter, and with what.
+enum Test<'a> {
+    /// At its head, after a `block` it leaves (hand-written wat): the
+    /// exit test `(EXIT $j BOUND)`, `i32.ge_u`, `i32.ge_s` or `i32.eq`.
+    Head { exit: I<'a> },
     /// At its foot, after the step, branching back to its head (clang's
-    /// rotated loops: the body runs before the first test).
-    Foot,
+    /// rotated loops: the body runs before the first test): the test that
+    /// goes on looping, `(GO_ON $j BOUND)`: `i32.lt_u`, `i32.lt_s` or
+    /// `i32.ne` counting up, `i32.gt_u`, `i32.gt_s` or `i32.ne` counting
+    /// down; and `leave`, for a loop that ends with a branch out when its
+    /// test fails (`br_if $l ...` then `br N`): N, as seen from its body.
+    Foot {
+        go_on: I<'static>,
+        leave: Option<u32>,
+    },
 }
 
 /// Largest step (in either direction) of a loop that is unrolled, so
@@ -271,25 +271,15 @@ const MAX_STEP: i32 = 1 << 12;
 
 /// A counted loop found at some index.
 struct Counted<'a, 'b> {
-    shape: Shape,
+    test: Test<'a>,
     /// The counter local.
     j: u32,
     /// What each trip adds to it (`Head`: positive; `Foot`: either sign).
     step: i32,
     /// `local.get` of the bound, or the constant bound.
     bound: I<'a>,
-    /// The test that goes on looping (`Foot`), as `(GO_ON $j BOUND)`:
-    /// `i32.lt_u`, `i32.lt_s` or `i32.ne` counting up, `i32.gt_u`,
-    /// `i32.gt_s` or `i32.ne` counting down.
-    go_on: I<'static>,
-    /// The exit test at the head (`Head`): `i32.ge_u`, `i32.ge_s`,
-    /// `i32.eq`.
-    exit: Option<I<'a>>,
     /// BODY.
     body: &'b [I<'a>],
-    /// A `Foot` loop that ends with a branch out when its test fails
-    /// (`br_if $l ...` then `br N`): N, as seen from the loop's body.
-    leave: Option<u32>,
     /// Index of the loop's `end`.
     end: usize,
 }
@@ -336,13 +326,12 @@ fn unroll_instructions<'a>(ins: &[I<'a>]) -> (Vec<I<'a>>, usize) {
             i += 1;
             continue;
         };
-        match c.shape {
-            Shape::Head => {
+        match &c.test {
+            Test::Head { exit } => {
                 // (block $done  -- kept as it was
                 out.push(ins[i].clone());
                 // (br_if $done (EXIT (local.get $j) BOUND))
-                let exit = c.exit.clone().expect("a head loop has its exit test");
-                out.extend([I::LocalGet(c.j), c.bound.clone(), exit, I::BrIf(0)]);
+                out.extend([I::LocalGet(c.j), c.bound.clone(), exit.clone(), I::BrIf(0)]);
                 // (block $rest (loop $u (br_if $rest TOO_FEW)
                 out.extend([I::Block(BlockType::Empty), I::Loop(BlockType::Empty)]);
                 out.extend(c.too_few());
@@ -355,7 +344,7 @@ fn unroll_instructions<'a>(ins: &[I<'a>]) -> (Vec<I<'a>>, usize) {
                 out.extend([I::Br(0), I::End, I::End]);
                 out.extend(ins[i + 1..=c.end].iter().cloned());
             }
-            Shape::Foot => {
+            Test::Foot { go_on, leave } => {
                 // (block $done (block $rest
                 out.extend([I::Block(BlockType::Empty), I::Block(BlockType::Empty)]);
                 // (br_if $rest (i32.eqz (GO_ON $j BOUND)))  -- the trip
@@ -364,7 +353,7 @@ fn unroll_instructions<'a>(ins: &[I<'a>]) -> (Vec<I<'a>>, usize) {
                 out.extend([
                     I::LocalGet(c.j),
                     c.bound.clone(),
-                    c.go_on.clone(),
+                    go_on.clone(),
                     I::I32Eqz,
                     I::BrIf(0),
                 ]);
@@ -385,9 +374,9 @@ fn unroll_instructions<'a>(ins: &[I<'a>]) -> (Vec<I<'a>>, usize) {
                     I::I32Add,
                     I::LocalTee(c.j),
                     c.bound.clone(),
-                    c.go_on.clone(),
+                    go_on.clone(),
                     I::BrIf(0),
-                    I::Br(c.leave.map_or(2, |r| r + 2)),
+                    I::Br(leave.map_or(2, |r| r + 2)),
                     I::End,
                     I::End,
                 ]);
@@ -424,14 +413,11 @@ fn head_loop<'a, 'b>(ins: &'b [I<'a>], at: usize) -> Option<Counted<'a, 'b>> {
     let body = ins.get(at + 6..end - 5)?;
     body_is_plain(body, j, bound)?;
     Some(Counted {
-        shape: Shape::Head,
+        test: Test::Head { exit: exit.clone() },
         j,
         step,
         bound: bound.clone(),
-        go_on: I::Nop, // (a head loop uses its exit test)
-        exit: Some(exit.clone()),
         body,
-        leave: None,
         end,
     })
 }
@@ -482,14 +468,11 @@ fn foot_loop<'a, 'b>(ins: &'b [I<'a>], at: usize) -> Option<Counted<'a, 'b>> {
     let body = ins.get(at + 1..body_end)?;
     body_is_plain(body, j, &bound)?;
     Some(Counted {
-        shape: Shape::Foot,
+        test: Test::Foot { go_on, leave },
         j,
         step,
         bound,
-        go_on,
-        exit: None,
         body,
-        leave,
         end,
     })
 }
@@ -611,6 +594,13 @@ mod tests {
             .unwrap();
         let mem = inst.get_memory(&store, "m").unwrap().data(&store)[..4096].to_vec();
         (r, trips, mem)
+    }
+
+    /// Where a test loop tests its counter (`Test` without its data).
+    #[derive(Clone, Copy, PartialEq, Debug)]
+    enum Shape {
+        Head,
+        Foot,
     }
 
     /// A loop for the tests: its shape, its test as written (`""`: a
